@@ -1,0 +1,17 @@
+import { Type } from '@sinclair/typebox';
+
+/** Version of every wire payload and lake row layout defined in `contracts/`; bump on breaking change. */
+export const SCHEMA_VERSION = 1;
+
+/** HKEX stock code, always 5 digits zero-padded (`00700`). */
+export const StockCode = Type.String({ pattern: '^[0-9]{5}$', description: 'HKEX stock code, 5 digits' });
+/** Calendar date `yyyy-mm-dd` (Hong Kong local date). */
+export const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'date yyyy-mm-dd' });
+/** Instant as ISO-8601 with zone, e.g. `2026-10-02T08:30:00.000Z`. */
+export const IsoInstant = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$',
+  description: 'ISO-8601 instant',
+});
+export const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+export const NullableString = Type.Union([Type.String(), Type.Null()]);
+export const NonNegativeNumber = Type.Number({ minimum: 0 });

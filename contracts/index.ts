@@ -1,0 +1,7 @@
+export * from './common.ts';
+export * from './datasets.ts';
+export * from './dlq.ts';
+export * from './envelope.ts';
+export * from './errors.ts';
+export * from './events.ts';
+export { compile, decodeJson, parseJson, type Validator } from './validate.ts';

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { freePort, waitForPort } from './free-port.ts';
+import { ensureProgram } from './programs.ts';
+
+export interface NatsServerOptions {
+  /** JetStream store and config live under this directory. */
+  dataDir: string;
+  /** Client port; 0 or absent picks a free one (kept across restarts). */
+  port?: number;
+  /** Server name; also the cluster member name. */
+  name?: string;
+  /** Cluster routes: this node's cluster port and its peers' `nats-route://host:port` URLs. */
+  cluster?: { name: string; port: number; routes: string[] };
+  log?: (msg: string) => void;
+  startTimeoutMs?: number;
+}
+
+export interface NatsServerHandle {
+  readonly url: string;
+  readonly port: number;
+  /** HTTP monitoring endpoint (`/varz`, `/jsz`). */
+  readonly monitorUrl: string;
+  readonly pid: number | undefined;
+  /** Starts the server again on the same ports and store (after `stop` or `kill`). */
+  start(): Promise<void>;
+  /** Graceful stop (SIGTERM), waits for exit. */
+  stop(): Promise<void>;
+  /** Hard kill (SIGKILL), waits for exit: simulates a crash. */
+  kill(): Promise<void>;
+}
+
+/** Starts nats-server with JetStream, installing the Debian package when missing and root. */
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
+  const bin = await ensureProgram('nats-server', 'nats-server', opts.log);
+  const port = opts.port || (await freePort());
+  const monitorPort = await freePort();
+  const name = opts.name ?? `harbour-${port}`;
+  const storeDir = join(opts.dataDir, 'jetstream');
+  await mkdir(storeDir, { recursive: true });
+  const confPath = join(opts.dataDir, 'nats-server.conf');
+  const cluster = opts.cluster
+    ? `cluster {\n  name: ${opts.cluster.name}\n  listen: 127.0.0.1:${opts.cluster.port}\n  routes: [${opts.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}]\n}\n`
+    : '';
+  await writeFile(
+    confPath,
+    `server_name: ${JSON.stringify(name)}\nlisten: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\n` +
+      `max_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}\n${cluster}`,
+  );
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async () => {
+    if (child) return;
+    const proc = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-4000);
+    });
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    child = proc;
+    void exited.then(() => {
+      if (child === proc) child = undefined;
+    });
+    try {
+      await Promise.race([
+        waitForPort(port, opts.startTimeoutMs ?? 15_000),
+        exited.then(() => {
+          throw new Error(`nats-server exited: ${stderr}`);
+        }),
+      ]);
+    } catch (cause) {
+      proc.kill('SIGKILL');
+      throw new HarbourError(ErrorCodes.StartTimeout, `nats-server did not start on port ${port}: ${stderr}`, { cause });
+    }
+    opts.log?.(`nats-server ${name} listening on nats://127.0.0.1:${port}`);
+  };
+  const signalAndWait = async (signal: NodeJS.Signals) => {
+    if (!child) return;
+    child.kill(signal);
+    await exited;
+  };
+
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    get pid() {
+      return child?.pid;
+    },
+    start,
+    stop: () => signalAndWait('SIGTERM'),
+    kill: () => signalAndWait('SIGKILL'),
+  };
+}

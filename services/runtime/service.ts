@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+
+/** What every stage's `start(config, deps)` returns. `closed` settles when the service has stopped, by `close()` or by a fatal error (rejects). */
+export interface Service {
+  close(): Promise<void>;
+  readonly closed: Promise<void>;
+}
+
+export interface LifecycleOptions {
+  name: string;
+  logger: Logger;
+  /** Graceful phase: stop pulling, finish in-flight work, flush. */
+  drain: () => Promise<void>;
+  /** Forced phase after `drainTimeoutMs`: drop connections, abandon work (unacked messages get redelivered). */
+  force?: () => Promise<void>;
+  drainTimeoutMs?: number;
+}
+
+export interface Lifecycle extends Service {
+  /** Aborted as soon as close begins; pass it to every I/O call. */
+  readonly signal: AbortSignal;
+  /** Marks the service failed: `closed` rejects with `err` after the forced close. */
+  fail(err: unknown): void;
+}
+
+/** The shared shutdown state machine: close → drain (deadline) → force → closed. Idempotent. */
+export function createLifecycle(opts: LifecycleOptions): Lifecycle {
+  const controller = new AbortController();
+  let resolveClosed!: () => void;
+  let rejectClosed!: (err: unknown) => void;
+  const closed = new Promise<void>((res, rej) => {
+    resolveClosed = res;
+    rejectClosed = rej;
+  });
+  closed.catch(() => {});
+  let closing: Promise<void> | undefined;
+  let failure: unknown;
+
+  const shutdown = (): Promise<void> => {
+    if (closing) return closing;
+    controller.abort(new HarbourError(ErrorCodes.ShutdownForced, `${opts.name} is closing`));
+    closing = (async () => {
+      const timeoutMs = opts.drainTimeoutMs ?? 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((res) => {
+        timer = setTimeout(() => res('timeout'), timeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([opts.drain().then(() => 'drained' as const), deadline]);
+        if (outcome === 'timeout') {
+          opts.logger.warn({ service: opts.name, timeoutMs }, 'drain deadline passed; forcing close');
+          await opts.force?.();
+        }
+      } catch (err) {
+        opts.logger.error({ service: opts.name, err }, 'error while draining; forcing close');
+        await opts.force?.().catch(() => {});
+      } finally {
+        clearTimeout(timer);
+      }
+      if (failure !== undefined) rejectClosed(failure);
+      else resolveClosed();
+    })();
+    return closing;
+  };
+
+  return {
+    signal: controller.signal,
+    close: shutdown,
+    closed,
+    fail(err) {
+      if (failure === undefined) failure = err;
+      opts.logger.error({ service: opts.name, err }, 'service failed');
+      void shutdown();
+    },
+  };
+}
+
+/** Sleeps `ms`, rejecting early with the signal's reason when it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { type NatsServerHandle, startNatsServer } from '../../ops/launcher/nats.ts';
+
+/** A nats-server of this test file's own (JetStream names are global; tests kill and restart it). */
+export async function startTestNats(): Promise<{
+  server: NatsServerHandle;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  stop(): Promise<void>;
+}> {
+  const dataDir = await mkdtemp(join(inject('testDataDir'), 'nats-'));
+  const server = await startNatsServer({ dataDir });
+  const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const jsm = await jetstreamManager(nc);
+  return {
+    server,
+    nc,
+    jsm,
+    stop: async () => {
+      await nc.close().catch(() => {});
+      await server.stop();
+    },
+  };
+}
+
+/** A new empty database on the shared test Postgres; `drop()` removes it. */
+export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; drop(): Promise<void> }> {
+  const base = new URL(inject('pgUrl'));
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base.toString() });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 5 });
+  return {
+    url: url.toString(),
+    pool,
+    drop: async () => {
+      await pool.end();
+      const c = new pg.Client({ connectionString: base.toString() });
+      await c.connect();
+      await c.query(`drop database if exists "${name}" with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** A directory of this test's own under the run's temp dir. */
+export function testDir(prefix: string): Promise<string> {
+  return mkdtemp(join(inject('testDataDir'), `${prefix}-`));
+}
