@@ -1,0 +1,486 @@
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
+import { type Logger, pino } from 'pino';
+import type { Registry } from 'prom-client';
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import { ErrorCodes, HarbourError, isHarbourError } from '../../../contracts/errors.ts';
+import { abortError, linkedController, sleep } from './abort.ts';
+import { type HttpClientConfig, type HttpClientConfigInput, resolveHttpClientConfig } from './config.ts';
+import { CookieJar } from './cookie-jar.ts';
+import { HostGate } from './host-gate.ts';
+import { createHttpMetrics, type HttpMetrics, type HttpOutcome } from './metrics.ts';
+
+export type HttpMethod = 'GET' | 'POST';
+/** Response headers, lower-case names; repeated headers (set-cookie) are arrays. */
+export type HttpHeaders = Record<string, string | string[] | undefined>;
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Absolute http(s) URL. */
+  url: string | URL;
+  /** Extra request headers; they override the client's defaults (user-agent, accept-encoding). */
+  headers?: Record<string, string>;
+  /** Sent as an `application/x-www-form-urlencoded` body; POST only. */
+  form?: Record<string, string>;
+  /** Aborts queueing, back-off sleeps and the request in flight at once (rejects with an AbortError). */
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: HttpHeaders;
+  /** The body, decompressed when the server used gzip/deflate/br. */
+  body: Uint8Array;
+  /** The body as text, in the charset of `content-type` (UTF-8 when absent or unknown). */
+  text(): string;
+  /** The URL that answered (after redirects). */
+  url: string;
+  /** Attempts spent on the final hop (1 = no retry). */
+  attempts: number;
+}
+
+export interface HttpClient {
+  /**
+   * Sends a request politely. Resolves with any final answer that is not retryable (2xx, 3xx, 4xx
+   * other than 429 — the caller classifies 404). Rejects with
+   * - `HARBOUR_ERR_HTTP_FAILED` when retries are exhausted (detail: url, method, attempts, lastStatus|lastError)
+   *   or a non-retryable network error happens,
+   * - `HARBOUR_ERR_HTTP_BUDGET` when the client's request budget is spent,
+   * - `HARBOUR_ERR_HTTP_BODY_TOO_LARGE` when the body exceeds `maxBodyBytes`,
+   * - an `AbortError` when `signal` aborts or the client is closed.
+   */
+  request(req: HttpRequest): Promise<HttpResponse>;
+  /** The resolved configuration (defaults filled). */
+  readonly config: Readonly<HttpClientConfig>;
+  /** Attempts still allowed by `requestBudget`. */
+  budgetRemaining(): number;
+  /** Current adaptive delay of a host (`hostname[:port]`), in ms. */
+  hostDelayMs(host: string): number;
+  /** Aborts everything queued or in flight (AbortError) and closes the connection pool. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface HttpClientDeps {
+  logger?: Logger;
+  metrics?: { registry: Registry };
+  /** Random source for back-off jitter, [0, 1). Tests only. */
+  random?: () => number;
+}
+
+interface Hop {
+  method: HttpMethod;
+  url: URL;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+interface RawResponse {
+  status: number;
+  headers: HttpHeaders;
+  body: Uint8Array;
+  attempts: number;
+}
+
+interface HostState {
+  gate: HostGate;
+  log: Logger;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Bytes of a retryable answer's body read to keep the connection reusable; beyond, the socket is dropped. */
+const DUMP_LIMIT_BYTES = 64 * 1024;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'Z_DATA_ERROR',
+  'Z_BUF_ERROR',
+]);
+
+export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpClientDeps = {}): HttpClient {
+  const cfg = resolveHttpClientConfig(config);
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const metrics: HttpMetrics = createHttpMetrics(deps.metrics?.registry);
+  const random = deps.random ?? Math.random;
+  const agent = new Agent({
+    connections: cfg.perHostConcurrency,
+    keepAliveTimeout: cfg.keepAliveTimeoutMs,
+    headersTimeout: cfg.timeoutMs,
+    bodyTimeout: cfg.timeoutMs,
+    connect: { timeout: cfg.timeoutMs },
+  });
+  const jar = new CookieJar();
+  const hosts = new Map<string, HostState>();
+  const closeController = new AbortController();
+  let attemptsSent = 0;
+  let budgetWarned = false;
+  let closing: Promise<void> | undefined;
+
+  const hostState = (host: string): HostState => {
+    let state = hosts.get(host);
+    if (!state) {
+      metrics.hostDelay.set({ host }, 0);
+      const log = logger.child({ component: 'http-client', host });
+      state = {
+        log,
+        gate: new HostGate({
+          concurrency: cfg.perHostConcurrency,
+          requestsPerSecond: cfg.requestsPerSecond,
+          burst: cfg.burst,
+          adaptiveDelayStepMs: cfg.adaptiveDelayStepMs,
+          adaptiveDelayFactor: cfg.adaptiveDelayFactor,
+          adaptiveDelayDecay: cfg.adaptiveDelayDecay,
+          adaptiveDelayMaxMs: cfg.adaptiveDelayMaxMs,
+          onDelayChange: (delayMs) => {
+            metrics.hostDelay.set({ host }, delayMs);
+            log.debug({ delayMs }, 'http host delay changed');
+          },
+        }),
+      };
+      hosts.set(host, state);
+    }
+    return state;
+  };
+
+  const budgetError = (hop: Hop): HarbourError => {
+    if (!budgetWarned) {
+      budgetWarned = true;
+      logger.warn({ component: 'http-client', budget: cfg.requestBudget }, 'http request budget spent');
+    }
+    return new HarbourError(ErrorCodes.HttpBudget, `http request budget of ${cfg.requestBudget} spent`, {
+      detail: { url: hop.url.href, method: hop.method, budget: cfg.requestBudget },
+    });
+  };
+
+  /** One attempt: send, store cookies, read (or drop) the body. Throws on network/abort/size errors. */
+  const attemptOnce = async (hop: Hop, signal: AbortSignal): Promise<Omit<RawResponse, 'attempts'>> => {
+    const headers = { ...hop.headers };
+    const cookie = jar.header(hop.url);
+    if (cookie) headers['cookie'] = headers['cookie'] ? `${headers['cookie']}; ${cookie}` : cookie;
+    const res = await undiciRequest(hop.url, {
+      dispatcher: agent,
+      method: hop.method,
+      headers,
+      body: hop.body,
+      signal,
+    });
+    jar.store(hop.url, res.headers['set-cookie']);
+    if (isRetryableStatus(res.statusCode)) {
+      await res.body.dump({ limit: DUMP_LIMIT_BYTES }).catch(() => undefined);
+      return { status: res.statusCode, headers: res.headers, body: EMPTY };
+    }
+    const body = await readBody(res, hop, cfg.maxBodyBytes);
+    return { status: res.statusCode, headers: res.headers, body };
+  };
+
+  /** Sends one hop with politeness, budget and retries. */
+  const send = async (hop: Hop, signal: AbortSignal): Promise<RawResponse> => {
+    const host = hop.url.host;
+    const { gate, log } = hostState(host);
+    let lastStatus: number | undefined;
+    let lastError: string | undefined;
+
+    const giveUp = (attempts: number, extra: Record<string, unknown> = {}, cause?: unknown): HarbourError => {
+      const detail = { url: hop.url.href, method: hop.method, attempts, lastStatus, lastError, ...extra };
+      log.warn(detail, 'http request failed, giving up');
+      const what = lastStatus !== undefined ? `status ${lastStatus}` : (lastError ?? 'unknown error');
+      return new HarbourError(
+        ErrorCodes.HttpFailed,
+        `${hop.method} ${hop.url.href} failed after ${attempts} attempt(s): ${what}`,
+        { detail, cause },
+      );
+    };
+
+    const backOff = async (attempt: number, reason: string, retryAfterMs?: number): Promise<void> => {
+      const capMs = Math.min(cfg.retryMaxDelayMs, cfg.retryBaseDelayMs * 2 ** (attempt - 1));
+      const delayMs = Math.max(Math.round(random() * capMs), retryAfterMs ?? 0);
+      metrics.requests.inc({ host, outcome: 'retry' });
+      metrics.retries.inc({ host });
+      log.debug({ url: hop.url.href, attempt, reason, delayMs, retryAfterMs }, 'http retry scheduled');
+      await sleep(delayMs, signal);
+    };
+
+    for (let attempt = 1; ; attempt++) {
+      if (attemptsSent >= cfg.requestBudget) throw budgetError(hop);
+      const release = await gate.acquire(signal);
+      if (attemptsSent >= cfg.requestBudget) {
+        release();
+        throw budgetError(hop);
+      }
+      attemptsSent++;
+
+      const { controller, dispose } = linkedController([signal]);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort(new Error(`attempt timed out after ${cfg.timeoutMs} ms`));
+      }, cfg.timeoutMs);
+      const started = performance.now();
+      let result: Omit<RawResponse, 'attempts'> | undefined;
+      let failure: unknown;
+      try {
+        result = await attemptOnce(hop, controller.signal);
+      } catch (err) {
+        failure = err;
+      } finally {
+        clearTimeout(timer);
+        dispose();
+        release();
+      }
+      const elapsedMs = performance.now() - started;
+      metrics.duration.observe({ host }, elapsedMs / 1000);
+
+      if (!result) {
+        if (signal.aborted) throw abortError(signal);
+        if (isHarbourError(failure)) {
+          const status = failure.detail?.['status'];
+          if (typeof status === 'number') metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+          throw failure;
+        }
+        const kind = timedOut ? 'timeout' : classifyError(failure);
+        gate.slowDown();
+        lastStatus = undefined;
+        lastError = timedOut ? `timeout after ${cfg.timeoutMs} ms` : describeError(failure);
+        if (kind === 'fatal' || attempt > cfg.maxRetries) {
+          metrics.requests.inc({ host, outcome: kind === 'fatal' ? 'network_error' : kind });
+          throw giveUp(attempt, {}, failure);
+        }
+        await backOff(attempt, lastError);
+        continue;
+      }
+
+      const status = result.status;
+      if (status === 429 || status >= 500 || elapsedMs > cfg.slowResponseMs) gate.slowDown();
+      else if (status >= 200 && status < 300) gate.speedUp();
+      if (!isRetryableStatus(status)) {
+        metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+        return { ...result, attempts: attempt };
+      }
+      lastStatus = status;
+      lastError = undefined;
+      const retryAfterMs = parseRetryAfterMs(result.headers['retry-after']);
+      if (retryAfterMs !== undefined && retryAfterMs > cfg.retryAfterMaxMs) {
+        metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+        throw giveUp(attempt, { retryAfterMs });
+      }
+      if (attempt > cfg.maxRetries) {
+        metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+        throw giveUp(attempt);
+      }
+      if (retryAfterMs !== undefined) gate.pauseFor(retryAfterMs);
+      await backOff(attempt, `status ${status}`, retryAfterMs);
+    }
+  };
+
+  const request = async (req: HttpRequest): Promise<HttpResponse> => {
+    let hop = firstHop(req, cfg);
+    if (closeController.signal.aborted) throw abortError(closeController.signal);
+    const { controller, dispose } = linkedController([req.signal, closeController.signal]);
+    try {
+      for (let redirects = 0; ; redirects++) {
+        const res = await send(hop, controller.signal);
+        const next = redirects < cfg.maxRedirects ? redirectHop(hop, res) : undefined;
+        if (next) {
+          hop = next;
+          continue;
+        }
+        return makeResponse(res, hop.url);
+      }
+    } finally {
+      dispose();
+    }
+  };
+
+  return {
+    request,
+    config: cfg,
+    budgetRemaining: () => Math.max(0, cfg.requestBudget - attemptsSent),
+    hostDelayMs: (host) => hosts.get(host)?.gate.delayMs ?? 0,
+    close() {
+      if (!closing) {
+        closeController.abort(new Error('http client closed'));
+        closing = agent.destroy().catch(() => undefined);
+      }
+      return closing;
+    },
+  };
+}
+
+function firstHop(req: HttpRequest, cfg: HttpClientConfig): Hop {
+  if (req.method !== 'GET' && req.method !== 'POST') {
+    throw new TypeError(`http client: unsupported method ${String(req.method)}`);
+  }
+  const url = new URL(req.url);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`http client: unsupported URL scheme ${url.protocol}`);
+  }
+  const headers: Record<string, string> = { 'user-agent': cfg.userAgent, accept: '*/*' };
+  if (cfg.acceptCompression) headers['accept-encoding'] = 'gzip, deflate, br';
+  for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
+  let body: string | undefined;
+  if (req.form !== undefined) {
+    if (req.method !== 'POST') throw new TypeError('http client: a form body needs method POST');
+    body = new URLSearchParams(req.form).toString();
+    headers['content-type'] ??= 'application/x-www-form-urlencoded';
+  }
+  return { method: req.method, url, headers, body };
+}
+
+/** The next hop of a redirect, or undefined when `res` is not a followable redirect. */
+function redirectHop(hop: Hop, res: RawResponse): Hop | undefined {
+  if (!REDIRECT_STATUSES.has(res.status)) return undefined;
+  const location = firstHeader(res.headers['location']);
+  if (!location) return undefined;
+  let url: URL;
+  try {
+    url = new URL(location, hop.url);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  const keepMethod = res.status === 307 || res.status === 308 || hop.method === 'GET';
+  if (keepMethod) return { ...hop, url };
+  const headers = { ...hop.headers };
+  delete headers['content-type'];
+  delete headers['content-length'];
+  return { method: 'GET', url, headers, body: undefined };
+}
+
+function makeResponse(res: RawResponse, url: URL): HttpResponse {
+  let text: string | undefined;
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: res.body,
+    url: url.href,
+    attempts: res.attempts,
+    text() {
+      text ??= decodeText(res.body, firstHeader(res.headers['content-type']));
+      return text;
+    },
+  };
+}
+
+function decodeText(body: Uint8Array, contentType: string | undefined): string {
+  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+  if (charset) {
+    try {
+      return new TextDecoder(charset).decode(body);
+    } catch {
+      // unknown charset label: fall through to UTF-8
+    }
+  }
+  return new TextDecoder('utf-8').decode(body);
+}
+
+const decoders: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  'x-gzip': promisify(gunzip),
+  br: promisify(brotliDecompress),
+};
+const inflateAsync = promisify(inflate);
+const inflateRawAsync = promisify(inflateRaw);
+
+async function readBody(res: Dispatcher.ResponseData, hop: Hop, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = (bytes: number, stage: string): HarbourError => {
+    // Destroying an unfinished body makes undici emit an abort error; nobody reads it any more.
+    res.body.on('error', () => undefined).destroy();
+    return new HarbourError(
+      ErrorCodes.HttpBodyTooLarge,
+      `${hop.method} ${hop.url.href}: ${stage} body of ${bytes} bytes exceeds maxBodyBytes ${maxBytes}`,
+      { detail: { url: hop.url.href, status: res.statusCode, bytes, maxBodyBytes: maxBytes, stage } },
+    );
+  };
+  const declared = Number(firstHeader(res.headers['content-length']) ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(declared, 'declared');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLarge(size, 'received');
+    chunks.push(chunk);
+  }
+  let body: Buffer = Buffer.concat(chunks, size);
+  const encodings = (firstHeader(res.headers['content-encoding']) ?? '')
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter((e) => e !== '' && e !== 'identity')
+    .reverse();
+  const opts = { maxOutputLength: Math.max(1, maxBytes) };
+  for (const encoding of encodings) {
+    try {
+      const decode = decoders[encoding];
+      if (decode) body = await decode(body, opts);
+      else if (encoding === 'deflate')
+        body = await inflateAsync(body, opts).catch(() => inflateRawAsync(body, opts));
+      else break; // unknown coding: hand the bytes over as they came
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+        throw tooLarge(opts.maxOutputLength, 'decoded');
+      throw err;
+    }
+  }
+  return body;
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+function outcomeOfStatus(status: number): HttpOutcome {
+  if (status >= 500) return 'http_5xx';
+  if (status >= 400) return 'http_4xx';
+  return 'ok';
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0]);
+  return e.cause === undefined ? undefined : errorCode(e.cause);
+}
+
+function classifyError(err: unknown): 'timeout' | 'network_error' | 'fatal' {
+  const code = errorCode(err);
+  if (code === undefined) return 'fatal';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (NETWORK_CODES.has(code)) return 'network_error';
+  return 'fatal';
+}
+
+function describeError(err: unknown): string {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Retry-After as delay in ms (delta-seconds or HTTP date), or undefined when absent/unparseable. */
+export function parseRetryAfterMs(
+  value: string | string[] | undefined,
+  nowMs = Date.now(),
+): number | undefined {
+  const v = firstHeader(value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
