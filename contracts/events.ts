@@ -45,6 +45,10 @@ export const Tick = Type.Object(
     schema_version: Type.Literal(SCHEMA_VERSION),
     job: Type.String({ minLength: 1 }),
     scheduled_at: IsoInstant,
+    /** The business date the tick is for (Hong Kong date, already shifted by the job's date rule). */
+    date: IsoDate,
+    /** The dataset to collect; absent for jobs that collect nothing (e.g. the daily report). */
+    dataset: Type.Optional(DatasetName),
     /** True when published late, while catching up after downtime. */
     catch_up: Type.Boolean(),
   },

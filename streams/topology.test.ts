@@ -37,11 +37,11 @@ describe('ensureTopology on a real nats-server', () => {
 
   it('reports a conflicting stream instead of replacing it', async () => {
     const raw = await nats.jsm.streams.info(streamNames.raw);
-    await nats.jsm.streams.update(streamNames.raw, { ...raw.config, max_age: nanos(3600_000) });
+    await nats.jsm.streams.update(streamNames.raw, { ...raw.config, max_age: nanos(2 * 24 * 3600_000) });
     const err = await ensureTopology(nats.nc, nats.jsm, cfg).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HarbourError);
     expect((err as HarbourError).code).toBe(ErrorCodes.TopologyConflict);
     expect((err as HarbourError).message).toMatch(/stream RAW: max_age/);
-    expect((await nats.jsm.streams.info(streamNames.raw)).config.max_age).toBe(nanos(3600_000));
+    expect((await nats.jsm.streams.info(streamNames.raw)).config.max_age).toBe(nanos(2 * 24 * 3600_000));
   });
 });

@@ -36,7 +36,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   }
   const port = opts.port || (await freePort());
   const databaseDir = resolve(join(opts.dataDir, 'pgdata'));
-  await mkdir(opts.dataDir, { recursive: true });
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o755 });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const server = new EmbeddedPostgres({
     databaseDir,

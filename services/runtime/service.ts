@@ -1,4 +1,6 @@
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { ServiceDeps } from './deps.ts';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 
 /** What every stage's `start(config, deps)` returns. `closed` settles when the service has stopped, by `close()` or by a fatal error (rejects). */
@@ -90,4 +92,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The contract each stage folder fulfils: a config schema (with defaults) and a start function. */
+export interface ServiceDefinition<S extends TSchema = TSchema> {
+  readonly name: string;
+  readonly description: string;
+  readonly config: S;
+  start(config: Static<S>, deps: ServiceDeps): Promise<Service>;
+}
+
+export function defineService<S extends TSchema>(def: ServiceDefinition<S>): ServiceDefinition<S> {
+  return def;
 }

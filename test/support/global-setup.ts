@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -12,6 +12,8 @@ import { startStack } from '../../ops/launcher/stack.ts';
  */
 export default async function setup(project: TestProject) {
   const dataDir = await mkdtemp(join(tmpdir(), 'harbour-test-'));
+  // Embedded Postgres runs as the `postgres` user when we are root: it must be able to enter the dir.
+  await chmod(dataDir, 0o755);
   const log = (m: string) => console.log(`[global-setup] ${m}`);
   await ensureProgram('nats-server', 'nats-server', log);
   const stack = await startStack({

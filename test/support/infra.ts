@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../../ops/launcher/nats.ts';
+import type { ObjectStore } from '../../services/object-store/index.ts';
+import {
+  createHealthRegistry,
+  createRegistry,
+  type Logger,
+  type ServiceDeps,
+  silentLogger,
+} from '../../services/runtime/index.ts';
 
 /** A nats-server of this test file's own (JetStream names are global; tests kill and restart it). */
 export async function startTestNats(): Promise<{
@@ -56,4 +64,32 @@ export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; dro
 /** A directory of this test's own under the run's temp dir. */
 export function testDir(prefix: string): Promise<string> {
   return mkdtemp(join(inject('testDataDir'), `${prefix}-`));
+}
+
+/**
+ * Service deps for a stage under test: real NATS (and Postgres/object store when given), a fresh
+ * registry and health registry, a silent logger. Fields a test does not give throw on use.
+ */
+export async function serviceDeps(parts: {
+  nc: NatsConnection;
+  pool?: pg.Pool;
+  store?: ObjectStore;
+  logger?: Logger;
+}): Promise<ServiceDeps> {
+  const deps = {
+    nc: parts.nc,
+    js: jetstream(parts.nc),
+    jsm: await jetstreamManager(parts.nc),
+    logger: parts.logger ?? silentLogger(),
+    registry: createRegistry({ defaultMetrics: false }),
+    health: createHealthRegistry(),
+    ...(parts.pool ? { pool: parts.pool } : {}),
+    ...(parts.store ? { store: parts.store } : {}),
+  };
+  return new Proxy(deps, {
+    get(target, prop) {
+      if (prop in target || typeof prop === 'symbol' || prop === 'then') return Reflect.get(target, prop);
+      throw new Error(`test gave no ${String(prop)} to this service`);
+    },
+  }) as ServiceDeps;
 }

@@ -1,0 +1,6 @@
+import type { ServiceDefinition } from './runtime/index.ts';
+import { schedulerService } from './scheduler/index.ts';
+import { scrapersService } from './scrapers/index.ts';
+
+/** Every stage `npm start` can run, by name (`--service <name>`). */
+export const serviceDefinitions = [schedulerService, scrapersService] as unknown as readonly ServiceDefinition[];

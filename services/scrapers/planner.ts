@@ -1,0 +1,79 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { type Dataset, SCHEMA_VERSION, type ScrapeJob } from '../../contracts/index.ts';
+import { subjects } from '../../streams/index.ts';
+import type { TradingCalendar } from '../scheduler/index.ts';
+import type { SourcesConfig } from './config.ts';
+import type { HttpClient } from './http/index.ts';
+import { recordRun } from './run-history.ts';
+import { fetchCcassStockList } from './sources.ts';
+
+export interface PlannerContext {
+  js: JetStreamClient;
+  pool: pg.Pool;
+  http: HttpClient;
+  sources: SourcesConfig;
+  calendar: TradingCalendar;
+  /** Watch list restricting per-stock datasets; empty = the whole CCASS stock list. */
+  codes: readonly string[];
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+export interface PlanRequest {
+  runId: string;
+  dataset: Dataset;
+  date: string;
+  trigger: string;
+  /** Overrides the context's watch list for this run. */
+  codes?: readonly string[];
+}
+
+const PER_STOCK: ReadonlySet<Dataset> = new Set(['ccass', 'fundamentals']);
+const PUBLISH_BATCH = 256;
+
+export const jobId = (runId: string, dataset: Dataset, date: string, code?: string) =>
+  `${runId}/${dataset}:${date}:${code ?? 'all'}`;
+
+/**
+ * Turns one (dataset, date) into jobs on the JOBS work queue and records the run. Deterministic:
+ * the same run id gives the same job ids, published as `Nats-Msg-Id`, so planning a run twice
+ * (a redelivered tick, a re-run command) adds no job twice. A non-trading day is recorded as
+ * skipped, with no job.
+ */
+export async function planRun(ctx: PlannerContext, req: PlanRequest): Promise<{ status: string; jobs: ScrapeJob[] }> {
+  const run = { runId: req.runId, dataset: req.dataset, date: req.date, trigger: req.trigger };
+  if (!ctx.calendar.isTradingDay(req.date)) {
+    await recordRun(ctx.pool, { ...run, status: 'skipped_holiday', note: 'not a trading day' }, []);
+    ctx.logger.info(run, 'run skipped: not a trading day');
+    return { status: 'skipped_holiday', jobs: [] };
+  }
+  let codes: (string | undefined)[] = [undefined];
+  if (PER_STOCK.has(req.dataset)) {
+    const wanted = req.codes?.length ? req.codes : ctx.codes;
+    codes = wanted.length
+      ? [...wanted]
+      : (await fetchCcassStockList({ http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) }, req.date)).map(
+          (s) => s.code,
+        );
+  }
+  const jobs: ScrapeJob[] = codes.map((code) => ({
+    schema_version: SCHEMA_VERSION,
+    job_id: jobId(req.runId, req.dataset, req.date, code),
+    run_id: req.runId,
+    dataset: req.dataset,
+    date: req.date,
+    ...(code ? { code } : {}),
+  }));
+  await recordRun(ctx.pool, { ...run, status: 'planned' }, jobs);
+  for (let i = 0; i < jobs.length; i += PUBLISH_BATCH) {
+    await Promise.all(
+      jobs.slice(i, i + PUBLISH_BATCH).map((job) =>
+        ctx.js.publish(subjects.job(job.dataset), JSON.stringify(job), { msgID: job.job_id }),
+      ),
+    );
+  }
+  ctx.logger.info({ ...run, jobs: jobs.length }, 'run planned');
+  return { status: 'planned', jobs };
+}

@@ -1,0 +1,133 @@
+import { tickValidator } from '../../contracts/index.ts';
+import { consumerNames, streamNames } from '../../streams/index.ts';
+import { createCalendar } from '../scheduler/index.ts';
+import {
+  Counter,
+  consumeLoop,
+  createLifecycle,
+  dispositionFor,
+  Gauge,
+  metric,
+  type Service,
+  type ServiceDeps,
+} from '../runtime/index.ts';
+import type { ScrapersConfig } from './config.ts';
+import { createHttpClient } from './http/index.ts';
+import { planRun } from './planner.ts';
+import { migrateRunHistory } from './run-history.ts';
+import { handleJob } from './worker.ts';
+
+export const tickRunId = (job: string, scheduledAt: string) => `tick:${job}:${scheduledAt}`;
+
+/**
+ * Scraper workers pull jobs from the JOBS work queue, fetch and parse, publish envelopes to
+ * `harbour.raw.<dataset>`; with `planner` on, the same process turns ticks into jobs. Add
+ * processes to scale: they share the durable consumers.
+ */
+export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): Promise<Service> {
+  const log = deps.logger.child({ component: 'scrapers' });
+  await migrateRunHistory(deps.pool);
+  const http = createHttpClient(config.http, { logger: log, metrics: { registry: deps.registry } });
+  const calendar = createCalendar(config.holidays);
+  const r = deps.registry;
+  const jobsTotal = metric(r, 'harbour_scraper_jobs_total', () =>
+    new Counter({ name: 'harbour_scraper_jobs_total', help: 'job outcomes', labelNames: ['dataset', 'outcome'], registers: [r] }),
+  );
+  const recordsTotal = metric(r, 'harbour_scraper_records_published_total', () =>
+    new Counter({ name: 'harbour_scraper_records_published_total', help: 'rows published to RAW', labelNames: ['dataset'], registers: [r] }),
+  );
+  const envelopesTotal = metric(r, 'harbour_scraper_envelopes_published_total', () =>
+    new Counter({ name: 'harbour_scraper_envelopes_published_total', help: 'envelopes published to RAW', labelNames: ['dataset'], registers: [r] }),
+  );
+  const dlqTotal = metric(r, 'harbour_dlq_messages_total', () =>
+    new Counter({ name: 'harbour_dlq_messages_total', help: 'messages sent to the DLQ', labelNames: ['stage', 'code'], registers: [r] }),
+  );
+  metric(r, 'harbour_scraper_jobs_pending', () =>
+    new Gauge({
+      name: 'harbour_scraper_jobs_pending',
+      help: 'jobs waiting in the JOBS queue (not yet delivered) plus delivered and unacked',
+      registers: [r],
+      async collect() {
+        try {
+          const info = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
+          this.set(info.num_pending + info.num_ack_pending);
+        } catch {
+          // NATS unreachable: leave the last value.
+        }
+      },
+    }),
+  );
+
+  const lifecycle = createLifecycle({
+    name: 'scrapers',
+    logger: log,
+    drain: async () => {
+      await Promise.allSettled(loops);
+      await http.close();
+    },
+    force: () => http.close(),
+  });
+  const { signal } = lifecycle;
+  const workerCtx = {
+    js: deps.js,
+    pool: deps.pool,
+    http,
+    sources: config.sources,
+    maxAttempts: config.maxAttempts,
+    retryBaseDelayMs: config.retryBaseDelayMs,
+    maxRowsPerEnvelope: config.maxRowsPerEnvelope,
+    logger: log,
+    signal,
+    onOutcome: (dataset: string, outcome: string) => jobsTotal.inc({ dataset, outcome }),
+    onPublished: (dataset: string, envelopes: number, rows: number) => {
+      envelopesTotal.inc({ dataset }, envelopes);
+      recordsTotal.inc({ dataset }, rows);
+    },
+  };
+  const loops = [
+    consumeLoop({
+      js: deps.js,
+      stream: streamNames.jobs,
+      consumer: consumerNames.scrapers,
+      concurrency: config.concurrency,
+      stage: 'scrapers',
+      logger: log,
+      signal,
+      handle: (msg) => handleJob(workerCtx, msg),
+      onDlq: (code) => dlqTotal.inc({ stage: 'scrapers', code }),
+    }),
+  ];
+  if (config.planner) {
+    const plannerCtx = { js: deps.js, pool: deps.pool, http, sources: config.sources, calendar, codes: config.codes, logger: log, signal };
+    loops.push(
+      consumeLoop({
+        js: deps.js,
+        stream: streamNames.ticks,
+        consumer: consumerNames.planner,
+        concurrency: 1,
+        stage: 'planner',
+        logger: log,
+        signal,
+        onDlq: (code) => dlqTotal.inc({ stage: 'planner', code }),
+        handle: async (msg) => {
+          try {
+            const tick = tickValidator.parse(msg.json());
+            if (!tick.dataset) return { kind: 'ack' };
+            await planRun(plannerCtx, {
+              runId: tickRunId(tick.job, tick.scheduled_at),
+              dataset: tick.dataset,
+              date: tick.date,
+              trigger: tick.catch_up ? 'schedule (catch-up)' : 'schedule',
+            });
+            return { kind: 'ack' };
+          } catch (err) {
+            if (signal.aborted) return 'aborted';
+            return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
+          }
+        },
+      }),
+    );
+  }
+  deps.health.add('scrapers', () => ({ ok: !signal.aborted, detail: `http budget left ${http.budgetRemaining()}` }));
+  return lifecycle;
+}
