@@ -5,3 +5,5 @@ export * from './envelope.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export { compile, decodeJson, parseJson, type Validator } from './validate.ts';
+export * from './catalog.ts';
+export * from './gold.ts';
