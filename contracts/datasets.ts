@@ -96,7 +96,8 @@ export const CcassRow = Type.Object(
     participant_id: NullableString,
     participant_name: NullableString,
     address: NullableString,
-    shareholding: NonNegativeNumber,
+    /** Can be negative: HKEX shows negative holdings for some intermediaries. */
+    shareholding: Type.Number(),
     pct_issued: NullableNumber,
     participants: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
   },

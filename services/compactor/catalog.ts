@@ -1,0 +1,268 @@
+import type pg from 'pg';
+import { type Dataset, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
+import { subjects } from '../../streams/index.ts';
+import { type Migration, migrate } from '../runtime/index.ts';
+
+/** DDL of the lake catalog described in contracts/catalog.ts, plus the compactor's watermarks and outbox. */
+export const catalogMigrations: Migration[] = [
+  {
+    id: '001-lake-catalog',
+    sql: `
+      create table lake_files (
+        file_key text primary key,
+        dataset text not null,
+        partition_date date not null,
+        first_seq bigint not null,
+        last_seq bigint not null,
+        rows bigint not null,
+        bytes bigint not null,
+        checksum text not null,
+        schema_version integer not null,
+        writer text not null,
+        committed_at timestamptz not null default now(),
+        status text not null default 'active' check (status in ('active', 'replaced')),
+        replaced_by text,
+        replaced_at timestamptz
+      );
+      create index lake_files_partition on lake_files (dataset, partition_date) where status = 'active';
+      create table lake_watermarks (
+        consumer text primary key,
+        dataset text not null,
+        last_seq bigint not null,
+        updated_at timestamptz not null default now()
+      );
+      create table lake_committed_seqs (
+        consumer text not null,
+        seq bigint not null,
+        file_key text not null,
+        primary key (consumer, seq)
+      );
+      create table lake_outbox (
+        id bigserial primary key,
+        subject text not null,
+        msg_id text not null unique,
+        payload jsonb not null,
+        created_at timestamptz not null default now(),
+        sent_at timestamptz
+      );
+      create index lake_outbox_unsent on lake_outbox (id) where sent_at is null;`,
+  },
+];
+
+export const migrateCatalog = (pool: pg.Pool) => migrate(pool, 'compactor', catalogMigrations);
+
+export interface CommittedFile {
+  fileKey: string;
+  dataset: Dataset;
+  partitionDate: string;
+  firstSeq: number;
+  lastSeq: number;
+  rows: number;
+  bytes: number;
+  checksum: string;
+  writer: string;
+}
+
+/** Highest RAW sequence committed by a consumer (0 = none): anything above it is certainly new. */
+export async function readWatermark(pool: pg.Pool, consumer: string): Promise<number> {
+  const { rows } = await pool.query<{ last_seq: string }>('select last_seq from lake_watermarks where consumer = $1', [consumer]);
+  return rows[0] ? Number(rows[0].last_seq) : 0;
+}
+
+/** Which of `seqs` are already in a committed file of this consumer. */
+export async function committedAmong(pool: pg.Pool, consumer: string, seqs: number[]): Promise<Set<number>> {
+  if (!seqs.length) return new Set();
+  const { rows } = await pool.query<{ seq: string }>(
+    'select seq from lake_committed_seqs where consumer = $1 and seq = any($2::bigint[])',
+    [consumer, seqs],
+  );
+  return new Set(rows.map((r) => Number(r.seq)));
+}
+
+/**
+ * Forgets committed sequences at or below the consumer's ack floor: JetStream never redelivers
+ * those, so they need no duplicate check any more.
+ */
+export async function pruneCommittedSeqs(pool: pg.Pool, consumer: string, ackFloor: number): Promise<number> {
+  const { rowCount } = await pool.query('delete from lake_committed_seqs where consumer = $1 and seq <= $2', [consumer, ackFloor]);
+  return rowCount ?? 0;
+}
+
+function eventOf(f: CommittedFile, replaces: string[], at: Date): LakeCommitted {
+  return {
+    schema_version: SCHEMA_VERSION,
+    dataset: f.dataset,
+    file_key: f.fileKey,
+    partition_date: f.partitionDate,
+    first_seq: f.firstSeq,
+    last_seq: f.lastSeq,
+    rows: f.rows,
+    bytes: f.bytes,
+    checksum: f.checksum,
+    replaces,
+    committed_at: at.toISOString(),
+  };
+}
+
+/**
+ * THE commit: in one transaction the files become visible, every RAW sequence they hold is recorded
+ * as committed for this consumer, the watermark (highest committed sequence) advances, and one
+ * outbox event per file is queued. Idempotent: a retry after an ambiguous failure (the commit went
+ * through, the answer was lost) finds its sequences committed and returns `already`. A batch that
+ * overlaps sequences another writer committed is refused: that would be a duplicate.
+ */
+export async function commitBatch(
+  pool: pg.Pool,
+  consumer: string,
+  dataset: Dataset,
+  files: { file: CommittedFile; seqs: number[] }[],
+): Promise<'committed' | 'already'> {
+  const allSeqs = files.flatMap((f) => f.seqs);
+  const maxSeq = allSeqs.reduce((a, b) => Math.max(a, b), 0);
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(
+      `insert into lake_watermarks (consumer, dataset, last_seq) values ($1, $2, 0) on conflict (consumer) do nothing`,
+      [consumer, dataset],
+    );
+    // Serialises writers of this consumer.
+    await client.query('select last_seq from lake_watermarks where consumer = $1 for update', [consumer]);
+    const { rows } = await client.query<{ n: string }>(
+      'select count(*) as n from lake_committed_seqs where consumer = $1 and seq = any($2::bigint[])',
+      [consumer, allSeqs],
+    );
+    const overlap = Number(rows[0]?.n ?? 0);
+    if (overlap === allSeqs.length) {
+      await client.query('rollback');
+      return 'already';
+    }
+    if (overlap > 0) {
+      throw new Error(`${overlap} of ${allSeqs.length} sequences of this batch were committed by another writer`);
+    }
+    const at = new Date();
+    for (const { file: f, seqs } of files) {
+      await client.query(
+        `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [f.fileKey, f.dataset, f.partitionDate, f.firstSeq, f.lastSeq, f.rows, f.bytes, f.checksum, SCHEMA_VERSION, f.writer, at],
+      );
+      await client.query(
+        `insert into lake_committed_seqs (consumer, seq, file_key) select $1, s, $3 from unnest($2::bigint[]) as s`,
+        [consumer, seqs, f.fileKey],
+      );
+      await client.query(`insert into lake_outbox (subject, msg_id, payload) values ($1, $2, $3)`, [
+        subjects.lakeCommitted(f.dataset),
+        `commit:${f.fileKey}:${f.checksum}`,
+        JSON.stringify(eventOf(f, [], at)),
+      ]);
+    }
+    await client.query('update lake_watermarks set last_seq = greatest(last_seq, $2), updated_at = now() where consumer = $1', [
+      consumer,
+      maxSeq,
+    ]);
+    await client.query('commit');
+    return 'committed';
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Swaps merged files in for their inputs in one transaction (like Iceberg's rewrite); changes
+ * nothing and returns false if any input is no longer active (another merge won the race).
+ */
+export async function commitMerge(pool: pg.Pool, outputs: CommittedFile[], inputs: string[]): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rowCount } = await client.query(
+      `update lake_files set status = 'replaced', replaced_by = $1, replaced_at = now()
+       where file_key = any($2) and status = 'active'`,
+      [outputs.map((o) => o.fileKey).join(','), inputs],
+    );
+    if (rowCount !== inputs.length) {
+      await client.query('rollback');
+      return false;
+    }
+    const at = new Date();
+    for (const f of outputs) {
+      await client.query(
+        `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [f.fileKey, f.dataset, f.partitionDate, f.firstSeq, f.lastSeq, f.rows, f.bytes, f.checksum, SCHEMA_VERSION, f.writer, at],
+      );
+      await client.query(`insert into lake_outbox (subject, msg_id, payload) values ($1, $2, $3)`, [
+        subjects.lakeCommitted(f.dataset),
+        `commit:${f.fileKey}:${f.checksum}`,
+        JSON.stringify(eventOf(f, inputs, at)),
+      ]);
+    }
+    await client.query('commit');
+    return true;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export interface OutboxItem {
+  id: number;
+  subject: string;
+  msgId: string;
+  payload: unknown;
+}
+
+export async function unsentOutbox(pool: pg.Pool, limit = 500): Promise<OutboxItem[]> {
+  const { rows } = await pool.query<{ id: string; subject: string; msg_id: string; payload: unknown }>(
+    'select id, subject, msg_id, payload from lake_outbox where sent_at is null order by id limit $1',
+    [limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), subject: r.subject, msgId: r.msg_id, payload: r.payload }));
+}
+
+export async function markSent(pool: pg.Pool, ids: number[]): Promise<void> {
+  if (ids.length) await pool.query('update lake_outbox set sent_at = now() where id = any($1)', [ids]);
+}
+
+export interface CatalogFile {
+  fileKey: string;
+  dataset: string;
+  partitionDate: string;
+  rows: number;
+  bytes: number;
+  firstSeq: number;
+  lastSeq: number;
+  status: string;
+  committedAt: Date;
+}
+
+export async function listFiles(
+  pool: pg.Pool,
+  filter: { dataset?: string; partitionDate?: string; status?: 'active' | 'replaced' | 'all' } = {},
+): Promise<CatalogFile[]> {
+  const { rows } = await pool.query(
+    `select file_key, dataset, to_char(partition_date, 'YYYY-MM-DD') as partition_date, rows, bytes, first_seq, last_seq, status, committed_at
+     from lake_files
+     where ($1::text is null or dataset = $1) and ($2::date is null or partition_date = $2)
+       and ($3 = 'all' or status = $3)
+     order by dataset, partition_date, first_seq`,
+    [filter.dataset ?? null, filter.partitionDate ?? null, filter.status ?? 'active'],
+  );
+  return rows.map((r) => ({
+    fileKey: r.file_key,
+    dataset: r.dataset,
+    partitionDate: r.partition_date,
+    rows: Number(r.rows),
+    bytes: Number(r.bytes),
+    firstSeq: Number(r.first_seq),
+    lastSeq: Number(r.last_seq),
+    status: r.status,
+    committedAt: r.committed_at,
+  }));
+}

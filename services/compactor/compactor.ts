@@ -1,0 +1,329 @@
+import { createReadStream } from 'node:fs';
+import { hostname } from 'node:os';
+import type { JsMsg } from '@nats-io/jetstream';
+import {
+  type Dataset,
+  decodeEnvelope,
+  type Envelope,
+  ErrorCodes,
+  HarbourError,
+  partitionPrefix,
+} from '../../contracts/index.ts';
+import { consumerNames, streamNames } from '../../streams/index.ts';
+import {
+  backoffMs,
+  Counter,
+  createLifecycle,
+  dispositionFor,
+  Gauge,
+  Histogram,
+  type Logger,
+  metric,
+  type Service,
+  type ServiceDeps,
+  settle,
+  sleep,
+} from '../runtime/index.ts';
+import {
+  type CommittedFile,
+  commitBatch,
+  committedAmong,
+  markSent,
+  migrateCatalog,
+  pruneCommittedSeqs,
+  readWatermark,
+  unsentOutbox,
+} from './catalog.ts';
+import type { CompactorConfig } from './config.ts';
+import { mergePartitions } from './merge.ts';
+import { type FinishedFile, PartitionFile } from './partition-file.ts';
+import { sweepOrphans } from './sweep.ts';
+
+export const fileKeyFor = (f: { dataset: string; partitionDate: string; firstSeq: number; lastSeq: number }, writer: string) =>
+  `${partitionPrefix(f.dataset, f.partitionDate)}part-${String(f.firstSeq).padStart(12, '0')}-${String(f.lastSeq).padStart(12, '0')}-${writer}.parquet`;
+
+function compactorMetrics(deps: ServiceDeps) {
+  const r = deps.registry;
+  return {
+    bufferedRows: metric(r, 'harbour_compactor_buffered_rows', () => new Gauge({ name: 'harbour_compactor_buffered_rows', help: 'rows buffered, not yet committed', labelNames: ['dataset'], registers: [r] })),
+    bufferedBytes: metric(r, 'harbour_compactor_buffered_bytes', () => new Gauge({ name: 'harbour_compactor_buffered_bytes', help: 'estimated encoded bytes buffered', labelNames: ['dataset'], registers: [r] })),
+    filesCommitted: metric(r, 'harbour_compactor_files_committed_total', () => new Counter({ name: 'harbour_compactor_files_committed_total', help: 'files committed to the lake', labelNames: ['dataset', 'kind'], registers: [r] })),
+    rowsCommitted: metric(r, 'harbour_compactor_rows_committed_total', () => new Counter({ name: 'harbour_compactor_rows_committed_total', help: 'rows committed to the lake', labelNames: ['dataset'], registers: [r] })),
+    fileBytes: metric(r, 'harbour_compactor_file_size_bytes', () => new Histogram({ name: 'harbour_compactor_file_size_bytes', help: 'size of committed files', labelNames: ['dataset'], buckets: [1 << 16, 1 << 20, 1 << 23, 1 << 25, 1 << 27, 1 << 29], registers: [r] })),
+    flushSeconds: metric(r, 'harbour_compactor_flush_duration_seconds', () => new Histogram({ name: 'harbour_compactor_flush_duration_seconds', help: 'finish + upload + commit of one batch', labelNames: ['dataset'], buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300], registers: [r] })),
+    skipped: metric(r, 'harbour_compactor_redeliveries_skipped_total', () => new Counter({ name: 'harbour_compactor_redeliveries_skipped_total', help: 'redelivered envelopes already in a committed file', labelNames: ['dataset'], registers: [r] })),
+    dlq: metric(r, 'harbour_dlq_messages_total', () => new Counter({ name: 'harbour_dlq_messages_total', help: 'messages sent to the DLQ', labelNames: ['stage', 'code'], registers: [r] })),
+    retries: metric(r, 'harbour_compactor_commit_retries_total', () => new Counter({ name: 'harbour_compactor_commit_retries_total', help: 'upload/commit attempts that failed and were retried', labelNames: ['dataset', 'step'], registers: [r] })),
+    lastCommit: metric(r, 'harbour_compactor_last_commit_timestamp_seconds', () => new Gauge({ name: 'harbour_compactor_last_commit_timestamp_seconds', help: 'time of the last commit', labelNames: ['dataset'], registers: [r] })),
+  };
+}
+type Metrics = ReturnType<typeof compactorMetrics>;
+
+/** Runs `fn` until it succeeds, backing off; gives up only when `signal` aborts. */
+async function untilDone<T>(fn: () => Promise<T>, opts: { signal: AbortSignal; maxMs: number; log: Logger; what: string; onRetry?: () => void }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (opts.signal.aborted) throw err;
+      const delay = backoffMs(attempt, 200, opts.maxMs);
+      opts.log.warn({ err, attempt, delayMs: delay }, `${opts.what} failed; retrying`);
+      opts.onRetry?.();
+      await sleep(delay, opts.signal);
+    }
+  }
+}
+
+/**
+ * The batch of one dataset's consumer: messages delivered and not yet committed, and the open
+ * partition files their rows went into. Nothing here is acked until `commitBatch` returned.
+ */
+class Batch {
+  readonly msgs = new Map<number, JsMsg>();
+  readonly files = new Map<string, PartitionFile>();
+  startedAt = 0;
+
+  get size() {
+    return this.msgs.size;
+  }
+  rows() {
+    let n = 0;
+    for (const f of this.files.values()) n += f.rows;
+    return n;
+  }
+  maxFileBytes() {
+    let n = 0;
+    for (const f of this.files.values()) n = Math.max(n, f.estimatedBytes);
+    return n;
+  }
+  maxFileRows() {
+    let n = 0;
+    for (const f of this.files.values()) n = Math.max(n, f.rows);
+    return n;
+  }
+}
+
+/**
+ * Compacts `harbour.raw.<dataset>` into Parquet files in the lake, exactly once: rows are written
+ * to spool files, uploaded, then made visible in ONE Postgres transaction that also records their
+ * RAW sequences; only then are the messages acked. A redelivered message whose sequence is
+ * already committed is acked and skipped. Several compactors may share a dataset's consumer.
+ */
+export async function startCompactor(config: CompactorConfig, deps: ServiceDeps): Promise<Service> {
+  const writerId = (config.writerId || `${hostname()}-${process.pid}`).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const log = deps.logger.child({ component: 'compactor', writer: writerId });
+  const m = compactorMetrics(deps);
+  // Aborted only by the forced phase: the final flush of a graceful stop runs under it.
+  const forced = new AbortController();
+  const lifecycle = createLifecycle({
+    name: 'compactor',
+    logger: log,
+    drainTimeoutMs: 120_000,
+    drain: async () => {
+      await Promise.allSettled(loops);
+    },
+    force: async () => forced.abort(),
+  });
+  const { signal } = lifecycle;
+  await untilDone(() => migrateCatalog(deps.pool), { signal, maxMs: config.commitRetryMaxMs, log, what: 'catalog migration' });
+
+  const publishOutbox = async () => {
+    const items = await unsentOutbox(deps.pool);
+    const sent: number[] = [];
+    for (const item of items) {
+      await deps.js.publish(item.subject, JSON.stringify(item.payload), { msgID: item.msgId });
+      sent.push(item.id);
+    }
+    await markSent(deps.pool, sent);
+    return sent.length;
+  };
+
+  const runDataset = async (dataset: Dataset) => {
+    const consumer = consumerNames.compactor(dataset);
+    const dlog = log.child({ dataset });
+    let watermark = await untilDone(() => readWatermark(deps.pool, consumer), { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'read watermark' });
+    let batch = new Batch();
+    // Appends and flushes never interleave: both run through this chain.
+    let chain: Promise<unknown> = Promise.resolve();
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const p = chain.then(fn);
+      chain = p.catch(() => {});
+      return p;
+    };
+
+    const flush = async (reason: string, sig: AbortSignal = signal) => {
+      if (!batch.size) return;
+      const current = batch;
+      batch = new Batch();
+      try {
+        await commitCurrent(current, reason, sig);
+      } finally {
+        for (const f of current.files.values()) await f.discard();
+      }
+    };
+
+    const commitCurrent = async (current: Batch, reason: string, sig: AbortSignal) => {
+      const t0 = performance.now();
+      const finished: FinishedFile[] = [];
+      for (const f of current.files.values()) finished.push(await f.finish());
+      const files = finished.map((f) => ({
+        finished: f,
+        file: {
+          fileKey: fileKeyFor(f, writerId),
+          dataset,
+          partitionDate: f.partitionDate,
+          firstSeq: f.firstSeq,
+          lastSeq: f.lastSeq,
+          rows: f.rows,
+          bytes: f.bytes,
+          checksum: f.checksum,
+          writer: writerId,
+        } satisfies CommittedFile,
+      }));
+      for (const { finished: f, file } of files) {
+        await untilDone(() => deps.store.put(file.fileKey, createReadStream(f.spoolPath), { signal: sig }), {
+          signal: sig,
+          maxMs: config.commitRetryMaxMs,
+          log: dlog,
+          what: `upload ${file.fileKey}`,
+          onRetry: () => m.retries.inc({ dataset, step: 'upload' }),
+        });
+      }
+      const outcome = await untilDone(
+        () => commitBatch(deps.pool, consumer, dataset, files.map(({ file, finished: f }) => ({ file, seqs: f.seqs }))),
+        { signal: sig, maxMs: config.commitRetryMaxMs, log: dlog, what: 'catalog commit', onRetry: () => m.retries.inc({ dataset, step: 'commit' }) },
+      );
+      for (const msg of current.msgs.values()) msg.ack();
+      for (const { file } of files) {
+        watermark = Math.max(watermark, file.lastSeq);
+        m.filesCommitted.inc({ dataset, kind: 'batch' });
+        m.rowsCommitted.inc({ dataset }, file.rows);
+        m.fileBytes.observe({ dataset }, file.bytes);
+      }
+      m.flushSeconds.observe({ dataset }, (performance.now() - t0) / 1000);
+      m.lastCommit.set({ dataset }, Date.now() / 1000);
+      m.bufferedRows.set({ dataset }, 0);
+      m.bufferedBytes.set({ dataset }, 0);
+      dlog.info({ reason, outcome, files: files.map((f) => ({ key: f.file.fileKey, rows: f.file.rows, bytes: f.file.bytes })), messages: current.size }, 'batch committed');
+      await publishOutbox().catch((err) => dlog.warn({ err }, 'commit events not published yet; outbox will retry'));
+      await pruneSeqs();
+    };
+
+    const pruneSeqs = async () => {
+      try {
+        const info = await deps.jsm.consumers.info(streamNames.raw, consumer);
+        await pruneCommittedSeqs(deps.pool, consumer, info.ack_floor.stream_seq);
+      } catch (err) {
+        dlog.debug({ err }, 'pruning committed sequences skipped');
+      }
+    };
+
+    const add = async (msg: JsMsg) => {
+      const seq = msg.seq;
+      if (batch.msgs.has(seq)) {
+        batch.msgs.set(seq, msg); // redelivered while still in this batch: ack the newest handle
+        return;
+      }
+      if (seq <= watermark && (await untilDone(() => committedAmong(deps.pool, consumer, [seq]), { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'committed check' })).has(seq)) {
+        m.skipped.inc({ dataset });
+        msg.ack();
+        return;
+      }
+      let env: Envelope;
+      try {
+        env = decodeEnvelope(msg.data);
+        if (env.dataset !== dataset) {
+          throw new HarbourError(ErrorCodes.SchemaInvalid, `envelope of dataset ${env.dataset} on the ${dataset} subject`, { detail: { path: '/dataset' } });
+        }
+      } catch (err) {
+        await settle(msg, dispositionFor(err, 1, 1), { js: deps.js, stage: 'compactor', logger: dlog, onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }) });
+        return;
+      }
+      if (!env.rows.length) {
+        msg.ack();
+        return;
+      }
+      let file = batch.files.get(env.as_of);
+      if (!file) {
+        file = await PartitionFile.open({ spoolDir: config.spoolDir, dataset, partitionDate: env.as_of, rowGroupRows: config.rowGroupRows, writerId });
+        batch.files.set(env.as_of, file);
+      }
+      if (!batch.size) batch.startedAt = Date.now();
+      await file.append(seq, env);
+      batch.msgs.set(seq, msg);
+      m.bufferedRows.set({ dataset }, batch.rows());
+      m.bufferedBytes.set({ dataset }, batch.maxFileBytes());
+      if (batch.maxFileBytes() >= config.targetFileBytes) await flush('bytes');
+      else if (batch.maxFileRows() >= config.maxFileRows) await flush('rows');
+      else if (batch.size >= config.maxBatchMessages) await flush('messages');
+    };
+    const onFailure = (err: unknown) => {
+      if (!signal.aborted) lifecycle.fail(err);
+    };
+
+    // Age-based rotation, and `working()` so buffered messages outlive ack_wait while they wait.
+    const timer = setInterval(() => {
+      if (batch.size && Date.now() - batch.startedAt >= config.flushAgeMs) serial(() => flush('age')).catch(onFailure);
+    }, Math.min(1000, config.flushAgeMs));
+    const keepAlive = setInterval(() => {
+      for (const msg of batch.msgs.values()) msg.working();
+    }, 30_000);
+
+    try {
+      while (!signal.aborted) {
+        try {
+          const c = await deps.js.consumers.get(streamNames.raw, consumer);
+          const messages = await c.consume({ max_messages: Math.min(1000, config.maxBatchMessages) });
+          const stop = () => messages.stop();
+          signal.addEventListener('abort', stop, { once: true });
+          try {
+            for await (const msg of messages) {
+              if (signal.aborted) break;
+              await serial(() => add(msg));
+            }
+          } finally {
+            signal.removeEventListener('abort', stop);
+          }
+        } catch (err) {
+          if (!signal.aborted) dlog.warn({ err }, 'consumer failed; re-binding shortly');
+        }
+        if (!signal.aborted) await sleep(1000, signal).catch(() => {});
+      }
+    } finally {
+      clearInterval(timer);
+      clearInterval(keepAlive);
+      await chain;
+    }
+    // Graceful stop: the signal is aborted, so retries stop; what cannot be committed now is redelivered later.
+    await serial(() => flush('shutdown', forced.signal)).catch((err) => dlog.warn({ err }, 'final flush failed; messages will be redelivered'));
+  };
+
+  const background = async () => {
+    let lastMerge = Date.now();
+    let lastSweep = 0;
+    while (!signal.aborted) {
+      await sleep(config.outboxEveryMs, signal).catch(() => {});
+      if (signal.aborted) break;
+      try {
+        await publishOutbox();
+        if (config.mergeEveryMs > 0 && Date.now() - lastMerge >= config.mergeEveryMs) {
+          lastMerge = Date.now();
+          for (const dataset of config.datasets) {
+            const merged = await mergePartitions(deps, config, dataset, writerId, signal);
+            if (merged.length) m.filesCommitted.inc({ dataset, kind: 'merge' }, merged.length);
+          }
+        }
+        if (Date.now() - lastSweep >= Math.max(config.sweepGraceMs, 60_000)) {
+          lastSweep = Date.now();
+          for (const dataset of config.datasets) await sweepOrphans(deps, dataset, config.sweepGraceMs, log);
+        }
+      } catch (err) {
+        log.warn({ err }, 'background work failed; retrying next round');
+      }
+    }
+  };
+
+  const loops = [...config.datasets.map((d) => runDataset(d)), background()];
+  deps.health.add('compactor', () => ({ ok: !signal.aborted }));
+  return lifecycle;
+}

@@ -1,0 +1,105 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { type Dataset, partitionPrefix } from '../../contracts/index.ts';
+import { iterateParquetRowGroups, openParquetFile } from '../parquet/index.ts';
+import type { ServiceDeps } from '../runtime/index.ts';
+import { type CatalogFile, type CommittedFile, commitMerge, listFiles } from './catalog.ts';
+import type { CompactorConfig } from './config.ts';
+import { type FinishedFile, PartitionFile } from './partition-file.ts';
+
+/** Partitions of a dataset holding at least `minFiles` active files smaller than `smallBytes`. */
+async function partitionsToMerge(pool: pg.Pool, dataset: string, smallBytes: number, minFiles: number): Promise<string[]> {
+  const { rows } = await pool.query<{ d: string }>(
+    `select to_char(partition_date, 'YYYY-MM-DD') as d from lake_files
+     where dataset = $1 and status = 'active' and bytes < $2
+     group by partition_date having count(*) >= $3 order by partition_date`,
+    [dataset, smallBytes, minFiles],
+  );
+  return rows.map((r) => r.d);
+}
+
+/**
+ * Rewrites each partition's small files into as few files as the target size allows (the output
+ * rotates when it reaches `targetFileBytes`, measured on the encoded output, not on the inputs) and
+ * swaps them in with one catalog transaction. Inputs stay in the store, marked `replaced`, until the
+ * sweeper removes them after the grace period, so a reader in the middle of one is safe.
+ */
+export async function mergePartitions(
+  deps: ServiceDeps,
+  config: CompactorConfig,
+  dataset: Dataset,
+  writerId: string,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const merged: string[] = [];
+  for (const date of await partitionsToMerge(deps.pool, dataset, config.mergeSmallFileBytes, config.mergeMinFiles)) {
+    if (signal.aborted) break;
+    const inputs = (await listFiles(deps.pool, { dataset, partitionDate: date })).filter((f) => f.bytes < config.mergeSmallFileBytes);
+    merged.push(...(await mergeFiles(deps, config, dataset, date, inputs, writerId, signal)));
+  }
+  return merged;
+}
+
+async function mergeFiles(
+  deps: ServiceDeps,
+  config: CompactorConfig,
+  dataset: Dataset,
+  date: string,
+  inputs: CatalogFile[],
+  writerId: string,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const open = () => PartitionFile.open({ spoolDir: config.spoolDir, dataset, partitionDate: date, rowGroupRows: config.rowGroupRows, writerId });
+  const finished: FinishedFile[] = [];
+  const spools: PartitionFile[] = [];
+  let out = await open();
+  spools.push(out);
+  try {
+    for (const input of inputs) {
+      const local = join(config.spoolDir, `merge-in-${process.pid}-${Date.now()}.parquet`);
+      try {
+        await pipeline(await deps.store.get(input.fileKey, { signal }), createWriteStream(local));
+        for await (const rows of iterateParquetRowGroups(await openParquetFile(local))) {
+          for (const row of rows) {
+            await out.appendRow(row);
+            out.seqs.push(row._seq as number);
+            if (out.estimatedBytes >= config.targetFileBytes) {
+              finished.push(await out.finish());
+              out = await open();
+              spools.push(out);
+            }
+          }
+        }
+      } finally {
+        await rm(local, { force: true });
+      }
+    }
+    if (out.rows > 0) finished.push(await out.finish());
+    const stamp = Date.now();
+    const outputs: CommittedFile[] = finished.map((f, i) => ({
+      fileKey: `${partitionPrefix(dataset, date)}part-${String(f.firstSeq).padStart(12, '0')}-${String(f.lastSeq).padStart(12, '0')}-merged-${writerId}-${stamp}-${i}.parquet`,
+      dataset,
+      partitionDate: date,
+      firstSeq: f.firstSeq,
+      lastSeq: f.lastSeq,
+      rows: f.rows,
+      bytes: f.bytes,
+      checksum: f.checksum,
+      writer: writerId,
+    }));
+    for (const [i, f] of finished.entries()) {
+      await deps.store.put(outputs[i]!.fileKey, createReadStream(f.spoolPath), { signal });
+    }
+    if (!(await commitMerge(deps.pool, outputs, inputs.map((f) => f.fileKey)))) {
+      for (const o of outputs) await deps.store.delete(o.fileKey);
+      return [];
+    }
+    deps.logger.info({ dataset, date, inputs: inputs.length, outputs: outputs.map((o) => ({ key: o.fileKey, rows: o.rows, bytes: o.bytes })) }, 'partition merged');
+    return outputs.map((o) => o.fileKey);
+  } finally {
+    for (const s of spools) await s.discard();
+  }
+}

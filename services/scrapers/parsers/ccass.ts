@@ -1,0 +1,326 @@
+import { type CheerioAPI, load } from 'cheerio/slim';
+import { type CcassRow, ErrorCodes } from '../../../contracts/index.ts';
+import {
+  cleanText,
+  DATE_RANGE_RE,
+  excerpt,
+  fail,
+  isoFromDmy,
+  isoFromYmd,
+  MAINTENANCE_RE,
+  NO_DATA_RE,
+  normalizeStockCode,
+  parseDecimal,
+  parsePercent,
+  UNKNOWN_STOCK_RE,
+} from './shared.ts';
+
+/** One line of the CCASS result summary. */
+export interface CcassSummaryLine {
+  shareholding: number;
+  participants: number;
+  /** Percent of issued shares as printed (`68.92` for "68.92%"); null when the page prints none. */
+  pctIssued: number | null;
+}
+
+export interface CcassSummary {
+  code: string;
+  /** Stock name as the page prints it (`TENCENT HOLDINGS LIMITED`); empty if absent. */
+  name: string;
+  holdingDate: string;
+  /** "Total number of Issued Shares/Warrants/Units (last updated figure)". */
+  issuedShares: number;
+  intermediaries: CcassSummaryLine;
+  /** Consenting investor participants; null when the page has no such summary line. */
+  consenting: CcassSummaryLine | null;
+  /** Non-consenting investor participants (shown only as this aggregate); null when absent. */
+  nonConsenting: CcassSummaryLine | null;
+  total: CcassSummaryLine;
+}
+
+type SummaryKey = 'intermediaries' | 'consenting' | 'non_consenting' | 'total';
+
+function summaryKey(label: string): SummaryKey | null {
+  const l = label.toLowerCase();
+  if (l.startsWith('market intermediar')) return 'intermediaries';
+  if (l.startsWith('non-consenting') || l.startsWith('non consenting')) return 'non_consenting';
+  if (l.startsWith('consenting')) return 'consenting';
+  if (l === 'total') return 'total';
+  return null;
+}
+
+/**
+ * A detail value as printed: trimmed, NBSP as space, line breaks (from a re-flowed DOM capture)
+ * folded to one space, but inner spacing kept (real addresses have double spaces).
+ */
+function printedText(s: string): string {
+  return s
+    .replace(/\u00a0/g, ' ')
+    .replace(/[ \t]*[\r\n]+[ \t]*/g, ' ')
+    .trim();
+}
+
+/** Text of the page's messages: the hidden `alertMsg`, the result area, a maintenance block. */
+function pageMessages($: CheerioAPI): string {
+  const parts = [
+    $('#alertMsg').attr('value') ?? '',
+    $('.ccass-search-maintenance').text(),
+    $('.ccass-search-result').text(),
+    $('#pnlResultSummary').text(),
+    $('#pnlResultNormal').text(),
+  ];
+  return cleanText(parts.join(' '));
+}
+
+function classifyNoResult($: CheerioAPI): never {
+  const alertMsg = cleanText($('#alertMsg').attr('value'));
+  const messages = pageMessages($);
+  const title = cleanText($('title').text());
+  const stockCode = cleanText($('#txtStockCode').attr('value'));
+  const holdingDate = cleanText($('#txtShareholdingDate').attr('value'));
+  if (
+    $('.ccass-search-maintenance').length > 0 ||
+    MAINTENANCE_RE.test(title) ||
+    MAINTENANCE_RE.test(messages)
+  ) {
+    fail(ErrorCodes.ParseMaintenance, 'CCASS search answered with its maintenance page', {
+      message: excerpt($('.ccass-search-maintenance').text() || messages || title),
+    });
+  }
+  if (UNKNOWN_STOCK_RE.test(messages)) {
+    fail(
+      ErrorCodes.ParseUnknownStock,
+      `CCASS search does not know stock "${stockCode}": ${excerpt(messages, 120)}`,
+      {
+        stockCode,
+        message: excerpt(messages),
+      },
+    );
+  }
+  // Empty result panels, or a "no record" / date-out-of-range message: nothing for this stock and date.
+  const emptyPanels = $('#pnlResultSummary').length + $('#pnlResultNormal').length > 0;
+  if (emptyPanels || NO_DATA_RE.test(messages) || DATE_RANGE_RE.test(messages)) {
+    fail(
+      ErrorCodes.ParseNoData,
+      `CCASS search has no shareholding data for stock "${stockCode}" on ${holdingDate || 'the asked date'}`,
+      { stockCode, holdingDate, message: excerpt(messages) },
+    );
+  }
+  if (alertMsg !== '') {
+    fail(ErrorCodes.ParseLayout, `CCASS search answered with an unrecognised message: ${excerpt(alertMsg)}`, {
+      message: alertMsg,
+    });
+  }
+  if ($('#txtStockCode').length > 0) {
+    fail(ErrorCodes.ParseLayout, 'CCASS search answered with the bare search form: no search was performed', {
+      stockCode,
+      holdingDate,
+    });
+  }
+  fail(ErrorCodes.ParseLayout, 'page is not a CCASS shareholding search result (no result summary found)', {
+    title,
+    start: excerpt($('body').text(), 300),
+  });
+}
+
+/**
+ * Parses a CCASS shareholding search result page (`searchsdw.aspx`, English).
+ *
+ * Rows: one `participant` row per detail line (consenting investor participants have
+ * `participant_id` null and their name without the printed ` *` marker), then one row per
+ * summary line (`intermediaries`, `consenting`, `non_consenting`, `total`: shareholding,
+ * participants count, pct_issued) and one `issued_shares` row (shareholding = issued shares).
+ *
+ * Refuses: maintenance page → ParseMaintenance; empty result / no-data or out-of-range-date
+ * message → ParseNoData; invalid stock message → ParseUnknownStock; detail rows ≠
+ * intermediaries + consenting counts → ParseTruncated; anything else → ParseLayout.
+ */
+export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRow[] } {
+  const $ = load(html);
+
+  const datarows = $('#pnlResultSummary .ccass-search-datarow');
+  if (datarows.length === 0) classifyNoResult($);
+
+  const lines = new Map<SummaryKey, CcassSummaryLine>();
+  datarows.each((_, el) => {
+    const row = $(el);
+    const label = cleanText(row.find('.summary-category').text());
+    const key = summaryKey(label);
+    if (key === null) {
+      fail(ErrorCodes.ParseLayout, `CCASS summary has an unknown line "${label}"`, { label });
+    }
+    const read = (cls: string): string => cleanText(row.find(`.${cls} .value`).first().text());
+    const shareholding = parseDecimal(read('shareholding'));
+    const participants = parseDecimal(read('number-of-participants'));
+    const pct = parsePercent(read('percent-of-participants'));
+    if (
+      shareholding === null ||
+      shareholding === undefined ||
+      participants === null ||
+      participants === undefined ||
+      !Number.isInteger(participants) ||
+      participants < 0 ||
+      pct === undefined
+    ) {
+      fail(ErrorCodes.ParseLayout, `CCASS summary line "${label}" has unreadable figures`, {
+        label,
+        shareholding: read('shareholding'),
+        participants: read('number-of-participants'),
+        pct: read('percent-of-participants'),
+      });
+    }
+    if (lines.has(key))
+      fail(ErrorCodes.ParseLayout, `CCASS summary line "${label}" appears twice`, { label });
+    lines.set(key, { shareholding, participants, pctIssued: pct });
+  });
+
+  const intermediaries = lines.get('intermediaries');
+  const total = lines.get('total');
+  if (!intermediaries || !total) {
+    fail(ErrorCodes.ParseLayout, 'CCASS summary lacks its Market Intermediaries or Total line', {
+      found: [...lines.keys()],
+    });
+  }
+
+  const issuedText = cleanText($('#pnlResultSummary .ccass-search-remarks .summary-value').first().text());
+  const issuedShares = parseDecimal(issuedText);
+  if (issuedShares === null || issuedShares === undefined) {
+    fail(ErrorCodes.ParseLayout, 'CCASS summary lacks a readable total number of issued shares', {
+      value: issuedText,
+    });
+  }
+
+  const codeText = cleanText($('#txtStockCode').attr('value'));
+  const code =
+    normalizeStockCode(codeText) ??
+    normalizeStockCode(/^\s*(\d{1,5})\b/.exec($('.search-bar__selectedItem-filter.searchStock').text())?.[1]);
+  if (code === null) {
+    fail(ErrorCodes.ParseLayout, 'CCASS result page does not show which stock it is for', {
+      value: codeText,
+    });
+  }
+  const dateText = cleanText($('#txtShareholdingDate').attr('value'));
+  const holdingDate =
+    isoFromYmd(dateText) ?? isoFromDmy(cleanText($('.search-bar__selectedItem-filter.searchDate').text()));
+  if (holdingDate === null) {
+    fail(ErrorCodes.ParseLayout, 'CCASS result page does not show a readable shareholding date', {
+      value: dateText,
+    });
+  }
+  const name =
+    cleanText($('#txtStockName').attr('value')) ||
+    cleanText($('.search-bar__selectedItem-filter.searchStock b').first().text());
+
+  const rows: CcassRow[] = [];
+  let withId = 0;
+  let withoutId = 0;
+  const trs = $('#pnlResultNormal table tbody tr');
+  trs.each((i, el) => {
+    const tr = $(el);
+    const tds = tr.children('td');
+    if (tds.length === 0) return; // spacer / header rows
+    // A cell's value sits inside `.mobile-list-body` (after a `.mobile-list-heading` label).
+    const get = (cls: string): string | null => {
+      const td = tds.filter(`.${cls}`).first();
+      if (td.length === 0) return null;
+      const body = td.find('.mobile-list-body');
+      return printedText((body.length > 0 ? body.first() : td).text());
+    };
+    const id = get('col-participant-id');
+    const rawName = get('col-participant-name');
+    const address = get('col-address');
+    const holdingText = get('col-shareholding');
+    const pctText = get('col-shareholding-percent');
+    if (id === null || rawName === null || holdingText === null) {
+      fail(
+        ErrorCodes.ParseLayout,
+        `CCASS detail row ${i + 1} lacks participant ID, name or shareholding cells`,
+        {
+          row: i + 1,
+        },
+      );
+    }
+    const shareholding = parseDecimal(holdingText);
+    const pct = pctText === null ? null : parsePercent(pctText);
+    if (shareholding === null || shareholding === undefined || pct === undefined) {
+      fail(ErrorCodes.ParseLayout, `CCASS detail row ${i + 1} has unreadable figures`, {
+        row: i + 1,
+        shareholding: holdingText,
+        pct: pctText,
+      });
+    }
+    const consenting = id === '';
+    if (consenting) withoutId++;
+    else withId++;
+    const participantName = consenting ? rawName.replace(/\s*\*$/, '') : rawName;
+    rows.push({
+      code,
+      holding_date: holdingDate,
+      row_type: 'participant',
+      participant_id: consenting ? null : id,
+      participant_name: participantName === '' ? null : participantName,
+      address: address === null || address === '' ? null : address,
+      // May be negative: HKEX notes individual intermediaries can show a negative shareholding.
+      shareholding,
+      pct_issued: pct,
+      participants: null,
+    });
+  });
+
+  const consenting = lines.get('consenting') ?? null;
+  const expected = intermediaries.participants + (consenting?.participants ?? 0);
+  if (rows.length !== expected) {
+    fail(
+      ErrorCodes.ParseTruncated,
+      `CCASS page for ${code} on ${holdingDate} lists ${rows.length} participant rows but its summary promises ${expected}; the page is incomplete`,
+      {
+        expected,
+        found: rows.length,
+        expectedIntermediaries: intermediaries.participants,
+        expectedConsenting: consenting?.participants ?? 0,
+        foundWithId: withId,
+        foundWithoutId: withoutId,
+      },
+    );
+  }
+  if (withId !== intermediaries.participants) {
+    fail(
+      ErrorCodes.ParseLayout,
+      `CCASS page for ${code} has ${withId} rows with a participant ID but ${intermediaries.participants} market intermediaries in its summary`,
+      { expectedIntermediaries: intermediaries.participants, foundWithId: withId, foundWithoutId: withoutId },
+    );
+  }
+
+  const summaryRow = (rowType: SummaryKey, line: CcassSummaryLine): CcassRow => ({
+    code,
+    holding_date: holdingDate,
+    row_type: rowType,
+    participant_id: null,
+    participant_name: null,
+    address: null,
+    shareholding: line.shareholding,
+    pct_issued: line.pctIssued,
+    participants: line.participants,
+  });
+  const nonConsenting = lines.get('non_consenting') ?? null;
+  rows.push(summaryRow('intermediaries', intermediaries));
+  if (consenting) rows.push(summaryRow('consenting', consenting));
+  if (nonConsenting) rows.push(summaryRow('non_consenting', nonConsenting));
+  rows.push(summaryRow('total', total));
+  rows.push({
+    code,
+    holding_date: holdingDate,
+    row_type: 'issued_shares',
+    participant_id: null,
+    participant_name: null,
+    address: null,
+    shareholding: issuedShares,
+    pct_issued: null,
+    participants: null,
+  });
+
+  return {
+    summary: { code, name, holdingDate, issuedShares, intermediaries, consenting, nonConsenting, total },
+    rows,
+  };
+}

@@ -1,0 +1,70 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type pg from 'pg';
+import { type CcassRow, type Envelope, SCHEMA_VERSION } from '../../contracts/index.ts';
+import type { ObjectStore } from '../../services/object-store/index.ts';
+
+/** A CCASS envelope whose rows carry unique participant ids `P<tag>-<i>`, so duplicates are countable. */
+export function ccassEnvelope(tag: string, date: string, rows: number, code = '00700'): Envelope<'ccass'> {
+  return {
+    schema_version: SCHEMA_VERSION,
+    dataset: 'ccass',
+    key: `${code}:${tag}`,
+    as_of: date,
+    source_url: 'http://127.0.0.1/sdw/search/searchsdw.aspx',
+    fetched_at: '2026-10-03T01:00:00.000Z',
+    run_id: 'test-run',
+    rows: Array.from({ length: rows }, (_, i): CcassRow => ({
+      code,
+      holding_date: date,
+      row_type: 'participant',
+      participant_id: `P${tag}-${i}`,
+      participant_name: `PARTICIPANT ${tag} ${i} LIMITED`,
+      address: `${i} QUEEN'S ROAD CENTRAL, HONG KONG`,
+      shareholding: 1000 * (i + 1),
+      pct_issued: (i % 100) / 100,
+      participants: null,
+    })),
+  };
+}
+
+/**
+ * Reads the lake as an outside reader would: the files the catalog lists as active, downloaded from
+ * the object store, queried with DuckDB. Returns what `sql` selects from the view `lake`.
+ */
+export async function queryLake<T = Record<string, unknown>>(
+  pool: pg.Pool,
+  store: ObjectStore,
+  dataset: string,
+  sql: string,
+): Promise<T[]> {
+  const { rows } = await pool.query<{ file_key: string }>(
+    "select file_key from lake_files where dataset = $1 and status = 'active' order by file_key",
+    [dataset],
+  );
+  if (!rows.length) return [];
+  const dir = await mkdtemp(join('/tmp', 'lake-read-'));
+  try {
+    const paths: string[] = [];
+    for (const [i, r] of rows.entries()) {
+      const p = join(dir, `${i}.parquet`);
+      await writeFile(p, await store.getBytes(r.file_key));
+      paths.push(p);
+    }
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      await conn.run(`create view lake as select * from read_parquet([${paths.map((p) => `'${p}'`).join(', ')}])`);
+      const reader = await conn.runAndReadAll(sql);
+      // Counts come back as bigint; the tests compare with plain numbers.
+      return reader.getRowObjectsJS().map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+      ) as T[];
+    } finally {
+      conn.closeSync();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
