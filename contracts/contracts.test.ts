@@ -58,6 +58,12 @@ describe('envelope contract', () => {
     expect(e.message).toContain('/as_of');
   });
 
+  it('rejects a date that is not on the calendar', () => {
+    const bad = structuredClone(envelope);
+    (bad.rows[0] as Record<string, unknown>).holding_date = '2026-02-30';
+    expect(codeAndPath(() => parseEnvelope(bad)).path).toBe('/rows/0/holding_date');
+  });
+
   it('rejects an unknown dataset and extra fields', () => {
     expect(codeAndPath(() => parseEnvelope({ ...envelope, dataset: 'options' })).path).toBe('/dataset');
     expect(codeAndPath(() => parseEnvelope({ ...envelope, extra: 1 })).code).toBe(ErrorCodes.SchemaInvalid);

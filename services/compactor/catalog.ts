@@ -109,14 +109,16 @@ function eventOf(f: CommittedFile, replaces: string[], at: Date): LakeCommitted 
  * as committed for this consumer, the watermark (highest committed sequence) advances, and one
  * outbox event per file is queued. Idempotent: a retry after an ambiguous failure (the commit went
  * through, the answer was lost) finds its sequences committed and returns `already`. A batch that
- * overlaps sequences another writer committed is refused: that would be a duplicate.
+ * partly overlaps committed sequences (another writer, or a redelivery raced a commit) changes
+ * nothing and returns `conflict`: the caller hands its messages back, and on redelivery the
+ * committed ones are skipped and the rest batched again.
  */
 export async function commitBatch(
   pool: pg.Pool,
   consumer: string,
   dataset: Dataset,
   files: { file: CommittedFile; seqs: number[] }[],
-): Promise<'committed' | 'already'> {
+): Promise<'committed' | 'already' | 'conflict'> {
   const allSeqs = files.flatMap((f) => f.seqs);
   const maxSeq = allSeqs.reduce((a, b) => Math.max(a, b), 0);
   const client = await pool.connect();
@@ -138,7 +140,8 @@ export async function commitBatch(
       return 'already';
     }
     if (overlap > 0) {
-      throw new Error(`${overlap} of ${allSeqs.length} sequences of this batch were committed by another writer`);
+      await client.query('rollback');
+      return 'conflict';
     }
     const at = new Date();
     for (const { file: f, seqs } of files) {

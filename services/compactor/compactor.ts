@@ -39,8 +39,13 @@ import { mergePartitions } from './merge.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 import { sweepOrphans } from './sweep.ts';
 
-export const fileKeyFor = (f: { dataset: string; partitionDate: string; firstSeq: number; lastSeq: number }, writer: string) =>
-  `${partitionPrefix(f.dataset, f.partitionDate)}part-${String(f.firstSeq).padStart(12, '0')}-${String(f.lastSeq).padStart(12, '0')}-${writer}.parquet`;
+/** `part-<firstSeq>-<lastSeq>-<writer>-<batch>.parquet`: sequences zero-padded so keys sort in stream order; the batch id keeps retried batches apart. */
+export const fileKeyFor = (
+  f: { dataset: string; partitionDate: string; firstSeq: number; lastSeq: number },
+  writer: string,
+  batchId: string,
+) =>
+  `${partitionPrefix(f.dataset, f.partitionDate)}part-${String(f.firstSeq).padStart(12, '0')}-${String(f.lastSeq).padStart(12, '0')}-${writer}-${batchId}.parquet`;
 
 function compactorMetrics(deps: ServiceDeps) {
   const r = deps.registry;
@@ -74,11 +79,14 @@ async function untilDone<T>(fn: () => Promise<T>, opts: { signal: AbortSignal; m
   }
 }
 
+let batchCounter = 0;
+
 /**
  * The batch of one dataset's consumer: messages delivered and not yet committed, and the open
  * partition files their rows went into. Nothing here is acked until `commitBatch` returned.
  */
 class Batch {
+  readonly id = `${Date.now().toString(36)}${(batchCounter++).toString(36)}`;
   readonly msgs = new Map<number, JsMsg>();
   readonly files = new Map<string, PartitionFile>();
   startedAt = 0;
@@ -143,6 +151,8 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     const dlog = log.child({ dataset });
     let watermark = await untilDone(() => readWatermark(deps.pool, consumer), { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'read watermark' });
     let batch = new Batch();
+    // The batch being committed: a redelivery of one of its messages must not enter the next batch.
+    let committing: Batch | null = null;
     // Appends and flushes never interleave: both run through this chain.
     let chain: Promise<unknown> = Promise.resolve();
     const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -155,9 +165,11 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       if (!batch.size) return;
       const current = batch;
       batch = new Batch();
+      committing = current;
       try {
         await commitCurrent(current, reason, sig);
       } finally {
+        committing = null;
         for (const f of current.files.values()) await f.discard();
       }
     };
@@ -169,7 +181,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       const files = finished.map((f) => ({
         finished: f,
         file: {
-          fileKey: fileKeyFor(f, writerId),
+          fileKey: fileKeyFor(f, writerId, current.id),
           dataset,
           partitionDate: f.partitionDate,
           firstSeq: f.firstSeq,
@@ -193,6 +205,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         () => commitBatch(deps.pool, consumer, dataset, files.map(({ file, finished: f }) => ({ file, seqs: f.seqs }))),
         { signal: sig, maxMs: config.commitRetryMaxMs, log: dlog, what: 'catalog commit', onRetry: () => m.retries.inc({ dataset, step: 'commit' }) },
       );
+      if (outcome === 'conflict') {
+        // Some sequences were committed meanwhile: hand everything back; redelivery sorts it out.
+        dlog.warn({ messages: current.size }, 'batch overlaps committed sequences; handing it back for redelivery');
+        for (const msg of current.msgs.values()) msg.nak();
+        return;
+      }
       for (const msg of current.msgs.values()) msg.ack();
       for (const { file } of files) {
         watermark = Math.max(watermark, file.lastSeq);
@@ -220,9 +238,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
 
     const add = async (msg: JsMsg) => {
       const seq = msg.seq;
-      if (batch.msgs.has(seq)) {
-        batch.msgs.set(seq, msg); // redelivered while still in this batch: ack the newest handle
-        return;
+      // Redelivered while its batch is still open or committing: keep the newest handle for the ack.
+      for (const b of [batch, committing]) {
+        if (b?.msgs.has(seq)) {
+          b.msgs.set(seq, msg);
+          return;
+        }
       }
       if (seq <= watermark && (await untilDone(() => committedAmong(deps.pool, consumer, [seq]), { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'committed check' })).has(seq)) {
         m.skipped.inc({ dataset });
@@ -265,9 +286,16 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     const timer = setInterval(() => {
       if (batch.size && Date.now() - batch.startedAt >= config.flushAgeMs) serial(() => flush('age')).catch(onFailure);
     }, Math.min(1000, config.flushAgeMs));
+    const { config: consumerConfig } = await untilDone(() => deps.jsm.consumers.info(streamNames.raw, consumer), {
+      signal,
+      maxMs: config.commitRetryMaxMs,
+      log: dlog,
+      what: 'consumer info',
+    });
+    const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
     const keepAlive = setInterval(() => {
-      for (const msg of batch.msgs.values()) msg.working();
-    }, 30_000);
+      for (const b of [batch, committing]) for (const msg of b?.msgs.values() ?? []) msg.working();
+    }, ackWaitMs / 3);
 
     try {
       while (!signal.aborted) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -62,8 +62,11 @@ export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; dro
 }
 
 /** A directory of this test's own under the run's temp dir. */
-export function testDir(prefix: string): Promise<string> {
-  return mkdtemp(join(inject('testDataDir'), `${prefix}-`));
+export async function testDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(inject('testDataDir'), `${prefix}-`));
+  // Readable by the `postgres` user that embedded Postgres runs as when we are root.
+  await chmod(dir, 0o755);
+  return dir;
 }
 
 /**

@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Value } from '@sinclair/typebox/value';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase } from '../../test/support/infra.ts';
+import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
+import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
+import { createGoldTables, seedGold } from './test-gold.ts';
+import { goldPrices, readWorkbook, sheetRows } from './test-support.ts';
+
+/** The Debian chromium package; CI installs it (apt-get install chromium). */
+const CHROMIUM = process.env.HARBOUR_CHROMIUM ?? '/usr/bin/chromium';
+const FROM = '2026-01-02';
+const TO = '2026-10-30';
+
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let exporter: ExporterService;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  db.pool.on('error', () => {});
+  await createGoldTables(db.pool);
+  await seedGold(db.pool, { from: '2025-10-01', to: TO });
+  exporter = await startExporter(
+    { ...(Value.Default(ExporterConfig, {}) as ExporterConfig), port: 0 },
+    {
+      pool: db.pool,
+      logger: silentLogger(),
+      registry: createRegistry({ defaultMetrics: false }),
+      health: createHealthRegistry(),
+    },
+  );
+  if (existsSync(CHROMIUM)) {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  } else {
+    console.warn(`skipping the browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  }
+});
+afterAll(async () => {
+  await browser?.close();
+  await exporter?.close();
+  await db?.drop();
+});
+
+describe('the web page in Chromium', () => {
+  it('looks up names, draws both charts, downloads the workbook', async (ctx) => {
+    if (!browser) return ctx.skip();
+    const context = await browser.newContext({ acceptDownloads: true });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    const external: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(exporter.url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) {
+        external.push(r.url());
+      }
+    });
+    try {
+      await page.goto(`${exporter.url}/`);
+      await expect(page.title()).resolves.toBe('Harbour: Excel export');
+
+      // Name lookup: by name, then by code digits.
+      await page.fill('#lookup', 'tenc');
+      await page.click('#suggestions button[data-code="00700"]');
+      await page.fill('#lookup', '5');
+      await page.click('#suggestions button[data-code="00005"]');
+      await expect(page.inputValue('#codes')).resolves.toBe('00700,00005');
+
+      await page.fill('#from', FROM);
+      await page.fill('#to', TO);
+      await page.check('input[name=sheets][value=ccass]');
+      await page.selectOption('#chart-code', '00700');
+      await page.click('#show');
+
+      // Price chart: one point per close, one bar per day with volume.
+      await page.waitForSelector('#price-chart path.close-line');
+      const gold = await goldPrices(db.pool, '00700', FROM, TO);
+      const points = await page.getAttribute('#price-chart path.close-line', 'data-points');
+      expect(Number(points)).toBe(gold.filter((g) => g.close !== null).length);
+      const d = (await page.getAttribute('#price-chart path.close-line', 'd')) ?? '';
+      expect(d.match(/[ML]/g)?.length).toBe(Number(points));
+      await expect(page.locator('#price-chart rect.vol-bar').count()).resolves.toBe(
+        gold.filter((g) => (g.volume ?? 0) > 0).length,
+      );
+      await expect(page.locator('#price-chart rect.vol-bar.down').count()).resolves.toBe(
+        gold.filter((g) => (g.dv ?? 0) < 0).length,
+      );
+      // CCASS chart: the 13 holders, widest bar first.
+      await page.waitForSelector('#ccass-chart rect.ccass-bar');
+      const widths = await page.$$eval('#ccass-chart rect.ccass-bar', (rs) =>
+        rs.map((r) => Number(r.getAttribute('width'))),
+      );
+      expect(widths).toHaveLength(13);
+      expect(widths).toEqual([...widths].sort((a, b) => b - a));
+      await expect(page.textContent('#ccass-chart text.title')).resolves.toContain(
+        '00700 CCASS holders on 30/10/2026',
+      );
+      await expect(page.textContent('#status')).resolves.toMatch(/00700: \d+ trading days, 13 CCASS holders/);
+      // HARBOUR_SCREENSHOT=/path.png keeps a picture of the page for a human look.
+      if (process.env.HARBOUR_SCREENSHOT)
+        await page.screenshot({ path: process.env.HARBOUR_SCREENSHOT, fullPage: true });
+
+      // Download: the workbook has the chosen sheets and the gold values.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      expect(download.suggestedFilename()).toBe(`harbour-00700-00005-${FROM}-${TO}.xlsx`);
+      const wb = await readWorkbook(await readFile((await download.path()) as string));
+      expect(wb.worksheets.map((w) => w.name)).toEqual([
+        'Summary',
+        '00700 TENCENT',
+        'CCASS 00700',
+        '00005 HSBC HOLDINGS',
+        'CCASS 00005',
+      ]);
+      const rows = sheetRows(wb.getWorksheet('00700 TENCENT')!, 3);
+      expect(rows.map((r) => [r[0], r[4]])).toEqual(gold.map((g) => [g.date, g.close]));
+
+      expect(problems).toEqual([]); // no script error, no CSP violation
+
+      // A bad request shows the server's message instead of downloading.
+      await page.fill('#from', '2026-11-01');
+      await page.click('#download');
+      await page.waitForSelector('#status.error');
+      await expect(page.textContent('#status')).resolves.toMatch(/from \(2026-11-01\) is after to/);
+      expect(problems).toEqual([
+        'console: Failed to load resource: the server responded with a status of 400 (Bad Request)',
+      ]);
+      expect(external).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,293 @@
+import type pg from 'pg';
+
+/**
+ * Read-only SQL over the gold tables (schema `gold`, see contracts/gold.ts). Every statement is
+ * parameterised; dates come back as `yyyy-mm-dd` text and numbers as float8 so the readers do not
+ * depend on the column types the transformer chose (numeric, bigint, double precision).
+ */
+export type Queryable = pg.ClientBase;
+
+export interface StockName {
+  code: string;
+  name: string;
+}
+
+export interface SummaryRow {
+  code: string;
+  /** Latest name in gold.daily_prices; null = the code is unknown. */
+  name: string | null;
+  lastDate: string | null;
+  lastClose: number | null;
+  changePct: number | null;
+  pe: number | null;
+  dividendYield: number | null;
+  monthHigh: number | null;
+  monthLow: number | null;
+  dv30: number | null;
+  ccassTop10Pct: number | null;
+  ccassDate: string | null;
+}
+
+export interface PriceRow {
+  date: string;
+  status: string;
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  close: number | null;
+  changePct: number | null;
+  volume: number | null;
+  turnover: number | null;
+  directedVolume: number | null;
+  dv30: number | null;
+  monthHigh: number | null;
+  monthLow: number | null;
+}
+
+/** Largest absolute value per column of one stock's rows in a range (for column widths). */
+export interface PriceStats {
+  rows: number;
+  price: number;
+  changePct: number;
+  volume: number;
+  turnover: number;
+  directedVolume: number;
+  dv30: number;
+}
+
+export interface CcassHolder {
+  rank: number;
+  participantId: string | null;
+  participantName: string;
+  shareholding: number;
+  pctIssued: number | null;
+  changeShares: number;
+  changePctIssued: number | null;
+  kind: string;
+}
+
+export interface CcassTop {
+  code: string;
+  holdingDate: string;
+  prevHoldingDate: string | null;
+  issuedShares: number | null;
+  top10Pct: number | null;
+  participants: number | null;
+  holders: CcassHolder[];
+}
+
+/** Every code with its latest name: a loose index scan over the (code, trade_date) key, one lookup per code. */
+export async function listStocks(db: Queryable): Promise<StockName[]> {
+  const { rows } = await db.query<StockName>(
+    `with recursive codes(code) as (
+       (select code from gold.daily_prices order by code limit 1)
+       union all
+       select (select p.code from gold.daily_prices p where p.code > c.code order by p.code limit 1)
+       from codes c where c.code is not null
+     )
+     select c.code, n.name
+     from codes c
+     cross join lateral (
+       select name from gold.daily_prices p where p.code = c.code order by p.trade_date desc limit 1
+     ) n
+     where c.code is not null
+     order by c.code`,
+  );
+  return rows;
+}
+
+export async function summaryRows(
+  db: Queryable,
+  codes: string[],
+  from: string,
+  to: string,
+): Promise<SummaryRow[]> {
+  const { rows } = await db.query<SummaryRow>(
+    `select req.code,
+            nm.name,
+            lp.trade_date::text as "lastDate",
+            lp.close::float8 as "lastClose",
+            lp.change_pct::float8 as "changePct",
+            sp.pe::float8 as pe,
+            sp.dividend_yield::float8 as "dividendYield",
+            m.high::float8 as "monthHigh",
+            m.low::float8 as "monthLow",
+            r.dv_30d_trading::float8 as dv30,
+            cc.top10_pct::float8 as "ccassTop10Pct",
+            cc.holding_date::text as "ccassDate"
+     from unnest($1::text[]) with ordinality as req(code, ord)
+     left join lateral (
+       select p.name from gold.daily_prices p where p.code = req.code order by p.trade_date desc limit 1
+     ) nm on true
+     left join lateral (
+       select p.trade_date, p.close, p.change_pct from gold.daily_prices p
+       where p.code = req.code and p.trade_date between $2::date and $3::date and p.close is not null
+       order by p.trade_date desc limit 1
+     ) lp on true
+     left join lateral (
+       select s.pe, s.dividend_yield from gold.stock_picker s
+       where s.code = req.code and s.as_of <= $3::date order by s.as_of desc limit 1
+     ) sp on true
+     left join gold.monthly_high_low m
+       on m.code = req.code and m.month = date_trunc('month', lp.trade_date)::date
+     left join gold.rolling_directed_volume r on r.code = req.code and r.trade_date = lp.trade_date
+     left join lateral (
+       select c.top10_pct, c.holding_date from gold.ccass_concentration c
+       where c.code = req.code and c.holding_date <= $3::date order by c.holding_date desc limit 1
+     ) cc on true
+     order by req.ord`,
+    [codes, from, to],
+  );
+  return rows;
+}
+
+export async function priceStats(db: Queryable, code: string, from: string, to: string): Promise<PriceStats> {
+  const { rows } = await db.query<PriceStats>(
+    `select count(*)::int as rows,
+            coalesce(max(greatest(abs(p.open), abs(p.high), abs(p.low), abs(p.close), abs(m.high), abs(m.low))), 0)::float8 as price,
+            coalesce(max(abs(p.change_pct)), 0)::float8 as "changePct",
+            coalesce(max(abs(p.volume)), 0)::float8 as volume,
+            coalesce(max(abs(p.turnover)), 0)::float8 as turnover,
+            coalesce(max(abs(p.directed_volume)), 0)::float8 as "directedVolume",
+            coalesce(max(abs(r.dv_30d_trading)), 0)::float8 as dv30
+     from gold.daily_prices p
+     left join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
+     left join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)::date
+     where p.code = $1 and p.trade_date between $2::date and $3::date`,
+    [code, from, to],
+  );
+  return rows[0] as PriceStats;
+}
+
+/** One keyset page of a stock's rows: dates strictly after `after`, up to `to`, at most `limit`. */
+export async function priceRows(
+  db: Queryable,
+  code: string,
+  after: string,
+  to: string,
+  limit: number,
+): Promise<PriceRow[]> {
+  const { rows } = await db.query<PriceRow>(
+    `select p.trade_date::text as date,
+            p.status,
+            p.open::float8 as open,
+            p.high::float8 as high,
+            p.low::float8 as low,
+            p.close::float8 as close,
+            p.change_pct::float8 as "changePct",
+            p.volume::float8 as volume,
+            p.turnover::float8 as turnover,
+            p.directed_volume::float8 as "directedVolume",
+            r.dv_30d_trading::float8 as dv30,
+            m.high::float8 as "monthHigh",
+            m.low::float8 as "monthLow"
+     from gold.daily_prices p
+     left join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
+     left join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)::date
+     where p.code = $1 and p.trade_date > $2::date and p.trade_date <= $3::date
+     order by p.trade_date
+     limit $4`,
+    [code, after, to, limit],
+  );
+  return rows;
+}
+
+/** Whole rows of a stock in a range (the page's chart; the range is capped by the caller). */
+export async function allPriceRows(
+  db: Queryable,
+  code: string,
+  from: string,
+  to: string,
+): Promise<PriceRow[]> {
+  return priceRows(db, code, dayBefore(from), to, 100_000);
+}
+
+/** The largest CCASS holders of `code` on the latest holding date on or before `date` (any date when null). */
+export async function ccassTop(
+  db: Queryable,
+  code: string,
+  date: string | null,
+  limit: number,
+): Promise<CcassTop | null> {
+  const head = await db.query<{
+    holdingDate: string;
+    issuedShares: number | null;
+    top10Pct: number | null;
+    participants: number | null;
+  }>(
+    `select d.holding_date::text as "holdingDate",
+            c.issued_shares::float8 as "issuedShares",
+            c.top10_pct::float8 as "top10Pct",
+            c.participants::int as participants
+     from (select max(holding_date) as holding_date from gold.ccass_changes
+           where code = $1 and ($2::date is null or holding_date <= $2::date)) d
+     left join gold.ccass_concentration c on c.code = $1 and c.holding_date = d.holding_date
+     where d.holding_date is not null`,
+    [code, date],
+  );
+  const h = head.rows[0];
+  if (!h) return null;
+  const { rows } = await db.query<CcassHolder & { prevHoldingDate: string | null }>(
+    `select (row_number() over (order by x.shareholding desc, x.participant_key))::int as rank,
+            x.participant_id as "participantId",
+            x.participant_name as "participantName",
+            x.shareholding::float8 as shareholding,
+            case when $4::float8 > 0 then (x.shareholding::float8 / $4::float8 * 100) end as "pctIssued",
+            x.change_shares::float8 as "changeShares",
+            x.change_pct_issued::float8 as "changePctIssued",
+            x.kind,
+            x.prev_holding_date::text as "prevHoldingDate"
+     from gold.ccass_changes x
+     where x.code = $1 and x.holding_date = $2::date and x.kind <> 'exited'
+     order by x.shareholding desc, x.participant_key
+     limit $3`,
+    [code, h.holdingDate, limit, h.issuedShares],
+  );
+  return {
+    code,
+    holdingDate: h.holdingDate,
+    prevHoldingDate: rows[0]?.prevHoldingDate ?? null,
+    issuedShares: h.issuedShares,
+    top10Pct: h.top10Pct,
+    participants: h.participants,
+    holders: rows.map(({ prevHoldingDate: _p, ...holder }) => holder),
+  };
+}
+
+export async function latestName(db: Queryable, code: string): Promise<string | null> {
+  const { rows } = await db.query<{ name: string }>(
+    'select name from gold.daily_prices where code = $1 order by trade_date desc limit 1',
+    [code],
+  );
+  return rows[0]?.name ?? null;
+}
+
+export function dayBefore(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Runs `fn` on one pooled client inside a read-only transaction with a server-side
+ * `statement_timeout` (a slow query is cancelled by Postgres, not just abandoned).
+ */
+export async function readOnly<T>(
+  pool: pg.Pool,
+  timeoutMs: number,
+  fn: (db: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    await client.query(`set local statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+    const out = await fn(client);
+    await client.query('commit');
+    client.release();
+    return out;
+  } catch (err) {
+    await client.query('rollback').then(
+      () => client.release(),
+      (e: Error) => client.release(e),
+    );
+    throw err;
+  }
+}

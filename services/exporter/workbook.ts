@@ -1,0 +1,562 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import ExcelJS from 'exceljs';
+import type pg from 'pg';
+import type { SheetKind } from './config.ts';
+import type { ExportParams } from './params.ts';
+import {
+  ccassTop,
+  dayBefore,
+  type PriceRow,
+  type PriceStats,
+  priceRows,
+  priceStats,
+  type SummaryRow,
+  summaryRows,
+} from './queries.ts';
+
+/**
+ * The workbook ("the father's format", ARCHITECTURE.md → Exporter):
+ *
+ * - `Summary`: title row, frozen header, one row per asked code in the asked order: Code, Name, Last
+ *   close, Change %, P/E, Dividend yield %, Month high, Month low, 30-day directed volume, CCASS
+ *   top-10 %, Note. Unknown codes are listed with a note instead of failing the export.
+ * - one sheet per known stock named `<code> <short name>` (≤ 31 chars, no `\ / ? * [ ] :`): title
+ *   row, frozen header, Date (dd/mm/yyyy), Open (blank when no source gives it), High, Low, Close,
+ *   Change %, Volume, Turnover (HKD), Directed volume, 30-day directed volume, Month high, Month low.
+ * - optionally `CCASS <code>` right after the stock's sheet: the largest participants on the latest
+ *   holding date on or before `to`, with their change against the previous holding date.
+ *
+ * Numbers carry thousands separators; negative directed volumes (and CCASS changes) are red (font
+ * colour and the `[Red]` section of the number format). Column widths are computed before the
+ * first row is written (a streamed sheet cannot widen later) from each column's largest value.
+ *
+ * Text cells from data (names, participants, notes) go through `safeText`: a value starting with
+ * `=`, `+`, `-`, `@`, tab or carriage return is prefixed with a single quote `'`, so that a
+ * spreadsheet (or a CSV made from the sheet) never evaluates it as a formula; XML-illegal control
+ * characters are dropped.
+ *
+ * Memory stays flat: the workbook is written with exceljs' streaming writer, rows are read in
+ * keyset pages of `batchRows`, each row is committed at once, and after each page the writer waits
+ * until the zip stream has taken the sheet's bytes (backpressure from the output stream).
+ */
+export interface WorkbookOptions {
+  /** Rows per keyset page (default 1000). */
+  batchRows?: number;
+  /** Participants on a CCASS sheet (default 20). */
+  ccassTop?: number;
+  /** Server-side statement timeout for each query of the export (default 30 s). */
+  statementTimeoutMs?: number;
+  /** Stops the export (client gone, shutdown); the output stream is destroyed. */
+  signal?: AbortSignal;
+  generatedAt?: Date;
+  /** Called after each page of rows written. */
+  onRows?: (rows: number) => void;
+}
+
+export interface WorkbookStats {
+  sheets: string[];
+  rows: number;
+  unknownCodes: string[];
+}
+
+/** A prepared export: summary read, widths known, one Postgres snapshot held until `write` or `release`. */
+export interface WorkbookPlan {
+  readonly params: ExportParams;
+  readonly summary: readonly SummaryRow[];
+  readonly unknownCodes: readonly string[];
+  /** Sheet names in workbook order. */
+  readonly sheetNames: readonly string[];
+  /** A file name for Content-Disposition. */
+  readonly filename: string;
+  /** Streams the workbook into `out` and ends it; releases the snapshot. */
+  write(out: Writable): Promise<WorkbookStats>;
+  /** Gives the snapshot back without writing (idempotent). */
+  release(): Promise<void>;
+}
+
+const PRICE_COLUMNS = [
+  'Date',
+  'Open',
+  'High',
+  'Low',
+  'Close',
+  'Change %',
+  'Volume',
+  'Turnover (HKD)',
+  'Directed volume',
+  '30-day directed volume',
+  'Month high',
+  'Month low',
+] as const;
+
+const SUMMARY_COLUMNS = [
+  'Code',
+  'Name',
+  'Last close',
+  'Change %',
+  'P/E',
+  'Dividend yield %',
+  'Month high',
+  'Month low',
+  '30-day directed volume',
+  'CCASS top-10 %',
+  'Note',
+] as const;
+
+const CCASS_COLUMNS = [
+  'Rank',
+  'Participant ID',
+  'Participant name',
+  'Shareholding',
+  '% of issued shares',
+  'Change (shares)',
+  'Change (% of issued)',
+  'Change kind',
+] as const;
+
+export const SHEET_COLUMNS = {
+  summary: SUMMARY_COLUMNS,
+  prices: PRICE_COLUMNS,
+  ccass: CCASS_COLUMNS,
+} as const;
+
+// Number formats: Excel and LibreOffice both honour the `[Red]` section.
+const FMT = {
+  date: 'dd/mm/yyyy',
+  price: '#,##0.00#',
+  pct: '#,##0.00;[Red]-#,##0.00',
+  int: '#,##0',
+  signedInt: '#,##0;[Red]-#,##0',
+  ratio: '#,##0.00',
+} as const;
+
+const RED = { argb: 'FFC00000' };
+type Style = Partial<ExcelJS.Style>;
+const style = (numFmt: string, red = false): Style => (red ? { numFmt, font: { color: RED } } : { numFmt });
+const S = {
+  date: style(FMT.date),
+  price: style(FMT.price),
+  pct: style(FMT.pct),
+  pctRed: style(FMT.pct, true),
+  int: style(FMT.int),
+  signed: style(FMT.signedInt),
+  signedRed: style(FMT.signedInt, true),
+  ratio: style(FMT.ratio),
+  text: {} as Style,
+  title: { font: { bold: true, size: 13 } } as Style,
+  header: {
+    font: { bold: true },
+    fill: { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFD9E1F2' } },
+    border: { bottom: { style: 'thin', color: { argb: 'FF8EA9DB' } } },
+    alignment: { vertical: 'middle', wrapText: false },
+  } as Style,
+};
+const FROZEN_HEADER: Partial<ExcelJS.WorksheetView>[] = [
+  { state: 'frozen', xSplit: 0, ySplit: 2, topLeftCell: 'A3' },
+];
+
+/** Formula-injection guard for text cells; see the module comment. */
+export function safeText(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping XML-illegal control characters on purpose
+  const clean = value.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '');
+  return /^[=+\-@\t\r]/.test(clean) ? `'${clean}` : clean;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are not allowed in sheet names
+const SHEET_NAME_FORBIDDEN = /[\\/?*[\]:\u0000-\u001F']/g;
+
+/** `<code> <short name>`: at most 31 characters, none of `\ / ? * [ ] :`, cut at a word boundary when possible. */
+export function stockSheetName(code: string, name: string | null): string {
+  const cleaned = (name ?? '').replace(SHEET_NAME_FORBIDDEN, ' ').replace(/\s+/g, ' ').trim();
+  let full = cleaned ? `${code} ${cleaned}` : code;
+  if (full.length > 31) {
+    const cut = full.slice(0, 31);
+    const space = cut.lastIndexOf(' ');
+    full = space > code.length + 6 ? cut.slice(0, space) : cut;
+  }
+  return full.trim();
+}
+
+export const ccassSheetName = (code: string) => `CCASS ${code}`;
+
+/** `2026-10-30` → a Date at UTC midnight (Excel serial of that day). */
+function excelDate(iso: string): Date {
+  return new Date(`${iso}T00:00:00Z`);
+}
+
+/** `2026-10-30` → `30/10/2026`, the workbook's date style in text. */
+export function dmy(iso: string): string {
+  return `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
+}
+
+const numberText = (v: number, decimals: number) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+
+/** Width (characters) a column needs for its header and its widest value. */
+function width(header: string, widest: number, decimals: number, signed = false, min = 8): number {
+  const text = numberText(widest, decimals);
+  return Math.min(60, Math.max(min, header.length + 2, text.length + (signed ? 1 : 0) + 2));
+}
+
+function priceWidths(stats: PriceStats): number[] {
+  return [
+    12,
+    width('Open', stats.price, 3),
+    width('High', stats.price, 3),
+    width('Low', stats.price, 3),
+    width('Close', stats.price, 3),
+    width('Change %', stats.changePct, 2, true),
+    width('Volume', stats.volume, 0),
+    width('Turnover (HKD)', stats.turnover, 0),
+    width('Directed volume', stats.directedVolume, 0, true),
+    width('30-day directed volume', stats.dv30, 0, true),
+    width('Month high', stats.price, 3),
+    width('Month low', stats.price, 3),
+  ];
+}
+
+function maxAbs(values: (number | null)[]): number {
+  let m = 0;
+  for (const v of values) if (v !== null && Math.abs(v) > m) m = Math.abs(v);
+  return m;
+}
+
+function textWidth(header: string, values: (string | null)[], min = 8, max = 60): number {
+  let w = header.length + 2;
+  for (const v of values) if (v) w = Math.max(w, v.length + 2);
+  return Math.min(max, Math.max(min, w));
+}
+
+type Sheet = ExcelJS.Worksheet;
+
+/**
+ * Widths in characters plus Excel's own 0.43 padding; never exactly 9, which exceljs takes for its
+ * default width and leaves out of the file.
+ */
+function setColumns(sheet: Sheet, widths: number[]): void {
+  sheet.columns = widths.map((w) => ({ width: w + 0.43 }));
+}
+
+/** Row 1: one text cell (it overflows into the empty cells to its right). */
+function addTitle(sheet: Sheet, title: string): void {
+  const row = sheet.addRow([safeText(title)]);
+  row.getCell(1).style = S.title;
+  row.height = 20;
+  row.commit();
+}
+
+function addHeader(sheet: Sheet, labels: readonly string[]): void {
+  const row = sheet.addRow([...labels]);
+  for (let i = 1; i <= labels.length; i++) row.getCell(i).style = S.header;
+  row.commit();
+}
+
+function put(row: ExcelJS.Row, col: number, value: number | string | Date | null, s: Style): void {
+  if (value === null) return;
+  const cell = row.getCell(col);
+  cell.value = value;
+  cell.style = s;
+}
+
+/** The stream a streamed sheet's bytes go through on their way into the zip (exceljs internals, read-only use). */
+function sheetPipe(sheet: Sheet): Writable | undefined {
+  const stream = (sheet as unknown as { stream?: { pipes?: Writable[] } }).stream;
+  return stream?.pipes?.[0];
+}
+
+async function backpressure(sheet: Sheet, signal: AbortSignal): Promise<void> {
+  const pipe = sheetPipe(sheet);
+  if (pipe?.writableNeedDrain) await once(pipe, 'drain', { signal });
+  signal.throwIfAborted();
+}
+
+function fileName(params: ExportParams): string {
+  const who = params.codes.length <= 3 ? params.codes.join('-') : `${params.codes.length}-stocks`;
+  return `harbour-${who}-${params.from}-${params.to}.xlsx`;
+}
+
+/**
+ * Reads what must be known before the first byte (summary, names, column widths) inside one
+ * read-only repeatable-read transaction, kept open so every sheet sees the same snapshot.
+ */
+export async function prepareWorkbook(
+  pool: pg.Pool,
+  params: ExportParams,
+  opts: WorkbookOptions = {},
+): Promise<WorkbookPlan> {
+  const batchRows = opts.batchRows ?? 1000;
+  const topN = opts.ccassTop ?? 20;
+  const client = await pool.connect();
+  let released = false;
+  const release = async (commit = false) => {
+    if (released) return;
+    released = true;
+    try {
+      await client.query(commit ? 'commit' : 'rollback');
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+    }
+  };
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    await client.query(
+      `set local statement_timeout = ${Math.max(1, Math.floor(opts.statementTimeoutMs ?? 30_000))}`,
+    );
+    const summary = await summaryRows(client, params.codes, params.from, params.to);
+    const known = summary.filter((r) => r.name !== null);
+    const unknownCodes = summary.filter((r) => r.name === null).map((r) => r.code);
+    const want = (k: SheetKind) => params.sheets.includes(k);
+    // A workbook needs at least one sheet: the Summary stands in when nothing else would be written.
+    const withSummary = want('summary') || !known.length || (!want('prices') && !want('ccass'));
+    const stats = new Map<string, PriceStats>();
+    if (want('prices')) {
+      for (const r of known) stats.set(r.code, await priceStats(client, r.code, params.from, params.to));
+    }
+    const sheetNames: string[] = withSummary ? ['Summary'] : [];
+    for (const r of known) {
+      if (want('prices')) sheetNames.push(stockSheetName(r.code, r.name));
+      if (want('ccass')) sheetNames.push(ccassSheetName(r.code));
+    }
+
+    const write = async (out: Writable): Promise<WorkbookStats> => {
+      const controller = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+      const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+        stream: out,
+        useStyles: true,
+        useSharedStrings: false,
+      });
+      wb.creator = 'Harbour';
+      wb.created = opts.generatedAt ?? new Date();
+      const zip = (wb as unknown as { zip: NodeJS.EventEmitter }).zip;
+      const fail = (err: unknown) => controller.abort(err);
+      zip.on('error', fail);
+      out.on('error', fail);
+      out.on('close', () => {
+        if (!out.writableFinished)
+          controller.abort(new Error('output closed before the workbook was complete'));
+      });
+      let rows = 0;
+      try {
+        if (withSummary) writeSummary(wb, params, summary, opts.generatedAt ?? new Date());
+        for (const r of known) {
+          signal.throwIfAborted();
+          if (want('prices')) {
+            rows += await writePriceSheet(
+              wb,
+              client,
+              r,
+              params,
+              stats.get(r.code)!,
+              batchRows,
+              signal,
+              opts.onRows,
+            );
+          }
+          if (want('ccass')) rows += await writeCcassSheet(wb, client, r, params, topN, signal);
+        }
+        await Promise.race([
+          wb.commit(),
+          new Promise<never>((_, reject) => {
+            if (signal.aborted) reject(signal.reason);
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+          }),
+        ]);
+        await release(true);
+        return { sheets: sheetNames, rows, unknownCodes };
+      } catch (err) {
+        out.destroy(err as Error);
+        throw err;
+      } finally {
+        await release();
+      }
+    };
+    return {
+      params,
+      summary,
+      unknownCodes,
+      sheetNames,
+      filename: fileName(params),
+      write,
+      release: () => release(),
+    };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+/** Prepares and writes in one go (the reporter's attachment, the CLI, the benchmark). */
+export async function writeWorkbook(
+  pool: pg.Pool,
+  params: ExportParams,
+  out: Writable,
+  opts: WorkbookOptions = {},
+): Promise<WorkbookStats> {
+  const plan = await prepareWorkbook(pool, params, opts);
+  return plan.write(out);
+}
+
+function writeSummary(
+  wb: ExcelJS.stream.xlsx.WorkbookWriter,
+  params: ExportParams,
+  rows: readonly SummaryRow[],
+  at: Date,
+) {
+  const sheet = wb.addWorksheet('Summary', { views: FROZEN_HEADER });
+  const latest = rows.reduce<string | null>(
+    (m, r) => (r.lastDate && (!m || r.lastDate > m) ? r.lastDate : m),
+    null,
+  );
+  const notes = rows.map((r) => {
+    if (r.name === null) return 'unknown code: no prices for it in Harbour';
+    if (!r.lastDate) return `no prices between ${dmy(params.from)} and ${dmy(params.to)}`;
+    if (latest && r.lastDate < latest) return `last traded ${dmy(r.lastDate)}`;
+    return '';
+  });
+  setColumns(sheet, [
+    8,
+    textWidth(
+      'Name',
+      rows.map((r) => (r.name === null ? null : safeText(r.name))),
+    ),
+    width('Last close', maxAbs(rows.map((r) => r.lastClose)), 3),
+    width('Change %', maxAbs(rows.map((r) => r.changePct)), 2, true),
+    width('P/E', maxAbs(rows.map((r) => r.pe)), 2),
+    width('Dividend yield %', maxAbs(rows.map((r) => r.dividendYield)), 2),
+    width('Month high', maxAbs(rows.map((r) => r.monthHigh)), 3),
+    width('Month low', maxAbs(rows.map((r) => r.monthLow)), 3),
+    width('30-day directed volume', maxAbs(rows.map((r) => r.dv30)), 0, true),
+    width('CCASS top-10 %', maxAbs(rows.map((r) => r.ccassTop10Pct)), 2),
+    textWidth('Note', notes),
+  ]);
+  const stamp = `${dmy(at.toISOString().slice(0, 10))} ${at.toISOString().slice(11, 16)} UTC`;
+  addTitle(
+    sheet,
+    `Harbour export: ${rows.length} ${rows.length === 1 ? 'stock' : 'stocks'}, ${dmy(params.from)} to ${dmy(params.to)}; ` +
+      `prices as of ${latest ? dmy(latest) : 'n/a'}; generated ${stamp}`,
+  );
+  addHeader(sheet, SUMMARY_COLUMNS);
+  rows.forEach((r, i) => {
+    const row = sheet.addRow([]);
+    put(row, 1, r.code, S.text);
+    put(row, 2, r.name === null ? null : safeText(r.name), S.text);
+    put(row, 3, r.lastClose, S.price);
+    put(row, 4, r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct);
+    put(row, 5, r.pe, S.ratio);
+    put(row, 6, r.dividendYield, S.ratio);
+    put(row, 7, r.monthHigh, S.price);
+    put(row, 8, r.monthLow, S.price);
+    put(row, 9, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
+    put(row, 10, r.ccassTop10Pct, S.ratio);
+    if (notes[i]) put(row, 11, safeText(notes[i] as string), S.text);
+    row.commit();
+  });
+  sheet.commit();
+}
+
+function priceCells(row: ExcelJS.Row, r: PriceRow): void {
+  put(row, 1, excelDate(r.date), S.date);
+  put(row, 2, r.open, S.price);
+  put(row, 3, r.high, S.price);
+  put(row, 4, r.low, S.price);
+  put(row, 5, r.close, S.price);
+  put(row, 6, r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct);
+  put(row, 7, r.volume, S.int);
+  put(row, 8, r.turnover, S.int);
+  put(row, 9, r.directedVolume, r.directedVolume !== null && r.directedVolume < 0 ? S.signedRed : S.signed);
+  put(row, 10, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
+  put(row, 11, r.monthHigh, S.price);
+  put(row, 12, r.monthLow, S.price);
+}
+
+async function writePriceSheet(
+  wb: ExcelJS.stream.xlsx.WorkbookWriter,
+  db: pg.PoolClient,
+  stock: SummaryRow,
+  params: ExportParams,
+  stats: PriceStats,
+  batchRows: number,
+  signal: AbortSignal,
+  onRows?: (n: number) => void,
+): Promise<number> {
+  const sheet = wb.addWorksheet(stockSheetName(stock.code, stock.name), { views: FROZEN_HEADER });
+  setColumns(sheet, priceWidths(stats));
+  addTitle(sheet, `${stock.code} ${stock.name ?? ''}: daily prices ${dmy(params.from)} to ${dmy(params.to)}`);
+  addHeader(sheet, PRICE_COLUMNS);
+  let after = dayBefore(params.from);
+  let total = 0;
+  for (;;) {
+    signal.throwIfAborted();
+    const page = await priceRows(db, stock.code, after, params.to, batchRows);
+    for (const r of page) {
+      const row = sheet.addRow([]);
+      priceCells(row, r);
+      row.commit();
+    }
+    total += page.length;
+    if (page.length) onRows?.(page.length);
+    await backpressure(sheet, signal);
+    if (page.length < batchRows) break;
+    after = (page[page.length - 1] as PriceRow).date;
+  }
+  sheet.commit();
+  return total;
+}
+
+async function writeCcassSheet(
+  wb: ExcelJS.stream.xlsx.WorkbookWriter,
+  db: pg.PoolClient,
+  stock: SummaryRow,
+  params: ExportParams,
+  topN: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const top = await ccassTop(db, stock.code, params.to, topN);
+  const sheet = wb.addWorksheet(ccassSheetName(stock.code), { views: FROZEN_HEADER });
+  const holders = top?.holders ?? [];
+  setColumns(sheet, [
+    6,
+    textWidth(
+      'Participant ID',
+      holders.map((h) => h.participantId),
+      10,
+      16,
+    ),
+    textWidth(
+      'Participant name',
+      holders.map((h) => safeText(h.participantName)),
+      16,
+      60,
+    ),
+    width('Shareholding', maxAbs(holders.map((h) => h.shareholding)), 0),
+    width('% of issued shares', maxAbs(holders.map((h) => h.pctIssued)), 2),
+    width('Change (shares)', maxAbs(holders.map((h) => h.changeShares)), 0, true),
+    width('Change (% of issued)', maxAbs(holders.map((h) => h.changePctIssued)), 2, true),
+    12,
+  ]);
+  const title = top
+    ? `CCASS ${stock.code} ${stock.name ?? ''}: holdings on ${dmy(top.holdingDate)}` +
+      (top.prevHoldingDate ? `, change since ${dmy(top.prevHoldingDate)}` : '') +
+      (top.top10Pct !== null ? `; top-10 hold ${numberText(top.top10Pct, 2)} % of issued shares` : '')
+    : `CCASS ${stock.code} ${stock.name ?? ''}: no CCASS holdings on or before ${dmy(params.to)}`;
+  addTitle(sheet, title);
+  addHeader(sheet, CCASS_COLUMNS);
+  for (const h of holders) {
+    const row = sheet.addRow([]);
+    put(row, 1, h.rank, S.int);
+    put(row, 2, h.participantId === null ? null : safeText(h.participantId), S.text);
+    put(row, 3, safeText(h.participantName), S.text);
+    put(row, 4, h.shareholding, S.int);
+    put(row, 5, h.pctIssued, S.ratio);
+    put(row, 6, h.changeShares, h.changeShares < 0 ? S.signedRed : S.signed);
+    put(row, 7, h.changePctIssued, h.changePctIssued !== null && h.changePctIssued < 0 ? S.pctRed : S.pct);
+    put(row, 8, safeText(h.kind), S.text);
+    row.commit();
+  }
+  await backpressure(sheet, signal);
+  sheet.commit();
+  return holders.length;
+}

@@ -1,0 +1,40 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+export const TransformerConfig = Type.Object(
+  {
+    concurrency: Type.Integer({
+      minimum: 1,
+      default: 2,
+      description:
+        'events handled at once: files are fetched and decoded in parallel, the database work of one event at a time (advisory lock)',
+    }),
+    maxAttempts: Type.Integer({
+      minimum: 1,
+      default: 5,
+      description:
+        'deliveries of a lake event before it goes to the DLQ (a failed model test, an unreadable file, a missing catalog row)',
+    }),
+    retryBaseDelayMs: Type.Integer({
+      minimum: 10,
+      default: 5_000,
+      description: 'first retry delay of a failed event; doubles per attempt',
+    }),
+    workingEveryMs: Type.Integer({
+      minimum: 100,
+      default: 30_000,
+      description: 'while an event is in work, tell JetStream every this often (keeps it from redelivering)',
+    }),
+    outboxBatch: Type.Integer({
+      minimum: 1,
+      default: 500,
+      description: 'gold.updated events published per outbox pass',
+    }),
+    statementTimeoutMs: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'Postgres statement_timeout of the transformer transaction (0 = none)',
+    }),
+  },
+  { default: {} },
+);
+export type TransformerConfig = Static<typeof TransformerConfig>;

@@ -1,0 +1,22 @@
+import { defineService } from '../runtime/index.ts';
+import { TransformerConfig } from './config.ts';
+import { startTransformer } from './transformer.ts';
+
+export { TransformerConfig } from './config.ts';
+export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
+export { type GoldLineage, traceGoldRow } from './lineage.ts';
+export { type TransformerMetrics, transformerMetrics } from './metrics.ts';
+export { downstreamOf, loadModels, type Model, type ModelTest, MODELS_DIR, parseModel, topoSort } from './models.ts';
+export { type EventOutcome, flushOutbox, processLakeEvent, type TransformContext } from './process.ts';
+export { type RebuildDeps, type RebuildOptions, type RebuildProgress, type RebuildResult, rebuild } from './rebuild.ts';
+export { type InputFile, ModelRunError, type ModelRunResult, ModelTestFailure, type TestResult } from './runner.ts';
+export { migrateTransformer, transformerMigrations } from './schema.ts';
+export { startTransformer } from './transformer.ts';
+
+export const transformerService = defineService({
+  name: 'transformer',
+  description:
+    'loads committed lake files into silver and recomputes the affected gold tables (SQL models, tests, lineage); publishes harbour.gold.updated.<model>',
+  config: TransformerConfig,
+  start: (config, deps) => startTransformer(config, deps),
+});

@@ -1,0 +1,254 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DATASETS, type Dataset, GOLD_SCHEMA, goldTables } from '../../contracts/index.ts';
+
+/**
+ * SQL models, dbt-like: one file per gold table in `models/`, a comment header declaring the model
+ * and its tests, then three SQL sections.
+ *
+ * ```sql
+ * -- model: rolling_directed_volume
+ * -- description: …
+ * -- depends: daily_prices                  (models and/or silver.<dataset>)
+ * -- key: code, trade_date                  (unique key of the table)
+ * -- scope: code, trade_date                (the key column and the date column a run is scoped by; date optional)
+ * -- test: unique(code, trade_date)
+ * -- test: not_null(code, trade_date)
+ * -- test: range(days_30d_trading, 0, 30)  (either bound may be empty)
+ * -- test: accepted(kind, new|exited|changed|unchanged)
+ * -- test: expect(low <= high)            (a SQL condition every row must meet)
+ * -- test[warn]: …                          (recorded, does not fail the run)
+ * -- @scope
+ * select k, lo, hi from {{changed:daily_prices}} …  -- which keys × date ranges to recompute
+ * -- @model
+ * select … from gold.daily_prices … join {{scope}} s …    -- the rows of those keys
+ * -- @lineage
+ * select … where code = $1 and trade_date = $2    -- the silver rows (lake files, seqs) behind one gold row
+ * ```
+ *
+ * `{{changed:X}}` is the scope table of an upstream X (a silver dataset's changed keys, or the keys an
+ * upstream model rewrote in this batch); `{{scope}}` is this model's own scope (k text, lo date, hi
+ * date; one row per key, ranges inclusive, ±infinity allowed). The runner deletes the scoped rows
+ * of the gold table and inserts what `@model` returns inside the scope, in one transaction with
+ * every other model of the batch, then runs the tests on the scoped rows.
+ */
+
+export type TestSeverity = 'error' | 'warn';
+
+export type ModelTest =
+  | { kind: 'unique'; columns: string[]; severity: TestSeverity; label: string }
+  | { kind: 'not_null'; columns: string[]; severity: TestSeverity; label: string }
+  | { kind: 'range'; column: string; min: number | null; max: number | null; severity: TestSeverity; label: string }
+  | { kind: 'accepted'; column: string; values: string[]; severity: TestSeverity; label: string }
+  | { kind: 'expect'; condition: string; severity: TestSeverity; label: string };
+
+export interface Model {
+  name: string;
+  description: string;
+  /** `gold.<name>` */
+  table: string;
+  /** Upstream models and `silver.<dataset>` names. */
+  depends: string[];
+  key: string[];
+  scopeKey: string;
+  scopeDate: string | null;
+  /** Columns in contracts/gold.ts order. */
+  columns: string[];
+  tests: ModelTest[];
+  scopeSql: string;
+  modelSql: string;
+  lineageSql: string;
+  file: string;
+}
+
+export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'models');
+
+const IDENT = /^[a-z_][a-z0-9_]*$/;
+
+function fail(file: string, msg: string): never {
+  throw new Error(`model file ${file}: ${msg}`);
+}
+
+function list(s: string): string[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+function parseTest(file: string, severity: TestSeverity, spec: string): ModelTest {
+  const m = /^([a-z_]+)\((.*)\)$/s.exec(spec.trim());
+  if (!m) fail(file, `cannot read test "${spec}"`);
+  const [, kind, args] = m as unknown as [string, string, string];
+  const label = `${kind}(${args.trim()})`;
+  switch (kind) {
+    case 'unique':
+    case 'not_null': {
+      const columns = list(args);
+      if (!columns.length || !columns.every((c) => IDENT.test(c))) fail(file, `bad columns in ${label}`);
+      return { kind, columns, severity, label };
+    }
+    case 'range': {
+      const parts = args.split(',').map((x) => x.trim());
+      if (parts.length !== 3 || !IDENT.test(parts[0]!)) fail(file, `range needs (column, min, max): ${label}`);
+      const num = (x: string) => {
+        if (x === '') return null;
+        const n = Number(x);
+        if (!Number.isFinite(n)) fail(file, `range bound ${x} is not a number`);
+        return n;
+      };
+      return { kind, column: parts[0]!, min: num(parts[1]!), max: num(parts[2]!), severity, label };
+    }
+    case 'accepted': {
+      const at = args.indexOf(',');
+      const column = args.slice(0, at).trim();
+      const values = args
+        .slice(at + 1)
+        .split('|')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      if (at < 0 || !IDENT.test(column) || !values.length) fail(file, `accepted needs (column, a|b|c): ${label}`);
+      if (values.some((v) => v.includes("'"))) fail(file, `accepted values may not contain quotes: ${label}`);
+      return { kind, column, values, severity, label };
+    }
+    case 'expect':
+      if (!args.trim()) fail(file, 'expect needs a condition');
+      return { kind, condition: args.trim(), severity, label };
+    default:
+      return fail(file, `unknown test kind ${kind}`);
+  }
+}
+
+export function parseModel(file: string, text: string): Model {
+  const header: Record<string, string> = {};
+  const tests: ModelTest[] = [];
+  const sections: Record<string, string[]> = {};
+  let section: string | null = null;
+  let lastKey: string | null = null;
+  for (const line of text.split(/\r?\n/)) {
+    const sec = /^--\s*@(scope|model|lineage)\s*$/.exec(line);
+    if (sec) {
+      section = sec[1]!;
+      if (sections[section]) fail(file, `section @${section} appears twice`);
+      sections[section] = [];
+      continue;
+    }
+    if (section) {
+      sections[section]!.push(line);
+      continue;
+    }
+    const test = /^--\s*test(?:\[(error|warn)\])?:\s*(.+)$/.exec(line);
+    if (test) {
+      tests.push(parseTest(file, (test[1] as TestSeverity | undefined) ?? 'error', test[2]!));
+      lastKey = null;
+      continue;
+    }
+    const more = /^--\s{2,}(\S.*)$/.exec(line);
+    if (more && lastKey) {
+      header[lastKey] = `${header[lastKey]} ${more[1]!.trim()}`;
+      continue;
+    }
+    const kv = /^--\s?([a-z_]+):\s*(.*)$/.exec(line);
+    if (kv) {
+      lastKey = kv[1]!;
+      header[lastKey] = kv[2]!.trim();
+    }
+  }
+  const name = header['model'];
+  if (!name || !IDENT.test(name)) fail(file, 'header lacks "-- model: <name>"');
+  const schema = (goldTables as Record<string, { properties: Record<string, unknown> }>)[name];
+  if (!schema) fail(file, `model ${name} is not a gold table of contracts/gold.ts`);
+  for (const s of ['scope', 'model', 'lineage']) {
+    if (!sections[s]?.join('\n').trim()) fail(file, `section @${s} is missing or empty`);
+  }
+  const key = list(header['key'] ?? '');
+  const [scopeKey, scopeDate, ...extra] = list(header['scope'] ?? '');
+  if (!key.length) fail(file, 'header lacks "-- key: …"');
+  if (!scopeKey || extra.length) fail(file, 'header "-- scope:" needs a key column and an optional date column');
+  const columns = Object.keys(schema.properties);
+  for (const c of [...key, scopeKey, ...(scopeDate ? [scopeDate] : [])]) {
+    if (!columns.includes(c)) fail(file, `column ${c} is not in gold.${name}`);
+  }
+  const strip = (s: string) => s.replace(/;\s*$/, '').trim();
+  return {
+    name,
+    description: header['description'] ?? '',
+    table: `${GOLD_SCHEMA}.${name}`,
+    depends: list(header['depends'] ?? ''),
+    key,
+    scopeKey,
+    scopeDate: scopeDate ?? null,
+    columns,
+    tests,
+    scopeSql: strip(sections['scope']!.join('\n')),
+    modelSql: strip(sections['model']!.join('\n')),
+    lineageSql: strip(sections['lineage']!.join('\n')),
+    file,
+  };
+}
+
+/** Orders models so each comes after its dependencies; throws on unknown dependencies and cycles. */
+export function topoSort(models: Model[]): Model[] {
+  const byName = new Map(models.map((m) => [m.name, m]));
+  const silver = new Set(DATASETS.map((d) => `silver.${d}`));
+  const out: Model[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (m: Model, path: string[]) => {
+    const s = state.get(m.name);
+    if (s === 'done') return;
+    if (s === 'visiting') throw new Error(`model dependency cycle: ${[...path, m.name].join(' → ')}`);
+    state.set(m.name, 'visiting');
+    for (const dep of m.depends) {
+      if (silver.has(dep)) continue;
+      const up = byName.get(dep);
+      if (!up) throw new Error(`model ${m.name} depends on unknown ${dep}`);
+      visit(up, [...path, m.name]);
+    }
+    state.set(m.name, 'done');
+    out.push(m);
+  };
+  for (const m of [...models].sort((a, b) => a.name.localeCompare(b.name))) visit(m, []);
+  return out;
+}
+
+/** Checks the `{{changed:X}}` references of each model against its declared dependencies. */
+function checkReferences(m: Model): void {
+  for (const sql of [m.scopeSql, m.modelSql]) {
+    for (const ref of sql.matchAll(/\{\{changed:([a-z_.]+)\}\}/g)) {
+      if (!m.depends.includes(ref[1]!)) fail(m.file, `uses {{changed:${ref[1]}}} but does not declare it in depends`);
+    }
+  }
+}
+
+let cached: Model[] | undefined;
+
+/** Every model in `models/`, in dependency order. */
+export function loadModels(dir = MODELS_DIR): Model[] {
+  if (dir === MODELS_DIR && cached) return cached;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const models = files.map((f) => parseModel(f, readFileSync(join(dir, f), 'utf8')));
+  const names = new Set<string>();
+  for (const m of models) {
+    if (names.has(m.name)) fail(m.file, `model ${m.name} is defined twice`);
+    names.add(m.name);
+    checkReferences(m);
+  }
+  const sorted = topoSort(models);
+  if (dir === MODELS_DIR) cached = sorted;
+  return sorted;
+}
+
+/** The models downstream of `name` (itself included), in dependency order. */
+export function downstreamOf(models: Model[], name: string): Model[] {
+  const keep = new Set([name]);
+  for (const m of models) if (m.depends.some((d) => keep.has(d))) keep.add(m.name);
+  return models.filter((m) => keep.has(m.name));
+}
+
+export function datasetOfSilver(name: string): Dataset | null {
+  const d = name.startsWith('silver.') ? name.slice(7) : null;
+  return d && (DATASETS as readonly string[]).includes(d) ? (d as Dataset) : null;
+}

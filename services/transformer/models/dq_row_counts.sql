@@ -1,0 +1,69 @@
+-- model: dq_row_counts
+-- description: per dataset and business date with rows in silver: rows, expected and rows ÷ expected.
+--   quotes and fundamentals: rows = stocks of that date, expected = the securities in the latest List
+--   of Securities on or before that date (all its lines; fundamentals are scraped for a watch list or
+--   the CCASS stock list, so their ratio is below 1 by design when that list is shorter).
+--   ccass: rows = participant rows of that holding date over all stocks, expected = the participant
+--   counts the pages' own summaries promise (market intermediaries + consenting investors): 1 when
+--   every page was complete. securities: rows = lines of that day's list, expected null (it is the
+--   reference). A missing day has no row here; dq_freshness shows it.
+-- depends: silver.securities, silver.quotes, silver.fundamentals, silver.ccass
+-- key: dataset, as_of
+-- scope: dataset, as_of
+-- test: unique(dataset, as_of)
+-- test: not_null(dataset, as_of, rows)
+-- test: accepted(dataset, securities|quotes|fundamentals|ccass)
+-- test: range(rows, 0, )
+-- test[warn]: range(ratio, 0, 1.5)
+-- @scope
+select 'quotes' as k, min(lo) as lo, max(hi) as hi from {{changed:silver.quotes}} having count(*) > 0
+union all
+select 'fundamentals', min(lo), max(hi) from {{changed:silver.fundamentals}} having count(*) > 0
+union all
+select 'ccass', min(lo), max(hi) from {{changed:silver.ccass}} having count(*) > 0
+union all
+select 'securities', min(lo), max(hi) from {{changed:silver.securities}} having count(*) > 0
+union all
+-- a new list changes the expected counts of every later date
+select 'quotes', min(lo), 'infinity' from {{changed:silver.securities}} having count(*) > 0
+union all
+select 'fundamentals', min(lo), 'infinity' from {{changed:silver.securities}} having count(*) > 0
+-- @model
+with counts as (
+  select 'quotes' as dataset, q.trade_date as as_of, count(*) as n, null::bigint as promised
+  from silver.quotes q join {{scope}} s on s.k = 'quotes' and q.trade_date between s.lo and s.hi
+  group by q.trade_date
+  union all
+  select 'fundamentals', f.as_of, count(*), null
+  from silver.fundamentals f join {{scope}} s on s.k = 'fundamentals' and f.as_of between s.lo and s.hi
+  group by f.as_of
+  union all
+  select 'ccass', c.holding_date, count(*) filter (where c.row_type = 'participant'),
+    coalesce(sum(c.participants) filter (where c.row_type in ('intermediaries', 'consenting')), 0)
+  from silver.ccass c join {{scope}} s on s.k = 'ccass' and c.holding_date between s.lo and s.hi
+  group by c.holding_date
+  union all
+  select 'securities', l.as_of, count(*), null
+  from silver.securities l join {{scope}} s on s.k = 'securities' and l.as_of between s.lo and s.hi
+  group by l.as_of
+),
+expected as (
+  select c.dataset, c.as_of, c.n,
+    case
+      when c.dataset = 'ccass' then c.promised
+      when c.dataset in ('quotes', 'fundamentals') then (
+        select nullif(count(*), 0) from silver.securities l
+        where l.as_of = (select max(m.as_of) from silver.securities m where m.as_of <= c.as_of))
+    end as expected
+  from counts c
+)
+select dataset, as_of, n::int as rows, expected::int as expected,
+  case when expected > 0 then n::double precision / expected end as ratio
+from expected
+-- @lineage
+select dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows from (
+  select 'quotes' as dataset, _file_key, _seq from silver.quotes where $1 = 'quotes' and trade_date = $2
+  union all select 'fundamentals', _file_key, _seq from silver.fundamentals where $1 = 'fundamentals' and as_of = $2
+  union all select 'ccass', _file_key, _seq from silver.ccass where $1 = 'ccass' and holding_date = $2
+  union all select 'securities', _file_key, _seq from silver.securities where $1 = 'securities' and as_of = $2
+) x group by dataset, _file_key

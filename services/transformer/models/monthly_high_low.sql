@@ -1,0 +1,42 @@
+-- model: monthly_high_low
+-- description: per stock and calendar month (month = its first day): high and low of the traded days
+--   with the (first) date each was reached, close = last known close of the month, volume = shares
+--   traded in the month (0 when none), trading_days = days with a trade. The report has no opening
+--   price, so open = the open of the month's first traded day when a source gives one, otherwise
+--   that day's CLOSE (the first price the month really traded at). A month in which the stock never
+--   traded has open/high/low null and trading_days 0 (still a row while it is quoted or suspended).
+-- depends: daily_prices
+-- key: code, month
+-- scope: code, month
+-- test: unique(code, month)
+-- test: not_null(code, month, trading_days, volume)
+-- test: range(trading_days, 0, 23)
+-- test: range(volume, 0, )
+-- test: expect(extract(day from month) = 1)
+-- test: expect(high is null or low <= high)
+-- test: expect(high_date is null or date_trunc('month', high_date)::date = month)
+-- test: expect(low_date is null or date_trunc('month', low_date)::date = month)
+-- test: expect((trading_days = 0) = (high is null))
+-- @scope
+select k,
+  date_trunc('month', lo::timestamp)::date,
+  (date_trunc('month', hi::timestamp) + interval '1 month' - interval '1 day')::date
+from {{changed:daily_prices}}
+-- @model
+select p.code, date_trunc('month', p.trade_date::timestamp)::date as month,
+  (array_agg(coalesce(p.open, p.close) order by p.trade_date) filter (where p.status = 'traded'))[1] as open,
+  max(p.high) filter (where p.status = 'traded') as high,
+  (array_agg(p.trade_date order by p.high desc, p.trade_date) filter (where p.status = 'traded' and p.high is not null))[1] as high_date,
+  min(p.low) filter (where p.status = 'traded') as low,
+  (array_agg(p.trade_date order by p.low, p.trade_date) filter (where p.status = 'traded' and p.low is not null))[1] as low_date,
+  (array_agg(p.close order by p.trade_date desc) filter (where p.close is not null))[1] as close,
+  coalesce(sum(p.volume) filter (where p.status = 'traded'), 0) as volume,
+  (count(*) filter (where p.status = 'traded'))::int as trading_days
+from gold.daily_prices p
+join {{scope}} s on p.code = s.k and p.trade_date between s.lo and s.hi
+group by p.code, date_trunc('month', p.trade_date::timestamp)::date
+-- @lineage
+select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
+from silver.quotes
+where code = $1 and trade_date >= $2::date and trade_date < ($2::date + interval '1 month')
+group by _file_key

@@ -1,0 +1,67 @@
+-- model: rolling_directed_volume
+-- description: for every daily_prices row: the sum of directed_volume over the stock's last 30
+--   TRADING days (rows of that stock with status traded, this day included when it traded) with their
+--   count, and over the 30 CALENDAR days ending this day (traded rows in [day − 29, day]) with their
+--   count. A sum is null when its window holds no trade. A stock listed mid-window simply has fewer days.
+-- depends: daily_prices
+-- key: code, trade_date
+-- scope: code, trade_date
+-- test: unique(code, trade_date)
+-- test: not_null(code, trade_date, days_30d_trading, days_30d_calendar)
+-- test: range(days_30d_trading, 0, 30)
+-- test: range(days_30d_calendar, 0, 30)
+-- test: expect(days_30d_trading > 0 or dv_30d_trading is null)
+-- test: expect(days_30d_calendar > 0 or dv_30d_calendar is null)
+-- test: expect(days_30d_calendar <= days_30d_trading)
+-- @scope
+-- A change on day d reaches the rows up to the 30th traded day after it (trading window) and
+-- d + 29 (calendar window); with fewer than 30 traded days after it, every later row.
+select s.k, s.lo,
+  case when t.d is null then 'infinity'::date else greatest(s.hi + 29, t.d) end
+from {{changed:daily_prices}} s
+left join lateral (
+  select p.trade_date as d from gold.daily_prices p
+  where p.code = s.k and p.trade_date > s.hi and p.status = 'traded'
+  order by p.trade_date offset 29 limit 1
+) t on true
+-- @model
+with b as (
+  -- the scoped rows plus what their windows look back on: 29 traded rows and 29 days before lo
+  select p.code, p.trade_date, p.status, p.directed_volume
+  from {{scope}} s
+  cross join lateral (
+    select min(x.trade_date) as start from (
+      select q.trade_date from gold.daily_prices q
+      where q.code = s.k and q.trade_date < s.lo and q.status = 'traded'
+      order by q.trade_date desc limit 29) x
+  ) st
+  join gold.daily_prices p on p.code = s.k and p.trade_date <= s.hi
+    and p.trade_date >= least(coalesce(st.start, s.lo), s.lo - 29)
+),
+tr as (
+  select code, row_number() over w as n,
+    sum(directed_volume) over (w rows between 29 preceding and current row) as dv,
+    count(*) over (w rows between 29 preceding and current row) as days
+  from b where status = 'traded'
+  window w as (partition by code order by trade_date)
+),
+cal as (
+  select code, trade_date,
+    count(*) filter (where status = 'traded') over (partition by code order by trade_date) as n,
+    sum(directed_volume) filter (where status = 'traded')
+      over (partition by code order by trade_date range between interval '29 days' preceding and current row) as dv_cal,
+    count(*) filter (where status = 'traded')
+      over (partition by code order by trade_date range between interval '29 days' preceding and current row) as days_cal
+  from b
+)
+select c.code, c.trade_date,
+  t.dv as dv_30d_trading, coalesce(t.days, 0)::int as days_30d_trading,
+  c.dv_cal as dv_30d_calendar, c.days_cal::int as days_30d_calendar
+from cal c left join tr t on t.code = c.code and t.n = c.n
+-- @lineage
+select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
+from silver.quotes
+where code = $1 and trade_date <= $2::date and trade_date >= least($2::date - 29, coalesce((
+  select min(x.trade_date) from (select q.trade_date from silver.quotes q where q.code = $1 and q.trade_date <= $2::date
+    and q.status = 'traded' order by q.trade_date desc limit 30) x), $2::date))
+group by _file_key

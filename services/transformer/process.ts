@@ -1,0 +1,203 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type pg from 'pg';
+import { DATASETS, type GoldUpdated, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
+import { subjects } from '../../streams/index.ts';
+import type { Logger } from '../runtime/index.ts';
+import type { ObjectStore } from '../object-store/index.ts';
+import { type CatalogFile, catalogFile, fetchLakeFile, LakeFileError, lakeRowGroups } from './lake.ts';
+import type { TransformerMetrics } from './metrics.ts';
+import type { Model } from './models.ts';
+import {
+  type InputFile,
+  lockTransformer,
+  ModelRunError,
+  type ModelRunResult,
+  ModelTestFailure,
+  newBatchId,
+  recordRun,
+  runModels,
+} from './runner.ts';
+import { createSilverScopes, loadSilverFile } from './silver.ts';
+
+export interface TransformContext {
+  pool: pg.Pool;
+  store: ObjectStore;
+  logger: Logger;
+  models: Model[];
+  metrics: TransformerMetrics;
+  statementTimeoutMs?: number;
+}
+
+export type EventOutcome =
+  | { kind: 'duplicate' }
+  | { kind: 'replaced'; replacedBy: string | null }
+  | { kind: 'loaded'; batchId: string; silverRows: number; changedKeys: number; runs: ModelRunResult[] };
+
+const inputOf = (f: CatalogFile): InputFile => ({
+  file_key: f.file_key,
+  dataset: f.dataset,
+  partition_date: f.partition_date,
+  first_seq: f.first_seq,
+  last_seq: f.last_seq,
+  rows: f.rows,
+});
+
+async function alreadyLoaded(db: pg.Pool | pg.PoolClient, fileKey: string): Promise<boolean> {
+  const { rowCount } = await db.query('select 1 from transform_files where file_key = $1', [fileKey]);
+  return (rowCount ?? 0) > 0;
+}
+
+async function markFile(
+  client: pg.PoolClient,
+  f: CatalogFile,
+  outcome: 'loaded' | 'skipped_replaced',
+  batchId: string,
+  changedKeys: number,
+): Promise<void> {
+  await client.query(
+    `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id, changed_keys)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     on conflict (file_key) do update set outcome = excluded.outcome, batch_id = excluded.batch_id,
+       changed_keys = excluded.changed_keys, loaded_at = now()`,
+    [f.file_key, f.dataset, f.partition_date, f.first_seq, f.last_seq, f.rows, f.checksum, outcome, batchId, changedKeys],
+  );
+}
+
+/**
+ * Handles one `harbour.lake.committed.<dataset>` event: idempotent (a file loads once; a file the
+ * catalog has since replaced is skipped, its rows arrive with the merged file), order-independent
+ * (silver keeps the latest envelope whatever the arrival order). Silver upsert and every affected
+ * model run in ONE transaction: a failed model test rolls it all back and is recorded as a failed run.
+ */
+export async function processLakeEvent(
+  ctx: TransformContext,
+  event: LakeCommitted,
+  signal?: AbortSignal,
+): Promise<EventOutcome> {
+  if (await alreadyLoaded(ctx.pool, event.file_key)) return { kind: 'duplicate' };
+  const entry = await catalogFile(ctx.pool, event.file_key);
+  if (!entry) throw new LakeFileError(`lake file ${event.file_key} is not in the catalog (yet)`);
+  if (entry.dataset !== event.dataset) {
+    throw new LakeFileError(`lake file ${event.file_key} is ${entry.dataset} in the catalog, the event says ${event.dataset}`);
+  }
+  let bytes: Uint8Array | null = null;
+  if (entry.status === 'active') bytes = await fetchLakeFile(ctx.store, entry, signal);
+
+  const batchId = newBatchId('event');
+  const client = await ctx.pool.connect();
+  let inputs: InputFile[] = [];
+  try {
+    await client.query('begin');
+    if (ctx.statementTimeoutMs) await client.query(`set local statement_timeout = ${Math.floor(ctx.statementTimeoutMs)}`);
+    await lockTransformer(client);
+    if (await alreadyLoaded(client, event.file_key)) {
+      await client.query('rollback');
+      return { kind: 'duplicate' };
+    }
+    // Re-read under the lock: a merge may have replaced the file since.
+    const now = await catalogFile(client, event.file_key);
+    if (!now || now.status === 'replaced' || !bytes) {
+      await markFile(client, entry, 'skipped_replaced', batchId, 0);
+      await client.query('commit');
+      return { kind: 'replaced', replacedBy: now?.replaced_by ?? entry.replaced_by };
+    }
+    inputs = [inputOf(now)];
+    await createSilverScopes(client, DATASETS);
+    const silver = await loadSilverFile(client, now.dataset, now.file_key, lakeRowGroups(now.dataset, bytes), {
+      detectChanges: true,
+    });
+    const runs =
+      silver.changedKeys > 0 ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs }) : [];
+    await markFile(client, now, 'loaded', batchId, silver.changedKeys);
+    await client.query('commit');
+    ctx.metrics.silverRows.inc({ dataset: now.dataset }, silver.rows);
+    for (const r of runs) ctx.metrics.observeRun(r, 'event');
+    return { kind: 'loaded', batchId, silverRows: silver.rows, changedKeys: silver.changedKeys, runs };
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    await recordFailure(ctx, { batchId, trigger: 'event', inputs }, err);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** After a rollback: the failed run goes to the run history (own transaction) and to the metrics. */
+export async function recordFailure(
+  ctx: Pick<TransformContext, 'pool' | 'metrics' | 'logger'>,
+  batch: { batchId: string; trigger: 'event' | 'rebuild'; inputs: InputFile[] },
+  err: unknown,
+): Promise<void> {
+  let run: ModelRunResult | null = null;
+  let message = (err as Error)?.message ?? String(err);
+  if (err instanceof ModelTestFailure) {
+    run = err.run;
+    for (const t of err.failed) ctx.metrics.testFailures.inc({ model: err.run.model, test: t.test });
+  } else if (err instanceof ModelRunError) {
+    message = err.message;
+    run = {
+      runId: err.runId,
+      model: err.model,
+      rowsWritten: 0,
+      rowsDeleted: 0,
+      scopeKeys: 0,
+      codes: [],
+      from: null,
+      to: null,
+      startedAt: err.startedAt,
+      durationMs: Date.now() - err.startedAt.getTime(),
+      tests: [],
+      publish: false,
+    };
+  }
+  if (!run) return;
+  ctx.metrics.runs.inc({ model: run.model, status: 'failed' });
+  ctx.logger.error({ model: run.model, runId: run.runId, err: message }, 'model run failed; batch rolled back');
+  await recordRun(ctx.pool, batch, run, 'failed', message.slice(0, 4000)).catch((e) =>
+    ctx.logger.warn({ err: e }, 'could not record the failed run'),
+  );
+}
+
+interface OutboxRow {
+  run_id: string;
+  model: string;
+  codes: string[];
+  date_from: string | null;
+  date_to: string | null;
+  rows_written: string;
+  finished_at: Date;
+}
+
+/**
+ * Publishes `harbour.gold.updated.<model>` for committed runs not yet announced (msgID = run id,
+ * so a re-publish after a crash collapses in JetStream's dedup window) and marks them published.
+ */
+export async function flushOutbox(pool: pg.Pool, js: JetStreamClient, limit = 500): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await pool.query<OutboxRow>(
+      `select run_id, model, codes, to_char(date_from, 'YYYY-MM-DD') as date_from, to_char(date_to, 'YYYY-MM-DD') as date_to,
+         rows_written, finished_at
+       from transform_runs where publish and published_at is null order by finished_at, run_id limit $1`,
+      [limit],
+    );
+    if (!rows.length) return total;
+    for (const r of rows) {
+      const day = r.finished_at.toISOString().slice(0, 10);
+      const msg: GoldUpdated = {
+        schema_version: SCHEMA_VERSION,
+        model: r.model,
+        run_id: r.run_id,
+        codes: r.codes,
+        from: r.date_from ?? day,
+        to: r.date_to ?? r.date_from ?? day,
+        rows: Number(r.rows_written),
+        finished_at: r.finished_at.toISOString(),
+      };
+      await js.publish(subjects.goldUpdated(r.model), JSON.stringify(msg), { msgID: r.run_id });
+    }
+    await pool.query('update transform_runs set published_at = now() where run_id = any($1)', [rows.map((r) => r.run_id)]);
+    total += rows.length;
+    if (rows.length < limit) return total;
+  }
+}

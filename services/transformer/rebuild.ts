@@ -1,0 +1,183 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type pg from 'pg';
+import { DATASETS, type Dataset } from '../../contracts/index.ts';
+import type { ObjectStore } from '../object-store/index.ts';
+import type { ParquetRow } from '../parquet/index.ts';
+import type { Logger, Registry } from '../runtime/index.ts';
+import type { TransformerConfig } from './config.ts';
+import { activeFiles, type CatalogFile, fetchLakeFile, readLakeRows } from './lake.ts';
+import { transformerMetrics } from './metrics.ts';
+import { downstreamOf, loadModels, type Model } from './models.ts';
+import { flushOutbox, recordFailure } from './process.ts';
+import { type InputFile, lockTransformer, type ModelRunResult, newBatchId, runModels } from './runner.ts';
+import { migrateTransformer, SILVER_TABLES } from './schema.ts';
+import { createSilverScopes, loadSilverFile, seedSilverScope } from './silver.ts';
+
+export interface RebuildOptions {
+  /** Rebuild only this gold model (and the models downstream of it) from the current silver. */
+  model?: string;
+  /** Only business dates from this day (yyyy-mm-dd): silver rows of those dates are reloaded from the lake, gold recomputed from there. */
+  from?: string;
+  signal?: AbortSignal;
+}
+
+export type RebuildProgress =
+  | { phase: 'start'; batchId: string; files: number; models: string[] }
+  | { phase: 'silver'; done: number; total: number; file: string; dataset: Dataset; rows: number; elapsedMs: number }
+  | { phase: 'gold'; model: string; state: 'start' | 'done'; rows?: number; elapsedMs: number }
+  | { phase: 'commit'; elapsedMs: number }
+  | { phase: 'done'; batchId: string; files: number; silverRows: number; runs: ModelRunResult[]; elapsedMs: number };
+
+export interface RebuildResult {
+  batchId: string;
+  files: number;
+  silverRows: number;
+  runs: ModelRunResult[];
+  elapsedMs: number;
+}
+
+/** Deps rebuild needs: a pool and the object store; with `js`, the gold.updated events go out after commit. */
+export interface RebuildDeps {
+  pool: pg.Pool;
+  store: ObjectStore;
+  logger: Logger;
+  js?: JetStreamClient;
+  registry?: Registry;
+}
+
+const DATE_COLUMN: Record<Dataset, [table: string, column: string][]> = {
+  securities: [['silver.securities', 'as_of']],
+  quotes: [['silver.quotes', 'trade_date']],
+  fundamentals: [['silver.fundamentals', 'as_of']],
+  ccass: [
+    ['silver.ccass', 'holding_date'],
+    ['silver.ccass_sets', 'holding_date'],
+  ],
+};
+
+/**
+ * Rebuilds silver from every active lake file of the catalog and gold from scratch, in ONE
+ * transaction under the transformer lock (events wait; readers keep seeing the old tables until the
+ * commit — except that a full rebuild truncates, so readers of a truncated table wait for the commit).
+ * The result equals what the incremental path gives for the same files (same SQL, same keys).
+ *
+ * - no options: everything (silver truncated and reloaded, every gold table recomputed);
+ * - `from`: silver rows dated from that day are reloaded from the files of partitions from that day,
+ *   gold recomputed for dates from that day (and what their windows reach);
+ * - `model`: silver untouched, that model and those downstream of it recomputed (from `from` if given).
+ *
+ * `onProgress` gets one call per file and per model. A failed model test rolls everything back.
+ */
+export async function rebuild(
+  config: Pick<TransformerConfig, 'statementTimeoutMs'> | Partial<TransformerConfig>,
+  deps: RebuildDeps,
+  onProgress: (p: RebuildProgress) => void = () => {},
+  opts: RebuildOptions = {},
+): Promise<RebuildResult> {
+  const t0 = performance.now();
+  const elapsed = () => performance.now() - t0;
+  await migrateTransformer(deps.pool);
+  const all = loadModels();
+  let chosen: Model[] = all;
+  if (opts.model) {
+    if (!all.some((m) => m.name === opts.model)) {
+      throw new Error(`unknown model ${opts.model}; models: ${all.map((m) => m.name).join(', ')}`);
+    }
+    chosen = downstreamOf(all, opts.model);
+  }
+  if (opts.from !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.from)) throw new Error(`from must be yyyy-mm-dd, got ${opts.from}`);
+  const from = opts.from ?? null;
+  const reloadSilver = !opts.model;
+  const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
+  const batchId = newBatchId('rebuild');
+  const client = await deps.pool.connect();
+  let inputs: InputFile[] = [];
+  let silverRows = 0;
+  try {
+    await client.query('begin');
+    if (config.statementTimeoutMs) await client.query(`set local statement_timeout = ${Math.floor(config.statementTimeoutMs)}`);
+    await lockTransformer(client);
+    await createSilverScopes(client, DATASETS);
+    const files = reloadSilver ? await activeFiles(client, { from }) : [];
+    inputs = files.map(({ checksum: _c, status: _s, replaced_by: _r, ...f }) => f);
+    onProgress({ phase: 'start', batchId, files: files.length, models: chosen.map((m) => m.name) });
+
+    if (reloadSilver) {
+      if (from === null) {
+        await client.query(`truncate ${SILVER_TABLES.join(', ')}, transform_files`);
+      } else {
+        // Keys that had rows from `from` get recomputed even if the reload brings none back.
+        for (const ds of DATASETS) await seedSilverScope(client, ds, from);
+        for (const ds of DATASETS) {
+          for (const [table, col] of DATE_COLUMN[ds]) await client.query(`delete from ${table} where ${col} >= $1`, [from]);
+        }
+        await client.query('delete from transform_files where partition_date >= $1', [from]);
+      }
+      await loadFiles(client, deps, files, batchId, opts.signal, (done, f, rows) => {
+        silverRows += rows;
+        metrics?.silverRows.inc({ dataset: f.dataset }, rows);
+        onProgress({ phase: 'silver', done, total: files.length, file: f.file_key, dataset: f.dataset, rows, elapsedMs: elapsed() });
+      });
+    }
+    for (const ds of DATASETS) await seedSilverScope(client, ds, from);
+
+    const runs = await runModels(client, {
+      batchId,
+      trigger: 'rebuild',
+      models: all,
+      only: new Set(chosen.map((m) => m.name)),
+      truncate: from === null,
+      inputs,
+      onModel: (model, state, r) =>
+        onProgress({ phase: 'gold', model, state, ...(r ? { rows: r.rowsWritten } : {}), elapsedMs: elapsed() }),
+    });
+    onProgress({ phase: 'commit', elapsedMs: elapsed() });
+    await client.query('commit');
+    for (const r of runs) metrics?.observeRun(r, 'rebuild');
+    if (deps.js) {
+      await flushOutbox(deps.pool, deps.js).catch((err) =>
+        deps.logger.warn({ err }, 'gold.updated events not published yet; the transformer service publishes them'),
+      );
+    }
+    const result = { batchId, files: files.length, silverRows, runs, elapsedMs: elapsed() };
+    onProgress({ phase: 'done', ...result });
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    if (metrics) await recordFailure({ pool: deps.pool, metrics, logger: deps.logger }, { batchId, trigger: 'rebuild', inputs }, err);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Loads files in order; the next file is fetched and decoded while Postgres works on the current one.
+ */
+async function loadFiles(
+  client: pg.PoolClient,
+  deps: RebuildDeps,
+  files: CatalogFile[],
+  batchId: string,
+  signal: AbortSignal | undefined,
+  onFile: (done: number, f: CatalogFile, rows: number) => void,
+): Promise<void> {
+  const decode = async (f: CatalogFile): Promise<ParquetRow[]> =>
+    readLakeRows(f.dataset, await fetchLakeFile(deps.store, f, signal));
+  let next: Promise<ParquetRow[]> | null = files[0] ? decode(files[0]) : null;
+  for (let i = 0; i < files.length; i++) {
+    signal?.throwIfAborted();
+    const f = files[i]!;
+    const rows = await next!;
+    next = files[i + 1] ? decode(files[i + 1]!) : null;
+    next?.catch(() => {}); // surfaced when awaited
+    await loadSilverFile(client, f.dataset, f.file_key, [rows], { detectChanges: false });
+    await client.query(
+      `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id)
+       values ($1, $2, $3, $4, $5, $6, $7, 'loaded', $8)
+       on conflict (file_key) do update set outcome = 'loaded', batch_id = excluded.batch_id, loaded_at = now()`,
+      [f.file_key, f.dataset, f.partition_date, f.first_seq, f.last_seq, f.rows, f.checksum, batchId],
+    );
+    onFile(i + 1, f, rows.length);
+  }
+}

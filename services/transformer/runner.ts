@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { DATASETS, type Dataset } from '../../contracts/index.ts';
+import { datasetOfSilver, type Model, type ModelTest } from './models.ts';
+import { scopeTable, silverScopeName } from './silver.ts';
+
+/** A lake file a batch consumed (run lineage: every run of the batch lists them). */
+export interface InputFile {
+  file_key: string;
+  dataset: Dataset;
+  partition_date: string;
+  first_seq: number;
+  last_seq: number;
+  rows: number;
+}
+
+export interface TestResult {
+  test: string;
+  severity: 'error' | 'warn';
+  failures: number;
+}
+
+export interface ModelRunResult {
+  runId: string;
+  model: string;
+  rowsWritten: number;
+  rowsDeleted: number;
+  scopeKeys: number;
+  /** Stock codes whose rows were written or deleted (empty for the data-quality models). */
+  codes: string[];
+  from: string | null;
+  to: string | null;
+  startedAt: Date;
+  durationMs: number;
+  tests: TestResult[];
+  /** Whether a `harbour.gold.updated.<model>` event goes out for it (the table changed). */
+  publish: boolean;
+}
+
+/** A model test of severity error failed: the whole batch is rolled back; nothing wrong is published. */
+export class ModelTestFailure extends Error {
+  constructor(
+    readonly run: ModelRunResult,
+    readonly failed: TestResult[],
+  ) {
+    super(
+      `model ${run.model} failed ${failed.length} test(s): ${failed.map((t) => `${t.test} (${t.failures} rows)`).join('; ')}`,
+    );
+    this.name = 'ModelTestFailure';
+  }
+}
+
+/** A failed model (SQL error or test failure) with what is known of its run, for the run history. */
+export class ModelRunError extends Error {
+  constructor(
+    readonly model: string,
+    readonly runId: string,
+    readonly startedAt: Date,
+    override readonly cause: unknown,
+  ) {
+    super(`model ${model} failed: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'ModelRunError';
+  }
+}
+
+export const newBatchId = (trigger: 'event' | 'rebuild') =>
+  `${trigger === 'event' ? 'ev' : 'rb'}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+export const runIdOf = (batchId: string, model: string) => `${batchId}:${model}`;
+
+export const TRANSFORMER_LOCK = 'harbour-transformer';
+
+/** Serialises every writer of silver and gold (service instances and rebuilds) for the transaction. */
+export async function lockTransformer(client: pg.PoolClient): Promise<void> {
+  await client.query('select pg_advisory_xact_lock(hashtext($1))', [TRANSFORMER_LOCK]);
+}
+
+function substitute(sql: string, model: Model): string {
+  return sql.replace(/\{\{scope\}\}/g, scopeTable(model.name)).replace(/\{\{changed:([a-z_.]+)\}\}/g, (_, name: string) => {
+    const ds = datasetOfSilver(name);
+    return scopeTable(ds ? silverScopeName(ds) : name);
+  });
+}
+
+function scopeJoin(model: Model, alias: string): string {
+  const s = scopeTable(model.name);
+  const date = model.scopeDate ? ` and ${alias}.${model.scopeDate} between s.lo and s.hi` : '';
+  return `join ${s} s on ${alias}.${model.scopeKey} = s.k${date}`;
+}
+
+function testViolation(t: Exclude<ModelTest, { kind: 'unique' }>): string {
+  switch (t.kind) {
+    case 'not_null':
+      return t.columns.map((c) => `g.${c} is null`).join(' or ');
+    case 'range': {
+      const parts: string[] = [];
+      if (t.min !== null) parts.push(`g.${t.column} < ${t.min}`);
+      if (t.max !== null) parts.push(`g.${t.column} > ${t.max}`);
+      return parts.length ? parts.join(' or ') : 'false';
+    }
+    case 'accepted':
+      return `g.${t.column} is not null and g.${t.column} not in (${t.values.map((v) => `'${v}'`).join(', ')})`;
+    case 'expect':
+      // Unqualified columns resolve to the gold row `g` (the scope `s` has only k, lo, hi); null fails.
+      return `not coalesce((${t.condition}), false)`;
+  }
+}
+
+async function runTests(client: pg.PoolClient, model: Model): Promise<TestResult[]> {
+  const results: TestResult[] = [];
+  const rowTests = model.tests.filter((t): t is Exclude<ModelTest, { kind: 'unique' }> => t.kind !== 'unique');
+  if (rowTests.length) {
+    const sql = `select ${rowTests.map((t, i) => `count(*) filter (where ${testViolation(t)})::int as t${i}`).join(', ')}
+      from ${model.table} g ${scopeJoin(model, 'g')}`;
+    const { rows } = await client.query<Record<string, number>>(sql);
+    rowTests.forEach((t, i) => {
+      results.push({ test: t.label, severity: t.severity, failures: rows[0]?.[`t${i}`] ?? 0 });
+    });
+  }
+  for (const t of model.tests) {
+    if (t.kind !== 'unique') continue;
+    const cols = t.columns.map((c) => `g.${c}`).join(', ');
+    const { rows } = await client.query<{ n: number }>(
+      `select count(*)::int as n from (select 1 from ${model.table} g ${scopeJoin(model, 'g')} group by ${cols} having count(*) > 1) x`,
+    );
+    results.push({ test: t.label, severity: t.severity, failures: rows[0]?.n ?? 0 });
+  }
+  return results;
+}
+
+export interface RunModelsOptions {
+  batchId: string;
+  trigger: 'event' | 'rebuild';
+  models: Model[];
+  /** Models to run; the others only derive their scope (default: all). */
+  only?: ReadonlySet<string>;
+  /** Full rebuild of the chosen models: empty their tables instead of a scoped delete. */
+  truncate?: boolean;
+  inputs: InputFile[];
+  onModel?: (model: string, phase: 'start' | 'done', result?: ModelRunResult) => void;
+}
+
+/**
+ * Runs the models in dependency order inside the caller's transaction (silver scope tables must
+ * exist, see `createSilverScopes`). Each model: derive its scope from its dependencies' scopes,
+ * delete its scoped rows, insert the model's rows for that scope, run its tests, record the run.
+ * Throws `ModelTestFailure` (test) or `ModelRunError` (SQL): the caller rolls back.
+ */
+export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): Promise<ModelRunResult[]> {
+  const results: ModelRunResult[] = [];
+  for (const ds of DATASETS) {
+    await client.query(`analyze ${scopeTable(silverScopeName(ds))}`);
+  }
+  for (const model of opts.models) {
+    const scope = scopeTable(model.name);
+    const runId = runIdOf(opts.batchId, model.name);
+    const startedAt = new Date();
+    const t0 = performance.now();
+    try {
+      await client.query(`drop table if exists ${scope}`);
+      await client.query(
+        `create temp table ${scope} on commit drop as
+         select k::text as k, min(lo)::date as lo, max(hi)::date as hi
+         from (${substitute(model.scopeSql, model)}) x (k, lo, hi)
+         where k is not null group by k`,
+      );
+      const { rows: sc } = await client.query<{ n: number }>(`select count(*)::int as n from ${scope}`);
+      const scopeKeys = sc[0]?.n ?? 0;
+      if (scopeKeys === 0 || (opts.only && !opts.only.has(model.name))) continue;
+      await client.query(`analyze ${scope}`);
+      opts.onModel?.(model.name, 'start');
+
+      const dateCol = model.scopeDate;
+      const codeCol = model.columns.includes('code') ? 'code' : null;
+      const ret = [dateCol ? `g.${dateCol} as d` : 'null::date as d', codeCol ? `g.${codeCol} as c` : 'null::text as c'];
+      let deleted: { n: number; lo: string | null; hi: string | null; codes: string[] | null };
+      if (opts.truncate) {
+        const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${model.table}`);
+        await client.query(`truncate ${model.table}`);
+        deleted = { n: rows[0]?.n ?? 0, lo: null, hi: null, codes: null };
+      } else {
+        const { rows } = await client.query<{ n: number; lo: string | null; hi: string | null; codes: string[] | null }>(
+          `with del as (
+             delete from ${model.table} g using ${scope} s
+             where g.${model.scopeKey} = s.k${dateCol ? ` and g.${dateCol} between s.lo and s.hi` : ''}
+             returning ${ret.join(', ')})
+           select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
+             array_agg(distinct c) filter (where c is not null) as codes
+           from del`,
+        );
+        deleted = rows[0] ?? { n: 0, lo: null, hi: null, codes: null };
+      }
+      const cols = model.columns.join(', ');
+      const { rows: ins } = await client.query<{ n: number; lo: string | null; hi: string | null; codes: string[] | null }>(
+        `with ins as (
+           insert into ${model.table} as g (${cols})
+           select ${model.columns.map((c) => `m.${c}`).join(', ')}
+           from (${substitute(model.modelSql, model)}) m
+           ${scopeJoin(model, 'm')}
+           returning ${ret.join(', ')})
+         select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
+           array_agg(distinct c) filter (where c is not null) as codes
+         from ins`,
+      );
+      const written = ins[0] ?? { n: 0, lo: null, hi: null, codes: null };
+      const tests = await runTests(client, model);
+      const codes = [...new Set([...(written.codes ?? []), ...(deleted.codes ?? [])])].sort();
+      const dates = [written.lo, written.hi, deleted.lo, deleted.hi].filter((d): d is string => d !== null).sort();
+      const inputDates = opts.inputs.map((f) => f.partition_date).sort();
+      const result: ModelRunResult = {
+        runId,
+        model: model.name,
+        rowsWritten: written.n,
+        rowsDeleted: deleted.n,
+        scopeKeys,
+        codes,
+        from: dates[0] ?? inputDates[0] ?? null,
+        to: dates.at(-1) ?? inputDates.at(-1) ?? null,
+        startedAt,
+        durationMs: performance.now() - t0,
+        tests,
+        publish: written.n + deleted.n > 0,
+      };
+      const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
+      if (failed.length) throw new ModelTestFailure(result, failed);
+      await recordRun(client, opts, result, 'succeeded', null);
+      results.push(result);
+      opts.onModel?.(model.name, 'done', result);
+    } catch (err) {
+      if (err instanceof ModelTestFailure) throw err;
+      throw new ModelRunError(model.name, runId, startedAt, err);
+    }
+  }
+  return results;
+}
+
+/** Inserts a run and its inputs (the caller's transaction, or its own after a rollback). */
+export async function recordRun(
+  client: pg.PoolClient | pg.Pool,
+  opts: { batchId: string; trigger: 'event' | 'rebuild'; inputs: InputFile[] },
+  r: ModelRunResult,
+  status: 'succeeded' | 'failed',
+  error: string | null,
+): Promise<void> {
+  await client.query(
+    `insert into transform_runs (run_id, batch_id, trigger, model, status, started_at, finished_at, duration_ms,
+       rows_written, rows_deleted, scope_keys, codes, date_from, date_to, tests, error, publish)
+     values ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     on conflict (run_id) do update set status = excluded.status, finished_at = excluded.finished_at,
+       tests = excluded.tests, error = excluded.error, publish = excluded.publish`,
+    [
+      r.runId,
+      opts.batchId,
+      opts.trigger,
+      r.model,
+      status,
+      r.startedAt,
+      r.durationMs,
+      r.rowsWritten,
+      r.rowsDeleted,
+      r.scopeKeys,
+      r.codes,
+      r.from,
+      r.to,
+      JSON.stringify(r.tests),
+      error,
+      status === 'succeeded' && r.publish,
+    ],
+  );
+  if (opts.inputs.length) {
+    await client.query(
+      `insert into transform_run_inputs (run_id, file_key, dataset, partition_date, first_seq, last_seq, rows)
+       select $1, f.file_key, f.dataset, f.partition_date::date, f.first_seq, f.last_seq, f.rows
+       from jsonb_to_recordset($2::jsonb) as f(file_key text, dataset text, partition_date text, first_seq bigint, last_seq bigint, rows bigint)
+       on conflict do nothing`,
+      [r.runId, JSON.stringify(opts.inputs)],
+    );
+  }
+}

@@ -1,0 +1,342 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Dataset } from '../../contracts/index.ts';
+import { datasetColumns, type ParquetColumn, type ParquetColumnType, type ParquetRow } from '../parquet/index.ts';
+
+/**
+ * Silver: one typed, deduplicated Postgres table per dataset, loaded from lake files in bulk:
+ * the file's rows are streamed with COPY into a temporary stage table, then ONE
+ * `INSERT … ON CONFLICT DO UPDATE` merges them in by natural key.
+ *
+ * Which row wins:
+ * - securities (as_of, code), quotes (code, trade_date), fundamentals (code, as_of): the row of the
+ *   latest envelope, by RAW stream sequence `_seq`. A row never replaces one with a higher `_seq`, so
+ *   files may arrive in any order and more than once. Same `_seq` (the same envelope, e.g. in a
+ *   merged file) only moves the row's lineage (`_file_key`) to the newer file.
+ * - ccass: a (code, holding_date) holds the rows of ONE fetch of the page (an envelope, or the
+ *   `#i/n` parts of one page split over several envelopes: same `_run_id`, `_fetched_at` and base
+ *   `_key`). A later fetch (by `_fetched_at`, then `_run_id`, then key: a total order, so the outcome
+ *   does not depend on arrival order) REPLACES the whole set: participants that vanished vanish.
+ *   Parts of the current fetch are merged into it; an older fetch is ignored.
+ *
+ * When asked to, the load also records which keys really changed (new row, or a newer envelope
+ * with different values) in the `_scope_silver_<dataset>` temp table (k = code, lo/hi = dates):
+ * the models recompute only those. A merged file therefore changes no gold at all.
+ */
+
+/** Postgres type of each Parquet column type. */
+const PG_TYPES: Record<ParquetColumnType, string> = {
+  string: 'text',
+  double: 'double precision',
+  int64: 'bigint',
+  int32: 'integer',
+  boolean: 'boolean',
+  date: 'date',
+  timestamp: 'timestamptz',
+};
+
+/** Lake columns copied into the stage table: the dataset's row columns and the envelope columns silver keeps. */
+export function stageColumns(dataset: Dataset): ParquetColumn[] {
+  return datasetColumns(dataset).filter((c) => c.name !== '_source_url');
+}
+
+export const scopeTable = (name: string) => `_scope_${name.replace(/[^a-z0-9_]/g, '_')}`;
+export const silverScopeName = (dataset: Dataset) => `silver.${dataset}`;
+
+// ------------------------------------------------------------------ COPY encoding
+
+function escapeText(s: string): string {
+  // COPY text format: backslash escapes for the delimiter, newlines and backslash itself.
+  if (!/[\\\t\n\r]/.test(s)) return s;
+  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+function encodeValue(v: unknown, type: ParquetColumnType): string {
+  if (v === null || v === undefined) return '\\N';
+  switch (type) {
+    case 'string':
+      return escapeText(String(v));
+    case 'double':
+    case 'int64':
+    case 'int32': {
+      if (typeof v === 'number') {
+        if (Number.isNaN(v)) return 'NaN';
+        if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
+      }
+      return String(v);
+    }
+    case 'boolean':
+      return v ? 't' : 'f';
+    case 'date':
+    case 'timestamp':
+      return v instanceof Date ? v.toISOString() : escapeText(String(v));
+  }
+}
+
+/** COPY text-format chunks (~1 MiB) of the given row batches. */
+async function* copyChunks(
+  batches: AsyncIterable<ParquetRow[]> | Iterable<ParquetRow[]>,
+  columns: readonly ParquetColumn[],
+  counter: { rows: number },
+): AsyncGenerator<string> {
+  let buf = '';
+  for await (const rows of batches) {
+    for (const row of rows) {
+      let line = '';
+      for (let i = 0; i < columns.length; i++) {
+        const c = columns[i]!;
+        if (i > 0) line += '\t';
+        line += encodeValue(row[c.name], c.type);
+      }
+      buf += `${line}\n`;
+      counter.rows++;
+      if (buf.length > 1 << 20) {
+        yield buf;
+        buf = '';
+      }
+    }
+  }
+  if (buf.length) yield buf;
+}
+
+async function copyIntoStage(
+  client: pg.PoolClient,
+  dataset: Dataset,
+  batches: AsyncIterable<ParquetRow[]> | Iterable<ParquetRow[]>,
+): Promise<{ stage: string; rows: number }> {
+  const columns = stageColumns(dataset);
+  const stage = `_stage_${dataset}`;
+  await client.query(`drop table if exists ${stage}`);
+  await client.query(
+    `create temp table ${stage} (${columns.map((c) => `${c.name} ${PG_TYPES[c.type]}`).join(', ')}) on commit drop`,
+  );
+  const counter = { rows: 0 };
+  const sink = client.query(copyFrom(`copy ${stage} (${columns.map((c) => c.name).join(', ')}) from stdin`));
+  await pipeline(Readable.from(copyChunks(batches, columns, counter)), sink);
+  return { stage, rows: counter.rows };
+}
+
+// ------------------------------------------------------------------ keyed datasets
+
+interface KeyedSpec {
+  table: string;
+  /** Target column ← source expression over the stage row `s`. */
+  columns: [target: string, source: string][];
+  key: string[];
+  /** Columns whose change matters to gold (everything except key and lineage). */
+  values: string[];
+  /** Scope: which target columns give the code and the date. */
+  scopeCode: string;
+  scopeDate: string;
+}
+
+function keyedSpec(dataset: 'securities' | 'quotes' | 'fundamentals'): KeyedSpec {
+  const rowCols = datasetColumns(dataset, { meta: false }).map((c) => c.name);
+  switch (dataset) {
+    case 'securities':
+      return {
+        table: 'silver.securities',
+        columns: [['as_of', 's._as_of'], ...rowCols.map((c): [string, string] => [c, `s.${c}`])],
+        key: ['as_of', 'code'],
+        values: rowCols.filter((c) => c !== 'code'),
+        scopeCode: 'code',
+        scopeDate: 'as_of',
+      };
+    case 'quotes':
+      return {
+        table: 'silver.quotes',
+        columns: [...rowCols.map((c): [string, string] => [c, `s.${c}`]), ['_as_of', 's._as_of']],
+        key: ['code', 'trade_date'],
+        values: rowCols.filter((c) => c !== 'code' && c !== 'trade_date'),
+        scopeCode: 'code',
+        scopeDate: 'trade_date',
+      };
+    case 'fundamentals':
+      return {
+        table: 'silver.fundamentals',
+        columns: rowCols.map((c): [string, string] => [c, `s.${c}`]),
+        key: ['code', 'as_of'],
+        values: rowCols.filter((c) => c !== 'code' && c !== 'as_of'),
+        scopeCode: 'code',
+        scopeDate: 'as_of',
+      };
+  }
+}
+
+const LINEAGE: [string, string][] = [
+  ['_seq', 's._seq'],
+  ['_file_key', '$1::text'],
+  ['_fetched_at', 's._fetched_at'],
+  ['_run_id', 's._run_id'],
+];
+
+async function upsertKeyed(
+  client: pg.PoolClient,
+  dataset: 'securities' | 'quotes' | 'fundamentals',
+  stage: string,
+  fileKey: string,
+  detect: boolean,
+): Promise<number> {
+  const spec = keyedSpec(dataset);
+  const cols = [...spec.columns, ...LINEAGE];
+  const keyOf = (alias: string) => spec.key.map((k) => `${alias}.${k}`).join(', ');
+  // The stage's own duplicates (several envelopes in one file): latest `_seq` first.
+  const dedup = `select distinct on (${spec.key.join(', ')}) ${cols.map(([t, s]) => `${s} as ${t}`).join(', ')}
+    from ${stage} s order by ${spec.key.join(', ')}, s._seq desc`;
+  const scope = scopeTable(silverScopeName(dataset));
+  const changed = detect
+    ? `, ch as (
+        insert into ${scope} (k, lo, hi)
+        select d.${spec.scopeCode}, min(d.${spec.scopeDate}), max(d.${spec.scopeDate})
+        from d left join ${spec.table} t on (${keyOf('t')}) = (${keyOf('d')})
+        where t.${spec.key[0]} is null
+           or (d._seq > t._seq and (${spec.values.map((v) => `d.${v}`).join(', ')}) is distinct from (${spec.values.map((v) => `t.${v}`).join(', ')}))
+        group by d.${spec.scopeCode}
+        returning 1)`
+    : '';
+  const sql = `
+    with d as (${dedup})${changed}
+    , up as (
+      insert into ${spec.table} (${cols.map(([t]) => t).join(', ')})
+      select ${cols.map(([t]) => t).join(', ')} from d
+      on conflict (${spec.key.join(', ')}) do update set
+        ${cols
+          .filter(([t]) => !spec.key.includes(t))
+          .map(([t]) => `${t} = excluded.${t}`)
+          .join(', ')}
+      where excluded._seq > ${spec.table}._seq
+         or (excluded._seq = ${spec.table}._seq and excluded._file_key <> ${spec.table}._file_key)
+      returning 1)
+    select ${detect ? '(select count(*) from ch)' : '0'}::int as changed, (select count(*) from up)::int as written`;
+  const { rows } = await client.query<{ changed: number; written: number }>(sql, [fileKey]);
+  return rows[0]?.changed ?? 0;
+}
+
+// ------------------------------------------------------------------ ccass sets
+
+const CCASS_VALUES = ['participant_id', 'participant_name', 'address', 'shareholding', 'pct_issued', 'participants'];
+const FETCH_KEY = (alias: string) => `regexp_replace(${alias}._key, '#[0-9]+/[0-9]+$', '')`;
+
+async function upsertCcass(client: pg.PoolClient, stage: string, fileKey: string, detect: boolean): Promise<number> {
+  await client.query('drop table if exists _ccass_win; drop table if exists _ccass_rows');
+  // The best fetch of each (code, holding_date) in this file, kept only when it is not older
+  // than the set silver holds; `newer` = it replaces that set.
+  await client.query(`
+    create temp table _ccass_win on commit drop as
+    with f as (
+      select distinct on (code, holding_date) code, holding_date, _fetched_at, _run_id, ${FETCH_KEY('s')} as fetch_key
+      from ${stage} s
+      order by code, holding_date, _fetched_at desc, _run_id desc, fetch_key desc)
+    select f.*, (c.code is null or (f._fetched_at, f._run_id, f.fetch_key) > (c.fetched_at, c.run_id, c.fetch_key)) as newer
+    from f left join silver.ccass_sets c using (code, holding_date)
+    where c.code is null or (f._fetched_at, f._run_id, f.fetch_key) >= (c.fetched_at, c.run_id, c.fetch_key)`);
+  await client.query(`
+    create temp table _ccass_rows on commit drop as
+    select distinct on (s.code, s.holding_date, s.row_type, participant_key)
+      s.code, s.holding_date, s.row_type,
+      case when s.row_type = 'participant' then coalesce(s.participant_id, s.participant_name, '') else '' end as participant_key,
+      s.participant_id, s.participant_name, s.address, s.shareholding, s.pct_issued, s.participants,
+      s._seq, $1::text as _file_key, s._fetched_at, s._run_id, w.newer
+    from ${stage} s
+    join _ccass_win w on w.code = s.code and w.holding_date = s.holding_date
+      and w._fetched_at = s._fetched_at and w._run_id = s._run_id and w.fetch_key = ${FETCH_KEY('s')}
+    order by s.code, s.holding_date, s.row_type, participant_key, s._seq desc, s.shareholding desc`,
+    [fileKey],
+  );
+  let changed = 0;
+  if (detect) {
+    const res = await client.query(`
+      insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
+      select code, min(holding_date), max(holding_date) from (
+        select code, holding_date from _ccass_win where newer
+        union
+        select r.code, r.holding_date from _ccass_rows r
+        left join silver.ccass t on t.code = r.code and t.holding_date = r.holding_date
+          and t.row_type = r.row_type and t.participant_key = r.participant_key
+        where not r.newer and (t.code is null or (r._seq > t._seq
+          and (${CCASS_VALUES.map((v) => `r.${v}`).join(', ')}) is distinct from (${CCASS_VALUES.map((v) => `t.${v}`).join(', ')})))
+      ) x group by code`);
+    changed = res.rowCount ?? 0;
+  }
+  await client.query(`
+    delete from silver.ccass t using _ccass_win w
+    where w.newer and t.code = w.code and t.holding_date = w.holding_date`);
+  const cols = ['code', 'holding_date', 'row_type', 'participant_key', ...CCASS_VALUES, '_seq', '_file_key', '_fetched_at', '_run_id'];
+  await client.query(`
+    insert into silver.ccass (${cols.join(', ')})
+    select ${cols.join(', ')} from _ccass_rows
+    on conflict (code, holding_date, row_type, participant_key) do update set
+      ${cols
+        .slice(4)
+        .map((c) => `${c} = excluded.${c}`)
+        .join(', ')}
+    where excluded._seq > silver.ccass._seq
+       or (excluded._seq = silver.ccass._seq and excluded._file_key <> silver.ccass._file_key)`);
+  await client.query(
+    `insert into silver.ccass_sets (code, holding_date, fetched_at, run_id, fetch_key, _file_key)
+     select code, holding_date, _fetched_at, _run_id, fetch_key, $1 from _ccass_win
+     on conflict (code, holding_date) do update set fetched_at = excluded.fetched_at, run_id = excluded.run_id,
+       fetch_key = excluded.fetch_key, _file_key = excluded._file_key`,
+    [fileKey],
+  );
+  return changed;
+}
+
+// ------------------------------------------------------------------ entry points
+
+/** Creates the (empty) change-scope temp tables of the silver datasets, dropped at commit. */
+export async function createSilverScopes(client: pg.PoolClient, datasets: readonly Dataset[]): Promise<void> {
+  for (const d of datasets) {
+    const t = scopeTable(silverScopeName(d));
+    await client.query(`drop table if exists ${t}; create temp table ${t} (k text not null, lo date not null, hi date not null) on commit drop`);
+  }
+}
+
+export interface SilverLoadResult {
+  rows: number;
+  /** Codes whose silver values changed (0 when change detection is off). */
+  changedKeys: number;
+}
+
+/**
+ * Loads one lake file's rows into its silver table inside the caller's transaction. With
+ * `detectChanges`, changed keys go to the dataset's scope temp table (see `createSilverScopes`).
+ */
+export async function loadSilverFile(
+  client: pg.PoolClient,
+  dataset: Dataset,
+  fileKey: string,
+  batches: AsyncIterable<ParquetRow[]> | Iterable<ParquetRow[]>,
+  opts: { detectChanges: boolean },
+): Promise<SilverLoadResult> {
+  const { stage, rows } = await copyIntoStage(client, dataset, batches);
+  const changedKeys =
+    dataset === 'ccass'
+      ? await upsertCcass(client, stage, fileKey, opts.detectChanges)
+      : await upsertKeyed(client, dataset, stage, fileKey, opts.detectChanges);
+  return { rows, changedKeys };
+}
+
+/**
+ * Seeds a dataset's scope table with every code it holds over the given date range (rebuild:
+ * from = null → -infinity). The models then recompute everything downstream of it.
+ */
+export async function seedSilverScope(client: pg.PoolClient, dataset: Dataset, from: string | null): Promise<void> {
+  const t = scopeTable(silverScopeName(dataset));
+  const source: Record<Dataset, [string, string]> = {
+    securities: ['silver.securities', 'as_of'],
+    quotes: ['silver.quotes', 'trade_date'],
+    fundamentals: ['silver.fundamentals', 'as_of'],
+    ccass: ['silver.ccass_sets', 'holding_date'],
+  };
+  const [table, dateCol] = source[dataset];
+  await client.query(
+    `insert into ${t} (k, lo, hi)
+     select code, coalesce($1::date, '-infinity'::date), 'infinity'::date from ${table}
+     where $1::date is null or ${dateCol} >= $1::date
+     group by code`,
+    [from],
+  );
+}

@@ -1,0 +1,571 @@
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Value } from '@sinclair/typebox/value';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CcassRow,
+  type Dataset,
+  dlqMessageValidator,
+  type FundamentalRow,
+  goldUpdatedValidator,
+  type LakeCommitted,
+  type QuoteRow,
+  type SecurityRow,
+} from '../../contracts/index.ts';
+import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { FsObjectStore } from '../object-store/index.ts';
+import type { Service, ServiceDeps } from '../runtime/index.ts';
+import {
+  loadModels,
+  parseModel,
+  rebuild,
+  type RebuildProgress,
+  startTransformer,
+  TransformerConfig,
+  traceGoldRow,
+  topoSort,
+} from './index.ts';
+import { referenceGold } from './reference.ts';
+import {
+  diffGold,
+  type EnvelopeSpec,
+  LAKE_FILES_TEST_DDL,
+  mergeLakeFiles,
+  readAllGold,
+  readGoldTable,
+  type WrittenFile,
+  writeLakeFile,
+} from './testing.ts';
+
+// Dates as yyyy-mm-dd strings in this test's queries (the transformer itself never reads a date as Date).
+pg.types.setTypeParser(1082, (v: string) => v);
+
+// ------------------------------------------------------------------ fixture market
+
+const HOLIDAYS = new Set(['2026-01-01', '2026-02-17', '2026-02-18', '2026-02-19']);
+function tradingDays(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
+    const d = new Date(t);
+    const iso = d.toISOString().slice(0, 10);
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6 && !HOLIDAYS.has(iso)) out.push(iso);
+  }
+  return out;
+}
+const DAYS = tradingDays('2026-01-02', '2026-03-02'); // March has one trading day: 2026-03-02
+const LISTING_DAY = '2026-02-10'; // 00003 is listed mid-window
+const fetchedAt = (date: string, hour = 10, minute = 30) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + (hour * 60 + minute) * 60_000).toISOString();
+
+const NAMES: Record<string, string> = { '00001': 'ALPHA', '00002': 'BETA', '00003': 'GAMMA', '00004': 'DELTA', '00005': 'EPSILON' };
+
+type Status = QuoteRow['status'];
+function statusOf(code: string, i: number, date: string): Status | null {
+  switch (code) {
+    case '00001':
+      return i === 5 || i === 23 ? 'no_trade' : 'traded';
+    case '00002':
+      if (i >= 8 && i <= 12) return 'suspended';
+      return i === 30 ? 'halted' : 'traded';
+    case '00003':
+      return date < LISTING_DAY ? null : 'traded';
+    case '00004':
+      return i % 3 === 0 ? 'traded' : 'no_trade';
+    default:
+      return null;
+  }
+}
+
+/** The market as the report shows it: prev_close carries over no-trade and suspended days. */
+function buildQuotes(): Map<string, QuoteRow[]> {
+  const byDay = new Map<string, QuoteRow[]>();
+  const lastClose = new Map<string, number>();
+  DAYS.forEach((date, i) => {
+    const rows: QuoteRow[] = [];
+    for (const code of ['00001', '00002', '00003', '00004']) {
+      const status = statusOf(code, i, date);
+      if (!status) continue;
+      const name = NAMES[code]!;
+      const prev = lastClose.get(code) ?? null;
+      const base = { code, trade_date: date, name, currency: 'HKD', flags: '', open: null, ask: null, bid: null };
+      if (status === 'suspended' || status === 'halted') {
+        rows.push({ ...base, status, prev_close: null, high: null, low: null, close: null, volume: null, turnover: null });
+        continue;
+      }
+      if (status === 'no_trade') {
+        rows.push({ ...base, status, prev_close: prev, high: null, low: null, close: prev, volume: 0, turnover: i % 2 ? 0 : null });
+        continue;
+      }
+      const k = Number(code);
+      // A walk with some unchanged closes (sign 0).
+      const step = ((i * 7 + k * 3) % 11) - 5;
+      const close = Math.round(((prev ?? 10 * k) + (step === 0 ? 0 : step * 0.05)) * 1000) / 1000;
+      const volume = 1000 * (((i * 13 + k * 5) % 17) + 1);
+      rows.push({
+        ...base,
+        status,
+        prev_close: prev,
+        high: Math.round((Math.max(close, prev ?? close) + 0.1) * 1000) / 1000,
+        low: Math.round((Math.min(close, prev ?? close) - 0.1) * 1000) / 1000,
+        close,
+        volume,
+        turnover: Math.round(volume * close),
+      });
+      lastClose.set(code, close);
+    }
+    byDay.set(date, rows);
+  });
+  return byDay;
+}
+
+const CCASS_DATES = DAYS.slice(20, 28);
+const ISSUED = 1_000_000_000;
+
+function ccassSet(code: string, date: string, opts: { drop?: string[]; bump?: number; overflow?: boolean } = {}): CcassRow[] {
+  const di = CCASS_DATES.indexOf(date);
+  const k = Number(code);
+  const people: { id: string | null; name: string; holding: number }[] = [];
+  for (let p = 1; p <= 12; p++) {
+    if (p === 12 && di % 2 === 1) continue; // C00012 comes and goes
+    const id = `C${String(p).padStart(5, '0')}`;
+    if (opts.drop?.includes(id)) continue;
+    const holding = (opts.overflow ? 200_000_000 : 1_000_000 * (13 - p) * k) + 10_000 * ((di * p) % 7) + (p === 1 ? (opts.bump ?? 0) : 0);
+    people.push({ id, name: `BROKER ${p} LIMITED`, holding });
+  }
+  people.push({ id: null, name: 'MR CHAN TAI MAN', holding: 5_000 + di * 100 });
+  if (di % 3 !== 2) people.push({ id: null, name: 'MS WONG MEI', holding: 7_000 });
+  const rows: CcassRow[] = people.map((p) => ({
+    code,
+    holding_date: date,
+    row_type: 'participant',
+    participant_id: p.id,
+    participant_name: p.name,
+    address: p.id ? `${p.id} ADDRESS` : null,
+    shareholding: p.holding,
+    pct_issued: Math.round((p.holding / ISSUED) * 10000) / 100,
+    participants: null,
+  }));
+  const inter = people.filter((p) => p.id);
+  const cons = people.filter((p) => !p.id);
+  const sum = (xs: { holding: number }[]) => xs.reduce((a, x) => a + x.holding, 0);
+  const summary = (row_type: CcassRow['row_type'], shareholding: number, participants: number | null): CcassRow => ({
+    code,
+    holding_date: date,
+    row_type,
+    participant_id: null,
+    participant_name: null,
+    address: null,
+    shareholding,
+    pct_issued: row_type === 'issued_shares' ? null : Math.round((shareholding / ISSUED) * 10000) / 100,
+    participants,
+  });
+  const nonCons = 3_000_000 * k;
+  rows.push(
+    summary('intermediaries', sum(inter), inter.length),
+    summary('consenting', sum(cons), cons.length),
+    summary('non_consenting', nonCons, 1500),
+    summary('total', sum(inter) + sum(cons) + nonCons, inter.length + cons.length + 1500),
+    summary('issued_shares', ISSUED, null),
+  );
+  return rows;
+}
+
+function fundamentals(code: string, asOf: string, i: number, close: number | null): FundamentalRow {
+  const k = Number(code);
+  return {
+    code,
+    as_of: asOf,
+    last: close ?? 9.99 * k,
+    prev_close: null,
+    open: null,
+    high: null,
+    low: null,
+    volume: null,
+    turnover: null,
+    eps: i % 4 === 3 ? -0.2 : 0.5 * k,
+    eps_currency: 'HKD',
+    pe: i % 2 === 0 ? 12.5 + k : null,
+    dividend_yield: 3.1 + k / 10,
+    market_cap: i % 3 === 0 ? null : 5e9 * k,
+    issued_shares: 1e9,
+  };
+}
+
+function securities(asOf: string, codes: string[]): SecurityRow[] {
+  return codes.map((code) => ({
+    code,
+    name: NAMES[code]!,
+    category: 'Equity',
+    sub_category: 'Equity Securities (Main Board)',
+    board_lot: 1000,
+    isin: null,
+    currency: 'HKD',
+  }));
+}
+
+// ------------------------------------------------------------------ harness
+
+let nats: Awaited<ReturnType<typeof startTestNats>>;
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let store: FsObjectStore;
+let deps: ServiceDeps;
+let service: Service | undefined;
+let duck: DuckDBInstance;
+let seq = 0;
+const quotes = buildQuotes();
+const events: LakeCommitted[] = [];
+
+const config = (): TransformerConfig => ({
+  ...(Value.Default(TransformerConfig, {}) as TransformerConfig),
+  maxAttempts: 2,
+  retryBaseDelayMs: 50,
+});
+
+async function file<D extends Dataset>(
+  dataset: D,
+  envs: Omit<EnvelopeSpec<D>, 'seq'>[],
+  opts: { writer?: string; partitionDate?: string } = {},
+): Promise<WrittenFile> {
+  const w = await writeLakeFile(
+    store,
+    db.pool,
+    dataset,
+    envs.map((e) => ({ ...e, seq: ++seq })),
+    opts,
+  );
+  events.push(w.event);
+  return w;
+}
+
+async function publish(list: LakeCommitted[]) {
+  for (const e of list) {
+    // A fresh msgID each time: the transformer must be idempotent on its own, not rely on dedup.
+    await deps.js.publish(subjects.lakeCommitted(e.dataset), JSON.stringify(e), { msgID: `${e.file_key}:${Math.random()}` });
+  }
+}
+
+async function until(cond: () => Promise<boolean>, ms = 30_000, what = 'condition') {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`${what} not met in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function settled(): Promise<void> {
+  let last = '';
+  await until(
+    async () => {
+      const info = await nats.jsm.consumers.info(streamNames.events, 'transformer');
+      last = JSON.stringify({ pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered });
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    40_000,
+    'transformer consumer drained',
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}: ${last}`);
+  });
+}
+
+const activePaths = async (): Promise<Record<Dataset, string[]>> => {
+  const { rows } = await db.pool.query<{ dataset: Dataset; file_key: string }>(
+    `select dataset, file_key from lake_files where status = 'active' order by file_key`,
+  );
+  const out: Record<Dataset, string[]> = { securities: [], quotes: [], fundamentals: [], ccass: [] };
+  for (const r of rows) out[r.dataset].push(join(store.root, ...r.file_key.split('/')));
+  return out;
+};
+
+async function reference() {
+  const conn = await duck.connect();
+  try {
+    return await referenceGold(conn, await activePaths());
+  } finally {
+    conn.closeSync();
+  }
+}
+
+const goldRow = async (table: string, where: string, params: unknown[]) =>
+  (await db.pool.query(`select * from gold.${table} where ${where}`, params)).rows[0];
+
+beforeAll(async () => {
+  [nats, db] = await Promise.all([startTestNats(), freshDatabase()]);
+  await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
+  store = new FsObjectStore({ root: await testDir('lake') });
+  await db.pool.query(LAKE_FILES_TEST_DDL);
+  deps = await serviceDeps({ nc: nats.nc, pool: db.pool, store });
+  duck = await DuckDBInstance.create(':memory:');
+});
+
+afterAll(async () => {
+  await service?.close();
+  duck?.closeSync();
+  await db?.drop();
+  await nats?.stop();
+});
+
+// ------------------------------------------------------------------ tests
+
+describe('model files', () => {
+  it('parse, declare tests and come in dependency order', () => {
+    const models = loadModels();
+    const names = models.map((m) => m.name);
+    expect(new Set(names)).toEqual(
+      new Set(['daily_prices', 'monthly_high_low', 'rolling_directed_volume', 'ccass_concentration', 'ccass_changes', 'stock_picker', 'dq_freshness', 'dq_row_counts']),
+    );
+    expect(names.indexOf('daily_prices')).toBeLessThan(names.indexOf('rolling_directed_volume'));
+    expect(names.indexOf('daily_prices')).toBeLessThan(names.indexOf('stock_picker'));
+    for (const m of models) {
+      expect(m.tests.some((t) => t.kind === 'unique'), m.name).toBe(true);
+      expect(m.description.length, m.name).toBeGreaterThan(40);
+    }
+  });
+
+  it('refuses bad headers and cycles', () => {
+    const body = '-- @scope\nselect 1\n-- @model\nselect 1\n-- @lineage\nselect 1';
+    expect(() => parseModel('x.sql', `-- model: nope\n-- key: a\n-- scope: a\n${body}`)).toThrow(/not a gold table/);
+    expect(() => parseModel('x.sql', `-- model: daily_prices\n-- key: code\n-- scope: code\n-- test: frobnicate(x)\n${body}`)).toThrow(
+      /unknown test kind/,
+    );
+    const a = parseModel('a.sql', `-- model: daily_prices\n-- depends: monthly_high_low\n-- key: code\n-- scope: code\n${body}`);
+    const b = parseModel('b.sql', `-- model: monthly_high_low\n-- depends: daily_prices\n-- key: code\n-- scope: code\n${body}`);
+    expect(() => topoSort([a, b])).toThrow(/cycle/);
+  });
+});
+
+describe('transformer on Postgres + NATS + object store', () => {
+  const replacedDay = DAYS[3]!;
+  let rescrapeFiles: WrittenFile[] = [];
+  let incremental: Awaited<ReturnType<typeof readAllGold>>;
+
+  it('builds gold from events arriving out of order and twice, equal to DuckDB over the lake', async () => {
+    // Securities lists: 00003 joins the list on its listing day; 00005 is listed but never quoted.
+    await file('securities', [{ key: 'all', as_of: DAYS[0]!, fetched_at: fetchedAt(DAYS[0]!, 10), rows: securities(DAYS[0]!, ['00001', '00002', '00004', '00005']) }]);
+    await file('securities', [{ key: 'all', as_of: LISTING_DAY, fetched_at: fetchedAt(LISTING_DAY, 10), rows: securities(LISTING_DAY, ['00001', '00002', '00003', '00004', '00005']) }]);
+    for (const date of DAYS) {
+      await file('quotes', [{ key: 'all', as_of: date, fetched_at: fetchedAt(date), rows: quotes.get(date)! }]);
+    }
+    // A re-scrape of one day with a corrected close for 00001 (a later envelope in a second file).
+    const fixed = quotes.get(replacedDay)!.map((r) => (r.code === '00001' ? { ...r, close: (r.close ?? 0) + 1, high: (r.high ?? 0) + 1 } : r));
+    rescrapeFiles = [events.find((e) => e.dataset === 'quotes' && e.partition_date === replacedDay)!].map((e) => ({ event: e, bytes: new Uint8Array() }));
+    rescrapeFiles.push(await file('quotes', [{ key: 'all', as_of: replacedDay, fetched_at: fetchedAt(replacedDay, 20), rows: fixed }], { writer: 'rescrape' }));
+    quotes.set(replacedDay, fixed);
+
+    // Fundamentals every fifth day and on a Saturday; one during 00002's suspension.
+    const fundDays = [...DAYS.filter((_, i) => i % 5 === 0), '2026-01-31', DAYS[10]!].sort();
+    for (const [i, date] of fundDays.entries()) {
+      const rows = ['00001', '00002', '00003']
+        .filter((c) => c !== '00003' || date >= LISTING_DAY)
+        .map((c) => fundamentals(c, date, i, quotes.get(date)?.find((q) => q.code === c)?.close ?? null));
+      await file('fundamentals', rows.map((r) => ({ key: r.code, as_of: date, fetched_at: fetchedAt(date, 19), rows: [r] })));
+    }
+
+    // CCASS: one file per holding date with a page per stock.
+    const older = { code: '00002', date: CCASS_DATES[3]! };
+    for (const date of CCASS_DATES) {
+      const codes = ['00001', '00002', ...(date >= LISTING_DAY ? ['00003'] : [])];
+      const envs = codes
+        .filter((c) => !(c === '00002' && date === CCASS_DATES[4]))
+        .map((c) => ({ key: c, as_of: date, fetched_at: fetchedAt(date, 9), rows: ccassSet(c, date) }));
+      await file('ccass', envs);
+    }
+    // A re-scrape of (00001, date 2): C00003 and C00004 vanished, C00001 changed.
+    await file('ccass', [{ key: '00001', as_of: CCASS_DATES[2]!, fetched_at: fetchedAt(CCASS_DATES[2]!, 15), rows: ccassSet('00001', CCASS_DATES[2]!, { drop: ['C00003', 'C00004'], bump: 123_456 }) }], { writer: 'rescrape' });
+    // A page split over two envelopes of one fetch, landing in two files.
+    const split = ccassSet('00002', CCASS_DATES[4]!);
+    const splitEnv = { as_of: CCASS_DATES[4]!, fetched_at: fetchedAt(CCASS_DATES[4]!, 9, 45), run_id: 'split-run' };
+    await file('ccass', [{ ...splitEnv, key: '00002#1/2', rows: split.slice(0, 6) }], { writer: 'p1' });
+    await file('ccass', [{ ...splitEnv, key: '00002#2/2', rows: split.slice(6) }], { writer: 'p2' });
+    // An older fetch of (00002, date 3) whose event comes last: it must not replace the newer set.
+    const stale = await writeLakeFile(store, db.pool, 'ccass', [{ seq: 1_000_000 - 1, key: older.code, as_of: older.date, fetched_at: fetchedAt(older.date, 7), rows: ccassSet('00002', older.date, { drop: ['C00001'] }) }], { writer: 'stale' });
+
+    // Out of order (a fixed shuffle) and every event twice.
+    const shuffled = [...events].sort((a, b) => (a.checksum < b.checksum ? -1 : 1));
+    service = await startTransformer(config(), deps);
+    await publish([...shuffled, ...shuffled.slice(0, 20), stale.event]);
+    events.push(stale.event);
+    await settled();
+
+    const { rows: loaded } = await db.pool.query(`select count(*)::int as n from transform_files where outcome = 'loaded'`);
+    expect(loaded[0].n).toBe(events.length);
+    incremental = await readAllGold(db.pool);
+    const problems = diffGold(incremental, await reference(), { relTol: 1e-9 });
+    expect(problems).toEqual([]);
+    expect(incremental.daily_prices.length).toBe([...quotes.values()].reduce((a, r) => a + r.length, 0));
+    expect(incremental.ccass_changes.length).toBeGreaterThan(200);
+  });
+
+  it('matches hand-worked values: suspension, no-trade days, a one-day month, a mid-window listing, CCASS re-scrape', async () => {
+    // 00002 resumes after its suspension: prev_close is the report's (the close before it was suspended).
+    const resume = DAYS[13]!;
+    const q = quotes.get(resume)!.find((r) => r.code === '00002')!;
+    const before = quotes.get(DAYS[7]!)!.find((r) => r.code === '00002')!;
+    expect(q.prev_close).toBe(before.close);
+    const dp = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00002', resume]);
+    expect(dp.directed_volume).toBe(q.volume! * Math.sign(q.close! - before.close!));
+    const susp = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00002', DAYS[9]]);
+    expect(susp).toMatchObject({ status: 'suspended', close: null, directed_volume: null, change_pct: null });
+    const nt = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[5]]);
+    expect(nt).toMatchObject({ status: 'no_trade', directed_volume: 0, change_pct: 0 });
+
+    // March 2026 has one trading day: open = high/low day = that day; open is its close (no open in the report).
+    const mar = quotes.get('2026-03-02')!.find((r) => r.code === '00001')!;
+    const m = await goldRow('monthly_high_low', 'code = $1 and month = $2', ['00001', '2026-03-01']);
+    expect(m).toMatchObject({ open: mar.close, high: mar.high, low: mar.low, close: mar.close, volume: mar.volume, trading_days: 1 });
+    expect(m).toMatchObject({ high_date: '2026-03-02', low_date: '2026-03-02' });
+    const jan2 = await goldRow('monthly_high_low', 'code = $1 and month = $2', ['00002', '2026-01-01']);
+    const janDays = DAYS.filter((d) => d < '2026-02-01');
+    expect(jan2.trading_days).toBe(janDays.filter((d, i) => statusOf('00002', i, d) === 'traded').length);
+
+    // 00003 listed mid-window: its first day has no previous close, so no direction.
+    const g = DAYS.filter((d) => d >= LISTING_DAY).slice(0, 3).map((d) => quotes.get(d)!.find((r) => r.code === '00003')!);
+    const dv = (r: QuoteRow) => (r.prev_close === null ? null : r.volume! * Math.sign(r.close! - r.prev_close));
+    expect(dv(g[0]!)).toBeNull();
+    const roll = await goldRow('rolling_directed_volume', 'code = $1 and trade_date = $2', ['00003', g[2]!.trade_date]);
+    expect(roll).toMatchObject({ days_30d_trading: 3, days_30d_calendar: 3, dv_30d_trading: dv(g[1]!)! + dv(g[2]!)! });
+
+    // 00001 after 30+ trading days: a full trading window, a calendar window over the Lunar New Year gap.
+    const last = DAYS.at(-1)!;
+    const series = DAYS.map((d) => quotes.get(d)!.find((r) => r.code === '00001')!).filter((r) => r.status === 'traded');
+    const win = series.slice(-30);
+    const r1 = await goldRow('rolling_directed_volume', 'code = $1 and trade_date = $2', ['00001', last]);
+    expect(r1.days_30d_trading).toBe(30);
+    expect(r1.dv_30d_trading).toBe(win.reduce((a, r) => a + dv(r)!, 0));
+    const cal = series.filter((r) => Date.parse(r.trade_date) >= Date.parse(last) - 29 * 86_400_000);
+    expect(r1.days_30d_calendar).toBe(cal.length);
+    expect(r1.dv_30d_calendar).toBe(cal.reduce((a, r) => a + dv(r)!, 0));
+
+    // The re-scraped CCASS page replaced its set: the vanished participants are gone, shown as exited.
+    const d2 = CCASS_DATES[2]!;
+    const { rows: set } = await db.pool.query(
+      `select participant_id from silver.ccass where code = '00001' and holding_date = $1 and row_type = 'participant'`,
+      [d2],
+    );
+    expect(set.map((r) => r.participant_id)).not.toContain('C00003');
+    const { rows: ch } = await db.pool.query(
+      `select participant_key, kind, shareholding, prev_shareholding from gold.ccass_changes where code = '00001' and holding_date = $1 order by participant_key`,
+      [d2],
+    );
+    expect(ch.find((r) => r.participant_key === 'C00003')).toMatchObject({ kind: 'exited', shareholding: 0 });
+    expect(ch.find((r) => r.participant_key === 'C00004')).toMatchObject({ kind: 'exited', shareholding: 0 });
+    const { rows: back } = await db.pool.query(
+      `select kind from gold.ccass_changes where code = '00001' and holding_date = $1 and participant_key = 'C00003'`,
+      [CCASS_DATES[3]],
+    );
+    expect(back[0].kind).toBe('new');
+    // The stale fetch did not win; the split page has all its rows.
+    const { rows: stale } = await db.pool.query(
+      `select count(*)::int as n from silver.ccass where code = '00002' and holding_date = $1 and participant_id = 'C00001'`,
+      [CCASS_DATES[3]],
+    );
+    expect(stale[0].n).toBe(1);
+    const conc = await goldRow('ccass_concentration', 'code = $1 and holding_date = $2', ['00002', CCASS_DATES[4]]);
+    const splitSet = ccassSet('00002', CCASS_DATES[4]!).filter((r) => r.row_type === 'participant');
+    expect(conc.participants).toBe(splitSet.length);
+    const top10 = splitSet.map((r) => r.shareholding).sort((a, b) => b - a).slice(0, 10).reduce((a, b) => a + b, 0);
+    expect(conc.top10_pct).toBeCloseTo((100 * top10) / ISSUED, 10);
+
+    // Stock picker during 00002's suspension: no close in the report, the widget's last price instead.
+    const sp = await goldRow('stock_picker', 'code = $1 and as_of = $2', ['00002', DAYS[10]]);
+    expect(sp.close).toBe(9.99 * 2);
+    // 20-day average turnover of 00001 (its no-trade days count 0) on the last fundamentals day.
+    const fd = DAYS.filter((_, i) => i % 5 === 0).at(-1)!;
+    const q1 = DAYS.filter((d) => d <= fd).map((d) => quotes.get(d)!.find((r) => r.code === '00001')!);
+    const sp1 = await goldRow('stock_picker', 'code = $1 and as_of = $2', ['00001', fd]);
+    const last20 = q1.filter((r) => r.status !== 'suspended').slice(-20);
+    expect(sp1.avg_turnover_20d).toBeCloseTo(last20.reduce((a, r) => a + (r.turnover ?? 0), 0) / 20, 6);
+
+    // Row counts: list 1 has 4 securities, 3 of them quoted.
+    const dq = await goldRow('dq_row_counts', 'dataset = $1 and as_of = $2', ['quotes', DAYS[1]]);
+    expect(dq).toMatchObject({ rows: 3, expected: 4, ratio: 0.75 });
+    const dqc = await goldRow('dq_row_counts', 'dataset = $1 and as_of = $2', ['ccass', CCASS_DATES[0]]);
+    expect(dqc.ratio).toBe(1);
+    const fr = await goldRow('dq_freshness', 'dataset = $1', ['quotes']);
+    // Fetched 10:30 UTC = 18:30 HKT on the day: 18.5 h after the day began in Hong Kong.
+    expect(fr).toMatchObject({ latest_as_of: '2026-03-02', lag_seconds: 18.5 * 3600 });
+  });
+
+  it('records runs with their input files, publishes gold.updated with msgID = run id, and traces lineage', async () => {
+    const { rows: runs } = await db.pool.query(
+      `select run_id, model, status, rows_written, published_at from transform_runs where trigger = 'event' order by finished_at`,
+    );
+    expect(runs.length).toBeGreaterThan(40);
+    expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
+    await until(async () => (await db.pool.query('select 1 from transform_runs where publish and published_at is null')).rowCount === 0);
+    const msg = await nats.jsm.streams.getMessage(streamNames.events, { last_by_subj: subjects.goldUpdated('daily_prices') });
+    const ev = goldUpdatedValidator.parse(msg!.json());
+    expect(msg!.header?.get('Nats-Msg-Id')).toBe(ev.run_id);
+    expect(runs.some((r) => r.run_id === ev.run_id)).toBe(true);
+
+    const lineage = await traceGoldRow(db.pool, 'rolling_directed_volume', '00001', DAYS.at(-1)!);
+    const traded = DAYS.filter((d, i) => statusOf('00001', i, d) === 'traded');
+    const windowStart = traded.at(-30)!;
+    // every day from the window's first traded day (one file per day), no-trade days included
+    expect(lineage.sources.length).toBe(DAYS.filter((d) => d >= windowStart).length);
+    expect(lineage.sources.every((s) => s.dataset === 'quotes' && s.status === 'active')).toBe(true);
+    expect(lineage.run?.inputs.length).toBeGreaterThan(0);
+    const one = await traceGoldRow(db.pool, 'daily_prices', '00001', replacedDay);
+    expect(one.sources).toHaveLength(1);
+    expect(one.sources[0]!.file_key).toBe(rescrapeFiles[1]!.event.file_key);
+  });
+
+  it('a merge event changes no gold value, only lineage', async () => {
+    const before = await readAllGold(db.pool);
+    const { rows: runsBefore } = await db.pool.query('select count(*)::int as n from transform_runs');
+    const merged = await mergeLakeFiles(store, db.pool, 'quotes', replacedDay, rescrapeFiles.map((f) => f.event.file_key));
+    await publish([merged.event, ...rescrapeFiles.map((f) => f.event)]);
+    await settled();
+    expect(diffGold(await readAllGold(db.pool), before)).toEqual([]);
+    const { rows: runsAfter } = await db.pool.query('select count(*)::int as n from transform_runs');
+    expect(runsAfter[0].n).toBe(runsBefore[0].n);
+    const one = await traceGoldRow(db.pool, 'daily_prices', '00001', replacedDay);
+    expect(one.sources.map((s) => s.file_key)).toEqual([merged.event.file_key]);
+    incremental = await readAllGold(db.pool);
+  });
+
+  it('a failed model test rolls the batch back, is recorded and counted, and publishes nothing', async () => {
+    const date = CCASS_DATES[5]!;
+    const bad = await writeLakeFile(store, db.pool, 'ccass', [{ seq: 2_000_000, key: '00004', as_of: date, fetched_at: fetchedAt(date, 9), rows: ccassSet('00004', date, { overflow: true }) }], { writer: 'bad' });
+    await publish([bad.event]);
+    await until(async () => {
+      const { rows } = await db.pool.query(`select count(*)::int as n from transform_runs where status = 'failed'`);
+      return rows[0].n >= 2;
+    });
+    await settled();
+    const { rows } = await db.pool.query(`select model, tests, error from transform_runs where status = 'failed'`);
+    expect(rows[0].model).toBe('ccass_concentration');
+    expect(rows[0].error).toMatch(/range\(top10_pct, 0, 100\)/);
+    expect(await readGoldTable(db.pool, 'ccass_concentration')).toEqual(incremental.ccass_concentration);
+    const { rows: silver } = await db.pool.query(`select count(*)::int as n from silver.ccass where code = '00004'`);
+    expect(silver[0].n).toBe(0);
+    const metrics = await deps.registry.getSingleMetricAsString('harbour_transformer_model_test_failures_total');
+    expect(metrics).toMatch(/model="ccass_concentration",test="range\(top10_pct, 0, 100\)"} 2/);
+    const dlq = await nats.jsm.streams.getMessage(streamNames.dlq, { last_by_subj: subjects.dlq('transformer') });
+    expect(dlqMessageValidator.parse(dlq!.json()).reason).toMatch(/ccass_concentration failed/);
+    // Out of the lake again, so the rebuilds below see the same files as the incremental run.
+    await db.pool.query(`update lake_files set status = 'replaced' where file_key = $1`, [bad.event.file_key]);
+  });
+
+  it('a full rebuild, a model rebuild and a rebuild from a date equal the incremental result row for row', async () => {
+    await service?.close();
+    service = undefined;
+    const progress: RebuildProgress[] = [];
+    const silverBefore = (await db.pool.query('select * from silver.ccass order by code, holding_date, row_type, participant_key')).rows;
+    const full = await rebuild(config(), { ...deps }, (p) => progress.push(p));
+    expect(full.files).toBe(events.length - 2 + 1); // the two merged files are replaced by one
+    expect(progress.filter((p) => p.phase === 'silver')).toHaveLength(full.files);
+    expect(progress.filter((p) => p.phase === 'gold' && p.state === 'done')).toHaveLength(8);
+    expect(progress.at(-1)?.phase).toBe('done');
+    expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
+    expect((await db.pool.query('select * from silver.ccass order by code, holding_date, row_type, participant_key')).rows).toEqual(
+      silverBefore,
+    );
+
+    await rebuild(config(), deps, () => {}, { model: 'daily_prices' });
+    expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
+    await rebuild(config(), deps, () => {}, { from: CCASS_DATES[3] });
+    expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
+  });
+});

