@@ -68,6 +68,7 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
     force: () => http.close(),
   });
   const { signal } = lifecycle;
+  const jobsConsumer = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
   const workerCtx = {
     js: deps.js,
     pool: deps.pool,
@@ -76,6 +77,7 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
     maxAttempts: config.maxAttempts,
     retryBaseDelayMs: config.retryBaseDelayMs,
     maxRowsPerEnvelope: config.maxRowsPerEnvelope,
+    keepAliveMs: Math.max(100, Number(jobsConsumer.config.ack_wait ?? 30e9) / 1e6 / 3),
     logger: log,
     signal,
     onOutcome: (dataset: string, outcome: string) => jobsTotal.inc({ dataset, outcome }),

@@ -57,13 +57,16 @@ export async function fetchCcassStockList(ctx: Ctx, date: string): Promise<{ cod
  */
 export async function fetchCcass(ctx: Ctx, code: string, date: string): Promise<Fetched<'ccass'>> {
   const url = `${ctx.sources.ccassBaseUrl}/sdw/search/searchsdw.aspx`;
-  const form = load((await get(ctx, url, 'CCASS search form')).text());
+  const formHtml = (await get(ctx, url, 'CCASS search form')).text();
+  const form = load(formHtml);
   const fields: Record<string, string> = {};
   form('input[type=hidden]').each((_, el) => {
     const name = form(el).attr('name');
     if (name) fields[name] = form(el).attr('value') ?? '';
   });
   if (!fields.__VIEWSTATE) {
+    // Not the form: let the parser classify the page (maintenance, …) before calling it a layout change.
+    parseCcass(formHtml);
     throw new HarbourError(ErrorCodes.ParseLayout, 'CCASS search form has no __VIEWSTATE field', { detail: { url } });
   }
   const res = expectOk(

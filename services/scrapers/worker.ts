@@ -19,6 +19,8 @@ export interface WorkerContext {
   maxAttempts: number;
   retryBaseDelayMs: number;
   maxRowsPerEnvelope: number;
+  /** How often an in-flight job tells JetStream it is still being worked on (a third of the consumer's ack_wait). */
+  keepAliveMs: number;
   logger: Logger;
   signal: AbortSignal;
   onOutcome?: (dataset: string, status: JobStatus | 'aborted') => void;
@@ -70,7 +72,7 @@ export async function handleJob(ctx: WorkerContext, msg: JsMsg): Promise<Disposi
     await recordJobOutcome(ctx.pool, job.job_id, { status, attempts: attempt, ...extra });
     ctx.onOutcome?.(job.dataset, status);
   };
-  const keepAlive = setInterval(() => msg.working(), 10_000);
+  const keepAlive = setInterval(() => msg.working(), ctx.keepAliveMs);
   try {
     const fetched = await fetchForJob({ http: ctx.http, sources: ctx.sources, signal: ctx.signal }, job);
     const envelopes = toEnvelopes(fetched, job.run_id, ctx.maxRowsPerEnvelope);

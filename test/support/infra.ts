@@ -96,3 +96,28 @@ export async function serviceDeps(parts: {
     },
   }) as ServiceDeps;
 }
+
+/** Every message stored in a stream (optionally only one subject), decoded as JSON, in sequence order. */
+export async function readStream<T = unknown>(
+  jsm: JetStreamManager,
+  stream: string,
+  subject?: string,
+): Promise<{ seq: number; subject: string; data: T }[]> {
+  const info = await jsm.streams.info(stream);
+  const out: { seq: number; subject: string; data: T }[] = [];
+  if (!info.state.messages) return out;
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (m && (!subject || m.subject === subject)) out.push({ seq, subject: m.subject, data: m.json<T>() });
+  }
+  return out;
+}
+
+/** Polls `cond` every 100 ms until it holds, or fails naming `what`. */
+export async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Ingestion end to end on real components: ticks → planner → JOBS → scraper workers → RAW, against
+ * the fixture HKEX site over HTTP, with run history in Postgres.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Envelope, SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
+import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
+import type { Service } from '../services/runtime/index.ts';
+import { migrateRunHistory, runProgress, ScrapersConfig, startScrapers, tickRunId } from '../services/scrapers/index.ts';
+import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { freshDatabase, readStream, serviceDeps, startTestNats, until } from './support/infra.ts';
+
+const topology = { ...(Value.Default(TopologyConfig, {}) as TopologyConfig), jobsAckWaitMs: 2000 };
+let nats: Awaited<ReturnType<typeof startTestNats>>;
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let site: FixtureSite;
+let scrapers: Service | undefined;
+
+const scrapersConfig = (over: Partial<ScrapersConfig> = {}): ScrapersConfig => ({
+  ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig),
+  sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
+  http: { ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig).http, requestsPerSecond: 100, burst: 20, perHostConcurrency: 4, retryBaseDelayMs: 20, retryMaxDelayMs: 200, timeoutMs: 3000 },
+  retryBaseDelayMs: 100,
+  maxAttempts: 3,
+  ...over,
+});
+
+const tick = (job: string, dataset: Tick['dataset'], date: string, scheduledAt: string): Tick => ({
+  schema_version: SCHEMA_VERSION,
+  job,
+  scheduled_at: scheduledAt,
+  date,
+  ...(dataset ? { dataset } : {}),
+  catch_up: false,
+});
+
+async function publishTick(t: Tick, msgID = `${t.job}:${t.scheduled_at}`) {
+  return jetstream(nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), { msgID });
+}
+
+async function runDone(runId: string, expectJobs?: number) {
+  await until(async () => {
+    const p = await runProgress(db.pool, [runId]);
+    return p.total > 0 && p.finished === p.total && (expectJobs === undefined || p.total === expectJobs);
+  }, 60_000, `run ${runId} to finish`);
+  return runProgress(db.pool, [runId]);
+}
+
+const rawEnvelopes = async (dataset: 'ccass' | 'quotes', date?: string) =>
+  (await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw(dataset))).map((m) => m.data).filter((e) => !date || e.as_of === date);
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  await ensureTopology(nats.nc, nats.jsm, topology);
+  db = await freshDatabase();
+  site = await startFixtureSite({ samplesDir: defaultSamplesDir(), seed: 7, stocks: 8, today: '2026-10-16' });
+});
+afterAll(async () => {
+  await scrapers?.close();
+  await site?.close();
+  await db?.drop();
+  await nats?.stop();
+});
+
+describe('scheduled ingestion against the fixture site', () => {
+  it('publishes exactly the records the site holds, once, for a scheduled tick', async () => {
+    scrapers = await startScrapers(scrapersConfig(), await serviceDeps({ nc: nats.nc, pool: db.pool }));
+    const date = '2026-10-09';
+    const ccassTick = tick('ccass-daily', 'ccass', date, '2026-10-12T01:00:00.000Z');
+    const quotesTick = tick('quotes-daily', 'quotes', date, '2026-10-09T10:30:00.000Z');
+    await publishTick(ccassTick);
+    await publishTick(quotesTick);
+    const ccassRun = await runDone(tickRunId(ccassTick.job, ccassTick.scheduled_at), 8);
+    const quotesRun = await runDone(tickRunId(quotesTick.job, quotesTick.scheduled_at), 1);
+    expect(ccassRun.byStatus).toEqual({ done: 8 });
+    expect(quotesRun.byStatus).toEqual({ done: 1 });
+
+    const ccass = await rawEnvelopes('ccass', date);
+    expect(ccass).toHaveLength(8);
+    for (const stock of site.universe()) {
+      const env = ccass.find((e) => e.key === stock.code);
+      expect(env?.rows, stock.code).toEqual(site.model.ccassRows(stock.code, date));
+    }
+    const [quotes] = await rawEnvelopes('quotes', date);
+    expect(quotes?.rows).toEqual(site.model.quoteRows(date));
+
+    // The same tick again (a second scheduler, a redelivery): the planner plans the same job ids, nothing is added.
+    const rawBefore = (await nats.jsm.streams.info(streamNames.raw)).state.messages;
+    const jobsBefore = Number((await db.pool.query('select count(*) as n from scrape_jobs')).rows[0].n);
+    const again = await publishTick(ccassTick, 'forced-second-publish');
+    expect(again.duplicate).toBe(false);
+    await until(async () => (await nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_pending === 0, 10_000, 'planner to take the tick');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await nats.jsm.streams.info(streamNames.raw)).state.messages).toBe(rawBefore);
+    expect(Number((await db.pool.query('select count(*) as n from scrape_jobs')).rows[0].n)).toBe(jobsBefore);
+
+    // A weekend/holiday tick is recorded as skipped, with no job.
+    const holiday = tick('quotes-daily', 'quotes', '2026-10-01', '2026-10-01T10:30:00.000Z');
+    await publishTick(holiday);
+    await until(async () => (await db.pool.query("select 1 from scrape_runs where run_id = $1 and status = 'skipped_holiday'", [tickRunId(holiday.job, holiday.scheduled_at)])).rowCount === 1, 10_000, 'holiday run recorded');
+  });
+
+  it('retries 5xx, resets and slow answers until they succeed', async () => {
+    site.faults.reset();
+    site.faults.set({ status5xx: { count: 3, status: 503 }, reset: 2, slowMs: 300, count: 2, pathPrefix: '/eng/' });
+    const date = '2026-10-08';
+    const t = tick('quotes-daily', 'quotes', date, '2026-10-08T10:30:00.000Z');
+    await publishTick(t);
+    expect((await runDone(tickRunId(t.job, t.scheduled_at), 1)).byStatus).toEqual({ done: 1 });
+    const [quotes] = await rawEnvelopes('quotes', date);
+    expect(quotes?.rows).toEqual(site.model.quoteRows(date));
+    expect(site.stats().requests[`GET /eng/stat/smstat/dayquot/d261008e.htm`]).toBeGreaterThanOrEqual(4);
+    site.faults.reset();
+  });
+
+  it('never publishes maintenance or truncated pages: they are retried, then dead-lettered with the reason', async () => {
+    const code = site.universe()[0]!.code;
+    for (const [fault, expected, date] of [
+      [{ maintenance: true }, 'HARBOUR_ERR_PARSE_MAINTENANCE', '2026-10-07'],
+      [{ truncate: true }, 'HARBOUR_ERR_PARSE_TRUNCATED', '2026-10-06'],
+    ] as const) {
+      site.faults.reset();
+      site.faults.set(fault);
+      const runId = `test:${expected}`;
+      const { planRun } = await import('../services/scrapers/index.ts');
+      const { createHttpClient } = await import('../services/scrapers/index.ts');
+      const { createCalendar } = await import('../services/scheduler/index.ts');
+      const http = createHttpClient({});
+      await planRun(
+        { js: jetstream(nats.nc), pool: db.pool, http, sources: scrapersConfig().sources, calendar: createCalendar(), codes: [code], logger: (await import('../services/runtime/index.ts')).silentLogger() },
+        { runId, dataset: 'ccass', date, trigger: 'test' },
+      );
+      await http.close();
+      const progress = await runDone(runId, 1);
+      expect(progress.byStatus).toEqual({ dlq: 1 });
+      const job = (await db.pool.query('select outcome_code, attempts from scrape_jobs where run_id = $1', [runId])).rows[0];
+      expect(job).toMatchObject({ outcome_code: expected, attempts: scrapersConfig().maxAttempts });
+      expect(await rawEnvelopes('ccass', date)).toHaveLength(0);
+      const dlq = (await readStream<{ code: string; original_subject: string }>(nats.jsm, streamNames.dlq)).map((m) => m.data);
+      expect(dlq.some((d) => d.code === expected && d.original_subject === subjects.job('ccass'))).toBe(true);
+    }
+    site.faults.reset();
+  });
+});
+
+describe('a scraper worker killed mid-run', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => child?.kill('SIGKILL'));
+
+  it('loses no job: another worker finishes the run, and RAW holds each page once', { timeout: 120_000 }, async () => {
+    await scrapers?.close();
+    scrapers = undefined;
+    await migrateRunHistory(db.pool);
+    site.faults.set({ slowMs: 700, pathPrefix: '/sdw/search/searchsdw.aspx' });
+    const date = '2026-10-05';
+    const t = tick('ccass-daily', 'ccass', date, '2026-10-06T01:00:00.000Z');
+    child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--service', 'scrapers'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: {
+        ...process.env,
+        HARBOUR_NATS_URL: nats.server.url,
+        HARBOUR_POSTGRES_URL: db.url,
+        HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(topology.jobsAckWaitMs),
+        HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
+        HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
+        HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
+        HARBOUR_SCRAPERS_HTTP_REQUESTS_PER_SECOND: '100',
+        HARBOUR_SCRAPERS_CONCURRENCY: '2',
+        HARBOUR_OPS_PORT: '0',
+        HARBOUR_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    await publishTick(t);
+    const runId = tickRunId(t.job, t.scheduled_at);
+    // Kill once the child is in the middle of the run: some jobs done, others not.
+    await until(async () => {
+      const p = await runProgress(db.pool, [runId]);
+      return p.total === 8 && (p.byStatus.done ?? 0) >= 1;
+    }, 60_000, 'the child to start working');
+    const victim = child;
+    const exited = new Promise((r) => victim.once('exit', r));
+    victim.kill('SIGKILL');
+    await exited;
+    const atKill = await runProgress(db.pool, [runId]);
+    expect(atKill.byStatus.done ?? 0).toBeLessThan(8);
+
+    site.faults.reset();
+    scrapers = await startScrapers(scrapersConfig(), await serviceDeps({ nc: nats.nc, pool: db.pool }));
+    const done = await runDone(runId, 8);
+    expect(done.byStatus).toEqual({ done: 8 });
+    const ccass = await rawEnvelopes('ccass', date);
+    expect(ccass.map((e) => e.key).sort()).toEqual(site.universe().map((s) => s.code).sort());
+    console.log(`kill test: ${atKill.byStatus.done ?? 0} of 8 jobs done when the worker was killed; after restart 8 done, ${ccass.length} envelopes in RAW`);
+  });
+});
