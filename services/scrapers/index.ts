@@ -4,6 +4,15 @@ import { startScrapers } from './scrapers.ts';
 
 export { ScrapersConfig, SourcesConfig } from './config.ts';
 export { createHttpClient, type HttpClient } from './http/index.ts';
+export {
+  decodeLatin1,
+  parseCcass,
+  parseCcassStockList,
+  parseOutcome,
+  parseQuotations,
+  parseQuote,
+  parseSecuritiesList,
+} from './parsers/index.ts';
 export { jobId, type PlanRequest, planRun } from './planner.ts';
 export { migrateRunHistory, type RunProgress, runProgress } from './run-history.ts';
 export { fetchForJob } from './sources.ts';
