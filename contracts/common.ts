@@ -12,7 +12,11 @@ export const SCHEMA_VERSION = 1;
 /** HKEX stock code, always 5 digits zero-padded (`00700`). */
 export const StockCode = Type.String({ pattern: '^[0-9]{5}$', description: 'HKEX stock code, 5 digits' });
 /** Calendar date `yyyy-mm-dd` (Hong Kong local date). */
-export const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', description: 'date yyyy-mm-dd' });
+export const IsoDate = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+  format: 'date',
+  description: 'date yyyy-mm-dd',
+});
 /** Instant as ISO-8601 with zone, e.g. `2026-10-02T08:30:00.000Z`. */
 export const IsoInstant = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$',

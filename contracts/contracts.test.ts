@@ -87,14 +87,24 @@ describe('envelope contract', () => {
   });
 
   it('checks other wire types too', () => {
-    expect(tickValidator.check({
+    expect(
+      tickValidator.check({
         schema_version: 1,
         job: 'quotes',
         scheduled_at: '2026-10-02T10:30:00.000Z',
         date: '2026-10-02',
         dataset: 'quotes',
         catch_up: false,
-      }),).toBe(true);
-    expect(tickValidator.problems({ schema_version: 1, job: '', scheduled_at: 'now', date: '2026-10-02', catch_up: false })).toHaveLength(2);
+      }),
+    ).toBe(true);
+    expect(
+      tickValidator.problems({
+        schema_version: 1,
+        job: '',
+        scheduled_at: 'now',
+        date: '2026-10-02',
+        catch_up: false,
+      }),
+    ).toHaveLength(2);
   });
 });

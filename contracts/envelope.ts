@@ -23,7 +23,8 @@ export const EnvelopeHeader = Type.Object(
   { additionalProperties: false },
 );
 
-export interface Envelope<D extends Dataset = Dataset> extends Omit<Static<typeof EnvelopeHeader>, 'rows' | 'dataset'> {
+export interface Envelope<D extends Dataset = Dataset>
+  extends Omit<Static<typeof EnvelopeHeader>, 'rows' | 'dataset'> {
   dataset: D;
   rows: RowsByDataset[D][];
 }

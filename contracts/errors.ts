@@ -50,7 +50,11 @@ export class HarbourError extends Error {
   /** Structured detail for logs and DLQ messages (field path, URL, counts…). */
   readonly detail: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: Record<string, unknown> }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; detail?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HarbourError';
     this.code = code;

@@ -1,6 +1,6 @@
 import { DATASETS, type Dataset } from '../contracts/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
-import { type HarbourConfig, harbourConfigSchema, type Host, startHost } from '../services/host.ts';
+import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../services/host.ts';
 import { createLogger, loadConfig } from '../services/runtime/index.ts';
 import { addDays, createCalendar, localDate } from '../services/scheduler/index.ts';
 import { consumerNames, streamNames } from '../streams/index.ts';
@@ -40,7 +40,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   let host: Host | undefined;
   try {
     step(`starting the stack in ${opts.dataDir}`);
-    stack = await startStack({ dataDir: opts.dataDir, ...(opts.externalPgUrl ? { externalPgUrl: opts.externalPgUrl } : {}), log: step });
+    stack = await startStack({
+      dataDir: opts.dataDir,
+      ...(opts.externalPgUrl ? { externalPgUrl: opts.externalPgUrl } : {}),
+      log: step,
+    });
     site = await startFixtureSite({ samplesDir: defaultSamplesDir(), seed: 1, stocks: 40 });
     const described = { ...stack.describe(), 'fixture HKEX site': site.url };
     for (const [what, where] of Object.entries(described)) step(`${what.padEnd(18)} ${where}`);
@@ -68,7 +72,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const calendar = createCalendar();
     const today = localDate(new Date(), 'Asia/Hong_Kong');
     const dates: string[] = [];
-    for (let d = addDays(today, -1); dates.length < (opts.days ?? 5); d = addDays(d, -1)) if (calendar.isTradingDay(d)) dates.unshift(d);
+    for (let d = addDays(today, -1); dates.length < (opts.days ?? 5); d = addDays(d, -1))
+      if (calendar.isTradingDay(d)) dates.unshift(d);
     const [from, to] = [dates[0]!, dates.at(-1)!];
     step(`collecting ${from} .. ${to} (${dates.length} trading days), watch list ${codes.join(', ')}`);
     const scraped: DemoResult['scraped'] = {};
@@ -76,13 +81,21 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       const range = dataset === 'securities' ? { from: to, to } : { from, to };
       const r = await backfill(config, host.deps, { dataset, ...range, workers: false, label: 'demo' });
       scraped[dataset] = r.byStatus;
-      step(`scraped ${dataset}: ${Object.entries(r.byStatus).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+      step(
+        `scraped ${dataset}: ${Object.entries(r.byStatus)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}`,
+      );
     }
 
     step('waiting for the compactor to commit everything to the lake');
     await waitForCompaction(host, DATASETS);
     const files = await lakeList(host.deps, {});
-    const lake = { files: files.length, rows: files.reduce((a, f) => a + f.rows, 0), bytes: files.reduce((a, f) => a + f.bytes, 0) };
+    const lake = {
+      files: files.length,
+      rows: files.reduce((a, f) => a + f.rows, 0),
+      bytes: files.reduce((a, f) => a + f.bytes, 0),
+    };
     for (const dataset of DATASETS) {
       const of = files.filter((f) => f.dataset === dataset);
       step(`lake ${dataset.padEnd(12)} ${of.length} files, ${of.reduce((a, f) => a + f.rows, 0)} rows`);
@@ -96,7 +109,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   }
 }
 
-async function waitForCompaction(host: Host, datasets: readonly Dataset[], timeoutMs = 120_000): Promise<void> {
+async function waitForCompaction(
+  host: Host,
+  datasets: readonly Dataset[],
+  timeoutMs = 120_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     let idle = true;

@@ -28,7 +28,8 @@ const config = (): HarbourConfig => {
   const base = file ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
   return loadConfig(harbourConfigSchema(), { env: process.env, base }) as HarbourConfig;
 };
-const logger = () => createLogger({ level: process.env.HARBOUR_LOG_LEVEL ?? 'warn', destination: process.stderr as never });
+const logger = () =>
+  createLogger({ level: process.env.HARBOUR_LOG_LEVEL ?? 'warn', destination: process.stderr as never });
 
 program
   .command('parse')
@@ -41,7 +42,9 @@ program
 
 program
   .command('backfill')
-  .description('collect a dataset for every trading day of a date range (plans jobs, works them, shows progress)')
+  .description(
+    'collect a dataset for every trading day of a date range (plans jobs, works them, shows progress)',
+  )
   .requiredOption('--dataset <name>', 'securities | quotes | fundamentals | ccass')
   .requiredOption('--from <date>', 'first date, yyyy-mm-dd')
   .requiredOption('--to <date>', 'last date, yyyy-mm-dd')
@@ -72,7 +75,14 @@ program
     const codes = parseCodes(opts.codes);
     const cfg = config();
     const result = await withInfra(cfg, logger(), (deps) =>
-      backfill(cfg, deps, { dataset, from: date, to: date, workers: true, label: 'scrape', ...(codes ? { codes } : {}) }),
+      backfill(cfg, deps, {
+        dataset,
+        from: date,
+        to: date,
+        workers: true,
+        label: 'scrape',
+        ...(codes ? { codes } : {}),
+      }),
     );
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
@@ -98,7 +108,9 @@ lake
       return;
     }
     for (const f of files) {
-      process.stdout.write(`${f.status.padEnd(8)} ${String(f.rows).padStart(9)} rows ${String(f.bytes).padStart(11)} B  seq ${f.firstSeq}-${f.lastSeq}  ${f.fileKey}\n`);
+      process.stdout.write(
+        `${f.status.padEnd(8)} ${String(f.rows).padStart(9)} rows ${String(f.bytes).padStart(11)} B  seq ${f.firstSeq}-${f.lastSeq}  ${f.fileKey}\n`,
+      );
     }
     const rows = files.reduce((a, f) => a + f.rows, 0);
     const bytes = files.reduce((a, f) => a + f.bytes, 0);

@@ -26,16 +26,32 @@ export function harbourConfigSchema(defs: readonly ServiceDefinition[] = service
     ops: Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', description: 'bind address of /metrics and /healthz' }),
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 9464, description: 'port of /metrics and /healthz (0 = any free port)' }),
+        port: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 9464,
+          description: 'port of /metrics and /healthz (0 = any free port)',
+        }),
       },
       { default: {} },
     ),
     log: Type.Object(
-      { level: Type.String({ default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace' }) },
+      {
+        level: Type.String({
+          default: 'info',
+          description: 'pino log level: fatal, error, warn, info, debug, trace',
+        }),
+      },
       { default: {} },
     ),
     shutdown: Type.Object(
-      { drainTimeoutMs: Type.Integer({ minimum: 0, default: 30_000, description: 'graceful drain before forced close' }) },
+      {
+        drainTimeoutMs: Type.Integer({
+          minimum: 0,
+          default: 30_000,
+          description: 'graceful drain before forced close',
+        }),
+      },
       { default: {} },
     ),
     ...sections,

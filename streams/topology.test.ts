@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Value } from '@sinclair/typebox/value';
 import { nanos } from '@nats-io/transport-node';
+import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, HarbourError } from '../contracts/index.ts';
 import { startTestNats } from '../test/support/infra.ts';
 import { declareTopology, ensureTopology, streamNames, TopologyConfig } from './index.ts';

@@ -3,15 +3,15 @@ import {
   type ConsumerConfig,
   DeliverPolicy,
   DiscardPolicy,
-  type JetStreamManager,
   JetStreamApiError,
+  type JetStreamManager,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type Static, Type } from '@sinclair/typebox';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { DATASETS, ErrorCodes, HarbourError } from '../contracts/index.ts';
 import { consumerNames, kvBuckets, streamNames, subjects } from './subjects.ts';
 
@@ -70,7 +70,12 @@ export function declareTopology(cfg: TopologyConfig): Topology {
   const consumers: DeclaredConsumer[] = [
     {
       stream: streamNames.ticks,
-      config: { ...explicit, durable_name: consumerNames.planner, filter_subject: subjects.ticksAll, max_deliver: 20 },
+      config: {
+        ...explicit,
+        durable_name: consumerNames.planner,
+        filter_subject: subjects.ticksAll,
+        max_deliver: 20,
+      },
     },
     {
       stream: streamNames.jobs,
@@ -183,7 +188,11 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamCo
   }
 }
 
-async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerConfig | null> {
+async function consumerInfo(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+): Promise<ConsumerConfig | null> {
   try {
     return (await jsm.consumers.info(stream, name)).config;
   } catch (err) {

@@ -7,19 +7,22 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startPostgres } from '../ops/launcher/postgres.ts';
 import { startS3Server } from '../ops/launcher/s3-server.ts';
-import { startCompactor, CompactorConfig } from '../services/compactor/index.ts';
+import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from './support/infra.ts';
 import { ccassEnvelope, queryLake } from './support/lake.ts';
-import pg from 'pg';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 3000;
-const topology = { ...(Value.Default(TopologyConfig, {}) as TopologyConfig), compactorAckWaitMs: ACK_WAIT_MS };
+const topology = {
+  ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
+  compactorAckWaitMs: ACK_WAIT_MS,
+};
 const repoRoot = join(import.meta.dirname, '..');
 
 async function until(cond: () => Promise<boolean>, ms: number, what: string) {
@@ -54,7 +57,9 @@ describe('compactor crash test: kill -9 at random moments', () => {
     await nats?.stop();
   });
 
-  it(`holds exactly the ${envelopes * rowsPerEnvelope} published records after ${kills} kill -9s`, { timeout: CHAOS ? 3_600_000 : 240_000 }, async () => {
+  it(`holds exactly the ${envelopes * rowsPerEnvelope} published records after ${kills} kill -9s`, {
+    timeout: CHAOS ? 3_600_000 : 240_000,
+  }, async () => {
     const s3 = inject('s3')!;
     const prefix = `crash-${Date.now()}/`;
     const spool = await testDir('spool');
@@ -87,7 +92,8 @@ describe('compactor crash test: kill -9 at random moments', () => {
         stdio: ['ignore', logFile.fd, logFile.fd],
       });
       child.once('exit', (code, sig) => {
-        if (sig !== 'SIGKILL' && sig !== 'SIGTERM' && code !== 0) console.error(`compactor exited with ${code}; log: ${logPath}`);
+        if (sig !== 'SIGKILL' && sig !== 'SIGTERM' && code !== 0)
+          console.error(`compactor exited with ${code}; log: ${logPath}`);
       });
     };
 
@@ -95,22 +101,33 @@ describe('compactor crash test: kill -9 at random moments', () => {
     const publishing = (async () => {
       for (let i = 0; i < envelopes; i++) {
         await nats.nc.flush();
-        await (await import('@nats-io/jetstream')).jetstream(nats.nc).publish(
-          subjects.raw('ccass'),
-          JSON.stringify(ccassEnvelope(`c${i}`, i % 3 === 0 ? '2026-10-02' : '2026-10-05', rowsPerEnvelope)),
-        );
+        await (await import('@nats-io/jetstream'))
+          .jetstream(nats.nc)
+          .publish(
+            subjects.raw('ccass'),
+            JSON.stringify(
+              ccassEnvelope(`c${i}`, i % 3 === 0 ? '2026-10-02' : '2026-10-05', rowsPerEnvelope),
+            ),
+          );
         await new Promise((r) => setTimeout(r, CHAOS ? 5 : 40));
       }
     })();
 
     const committedRows = () =>
-      db.pool.query('select coalesce(sum(rows),0) as n from lake_files').then((r) => Number(r.rows[0].n), () => 0);
+      db.pool.query('select coalesce(sum(rows),0) as n from lake_files').then(
+        (r) => Number(r.rows[0].n),
+        () => 0,
+      );
     startChild();
     const killedAt: number[] = [];
     for (let k = 0; k < kills; k++) {
       // Kill while it works: once this incarnation has committed something, at a random moment after.
       const before = await committedRows();
-      await until(async () => (await committedRows()) > before, 60_000, 'progress before the next kill').catch(() => {});
+      await until(
+        async () => (await committedRows()) > before,
+        60_000,
+        'progress before the next kill',
+      ).catch(() => {});
       await new Promise((r) => setTimeout(r, Math.random() * 600));
       const victim = child!;
       const exited = new Promise((r) => victim.once('exit', r));
@@ -120,7 +137,11 @@ describe('compactor crash test: kill -9 at random moments', () => {
       startChild();
     }
     await publishing;
-    await until(() => consumerIdle(nats.jsm), CHAOS ? 1_800_000 : 120_000, 'the compactor to commit everything').catch(async (err) => {
+    await until(
+      () => consumerIdle(nats.jsm),
+      CHAOS ? 1_800_000 : 120_000,
+      'the compactor to commit everything',
+    ).catch(async (err) => {
       console.error((await readFile(logPath, 'utf8')).split('\n').slice(-20).join('\n'));
       throw err;
     });
@@ -129,13 +150,26 @@ describe('compactor crash test: kill -9 at random moments', () => {
     finalChild.kill('SIGTERM');
     await exited;
 
-    const store = createObjectStore({ backend: 's3', endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, prefix });
+    const store = createObjectStore({
+      backend: 's3',
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      prefix,
+    });
     const [lake] = await queryLake<{ n: number; ids: number; envelopes: number }>(
-      db.pool, store, 'ccass',
+      db.pool,
+      store,
+      'ccass',
       'select count(*) as n, count(distinct participant_id) as ids, count(distinct _key) as envelopes from lake',
     );
-    const files = Number((await db.pool.query('select count(*) as n from lake_files').then((r) => r.rows[0].n)));
-    console.log(`crash test: ${kills} kill -9s (rows committed at each kill: ${killedAt.join(', ')}), ${files} files; lake holds ${lake!.n} rows, ${lake!.ids} distinct, from ${lake!.envelopes} envelopes; published ${envelopes * rowsPerEnvelope}`);
+    const files = Number(
+      await db.pool.query('select count(*) as n from lake_files').then((r) => r.rows[0].n),
+    );
+    console.log(
+      `crash test: ${kills} kill -9s (rows committed at each kill: ${killedAt.join(', ')}), ${files} files; lake holds ${lake!.n} rows, ${lake!.ids} distinct, from ${lake!.envelopes} envelopes; published ${envelopes * rowsPerEnvelope}`,
+    );
     expect(lake).toEqual({ n: envelopes * rowsPerEnvelope, ids: envelopes * rowsPerEnvelope, envelopes });
     await store.close();
   });
@@ -163,15 +197,34 @@ describe('compactor outages: object store, Postgres, nats-server', () => {
     await nats?.stop();
   });
 
-  it(`never acks before commit and loses nothing across ${outageMs / 1000}s outages`, { timeout: CHAOS ? 600_000 : 180_000 }, async () => {
-    const store = createObjectStore({ backend: 's3', endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+  it(`never acks before commit and loses nothing across ${outageMs / 1000}s outages`, {
+    timeout: CHAOS ? 600_000 : 180_000,
+  }, async () => {
+    const store = createObjectStore({
+      backend: 's3',
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+    });
     const deps = await serviceDeps({ nc: nats.nc, pool, store });
-    const config = { ...(Value.Default(CompactorConfig, {}) as CompactorConfig), datasets: ['ccass' as const], spoolDir: await testDir('spool'), flushAgeMs: 300, mergeEveryMs: 0, commitRetryMaxMs: 1000 };
+    const config = {
+      ...(Value.Default(CompactorConfig, {}) as CompactorConfig),
+      datasets: ['ccass' as const],
+      spoolDir: await testDir('spool'),
+      flushAgeMs: 300,
+      mergeEveryMs: 0,
+      commitRetryMaxMs: 1000,
+    };
     const svc = await startCompactor(config, deps);
     const js = deps.js;
     let published = 0;
     const publish = async (n: number, tag: string) => {
-      for (let i = 0; i < n; i++) await js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`${tag}${i}`, '2026-10-02', 100)));
+      for (let i = 0; i < n; i++)
+        await js.publish(
+          subjects.raw('ccass'),
+          JSON.stringify(ccassEnvelope(`${tag}${i}`, '2026-10-02', 100)),
+        );
       published += n * 100;
     };
     const committed = async () => {
@@ -185,7 +238,8 @@ describe('compactor outages: object store, Postgres, nats-server', () => {
         await c.end().catch(() => {});
       }
     };
-    const ackFloor = async () => (await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'))).ack_floor.stream_seq;
+    const ackFloor = async () =>
+      (await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'))).ack_floor.stream_seq;
 
     await publish(10, 'warm');
     await until(async () => (await committed()) === published, 30_000, 'warm-up commit');
@@ -209,14 +263,34 @@ describe('compactor outages: object store, Postgres, nats-server', () => {
       if (outage === 'postgres') await pgServer.start();
       if (outage === 'nats-server') {
         await nats.server.start();
-        await until(async () => !nats.nc.isClosed() && (await nats.jsm.streams.info(streamNames.raw).then(() => true, () => false)), 30_000, 'reconnect');
+        await until(
+          async () =>
+            !nats.nc.isClosed() &&
+            (await nats.jsm.streams.info(streamNames.raw).then(
+              () => true,
+              () => false,
+            )),
+          30_000,
+          'reconnect',
+        );
         await publish(10, 'after-nats-');
       }
-      await until(async () => (await committed()) === published, 120_000, `catch-up after the ${outage} outage`);
-      console.log(`outage ${outage} (${outageMs} ms): ack floor held at ${floorBefore} during it; ${published} rows committed after`);
+      await until(
+        async () => (await committed()) === published,
+        120_000,
+        `catch-up after the ${outage} outage`,
+      );
+      console.log(
+        `outage ${outage} (${outageMs} ms): ack floor held at ${floorBefore} during it; ${published} rows committed after`,
+      );
     }
     await svc.close();
-    const [lake] = await queryLake<{ n: number; ids: number }>(pool, store, 'ccass', 'select count(*) as n, count(distinct participant_id) as ids from lake');
+    const [lake] = await queryLake<{ n: number; ids: number }>(
+      pool,
+      store,
+      'ccass',
+      'select count(*) as n, count(distinct participant_id) as ids from lake',
+    );
     expect(lake).toEqual({ n: published, ids: published });
     const retries = await deps.registry.getSingleMetricAsString('harbour_compactor_commit_retries_total');
     expect(retries).toMatch(/step="upload"/);

@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Envelope, SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
 import type { Service } from '../services/runtime/index.ts';
-import { migrateRunHistory, runProgress, ScrapersConfig, startScrapers, tickRunId } from '../services/scrapers/index.ts';
+import {
+  migrateRunHistory,
+  runProgress,
+  ScrapersConfig,
+  startScrapers,
+  tickRunId,
+} from '../services/scrapers/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, readStream, serviceDeps, startTestNats, until } from './support/infra.ts';
 
@@ -23,7 +29,15 @@ let scrapers: Service | undefined;
 const scrapersConfig = (over: Partial<ScrapersConfig> = {}): ScrapersConfig => ({
   ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig),
   sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
-  http: { ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig).http, requestsPerSecond: 100, burst: 20, perHostConcurrency: 4, retryBaseDelayMs: 20, retryMaxDelayMs: 200, timeoutMs: 3000 },
+  http: {
+    ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig).http,
+    requestsPerSecond: 100,
+    burst: 20,
+    perHostConcurrency: 4,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    timeoutMs: 3000,
+  },
   retryBaseDelayMs: 100,
   maxAttempts: 3,
   ...over,
@@ -43,15 +57,21 @@ async function publishTick(t: Tick, msgID = `${t.job}:${t.scheduled_at}`) {
 }
 
 async function runDone(runId: string, expectJobs?: number) {
-  await until(async () => {
-    const p = await runProgress(db.pool, [runId]);
-    return p.total > 0 && p.finished === p.total && (expectJobs === undefined || p.total === expectJobs);
-  }, 60_000, `run ${runId} to finish`);
+  await until(
+    async () => {
+      const p = await runProgress(db.pool, [runId]);
+      return p.total > 0 && p.finished === p.total && (expectJobs === undefined || p.total === expectJobs);
+    },
+    60_000,
+    `run ${runId} to finish`,
+  );
   return runProgress(db.pool, [runId]);
 }
 
 const rawEnvelopes = async (dataset: 'ccass' | 'quotes', date?: string) =>
-  (await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw(dataset))).map((m) => m.data).filter((e) => !date || e.as_of === date);
+  (await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw(dataset)))
+    .map((m) => m.data)
+    .filter((e) => !date || e.as_of === date);
 
 beforeAll(async () => {
   nats = await startTestNats();
@@ -93,7 +113,11 @@ describe('scheduled ingestion against the fixture site', () => {
     const jobsBefore = Number((await db.pool.query('select count(*) as n from scrape_jobs')).rows[0].n);
     const again = await publishTick(ccassTick, 'forced-second-publish');
     expect(again.duplicate).toBe(false);
-    await until(async () => (await nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_pending === 0, 10_000, 'planner to take the tick');
+    await until(
+      async () => (await nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_pending === 0,
+      10_000,
+      'planner to take the tick',
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect((await nats.jsm.streams.info(streamNames.raw)).state.messages).toBe(rawBefore);
     expect(Number((await db.pool.query('select count(*) as n from scrape_jobs')).rows[0].n)).toBe(jobsBefore);
@@ -101,12 +125,27 @@ describe('scheduled ingestion against the fixture site', () => {
     // A weekend/holiday tick is recorded as skipped, with no job.
     const holiday = tick('quotes-daily', 'quotes', '2026-10-01', '2026-10-01T10:30:00.000Z');
     await publishTick(holiday);
-    await until(async () => (await db.pool.query("select 1 from scrape_runs where run_id = $1 and status = 'skipped_holiday'", [tickRunId(holiday.job, holiday.scheduled_at)])).rowCount === 1, 10_000, 'holiday run recorded');
+    await until(
+      async () =>
+        (
+          await db.pool.query("select 1 from scrape_runs where run_id = $1 and status = 'skipped_holiday'", [
+            tickRunId(holiday.job, holiday.scheduled_at),
+          ])
+        ).rowCount === 1,
+      10_000,
+      'holiday run recorded',
+    );
   });
 
   it('retries 5xx, resets and slow answers until they succeed', async () => {
     site.faults.reset();
-    site.faults.set({ status5xx: { count: 3, status: 503 }, reset: 2, slowMs: 300, count: 2, pathPrefix: '/eng/' });
+    site.faults.set({
+      status5xx: { count: 3, status: 503 },
+      reset: 2,
+      slowMs: 300,
+      count: 2,
+      pathPrefix: '/eng/',
+    });
     const date = '2026-10-08';
     const t = tick('quotes-daily', 'quotes', date, '2026-10-08T10:30:00.000Z');
     await publishTick(t);
@@ -131,16 +170,28 @@ describe('scheduled ingestion against the fixture site', () => {
       const { createCalendar } = await import('../services/scheduler/index.ts');
       const http = createHttpClient({});
       await planRun(
-        { js: jetstream(nats.nc), pool: db.pool, http, sources: scrapersConfig().sources, calendar: createCalendar(), codes: [code], logger: (await import('../services/runtime/index.ts')).silentLogger() },
+        {
+          js: jetstream(nats.nc),
+          pool: db.pool,
+          http,
+          sources: scrapersConfig().sources,
+          calendar: createCalendar(),
+          codes: [code],
+          logger: (await import('../services/runtime/index.ts')).silentLogger(),
+        },
         { runId, dataset: 'ccass', date, trigger: 'test' },
       );
       await http.close();
       const progress = await runDone(runId, 1);
       expect(progress.byStatus).toEqual({ dlq: 1 });
-      const job = (await db.pool.query('select outcome_code, attempts from scrape_jobs where run_id = $1', [runId])).rows[0];
+      const job = (
+        await db.pool.query('select outcome_code, attempts from scrape_jobs where run_id = $1', [runId])
+      ).rows[0];
       expect(job).toMatchObject({ outcome_code: expected, attempts: scrapersConfig().maxAttempts });
       expect(await rawEnvelopes('ccass', date)).toHaveLength(0);
-      const dlq = (await readStream<{ code: string; original_subject: string }>(nats.jsm, streamNames.dlq)).map((m) => m.data);
+      const dlq = (
+        await readStream<{ code: string; original_subject: string }>(nats.jsm, streamNames.dlq)
+      ).map((m) => m.data);
       expect(dlq.some((d) => d.code === expected && d.original_subject === subjects.job('ccass'))).toBe(true);
     }
     site.faults.reset();
@@ -151,7 +202,9 @@ describe('a scraper worker killed mid-run', () => {
   let child: ChildProcess | undefined;
   afterAll(() => child?.kill('SIGKILL'));
 
-  it('loses no job: another worker finishes the run, and RAW holds each page once', { timeout: 120_000 }, async () => {
+  it('loses no job: another worker finishes the run, and RAW holds each page once', {
+    timeout: 120_000,
+  }, async () => {
     await scrapers?.close();
     scrapers = undefined;
     await migrateRunHistory(db.pool);
@@ -178,10 +231,14 @@ describe('a scraper worker killed mid-run', () => {
     await publishTick(t);
     const runId = tickRunId(t.job, t.scheduled_at);
     // Kill once the child is in the middle of the run: some jobs done, others not.
-    await until(async () => {
-      const p = await runProgress(db.pool, [runId]);
-      return p.total === 8 && (p.byStatus.done ?? 0) >= 1;
-    }, 60_000, 'the child to start working');
+    await until(
+      async () => {
+        const p = await runProgress(db.pool, [runId]);
+        return p.total === 8 && (p.byStatus.done ?? 0) >= 1;
+      },
+      60_000,
+      'the child to start working',
+    );
     const victim = child;
     const exited = new Promise((r) => victim.once('exit', r));
     victim.kill('SIGKILL');
@@ -194,7 +251,14 @@ describe('a scraper worker killed mid-run', () => {
     const done = await runDone(runId, 8);
     expect(done.byStatus).toEqual({ done: 8 });
     const ccass = await rawEnvelopes('ccass', date);
-    expect(ccass.map((e) => e.key).sort()).toEqual(site.universe().map((s) => s.code).sort());
-    console.log(`kill test: ${atKill.byStatus.done ?? 0} of 8 jobs done when the worker was killed; after restart 8 done, ${ccass.length} envelopes in RAW`);
+    expect(ccass.map((e) => e.key).sort()).toEqual(
+      site
+        .universe()
+        .map((s) => s.code)
+        .sort(),
+    );
+    console.log(
+      `kill test: ${atKill.byStatus.done ?? 0} of 8 jobs done when the worker was killed; after restart 8 done, ${ccass.length} envelopes in RAW`,
+    );
   });
 });

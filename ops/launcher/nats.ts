@@ -73,7 +73,11 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
       ]);
     } catch (cause) {
       proc.kill('SIGKILL');
-      throw new HarbourError(ErrorCodes.StartTimeout, `nats-server did not start on port ${port}: ${stderr}`, { cause });
+      throw new HarbourError(
+        ErrorCodes.StartTimeout,
+        `nats-server did not start on port ${port}: ${stderr}`,
+        { cause },
+      );
     }
     opts.log?.(`nats-server ${name} listening on nats://127.0.0.1:${port}`);
   };

@@ -56,7 +56,9 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
     try {
       await server.start();
     } catch (cause) {
-      throw new HarbourError(ErrorCodes.StartTimeout, `embedded Postgres did not start in ${databaseDir}`, { cause });
+      throw new HarbourError(ErrorCodes.StartTimeout, `embedded Postgres did not start in ${databaseDir}`, {
+        cause,
+      });
     }
     running = true;
   };
@@ -89,9 +91,13 @@ async function probe(url: string): Promise<void> {
     await client.connect();
     await client.query('select 1');
   } catch (cause) {
-    throw new HarbourError(ErrorCodes.Config, `cannot reach Postgres at HARBOUR_PG_URL: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `cannot reach Postgres at HARBOUR_PG_URL: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   } finally {
     await client.end().catch(() => {});
   }

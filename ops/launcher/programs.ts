@@ -55,7 +55,10 @@ export async function ensureProgram(
   }
   const installed = await which(program);
   if (!installed) {
-    throw new HarbourError(ErrorCodes.MissingProgram, `apt-get installed ${pkg} but ${program} is still not on PATH`);
+    throw new HarbourError(
+      ErrorCodes.MissingProgram,
+      `apt-get installed ${pkg} but ${program} is still not on PATH`,
+    );
   }
   return installed;
 }

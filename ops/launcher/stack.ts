@@ -81,7 +81,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       describe: () => ({
         'nats-server': `${nats.url} (monitor ${nats.monitorUrl})`,
         postgres: `${postgres.url.replace(/:[^:@/]+@/, ':***@')}${postgres.embedded ? ' (embedded)' : ' (external)'}`,
-        lake: s3 ? `${s3.endpoint}/${s3.bucket} (local S3 server)` : `${join(dataDir, 'lake')} (local directory)`,
+        lake: s3
+          ? `${s3.endpoint}/${s3.bucket} (local S3 server)`
+          : `${join(dataDir, 'lake')} (local directory)`,
       }),
       stop: () => stopAll(started),
     };

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ErrorCodes, HarbourError, type Dataset, DATASETS } from '../../contracts/index.ts';
+import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { ensureTopology } from '../../streams/index.ts';
 import { listFiles, migrateCatalog } from '../compactor/index.ts';
 import type { HarbourConfig } from '../host.ts';
@@ -31,7 +31,10 @@ export const PARSE_KINDS = ['ccass', 'stocklist', 'quotations', 'securities', 'q
 export type ParseKind = (typeof PARSE_KINDS)[number];
 
 /** Parses a saved page the way the scrapers would; throws the parser's coded error when the page is refused. */
-export async function parseFile(kind: ParseKind, path: string): Promise<{ summary: unknown; rows: unknown[] }> {
+export async function parseFile(
+  kind: ParseKind,
+  path: string,
+): Promise<{ summary: unknown; rows: unknown[] }> {
   const bytes = await readFile(path);
   switch (kind) {
     case 'ccass': {
@@ -59,7 +62,10 @@ export async function parseFile(kind: ParseKind, path: string): Promise<{ summar
 
 export function parseDataset(value: string): Dataset {
   if (!(DATASETS as readonly string[]).includes(value)) {
-    throw new HarbourError(ErrorCodes.Config, `--dataset must be one of ${DATASETS.join(', ')} (got "${value}")`);
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `--dataset must be one of ${DATASETS.join(', ')} (got "${value}")`,
+    );
   }
   return value as Dataset;
 }
@@ -73,16 +79,28 @@ export function parseDateOption(name: string, value: string): string {
 
 export function parseCodes(value: string | undefined): string[] | undefined {
   if (!value) return undefined;
-  const codes = value.split(',').map((c) => c.trim()).filter(Boolean);
+  const codes = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   for (const c of codes) {
-    if (!/^\d{1,5}$/.test(c)) throw new HarbourError(ErrorCodes.Config, `--codes must be stock codes like 00700,5 (got "${c}")`);
+    if (!/^\d{1,5}$/.test(c))
+      throw new HarbourError(ErrorCodes.Config, `--codes must be stock codes like 00700,5 (got "${c}")`);
   }
   return codes.map((c) => c.padStart(5, '0'));
 }
 
 /** Connects to the configured infrastructure for a one-shot command. */
-export async function withInfra<T>(config: HarbourConfig, logger: Logger, fn: (deps: ServiceDeps) => Promise<T>): Promise<T> {
-  const infra = await connectInfra(config, { logger, registry: createRegistry({ defaultMetrics: false }), health: createHealthRegistry() });
+export async function withInfra<T>(
+  config: HarbourConfig,
+  logger: Logger,
+  fn: (deps: ServiceDeps) => Promise<T>,
+): Promise<T> {
+  const infra = await connectInfra(config, {
+    logger,
+    registry: createRegistry({ defaultMetrics: false }),
+    health: createHealthRegistry(),
+  });
   try {
     await ensureTopology(infra.nc, infra.jsm, config.topology);
     return await fn(infra);
@@ -111,8 +129,22 @@ export async function backfill(
     for (let d = req.from; d <= req.to; d = addDays(d, 1)) {
       const runId = `${req.label ?? 'backfill'}:${stamp}:${req.dataset}:${d}`;
       const planned = await planRun(
-        { js: deps.js, pool: deps.pool, http, sources: scrapers.sources, calendar, codes: scrapers.codes, logger: deps.logger },
-        { runId, dataset: req.dataset, date: d, trigger: req.label ?? 'backfill', ...(req.codes ? { codes: req.codes } : {}) },
+        {
+          js: deps.js,
+          pool: deps.pool,
+          http,
+          sources: scrapers.sources,
+          calendar,
+          codes: scrapers.codes,
+          logger: deps.logger,
+        },
+        {
+          runId,
+          dataset: req.dataset,
+          date: d,
+          trigger: req.label ?? 'backfill',
+          ...(req.codes ? { codes: req.codes } : {}),
+        },
       );
       if (planned.status === 'planned') runs.push(runId);
       else skipped += 1;
@@ -125,7 +157,9 @@ export async function backfill(
   try {
     for (;;) {
       const p = await runProgress(deps.pool, runs);
-      const note = Object.entries(p.byStatus).map(([k, v]) => `${k} ${v}`).join(', ');
+      const note = Object.entries(p.byStatus)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       progress.update(p.finished, p.total, note);
       if (p.finished >= p.total) {
         progress.finish(skipped ? `(${skipped} non-trading days skipped)` : '');
@@ -139,7 +173,10 @@ export async function backfill(
 }
 
 /** Catalog listing for `lake ls`. */
-export async function lakeList(deps: ServiceDeps, filter: { dataset?: string; date?: string; all?: boolean }) {
+export async function lakeList(
+  deps: ServiceDeps,
+  filter: { dataset?: string; date?: string; all?: boolean },
+) {
   await migrateCatalog(deps.pool);
   return listFiles(deps.pool, {
     ...(filter.dataset ? { dataset: filter.dataset } : {}),

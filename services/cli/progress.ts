@@ -7,7 +7,10 @@ export interface Progress {
   finish(note?: string): void;
 }
 
-export function createProgress(label: string, opts: { stream?: NodeJS.WriteStream; everyMs?: number } = {}): Progress {
+export function createProgress(
+  label: string,
+  opts: { stream?: NodeJS.WriteStream; everyMs?: number } = {},
+): Progress {
   const out = opts.stream ?? process.stderr;
   const tty = Boolean(out.isTTY);
   const started = Date.now();

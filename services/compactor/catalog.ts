@@ -65,7 +65,10 @@ export interface CommittedFile {
 
 /** Highest RAW sequence committed by a consumer (0 = none): anything above it is certainly new. */
 export async function readWatermark(pool: pg.Pool, consumer: string): Promise<number> {
-  const { rows } = await pool.query<{ last_seq: string }>('select last_seq from lake_watermarks where consumer = $1', [consumer]);
+  const { rows } = await pool.query<{ last_seq: string }>(
+    'select last_seq from lake_watermarks where consumer = $1',
+    [consumer],
+  );
   return rows[0] ? Number(rows[0].last_seq) : 0;
 }
 
@@ -84,7 +87,10 @@ export async function committedAmong(pool: pg.Pool, consumer: string, seqs: numb
  * those, so they need no duplicate check any more.
  */
 export async function pruneCommittedSeqs(pool: pg.Pool, consumer: string, ackFloor: number): Promise<number> {
-  const { rowCount } = await pool.query('delete from lake_committed_seqs where consumer = $1 and seq <= $2', [consumer, ackFloor]);
+  const { rowCount } = await pool.query('delete from lake_committed_seqs where consumer = $1 and seq <= $2', [
+    consumer,
+    ackFloor,
+  ]);
   return rowCount ?? 0;
 }
 
@@ -148,7 +154,19 @@ export async function commitBatch(
       await client.query(
         `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [f.fileKey, f.dataset, f.partitionDate, f.firstSeq, f.lastSeq, f.rows, f.bytes, f.checksum, SCHEMA_VERSION, f.writer, at],
+        [
+          f.fileKey,
+          f.dataset,
+          f.partitionDate,
+          f.firstSeq,
+          f.lastSeq,
+          f.rows,
+          f.bytes,
+          f.checksum,
+          SCHEMA_VERSION,
+          f.writer,
+          at,
+        ],
       );
       await client.query(
         `insert into lake_committed_seqs (consumer, seq, file_key) select $1, s, $3 from unnest($2::bigint[]) as s`,
@@ -160,10 +178,10 @@ export async function commitBatch(
         JSON.stringify(eventOf(f, [], at)),
       ]);
     }
-    await client.query('update lake_watermarks set last_seq = greatest(last_seq, $2), updated_at = now() where consumer = $1', [
-      consumer,
-      maxSeq,
-    ]);
+    await client.query(
+      'update lake_watermarks set last_seq = greatest(last_seq, $2), updated_at = now() where consumer = $1',
+      [consumer, maxSeq],
+    );
     await client.query('commit');
     return 'committed';
   } catch (err) {
@@ -178,7 +196,11 @@ export async function commitBatch(
  * Swaps merged files in for their inputs in one transaction (like Iceberg's rewrite); changes
  * nothing and returns false if any input is no longer active (another merge won the race).
  */
-export async function commitMerge(pool: pg.Pool, outputs: CommittedFile[], inputs: string[]): Promise<boolean> {
+export async function commitMerge(
+  pool: pg.Pool,
+  outputs: CommittedFile[],
+  inputs: string[],
+): Promise<boolean> {
   const client = await pool.connect();
   try {
     await client.query('begin');
@@ -196,7 +218,19 @@ export async function commitMerge(pool: pg.Pool, outputs: CommittedFile[], input
       await client.query(
         `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [f.fileKey, f.dataset, f.partitionDate, f.firstSeq, f.lastSeq, f.rows, f.bytes, f.checksum, SCHEMA_VERSION, f.writer, at],
+        [
+          f.fileKey,
+          f.dataset,
+          f.partitionDate,
+          f.firstSeq,
+          f.lastSeq,
+          f.rows,
+          f.bytes,
+          f.checksum,
+          SCHEMA_VERSION,
+          f.writer,
+          at,
+        ],
       );
       await client.query(`insert into lake_outbox (subject, msg_id, payload) values ($1, $2, $3)`, [
         subjects.lakeCommitted(f.dataset),

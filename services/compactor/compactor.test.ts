@@ -2,8 +2,8 @@ import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqMessageValidator, lakeCommittedValidator } from '../../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
-import { ccassEnvelope, queryLake } from '../../test/support/lake.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { ccassEnvelope, queryLake } from '../../test/support/lake.ts';
 import { createObjectStore, type ObjectStore } from '../object-store/index.ts';
 import type { Service, ServiceDeps } from '../runtime/index.ts';
 import { CompactorConfig, listFiles, startCompactor } from './index.ts';
@@ -26,7 +26,13 @@ afterAll(async () => {
 });
 
 async function config(over: Partial<CompactorConfig> = {}): Promise<CompactorConfig> {
-  return { ...(Value.Default(CompactorConfig, {}) as CompactorConfig), spoolDir: await testDir('spool'), flushAgeMs: 300, mergeEveryMs: 0, ...over };
+  return {
+    ...(Value.Default(CompactorConfig, {}) as CompactorConfig),
+    spoolDir: await testDir('spool'),
+    flushAgeMs: 300,
+    mergeEveryMs: 0,
+    ...over,
+  };
 }
 
 async function until(cond: () => Promise<boolean>, ms = 20_000) {
@@ -38,7 +44,14 @@ async function until(cond: () => Promise<boolean>, ms = 20_000) {
 }
 
 const committedRows = async (dataset = 'ccass') =>
-  Number((await db.pool.query("select coalesce(sum(rows), 0) as n from lake_files where dataset = $1 and status = 'active'", [dataset])).rows[0].n);
+  Number(
+    (
+      await db.pool.query(
+        "select coalesce(sum(rows), 0) as n from lake_files where dataset = $1 and status = 'active'",
+        [dataset],
+      )
+    ).rows[0].n,
+  );
 
 describe('compactor on real nats-server, Postgres and object store', () => {
   let svc: Service;
@@ -47,7 +60,10 @@ describe('compactor on real nats-server, Postgres and object store', () => {
   it('writes typed, Hive-partitioned Parquet exactly once, emits commit events and dead-letters bad envelopes', async () => {
     svc = await startCompactor(await config({ datasets: ['ccass'] }), deps);
     for (let i = 0; i < 20; i++) {
-      await deps.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`a${i}`, i < 10 ? '2026-10-02' : '2026-10-05', 50)));
+      await deps.js.publish(
+        subjects.raw('ccass'),
+        JSON.stringify(ccassEnvelope(`a${i}`, i < 10 ? '2026-10-02' : '2026-10-05', 50)),
+      );
     }
     const bad = { ...ccassEnvelope('bad', '2026-10-02', 2), rows: [{ code: '700' }] };
     const badAck = await deps.js.publish(subjects.raw('ccass'), JSON.stringify(bad));
@@ -55,26 +71,43 @@ describe('compactor on real nats-server, Postgres and object store', () => {
 
     const files = await listFiles(db.pool, { dataset: 'ccass' });
     expect(new Set(files.map((f) => f.partitionDate))).toEqual(new Set(['2026-10-02', '2026-10-05']));
-    for (const f of files) expect(f.fileKey).toMatch(/^bronze\/ccass\/date=2026-10-0[25]\/part-\d{12}-\d{12}-[\w.-]+\.parquet$/);
+    for (const f of files)
+      expect(f.fileKey).toMatch(/^bronze\/ccass\/date=2026-10-0[25]\/part-\d{12}-\d{12}-[\w.-]+\.parquet$/);
 
     const [stats] = await queryLake<{ n: number; ids: number; dates: number; seqs: number }>(
-      db.pool, store, 'ccass',
+      db.pool,
+      store,
+      'ccass',
       'select count(*) as n, count(distinct participant_id) as ids, count(distinct holding_date) as dates, count(distinct _seq) as seqs from lake',
     );
     expect(stats).toEqual({ n: 1000, ids: 1000, dates: 2, seqs: 20 });
-    const typed = await queryLake<{ t: string; d: string }>(db.pool, store, 'ccass', "select typeof(shareholding) as t, typeof(holding_date) as d from lake limit 1");
+    const typed = await queryLake<{ t: string; d: string }>(
+      db.pool,
+      store,
+      'ccass',
+      'select typeof(shareholding) as t, typeof(holding_date) as d from lake limit 1',
+    );
     expect(typed[0]).toEqual({ t: 'DOUBLE', d: 'DATE' });
 
     // Commit events, one per file, on harbour.lake.committed.ccass.
     await until(async () => (await nats.jsm.streams.info(streamNames.events)).state.messages >= files.length);
-    const ev = await nats.jsm.streams.getMessage(streamNames.events, { last_by_subj: subjects.lakeCommitted('ccass') });
+    const ev = await nats.jsm.streams.getMessage(streamNames.events, {
+      last_by_subj: subjects.lakeCommitted('ccass'),
+    });
     const event = lakeCommittedValidator.parse(ev!.json());
     expect(files.map((f) => f.fileKey)).toContain(event.file_key);
 
     // The bad envelope is in the DLQ with its reason and original sequence; nothing of it reached the lake.
     await until(async () => (await nats.jsm.streams.info(streamNames.dlq)).state.messages === 1);
-    const dlq = dlqMessageValidator.parse((await nats.jsm.streams.getMessage(streamNames.dlq, { seq: 1 }))!.json());
-    expect(dlq).toMatchObject({ stage: 'compactor', code: 'HARBOUR_ERR_SCHEMA_INVALID', original_seq: badAck.seq, original_subject: 'harbour.raw.ccass' });
+    const dlq = dlqMessageValidator.parse(
+      (await nats.jsm.streams.getMessage(streamNames.dlq, { seq: 1 }))!.json(),
+    );
+    expect(dlq).toMatchObject({
+      stage: 'compactor',
+      code: 'HARBOUR_ERR_SCHEMA_INVALID',
+      original_seq: badAck.seq,
+      original_subject: 'harbour.raw.ccass',
+    });
     expect(dlq.reason).toContain('/rows/0');
     await svc.close();
   });
@@ -91,12 +124,31 @@ describe('compactor on real nats-server, Postgres and object store', () => {
 
   it('merges a day of trickled small files into files near the target size', async () => {
     const target = 64 * 1024;
-    svc = await startCompactor(await config({ datasets: ['ccass'], flushAgeMs: 100, targetFileBytes: target, mergeSmallFileBytes: target / 2, mergeMinFiles: 4 }), deps);
+    svc = await startCompactor(
+      await config({
+        datasets: ['ccass'],
+        flushAgeMs: 100,
+        targetFileBytes: target,
+        mergeSmallFileBytes: target / 2,
+        mergeMinFiles: 4,
+      }),
+      deps,
+    );
     const date = '2026-10-06';
     for (let i = 0; i < 24; i++) {
       await deps.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`t${i}`, date, 40)));
       const want = (i + 1) * 40;
-      await until(async () => Number((await db.pool.query("select coalesce(sum(rows),0) as n from lake_files where partition_date = $1 and status='active'", [date])).rows[0].n) === want);
+      await until(
+        async () =>
+          Number(
+            (
+              await db.pool.query(
+                "select coalesce(sum(rows),0) as n from lake_files where partition_date = $1 and status='active'",
+                [date],
+              )
+            ).rows[0].n,
+          ) === want,
+      );
     }
     await svc.close();
     const small = await listFiles(db.pool, { dataset: 'ccass', partitionDate: date });
@@ -108,11 +160,16 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     const after = await listFiles(db.pool, { dataset: 'ccass', partitionDate: date });
     const bytes = after.reduce((a, f) => a + f.bytes, 0);
     const ratio = after.length / Math.ceil(bytes / target);
-    console.log(`merge: ${small.length} files → ${after.length} files, ${bytes} bytes, files ÷ ceil(bytes/target) = ${ratio.toFixed(2)}`);
+    console.log(
+      `merge: ${small.length} files → ${after.length} files, ${bytes} bytes, files ÷ ceil(bytes/target) = ${ratio.toFixed(2)}`,
+    );
     expect(ratio).toBeLessThanOrEqual(1.1);
-    const [stats] = await queryLake<{ n: number; ids: number }>(db.pool, store, 'ccass', `select count(*) as n, count(distinct participant_id) as ids from lake where holding_date = DATE '${date}'`);
+    const [stats] = await queryLake<{ n: number; ids: number }>(
+      db.pool,
+      store,
+      'ccass',
+      `select count(*) as n, count(distinct participant_id) as ids from lake where holding_date = DATE '${date}'`,
+    );
     expect(stats).toEqual({ n: 960, ids: 960 });
   });
-
 });
-

@@ -50,22 +50,127 @@ export const fileKeyFor = (
 function compactorMetrics(deps: ServiceDeps) {
   const r = deps.registry;
   return {
-    bufferedRows: metric(r, 'harbour_compactor_buffered_rows', () => new Gauge({ name: 'harbour_compactor_buffered_rows', help: 'rows buffered, not yet committed', labelNames: ['dataset'], registers: [r] })),
-    bufferedBytes: metric(r, 'harbour_compactor_buffered_bytes', () => new Gauge({ name: 'harbour_compactor_buffered_bytes', help: 'estimated encoded bytes buffered', labelNames: ['dataset'], registers: [r] })),
-    filesCommitted: metric(r, 'harbour_compactor_files_committed_total', () => new Counter({ name: 'harbour_compactor_files_committed_total', help: 'files committed to the lake', labelNames: ['dataset', 'kind'], registers: [r] })),
-    rowsCommitted: metric(r, 'harbour_compactor_rows_committed_total', () => new Counter({ name: 'harbour_compactor_rows_committed_total', help: 'rows committed to the lake', labelNames: ['dataset'], registers: [r] })),
-    fileBytes: metric(r, 'harbour_compactor_file_size_bytes', () => new Histogram({ name: 'harbour_compactor_file_size_bytes', help: 'size of committed files', labelNames: ['dataset'], buckets: [1 << 16, 1 << 20, 1 << 23, 1 << 25, 1 << 27, 1 << 29], registers: [r] })),
-    flushSeconds: metric(r, 'harbour_compactor_flush_duration_seconds', () => new Histogram({ name: 'harbour_compactor_flush_duration_seconds', help: 'finish + upload + commit of one batch', labelNames: ['dataset'], buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300], registers: [r] })),
-    skipped: metric(r, 'harbour_compactor_redeliveries_skipped_total', () => new Counter({ name: 'harbour_compactor_redeliveries_skipped_total', help: 'redelivered envelopes already in a committed file', labelNames: ['dataset'], registers: [r] })),
-    dlq: metric(r, 'harbour_dlq_messages_total', () => new Counter({ name: 'harbour_dlq_messages_total', help: 'messages sent to the DLQ', labelNames: ['stage', 'code'], registers: [r] })),
-    retries: metric(r, 'harbour_compactor_commit_retries_total', () => new Counter({ name: 'harbour_compactor_commit_retries_total', help: 'upload/commit attempts that failed and were retried', labelNames: ['dataset', 'step'], registers: [r] })),
-    lastCommit: metric(r, 'harbour_compactor_last_commit_timestamp_seconds', () => new Gauge({ name: 'harbour_compactor_last_commit_timestamp_seconds', help: 'time of the last commit', labelNames: ['dataset'], registers: [r] })),
+    bufferedRows: metric(
+      r,
+      'harbour_compactor_buffered_rows',
+      () =>
+        new Gauge({
+          name: 'harbour_compactor_buffered_rows',
+          help: 'rows buffered, not yet committed',
+          labelNames: ['dataset'],
+          registers: [r],
+        }),
+    ),
+    bufferedBytes: metric(
+      r,
+      'harbour_compactor_buffered_bytes',
+      () =>
+        new Gauge({
+          name: 'harbour_compactor_buffered_bytes',
+          help: 'estimated encoded bytes buffered',
+          labelNames: ['dataset'],
+          registers: [r],
+        }),
+    ),
+    filesCommitted: metric(
+      r,
+      'harbour_compactor_files_committed_total',
+      () =>
+        new Counter({
+          name: 'harbour_compactor_files_committed_total',
+          help: 'files committed to the lake',
+          labelNames: ['dataset', 'kind'],
+          registers: [r],
+        }),
+    ),
+    rowsCommitted: metric(
+      r,
+      'harbour_compactor_rows_committed_total',
+      () =>
+        new Counter({
+          name: 'harbour_compactor_rows_committed_total',
+          help: 'rows committed to the lake',
+          labelNames: ['dataset'],
+          registers: [r],
+        }),
+    ),
+    fileBytes: metric(
+      r,
+      'harbour_compactor_file_size_bytes',
+      () =>
+        new Histogram({
+          name: 'harbour_compactor_file_size_bytes',
+          help: 'size of committed files',
+          labelNames: ['dataset'],
+          buckets: [1 << 16, 1 << 20, 1 << 23, 1 << 25, 1 << 27, 1 << 29],
+          registers: [r],
+        }),
+    ),
+    flushSeconds: metric(
+      r,
+      'harbour_compactor_flush_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'harbour_compactor_flush_duration_seconds',
+          help: 'finish + upload + commit of one batch',
+          labelNames: ['dataset'],
+          buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+          registers: [r],
+        }),
+    ),
+    skipped: metric(
+      r,
+      'harbour_compactor_redeliveries_skipped_total',
+      () =>
+        new Counter({
+          name: 'harbour_compactor_redeliveries_skipped_total',
+          help: 'redelivered envelopes already in a committed file',
+          labelNames: ['dataset'],
+          registers: [r],
+        }),
+    ),
+    dlq: metric(
+      r,
+      'harbour_dlq_messages_total',
+      () =>
+        new Counter({
+          name: 'harbour_dlq_messages_total',
+          help: 'messages sent to the DLQ',
+          labelNames: ['stage', 'code'],
+          registers: [r],
+        }),
+    ),
+    retries: metric(
+      r,
+      'harbour_compactor_commit_retries_total',
+      () =>
+        new Counter({
+          name: 'harbour_compactor_commit_retries_total',
+          help: 'upload/commit attempts that failed and were retried',
+          labelNames: ['dataset', 'step'],
+          registers: [r],
+        }),
+    ),
+    lastCommit: metric(
+      r,
+      'harbour_compactor_last_commit_timestamp_seconds',
+      () =>
+        new Gauge({
+          name: 'harbour_compactor_last_commit_timestamp_seconds',
+          help: 'time of the last commit',
+          labelNames: ['dataset'],
+          registers: [r],
+        }),
+    ),
   };
 }
 type Metrics = ReturnType<typeof compactorMetrics>;
 
 /** Runs `fn` until it succeeds, backing off; gives up only when `signal` aborts. */
-async function untilDone<T>(fn: () => Promise<T>, opts: { signal: AbortSignal; maxMs: number; log: Logger; what: string; onRetry?: () => void }): Promise<T> {
+async function untilDone<T>(
+  fn: () => Promise<T>,
+  opts: { signal: AbortSignal; maxMs: number; log: Logger; what: string; onRetry?: () => void },
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -133,7 +238,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     force: async () => forced.abort(),
   });
   const { signal } = lifecycle;
-  await untilDone(() => migrateCatalog(deps.pool), { signal, maxMs: config.commitRetryMaxMs, log, what: 'catalog migration' });
+  await untilDone(() => migrateCatalog(deps.pool), {
+    signal,
+    maxMs: config.commitRetryMaxMs,
+    log,
+    what: 'catalog migration',
+  });
 
   const publishOutbox = async () => {
     const items = await unsentOutbox(deps.pool);
@@ -149,7 +259,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
   const runDataset = async (dataset: Dataset) => {
     const consumer = consumerNames.compactor(dataset);
     const dlog = log.child({ dataset });
-    let watermark = await untilDone(() => readWatermark(deps.pool, consumer), { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'read watermark' });
+    let watermark = await untilDone(() => readWatermark(deps.pool, consumer), {
+      signal,
+      maxMs: config.commitRetryMaxMs,
+      log: dlog,
+      what: 'read watermark',
+    });
     let batch = new Batch();
     // The batch being committed: a redelivery of one of its messages must not enter the next batch.
     let committing: Batch | null = null;
@@ -202,12 +317,27 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         });
       }
       const outcome = await untilDone(
-        () => commitBatch(deps.pool, consumer, dataset, files.map(({ file, finished: f }) => ({ file, seqs: f.seqs }))),
-        { signal: sig, maxMs: config.commitRetryMaxMs, log: dlog, what: 'catalog commit', onRetry: () => m.retries.inc({ dataset, step: 'commit' }) },
+        () =>
+          commitBatch(
+            deps.pool,
+            consumer,
+            dataset,
+            files.map(({ file, finished: f }) => ({ file, seqs: f.seqs })),
+          ),
+        {
+          signal: sig,
+          maxMs: config.commitRetryMaxMs,
+          log: dlog,
+          what: 'catalog commit',
+          onRetry: () => m.retries.inc({ dataset, step: 'commit' }),
+        },
       );
       if (outcome === 'conflict') {
         // Some sequences were committed meanwhile: hand everything back; redelivery sorts it out.
-        dlog.warn({ messages: current.size }, 'batch overlaps committed sequences; handing it back for redelivery');
+        dlog.warn(
+          { messages: current.size },
+          'batch overlaps committed sequences; handing it back for redelivery',
+        );
         for (const msg of current.msgs.values()) msg.nak();
         return;
       }
@@ -222,8 +352,18 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       m.lastCommit.set({ dataset }, Date.now() / 1000);
       m.bufferedRows.set({ dataset }, 0);
       m.bufferedBytes.set({ dataset }, 0);
-      dlog.info({ reason, outcome, files: files.map((f) => ({ key: f.file.fileKey, rows: f.file.rows, bytes: f.file.bytes })), messages: current.size }, 'batch committed');
-      await publishOutbox().catch((err) => dlog.warn({ err }, 'commit events not published yet; outbox will retry'));
+      dlog.info(
+        {
+          reason,
+          outcome,
+          files: files.map((f) => ({ key: f.file.fileKey, rows: f.file.rows, bytes: f.file.bytes })),
+          messages: current.size,
+        },
+        'batch committed',
+      );
+      await publishOutbox().catch((err) =>
+        dlog.warn({ err }, 'commit events not published yet; outbox will retry'),
+      );
       await pruneSeqs();
     };
 
@@ -245,7 +385,17 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
           return;
         }
       }
-      if (seq <= watermark && (await untilDone(() => committedAmong(deps.pool, consumer, [seq]), { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'committed check' })).has(seq)) {
+      if (
+        seq <= watermark &&
+        (
+          await untilDone(() => committedAmong(deps.pool, consumer, [seq]), {
+            signal,
+            maxMs: config.commitRetryMaxMs,
+            log: dlog,
+            what: 'committed check',
+          })
+        ).has(seq)
+      ) {
         m.skipped.inc({ dataset });
         msg.ack();
         return;
@@ -254,10 +404,19 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       try {
         env = decodeEnvelope(msg.data);
         if (env.dataset !== dataset) {
-          throw new HarbourError(ErrorCodes.SchemaInvalid, `envelope of dataset ${env.dataset} on the ${dataset} subject`, { detail: { path: '/dataset' } });
+          throw new HarbourError(
+            ErrorCodes.SchemaInvalid,
+            `envelope of dataset ${env.dataset} on the ${dataset} subject`,
+            { detail: { path: '/dataset' } },
+          );
         }
       } catch (err) {
-        await settle(msg, dispositionFor(err, 1, 1), { js: deps.js, stage: 'compactor', logger: dlog, onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }) });
+        await settle(msg, dispositionFor(err, 1, 1), {
+          js: deps.js,
+          stage: 'compactor',
+          logger: dlog,
+          onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }),
+        });
         return;
       }
       if (!env.rows.length) {
@@ -266,7 +425,13 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       }
       let file = batch.files.get(env.as_of);
       if (!file) {
-        file = await PartitionFile.open({ spoolDir: config.spoolDir, dataset, partitionDate: env.as_of, rowGroupRows: config.rowGroupRows, writerId });
+        file = await PartitionFile.open({
+          spoolDir: config.spoolDir,
+          dataset,
+          partitionDate: env.as_of,
+          rowGroupRows: config.rowGroupRows,
+          writerId,
+        });
         batch.files.set(env.as_of, file);
       }
       if (!batch.size) batch.startedAt = Date.now();
@@ -283,15 +448,22 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     };
 
     // Age-based rotation, and `working()` so buffered messages outlive ack_wait while they wait.
-    const timer = setInterval(() => {
-      if (batch.size && Date.now() - batch.startedAt >= config.flushAgeMs) serial(() => flush('age')).catch(onFailure);
-    }, Math.min(1000, config.flushAgeMs));
-    const { config: consumerConfig } = await untilDone(() => deps.jsm.consumers.info(streamNames.raw, consumer), {
-      signal,
-      maxMs: config.commitRetryMaxMs,
-      log: dlog,
-      what: 'consumer info',
-    });
+    const timer = setInterval(
+      () => {
+        if (batch.size && Date.now() - batch.startedAt >= config.flushAgeMs)
+          serial(() => flush('age')).catch(onFailure);
+      },
+      Math.min(1000, config.flushAgeMs),
+    );
+    const { config: consumerConfig } = await untilDone(
+      () => deps.jsm.consumers.info(streamNames.raw, consumer),
+      {
+        signal,
+        maxMs: config.commitRetryMaxMs,
+        log: dlog,
+        what: 'consumer info',
+      },
+    );
     const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
     const keepAlive = setInterval(() => {
       for (const b of [batch, committing]) for (const msg of b?.msgs.values() ?? []) msg.working();
@@ -323,7 +495,9 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       await chain;
     }
     // Graceful stop: the signal is aborted, so retries stop; what cannot be committed now is redelivered later.
-    await serial(() => flush('shutdown', forced.signal)).catch((err) => dlog.warn({ err }, 'final flush failed; messages will be redelivered'));
+    await serial(() => flush('shutdown', forced.signal)).catch((err) =>
+      dlog.warn({ err }, 'final flush failed; messages will be redelivered'),
+    );
   };
 
   const background = async () => {

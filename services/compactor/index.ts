@@ -10,7 +10,8 @@ export { sweepOrphans } from './sweep.ts';
 
 export const compactorService = defineService({
   name: 'compactor',
-  description: 'batches raw envelopes into large Parquet files in the lake, exactly once, and merges small files',
+  description:
+    'batches raw envelopes into large Parquet files in the lake, exactly once, and merges small files',
   config: CompactorConfig,
   start: (config, deps) => startCompactor(config, deps),
 });

@@ -11,7 +11,12 @@ import type { CompactorConfig } from './config.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 
 /** Partitions of a dataset holding at least `minFiles` active files smaller than `smallBytes`. */
-async function partitionsToMerge(pool: pg.Pool, dataset: string, smallBytes: number, minFiles: number): Promise<string[]> {
+async function partitionsToMerge(
+  pool: pg.Pool,
+  dataset: string,
+  smallBytes: number,
+  minFiles: number,
+): Promise<string[]> {
   const { rows } = await pool.query<{ d: string }>(
     `select to_char(partition_date, 'YYYY-MM-DD') as d from lake_files
      where dataset = $1 and status = 'active' and bytes < $2
@@ -35,9 +40,16 @@ export async function mergePartitions(
   signal: AbortSignal,
 ): Promise<string[]> {
   const merged: string[] = [];
-  for (const date of await partitionsToMerge(deps.pool, dataset, config.mergeSmallFileBytes, config.mergeMinFiles)) {
+  for (const date of await partitionsToMerge(
+    deps.pool,
+    dataset,
+    config.mergeSmallFileBytes,
+    config.mergeMinFiles,
+  )) {
     if (signal.aborted) break;
-    const inputs = (await listFiles(deps.pool, { dataset, partitionDate: date })).filter((f) => f.bytes < config.mergeSmallFileBytes);
+    const inputs = (await listFiles(deps.pool, { dataset, partitionDate: date })).filter(
+      (f) => f.bytes < config.mergeSmallFileBytes,
+    );
     merged.push(...(await mergeFiles(deps, config, dataset, date, inputs, writerId, signal)));
   }
   return merged;
@@ -52,7 +64,14 @@ async function mergeFiles(
   writerId: string,
   signal: AbortSignal,
 ): Promise<string[]> {
-  const open = () => PartitionFile.open({ spoolDir: config.spoolDir, dataset, partitionDate: date, rowGroupRows: config.rowGroupRows, writerId });
+  const open = () =>
+    PartitionFile.open({
+      spoolDir: config.spoolDir,
+      dataset,
+      partitionDate: date,
+      rowGroupRows: config.rowGroupRows,
+      writerId,
+    });
   const finished: FinishedFile[] = [];
   const spools: PartitionFile[] = [];
   let out = await open();
@@ -93,11 +112,25 @@ async function mergeFiles(
     for (const [i, f] of finished.entries()) {
       await deps.store.put(outputs[i]!.fileKey, createReadStream(f.spoolPath), { signal });
     }
-    if (!(await commitMerge(deps.pool, outputs, inputs.map((f) => f.fileKey)))) {
+    if (
+      !(await commitMerge(
+        deps.pool,
+        outputs,
+        inputs.map((f) => f.fileKey),
+      ))
+    ) {
       for (const o of outputs) await deps.store.delete(o.fileKey);
       return [];
     }
-    deps.logger.info({ dataset, date, inputs: inputs.length, outputs: outputs.map((o) => ({ key: o.fileKey, rows: o.rows, bytes: o.bytes })) }, 'partition merged');
+    deps.logger.info(
+      {
+        dataset,
+        date,
+        inputs: inputs.length,
+        outputs: outputs.map((o) => ({ key: o.fileKey, rows: o.rows, bytes: o.bytes })),
+      },
+      'partition merged',
+    );
     return outputs.map((o) => o.fileKey);
   } finally {
     for (const s of spools) await s.discard();

@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset, Envelope } from '../../contracts/index.ts';
-import { createParquetWriter, datasetColumns, type ParquetFileWriter, type ParquetRow } from '../parquet/index.ts';
+import {
+  createParquetWriter,
+  datasetColumns,
+  type ParquetFileWriter,
+  type ParquetRow,
+} from '../parquet/index.ts';
 
 export interface FinishedFile {
   spoolPath: string;
@@ -42,7 +47,10 @@ export class PartitionFile {
     writerId: string;
   }): Promise<PartitionFile> {
     await mkdir(opts.spoolDir, { recursive: true });
-    const path = join(opts.spoolDir, `${opts.dataset}-${opts.partitionDate}-${Date.now()}-${Math.random().toString(36).slice(2)}.parquet`);
+    const path = join(
+      opts.spoolDir,
+      `${opts.dataset}-${opts.partitionDate}-${Date.now()}-${Math.random().toString(36).slice(2)}.parquet`,
+    );
     const file = new PartitionFile(opts.dataset, opts.partitionDate, path);
     file.fh = await open(path, 'w');
     file.writer = createParquetWriter(
@@ -63,7 +71,10 @@ export class PartitionFile {
   /** Encoded bytes so far plus an estimate for the buffered row group. */
   get estimatedBytes(): number {
     const flushed = this.writer.bytesWritten;
-    const perRow = this.writer.rows > this.writer.bufferedRows && flushed > 0 ? flushed / (this.writer.rows - this.writer.bufferedRows) : 64;
+    const perRow =
+      this.writer.rows > this.writer.bufferedRows && flushed > 0
+        ? flushed / (this.writer.rows - this.writer.bufferedRows)
+        : 64;
     return flushed + this.writer.bufferedRows * perRow;
   }
 

@@ -6,7 +6,12 @@ import type { ServiceDeps } from '../runtime/index.ts';
  * whose commit never happened (a crash between upload and commit) and inputs of merges. The grace
  * period protects uploads in flight and readers still reading a replaced file.
  */
-export async function sweepOrphans(deps: ServiceDeps, dataset: string, graceMs: number, log: Logger): Promise<string[]> {
+export async function sweepOrphans(
+  deps: ServiceDeps,
+  dataset: string,
+  graceMs: number,
+  log: Logger,
+): Promise<string[]> {
   const { rows } = await deps.pool.query<{ file_key: string; status: string; replaced_at: Date | null }>(
     'select file_key, status, replaced_at from lake_files where dataset = $1',
     [dataset],
@@ -17,7 +22,8 @@ export async function sweepOrphans(deps: ServiceDeps, dataset: string, graceMs: 
   for await (const obj of deps.store.list(`bronze/${dataset}/`)) {
     const row = known.get(obj.key);
     const orphan = !row && now - obj.lastModified.getTime() > graceMs;
-    const expired = row?.status === 'replaced' && row.replaced_at !== null && now - row.replaced_at.getTime() > graceMs;
+    const expired =
+      row?.status === 'replaced' && row.replaced_at !== null && now - row.replaced_at.getTime() > graceMs;
     if (!orphan && !expired) continue;
     await deps.store.delete(obj.key);
     deleted.push(obj.key);

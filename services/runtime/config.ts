@@ -25,7 +25,8 @@ export function configLeaves(schema: TSchema, prefix = 'HARBOUR', path: string[]
   const seen = new Map<string, ConfigLeaf>();
   for (const obj of objects) {
     for (const [key, child] of Object.entries(obj.properties as Record<string, TSchema>)) {
-      for (const leaf of configLeaves(child, prefix, [...path, key])) if (!seen.has(leaf.env)) seen.set(leaf.env, leaf);
+      for (const leaf of configLeaves(child, prefix, [...path, key]))
+        if (!seen.has(leaf.env)) seen.set(leaf.env, leaf);
     }
   }
   return [...seen.values()];

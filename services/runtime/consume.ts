@@ -56,7 +56,8 @@ export async function consumeLoop(opts: ConsumeLoopOptions): Promise<void> {
         signal.removeEventListener('abort', stop);
       }
     } catch (err) {
-      if (!signal.aborted) logger.warn({ err, consumer: opts.consumer }, 'consumer failed; re-binding shortly');
+      if (!signal.aborted)
+        logger.warn({ err, consumer: opts.consumer }, 'consumer failed; re-binding shortly');
     }
     await Promise.allSettled(inflight);
     if (!signal.aborted) await sleep(1000, signal).catch(() => {});

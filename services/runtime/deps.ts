@@ -12,8 +12,14 @@ export const InfraConfig = Type.Object(
   {
     nats: Type.Object(
       {
-        url: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server URL(s), comma-separated' }),
-        name: Type.String({ default: 'harbour', description: 'NATS connection name (shows in server monitoring)' }),
+        url: Type.String({
+          default: 'nats://127.0.0.1:4222',
+          description: 'NATS server URL(s), comma-separated',
+        }),
+        name: Type.String({
+          default: 'harbour',
+          description: 'NATS connection name (shows in server monitoring)',
+        }),
       },
       { default: {} },
     ),

@@ -27,14 +27,23 @@ export function backoffMs(attempt: number, baseMs = 1000, maxMs = 60_000): numbe
  * The default decision for a failed message: permanent errors go to the DLQ at once, anything else
  * is retried with back-off until `maxAttempts`, then goes to the DLQ with its last error.
  */
-export function dispositionFor(err: unknown, attempt: number, maxAttempts: number, retryBaseDelayMs = 1000): Disposition {
+export function dispositionFor(
+  err: unknown,
+  attempt: number,
+  maxAttempts: number,
+  retryBaseDelayMs = 1000,
+): Disposition {
   const code = isHarbourError(err) ? err.code : 'HARBOUR_ERR_UNEXPECTED';
   const reason = err instanceof Error ? err.message : String(err);
   const detail = isHarbourError(err) ? (err.detail ?? {}) : {};
   if (PERMANENT.has(code) || attempt >= maxAttempts) {
     return { kind: 'dlq', code, reason, detail: { ...detail, attempts: attempt } };
   }
-  return { kind: 'retry', delayMs: backoffMs(attempt, retryBaseDelayMs, Math.max(60_000, retryBaseDelayMs * 16)), reason };
+  return {
+    kind: 'retry',
+    delayMs: backoffMs(attempt, retryBaseDelayMs, Math.max(60_000, retryBaseDelayMs * 16)),
+    reason,
+  };
 }
 
 /**
@@ -51,7 +60,10 @@ export async function settle(
       msg.ack();
       return;
     case 'retry':
-      ctx.logger.warn({ subject: msg.subject, seq: msg.seq, delayMs: d.delayMs, reason: d.reason }, 'retrying message');
+      ctx.logger.warn(
+        { subject: msg.subject, seq: msg.seq, delayMs: d.delayMs, reason: d.reason },
+        'retrying message',
+      );
       msg.nak(d.delayMs);
       return;
     case 'dlq': {
@@ -69,7 +81,10 @@ export async function settle(
       await ctx.js.publish(subjects.dlq(ctx.stage), JSON.stringify(dlq), {
         msgID: `dlq:${ctx.stage}:${msg.info.stream}:${msg.seq}`,
       });
-      ctx.logger.error({ subject: msg.subject, seq: msg.seq, code: dlq.code, reason: d.reason }, 'message sent to DLQ');
+      ctx.logger.error(
+        { subject: msg.subject, seq: msg.seq, code: dlq.code, reason: d.reason },
+        'message sent to DLQ',
+      );
       ctx.onDlq?.(dlq.code);
       msg.term(d.reason.slice(0, 200));
       return;

@@ -1,8 +1,11 @@
 export { type ConfigLeaf, configLeaves, configTable, envName, loadConfig } from './config.ts';
+export { type ConsumeLoopOptions, consumeLoop } from './consume.ts';
 export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
+export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
 export { createHealthRegistry, type HealthCheck, type HealthRegistry } from './health.ts';
 export { createLogger, type Logger, silentLogger } from './logger.ts';
 export { Counter, createRegistry, Gauge, Histogram, metric, Registry } from './metrics.ts';
+export { type Migration, migrate } from './migrate.ts';
 export { type OpsServer, startOpsServer } from './ops-server.ts';
 export {
   createLifecycle,
@@ -13,6 +16,3 @@ export {
   type ServiceDefinition,
   sleep,
 } from './service.ts';
-export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
-export { type Migration, migrate } from './migrate.ts';
-export { type ConsumeLoopOptions, consumeLoop } from './consume.ts';

@@ -3,7 +3,9 @@ import pino, { type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /** JSON lines on stdout (or the given destination); services take `logger.child({ service })`. */
-export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
+): Logger {
   return pino(
     { level: opts.level ?? 'info', base: { app: 'harbour', ...(opts.name ? { name: opts.name } : {}) } },
     opts.destination,

@@ -3,7 +3,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** A registry with Node process metrics under `harbour_process_*`/`harbour_nodejs_*`. */
-export function createRegistry(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}): Registry {
+export function createRegistry(
+  opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {},
+): Registry {
   const registry = new Registry();
   if (opts.labels) registry.setDefaultLabels(opts.labels);
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'harbour_' });

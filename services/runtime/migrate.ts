@@ -10,7 +10,11 @@ export interface Migration {
  * Applies each owner's migrations once, in order, under one advisory lock (several processes may
  * start at the same time). Applied ids are recorded in `harbour_migrations`.
  */
-export async function migrate(pool: pg.Pool, owner: string, migrations: readonly Migration[]): Promise<string[]> {
+export async function migrate(
+  pool: pg.Pool,
+  owner: string,
+  migrations: readonly Migration[],
+): Promise<string[]> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock(hashtext($1))', ['harbour-migrate']);
@@ -19,7 +23,10 @@ export async function migrate(pool: pg.Pool, owner: string, migrations: readonly
          owner text not null, id text not null, applied_at timestamptz not null default now(),
          primary key (owner, id))`,
     );
-    const { rows } = await client.query<{ id: string }>('select id from harbour_migrations where owner = $1', [owner]);
+    const { rows } = await client.query<{ id: string }>(
+      'select id from harbour_migrations where owner = $1',
+      [owner],
+    );
     const done = new Set(rows.map((r) => r.id));
     const applied: string[] = [];
     for (const m of migrations) {

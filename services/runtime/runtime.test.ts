@@ -9,7 +9,10 @@ import { startOpsServer } from './ops-server.ts';
 import { createLifecycle, sleep } from './service.ts';
 
 const Schema = Type.Object({
-  nats: Type.Object({ url: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS URL' }) }, { default: {} }),
+  nats: Type.Object(
+    { url: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS URL' }) },
+    { default: {} },
+  ),
   compactor: Type.Object(
     {
       flushAgeMs: Type.Integer({ minimum: 1000, default: 600_000, description: 'rotate after' }),
@@ -118,7 +121,10 @@ describe('ops server', () => {
       natsUp = false;
       const down = await fetch(`${srv.url}/healthz`);
       expect(down.status).toBe(503);
-      expect(await down.json()).toMatchObject({ ok: false, checks: { nats: { ok: false, detail: 'disconnected' } } });
+      expect(await down.json()).toMatchObject({
+        ok: false,
+        checks: { nats: { ok: false, detail: 'disconnected' } },
+      });
       expect((await fetch(`${srv.url}/nope`)).status).toBe(404);
     } finally {
       await srv.close();

@@ -1,7 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import type { ServiceDeps } from './deps.ts';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import type { ServiceDeps } from './deps.ts';
 
 /** What every stage's `start(config, deps)` returns. `closed` settles when the service has stopped, by `close()` or by a fatal error (rejects). */
 export interface Service {

@@ -8,7 +8,9 @@ export const ScheduledJob = Type.Object({
   cron: Type.String({ minLength: 9 }),
   dataset: Type.Optional(DatasetName),
   /** Which business date a tick is for: the day it fires, or the previous trading day (CCASS settles T+1/T+2). */
-  dateRule: Type.Union([Type.Literal('same_day'), Type.Literal('previous_trading_day')], { default: 'same_day' }),
+  dateRule: Type.Union([Type.Literal('same_day'), Type.Literal('previous_trading_day')], {
+    default: 'same_day',
+  }),
 });
 export type ScheduledJob = Static<typeof ScheduledJob>;
 
@@ -21,19 +23,33 @@ export const DEFAULT_JOBS: ScheduledJob[] = [
 
 export const SchedulerConfig = Type.Object(
   {
-    jobs: Type.Array(ScheduledJob, { default: DEFAULT_JOBS, description: 'cron jobs (JSON in a config file)' }),
-    timezone: Type.String({ default: 'Asia/Hong_Kong', description: 'time zone of the cron specs and business dates' }),
+    jobs: Type.Array(ScheduledJob, {
+      default: DEFAULT_JOBS,
+      description: 'cron jobs (JSON in a config file)',
+    }),
+    timezone: Type.String({
+      default: 'Asia/Hong_Kong',
+      description: 'time zone of the cron specs and business dates',
+    }),
     holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
       default: [...DEFAULT_HK_HOLIDAYS],
       description: 'exchange holidays (yyyy-mm-dd, comma-separated); weekends are always closed',
     }),
-    evaluateEveryMs: Type.Integer({ minimum: 100, default: 15_000, description: 'how often due ticks are computed' }),
+    evaluateEveryMs: Type.Integer({
+      minimum: 100,
+      default: 15_000,
+      description: 'how often due ticks are computed',
+    }),
     catchUpMaxTicks: Type.Integer({
       minimum: 0,
       default: 5,
       description: 'after downtime, at most this many missed ticks per job are published (newest first kept)',
     }),
-    leaseTtlMs: Type.Integer({ minimum: 1000, default: 30_000, description: 'leader lease; another scheduler takes over after it lapses' }),
+    leaseTtlMs: Type.Integer({
+      minimum: 1000,
+      default: 30_000,
+      description: 'leader lease; another scheduler takes over after it lapses',
+    }),
   },
   { default: {} },
 );

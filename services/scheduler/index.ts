@@ -9,7 +9,8 @@ export { type SchedulerOptions, startScheduler } from './scheduler.ts';
 
 export const schedulerService = defineService({
   name: 'scheduler',
-  description: 'publishes cron ticks (harbour.tick.<job>) under a KV leader lease, catching up after downtime',
+  description:
+    'publishes cron ticks (harbour.tick.<job>) under a KV leader lease, catching up after downtime',
   config: SchedulerConfig,
   start: (config, deps) => startScheduler(config, deps),
 });

@@ -24,6 +24,8 @@ export function parseCron(cron: string, timeZone: string, currentDate: Date = ne
   try {
     return CronExpressionParser.parse(cron, { tz: timeZone, currentDate, strict: false });
   } catch (cause) {
-    throw new HarbourError(ErrorCodes.Config, `invalid cron "${cron}": ${(cause as Error).message}`, { cause });
+    throw new HarbourError(ErrorCodes.Config, `invalid cron "${cron}": ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }

@@ -49,15 +49,24 @@ describe('calendar and cron', () => {
     const cal = createCalendar(['2026-10-01']);
     expect(cal.previousTradingDay('2026-10-05')).toBe('2026-10-02'); // Monday → Friday
     expect(cal.previousTradingDay('2026-10-02')).toBe('2026-09-30'); // holiday skipped
-    expect(cal.tradingDays('2026-09-28', '2026-10-04')).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-02']);
+    expect(cal.tradingDays('2026-09-28', '2026-10-04')).toEqual([
+      '2026-09-28',
+      '2026-09-29',
+      '2026-09-30',
+      '2026-10-02',
+    ]);
   });
 
   it('finds due slots in Hong Kong time, bounded for long outages', () => {
     const now = new Date('2026-10-05T10:31:00Z'); // Monday 18:31 HKT
-    expect(dueSlots('30 18 * * 1-5', 'Asia/Hong_Kong', new Date('2026-10-02T10:30:00Z'), now, 10).map((d) => d.toISOString())).toEqual([
-      '2026-10-05T10:30:00.000Z',
-    ]);
-    expect(dueSlots('30 18 * * 1-5', 'Asia/Hong_Kong', new Date('2020-01-01T00:00:00Z'), now, 3)).toHaveLength(3);
+    expect(
+      dueSlots('30 18 * * 1-5', 'Asia/Hong_Kong', new Date('2026-10-02T10:30:00Z'), now, 10).map((d) =>
+        d.toISOString(),
+      ),
+    ).toEqual(['2026-10-05T10:30:00.000Z']);
+    expect(
+      dueSlots('30 18 * * 1-5', 'Asia/Hong_Kong', new Date('2020-01-01T00:00:00Z'), now, 3),
+    ).toHaveLength(3);
   });
 });
 
@@ -74,7 +83,12 @@ describe('scheduler on a real nats-server', () => {
     clock = new Date('2026-10-02T10:30:05Z'); // the 18:30 slot passes
     await until(async () => (await ticks()).length === 1);
     const [first] = await ticks();
-    expect(first).toMatchObject({ job: 'quotes-daily', date: '2026-10-02', dataset: 'quotes', scheduled_at: '2026-10-02T10:30:00.000Z' });
+    expect(first).toMatchObject({
+      job: 'quotes-daily',
+      date: '2026-10-02',
+      dataset: 'quotes',
+      scheduled_at: '2026-10-02T10:30:00.000Z',
+    });
 
     // A second scheduler while `a` holds the lease publishes nothing.
     const b = await startScheduler(config(), await serviceDeps({ nc: nats.nc }), { now, instanceId: 'b' });
@@ -98,7 +112,13 @@ describe('scheduler on a real nats-server', () => {
 
   it('collapses a duplicate tick publish in the dedup window', async () => {
     const js = jetstream(nats.nc);
-    const tick = JSON.stringify({ schema_version: 1, job: 'x', scheduled_at: '2026-10-02T10:30:00.000Z', date: '2026-10-02', catch_up: false });
+    const tick = JSON.stringify({
+      schema_version: 1,
+      job: 'x',
+      scheduled_at: '2026-10-02T10:30:00.000Z',
+      date: '2026-10-02',
+      catch_up: false,
+    });
     const one = await js.publish(subjects.tick('x'), tick, { msgID: 'x:2026-10-02T10:30:00.000Z' });
     const two = await js.publish(subjects.tick('x'), tick, { msgID: 'x:2026-10-02T10:30:00.000Z' });
     expect(one.duplicate).toBe(false);

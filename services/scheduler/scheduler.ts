@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
 import { kvBuckets, msgIds, subjects } from '../../streams/index.ts';
-import { Counter, createLifecycle, Gauge, metric, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
+import {
+  Counter,
+  createLifecycle,
+  Gauge,
+  metric,
+  type Service,
+  type ServiceDeps,
+  sleep,
+} from '../runtime/index.ts';
 import { createCalendar, localDate } from './calendar.ts';
 import type { ScheduledJob, SchedulerConfig } from './config.ts';
 import { createLease } from './lease.ts';
@@ -37,17 +45,34 @@ export async function startScheduler(
   const published = metric(
     deps.registry,
     'harbour_scheduler_ticks_published_total',
-    () => new Counter({ name: 'harbour_scheduler_ticks_published_total', help: 'ticks published', labelNames: ['job', 'catch_up'], registers: [deps.registry] }),
+    () =>
+      new Counter({
+        name: 'harbour_scheduler_ticks_published_total',
+        help: 'ticks published',
+        labelNames: ['job', 'catch_up'],
+        registers: [deps.registry],
+      }),
   );
   const leaderGauge = metric(
     deps.registry,
     'harbour_scheduler_leader',
-    () => new Gauge({ name: 'harbour_scheduler_leader', help: '1 while this scheduler holds the lease', registers: [deps.registry] }),
+    () =>
+      new Gauge({
+        name: 'harbour_scheduler_leader',
+        help: '1 while this scheduler holds the lease',
+        registers: [deps.registry],
+      }),
   );
   const lastTickGauge = metric(
     deps.registry,
     'harbour_scheduler_last_tick_timestamp_seconds',
-    () => new Gauge({ name: 'harbour_scheduler_last_tick_timestamp_seconds', help: 'scheduled time of the last tick published', labelNames: ['job'], registers: [deps.registry] }),
+    () =>
+      new Gauge({
+        name: 'harbour_scheduler_last_tick_timestamp_seconds',
+        help: 'scheduled time of the last tick published',
+        labelNames: ['job'],
+        registers: [deps.registry],
+      }),
   );
 
   const businessDate = (job: ScheduledJob, slot: Date) => {
@@ -86,7 +111,10 @@ export async function startScheduler(
         await kv.put(lastKey(job.name), scheduledAt);
         published.inc({ job: job.name, catch_up: String(catchUp) });
         lastTickGauge.set({ job: job.name }, slot.getTime() / 1000);
-        log.info({ job: job.name, scheduledAt, date: tick.date, catchUp, duplicate: ack.duplicate }, 'tick published');
+        log.info(
+          { job: job.name, scheduledAt, date: tick.date, catchUp, duplicate: ack.duplicate },
+          'tick published',
+        );
       }
     }
   };

@@ -4,9 +4,18 @@ import { HttpClientConfig } from './http/index.ts';
 
 export const SourcesConfig = Type.Object(
   {
-    ccassBaseUrl: Type.String({ default: 'https://www3.hkexnews.hk', description: 'CCASS search site (searchsdw.aspx, stocklist.aspx)' }),
-    hkexBaseUrl: Type.String({ default: 'https://www.hkex.com.hk', description: 'HKEX main site (daily quotations, list of securities)' }),
-    quoteBaseUrl: Type.String({ default: 'https://www1.hkex.com.hk/hkexwidget', description: 'HKEX quote widget data (getequityquote)' }),
+    ccassBaseUrl: Type.String({
+      default: 'https://www3.hkexnews.hk',
+      description: 'CCASS search site (searchsdw.aspx, stocklist.aspx)',
+    }),
+    hkexBaseUrl: Type.String({
+      default: 'https://www.hkex.com.hk',
+      description: 'HKEX main site (daily quotations, list of securities)',
+    }),
+    quoteBaseUrl: Type.String({
+      default: 'https://www1.hkex.com.hk/hkexwidget',
+      description: 'HKEX quote widget data (getequityquote)',
+    }),
   },
   { default: {} },
 );
@@ -18,17 +27,34 @@ export const ScrapersConfig = Type.Object(
     http: Type.Object(HttpClientConfig.properties, { default: {} }),
     codes: Type.Array(Type.String({ pattern: '^[0-9]{5}$' }), {
       default: [],
-      description: 'restrict per-stock jobs (CCASS, fundamentals) to these codes; empty = every stock in the CCASS stock list',
+      description:
+        'restrict per-stock jobs (CCASS, fundamentals) to these codes; empty = every stock in the CCASS stock list',
     }),
-    concurrency: Type.Integer({ minimum: 1, default: 4, description: 'jobs one scraper process works on at once' }),
+    concurrency: Type.Integer({
+      minimum: 1,
+      default: 4,
+      description: 'jobs one scraper process works on at once',
+    }),
     maxAttempts: Type.Integer({
       minimum: 1,
       default: 6,
       description: 'deliveries of a job before it goes to the DLQ (keep below the topology jobsMaxDeliver)',
     }),
-    retryBaseDelayMs: Type.Integer({ minimum: 10, default: 30_000, description: 'first retry delay of a failed job (maintenance, truncated page, HTTP failure); doubles per attempt' }),
-    maxRowsPerEnvelope: Type.Integer({ minimum: 1, default: 5000, description: 'larger pages are published as several envelopes (NATS max payload)' }),
-    planner: Type.Boolean({ default: true, description: 'also turn scheduler ticks into jobs in this process' }),
+    retryBaseDelayMs: Type.Integer({
+      minimum: 10,
+      default: 30_000,
+      description:
+        'first retry delay of a failed job (maintenance, truncated page, HTTP failure); doubles per attempt',
+    }),
+    maxRowsPerEnvelope: Type.Integer({
+      minimum: 1,
+      default: 5000,
+      description: 'larger pages are published as several envelopes (NATS max payload)',
+    }),
+    planner: Type.Boolean({
+      default: true,
+      description: 'also turn scheduler ticks into jobs in this process',
+    }),
     holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
       default: [...DEFAULT_HK_HOLIDAYS],
       description: 'exchange holidays: a tick for a holiday is recorded as skipped, not scraped',

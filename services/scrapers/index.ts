@@ -15,13 +15,14 @@ export {
 } from './parsers/index.ts';
 export { jobId, type PlanRequest, planRun } from './planner.ts';
 export { migrateRunHistory, type RunProgress, runProgress } from './run-history.ts';
-export { fetchForJob } from './sources.ts';
 export { startScrapers, tickRunId } from './scrapers.ts';
+export { fetchForJob } from './sources.ts';
 export { publishEnvelopes, toEnvelopes } from './worker.ts';
 
 export const scrapersService = defineService({
   name: 'scrapers',
-  description: 'turns ticks into jobs (planner) and jobs into raw envelopes (workers) from HKEX or the fixture site',
+  description:
+    'turns ticks into jobs (planner) and jobs into raw envelopes (workers) from HKEX or the fixture site',
   config: ScrapersConfig,
   start: (config, deps) => startScrapers(config, deps),
 });

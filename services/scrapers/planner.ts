@@ -42,7 +42,10 @@ export const jobId = (runId: string, dataset: Dataset, date: string, code?: stri
  * (a redelivered tick, a re-run command) adds no job twice. A non-trading day is recorded as
  * skipped, with no job.
  */
-export async function planRun(ctx: PlannerContext, req: PlanRequest): Promise<{ status: string; jobs: ScrapeJob[] }> {
+export async function planRun(
+  ctx: PlannerContext,
+  req: PlanRequest,
+): Promise<{ status: string; jobs: ScrapeJob[] }> {
   const run = { runId: req.runId, dataset: req.dataset, date: req.date, trigger: req.trigger };
   if (!ctx.calendar.isTradingDay(req.date)) {
     await recordRun(ctx.pool, { ...run, status: 'skipped_holiday', note: 'not a trading day' }, []);
@@ -54,9 +57,12 @@ export async function planRun(ctx: PlannerContext, req: PlanRequest): Promise<{ 
     const wanted = req.codes?.length ? req.codes : ctx.codes;
     codes = wanted.length
       ? [...wanted]
-      : (await fetchCcassStockList({ http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) }, req.date)).map(
-          (s) => s.code,
-        );
+      : (
+          await fetchCcassStockList(
+            { http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+            req.date,
+          )
+        ).map((s) => s.code);
   }
   const jobs: ScrapeJob[] = codes.map((code) => ({
     schema_version: SCHEMA_VERSION,
@@ -69,9 +75,9 @@ export async function planRun(ctx: PlannerContext, req: PlanRequest): Promise<{ 
   await recordRun(ctx.pool, { ...run, status: 'planned' }, jobs);
   for (let i = 0; i < jobs.length; i += PUBLISH_BATCH) {
     await Promise.all(
-      jobs.slice(i, i + PUBLISH_BATCH).map((job) =>
-        ctx.js.publish(subjects.job(job.dataset), JSON.stringify(job), { msgID: job.job_id }),
-      ),
+      jobs
+        .slice(i, i + PUBLISH_BATCH)
+        .map((job) => ctx.js.publish(subjects.job(job.dataset), JSON.stringify(job), { msgID: job.job_id })),
     );
   }
   ctx.logger.info({ ...run, jobs: jobs.length }, 'run planned');

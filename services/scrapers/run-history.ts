@@ -58,7 +58,14 @@ export function migrateRunHistory(pool: pg.Pool) {
 
 export async function recordRun(
   pool: pg.Pool,
-  run: { runId: string; dataset: string; date: string; trigger: string; status: 'planned' | 'skipped_holiday' | 'failed'; note?: string },
+  run: {
+    runId: string;
+    dataset: string;
+    date: string;
+    trigger: string;
+    status: 'planned' | 'skipped_holiday' | 'failed';
+    note?: string;
+  },
   jobs: ScrapeJob[],
 ): Promise<void> {
   const client = await pool.connect();

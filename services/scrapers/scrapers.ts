@@ -1,6 +1,5 @@
 import { tickValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
-import { createCalendar } from '../scheduler/index.ts';
 import {
   Counter,
   consumeLoop,
@@ -11,6 +10,7 @@ import {
   type Service,
   type ServiceDeps,
 } from '../runtime/index.ts';
+import { createCalendar } from '../scheduler/index.ts';
 import type { ScrapersConfig } from './config.ts';
 import { createHttpClient } from './http/index.ts';
 import { planRun } from './planner.ts';
@@ -30,32 +30,67 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   const http = createHttpClient(config.http, { logger: log, metrics: { registry: deps.registry } });
   const calendar = createCalendar(config.holidays);
   const r = deps.registry;
-  const jobsTotal = metric(r, 'harbour_scraper_jobs_total', () =>
-    new Counter({ name: 'harbour_scraper_jobs_total', help: 'job outcomes', labelNames: ['dataset', 'outcome'], registers: [r] }),
+  const jobsTotal = metric(
+    r,
+    'harbour_scraper_jobs_total',
+    () =>
+      new Counter({
+        name: 'harbour_scraper_jobs_total',
+        help: 'job outcomes',
+        labelNames: ['dataset', 'outcome'],
+        registers: [r],
+      }),
   );
-  const recordsTotal = metric(r, 'harbour_scraper_records_published_total', () =>
-    new Counter({ name: 'harbour_scraper_records_published_total', help: 'rows published to RAW', labelNames: ['dataset'], registers: [r] }),
+  const recordsTotal = metric(
+    r,
+    'harbour_scraper_records_published_total',
+    () =>
+      new Counter({
+        name: 'harbour_scraper_records_published_total',
+        help: 'rows published to RAW',
+        labelNames: ['dataset'],
+        registers: [r],
+      }),
   );
-  const envelopesTotal = metric(r, 'harbour_scraper_envelopes_published_total', () =>
-    new Counter({ name: 'harbour_scraper_envelopes_published_total', help: 'envelopes published to RAW', labelNames: ['dataset'], registers: [r] }),
+  const envelopesTotal = metric(
+    r,
+    'harbour_scraper_envelopes_published_total',
+    () =>
+      new Counter({
+        name: 'harbour_scraper_envelopes_published_total',
+        help: 'envelopes published to RAW',
+        labelNames: ['dataset'],
+        registers: [r],
+      }),
   );
-  const dlqTotal = metric(r, 'harbour_dlq_messages_total', () =>
-    new Counter({ name: 'harbour_dlq_messages_total', help: 'messages sent to the DLQ', labelNames: ['stage', 'code'], registers: [r] }),
+  const dlqTotal = metric(
+    r,
+    'harbour_dlq_messages_total',
+    () =>
+      new Counter({
+        name: 'harbour_dlq_messages_total',
+        help: 'messages sent to the DLQ',
+        labelNames: ['stage', 'code'],
+        registers: [r],
+      }),
   );
-  metric(r, 'harbour_scraper_jobs_pending', () =>
-    new Gauge({
-      name: 'harbour_scraper_jobs_pending',
-      help: 'jobs waiting in the JOBS queue (not yet delivered) plus delivered and unacked',
-      registers: [r],
-      async collect() {
-        try {
-          const info = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
-          this.set(info.num_pending + info.num_ack_pending);
-        } catch {
-          // NATS unreachable: leave the last value.
-        }
-      },
-    }),
+  metric(
+    r,
+    'harbour_scraper_jobs_pending',
+    () =>
+      new Gauge({
+        name: 'harbour_scraper_jobs_pending',
+        help: 'jobs waiting in the JOBS queue (not yet delivered) plus delivered and unacked',
+        registers: [r],
+        async collect() {
+          try {
+            const info = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
+            this.set(info.num_pending + info.num_ack_pending);
+          } catch {
+            // NATS unreachable: leave the last value.
+          }
+        },
+      }),
   );
 
   const lifecycle = createLifecycle({
@@ -100,7 +135,16 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
     }),
   ];
   if (config.planner) {
-    const plannerCtx = { js: deps.js, pool: deps.pool, http, sources: config.sources, calendar, codes: config.codes, logger: log, signal };
+    const plannerCtx = {
+      js: deps.js,
+      pool: deps.pool,
+      http,
+      sources: config.sources,
+      calendar,
+      codes: config.codes,
+      logger: log,
+      signal,
+    };
     loops.push(
       consumeLoop({
         js: deps.js,
@@ -130,6 +174,9 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
       }),
     );
   }
-  deps.health.add('scrapers', () => ({ ok: !signal.aborted, detail: `http budget left ${http.budgetRemaining()}` }));
+  deps.health.add('scrapers', () => ({
+    ok: !signal.aborted,
+    detail: `http budget left ${http.budgetRemaining()}`,
+  }));
   return lifecycle;
 }

@@ -43,7 +43,10 @@ function expectOk(res: HttpResponse, what: string): HttpResponse {
 }
 
 const get = async (ctx: Ctx, url: string, what: string) =>
-  expectOk(await ctx.http.request({ method: 'GET', url, ...(ctx.signal ? { signal: ctx.signal } : {}) }), what);
+  expectOk(
+    await ctx.http.request({ method: 'GET', url, ...(ctx.signal ? { signal: ctx.signal } : {}) }),
+    what,
+  );
 
 /** The CCASS stock list for a date (codes the CCASS search knows). */
 export async function fetchCcassStockList(ctx: Ctx, date: string): Promise<{ code: string; name: string }[]> {
@@ -67,7 +70,9 @@ export async function fetchCcass(ctx: Ctx, code: string, date: string): Promise<
   if (!fields.__VIEWSTATE) {
     // Not the form: let the parser classify the page (maintenance, …) before calling it a layout change.
     parseCcass(formHtml);
-    throw new HarbourError(ErrorCodes.ParseLayout, 'CCASS search form has no __VIEWSTATE field', { detail: { url } });
+    throw new HarbourError(ErrorCodes.ParseLayout, 'CCASS search form has no __VIEWSTATE field', {
+      detail: { url },
+    });
   }
   const res = expectOk(
     await ctx.http.request({
@@ -118,7 +123,11 @@ export async function fetchSecurities(ctx: Ctx): Promise<Fetched<'securities'>> 
 }
 
 /** Quote-widget figures of one stock (EPS, P/E, yield, market cap, issued shares). */
-export async function fetchFundamentals(ctx: Ctx, code: string, date: string): Promise<Fetched<'fundamentals'>> {
+export async function fetchFundamentals(
+  ctx: Ctx,
+  code: string,
+  date: string,
+): Promise<Fetched<'fundamentals'>> {
   const sym = String(Number(code));
   const url = `${ctx.sources.quoteBaseUrl}/data/getequityquote?sym=${sym}&lang=eng&callback=harbour&date=${date}`;
   const row = parseQuote((await get(ctx, url, 'quote widget')).text());
@@ -126,9 +135,15 @@ export async function fetchFundamentals(ctx: Ctx, code: string, date: string): P
 }
 
 /** Runs the fetcher a job names. */
-export function fetchForJob(ctx: Ctx, job: { dataset: Dataset; date: string; code?: string }): Promise<Fetched> {
+export function fetchForJob(
+  ctx: Ctx,
+  job: { dataset: Dataset; date: string; code?: string },
+): Promise<Fetched> {
   const needCode = () => {
-    if (!job.code) throw new HarbourError(ErrorCodes.SchemaInvalid, `a ${job.dataset} job needs a stock code`, { detail: { path: '/code' } });
+    if (!job.code)
+      throw new HarbourError(ErrorCodes.SchemaInvalid, `a ${job.dataset} job needs a stock code`, {
+        detail: { path: '/code' },
+      });
     return job.code;
   };
   switch (job.dataset) {

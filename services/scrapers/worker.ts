@@ -78,7 +78,11 @@ export async function handleJob(ctx: WorkerContext, msg: JsMsg): Promise<Disposi
     const envelopes = toEnvelopes(fetched, job.run_id, ctx.maxRowsPerEnvelope);
     await publishEnvelopes(ctx.js, envelopes);
     ctx.onPublished?.(job.dataset, envelopes.length, fetched.rows.length);
-    await record('done', { rows: fetched.rows.length, envelopes: envelopes.length, sourceUrl: fetched.sourceUrl });
+    await record('done', {
+      rows: fetched.rows.length,
+      envelopes: envelopes.length,
+      sourceUrl: fetched.sourceUrl,
+    });
     log.debug({ rows: fetched.rows.length }, 'job done');
     return { kind: 'ack' };
   } catch (err) {

@@ -15,17 +15,20 @@ export function ccassEnvelope(tag: string, date: string, rows: number, code = '0
     source_url: 'http://127.0.0.1/sdw/search/searchsdw.aspx',
     fetched_at: '2026-10-03T01:00:00.000Z',
     run_id: 'test-run',
-    rows: Array.from({ length: rows }, (_, i): CcassRow => ({
-      code,
-      holding_date: date,
-      row_type: 'participant',
-      participant_id: `P${tag}-${i}`,
-      participant_name: `PARTICIPANT ${tag} ${i} LIMITED`,
-      address: `${i} QUEEN'S ROAD CENTRAL, HONG KONG`,
-      shareholding: 1000 * (i + 1),
-      pct_issued: (i % 100) / 100,
-      participants: null,
-    })),
+    rows: Array.from(
+      { length: rows },
+      (_, i): CcassRow => ({
+        code,
+        holding_date: date,
+        row_type: 'participant',
+        participant_id: `P${tag}-${i}`,
+        participant_name: `PARTICIPANT ${tag} ${i} LIMITED`,
+        address: `${i} QUEEN'S ROAD CENTRAL, HONG KONG`,
+        shareholding: 1000 * (i + 1),
+        pct_issued: (i % 100) / 100,
+        participants: null,
+      }),
+    ),
   };
 }
 
@@ -55,12 +58,16 @@ export async function queryLake<T = Record<string, unknown>>(
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     try {
-      await conn.run(`create view lake as select * from read_parquet([${paths.map((p) => `'${p}'`).join(', ')}])`);
+      await conn.run(
+        `create view lake as select * from read_parquet([${paths.map((p) => `'${p}'`).join(', ')}])`,
+      );
       const reader = await conn.runAndReadAll(sql);
       // Counts come back as bigint; the tests compare with plain numbers.
-      return reader.getRowObjectsJS().map((row) =>
-        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
-      ) as T[];
+      return reader
+        .getRowObjectsJS()
+        .map((row) =>
+          Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+        ) as T[];
     } finally {
       conn.closeSync();
     }
