@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { type Dataset, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import { type Migration, migrate } from '../runtime/index.ts';
+import { type Migration, migrate, withTransaction } from '../runtime/index.ts';
 
 /** DDL of the lake catalog described in contracts/catalog.ts, plus the compactor's watermarks and outbox. */
 export const catalogMigrations: Migration[] = [
@@ -110,6 +110,37 @@ function eventOf(f: CommittedFile, replaces: string[], at: Date): LakeCommitted 
   };
 }
 
+/** Inserts a file's catalog row and queues its commit event, inside the caller's transaction. */
+async function insertFile(
+  client: pg.PoolClient,
+  f: CommittedFile,
+  replaces: string[],
+  at: Date,
+): Promise<void> {
+  await client.query(
+    `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      f.fileKey,
+      f.dataset,
+      f.partitionDate,
+      f.firstSeq,
+      f.lastSeq,
+      f.rows,
+      f.bytes,
+      f.checksum,
+      SCHEMA_VERSION,
+      f.writer,
+      at,
+    ],
+  );
+  await client.query('insert into lake_outbox (subject, msg_id, payload) values ($1, $2, $3)', [
+    subjects.lakeCommitted(f.dataset),
+    `commit:${f.fileKey}:${f.checksum}`,
+    JSON.stringify(eventOf(f, replaces, at)),
+  ]);
+}
+
 /**
  * THE commit: in one transaction the files become visible, every RAW sequence they hold is recorded
  * as committed for this consumer, the watermark (highest committed sequence) advances, and one
@@ -119,7 +150,7 @@ function eventOf(f: CommittedFile, replaces: string[], at: Date): LakeCommitted 
  * nothing and returns `conflict`: the caller hands its messages back, and on redelivery the
  * committed ones are skipped and the rest batched again.
  */
-export async function commitBatch(
+export function commitBatch(
   pool: pg.Pool,
   consumer: string,
   dataset: Dataset,
@@ -127,11 +158,9 @@ export async function commitBatch(
 ): Promise<'committed' | 'already' | 'conflict'> {
   const allSeqs = files.flatMap((f) => f.seqs);
   const maxSeq = allSeqs.reduce((a, b) => Math.max(a, b), 0);
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return withTransaction(pool, async (client) => {
     await client.query(
-      `insert into lake_watermarks (consumer, dataset, last_seq) values ($1, $2, 0) on conflict (consumer) do nothing`,
+      'insert into lake_watermarks (consumer, dataset, last_seq) values ($1, $2, 0) on conflict (consumer) do nothing',
       [consumer, dataset],
     );
     // Serialises writers of this consumer.
@@ -141,112 +170,47 @@ export async function commitBatch(
       [consumer, allSeqs],
     );
     const overlap = Number(rows[0]?.n ?? 0);
-    if (overlap === allSeqs.length) {
-      await client.query('rollback');
-      return 'already';
-    }
-    if (overlap > 0) {
-      await client.query('rollback');
-      return 'conflict';
-    }
+    if (overlap === allSeqs.length) return 'already';
+    if (overlap > 0) return 'conflict';
     const at = new Date();
-    for (const { file: f, seqs } of files) {
+    for (const { file, seqs } of files) {
+      await insertFile(client, file, [], at);
       await client.query(
-        `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [
-          f.fileKey,
-          f.dataset,
-          f.partitionDate,
-          f.firstSeq,
-          f.lastSeq,
-          f.rows,
-          f.bytes,
-          f.checksum,
-          SCHEMA_VERSION,
-          f.writer,
-          at,
-        ],
+        'insert into lake_committed_seqs (consumer, seq, file_key) select $1, s, $3 from unnest($2::bigint[]) as s',
+        [consumer, seqs, file.fileKey],
       );
-      await client.query(
-        `insert into lake_committed_seqs (consumer, seq, file_key) select $1, s, $3 from unnest($2::bigint[]) as s`,
-        [consumer, seqs, f.fileKey],
-      );
-      await client.query(`insert into lake_outbox (subject, msg_id, payload) values ($1, $2, $3)`, [
-        subjects.lakeCommitted(f.dataset),
-        `commit:${f.fileKey}:${f.checksum}`,
-        JSON.stringify(eventOf(f, [], at)),
-      ]);
     }
     await client.query(
       'update lake_watermarks set last_seq = greatest(last_seq, $2), updated_at = now() where consumer = $1',
       [consumer, maxSeq],
     );
-    await client.query('commit');
     return 'committed';
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
  * Swaps merged files in for their inputs in one transaction (like Iceberg's rewrite); changes
  * nothing and returns false if any input is no longer active (another merge won the race).
  */
-export async function commitMerge(
-  pool: pg.Pool,
-  outputs: CommittedFile[],
-  inputs: string[],
-): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+export function commitMerge(pool: pg.Pool, outputs: CommittedFile[], inputs: string[]): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
     const { rowCount } = await client.query(
       `update lake_files set status = 'replaced', replaced_by = $1, replaced_at = now()
        where file_key = any($2) and status = 'active'`,
       [outputs.map((o) => o.fileKey).join(','), inputs],
     );
-    if (rowCount !== inputs.length) {
-      await client.query('rollback');
-      return false;
-    }
+    if (rowCount !== inputs.length) throw new MergeRaceLost();
     const at = new Date();
-    for (const f of outputs) {
-      await client.query(
-        `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [
-          f.fileKey,
-          f.dataset,
-          f.partitionDate,
-          f.firstSeq,
-          f.lastSeq,
-          f.rows,
-          f.bytes,
-          f.checksum,
-          SCHEMA_VERSION,
-          f.writer,
-          at,
-        ],
-      );
-      await client.query(`insert into lake_outbox (subject, msg_id, payload) values ($1, $2, $3)`, [
-        subjects.lakeCommitted(f.dataset),
-        `commit:${f.fileKey}:${f.checksum}`,
-        JSON.stringify(eventOf(f, inputs, at)),
-      ]);
-    }
-    await client.query('commit');
+    for (const f of outputs) await insertFile(client, f, inputs, at);
     return true;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
+  }).catch((err) => {
+    if (err instanceof MergeRaceLost) return false;
     throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
+
+/** Rolls a merge back when one of its inputs was replaced meanwhile. */
+class MergeRaceLost extends Error {}
 
 export interface OutboxItem {
   id: number;

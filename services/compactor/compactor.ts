@@ -7,18 +7,16 @@ import {
   type Envelope,
   ErrorCodes,
   HarbourError,
-  partitionPrefix,
 } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
 import {
   backoffMs,
-  Counter,
+  counter,
   createLifecycle,
   dispositionFor,
-  Gauge,
-  Histogram,
+  gauge,
+  histogram,
   type Logger,
-  metric,
   type Service,
   type ServiceDeps,
   settle,
@@ -35,136 +33,53 @@ import {
   unsentOutbox,
 } from './catalog.ts';
 import type { CompactorConfig } from './config.ts';
+import { fileKeyFor } from './file-key.ts';
 import { mergePartitions } from './merge.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 import { sweepOrphans } from './sweep.ts';
 
-/** `part-<firstSeq>-<lastSeq>-<writer>-<batch>.parquet`: sequences zero-padded so keys sort in stream order; the batch id keeps retried batches apart. */
-export const fileKeyFor = (
-  f: { dataset: string; partitionDate: string; firstSeq: number; lastSeq: number },
-  writer: string,
-  batchId: string,
-) =>
-  `${partitionPrefix(f.dataset, f.partitionDate)}part-${String(f.firstSeq).padStart(12, '0')}-${String(f.lastSeq).padStart(12, '0')}-${writer}-${batchId}.parquet`;
-
 function compactorMetrics(deps: ServiceDeps) {
   const r = deps.registry;
+  const ds = ['dataset'] as const;
   return {
-    bufferedRows: metric(
-      r,
-      'harbour_compactor_buffered_rows',
-      () =>
-        new Gauge({
-          name: 'harbour_compactor_buffered_rows',
-          help: 'rows buffered, not yet committed',
-          labelNames: ['dataset'],
-          registers: [r],
-        }),
-    ),
-    bufferedBytes: metric(
-      r,
-      'harbour_compactor_buffered_bytes',
-      () =>
-        new Gauge({
-          name: 'harbour_compactor_buffered_bytes',
-          help: 'estimated encoded bytes buffered',
-          labelNames: ['dataset'],
-          registers: [r],
-        }),
-    ),
-    filesCommitted: metric(
-      r,
-      'harbour_compactor_files_committed_total',
-      () =>
-        new Counter({
-          name: 'harbour_compactor_files_committed_total',
-          help: 'files committed to the lake',
-          labelNames: ['dataset', 'kind'],
-          registers: [r],
-        }),
-    ),
-    rowsCommitted: metric(
-      r,
-      'harbour_compactor_rows_committed_total',
-      () =>
-        new Counter({
-          name: 'harbour_compactor_rows_committed_total',
-          help: 'rows committed to the lake',
-          labelNames: ['dataset'],
-          registers: [r],
-        }),
-    ),
-    fileBytes: metric(
-      r,
-      'harbour_compactor_file_size_bytes',
-      () =>
-        new Histogram({
-          name: 'harbour_compactor_file_size_bytes',
-          help: 'size of committed files',
-          labelNames: ['dataset'],
-          buckets: [1 << 16, 1 << 20, 1 << 23, 1 << 25, 1 << 27, 1 << 29],
-          registers: [r],
-        }),
-    ),
-    flushSeconds: metric(
+    bufferedRows: gauge(r, 'harbour_compactor_buffered_rows', 'rows buffered, not yet committed', ds),
+    bufferedBytes: gauge(r, 'harbour_compactor_buffered_bytes', 'estimated encoded bytes buffered', ds),
+    filesCommitted: counter(r, 'harbour_compactor_files_committed_total', 'files committed to the lake', [
+      'dataset',
+      'kind',
+    ]),
+    rowsCommitted: counter(r, 'harbour_compactor_rows_committed_total', 'rows committed to the lake', ds),
+    fileBytes: histogram(r, 'harbour_compactor_file_size_bytes', 'size of committed files', ds, [
+      2 ** 16,
+      2 ** 20,
+      2 ** 23,
+      2 ** 25,
+      2 ** 27,
+      2 ** 29,
+    ]),
+    flushSeconds: histogram(
       r,
       'harbour_compactor_flush_duration_seconds',
-      () =>
-        new Histogram({
-          name: 'harbour_compactor_flush_duration_seconds',
-          help: 'finish + upload + commit of one batch',
-          labelNames: ['dataset'],
-          buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
-          registers: [r],
-        }),
+      'finish + upload + commit of one batch',
+      ds,
+      [0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
     ),
-    skipped: metric(
+    skipped: counter(
       r,
       'harbour_compactor_redeliveries_skipped_total',
-      () =>
-        new Counter({
-          name: 'harbour_compactor_redeliveries_skipped_total',
-          help: 'redelivered envelopes already in a committed file',
-          labelNames: ['dataset'],
-          registers: [r],
-        }),
+      'redelivered envelopes already in a committed file',
+      ds,
     ),
-    dlq: metric(
-      r,
-      'harbour_dlq_messages_total',
-      () =>
-        new Counter({
-          name: 'harbour_dlq_messages_total',
-          help: 'messages sent to the DLQ',
-          labelNames: ['stage', 'code'],
-          registers: [r],
-        }),
-    ),
-    retries: metric(
+    dlq: counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']),
+    retries: counter(
       r,
       'harbour_compactor_commit_retries_total',
-      () =>
-        new Counter({
-          name: 'harbour_compactor_commit_retries_total',
-          help: 'upload/commit attempts that failed and were retried',
-          labelNames: ['dataset', 'step'],
-          registers: [r],
-        }),
+      'upload/commit attempts that failed and were retried',
+      ['dataset', 'step'],
     ),
-    lastCommit: metric(
-      r,
-      'harbour_compactor_last_commit_timestamp_seconds',
-      () =>
-        new Gauge({
-          name: 'harbour_compactor_last_commit_timestamp_seconds',
-          help: 'time of the last commit',
-          labelNames: ['dataset'],
-          registers: [r],
-        }),
-    ),
+    lastCommit: gauge(r, 'harbour_compactor_last_commit_timestamp_seconds', 'time of the last commit', ds),
   };
 }
-type Metrics = ReturnType<typeof compactorMetrics>;
 
 /** Runs `fn` until it succeeds, backing off; gives up only when `signal` aborts. */
 async function untilDone<T>(

@@ -3,8 +3,9 @@ import { startCompactor } from './compactor.ts';
 import { CompactorConfig } from './config.ts';
 
 export { type CatalogFile, catalogMigrations, listFiles, migrateCatalog } from './catalog.ts';
-export { fileKeyFor, startCompactor } from './compactor.ts';
+export { startCompactor } from './compactor.ts';
 export { CompactorConfig } from './config.ts';
+export { fileKeyFor } from './file-key.ts';
 export { mergePartitions } from './merge.ts';
 export { sweepOrphans } from './sweep.ts';
 

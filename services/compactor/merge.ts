@@ -3,11 +3,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { type Dataset, partitionPrefix } from '../../contracts/index.ts';
+import type { Dataset } from '../../contracts/index.ts';
 import { iterateParquetRowGroups, openParquetFile } from '../parquet/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 import { type CatalogFile, type CommittedFile, commitMerge, listFiles } from './catalog.ts';
 import type { CompactorConfig } from './config.ts';
+import { fileKeyFor } from './file-key.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 
 /** Partitions of a dataset holding at least `minFiles` active files smaller than `smallBytes`. */
@@ -97,9 +98,9 @@ async function mergeFiles(
       }
     }
     if (out.rows > 0) finished.push(await out.finish());
-    const stamp = Date.now();
+    const stamp = Date.now().toString(36);
     const outputs: CommittedFile[] = finished.map((f, i) => ({
-      fileKey: `${partitionPrefix(dataset, date)}part-${String(f.firstSeq).padStart(12, '0')}-${String(f.lastSeq).padStart(12, '0')}-merged-${writerId}-${stamp}-${i}.parquet`,
+      fileKey: fileKeyFor(f, `merged-${writerId}`, `${stamp}-${i}`),
       dataset,
       partitionDate: date,
       firstSeq: f.firstSeq,

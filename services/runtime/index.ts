@@ -4,9 +4,20 @@ export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
 export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
 export { createHealthRegistry, type HealthCheck, type HealthRegistry } from './health.ts';
 export { createLogger, type Logger, silentLogger } from './logger.ts';
-export { Counter, createRegistry, Gauge, Histogram, metric, Registry } from './metrics.ts';
+export {
+  Counter,
+  counter,
+  createRegistry,
+  Gauge,
+  gauge,
+  Histogram,
+  histogram,
+  metric,
+  Registry,
+} from './metrics.ts';
 export { type Migration, migrate } from './migrate.ts';
 export { type OpsServer, startOpsServer } from './ops-server.ts';
+export { withTransaction } from './pg.ts';
 export {
   createLifecycle,
   defineService,

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -16,3 +16,51 @@ export function createRegistry(
 export function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
+
+/** A counter registered once per registry (names `harbour_*_total`). */
+export const counter = <L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+) =>
+  metric(
+    registry,
+    name,
+    () => new Counter<L>({ name, help, labelNames: labelNames as L[], registers: [registry] }),
+  );
+
+/** A gauge registered once per registry; `collect` refreshes it at scrape time. */
+export const gauge = <L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+  collect?: (this: Gauge<L>) => void | Promise<void>,
+) =>
+  metric(
+    registry,
+    name,
+    () =>
+      new Gauge<L>({
+        name,
+        help,
+        labelNames: labelNames as L[],
+        registers: [registry],
+        ...(collect ? { collect } : {}),
+      }),
+  );
+
+/** A histogram registered once per registry. */
+export const histogram = <L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  buckets: number[],
+) =>
+  metric(
+    registry,
+    name,
+    () => new Histogram<L>({ name, help, labelNames: labelNames as L[], buckets, registers: [registry] }),
+  );

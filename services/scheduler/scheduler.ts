@@ -2,15 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
 import { kvBuckets, msgIds, subjects } from '../../streams/index.ts';
-import {
-  Counter,
-  createLifecycle,
-  Gauge,
-  metric,
-  type Service,
-  type ServiceDeps,
-  sleep,
-} from '../runtime/index.ts';
+import { counter, createLifecycle, gauge, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
 import { createCalendar, localDate } from './calendar.ts';
 import type { ScheduledJob, SchedulerConfig } from './config.ts';
 import { createLease } from './lease.ts';
@@ -42,37 +34,17 @@ export async function startScheduler(
   const kv = await new Kvm(deps.js).open(kvBuckets.scheduler);
   const lease = createLease(kv, 'leader', owner, config.leaseTtlMs);
   const calendar = createCalendar(config.holidays);
-  const published = metric(
-    deps.registry,
-    'harbour_scheduler_ticks_published_total',
-    () =>
-      new Counter({
-        name: 'harbour_scheduler_ticks_published_total',
-        help: 'ticks published',
-        labelNames: ['job', 'catch_up'],
-        registers: [deps.registry],
-      }),
-  );
-  const leaderGauge = metric(
-    deps.registry,
-    'harbour_scheduler_leader',
-    () =>
-      new Gauge({
-        name: 'harbour_scheduler_leader',
-        help: '1 while this scheduler holds the lease',
-        registers: [deps.registry],
-      }),
-  );
-  const lastTickGauge = metric(
-    deps.registry,
+  const r = deps.registry;
+  const published = counter(r, 'harbour_scheduler_ticks_published_total', 'ticks published', [
+    'job',
+    'catch_up',
+  ]);
+  const leaderGauge = gauge(r, 'harbour_scheduler_leader', '1 while this scheduler holds the lease');
+  const lastTickGauge = gauge(
+    r,
     'harbour_scheduler_last_tick_timestamp_seconds',
-    () =>
-      new Gauge({
-        name: 'harbour_scheduler_last_tick_timestamp_seconds',
-        help: 'scheduled time of the last tick published',
-        labelNames: ['job'],
-        registers: [deps.registry],
-      }),
+    'scheduled time of the last tick published',
+    ['job'],
   );
 
   const businessDate = (job: ScheduledJob, slot: Date) => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ScrapeJob } from '../../contracts/index.ts';
-import { type Migration, migrate } from '../runtime/index.ts';
+import { type Migration, migrate, withTransaction } from '../runtime/index.ts';
 
 /**
  * The run history a person inspects (like Airflow's): one row per planned run (a tick, a backfill
@@ -68,9 +68,7 @@ export async function recordRun(
   },
   jobs: ScrapeJob[],
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await withTransaction(pool, async (client) => {
     await client.query(
       `insert into scrape_runs (run_id, dataset, business_date, trigger, status, planned_jobs, note)
        values ($1, $2, $3, $4, $5, $6, $7)
@@ -86,13 +84,7 @@ export async function recordRun(
         [run.runId, JSON.stringify(jobs)],
       );
     }
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export interface JobOutcome {

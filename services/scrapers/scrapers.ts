@@ -1,12 +1,11 @@
 import { tickValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
 import {
-  Counter,
   consumeLoop,
+  counter,
   createLifecycle,
   dispositionFor,
-  Gauge,
-  metric,
+  gauge,
   type Service,
   type ServiceDeps,
 } from '../runtime/index.ts';
@@ -30,67 +29,30 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   const http = createHttpClient(config.http, { logger: log, metrics: { registry: deps.registry } });
   const calendar = createCalendar(config.holidays);
   const r = deps.registry;
-  const jobsTotal = metric(
-    r,
-    'harbour_scraper_jobs_total',
-    () =>
-      new Counter({
-        name: 'harbour_scraper_jobs_total',
-        help: 'job outcomes',
-        labelNames: ['dataset', 'outcome'],
-        registers: [r],
-      }),
-  );
-  const recordsTotal = metric(
-    r,
-    'harbour_scraper_records_published_total',
-    () =>
-      new Counter({
-        name: 'harbour_scraper_records_published_total',
-        help: 'rows published to RAW',
-        labelNames: ['dataset'],
-        registers: [r],
-      }),
-  );
-  const envelopesTotal = metric(
+  const jobsTotal = counter(r, 'harbour_scraper_jobs_total', 'job outcomes', ['dataset', 'outcome']);
+  const recordsTotal = counter(r, 'harbour_scraper_records_published_total', 'rows published to RAW', [
+    'dataset',
+  ]);
+  const envelopesTotal = counter(
     r,
     'harbour_scraper_envelopes_published_total',
-    () =>
-      new Counter({
-        name: 'harbour_scraper_envelopes_published_total',
-        help: 'envelopes published to RAW',
-        labelNames: ['dataset'],
-        registers: [r],
-      }),
+    'envelopes published to RAW',
+    ['dataset'],
   );
-  const dlqTotal = metric(
-    r,
-    'harbour_dlq_messages_total',
-    () =>
-      new Counter({
-        name: 'harbour_dlq_messages_total',
-        help: 'messages sent to the DLQ',
-        labelNames: ['stage', 'code'],
-        registers: [r],
-      }),
-  );
-  metric(
+  const dlqTotal = counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']);
+  gauge(
     r,
     'harbour_scraper_jobs_pending',
-    () =>
-      new Gauge({
-        name: 'harbour_scraper_jobs_pending',
-        help: 'jobs waiting in the JOBS queue (not yet delivered) plus delivered and unacked',
-        registers: [r],
-        async collect() {
-          try {
-            const info = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
-            this.set(info.num_pending + info.num_ack_pending);
-          } catch {
-            // NATS unreachable: leave the last value.
-          }
-        },
-      }),
+    'jobs waiting in the JOBS queue (not yet delivered) plus delivered and unacked',
+    [],
+    async function () {
+      try {
+        const info = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
+        this.set(info.num_pending + info.num_ack_pending);
+      } catch {
+        // NATS unreachable: leave the last value.
+      }
+    },
   );
 
   const lifecycle = createLifecycle({

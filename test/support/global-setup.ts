@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureProgram } from '../../ops/launcher/programs.ts';
-import { startStack } from '../../ops/launcher/stack.ts';
+import { type StackObjectStore, startStack } from '../../ops/launcher/stack.ts';
 
 /**
  * Starts the shared, real infrastructure once per test run: Postgres (embedded, or HARBOUR_PG_URL)
@@ -35,14 +35,7 @@ export default async function setup(project: TestProject) {
 declare module 'vitest' {
   export interface ProvidedContext {
     pgUrl: string;
-    s3: {
-      backend: 's3';
-      endpoint: string;
-      bucket: string;
-      region: string;
-      accessKeyId: string;
-      secretAccessKey: string;
-    } | null;
+    s3: Extract<StackObjectStore, { backend: 's3' }> | null;
     testDataDir: string;
   }
 }
