@@ -262,3 +262,57 @@ describe('a scraper worker killed mid-run', () => {
     );
   });
 });
+
+describe('hostile pages', () => {
+  it('dead-letters malformed and oversized answers, never publishing them, and keeps going', {
+    timeout: 60_000,
+  }, async () => {
+    const { createServer } = await import('node:http');
+    const bodies: Record<string, () => Buffer> = {
+      // A report that is not the quotations layout at all.
+      '/eng/stat/smstat/dayquot/d261002e.htm': () =>
+        Buffer.from('<html><body><pre>garbage \u0000\u0001 not a report</pre></body></html>'),
+      // Larger than the client's maxBodyBytes.
+      '/eng/stat/smstat/dayquot/d260930e.htm': () => Buffer.alloc(3 * 1024 * 1024, 0x41),
+    };
+    const server = createServer((req, res) => {
+      const make = bodies[(req.url ?? '').split('?')[0] ?? ''];
+      if (!make) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/html' }).end(make());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    await scrapers?.close();
+    const cfg = scrapersConfig();
+    scrapers = await startScrapers(
+      {
+        ...cfg,
+        sources: { ...cfg.sources, hkexBaseUrl: url },
+        http: { ...cfg.http, maxBodyBytes: 1024 * 1024 },
+      },
+      await serviceDeps({ nc: nats.nc, pool: db.pool }),
+    );
+    try {
+      const cases = [
+        ['2026-10-02', 'HARBOUR_ERR_PARSE_LAYOUT', 1],
+        ['2026-09-30', 'HARBOUR_ERR_HTTP_BODY_TOO_LARGE', 1],
+      ] as const;
+      for (const [date, code, attempts] of cases) {
+        const t = tick('quotes-daily', 'quotes', date, `${date}T10:31:00.000Z`);
+        await publishTick(t);
+        const done = await runDone(tickRunId(t.job, t.scheduled_at), 1);
+        expect(done.byStatus).toEqual({ dlq: 1 });
+        const job = (
+          await db.pool.query('select outcome_code, attempts from scrape_jobs where run_id = $1', [
+            tickRunId(t.job, t.scheduled_at),
+          ])
+        ).rows[0];
+        expect(job).toEqual({ outcome_code: code, attempts });
+        expect(await rawEnvelopes('quotes', date)).toHaveLength(0);
+        console.log(`hostile page ${date}: ${code} after ${attempts} attempt(s), nothing published`);
+      }
+    } finally {
+      server.close();
+    }
+  });
+});

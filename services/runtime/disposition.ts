@@ -15,6 +15,7 @@ const PERMANENT = new Set<string>([
   ErrorCodes.NotJson,
   ErrorCodes.ParseLayout,
   ErrorCodes.ParseUnknownStock,
+  ErrorCodes.HttpBodyTooLarge,
 ]);
 
 /** Exponential back-off with full jitter, capped. `attempt` starts at 1. */
