@@ -1,19 +1,38 @@
-import { DATASETS, type Dataset } from '../contracts/index.ts';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  DATASETS,
+  type Dataset,
+  GOLD_SCHEMA,
+  type GoldTable,
+  goldTables,
+  isHarbourError,
+} from '../contracts/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
+import { writeWorkbook } from '../services/exporter/index.ts';
 import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../services/host.ts';
 import { createLogger, loadConfig } from '../services/runtime/index.ts';
 import { addDays, createCalendar, localDate } from '../services/scheduler/index.ts';
 import { consumerNames, streamNames } from '../streams/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from './fixture-site/index.ts';
+import { freePort } from './launcher/free-port.ts';
+import { type PrometheusHandle, startPrometheus } from './launcher/prometheus.ts';
 import { type Stack, startStack } from './launcher/stack.ts';
 
 export interface DemoOptions {
   dataDir: string;
+  /** Where the example workbook goes (default `./out`). */
+  outDir?: string;
   externalPgUrl?: string;
   /** Trading days to collect, ending with the last trading day before today (Hong Kong). */
   days?: number;
   /** Watch list: CCASS and fundamentals are collected for these stocks. */
   codes?: string[];
+  /** Start Prometheus scraping the services (default true; skipped with a note when it cannot be installed). */
+  prometheus?: boolean;
+  /** Resolves when the demo should stop; default: right after the workbook is written. */
+  keepRunning?: () => Promise<void>;
   print: (line: string) => void;
 }
 
@@ -22,6 +41,9 @@ export interface DemoResult {
   dates: string[];
   scraped: Record<string, Record<string, number>>;
   lake: { files: number; rows: number; bytes: number };
+  gold: Record<string, number>;
+  workbook: { path: string; bytes: number; sheets: string[]; rows: number };
+  exporterUrl: string;
 }
 
 export const DEMO_CODES = ['00700', '00005', '00001', '00388', '02800'];
@@ -29,7 +51,8 @@ export const DEMO_CODES = ['00700', '00005', '00001', '00388', '02800'];
 /**
  * The main job on embedded defaults: start the local stack and the fixture HKEX site, run every
  * Harbour service in this process, collect a few trading days of every dataset through the real
- * pipeline (JetStream → compactor → lake → …), report what was built, and stop cleanly.
+ * pipeline (scrapers → JetStream → compactor → lake → transformer → gold), write an example
+ * workbook with the exporter's code, and stop cleanly.
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const t0 = Date.now();
@@ -38,6 +61,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   let stack: Stack | undefined;
   let site: FixtureSite | undefined;
   let host: Host | undefined;
+  let prometheus: PrometheusHandle | undefined;
   try {
     step(`starting the stack in ${opts.dataDir}`);
     stack = await startStack({
@@ -46,9 +70,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       log: step,
     });
     site = await startFixtureSite({ samplesDir: defaultSamplesDir(), seed: 1, stocks: 40 });
-    const described = { ...stack.describe(), 'fixture HKEX site': site.url };
-    for (const [what, where] of Object.entries(described)) step(`${what.padEnd(18)} ${where}`);
-
+    const exporterPort = await freePort();
     const config = loadConfig(harbourConfigSchema(), {
       env: {},
       base: {
@@ -63,17 +85,40 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           codes,
           concurrency: 8,
         },
-        compactor: { flushAgeMs: 1000, spoolDir: `${opts.dataDir}/spool/compactor` },
+        compactor: { flushAgeMs: 1000, spoolDir: join(opts.dataDir, 'spool', 'compactor') },
+        exporter: { port: exporterPort },
+        reporter: { watchList: codes },
       },
     }) as HarbourConfig;
     host = await startHost(config, { logger: createLogger({ level: 'warn' }) });
-    step(`services running: ${host.services.join(', ')} (metrics and health on ${host.opsUrl})`);
+    const exporterUrl = `http://127.0.0.1:${exporterPort}`;
+    const described: Record<string, string> = {
+      ...stack.describe(),
+      'fixture HKEX site': site.url,
+      'metrics/health': host.opsUrl,
+      exporter: exporterUrl,
+    };
+    if (opts.prometheus !== false) {
+      try {
+        prometheus = await startPrometheus({
+          dataDir: join(opts.dataDir, 'prometheus'),
+          targets: [new URL(host.opsUrl).host],
+        });
+        described.prometheus = prometheus.url;
+      } catch (err) {
+        if (!isHarbourError(err)) throw err;
+        step(`prometheus not started: ${err.message}`);
+      }
+    }
+    for (const [what, where] of Object.entries(described)) step(`${what.padEnd(18)} ${where}`);
+    step(`services running: ${host.services.join(', ')}`);
 
     const calendar = createCalendar();
     const today = localDate(new Date(), 'Asia/Hong_Kong');
     const dates: string[] = [];
-    for (let d = addDays(today, -1); dates.length < (opts.days ?? 5); d = addDays(d, -1))
+    for (let d = addDays(today, -1); dates.length < (opts.days ?? 5); d = addDays(d, -1)) {
       if (calendar.isTradingDay(d)) dates.unshift(d);
+    }
     const [from, to] = [dates[0]!, dates.at(-1)!];
     step(`collecting ${from} .. ${to} (${dates.length} trading days), watch list ${codes.join(', ')}`);
     const scraped: DemoResult['scraped'] = {};
@@ -89,7 +134,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }
 
     step('waiting for the compactor to commit everything to the lake');
-    await waitForCompaction(host, DATASETS);
+    await waitIdle(
+      host,
+      DATASETS.map((d) => [streamNames.raw, consumerNames.compactor(d)] as const),
+    );
     const files = await lakeList(host.deps, {});
     const lake = {
       files: files.length,
@@ -100,29 +148,83 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       const of = files.filter((f) => f.dataset === dataset);
       step(`lake ${dataset.padEnd(12)} ${of.length} files, ${of.reduce((a, f) => a + f.rows, 0)} rows`);
     }
-    return { stack: described, dates, scraped, lake };
+
+    step('waiting for the transformer to build silver and gold');
+    await waitOutboxSent(host);
+    await waitIdle(host, [[streamNames.events, consumerNames.transformer]]);
+    const gold: Record<string, number> = {};
+    for (const table of Object.keys(goldTables) as GoldTable[]) {
+      const { rows } = await host.deps.pool.query(`select count(*) as n from ${GOLD_SCHEMA}.${table}`);
+      gold[table] = Number(rows[0].n);
+    }
+    step(
+      `gold: ${Object.entries(gold)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(', ')}`,
+    );
+
+    const outDir = resolve(opts.outDir ?? 'out');
+    await mkdir(outDir, { recursive: true });
+    const path = join(outDir, `harbour-demo-${to}.xlsx`);
+    const out = createWriteStream(path);
+    const closed = new Promise<void>((res, rej) => {
+      out.once('close', res);
+      out.once('error', rej);
+    });
+    const stats = await writeWorkbook(
+      host.deps.pool,
+      { codes, from, to, sheets: ['summary', 'prices', 'ccass'] },
+      out,
+    );
+    await closed;
+    const workbook = { path, bytes: out.bytesWritten, sheets: stats.sheets, rows: stats.rows };
+    step(
+      `workbook written: ${path} (sheets ${workbook.sheets.join(', ')}; ${workbook.rows} rows, ${workbook.bytes} bytes)`,
+    );
+    step(
+      `exporter: ${exporterUrl}/  (e.g. ${exporterUrl}/export.xlsx?codes=${codes.slice(0, 2).join(',')}&from=${from}&to=${to})`,
+    );
+    if (opts.keepRunning) {
+      step('running until Ctrl-C');
+      await opts.keepRunning();
+    }
+    return { stack: described, dates, scraped, lake, gold, workbook, exporterUrl };
   } finally {
     await host?.close();
+    await prometheus?.stop();
     await site?.close();
     await stack?.stop();
     step('stopped');
   }
 }
 
-async function waitForCompaction(
+async function waitIdle(
   host: Host,
-  datasets: readonly Dataset[],
-  timeoutMs = 120_000,
+  consumers: readonly (readonly [string, string])[],
+  timeoutMs = 180_000,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     let idle = true;
-    for (const d of datasets) {
-      const info = await host.deps.jsm.consumers.info(streamNames.raw, consumerNames.compactor(d));
+    for (const [stream, consumer] of consumers) {
+      const info = await host.deps.jsm.consumers.info(stream, consumer);
       if (info.num_pending + info.num_ack_pending > 0) idle = false;
     }
     if (idle) return;
-    if (Date.now() > end) throw new Error('the compactor did not catch up in time');
+    if (Date.now() > end)
+      throw new Error(`${consumers.map((c) => c[1]).join(', ')} did not catch up in time`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function waitOutboxSent(host: Host, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (
+    Number(
+      (await host.deps.pool.query('select count(*) as n from lake_outbox where sent_at is null')).rows[0].n,
+    ) > 0
+  ) {
+    if (Date.now() > end) throw new Error('commit events were not published in time');
     await new Promise((r) => setTimeout(r, 250));
   }
 }

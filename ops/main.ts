@@ -3,25 +3,37 @@
  * `npm run demo`  — run the whole pipeline once on embedded defaults against the fixture HKEX site.
  * The only place in ops/ that reads the environment and installs signal handlers.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from './demo.ts';
+import { startPrometheus } from './launcher/prometheus.ts';
 import { startStack } from './launcher/stack.ts';
 
 const { values, positionals } = parseArgs({
   options: {
     'data-dir': { type: 'string', default: process.env.HARBOUR_DATA_DIR ?? '.harbour' },
     s3: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
 const dataDir = resolve(values['data-dir'] ?? '.harbour');
 const externalPgUrl = process.env.HARBOUR_PG_URL;
 const print = (line: string) => console.log(line);
+const untilSignal = () =>
+  new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
 
 switch (positionals[0]) {
   case 'demo': {
-    await runDemo({ dataDir, print, ...(externalPgUrl ? { externalPgUrl } : {}) });
+    await runDemo({
+      dataDir,
+      print,
+      ...(externalPgUrl ? { externalPgUrl } : {}),
+      ...(values.serve ? { keepRunning: untilSignal } : {}),
+    });
     break;
   }
   case 'stack': {
@@ -33,17 +45,24 @@ switch (positionals[0]) {
     });
     print('Harbour stack is up (Ctrl-C to stop):');
     for (const [what, where] of Object.entries(stack.describe())) print(`  ${what.padEnd(12)} ${where}`);
-    await new Promise<void>((done) => {
-      const stop = () => {
-        print('stopping…');
-        void stack.stop().then(done);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    const prometheus = await startPrometheus({
+      dataDir: join(dataDir, 'prometheus'),
+      targets: [`127.0.0.1:${process.env.HARBOUR_OPS_PORT ?? 9464}`],
+    }).catch((err: unknown) => {
+      print(`  prometheus   not started: ${(err as Error).message}`);
+      return undefined;
     });
+    if (prometheus)
+      print(`  ${'prometheus'.padEnd(12)} ${prometheus.url} (scrapes \`npm start\` on its ops port)`);
+    await untilSignal();
+    print('stopping…');
+    await prometheus?.stop();
+    await stack.stop();
     break;
   }
   default:
-    console.error('usage: tsx ops/main.ts <demo|stack> [--data-dir DIR] [--s3]');
+    console.error(
+      'usage: tsx ops/main.ts <demo|stack> [--data-dir DIR] [--s3] [--serve (demo: keep running until Ctrl-C)]',
+    );
     process.exit(2);
 }

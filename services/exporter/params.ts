@@ -21,7 +21,8 @@ const CODE_LIST = '^\\s*\\d{1,5}\\s*(,\\s*\\d{1,5}\\s*)*,?\\s*$';
 
 const codesParam = Type.String({
   minLength: 1,
-  maxLength: 2048,
+  // A sanity bound only: maxUrlBytes and maxCodes (config) are the real limits.
+  maxLength: 16_384,
   pattern: CODE_LIST,
   description: 'comma-separated HKEX stock codes of 1–5 digits (00700 or 700)',
 });

@@ -277,7 +277,7 @@ function fileName(params: ExportParams): string {
 }
 
 /**
- * Reads what must be known before the first byte (summary, names, column widths) inside one
+ * Reads what must be known before the first byte (the summary: names, unknown codes) inside one
  * read-only repeatable-read transaction, kept open so every sheet sees the same snapshot.
  */
 export async function prepareWorkbook(
@@ -310,10 +310,6 @@ export async function prepareWorkbook(
     const want = (k: SheetKind) => params.sheets.includes(k);
     // A workbook needs at least one sheet: the Summary stands in when nothing else would be written.
     const withSummary = want('summary') || !known.length || (!want('prices') && !want('ccass'));
-    const stats = new Map<string, PriceStats>();
-    if (want('prices')) {
-      for (const r of known) stats.set(r.code, await priceStats(client, r.code, params.from, params.to));
-    }
     const sheetNames: string[] = withSummary ? ['Summary'] : [];
     for (const r of known) {
       if (want('prices')) sheetNames.push(stockSheetName(r.code, r.name));
@@ -344,16 +340,7 @@ export async function prepareWorkbook(
         for (const r of known) {
           signal.throwIfAborted();
           if (want('prices')) {
-            rows += await writePriceSheet(
-              wb,
-              client,
-              r,
-              params,
-              stats.get(r.code)!,
-              batchRows,
-              signal,
-              opts.onRows,
-            );
+            rows += await writePriceSheet(wb, client, r, params, batchRows, signal, opts.onRows);
           }
           if (want('ccass')) rows += await writeCcassSheet(wb, client, r, params, topN, signal);
         }
@@ -477,11 +464,12 @@ async function writePriceSheet(
   db: pg.PoolClient,
   stock: SummaryRow,
   params: ExportParams,
-  stats: PriceStats,
   batchRows: number,
   signal: AbortSignal,
   onRows?: (n: number) => void,
 ): Promise<number> {
+  // Widths before the first row (a streamed sheet cannot widen later): from the widest values.
+  const stats = await priceStats(db, stock.code, params.from, params.to);
   const sheet = wb.addWorksheet(stockSheetName(stock.code, stock.name), { views: FROZEN_HEADER });
   setColumns(sheet, priceWidths(stats));
   addTitle(sheet, `${stock.code} ${stock.name ?? ''}: daily prices ${dmy(params.from)} to ${dmy(params.to)}`);

@@ -54,8 +54,16 @@ async function until(cond: () => Promise<boolean> | boolean, ms = 20_000): Promi
 
 /** Publishes a report tick and waits until the reporter has acked it. */
 async function tick(msgId: string): Promise<void> {
-  const t: Tick = { schema_version: SCHEMA_VERSION, job: 'report-daily', scheduled_at: `${D}T12:00:00.000Z`, date: D, catch_up: false };
-  const ack = await jetstream(nats.nc).publish(subjects.tick('report-daily'), JSON.stringify(t), { msgID: msgId });
+  const t: Tick = {
+    schema_version: SCHEMA_VERSION,
+    job: 'report-daily',
+    scheduled_at: `${D}T12:00:00.000Z`,
+    date: D,
+    catch_up: false,
+  };
+  const ack = await jetstream(nats.nc).publish(subjects.tick('report-daily'), JSON.stringify(t), {
+    msgID: msgId,
+  });
   await until(async () => {
     const info = await nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
     return info.ack_floor.stream_seq >= ack.seq && info.num_ack_pending === 0;
@@ -75,7 +83,11 @@ beforeAll(async () => {
     onData(stream, session, cb) {
       simpleParser(stream).then(
         (mail) => {
-          inbox.push({ mail, rcpt: session.envelope.rcptTo.map((r) => r.address), user: session.user as string | undefined });
+          inbox.push({
+            mail,
+            rcpt: session.envelope.rcptTo.map((r) => r.address),
+            user: session.user as string | undefined,
+          });
           cb();
         },
         (err: Error) => cb(err),
@@ -183,13 +195,24 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
 
   it('sends one email per market event, to the alert recipients', async () => {
     const subjects = alerts().map((a) => a.mail.subject);
-    const { rows } = await db.pool.query("select close::float8 as close from gold.daily_prices where code = '00700' and trade_date = $1", [D]);
+    const { rows } = await db.pool.query(
+      "select close::float8 as close from gold.daily_prices where code = '00700' and trade_date = $1",
+      [D],
+    );
     const close = rows[0].close as number;
     expect(subjects).toContain(
       `Harbour alert: 00700 TENCENT closed at ${close.toLocaleString('en-US', { minimumFractionDigits: 3 })} above the month high ${(close - 1).toLocaleString('en-US', { minimumFractionDigits: 3 })} on 30/10/2026`,
     );
-    expect(subjects).toContain('Harbour alert: 02319 MENGNIU DAIRY CCASS: CITIBANK N.A. (C00010) +2.50 % of issued shares on 30/10/2026');
-    expect(subjects.some((s) => /^Harbour alert: 00005 HSBC HOLDINGS 30-day directed volume turned (positive \(\+5,000,000\)|negative \(-5,000,000\)) on 30\/10\/2026$/.test(s ?? ''))).toBe(true);
+    expect(subjects).toContain(
+      'Harbour alert: 02319 MENGNIU DAIRY CCASS: CITIBANK N.A. (C00010) +2.50 % of issued shares on 30/10/2026',
+    );
+    expect(
+      subjects.some((s) =>
+        /^Harbour alert: 00005 HSBC HOLDINGS 30-day directed volume turned (positive \(\+5,000,000\)|negative \(-5,000,000\)) on 30\/10\/2026$/.test(
+          s ?? '',
+        ),
+      ),
+    ).toBe(true);
     const keys = alerts().map((a) => a.mail.headers.get('x-harbour-event'));
     expect(new Set(keys).size).toBe(keys.length);
     for (const a of alerts()) {
@@ -207,7 +230,12 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     const before = inbox.length;
     await tick('report-daily:again'); // e.g. a second scheduler outside the dedup window, or a manual re-run
     const direct = await runDaily(
-      { pool: db.pool, mailer: createMailer(config().smtp), config: config(), logger: (await serviceDeps({ nc: nats.nc })).logger },
+      {
+        pool: db.pool,
+        mailer: createMailer(config().smtp),
+        config: config(),
+        logger: (await serviceDeps({ nc: nats.nc })).logger,
+      },
       'report-daily',
       D,
     );
@@ -231,5 +259,25 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(inbox.length).toBe(before + 1);
     expect(reports()).toHaveLength(1);
+  });
+
+  it('a failed send (SMTP refuses the login) leaves the event unsent, and the next run sends it', async () => {
+    const D2 = '2026-10-29';
+    const logger = (await serviceDeps({ nc: nats.nc })).logger;
+    const bad = { ...config(), smtp: { ...config().smtp, pass: 'wrong' } };
+    await expect(
+      runDaily({ pool: db.pool, mailer: createMailer(bad.smtp), config: bad, logger }, 'report-daily', D2),
+    ).rejects.toThrow(/Invalid login|bad credentials|535/);
+    const { rows } = await db.pool.query('select sent_at from reporter.sent_emails where event_key = $1', [
+      `report:report-daily:${D2}`,
+    ]);
+    expect(rows.filter((r) => r.sent_at !== null)).toEqual([]);
+    const ok = await runDaily(
+      { pool: db.pool, mailer: createMailer(config().smtp), config: config(), logger },
+      'report-daily',
+      D2,
+    );
+    expect(ok.report).toBe('sent');
+    await until(() => reports().some((r) => r.mail.subject?.startsWith('Harbour daily report 29/10/2026')));
   });
 });

@@ -19,6 +19,7 @@ export const DEFAULT_JOBS: ScheduledJob[] = [
   { name: 'quotes-daily', cron: '30 18 * * 1-5', dataset: 'quotes', dateRule: 'same_day' },
   { name: 'fundamentals-daily', cron: '0 19 * * 1-5', dataset: 'fundamentals', dateRule: 'same_day' },
   { name: 'ccass-daily', cron: '0 9 * * 1-5', dataset: 'ccass', dateRule: 'previous_trading_day' },
+  { name: 'report-daily', cron: '0 20 * * 1-5', dateRule: 'same_day' },
 ];
 
 export const SchedulerConfig = Type.Object(

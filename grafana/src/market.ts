@@ -1,0 +1,201 @@
+import type { Dashboard } from '@grafana/schema';
+import { customVariable, dashboard, sql, sqlVariable, table, timeseries } from './lib.ts';
+
+/** Market: prices, volume, directed volume, CCASS holders and the stock picker, from the gold tables. */
+export function marketDashboard(): Dashboard {
+  return dashboard({
+    uid: 'harbour-market',
+    title: 'Harbour / Market',
+    description:
+      'Prices and volume, directed volume, CCASS holders over time and the stock picker, from the gold tables in Postgres.',
+    tags: ['harbour', 'market'],
+    from: 'now-180d',
+    variables: [
+      sqlVariable({
+        name: 'code',
+        label: 'Stocks',
+        multi: true,
+        query: `
+          select code as __value, code || ' ' || coalesce(name, '') as __text
+          from (select distinct on (code) code, name from gold.daily_prices order by code, trade_date desc) s
+          order by code
+        `,
+      }),
+      sqlVariable({
+        name: 'ccass_code',
+        label: 'CCASS stock',
+        query: 'select code from gold.ccass_concentration group by code order by code',
+      }),
+      customVariable({ name: 'top', label: 'Top holders', values: ['10', '5', '20'] }),
+    ],
+    rows: [
+      {
+        title: 'Prices and volume',
+        panels: [
+          timeseries({
+            title: 'Close',
+            unit: 'currencyHKD',
+            targets: [
+              sql(
+                `
+                select trade_date::timestamp as time, code as metric, close as value
+                from gold.daily_prices
+                where code in ($code) and $__timeFilter(trade_date) and close is not null
+                order by 1, 2
+              `,
+                'time_series',
+              ),
+            ],
+          }),
+          timeseries({
+            title: 'Volume',
+            unit: 'short',
+            style: 'bars',
+            targets: [
+              sql(
+                `
+                select trade_date::timestamp as time, code as metric, volume as value
+                from gold.daily_prices
+                where code in ($code) and $__timeFilter(trade_date) and volume is not null
+                order by 1, 2
+              `,
+                'time_series',
+              ),
+            ],
+          }),
+          timeseries({
+            title: 'Directed volume',
+            description:
+              'volume × sign(close − previous close) per day (bars) and its sum over the stock’s last 30 trading days (line).',
+            unit: 'short',
+            style: 'bars',
+            w: 24,
+            targets: [
+              sql(
+                `
+                select trade_date::timestamp as time, code || ' daily' as metric, directed_volume as value
+                from gold.daily_prices
+                where code in ($code) and $__timeFilter(trade_date) and directed_volume is not null
+                order by 1, 2
+              `,
+                'time_series',
+              ),
+              sql(
+                `
+                select trade_date::timestamp as time, code || ' 30 trading days' as metric, dv_30d_trading as value
+                from gold.rolling_directed_volume
+                where code in ($code) and $__timeFilter(trade_date) and dv_30d_trading is not null
+                order by 1, 2
+              `,
+                'time_series',
+              ),
+            ],
+          }),
+          table({
+            title: 'Monthly high and low',
+            w: 24,
+            h: 7,
+            sortBy: { column: 'month', desc: true },
+            targets: [
+              sql(`
+                select code, to_char(month, 'YYYY-MM') as month, open, high, high_date, low, low_date, close, volume, trading_days
+                from gold.monthly_high_low
+                where code in ($code) and month >= date_trunc('month', $__timeFrom()::timestamptz)::date and month <= $__timeTo()::timestamptz::date
+                order by month desc, code
+              `),
+            ],
+          }),
+        ],
+      },
+      {
+        title: 'CCASS',
+        panels: [
+          timeseries({
+            title: 'Top holders of $ccass_code over time',
+            description:
+              'Shareholding of the $top largest CCASS participants on the latest holding date, on every holding date in the range.',
+            unit: 'short',
+            legend: 'table',
+            w: 24,
+            h: 10,
+            targets: [
+              sql(
+                `
+                with latest as (
+                  select max(holding_date) as d from gold.ccass_changes where code = '$ccass_code'
+                ), top as (
+                  select participant_key from gold.ccass_changes, latest
+                  where code = '$ccass_code' and holding_date = latest.d
+                  order by shareholding desc
+                  limit $top
+                )
+                select c.holding_date::timestamp as time, c.participant_name as metric, c.shareholding as value
+                from gold.ccass_changes c join top using (participant_key)
+                where c.code = '$ccass_code' and $__timeFilter(c.holding_date) and c.kind <> 'exited'
+                order by 1, 2
+              `,
+                'time_series',
+              ),
+            ],
+          }),
+          timeseries({
+            title: 'Concentration of $ccass_code',
+            description:
+              'Percent of issued shares held by the top 5 / top 10 participants, intermediaries, consenting and non-consenting investors.',
+            unit: 'percent',
+            min: 0,
+            targets: [
+              sql(
+                `
+                select holding_date::timestamp as time, top5_pct as "top 5", top10_pct as "top 10",
+                  intermediaries_pct as intermediaries, consenting_pct as consenting, non_consenting_pct as "non-consenting"
+                from gold.ccass_concentration
+                where code = '$ccass_code' and $__timeFilter(holding_date)
+                order by 1
+              `,
+                'time_series',
+              ),
+            ],
+          }),
+          table({
+            title: 'Largest changes on the latest holding date',
+            targets: [
+              sql(`
+                select participant_id, participant_name, shareholding, change_shares,
+                  round(change_pct_issued::numeric, 4) as change_pct_issued, kind
+                from gold.ccass_changes
+                where code = '$ccass_code'
+                  and holding_date = (select max(holding_date) from gold.ccass_changes where code = '$ccass_code')
+                  and kind <> 'unchanged'
+                order by abs(change_shares) desc
+                limit 25
+              `),
+            ],
+          }),
+        ],
+      },
+      {
+        title: 'Stock picker',
+        panels: [
+          table({
+            title: 'Stock picker',
+            description:
+              'Latest as-of date: valuation (P/E, dividend yield, market cap) and liquidity (20-day average turnover, turnover ÷ market cap).',
+            w: 24,
+            h: 12,
+            sortBy: { column: 'avg_turnover_20d', desc: true },
+            targets: [
+              sql(`
+                select code, name, as_of, close, eps, pe, dividend_yield, market_cap, avg_turnover_20d,
+                  round((turnover_ratio * 100)::numeric, 4) as turnover_pct_of_cap
+                from gold.stock_picker
+                where as_of = (select max(as_of) from gold.stock_picker)
+                order by avg_turnover_20d desc nulls last, code
+              `),
+            ],
+          }),
+        ],
+      },
+    ],
+  });
+}

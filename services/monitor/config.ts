@@ -1,0 +1,44 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { streamNames } from '../../streams/index.ts';
+import { DEFAULT_HK_HOLIDAYS, DEFAULT_JOBS, ScheduledJob } from '../scheduler/index.ts';
+
+export const MonitorConfig = Type.Object(
+  {
+    refreshEveryMs: Type.Integer({
+      minimum: 100,
+      default: 15_000,
+      description:
+        'how often JetStream, the gold data-quality tables and the lake catalog are read (keep ≤ the Prometheus scrape interval)',
+    }),
+    streams: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'streams whose state and consumers are exported; empty = every stream on the server (KV buckets included)',
+    }),
+    subjectStreams: Type.Array(Type.String({ minLength: 1 }), {
+      default: Object.values(streamNames),
+      description:
+        'streams whose per-subject message counts are exported (only streams with a small, fixed set of subjects)',
+    }),
+    jobs: Type.Array(ScheduledJob, {
+      default: DEFAULT_JOBS,
+      description: 'the schedule each dataset is expected to follow (keep equal to the scheduler section)',
+    }),
+    timezone: Type.String({
+      default: 'Asia/Hong_Kong',
+      description: 'time zone of the cron specs and business dates',
+    }),
+    holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
+      default: [...DEFAULT_HK_HOLIDAYS],
+      description: 'exchange holidays: a scheduled run on a holiday is not expected to load anything',
+    }),
+    freshnessGraceMs: Type.Integer({
+      minimum: 0,
+      default: 2 * 3600_000,
+      description:
+        'a scheduled run is expected in the gold tables this long after its tick (scrape + compaction + transform)',
+    }),
+  },
+  { default: {} },
+);
+export type MonitorConfig = Static<typeof MonitorConfig>;

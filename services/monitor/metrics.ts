@@ -1,0 +1,243 @@
+import { type Counter, counter, type Registry, gauge as registerGauge } from '../runtime/index.ts';
+import type { GoldSnapshot, JetStreamSnapshot, LakeDataset, MonitoredTable } from './sources.ts';
+
+export const SOURCES = ['jetstream', 'gold', 'catalog'] as const;
+export type Source = (typeof SOURCES)[number];
+
+/** The latest reading of each source; `undefined` = the last refresh of that source failed (its series are dropped). */
+export interface MonitorState {
+  jetstream?: JetStreamSnapshot;
+  gold?: GoldSnapshot;
+  lake?: LakeDataset[];
+  tables?: Record<MonitoredTable, boolean>;
+  /** Business date (epoch seconds of its 00:00) each dataset's schedule expects loaded by now. */
+  expected?: Map<string, number>;
+  up: Partial<Record<Source, boolean>>;
+  refreshedAt: Partial<Record<Source, number>>;
+  refreshSeconds: Partial<Record<Source, number>>;
+}
+
+type Row<L extends string> = [Record<L, string>, number | null | undefined];
+
+/** One state per registry: the gauges (registered once per registry) read whichever monitor started last. */
+const states = new WeakMap<Registry, { current: MonitorState }>();
+
+export function emptyState(): MonitorState {
+  return { up: {}, refreshedAt: {}, refreshSeconds: {} };
+}
+
+/**
+ * Registers the monitor's gauges. Each gauge is filled at scrape time from the latest snapshot
+ * (`collect()`): series of vanished streams, consumers or datasets disappear, ages are computed
+ * at the moment of the scrape.
+ */
+export function monitorMetrics(r: Registry): {
+  state: { current: MonitorState };
+  refreshErrors: Counter<'source'>;
+} {
+  let holder = states.get(r);
+  if (!holder) {
+    holder = { current: emptyState() };
+    states.set(r, holder);
+  }
+  const state = holder;
+  const gauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    rows: (s: MonitorState) => Iterable<Row<L>>,
+  ) =>
+    registerGauge(r, name, help, labelNames, function collect() {
+      this.reset();
+      for (const [labels, value] of rows(state.current)) {
+        if (typeof value === 'number' && Number.isFinite(value)) this.set(labels as never, value);
+      }
+    });
+  const streams = (s: MonitorState) => s.jetstream?.streams ?? [];
+  const consumers = (s: MonitorState) => s.jetstream?.consumers ?? [];
+  const nowSeconds = () => Date.now() / 1000;
+
+  // ---------------------------------------------------------------- JetStream streams
+  gauge('harbour_jetstream_stream_messages', 'messages stored in the stream', ['stream'], (s) =>
+    streams(s).map((x) => [{ stream: x.stream }, x.messages]),
+  );
+  gauge('harbour_jetstream_stream_bytes', 'bytes stored in the stream', ['stream'], (s) =>
+    streams(s).map((x) => [{ stream: x.stream }, x.bytes]),
+  );
+  gauge('harbour_jetstream_stream_first_sequence', 'sequence of the oldest message kept', ['stream'], (s) =>
+    streams(s).map((x) => [{ stream: x.stream }, x.firstSeq]),
+  );
+  gauge(
+    'harbour_jetstream_stream_last_sequence',
+    'sequence of the newest message (only grows: its rate is the publish rate)',
+    ['stream'],
+    (s) => streams(s).map((x) => [{ stream: x.stream }, x.lastSeq]),
+  );
+  gauge('harbour_jetstream_stream_consumers', 'consumers of the stream', ['stream'], (s) =>
+    streams(s).map((x) => [{ stream: x.stream }, x.consumers]),
+  );
+  gauge(
+    'harbour_jetstream_stream_last_message_age_seconds',
+    'seconds since the newest message was stored (absent while the stream is empty)',
+    ['stream'],
+    (s) =>
+      streams(s).map((x) => [
+        { stream: x.stream },
+        x.lastMessageAt === null ? null : nowSeconds() - x.lastMessageAt / 1000,
+      ]),
+  );
+  gauge(
+    'harbour_jetstream_stream_subject_messages',
+    'messages stored per subject (streams listed in monitor.subjectStreams)',
+    ['stream', 'subject'],
+    (s) =>
+      streams(s).flatMap((x) =>
+        Object.entries(x.subjects ?? {}).map(
+          ([subject, n]): Row<'stream' | 'subject'> => [{ stream: x.stream, subject }, n],
+        ),
+      ),
+  );
+
+  // ---------------------------------------------------------------- JetStream consumers
+  const consumerGauge = (
+    name: string,
+    help: string,
+    value: (c: JetStreamSnapshot['consumers'][number]) => number,
+  ) =>
+    gauge(name, help, ['stream', 'consumer'], (s) =>
+      consumers(s).map((c) => [{ stream: c.stream, consumer: c.consumer }, value(c)]),
+    );
+  consumerGauge(
+    'harbour_jetstream_consumer_pending_messages',
+    'messages matching the consumer not yet delivered (num_pending)',
+    (c) => c.pending,
+  );
+  consumerGauge(
+    'harbour_jetstream_consumer_ack_pending_messages',
+    'messages delivered and not yet acknowledged (num_ack_pending)',
+    (c) => c.ackPending,
+  );
+  consumerGauge(
+    'harbour_jetstream_consumer_redelivered_messages',
+    'messages currently redelivered at least once (num_redelivered)',
+    (c) => c.redelivered,
+  );
+  consumerGauge(
+    'harbour_jetstream_consumer_waiting_pulls',
+    'pull requests waiting for messages (num_waiting)',
+    (c) => c.waiting,
+  );
+  consumerGauge(
+    'harbour_jetstream_consumer_delivered_sequence',
+    'stream sequence of the last message delivered',
+    (c) => c.deliveredSeq,
+  );
+  consumerGauge(
+    'harbour_jetstream_consumer_ack_floor_sequence',
+    'stream sequence below which every message is acknowledged',
+    (c) => c.ackFloorSeq,
+  );
+  consumerGauge(
+    'harbour_jetstream_consumer_last_active_age_seconds',
+    'seconds since the consumer last delivered or had a message acknowledged (since creation if never)',
+    (c) => nowSeconds() - c.lastActiveAt / 1000,
+  );
+
+  // ---------------------------------------------------------------- datasets (gold data-quality tables)
+  const freshness = (s: MonitorState) => s.gold?.freshness ?? [];
+  gauge(
+    'harbour_dataset_latest_as_of_timestamp_seconds',
+    'latest business date loaded (00:00 in the business time zone), from gold.dq_freshness',
+    ['dataset'],
+    (s) => freshness(s).map((f) => [{ dataset: f.dataset }, f.latestAsOf]),
+  );
+  gauge(
+    'harbour_dataset_loaded_timestamp_seconds',
+    'when the data of the latest business date was fetched from the source, from gold.dq_freshness',
+    ['dataset'],
+    (s) => freshness(s).map((f) => [{ dataset: f.dataset }, f.loadedAt]),
+  );
+  gauge(
+    'harbour_dataset_load_lag_seconds',
+    'fetch time of the latest business date minus its 00:00, from gold.dq_freshness',
+    ['dataset'],
+    (s) => freshness(s).map((f) => [{ dataset: f.dataset }, f.lagSeconds]),
+  );
+  gauge(
+    'harbour_dataset_expected_as_of_timestamp_seconds',
+    'business date (00:00) the schedule expects loaded by now: latest trading-day tick older than monitor.freshnessGraceMs',
+    ['dataset'],
+    (s) => [...(s.expected ?? new Map<string, number>())].map(([dataset, t]) => [{ dataset }, t]),
+  );
+  const rowCounts = (s: MonitorState) => s.gold?.rowCounts ?? [];
+  gauge(
+    'harbour_dataset_rows',
+    'rows of the latest business date, from gold.dq_row_counts',
+    ['dataset'],
+    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.rows]),
+  );
+  gauge(
+    'harbour_dataset_expected_rows',
+    'rows expected for the latest business date, from gold.dq_row_counts',
+    ['dataset'],
+    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.expected]),
+  );
+  gauge(
+    'harbour_dataset_rows_ratio',
+    'rows ÷ expected rows of the latest business date, from gold.dq_row_counts',
+    ['dataset'],
+    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.ratio]),
+  );
+  gauge(
+    'harbour_dataset_row_count_as_of_timestamp_seconds',
+    'business date (00:00) the row count gauges describe',
+    ['dataset'],
+    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.asOf]),
+  );
+
+  // ---------------------------------------------------------------- lake catalog
+  const lakeGauge = (name: string, help: string, value: (d: LakeDataset) => number | null) =>
+    gauge(name, help, ['dataset'], (s) => (s.lake ?? []).map((d) => [{ dataset: d.dataset }, value(d)]));
+  lakeGauge('harbour_lake_files', 'active Parquet files in the lake', (d) => d.files);
+  lakeGauge('harbour_lake_size_bytes', 'bytes of the active Parquet files', (d) => d.bytes);
+  lakeGauge('harbour_lake_rows', 'rows in the active Parquet files', (d) => d.rows);
+  lakeGauge('harbour_lake_partitions', 'date partitions with active files', (d) => d.partitions);
+  lakeGauge(
+    'harbour_lake_max_files_per_partition',
+    'most active files in one partition (merging keeps it low)',
+    (d) => d.maxFilesPerPartition,
+  );
+  lakeGauge(
+    'harbour_lake_last_commit_timestamp_seconds',
+    'newest catalog commit (file or merge)',
+    (d) => d.lastCommitAt,
+  );
+
+  // ---------------------------------------------------------------- the monitor itself
+  gauge('harbour_monitor_source_up', '1 when the last refresh of the source succeeded', ['source'], (s) =>
+    SOURCES.map((source) => [{ source }, s.up[source] === undefined ? null : s.up[source] ? 1 : 0]),
+  );
+  gauge('harbour_monitor_table_present', '1 when the table the monitor reads exists', ['table'], (s) =>
+    Object.entries(s.tables ?? {}).map(([table, present]) => [{ table }, present ? 1 : 0]),
+  );
+  gauge(
+    'harbour_monitor_last_refresh_timestamp_seconds',
+    'end of the last successful refresh of the source',
+    ['source'],
+    (s) => SOURCES.map((source) => [{ source }, s.refreshedAt[source]]),
+  );
+  gauge(
+    'harbour_monitor_refresh_duration_seconds',
+    'duration of the last refresh of the source',
+    ['source'],
+    (s) => SOURCES.map((source) => [{ source }, s.refreshSeconds[source]]),
+  );
+  const refreshErrors = counter(
+    r,
+    'harbour_monitor_refresh_errors_total',
+    'refreshes of a source that failed',
+    ['source'],
+  );
+  for (const source of SOURCES) refreshErrors.inc({ source }, 0);
+  return { state, refreshErrors };
+}
