@@ -15,6 +15,7 @@ import {
   parseDataset,
   parseDateOption,
   parseFile,
+  rebuildWithProgress,
   withInfra,
 } from './cli/commands.ts';
 import { type HarbourConfig, harbourConfigSchema } from './host.ts';
@@ -115,6 +116,25 @@ lake
     const rows = files.reduce((a, f) => a + f.rows, 0);
     const bytes = files.reduce((a, f) => a + f.bytes, 0);
     process.stdout.write(`${files.length} files, ${rows} rows, ${bytes} bytes\n`);
+  });
+
+program
+  .command('rebuild')
+  .description(
+    'rebuild silver from the lake and gold from scratch (or one model and what depends on it), with progress',
+  )
+  .option('--model <name>', 'only this gold model and the models downstream of it')
+  .option('--from <date>', 'only business dates from this day, yyyy-mm-dd')
+  .action(async (opts: { model?: string; from?: string }) => {
+    const from = opts.from ? parseDateOption('from', opts.from) : undefined;
+    const cfg = config();
+    const result = await withInfra(cfg, logger(), (deps) =>
+      rebuildWithProgress(cfg, deps, {
+        ...(opts.model ? { model: opts.model } : {}),
+        ...(from ? { from } : {}),
+      }),
+    );
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
 
 program

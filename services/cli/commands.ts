@@ -25,6 +25,7 @@ import {
   type ScrapersConfig,
   startScrapers,
 } from '../scrapers/index.ts';
+import { rebuild, type TransformerConfig } from '../transformer/index.ts';
 import { createProgress } from './progress.ts';
 
 export const PARSE_KINDS = ['ccass', 'stocklist', 'quotations', 'securities', 'quote'] as const;
@@ -183,4 +184,43 @@ export async function lakeList(
     ...(filter.date ? { partitionDate: filter.date } : {}),
     status: filter.all ? 'all' : 'active',
   });
+}
+
+/** `rebuild`: silver from every active lake file, then gold, showing progress per phase. */
+export async function rebuildWithProgress(
+  config: HarbourConfig,
+  deps: ServiceDeps,
+  opts: { model?: string; from?: string },
+): Promise<{
+  files: number;
+  silverRows: number;
+  models: { model: string; rows: number }[];
+  elapsedMs: number;
+}> {
+  const silver = createProgress('rebuild silver');
+  const gold = createProgress('rebuild gold');
+  let models = 0;
+  let modelsDone = 0;
+  const result = await rebuild(
+    config.transformer as TransformerConfig,
+    deps,
+    (p) => {
+      if (p.phase === 'start') models = p.models.length;
+      else if (p.phase === 'silver') {
+        silver.update(p.done, p.total, `${p.dataset} ${p.rows} rows`);
+        if (p.done === p.total) silver.finish();
+      } else if (p.phase === 'gold' && p.state === 'done') {
+        modelsDone += 1;
+        gold.update(modelsDone, models, `${p.model} ${p.rows ?? 0} rows`);
+        if (modelsDone === models) gold.finish();
+      }
+    },
+    opts,
+  );
+  return {
+    files: result.files,
+    silverRows: result.silverRows,
+    models: result.runs.map((r) => ({ model: r.model, rows: r.rowsWritten })),
+    elapsedMs: Math.round(result.elapsedMs),
+  };
 }
