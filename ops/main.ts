@@ -54,6 +54,16 @@ switch (positionals[0]) {
     });
     if (prometheus)
       print(`  ${'prometheus'.padEnd(12)} ${prometheus.url} (scrapes \`npm start\` on its ops port)`);
+    print('Point `npm start` / `npm run harbour` at it with:');
+    print(`  export HARBOUR_NATS_URL=${stack.nats.url} HARBOUR_POSTGRES_URL=${stack.postgres.url}`);
+    if (stack.objectStore.backend === 'fs')
+      print(`  export HARBOUR_OBJECT_STORE_ROOT=${stack.objectStore.root}`);
+    else {
+      const s3 = stack.objectStore;
+      print(
+        `  export HARBOUR_OBJECT_STORE_BACKEND=s3 HARBOUR_OBJECT_STORE_ENDPOINT=${s3.endpoint} HARBOUR_OBJECT_STORE_BUCKET=${s3.bucket} HARBOUR_OBJECT_STORE_ACCESS_KEY_ID=${s3.accessKeyId} HARBOUR_OBJECT_STORE_SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
+      );
+    }
     await untilSignal();
     print('stopping…');
     await prometheus?.stop();
