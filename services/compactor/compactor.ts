@@ -17,6 +17,7 @@ import {
   gauge,
   histogram,
   type Logger,
+  PULL_EXPIRES_MS,
   type Service,
   type ServiceDeps,
   settle,
@@ -388,7 +389,10 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       while (!signal.aborted) {
         try {
           const c = await deps.js.consumers.get(streamNames.raw, consumer);
-          const messages = await c.consume({ max_messages: Math.min(1000, config.maxBatchMessages) });
+          const messages = await c.consume({
+            max_messages: Math.min(1000, config.maxBatchMessages),
+            expires: PULL_EXPIRES_MS,
+          });
           const stop = () => messages.stop();
           signal.addEventListener('abort', stop, { once: true });
           try {

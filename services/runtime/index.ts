@@ -1,5 +1,5 @@
 export { type ConfigLeaf, configLeaves, configTable, envName, loadConfig } from './config.ts';
-export { type ConsumeLoopOptions, consumeLoop } from './consume.ts';
+export { type ConsumeLoopOptions, consumeLoop, PULL_EXPIRES_MS } from './consume.ts';
 export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
 export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
 export { createHealthRegistry, type HealthCheck, type HealthRegistry } from './health.ts';

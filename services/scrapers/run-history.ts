@@ -97,11 +97,12 @@ export interface JobOutcome {
   sourceUrl?: string;
 }
 
+/** Records a job's latest outcome; a job once `done` stays done (a redelivery after a lost ack may fail later). */
 export async function recordJobOutcome(pool: pg.Pool, jobId: string, outcome: JobOutcome): Promise<void> {
   await pool.query(
     `update scrape_jobs set status = $2, attempts = $3, rows = coalesce($4, rows), envelopes = coalesce($5, envelopes),
        outcome_code = $6, error = $7, source_url = coalesce($8, source_url), updated_at = now()
-     where job_id = $1`,
+     where job_id = $1 and (status <> 'done' or $2 = 'done')`,
     [
       jobId,
       outcome.status,
