@@ -29,6 +29,12 @@ export const TransformerConfig = Type.Object(
       default: 500,
       description: 'gold.updated events published per outbox pass',
     }),
+    workMem: Type.String({
+      pattern: '^[0-9]+(kB|MB|GB)$',
+      default: '128MB',
+      description:
+        'Postgres work_mem of the transformer transaction (sorts and hashes of a full-market CCASS day stay in memory)',
+    }),
     statementTimeoutMs: Type.Integer({
       minimum: 0,
       default: 0,

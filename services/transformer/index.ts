@@ -6,10 +6,30 @@ export { TransformerConfig } from './config.ts';
 export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
 export { type GoldLineage, traceGoldRow } from './lineage.ts';
 export { type TransformerMetrics, transformerMetrics } from './metrics.ts';
-export { downstreamOf, loadModels, type Model, type ModelTest, MODELS_DIR, parseModel, topoSort } from './models.ts';
+export {
+  downstreamOf,
+  loadModels,
+  MODELS_DIR,
+  type Model,
+  type ModelTest,
+  parseModel,
+  topoSort,
+} from './models.ts';
 export { type EventOutcome, flushOutbox, processLakeEvent, type TransformContext } from './process.ts';
-export { type RebuildDeps, type RebuildOptions, type RebuildProgress, type RebuildResult, rebuild } from './rebuild.ts';
-export { type InputFile, ModelRunError, type ModelRunResult, ModelTestFailure, type TestResult } from './runner.ts';
+export {
+  type RebuildDeps,
+  type RebuildOptions,
+  type RebuildProgress,
+  type RebuildResult,
+  rebuild,
+} from './rebuild.ts';
+export {
+  type InputFile,
+  ModelRunError,
+  type ModelRunResult,
+  ModelTestFailure,
+  type TestResult,
+} from './runner.ts';
 export { migrateTransformer, transformerMigrations } from './schema.ts';
 export { startTransformer } from './transformer.ts';
 

@@ -52,7 +52,9 @@ export async function fetchLakeFile(
   const bytes = await store.getBytes(file.file_key, signal ? { signal } : {});
   const sum = createHash('sha256').update(bytes).digest('hex');
   if (sum !== file.checksum) {
-    throw new LakeFileError(`lake file ${file.file_key} has checksum ${sum}, the catalog says ${file.checksum}`);
+    throw new LakeFileError(
+      `lake file ${file.file_key} has checksum ${sum}, the catalog says ${file.checksum}`,
+    );
   }
   return bytes;
 }

@@ -37,7 +37,12 @@ export interface GoldLineage {
  * Lineage of one gold row: `key` = the model's scope key (a stock code; the dataset for the dq
  * models), `date` = its scope date (trade_date, month, holding_date, as_of; null for dq_freshness).
  */
-export async function traceGoldRow(pool: pg.Pool, model: string, key: string, date: string | null): Promise<GoldLineage> {
+export async function traceGoldRow(
+  pool: pg.Pool,
+  model: string,
+  key: string,
+  date: string | null,
+): Promise<GoldLineage> {
   const m = loadModels().find((x) => x.name === model);
   if (!m) throw new Error(`unknown model ${model}`);
   const { rows: src } = await pool.query<LineageSource>(

@@ -39,7 +39,14 @@ export type TestSeverity = 'error' | 'warn';
 export type ModelTest =
   | { kind: 'unique'; columns: string[]; severity: TestSeverity; label: string }
   | { kind: 'not_null'; columns: string[]; severity: TestSeverity; label: string }
-  | { kind: 'range'; column: string; min: number | null; max: number | null; severity: TestSeverity; label: string }
+  | {
+      kind: 'range';
+      column: string;
+      min: number | null;
+      max: number | null;
+      severity: TestSeverity;
+      label: string;
+    }
   | { kind: 'accepted'; column: string; values: string[]; severity: TestSeverity; label: string }
   | { kind: 'expect'; condition: string; severity: TestSeverity; label: string };
 
@@ -91,7 +98,8 @@ function parseTest(file: string, severity: TestSeverity, spec: string): ModelTes
     }
     case 'range': {
       const parts = args.split(',').map((x) => x.trim());
-      if (parts.length !== 3 || !IDENT.test(parts[0]!)) fail(file, `range needs (column, min, max): ${label}`);
+      if (parts.length !== 3 || !IDENT.test(parts[0]!))
+        fail(file, `range needs (column, min, max): ${label}`);
       const num = (x: string) => {
         if (x === '') return null;
         const n = Number(x);
@@ -108,7 +116,8 @@ function parseTest(file: string, severity: TestSeverity, spec: string): ModelTes
         .split('|')
         .map((x) => x.trim())
         .filter(Boolean);
-      if (at < 0 || !IDENT.test(column) || !values.length) fail(file, `accepted needs (column, a|b|c): ${label}`);
+      if (at < 0 || !IDENT.test(column) || !values.length)
+        fail(file, `accepted needs (column, a|b|c): ${label}`);
       if (values.some((v) => v.includes("'"))) fail(file, `accepted values may not contain quotes: ${label}`);
       return { kind, column, values, severity, label };
     }
@@ -165,7 +174,8 @@ export function parseModel(file: string, text: string): Model {
   const key = list(header['key'] ?? '');
   const [scopeKey, scopeDate, ...extra] = list(header['scope'] ?? '');
   if (!key.length) fail(file, 'header lacks "-- key: …"');
-  if (!scopeKey || extra.length) fail(file, 'header "-- scope:" needs a key column and an optional date column');
+  if (!scopeKey || extra.length)
+    fail(file, 'header "-- scope:" needs a key column and an optional date column');
   const columns = Object.keys(schema.properties);
   for (const c of [...key, scopeKey, ...(scopeDate ? [scopeDate] : [])]) {
     if (!columns.includes(c)) fail(file, `column ${c} is not in gold.${name}`);
@@ -216,7 +226,8 @@ export function topoSort(models: Model[]): Model[] {
 function checkReferences(m: Model): void {
   for (const sql of [m.scopeSql, m.modelSql]) {
     for (const ref of sql.matchAll(/\{\{changed:([a-z_.]+)\}\}/g)) {
-      if (!m.depends.includes(ref[1]!)) fail(m.file, `uses {{changed:${ref[1]}}} but does not declare it in depends`);
+      if (!m.depends.includes(ref[1]!))
+        fail(m.file, `uses {{changed:${ref[1]}}} but does not declare it in depends`);
     }
   }
 }

@@ -2,12 +2,13 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
 import { DATASETS, type GoldUpdated, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import type { Logger } from '../runtime/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
+import type { Logger } from '../runtime/index.ts';
 import { type CatalogFile, catalogFile, fetchLakeFile, LakeFileError, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
 import type { Model } from './models.ts';
 import {
+  analyzeIfGrown,
   type InputFile,
   lockTransformer,
   ModelRunError,
@@ -17,7 +18,7 @@ import {
   recordRun,
   runModels,
 } from './runner.ts';
-import { createSilverScopes, loadSilverFile } from './silver.ts';
+import { createSilverScopes, loadSilverFile, silverTablesOf } from './silver.ts';
 
 export interface TransformContext {
   pool: pg.Pool;
@@ -26,6 +27,7 @@ export interface TransformContext {
   models: Model[];
   metrics: TransformerMetrics;
   statementTimeoutMs?: number;
+  workMem?: string;
 }
 
 export type EventOutcome =
@@ -59,7 +61,18 @@ async function markFile(
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      on conflict (file_key) do update set outcome = excluded.outcome, batch_id = excluded.batch_id,
        changed_keys = excluded.changed_keys, loaded_at = now()`,
-    [f.file_key, f.dataset, f.partition_date, f.first_seq, f.last_seq, f.rows, f.checksum, outcome, batchId, changedKeys],
+    [
+      f.file_key,
+      f.dataset,
+      f.partition_date,
+      f.first_seq,
+      f.last_seq,
+      f.rows,
+      f.checksum,
+      outcome,
+      batchId,
+      changedKeys,
+    ],
   );
 }
 
@@ -78,7 +91,9 @@ export async function processLakeEvent(
   const entry = await catalogFile(ctx.pool, event.file_key);
   if (!entry) throw new LakeFileError(`lake file ${event.file_key} is not in the catalog (yet)`);
   if (entry.dataset !== event.dataset) {
-    throw new LakeFileError(`lake file ${event.file_key} is ${entry.dataset} in the catalog, the event says ${event.dataset}`);
+    throw new LakeFileError(
+      `lake file ${event.file_key} is ${entry.dataset} in the catalog, the event says ${event.dataset}`,
+    );
   }
   let bytes: Uint8Array | null = null;
   if (entry.status === 'active') bytes = await fetchLakeFile(ctx.store, entry, signal);
@@ -88,7 +103,7 @@ export async function processLakeEvent(
   let inputs: InputFile[] = [];
   try {
     await client.query('begin');
-    if (ctx.statementTimeoutMs) await client.query(`set local statement_timeout = ${Math.floor(ctx.statementTimeoutMs)}`);
+    await tuneTransaction(client, ctx);
     await lockTransformer(client);
     if (await alreadyLoaded(client, event.file_key)) {
       await client.query('rollback');
@@ -103,11 +118,20 @@ export async function processLakeEvent(
     }
     inputs = [inputOf(now)];
     await createSilverScopes(client, DATASETS);
-    const silver = await loadSilverFile(client, now.dataset, now.file_key, lakeRowGroups(now.dataset, bytes), {
-      detectChanges: true,
-    });
+    const silver = await loadSilverFile(
+      client,
+      now.dataset,
+      now.file_key,
+      lakeRowGroups(now.dataset, bytes),
+      {
+        detectChanges: true,
+      },
+    );
+    for (const table of silverTablesOf(now.dataset)) await analyzeIfGrown(client, table, silver.rows);
     const runs =
-      silver.changedKeys > 0 ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs }) : [];
+      silver.changedKeys > 0
+        ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })
+        : [];
     await markFile(client, now, 'loaded', batchId, silver.changedKeys);
     await client.query('commit');
     ctx.metrics.silverRows.inc({ dataset: now.dataset }, silver.rows);
@@ -120,6 +144,17 @@ export async function processLakeEvent(
   } finally {
     client.release();
   }
+}
+
+/** Per-transaction settings: work_mem for the big sorts, an optional statement timeout. */
+export async function tuneTransaction(
+  client: pg.PoolClient,
+  opts: { statementTimeoutMs?: number | undefined; workMem?: string | undefined },
+): Promise<void> {
+  if (opts.workMem && /^[0-9]+(kB|MB|GB)$/.test(opts.workMem))
+    await client.query(`set local work_mem = '${opts.workMem}'`);
+  if (opts.statementTimeoutMs)
+    await client.query(`set local statement_timeout = ${Math.floor(opts.statementTimeoutMs)}`);
 }
 
 /** After a rollback: the failed run goes to the run history (own transaction) and to the metrics. */
@@ -152,7 +187,10 @@ export async function recordFailure(
   }
   if (!run) return;
   ctx.metrics.runs.inc({ model: run.model, status: 'failed' });
-  ctx.logger.error({ model: run.model, runId: run.runId, err: message }, 'model run failed; batch rolled back');
+  ctx.logger.error(
+    { model: run.model, runId: run.runId, err: message },
+    'model run failed; batch rolled back',
+  );
   await recordRun(ctx.pool, batch, run, 'failed', message.slice(0, 4000)).catch((e) =>
     ctx.logger.warn({ err: e }, 'could not record the failed run'),
   );
@@ -196,7 +234,9 @@ export async function flushOutbox(pool: pg.Pool, js: JetStreamClient, limit = 50
       };
       await js.publish(subjects.goldUpdated(r.model), JSON.stringify(msg), { msgID: r.run_id });
     }
-    await pool.query('update transform_runs set published_at = now() where run_id = any($1)', [rows.map((r) => r.run_id)]);
+    await pool.query('update transform_runs set published_at = now() where run_id = any($1)', [
+      rows.map((r) => r.run_id),
+    ]);
     total += rows.length;
     if (rows.length < limit) return total;
   }

@@ -8,7 +8,7 @@ import type { TransformerConfig } from './config.ts';
 import { activeFiles, type CatalogFile, fetchLakeFile, readLakeRows } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';
-import { flushOutbox, recordFailure } from './process.ts';
+import { flushOutbox, recordFailure, tuneTransaction } from './process.ts';
 import { type InputFile, lockTransformer, type ModelRunResult, newBatchId, runModels } from './runner.ts';
 import { migrateTransformer, SILVER_TABLES } from './schema.ts';
 import { createSilverScopes, loadSilverFile, seedSilverScope } from './silver.ts';
@@ -23,10 +23,25 @@ export interface RebuildOptions {
 
 export type RebuildProgress =
   | { phase: 'start'; batchId: string; files: number; models: string[] }
-  | { phase: 'silver'; done: number; total: number; file: string; dataset: Dataset; rows: number; elapsedMs: number }
+  | {
+      phase: 'silver';
+      done: number;
+      total: number;
+      file: string;
+      dataset: Dataset;
+      rows: number;
+      elapsedMs: number;
+    }
   | { phase: 'gold'; model: string; state: 'start' | 'done'; rows?: number; elapsedMs: number }
   | { phase: 'commit'; elapsedMs: number }
-  | { phase: 'done'; batchId: string; files: number; silverRows: number; runs: ModelRunResult[]; elapsedMs: number };
+  | {
+      phase: 'done';
+      batchId: string;
+      files: number;
+      silverRows: number;
+      runs: ModelRunResult[];
+      elapsedMs: number;
+    };
 
 export interface RebuildResult {
   batchId: string;
@@ -69,7 +84,7 @@ const DATE_COLUMN: Record<Dataset, [table: string, column: string][]> = {
  * `onProgress` gets one call per file and per model. A failed model test rolls everything back.
  */
 export async function rebuild(
-  config: Pick<TransformerConfig, 'statementTimeoutMs'> | Partial<TransformerConfig>,
+  config: Partial<TransformerConfig>,
   deps: RebuildDeps,
   onProgress: (p: RebuildProgress) => void = () => {},
   opts: RebuildOptions = {},
@@ -85,7 +100,8 @@ export async function rebuild(
     }
     chosen = downstreamOf(all, opts.model);
   }
-  if (opts.from !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.from)) throw new Error(`from must be yyyy-mm-dd, got ${opts.from}`);
+  if (opts.from !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.from))
+    throw new Error(`from must be yyyy-mm-dd, got ${opts.from}`);
   const from = opts.from ?? null;
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
@@ -95,11 +111,16 @@ export async function rebuild(
   let silverRows = 0;
   try {
     await client.query('begin');
-    if (config.statementTimeoutMs) await client.query(`set local statement_timeout = ${Math.floor(config.statementTimeoutMs)}`);
+    await tuneTransaction(client, {
+      workMem: config.workMem ?? '256MB',
+      statementTimeoutMs: config.statementTimeoutMs,
+    });
     await lockTransformer(client);
     await createSilverScopes(client, DATASETS);
     const files = reloadSilver ? await activeFiles(client, { from }) : [];
-    inputs = files.map(({ checksum: _c, status: _s, replaced_by: _r, ...f }) => f);
+    // Lineage: a gold-only rebuild reads silver, i.e. every active file (from `from`).
+    const sources = reloadSilver ? files : await activeFiles(client, { from });
+    inputs = sources.map(({ checksum: _c, status: _s, replaced_by: _r, ...f }) => f);
     onProgress({ phase: 'start', batchId, files: files.length, models: chosen.map((m) => m.name) });
 
     if (reloadSilver) {
@@ -109,16 +130,27 @@ export async function rebuild(
         // Keys that had rows from `from` get recomputed even if the reload brings none back.
         for (const ds of DATASETS) await seedSilverScope(client, ds, from);
         for (const ds of DATASETS) {
-          for (const [table, col] of DATE_COLUMN[ds]) await client.query(`delete from ${table} where ${col} >= $1`, [from]);
+          for (const [table, col] of DATE_COLUMN[ds])
+            await client.query(`delete from ${table} where ${col} >= $1`, [from]);
         }
         await client.query('delete from transform_files where partition_date >= $1', [from]);
       }
       await loadFiles(client, deps, files, batchId, opts.signal, (done, f, rows) => {
         silverRows += rows;
         metrics?.silverRows.inc({ dataset: f.dataset }, rows);
-        onProgress({ phase: 'silver', done, total: files.length, file: f.file_key, dataset: f.dataset, rows, elapsedMs: elapsed() });
+        onProgress({
+          phase: 'silver',
+          done,
+          total: files.length,
+          file: f.file_key,
+          dataset: f.dataset,
+          rows,
+          elapsedMs: elapsed(),
+        });
       });
     }
+    // Fresh statistics: the planner must not plan millions of rows as the empty tables it saw.
+    if (reloadSilver) await client.query(`analyze ${SILVER_TABLES.join(', ')}`);
     for (const ds of DATASETS) await seedSilverScope(client, ds, from);
 
     const runs = await runModels(client, {
@@ -129,14 +161,23 @@ export async function rebuild(
       truncate: from === null,
       inputs,
       onModel: (model, state, r) =>
-        onProgress({ phase: 'gold', model, state, ...(r ? { rows: r.rowsWritten } : {}), elapsedMs: elapsed() }),
+        onProgress({
+          phase: 'gold',
+          model,
+          state,
+          ...(r ? { rows: r.rowsWritten } : {}),
+          elapsedMs: elapsed(),
+        }),
     });
     onProgress({ phase: 'commit', elapsedMs: elapsed() });
     await client.query('commit');
     for (const r of runs) metrics?.observeRun(r, 'rebuild');
     if (deps.js) {
       await flushOutbox(deps.pool, deps.js).catch((err) =>
-        deps.logger.warn({ err }, 'gold.updated events not published yet; the transformer service publishes them'),
+        deps.logger.warn(
+          { err },
+          'gold.updated events not published yet; the transformer service publishes them',
+        ),
       );
     }
     const result = { batchId, files: files.length, silverRows, runs, elapsedMs: elapsed() };
@@ -144,7 +185,12 @@ export async function rebuild(
     return result;
   } catch (err) {
     await client.query('rollback').catch(() => {});
-    if (metrics) await recordFailure({ pool: deps.pool, metrics, logger: deps.logger }, { batchId, trigger: 'rebuild', inputs }, err);
+    if (metrics)
+      await recordFailure(
+        { pool: deps.pool, metrics, logger: deps.logger },
+        { batchId, trigger: 'rebuild', inputs },
+        err,
+      );
     throw err;
   } finally {
     client.release();

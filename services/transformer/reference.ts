@@ -224,7 +224,16 @@ export const GOLD_KEYS: Record<GoldTable, string[]> = {
   dq_row_counts: ['dataset', 'as_of'],
 };
 
-const DATE_COLUMNS = new Set(['trade_date', 'month', 'high_date', 'low_date', 'holding_date', 'prev_holding_date', 'as_of', 'latest_as_of']);
+const DATE_COLUMNS = new Set([
+  'trade_date',
+  'month',
+  'high_date',
+  'low_date',
+  'holding_date',
+  'prev_holding_date',
+  'as_of',
+  'latest_as_of',
+]);
 const INSTANT_COLUMNS = new Set(['loaded_at']);
 
 /** Runs the reference SQL on `conn` (timed by the caller) and returns each table's rows in key order, normalised. */

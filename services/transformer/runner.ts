@@ -18,6 +18,8 @@ export interface TestResult {
   test: string;
   severity: 'error' | 'warn';
   failures: number;
+  /** Set when Postgres itself guarantees the property (a duplicate key could not have been written). */
+  enforcedBy?: 'primary key';
 }
 
 export interface ModelRunResult {
@@ -75,16 +77,29 @@ export async function lockTransformer(client: pg.PoolClient): Promise<void> {
 }
 
 function substitute(sql: string, model: Model): string {
-  return sql.replace(/\{\{scope\}\}/g, scopeTable(model.name)).replace(/\{\{changed:([a-z_.]+)\}\}/g, (_, name: string) => {
-    const ds = datasetOfSilver(name);
-    return scopeTable(ds ? silverScopeName(ds) : name);
-  });
+  return sql
+    .replace(/\{\{scope\}\}/g, scopeTable(model.name))
+    .replace(/\{\{changed:([a-z_.]+)\}\}/g, (_, name: string) => {
+      const ds = datasetOfSilver(name);
+      return scopeTable(ds ? silverScopeName(ds) : name);
+    });
 }
 
 function scopeJoin(model: Model, alias: string): string {
   const s = scopeTable(model.name);
   const date = model.scopeDate ? ` and ${alias}.${model.scopeDate} between s.lo and s.hi` : '';
   return `join ${s} s on ${alias}.${model.scopeKey} = s.k${date}`;
+}
+
+/**
+ * The gold rows in a model's scope, read key by key through the primary-key index (`offset 0`
+ * keeps Postgres from flattening it into a hash join over the whole table, whose cost would grow
+ * with the history instead of with the scope).
+ */
+function scopedRows(model: Model, alias: string, columns = `${alias}.*`): string {
+  const date = model.scopeDate ? ` and x.${model.scopeDate} between s.lo and s.hi` : '';
+  return `${scopeTable(model.name)} s cross join lateral (
+    select ${columns.replaceAll(`${alias}.`, 'x.')} from ${model.table} x where x.${model.scopeKey} = s.k${date} offset 0) ${alias}`;
 }
 
 function testViolation(t: Exclude<ModelTest, { kind: 'unique' }>): string {
@@ -105,12 +120,51 @@ function testViolation(t: Exclude<ModelTest, { kind: 'unique' }>): string {
   }
 }
 
-async function runTests(client: pg.PoolClient, model: Model): Promise<TestResult[]> {
+/**
+ * ANALYZEs `table` when `written` rows are a large share of what its statistics say it holds
+ * (never analysed, or a bulk load in this very transaction): otherwise the planner plans the
+ * following statements for the near-empty table it last saw, and a join over a full-market day
+ * turns into minutes of nested loops.
+ */
+export async function analyzeIfGrown(
+  client: pg.PoolClient,
+  table: string,
+  written: number,
+): Promise<boolean> {
+  if (written < 10_000) return false;
+  const { rows } = await client.query<{ n: number }>(
+    'select reltuples::float8 as n from pg_class where oid = $1::regclass',
+    [table],
+  );
+  const known = rows[0]?.n ?? -1;
+  if (known >= 0 && written < 0.2 * known) return false;
+  await client.query(`analyze ${table}`);
+  return true;
+}
+
+/** Primary-key columns of every gold table (a `unique` test on exactly them is enforced by Postgres). */
+async function goldPrimaryKeys(client: pg.PoolClient): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ t: string; cols: string }>(
+    `select c.conrelid::regclass::text as t, string_agg(a.attname, ',' order by a.attname) as cols
+     from pg_constraint c join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any(c.conkey)
+     where c.contype = 'p' and c.connamespace = 'gold'::regnamespace
+     group by c.conrelid`,
+  );
+  return new Map(rows.map((r) => [r.t, r.cols]));
+}
+
+async function runTests(
+  client: pg.PoolClient,
+  model: Model,
+  pks: Map<string, string>,
+): Promise<TestResult[]> {
   const results: TestResult[] = [];
-  const rowTests = model.tests.filter((t): t is Exclude<ModelTest, { kind: 'unique' }> => t.kind !== 'unique');
+  const rowTests = model.tests.filter(
+    (t): t is Exclude<ModelTest, { kind: 'unique' }> => t.kind !== 'unique',
+  );
   if (rowTests.length) {
     const sql = `select ${rowTests.map((t, i) => `count(*) filter (where ${testViolation(t)})::int as t${i}`).join(', ')}
-      from ${model.table} g ${scopeJoin(model, 'g')}`;
+      from ${scopedRows(model, 'g')}`;
     const { rows } = await client.query<Record<string, number>>(sql);
     rowTests.forEach((t, i) => {
       results.push({ test: t.label, severity: t.severity, failures: rows[0]?.[`t${i}`] ?? 0 });
@@ -118,9 +172,13 @@ async function runTests(client: pg.PoolClient, model: Model): Promise<TestResult
   }
   for (const t of model.tests) {
     if (t.kind !== 'unique') continue;
+    if (pks.get(model.table) === [...t.columns].sort().join(',')) {
+      results.push({ test: t.label, severity: t.severity, failures: 0, enforcedBy: 'primary key' });
+      continue;
+    }
     const cols = t.columns.map((c) => `g.${c}`).join(', ');
     const { rows } = await client.query<{ n: number }>(
-      `select count(*)::int as n from (select 1 from ${model.table} g ${scopeJoin(model, 'g')} group by ${cols} having count(*) > 1) x`,
+      `select count(*)::int as n from (select 1 from ${scopedRows(model, 'g')} group by ${cols} having count(*) > 1) y`,
     );
     results.push({ test: t.label, severity: t.severity, failures: rows[0]?.n ?? 0 });
   }
@@ -147,6 +205,7 @@ export interface RunModelsOptions {
  */
 export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): Promise<ModelRunResult[]> {
   const results: ModelRunResult[] = [];
+  const pks = await goldPrimaryKeys(client);
   for (const ds of DATASETS) {
     await client.query(`analyze ${scopeTable(silverScopeName(ds))}`);
   }
@@ -171,17 +230,25 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
 
       const dateCol = model.scopeDate;
       const codeCol = model.columns.includes('code') ? 'code' : null;
-      const ret = [dateCol ? `g.${dateCol} as d` : 'null::date as d', codeCol ? `g.${codeCol} as c` : 'null::text as c'];
+      const ret = [
+        dateCol ? `g.${dateCol} as d` : 'null::date as d',
+        codeCol ? `g.${codeCol} as c` : 'null::text as c',
+      ];
       let deleted: { n: number; lo: string | null; hi: string | null; codes: string[] | null };
       if (opts.truncate) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${model.table}`);
         await client.query(`truncate ${model.table}`);
         deleted = { n: rows[0]?.n ?? 0, lo: null, hi: null, codes: null };
       } else {
-        const { rows } = await client.query<{ n: number; lo: string | null; hi: string | null; codes: string[] | null }>(
+        const { rows } = await client.query<{
+          n: number;
+          lo: string | null;
+          hi: string | null;
+          codes: string[] | null;
+        }>(
           `with del as (
-             delete from ${model.table} g using ${scope} s
-             where g.${model.scopeKey} = s.k${dateCol ? ` and g.${dateCol} between s.lo and s.hi` : ''}
+             delete from ${model.table} g
+             where g.ctid = any(array(select g.ctid from ${scopedRows(model, 'g', 'g.ctid')}))
              returning ${ret.join(', ')})
            select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
              array_agg(distinct c) filter (where c is not null) as codes
@@ -190,7 +257,12 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         deleted = rows[0] ?? { n: 0, lo: null, hi: null, codes: null };
       }
       const cols = model.columns.join(', ');
-      const { rows: ins } = await client.query<{ n: number; lo: string | null; hi: string | null; codes: string[] | null }>(
+      const { rows: ins } = await client.query<{
+        n: number;
+        lo: string | null;
+        hi: string | null;
+        codes: string[] | null;
+      }>(
         `with ins as (
            insert into ${model.table} as g (${cols})
            select ${model.columns.map((c) => `m.${c}`).join(', ')}
@@ -202,9 +274,19 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
          from ins`,
       );
       const written = ins[0] ?? { n: 0, lo: null, hi: null, codes: null };
-      const tests = await runTests(client, model);
+      // Later models read this table: after a bulk rewrite, give the planner its real size.
+      const readLater = opts.models.some(
+        (m) => m.depends.includes(model.name) && (!opts.only || opts.only.has(m.name)),
+      );
+      if (readLater) {
+        if (opts.truncate) await client.query(`analyze ${model.table}`);
+        else await analyzeIfGrown(client, model.table, written.n + deleted.n);
+      }
+      const tests = await runTests(client, model, pks);
       const codes = [...new Set([...(written.codes ?? []), ...(deleted.codes ?? [])])].sort();
-      const dates = [written.lo, written.hi, deleted.lo, deleted.hi].filter((d): d is string => d !== null).sort();
+      const dates = [written.lo, written.hi, deleted.lo, deleted.hi]
+        .filter((d): d is string => d !== null)
+        .sort();
       const inputDates = opts.inputs.map((f) => f.partition_date).sort();
       const result: ModelRunResult = {
         runId,

@@ -269,6 +269,14 @@ export const transformerMigrations: Migration[] = [
         loaded_at timestamptz not null default now()
       );`,
   },
+  {
+    id: '002-lookback-indexes',
+    sql: `
+      -- the models' "last N traded / quoted days of a stock" lookups read these index-only
+      create index gold_daily_prices_traded on gold.daily_prices (code, trade_date) where status = 'traded';
+      create index gold_daily_prices_quoted on gold.daily_prices (code, trade_date, turnover)
+        where status in ('traded', 'no_trade');`,
+  },
 ];
 
 export function migrateTransformer(pool: pg.Pool): Promise<string[]> {

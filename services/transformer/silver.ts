@@ -3,7 +3,12 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Dataset } from '../../contracts/index.ts';
-import { datasetColumns, type ParquetColumn, type ParquetColumnType, type ParquetRow } from '../parquet/index.ts';
+import {
+  datasetColumns,
+  type ParquetColumn,
+  type ParquetColumnType,
+  type ParquetRow,
+} from '../parquet/index.ts';
 
 /**
  * Silver: one typed, deduplicated Postgres table per dataset, loaded from lake files in bulk:
@@ -40,6 +45,11 @@ const PG_TYPES: Record<ParquetColumnType, string> = {
 /** Lake columns copied into the stage table: the dataset's row columns and the envelope columns silver keeps. */
 export function stageColumns(dataset: Dataset): ParquetColumn[] {
   return datasetColumns(dataset).filter((c) => c.name !== '_source_url');
+}
+
+/** The silver tables a dataset's load writes. */
+export function silverTablesOf(dataset: Dataset): string[] {
+  return dataset === 'ccass' ? ['silver.ccass', 'silver.ccass_sets'] : [`silver.${dataset}`];
 }
 
 export const scopeTable = (name: string) => `_scope_${name.replace(/[^a-z0-9_]/g, '_')}`;
@@ -181,7 +191,6 @@ async function upsertKeyed(
 ): Promise<number> {
   const spec = keyedSpec(dataset);
   const cols = [...spec.columns, ...LINEAGE];
-  const keyOf = (alias: string) => spec.key.map((k) => `${alias}.${k}`).join(', ');
   // The stage's own duplicates (several envelopes in one file): latest `_seq` first.
   const dedup = `select distinct on (${spec.key.join(', ')}) ${cols.map(([t, s]) => `${s} as ${t}`).join(', ')}
     from ${stage} s order by ${spec.key.join(', ')}, s._seq desc`;
@@ -190,7 +199,8 @@ async function upsertKeyed(
     ? `, ch as (
         insert into ${scope} (k, lo, hi)
         select d.${spec.scopeCode}, min(d.${spec.scopeDate}), max(d.${spec.scopeDate})
-        from d left join ${spec.table} t on (${keyOf('t')}) = (${keyOf('d')})
+        from d left join lateral (
+          select * from ${spec.table} x where ${spec.key.map((k) => `x.${k} = d.${k}`).join(' and ')} offset 0) t on true
         where t.${spec.key[0]} is null
            or (d._seq > t._seq and (${spec.values.map((v) => `d.${v}`).join(', ')}) is distinct from (${spec.values.map((v) => `t.${v}`).join(', ')}))
         group by d.${spec.scopeCode}
@@ -216,11 +226,23 @@ async function upsertKeyed(
 
 // ------------------------------------------------------------------ ccass sets
 
-const CCASS_VALUES = ['participant_id', 'participant_name', 'address', 'shareholding', 'pct_issued', 'participants'];
+const CCASS_VALUES = [
+  'participant_id',
+  'participant_name',
+  'address',
+  'shareholding',
+  'pct_issued',
+  'participants',
+];
 const FETCH_KEY = (alias: string) => `regexp_replace(${alias}._key, '#[0-9]+/[0-9]+$', '')`;
 
-async function upsertCcass(client: pg.PoolClient, stage: string, fileKey: string, detect: boolean): Promise<number> {
-  await client.query('drop table if exists _ccass_win; drop table if exists _ccass_rows');
+async function upsertCcass(
+  client: pg.PoolClient,
+  stage: string,
+  fileKey: string,
+  detect: boolean,
+): Promise<number> {
+  await client.query('drop table if exists _ccass_win');
   // The best fetch of each (code, holding_date) in this file, kept only when it is not older
   // than the set silver holds; `newer` = it replaces that set.
   await client.query(`
@@ -232,48 +254,66 @@ async function upsertCcass(client: pg.PoolClient, stage: string, fileKey: string
     select f.*, (c.code is null or (f._fetched_at, f._run_id, f.fetch_key) > (c.fetched_at, c.run_id, c.fetch_key)) as newer
     from f left join silver.ccass_sets c using (code, holding_date)
     where c.code is null or (f._fetched_at, f._run_id, f.fetch_key) >= (c.fetched_at, c.run_id, c.fetch_key)`);
-  await client.query(`
-    create temp table _ccass_rows on commit drop as
+  // The stage rows of those fetches, one per key (latest envelope first).
+  const rows = (cond: string) => `
     select distinct on (s.code, s.holding_date, s.row_type, participant_key)
       s.code, s.holding_date, s.row_type,
       case when s.row_type = 'participant' then coalesce(s.participant_id, s.participant_name, '') else '' end as participant_key,
       s.participant_id, s.participant_name, s.address, s.shareholding, s.pct_issued, s.participants,
-      s._seq, $1::text as _file_key, s._fetched_at, s._run_id, w.newer
+      s._seq, $1::text as _file_key, s._fetched_at, s._run_id
     from ${stage} s
     join _ccass_win w on w.code = s.code and w.holding_date = s.holding_date
       and w._fetched_at = s._fetched_at and w._run_id = s._run_id and w.fetch_key = ${FETCH_KEY('s')}
-    order by s.code, s.holding_date, s.row_type, participant_key, s._seq desc, s.shareholding desc`,
-    [fileKey],
-  );
+    where ${cond}
+    order by s.code, s.holding_date, s.row_type, participant_key, s._seq desc, s.shareholding desc`;
   let changed = 0;
   if (detect) {
-    const res = await client.query(`
-      insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
-      select code, min(holding_date), max(holding_date) from (
-        select code, holding_date from _ccass_win where newer
-        union
-        select r.code, r.holding_date from _ccass_rows r
-        left join silver.ccass t on t.code = r.code and t.holding_date = r.holding_date
-          and t.row_type = r.row_type and t.participant_key = r.participant_key
-        where not r.newer and (t.code is null or (r._seq > t._seq
-          and (${CCASS_VALUES.map((v) => `r.${v}`).join(', ')}) is distinct from (${CCASS_VALUES.map((v) => `t.${v}`).join(', ')})))
-      ) x group by code`);
+    // A newer fetch changes its set; more parts of the current fetch change it only if they add or alter rows.
+    const res = await client.query(
+      `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
+       select code, min(holding_date), max(holding_date) from (
+         select code, holding_date from _ccass_win where newer
+         union
+         select r.code, r.holding_date from (${rows('not w.newer')}) r
+         left join lateral (
+           select * from silver.ccass x where x.code = r.code and x.holding_date = r.holding_date
+             and x.row_type = r.row_type and x.participant_key = r.participant_key offset 0) t on true
+         where t.code is null or (r._seq > t._seq
+           and (${CCASS_VALUES.map((v) => `r.${v}`).join(', ')}) is distinct from (${CCASS_VALUES.map((v) => `t.${v}`).join(', ')}))
+       ) x group by code`,
+      [fileKey],
+    );
     changed = res.rowCount ?? 0;
   }
+  // Replaced sets go, found set by set through the primary key (never a scan of the whole table).
   await client.query(`
-    delete from silver.ccass t using _ccass_win w
-    where w.newer and t.code = w.code and t.holding_date = w.holding_date`);
-  const cols = ['code', 'holding_date', 'row_type', 'participant_key', ...CCASS_VALUES, '_seq', '_file_key', '_fetched_at', '_run_id'];
-  await client.query(`
-    insert into silver.ccass (${cols.join(', ')})
-    select ${cols.join(', ')} from _ccass_rows
-    on conflict (code, holding_date, row_type, participant_key) do update set
-      ${cols
-        .slice(4)
-        .map((c) => `${c} = excluded.${c}`)
-        .join(', ')}
-    where excluded._seq > silver.ccass._seq
-       or (excluded._seq = silver.ccass._seq and excluded._file_key <> silver.ccass._file_key)`);
+    delete from silver.ccass t where t.ctid = any(array(
+      select x.ctid from _ccass_win w
+      cross join lateral (select ctid from silver.ccass x where x.code = w.code and x.holding_date = w.holding_date offset 0) x
+      where w.newer))`);
+  const cols = [
+    'code',
+    'holding_date',
+    'row_type',
+    'participant_key',
+    ...CCASS_VALUES,
+    '_seq',
+    '_file_key',
+    '_fetched_at',
+    '_run_id',
+  ];
+  await client.query(
+    `insert into silver.ccass (${cols.join(', ')})
+     ${rows('true')}
+     on conflict (code, holding_date, row_type, participant_key) do update set
+       ${cols
+         .slice(4)
+         .map((c) => `${c} = excluded.${c}`)
+         .join(', ')}
+     where excluded._seq > silver.ccass._seq
+        or (excluded._seq = silver.ccass._seq and excluded._file_key <> silver.ccass._file_key)`,
+    [fileKey],
+  );
   await client.query(
     `insert into silver.ccass_sets (code, holding_date, fetched_at, run_id, fetch_key, _file_key)
      select code, holding_date, _fetched_at, _run_id, fetch_key, $1 from _ccass_win
@@ -290,7 +330,9 @@ async function upsertCcass(client: pg.PoolClient, stage: string, fileKey: string
 export async function createSilverScopes(client: pg.PoolClient, datasets: readonly Dataset[]): Promise<void> {
   for (const d of datasets) {
     const t = scopeTable(silverScopeName(d));
-    await client.query(`drop table if exists ${t}; create temp table ${t} (k text not null, lo date not null, hi date not null) on commit drop`);
+    await client.query(
+      `drop table if exists ${t}; create temp table ${t} (k text not null, lo date not null, hi date not null) on commit drop`,
+    );
   }
 }
 
@@ -323,7 +365,11 @@ export async function loadSilverFile(
  * Seeds a dataset's scope table with every code it holds over the given date range (rebuild:
  * from = null → -infinity). The models then recompute everything downstream of it.
  */
-export async function seedSilverScope(client: pg.PoolClient, dataset: Dataset, from: string | null): Promise<void> {
+export async function seedSilverScope(
+  client: pg.PoolClient,
+  dataset: Dataset,
+  from: string | null,
+): Promise<void> {
   const t = scopeTable(silverScopeName(dataset));
   const source: Record<Dataset, [string, string]> = {
     securities: ['silver.securities', 'as_of'],

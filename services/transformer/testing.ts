@@ -73,7 +73,11 @@ function lakeRows(envelopes: EnvelopeSpec[]): ParquetRow[] {
   return out;
 }
 
-export async function encodeLakeFile(dataset: Dataset, rows: ParquetRow[], rowGroupRows = 100_000): Promise<Uint8Array> {
+export async function encodeLakeFile(
+  dataset: Dataset,
+  rows: ParquetRow[],
+  rowGroupRows = 100_000,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const w = createParquetWriter(datasetColumns(dataset), (c) => void chunks.push(c), {
     rowGroupRows,
@@ -92,9 +96,13 @@ async function putAndRegister(
   rows: ParquetRow[],
   opts: { writer?: string; committedAt?: Date; replaces?: string[] },
 ): Promise<WrittenFile> {
-  const seqs = rows.map((r) => r['_seq'] as number);
-  const first = Math.min(...seqs);
-  const last = Math.max(...seqs);
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const r of rows) {
+    const s = r['_seq'] as number;
+    if (s < first) first = s;
+    if (s > last) last = s;
+  }
   const writer = opts.writer ?? 'test';
   const fileKey = `${partitionPrefix(dataset, partitionDate)}part-${first}-${last}-${writer}.parquet`;
   const bytes = await encodeLakeFile(dataset, rows);
@@ -107,7 +115,19 @@ async function putAndRegister(
     await client.query(
       `insert into lake_files (file_key, dataset, partition_date, first_seq, last_seq, rows, bytes, checksum, schema_version, writer, committed_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [fileKey, dataset, partitionDate, first, last, rows.length, bytes.byteLength, checksum, SCHEMA_VERSION, writer, committedAt],
+      [
+        fileKey,
+        dataset,
+        partitionDate,
+        first,
+        last,
+        rows.length,
+        bytes.byteLength,
+        checksum,
+        SCHEMA_VERSION,
+        writer,
+        committedAt,
+      ],
     );
     if (opts.replaces?.length) {
       await client.query(
@@ -165,12 +185,24 @@ export async function mergeLakeFiles(
   const rows: ParquetRow[] = [];
   for (const key of fileKeys) rows.push(...(await readParquetRows(await store.getBytes(key))));
   rows.sort((a, b) => (a['_seq'] as number) - (b['_seq'] as number));
-  return putAndRegister(store, pool, dataset, partitionDate, rows, { writer: opts.writer ?? 'merge', replaces: fileKeys });
+  return putAndRegister(store, pool, dataset, partitionDate, rows, {
+    writer: opts.writer ?? 'merge',
+    replaces: fileKeys,
+  });
 }
 
 // ------------------------------------------------------------------ comparing gold tables
 
-const DATE_COLUMNS = new Set(['trade_date', 'month', 'high_date', 'low_date', 'holding_date', 'prev_holding_date', 'as_of', 'latest_as_of']);
+const DATE_COLUMNS = new Set([
+  'trade_date',
+  'month',
+  'high_date',
+  'low_date',
+  'holding_date',
+  'prev_holding_date',
+  'as_of',
+  'latest_as_of',
+]);
 
 /** A gold table's rows from Postgres in key order: dates as yyyy-mm-dd, instants as ISO strings. */
 export async function readGoldTable(pool: pg.Pool, table: GoldTable): Promise<Record<string, unknown>[]> {
@@ -180,7 +212,9 @@ export async function readGoldTable(pool: pg.Pool, table: GoldTable): Promise<Re
     if (c === 'loaded_at') return `to_char(${c} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${c}`;
     return c;
   });
-  const { rows } = await pool.query(`select ${select.join(', ')} from gold.${table} order by ${GOLD_KEYS[table].join(', ')}`);
+  const { rows } = await pool.query(
+    `select ${select.join(', ')} from gold.${table} order by ${GOLD_KEYS[table].join(', ')}`,
+  );
   return rows;
 }
 
@@ -220,7 +254,8 @@ export function diffGold(a: GoldRows, b: GoldRows, opts: { relTol?: number; limi
         continue;
       }
       for (const c of Object.keys(r)) {
-        if (!sameValue(r[c], s[c], relTol)) found.push(`${table} ${k}: ${c} ${JSON.stringify(r[c])} ≠ ${JSON.stringify(s[c])}`);
+        if (!sameValue(r[c], s[c], relTol))
+          found.push(`${table} ${k}: ${c} ${JSON.stringify(r[c])} ≠ ${JSON.stringify(s[c])}`);
       }
     }
     for (const k of right.keys()) if (!left.has(k)) found.push(`${table} ${k}: only in second`);

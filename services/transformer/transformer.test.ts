@@ -20,12 +20,12 @@ import { createLogger, type Service, type ServiceDeps } from '../runtime/index.t
 import {
   loadModels,
   parseModel,
-  rebuild,
   type RebuildProgress,
+  rebuild,
   startTransformer,
   TransformerConfig,
-  traceGoldRow,
   topoSort,
+  traceGoldRow,
 } from './index.ts';
 import { referenceGold } from './reference.ts';
 import {
@@ -59,13 +59,20 @@ const LISTING_DAY = '2026-02-10'; // 00003 is listed mid-window
 const fetchedAt = (date: string, hour = 10, minute = 30) =>
   new Date(Date.parse(`${date}T00:00:00Z`) + (hour * 60 + minute) * 60_000).toISOString();
 
-const NAMES: Record<string, string> = { '00001': 'ALPHA', '00002': 'BETA', '00003': 'GAMMA', '00004': 'DELTA', '00005': 'EPSILON' };
+const NAMES: Record<string, string> = {
+  '00001': 'ALPHA',
+  '00002': 'BETA',
+  '00003': 'GAMMA',
+  '00004': 'DELTA',
+  '00005': 'EPSILON',
+};
 
 type Status = QuoteRow['status'];
 function statusOf(code: string, i: number, date: string): Status | null {
   switch (code) {
     case '00001':
-      return i === 5 || i === 23 ? 'no_trade' : 'traded';
+      // day 35 comes after 33 traded days: its trading window is the 30 traded days before it
+      return i === 5 || i === 23 || i === 35 ? 'no_trade' : 'traded';
     case '00002':
       if (i >= 8 && i <= 12) return 'suspended';
       return i === 30 ? 'halted' : 'traded';
@@ -89,13 +96,40 @@ function buildQuotes(): Map<string, QuoteRow[]> {
       if (!status) continue;
       const name = NAMES[code]!;
       const prev = lastClose.get(code) ?? null;
-      const base = { code, trade_date: date, name, currency: 'HKD', flags: '', open: null, ask: null, bid: null };
+      const base = {
+        code,
+        trade_date: date,
+        name,
+        currency: 'HKD',
+        flags: '',
+        open: null,
+        ask: null,
+        bid: null,
+      };
       if (status === 'suspended' || status === 'halted') {
-        rows.push({ ...base, status, prev_close: null, high: null, low: null, close: null, volume: null, turnover: null });
+        rows.push({
+          ...base,
+          status,
+          prev_close: null,
+          high: null,
+          low: null,
+          close: null,
+          volume: null,
+          turnover: null,
+        });
         continue;
       }
       if (status === 'no_trade') {
-        rows.push({ ...base, status, prev_close: prev, high: null, low: null, close: prev, volume: 0, turnover: i % 2 ? 0 : null });
+        rows.push({
+          ...base,
+          status,
+          prev_close: prev,
+          high: null,
+          low: null,
+          close: prev,
+          volume: 0,
+          turnover: i % 2 ? 0 : null,
+        });
         continue;
       }
       const k = Number(code);
@@ -123,7 +157,11 @@ function buildQuotes(): Map<string, QuoteRow[]> {
 const CCASS_DATES = DAYS.slice(20, 28);
 const ISSUED = 1_000_000_000;
 
-function ccassSet(code: string, date: string, opts: { drop?: string[]; bump?: number; overflow?: boolean } = {}): CcassRow[] {
+function ccassSet(
+  code: string,
+  date: string,
+  opts: { drop?: string[]; bump?: number; overflow?: boolean } = {},
+): CcassRow[] {
   const di = CCASS_DATES.indexOf(date);
   const k = Number(code);
   const people: { id: string | null; name: string; holding: number }[] = [];
@@ -131,7 +169,10 @@ function ccassSet(code: string, date: string, opts: { drop?: string[]; bump?: nu
     if (p === 12 && di % 2 === 1) continue; // C00012 comes and goes
     const id = `C${String(p).padStart(5, '0')}`;
     if (opts.drop?.includes(id)) continue;
-    const holding = (opts.overflow ? 200_000_000 : 1_000_000 * (13 - p) * k) + 10_000 * ((di * p) % 7) + (p === 1 ? (opts.bump ?? 0) : 0);
+    const holding =
+      (opts.overflow ? 200_000_000 : 1_000_000 * (13 - p) * k) +
+      10_000 * ((di * p) % 7) +
+      (p === 1 ? (opts.bump ?? 0) : 0);
     people.push({ id, name: `BROKER ${p} LIMITED`, holding });
   }
   people.push({ id: null, name: 'MR CHAN TAI MAN', holding: 5_000 + di * 100 });
@@ -150,7 +191,11 @@ function ccassSet(code: string, date: string, opts: { drop?: string[]; bump?: nu
   const inter = people.filter((p) => p.id);
   const cons = people.filter((p) => !p.id);
   const sum = (xs: { holding: number }[]) => xs.reduce((a, x) => a + x.holding, 0);
-  const summary = (row_type: CcassRow['row_type'], shareholding: number, participants: number | null): CcassRow => ({
+  const summary = (
+    row_type: CcassRow['row_type'],
+    shareholding: number,
+    participants: number | null,
+  ): CcassRow => ({
     code,
     holding_date: date,
     row_type,
@@ -193,7 +238,7 @@ function fundamentals(code: string, asOf: string, i: number, close: number | nul
   };
 }
 
-function securities(asOf: string, codes: string[]): SecurityRow[] {
+function securities(codes: string[]): SecurityRow[] {
   return codes.map((code) => ({
     code,
     name: NAMES[code]!,
@@ -242,7 +287,9 @@ async function file<D extends Dataset>(
 async function publish(list: LakeCommitted[]) {
   for (const e of list) {
     // A fresh msgID each time: the transformer must be idempotent on its own, not rely on dedup.
-    await deps.js.publish(subjects.lakeCommitted(e.dataset), JSON.stringify(e), { msgID: `${e.file_key}:${Math.random()}` });
+    await deps.js.publish(subjects.lakeCommitted(e.dataset), JSON.stringify(e), {
+      msgID: `${e.file_key}:${Math.random()}`,
+    });
   }
 }
 
@@ -259,7 +306,11 @@ async function settled(): Promise<void> {
   await until(
     async () => {
       const info = await nats.jsm.consumers.info(streamNames.events, 'transformer');
-      last = JSON.stringify({ pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered });
+      last = JSON.stringify({
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered,
+      });
       return info.num_pending === 0 && info.num_ack_pending === 0;
     },
     40_000,
@@ -295,7 +346,12 @@ beforeAll(async () => {
   await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
   store = new FsObjectStore({ root: await testDir('lake') });
   await db.pool.query(LAKE_FILES_TEST_DDL);
-  deps = await serviceDeps({ nc: nats.nc, pool: db.pool, store, ...(process.env.TDEBUG ? { logger: createLogger({ level: 'warn' }) } : {}) });
+  deps = await serviceDeps({
+    nc: nats.nc,
+    pool: db.pool,
+    store,
+    ...(process.env.TDEBUG ? { logger: createLogger({ level: 'warn' }) } : {}),
+  });
   duck = await DuckDBInstance.create(':memory:');
 });
 
@@ -313,24 +369,47 @@ describe('model files', () => {
     const models = loadModels();
     const names = models.map((m) => m.name);
     expect(new Set(names)).toEqual(
-      new Set(['daily_prices', 'monthly_high_low', 'rolling_directed_volume', 'ccass_concentration', 'ccass_changes', 'stock_picker', 'dq_freshness', 'dq_row_counts']),
+      new Set([
+        'daily_prices',
+        'monthly_high_low',
+        'rolling_directed_volume',
+        'ccass_concentration',
+        'ccass_changes',
+        'stock_picker',
+        'dq_freshness',
+        'dq_row_counts',
+      ]),
     );
     expect(names.indexOf('daily_prices')).toBeLessThan(names.indexOf('rolling_directed_volume'));
     expect(names.indexOf('daily_prices')).toBeLessThan(names.indexOf('stock_picker'));
     for (const m of models) {
-      expect(m.tests.some((t) => t.kind === 'unique'), m.name).toBe(true);
+      expect(
+        m.tests.some((t) => t.kind === 'unique'),
+        m.name,
+      ).toBe(true);
       expect(m.description.length, m.name).toBeGreaterThan(40);
     }
   });
 
   it('refuses bad headers and cycles', () => {
     const body = '-- @scope\nselect 1\n-- @model\nselect 1\n-- @lineage\nselect 1';
-    expect(() => parseModel('x.sql', `-- model: nope\n-- key: a\n-- scope: a\n${body}`)).toThrow(/not a gold table/);
-    expect(() => parseModel('x.sql', `-- model: daily_prices\n-- key: code\n-- scope: code\n-- test: frobnicate(x)\n${body}`)).toThrow(
-      /unknown test kind/,
+    expect(() => parseModel('x.sql', `-- model: nope\n-- key: a\n-- scope: a\n${body}`)).toThrow(
+      /not a gold table/,
     );
-    const a = parseModel('a.sql', `-- model: daily_prices\n-- depends: monthly_high_low\n-- key: code\n-- scope: code\n${body}`);
-    const b = parseModel('b.sql', `-- model: monthly_high_low\n-- depends: daily_prices\n-- key: code\n-- scope: code\n${body}`);
+    expect(() =>
+      parseModel(
+        'x.sql',
+        `-- model: daily_prices\n-- key: code\n-- scope: code\n-- test: frobnicate(x)\n${body}`,
+      ),
+    ).toThrow(/unknown test kind/);
+    const a = parseModel(
+      'a.sql',
+      `-- model: daily_prices\n-- depends: monthly_high_low\n-- key: code\n-- scope: code\n${body}`,
+    );
+    const b = parseModel(
+      'b.sql',
+      `-- model: monthly_high_low\n-- depends: daily_prices\n-- key: code\n-- scope: code\n${body}`,
+    );
     expect(() => topoSort([a, b])).toThrow(/cycle/);
   });
 });
@@ -342,15 +421,41 @@ describe('transformer on Postgres + NATS + object store', () => {
 
   it('builds gold from events arriving out of order and twice, equal to DuckDB over the lake', async () => {
     // Securities lists: 00003 joins the list on its listing day; 00005 is listed but never quoted.
-    await file('securities', [{ key: 'all', as_of: DAYS[0]!, fetched_at: fetchedAt(DAYS[0]!, 10), rows: securities(DAYS[0]!, ['00001', '00002', '00004', '00005']) }]);
-    await file('securities', [{ key: 'all', as_of: LISTING_DAY, fetched_at: fetchedAt(LISTING_DAY, 10), rows: securities(LISTING_DAY, ['00001', '00002', '00003', '00004', '00005']) }]);
+    await file('securities', [
+      {
+        key: 'all',
+        as_of: DAYS[0]!,
+        fetched_at: fetchedAt(DAYS[0]!, 10),
+        rows: securities(['00001', '00002', '00004', '00005']),
+      },
+    ]);
+    await file('securities', [
+      {
+        key: 'all',
+        as_of: LISTING_DAY,
+        fetched_at: fetchedAt(LISTING_DAY, 10),
+        rows: securities(['00001', '00002', '00003', '00004', '00005']),
+      },
+    ]);
     for (const date of DAYS) {
-      await file('quotes', [{ key: 'all', as_of: date, fetched_at: fetchedAt(date), rows: quotes.get(date)! }]);
+      await file('quotes', [
+        { key: 'all', as_of: date, fetched_at: fetchedAt(date), rows: quotes.get(date)! },
+      ]);
     }
     // A re-scrape of one day with a corrected close for 00001 (a later envelope in a second file).
-    const fixed = quotes.get(replacedDay)!.map((r) => (r.code === '00001' ? { ...r, close: (r.close ?? 0) + 1, high: (r.high ?? 0) + 1 } : r));
-    rescrapeFiles = [events.find((e) => e.dataset === 'quotes' && e.partition_date === replacedDay)!].map((e) => ({ event: e, bytes: new Uint8Array() }));
-    rescrapeFiles.push(await file('quotes', [{ key: 'all', as_of: replacedDay, fetched_at: fetchedAt(replacedDay, 20), rows: fixed }], { writer: 'rescrape' }));
+    const fixed = quotes
+      .get(replacedDay)!
+      .map((r) => (r.code === '00001' ? { ...r, close: (r.close ?? 0) + 1, high: (r.high ?? 0) + 1 } : r));
+    rescrapeFiles = [events.find((e) => e.dataset === 'quotes' && e.partition_date === replacedDay)!].map(
+      (e) => ({ event: e, bytes: new Uint8Array() }),
+    );
+    rescrapeFiles.push(
+      await file(
+        'quotes',
+        [{ key: 'all', as_of: replacedDay, fetched_at: fetchedAt(replacedDay, 20), rows: fixed }],
+        { writer: 'rescrape' },
+      ),
+    );
     quotes.set(replacedDay, fixed);
 
     // Fundamentals every fifth day and on a Saturday; one during 00002's suspension.
@@ -359,7 +464,10 @@ describe('transformer on Postgres + NATS + object store', () => {
       const rows = ['00001', '00002', '00003']
         .filter((c) => c !== '00003' || date >= LISTING_DAY)
         .map((c) => fundamentals(c, date, i, quotes.get(date)?.find((q) => q.code === c)?.close ?? null));
-      await file('fundamentals', rows.map((r) => ({ key: r.code, as_of: date, fetched_at: fetchedAt(date, 19), rows: [r] })));
+      await file(
+        'fundamentals',
+        rows.map((r) => ({ key: r.code, as_of: date, fetched_at: fetchedAt(date, 19), rows: [r] })),
+      );
     }
 
     // CCASS: one file per holding date with a page per stock.
@@ -372,14 +480,43 @@ describe('transformer on Postgres + NATS + object store', () => {
       await file('ccass', envs);
     }
     // A re-scrape of (00001, date 2): C00003 and C00004 vanished, C00001 changed.
-    await file('ccass', [{ key: '00001', as_of: CCASS_DATES[2]!, fetched_at: fetchedAt(CCASS_DATES[2]!, 15), rows: ccassSet('00001', CCASS_DATES[2]!, { drop: ['C00003', 'C00004'], bump: 123_456 }) }], { writer: 'rescrape' });
+    await file(
+      'ccass',
+      [
+        {
+          key: '00001',
+          as_of: CCASS_DATES[2]!,
+          fetched_at: fetchedAt(CCASS_DATES[2]!, 15),
+          rows: ccassSet('00001', CCASS_DATES[2]!, { drop: ['C00003', 'C00004'], bump: 123_456 }),
+        },
+      ],
+      { writer: 'rescrape' },
+    );
     // A page split over two envelopes of one fetch, landing in two files.
     const split = ccassSet('00002', CCASS_DATES[4]!);
-    const splitEnv = { as_of: CCASS_DATES[4]!, fetched_at: fetchedAt(CCASS_DATES[4]!, 9, 45), run_id: 'split-run' };
+    const splitEnv = {
+      as_of: CCASS_DATES[4]!,
+      fetched_at: fetchedAt(CCASS_DATES[4]!, 9, 45),
+      run_id: 'split-run',
+    };
     await file('ccass', [{ ...splitEnv, key: '00002#1/2', rows: split.slice(0, 6) }], { writer: 'p1' });
     await file('ccass', [{ ...splitEnv, key: '00002#2/2', rows: split.slice(6) }], { writer: 'p2' });
     // An older fetch of (00002, date 3) whose event comes last: it must not replace the newer set.
-    const stale = await writeLakeFile(store, db.pool, 'ccass', [{ seq: 1_000_000 - 1, key: older.code, as_of: older.date, fetched_at: fetchedAt(older.date, 7), rows: ccassSet('00002', older.date, { drop: ['C00001'] }) }], { writer: 'stale' });
+    const stale = await writeLakeFile(
+      store,
+      db.pool,
+      'ccass',
+      [
+        {
+          seq: 1_000_000 - 1,
+          key: older.code,
+          as_of: older.date,
+          fetched_at: fetchedAt(older.date, 7),
+          rows: ccassSet('00002', older.date, { drop: ['C00001'] }),
+        },
+      ],
+      { writer: 'stale' },
+    );
 
     // Out of order (a fixed shuffle) and every event twice.
     const shuffled = [...events].sort((a, b) => (a.checksum < b.checksum ? -1 : 1));
@@ -388,7 +525,9 @@ describe('transformer on Postgres + NATS + object store', () => {
     events.push(stale.event);
     await settled();
 
-    const { rows: loaded } = await db.pool.query(`select count(*)::int as n from transform_files where outcome = 'loaded'`);
+    const { rows: loaded } = await db.pool.query(
+      `select count(*)::int as n from transform_files where outcome = 'loaded'`,
+    );
     expect(loaded[0].n).toBe(events.length);
     incremental = await readAllGold(db.pool);
     const problems = diffGold(incremental, await reference(), { relTol: 1e-9 });
@@ -413,22 +552,41 @@ describe('transformer on Postgres + NATS + object store', () => {
     // March 2026 has one trading day: open = high/low day = that day; open is its close (no open in the report).
     const mar = quotes.get('2026-03-02')!.find((r) => r.code === '00001')!;
     const m = await goldRow('monthly_high_low', 'code = $1 and month = $2', ['00001', '2026-03-01']);
-    expect(m).toMatchObject({ open: mar.close, high: mar.high, low: mar.low, close: mar.close, volume: mar.volume, trading_days: 1 });
+    expect(m).toMatchObject({
+      open: mar.close,
+      high: mar.high,
+      low: mar.low,
+      close: mar.close,
+      volume: mar.volume,
+      trading_days: 1,
+    });
     expect(m).toMatchObject({ high_date: '2026-03-02', low_date: '2026-03-02' });
     const jan2 = await goldRow('monthly_high_low', 'code = $1 and month = $2', ['00002', '2026-01-01']);
     const janDays = DAYS.filter((d) => d < '2026-02-01');
     expect(jan2.trading_days).toBe(janDays.filter((d, i) => statusOf('00002', i, d) === 'traded').length);
 
     // 00003 listed mid-window: its first day has no previous close, so no direction.
-    const g = DAYS.filter((d) => d >= LISTING_DAY).slice(0, 3).map((d) => quotes.get(d)!.find((r) => r.code === '00003')!);
-    const dv = (r: QuoteRow) => (r.prev_close === null ? null : r.volume! * Math.sign(r.close! - r.prev_close));
+    const g = DAYS.filter((d) => d >= LISTING_DAY)
+      .slice(0, 3)
+      .map((d) => quotes.get(d)!.find((r) => r.code === '00003')!);
+    const dv = (r: QuoteRow) =>
+      r.prev_close === null ? null : r.volume! * Math.sign(r.close! - r.prev_close);
     expect(dv(g[0]!)).toBeNull();
-    const roll = await goldRow('rolling_directed_volume', 'code = $1 and trade_date = $2', ['00003', g[2]!.trade_date]);
-    expect(roll).toMatchObject({ days_30d_trading: 3, days_30d_calendar: 3, dv_30d_trading: dv(g[1]!)! + dv(g[2]!)! });
+    const roll = await goldRow('rolling_directed_volume', 'code = $1 and trade_date = $2', [
+      '00003',
+      g[2]!.trade_date,
+    ]);
+    expect(roll).toMatchObject({
+      days_30d_trading: 3,
+      days_30d_calendar: 3,
+      dv_30d_trading: dv(g[1]!)! + dv(g[2]!)!,
+    });
 
     // 00001 after 30+ trading days: a full trading window, a calendar window over the Lunar New Year gap.
     const last = DAYS.at(-1)!;
-    const series = DAYS.map((d) => quotes.get(d)!.find((r) => r.code === '00001')!).filter((r) => r.status === 'traded');
+    const series = DAYS.map((d) => quotes.get(d)!.find((r) => r.code === '00001')!).filter(
+      (r) => r.status === 'traded',
+    );
     const win = series.slice(-30);
     const r1 = await goldRow('rolling_directed_volume', 'code = $1 and trade_date = $2', ['00001', last]);
     expect(r1.days_30d_trading).toBe(30);
@@ -461,10 +619,17 @@ describe('transformer on Postgres + NATS + object store', () => {
       [CCASS_DATES[3]],
     );
     expect(stale[0].n).toBe(1);
-    const conc = await goldRow('ccass_concentration', 'code = $1 and holding_date = $2', ['00002', CCASS_DATES[4]]);
+    const conc = await goldRow('ccass_concentration', 'code = $1 and holding_date = $2', [
+      '00002',
+      CCASS_DATES[4],
+    ]);
     const splitSet = ccassSet('00002', CCASS_DATES[4]!).filter((r) => r.row_type === 'participant');
     expect(conc.participants).toBe(splitSet.length);
-    const top10 = splitSet.map((r) => r.shareholding).sort((a, b) => b - a).slice(0, 10).reduce((a, b) => a + b, 0);
+    const top10 = splitSet
+      .map((r) => r.shareholding)
+      .sort((a, b) => b - a)
+      .slice(0, 10)
+      .reduce((a, b) => a + b, 0);
     expect(conc.top10_pct).toBeCloseTo((100 * top10) / ISSUED, 10);
 
     // Stock picker during 00002's suspension: no close in the report, the widget's last price instead.
@@ -493,8 +658,14 @@ describe('transformer on Postgres + NATS + object store', () => {
     );
     expect(runs.length).toBeGreaterThan(40);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
-    await until(async () => (await db.pool.query('select 1 from transform_runs where publish and published_at is null')).rowCount === 0);
-    const msg = await nats.jsm.streams.getMessage(streamNames.events, { last_by_subj: subjects.goldUpdated('daily_prices') });
+    await until(
+      async () =>
+        (await db.pool.query('select 1 from transform_runs where publish and published_at is null'))
+          .rowCount === 0,
+    );
+    const msg = await nats.jsm.streams.getMessage(streamNames.events, {
+      last_by_subj: subjects.goldUpdated('daily_prices'),
+    });
     const ev = goldUpdatedValidator.parse(msg!.json());
     expect(msg!.header?.get('Nats-Msg-Id')).toBe(ev.run_id);
     expect(runs.some((r) => r.run_id === ev.run_id)).toBe(true);
@@ -514,7 +685,13 @@ describe('transformer on Postgres + NATS + object store', () => {
   it('a merge event changes no gold value, only lineage', async () => {
     const before = await readAllGold(db.pool);
     const { rows: runsBefore } = await db.pool.query('select count(*)::int as n from transform_runs');
-    const merged = await mergeLakeFiles(store, db.pool, 'quotes', replacedDay, rescrapeFiles.map((f) => f.event.file_key));
+    const merged = await mergeLakeFiles(
+      store,
+      db.pool,
+      'quotes',
+      replacedDay,
+      rescrapeFiles.map((f) => f.event.file_key),
+    );
     await publish([merged.event, ...rescrapeFiles.map((f) => f.event)]);
     await settled();
     expect(diffGold(await readAllGold(db.pool), before)).toEqual([]);
@@ -527,42 +704,74 @@ describe('transformer on Postgres + NATS + object store', () => {
 
   it('a failed model test rolls the batch back, is recorded and counted, and publishes nothing', async () => {
     const date = CCASS_DATES[5]!;
-    const bad = await writeLakeFile(store, db.pool, 'ccass', [{ seq: 2_000_000, key: '00004', as_of: date, fetched_at: fetchedAt(date, 9), rows: ccassSet('00004', date, { overflow: true }) }], { writer: 'bad' });
+    const bad = await writeLakeFile(
+      store,
+      db.pool,
+      'ccass',
+      [
+        {
+          seq: 2_000_000,
+          key: '00004',
+          as_of: date,
+          fetched_at: fetchedAt(date, 9),
+          rows: ccassSet('00004', date, { overflow: true }),
+        },
+      ],
+      { writer: 'bad' },
+    );
     await publish([bad.event]);
     // Wait for the DLQ copy (not for the consumer to drain: runtime's settle() terms with a reason,
     // which nats-server 2.9 ignores, so the message stays ack-pending until ack_wait).
     await until(async () => {
-      const m = await nats.jsm.streams.getMessage(streamNames.dlq, { last_by_subj: subjects.dlq('transformer') }).catch(() => null);
+      const m = await nats.jsm.streams
+        .getMessage(streamNames.dlq, { last_by_subj: subjects.dlq('transformer') })
+        .catch(() => null);
       return m !== null;
     });
-    const { rows } = await db.pool.query(`select model, tests, error from transform_runs where status = 'failed'`);
+    const { rows } = await db.pool.query(
+      `select model, tests, error from transform_runs where status = 'failed'`,
+    );
     expect(rows[0].model).toBe('ccass_concentration');
     expect(rows[0].error).toMatch(/range\(top10_pct, 0, 100\)/);
     expect(await readGoldTable(db.pool, 'ccass_concentration')).toEqual(incremental.ccass_concentration);
-    const { rows: silver } = await db.pool.query(`select count(*)::int as n from silver.ccass where code = '00004'`);
+    const { rows: silver } = await db.pool.query(
+      `select count(*)::int as n from silver.ccass where code = '00004'`,
+    );
     expect(silver[0].n).toBe(0);
-    const metrics = await deps.registry.getSingleMetricAsString('harbour_transformer_model_test_failures_total');
+    const metrics = await deps.registry.getSingleMetricAsString(
+      'harbour_transformer_model_test_failures_total',
+    );
     expect(metrics).toMatch(/model="ccass_concentration",test="range\(top10_pct, 0, 100\)"} 2/);
-    const dlq = await nats.jsm.streams.getMessage(streamNames.dlq, { last_by_subj: subjects.dlq('transformer') });
+    const dlq = await nats.jsm.streams.getMessage(streamNames.dlq, {
+      last_by_subj: subjects.dlq('transformer'),
+    });
     expect(dlqMessageValidator.parse(dlq!.json()).reason).toMatch(/ccass_concentration failed/);
     // Out of the lake again, so the rebuilds below see the same files as the incremental run.
-    await db.pool.query(`update lake_files set status = 'replaced' where file_key = $1`, [bad.event.file_key]);
+    await db.pool.query(`update lake_files set status = 'replaced' where file_key = $1`, [
+      bad.event.file_key,
+    ]);
   });
 
   it('a full rebuild, a model rebuild and a rebuild from a date equal the incremental result row for row', async () => {
     await service?.close();
     service = undefined;
     const progress: RebuildProgress[] = [];
-    const silverBefore = (await db.pool.query('select * from silver.ccass order by code, holding_date, row_type, participant_key')).rows;
+    const silverBefore = (
+      await db.pool.query('select * from silver.ccass order by code, holding_date, row_type, participant_key')
+    ).rows;
     const full = await rebuild(config(), { ...deps }, (p) => progress.push(p));
     expect(full.files).toBe(events.length - 2 + 1); // the two merged files are replaced by one
     expect(progress.filter((p) => p.phase === 'silver')).toHaveLength(full.files);
     expect(progress.filter((p) => p.phase === 'gold' && p.state === 'done')).toHaveLength(8);
     expect(progress.at(-1)?.phase).toBe('done');
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
-    expect((await db.pool.query('select * from silver.ccass order by code, holding_date, row_type, participant_key')).rows).toEqual(
-      silverBefore,
-    );
+    expect(
+      (
+        await db.pool.query(
+          'select * from silver.ccass order by code, holding_date, row_type, participant_key',
+        )
+      ).rows,
+    ).toEqual(silverBefore);
 
     await rebuild(config(), deps, () => {}, { model: 'daily_prices' });
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);

@@ -1,7 +1,14 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { type LakeCommitted, lakeCommittedValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
-import { consumeLoop, createLifecycle, type Disposition, dispositionFor, type Service, type ServiceDeps } from '../runtime/index.ts';
+import {
+  consumeLoop,
+  createLifecycle,
+  type Disposition,
+  dispositionFor,
+  type Service,
+  type ServiceDeps,
+} from '../runtime/index.ts';
 import type { TransformerConfig } from './config.ts';
 import { transformerMetrics } from './metrics.ts';
 import { loadModels } from './models.ts';
@@ -25,6 +32,7 @@ export async function startTransformer(config: TransformerConfig, deps: ServiceD
     models,
     metrics,
     statementTimeoutMs: config.statementTimeoutMs,
+    workMem: config.workMem,
   };
 
   let outboxBusy: Promise<void> | null = null;

@@ -17,14 +17,14 @@
  * - Daily refresh: `--refresh-days` more days, each day's four files (securities, quotes,
  *   fundamentals, CCASS for EVERY stock × ~`--participants`) published one after another to the
  *   running transformer; per event latency = lake commit → gold committed (polled, 5 ms). DuckDB:
- *   the same gold tables for that day from the files that day needs (quotes of the last 45 trading
+ *   the same gold tables for that day from the files that day needs (quotes of the last 120 trading
  *   days, CCASS of the day and the day before, that day's fundamentals and list).
  * Both sides are checked against each other (row counts and column sums per table) on the last day.
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,12 @@ import { goldTables } from '../../contracts/index.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
 import { FsObjectStore } from '../../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
-import { migrateTransformer, rebuild, startTransformer, TransformerConfig } from '../../services/transformer/index.ts';
+import {
+  migrateTransformer,
+  rebuild,
+  startTransformer,
+  TransformerConfig,
+} from '../../services/transformer/index.ts';
 import { referenceSql } from '../../services/transformer/reference.ts';
 import { type EnvelopeSpec, LAKE_FILES_TEST_DDL, writeLakeFile } from '../../services/transformer/testing.ts';
 import { ensureTopology, subjects, TopologyConfig } from '../../streams/index.ts';
@@ -73,6 +78,8 @@ const PARTICIPANTS = Number(flags.participants);
 const DAYS = Number(flags.days);
 const CCASS_STOCKS = Math.min(STOCKS, Number(flags['ccass-stocks']));
 const REFRESH_DAYS = Number(flags['refresh-days']);
+/** Trading days of quotes DuckDB reads for one day's gold: enough for 30 traded days of illiquid or suspended stocks. */
+const QUOTE_LOOKBACK = 120;
 
 const log = (msg: string) => console.log(`[bench:transformer] ${msg}`);
 
@@ -133,14 +140,41 @@ function quotesOf(date: string, di: number): QuoteRow[] {
   const rows: QuoteRow[] = [];
   for (const s of stocks) {
     if (di < s.listedFrom) continue;
-    const base = { code: s.code, trade_date: date, name: s.name, currency: 'HKD', flags: '', open: null, ask: null, bid: null };
+    const base = {
+      code: s.code,
+      trade_date: date,
+      name: s.name,
+      currency: 'HKD',
+      flags: '',
+      open: null,
+      ask: null,
+      bid: null,
+    };
     if (s.suspendedAt >= 0 && di >= s.suspendedAt && di < s.suspendedAt + 5 + (Number(s.code) % 20)) {
-      rows.push({ ...base, status: 'suspended', prev_close: null, high: null, low: null, close: null, volume: null, turnover: null });
+      rows.push({
+        ...base,
+        status: 'suspended',
+        prev_close: null,
+        high: null,
+        low: null,
+        close: null,
+        volume: null,
+        turnover: null,
+      });
       continue;
     }
     const prev = s.lastClose;
     if (prev !== null && rnd() < s.noTrade) {
-      rows.push({ ...base, status: 'no_trade', prev_close: prev, high: null, low: null, close: prev, volume: 0, turnover: 0 });
+      rows.push({
+        ...base,
+        status: 'no_trade',
+        prev_close: prev,
+        high: null,
+        low: null,
+        close: prev,
+        volume: 0,
+        turnover: 0,
+      });
       continue;
     }
     const ref = prev ?? s.price;
@@ -148,7 +182,16 @@ function quotesOf(date: string, di: number): QuoteRow[] {
     const high = Math.round(Math.max(close, ref) * (1 + rnd() * s.sigma) * 1000) / 1000;
     const low = Math.round(Math.min(close, ref) * (1 - rnd() * s.sigma) * 1000) / 1000;
     const volume = s.lot * Math.ceil(rnd() * 20_000);
-    rows.push({ ...base, status: 'traded', prev_close: prev, high, low, close, volume, turnover: Math.round(volume * (high + low) / 2) });
+    rows.push({
+      ...base,
+      status: 'traded',
+      prev_close: prev,
+      high,
+      low,
+      close,
+      volume,
+      turnover: Math.round((volume * (high + low)) / 2),
+    });
     s.lastClose = close;
   }
   return rows;
@@ -209,7 +252,8 @@ function ccassOf(date: string, di: number, count: number): { code: string; rows:
     for (let p = 0; p < n; p++) {
       if (r() < 0.03) continue; // a participant missing today
       const consenting = p >= n - 3;
-      const holding = Math.round((s.issued * 0.6 * (1 / (p + 2)) ** 1.2) * (1 + 0.02 * (r() - 0.5)) / 10) * 10 + 1;
+      const holding =
+        Math.round((s.issued * 0.6 * (1 / (p + 2)) ** 1.2 * (1 + 0.02 * (r() - 0.5))) / 10) * 10 + 1;
       const id = consenting ? null : PARTICIPANT_IDS[(p * 37 + k) % PARTICIPANT_IDS.length]!;
       if (consenting) {
         cons += holding;
@@ -230,7 +274,11 @@ function ccassOf(date: string, di: number, count: number): { code: string; rows:
         participants: null,
       });
     }
-    const summary = (row_type: CcassRow['row_type'], shareholding: number, participants: number | null): CcassRow => ({
+    const summary = (
+      row_type: CcassRow['row_type'],
+      shareholding: number,
+      participants: number | null,
+    ): CcassRow => ({
       code: s.code,
       holding_date: date,
       row_type,
@@ -276,7 +324,13 @@ async function writeDay(
   const events: LakeCommitted[] = [];
   const rows: Record<Dataset, number> = { securities: 0, quotes: 0, fundamentals: 0, ccass: 0 };
   const put = async <D extends Dataset>(dataset: D, envs: Omit<EnvelopeSpec<D>, 'seq'>[]) => {
-    const w = await writeLakeFile(store, pool, dataset, envs.map((e) => ({ ...e, seq: ++seq })), { writer: 'bench' });
+    const w = await writeLakeFile(
+      store,
+      pool,
+      dataset,
+      envs.map((e) => ({ ...e, seq: ++seq })),
+      { writer: 'bench' },
+    );
     events.push(w.event);
     rows[dataset] += w.event.rows;
   };
@@ -285,10 +339,16 @@ async function writeDay(
   const q = quotesOf(date, di);
   await put('quotes', [{ key: 'all', as_of: date, fetched_at: at(date, '10:30'), rows: q }]);
   const f = fundamentalsOf(date, di);
-  await put('fundamentals', f.map((r) => ({ key: r.code, as_of: date, fetched_at: at(date, '11:00'), rows: [r] })));
+  await put(
+    'fundamentals',
+    f.map((r) => ({ key: r.code, as_of: date, fetched_at: at(date, '11:00'), rows: [r] })),
+  );
   const c = ccassOf(date, di, ccassStocks);
   if (c.length) {
-    await put('ccass', c.map((p) => ({ key: p.code, as_of: date, fetched_at: at(date, '23:30'), rows: p.rows })));
+    await put(
+      'ccass',
+      c.map((p) => ({ key: p.code, as_of: date, fetched_at: at(date, '23:30'), rows: p.rows })),
+    );
   }
   return { date, events, rows };
 }
@@ -312,7 +372,10 @@ const NUMERIC = (t: GoldTable) =>
     .filter(([, v]) => JSON.stringify(v).includes('"number"') || JSON.stringify(v).includes('"integer"'))
     .map(([k]) => k);
 
-async function pgFingerprint(pool: pg.Pool, where: (t: GoldTable) => string | null): Promise<Record<string, number[]>> {
+async function pgFingerprint(
+  pool: pg.Pool,
+  where: (t: GoldTable) => string | null,
+): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const t of Object.keys(goldTables) as GoldTable[]) {
     const cols = NUMERIC(t);
@@ -348,7 +411,8 @@ function compareFingerprints(a: Record<string, number[]>, b: Record<string, numb
     const x = a[t]!;
     const y = b[t]!;
     x.forEach((v, i) => {
-      if (Math.abs(v - y[i]!) > 1e-6 * Math.max(1, Math.abs(v), Math.abs(y[i]!))) bad.push(`${t}[${i}]: ${v} vs ${y[i]}`);
+      if (Math.abs(v - y[i]!) > 1e-6 * Math.max(1, Math.abs(v), Math.abs(y[i]!)))
+        bad.push(`${t}[${i}]: ${v} vs ${y[i]}`);
     });
   }
   return bad;
@@ -357,18 +421,22 @@ function compareFingerprints(a: Record<string, number[]>, b: Record<string, numb
 // ------------------------------------------------------------------ main
 
 async function main() {
+  const loadAtStart = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'harbour-bench-transformer-'));
   // Embedded Postgres runs as the `postgres` user when we are root: it must be able to enter the dir.
   chmodSync(dir, 0o755);
   log(`data dir ${dir}`);
   const stack = await startStack({ dataDir: dir, objectStore: 'fs', log: (m) => log(m) });
   const pool = new pg.Pool({ connectionString: stack.postgres.url, max: 6 });
+  pool.on('error', () => {}); // connections cut when the stack stops
   const nc = await connect({ servers: stack.nats.url });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const duck = await DuckDBInstance.create(':memory:');
   const conn = await duck.connect();
-  const threads = (await conn.runAndReadAll(`SELECT current_setting('threads') AS t`)).getRowObjectsJS()[0]?.['t'];
+  const threads = (await conn.runAndReadAll(`SELECT current_setting('threads') AS t`)).getRowObjectsJS()[0]?.[
+    't'
+  ];
   try {
     await ensureTopology(nc, jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
     const store = new FsObjectStore({ root: join(dir, 'lake') });
@@ -387,7 +455,9 @@ async function main() {
     const histRows = { securities: 0, quotes: 0, fundamentals: 0, ccass: 0 };
     for (const d of history) for (const k of Object.keys(histRows) as Dataset[]) histRows[k] += d.rows[k];
     const histFiles = history.reduce((a, d) => a + d.events.length, 0);
-    log(`history written in ${secs(performance.now() - t0)}: ${histFiles} files, ${JSON.stringify(histRows)}`);
+    log(
+      `history written in ${secs(performance.now() - t0)}: ${histFiles} files, ${JSON.stringify(histRows)}`,
+    );
 
     // ---------------------------------------------------------- year rebuild: Postgres vs DuckDB
     const registry = createRegistry({ defaultMetrics: false });
@@ -398,7 +468,8 @@ async function main() {
         lastLog = performance.now();
         log(`rebuild: silver ${p.done}/${p.total} files`);
       }
-      if (p.phase === 'gold' && p.state === 'done') log(`rebuild: ${p.model} ${fmt(p.rows ?? 0)} rows at ${secs(p.elapsedMs)}`);
+      if (p.phase === 'gold' && p.state === 'done')
+        log(`rebuild: ${p.model} ${fmt(p.rows ?? 0)} rows at ${secs(p.elapsedMs)}`);
     });
     const rebuildMs = performance.now() - tr;
     log(`rebuild done in ${secs(rebuildMs)} (${result.silverRows} silver rows)`);
@@ -409,8 +480,12 @@ async function main() {
     for (const sql of referenceSql(files)) await conn.run(sql);
     const duckYearMs = performance.now() - td;
     log(`DuckDB year in ${secs(duckYearMs)}`);
-    const yearCheck = compareFingerprints(await pgFingerprint(pool, () => null), await duckFingerprint(conn, () => null));
-    if (yearCheck.length) throw new Error(`year rebuild differs from DuckDB: ${yearCheck.slice(0, 10).join('; ')}`);
+    const yearCheck = compareFingerprints(
+      await pgFingerprint(pool, () => null),
+      await duckFingerprint(conn, () => null),
+    );
+    if (yearCheck.length)
+      throw new Error(`year rebuild differs from DuckDB: ${yearCheck.slice(0, 10).join('; ')}`);
     const goldRows: Record<string, number> = {};
     for (const t of Object.keys(goldTables)) {
       goldRows[t] = Number((await pool.query(`select count(*) as n from gold.${t}`)).rows[0].n);
@@ -423,6 +498,7 @@ async function main() {
     const latencies: { dataset: Dataset; ms: number; rows: number }[] = [];
     const days: { date: string; pgMs: number; duckMs: number; rows: Record<Dataset, number> }[] = [];
     const probe = new pg.Client({ connectionString: stack.postgres.url });
+    probe.on('error', () => {});
     await probe.connect();
     for (let r = 0; r < REFRESH_DAYS; r++) {
       const di = DAYS + r;
@@ -434,12 +510,15 @@ async function main() {
         const event = { ...ev, committed_at: new Date(committed).toISOString() };
         await js.publish(subjects.lakeCommitted(ev.dataset), JSON.stringify(event), { msgID: ev.file_key });
         for (;;) {
-          const { rowCount } = await probe.query('select 1 from transform_files where file_key = $1', [ev.file_key]);
+          const { rowCount } = await probe.query('select 1 from transform_files where file_key = $1', [
+            ev.file_key,
+          ]);
           if (rowCount) break;
           await new Promise((res) => setTimeout(res, 5));
         }
         const ms = Date.now() - committed;
         latencies.push({ dataset: ev.dataset, ms, rows: ev.rows });
+        log(`  ${ev.dataset} ${fmt(ev.rows)} rows: ${secs(ms)}`);
         dayMs += ms;
       }
       // DuckDB: the same gold tables for that day from the files the day needs.
@@ -447,12 +526,16 @@ async function main() {
       const byDate = new Map<string, LakeCommitted[]>();
       for (const d of [...history, day]) byDate.set(d.date, d.events);
       for (const d of refreshed) byDate.set(d.date, d.events);
-      const window = calendar.slice(Math.max(0, di - 44), di + 1);
-      for (const dd of window) for (const e of byDate.get(dd) ?? []) if (e.dataset === 'quotes') need.quotes.push(pathOf(e.file_key));
+      const window = calendar.slice(Math.max(0, di - (QUOTE_LOOKBACK - 1)), di + 1);
+      for (const dd of window)
+        for (const e of byDate.get(dd) ?? [])
+          if (e.dataset === 'quotes') need.quotes.push(pathOf(e.file_key));
       for (const dd of calendar.slice(di - 1, di + 1)) {
         for (const e of byDate.get(dd) ?? []) if (e.dataset === 'ccass') need.ccass.push(pathOf(e.file_key));
       }
-      for (const e of day.events) if (e.dataset === 'fundamentals' || e.dataset === 'securities') need[e.dataset].push(pathOf(e.file_key));
+      for (const e of day.events)
+        if (e.dataset === 'fundamentals' || e.dataset === 'securities')
+          need[e.dataset].push(pathOf(e.file_key));
       const tdd = performance.now();
       for (const sql of referenceSql(need)) await conn.run(sql);
       const duckMs = performance.now() - tdd;
@@ -469,7 +552,8 @@ async function main() {
         };
         const where = (t: GoldTable) => (dateCol[t] ? `${dateCol[t]} = DATE '${date}'` : 'false');
         const bad = compareFingerprints(await pgFingerprint(pool, where), await duckFingerprint(conn, where));
-        if (bad.length) throw new Error(`refresh of ${date} differs from DuckDB: ${bad.slice(0, 10).join('; ')}`);
+        if (bad.length)
+          throw new Error(`refresh of ${date} differs from DuckDB: ${bad.slice(0, 10).join('; ')}`);
       }
     }
     await probe.end();
@@ -483,29 +567,45 @@ async function main() {
       '## Transformer (lake files → silver → gold)',
       '',
       `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${machine()}; DuckDB threads: ${threads}; Postgres: the stack's embedded server (default settings, fsync on)`,
+      `- Machine: ${machine()}; DuckDB threads: ${threads}; Postgres: the stack's embedded server (default settings, fsync on). Load average (1 min) at start/end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
       `- Command: \`npx tsx test/bench/transformer.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS} --ccass-stocks ${CCASS_STOCKS} --refresh-days ${REFRESH_DAYS}\``,
       `- Market: ${fmt(STOCKS)} stocks (seeded PRNG: no-trade days, suspensions, listings during the year), one lake file per dataset and day as the compactor writes them.`,
       `- Year history: ${DAYS} trading days, ${fmt(histFiles)} files: ${fmt(histRows.quotes)} quotes, ${fmt(histRows.fundamentals)} fundamentals, ${fmt(histRows.securities)} securities-list rows, ${fmt(histRows.ccass)} CCASS rows (${CCASS_STOCKS} stocks a day, every stock on the last day; a full market for a year is ~${fmt(STOCKS * PARTICIPANTS * DAYS)} rows: \`--ccass-stocks ${STOCKS}\`).`,
       `- Daily refresh: each day's 4 files (securities ${fmt(last.rows.securities)}, quotes ${fmt(last.rows.quotes)}, fundamentals ${fmt(last.rows.fundamentals)}, CCASS ${fmt(last.rows.ccass)} rows = every stock × ~${PARTICIPANTS} participants) published one after another to the running service; each waits for the previous to reach gold.`,
-      '- DuckDB side: services/transformer/reference.ts (the independent computation the tests compare with) on the same Parquet files, in this process; for a day it reads what that day needs (45 trading days of quotes, CCASS of the day and the day before, the day\'s fundamentals and list) and computes all gold tables. Results of both engines agree (row counts and column sums of every gold table: whole year, and the last refreshed day).',
+      `- DuckDB side: services/transformer/reference.ts (the independent computation the tests compare with) on the same Parquet files, in this process; for a day it reads what that day needs (${QUOTE_LOOKBACK} trading days of quotes, enough for 30 traded days of an illiquid stock, CCASS of the day and the day before, the day's fundamentals and list) and computes all gold tables. Results of both engines agree (row counts and column sums of every gold table: whole year, and the last refreshed day).`,
       '',
       '| scenario | Harbour (Postgres) | DuckDB | Postgres ÷ DuckDB |',
       '| --- | ---: | ---: | ---: |',
-      ...days.map((d) => `| gold refresh, one full-market day (${d.date}) | ${secs(d.pgMs)} | ${secs(d.duckMs)} | ${ratio(d.pgMs, d.duckMs)} |`),
+      ...days.map(
+        (d) =>
+          `| gold refresh, one full-market day (${d.date}) | ${secs(d.pgMs)} | ${secs(d.duckMs)} | ${ratio(d.pgMs, d.duckMs)} |`,
+      ),
       `| full rebuild of the year (silver from ${fmt(histFiles)} files + every gold table) | ${secs(rebuildMs)} | ${secs(duckYearMs)} | ${ratio(rebuildMs, duckYearMs)} |`,
       '',
       `Rebuild detail: ${fmt(result.silverRows)} lake rows into silver, then ${result.runs.map((r) => `${r.model} ${fmt(r.rowsWritten)} rows ${secs(r.durationMs)}`).join(', ')}.`,
-      `Gold rows after the rebuild: ${Object.entries(goldRows).map(([t, n]) => `${t} ${fmt(n)}`).join(', ')}.`,
+      `Gold rows after the rebuild: ${Object.entries(goldRows)
+        .map(([t, n]) => `${t} ${fmt(n)}`)
+        .join(', ')}.`,
       '',
       `Event-to-gold latency (lake commit → silver + affected gold committed, through NATS and the service; ${latencies.length} events over ${REFRESH_DAYS} days):`,
       '',
       '| dataset | rows per file | p50 | p95 | max |',
       '| --- | ---: | ---: | ---: | ---: |',
       ...(['securities', 'quotes', 'fundamentals', 'ccass'] as Dataset[]).map(
-        (ds) => `| ${ds} | ${fmt(last.rows[ds])} | ${secs(pct(byDs(ds), 50))} | ${secs(pct(byDs(ds), 95))} | ${secs(Math.max(...byDs(ds)))} |`,
+        (ds) =>
+          `| ${ds} | ${fmt(last.rows[ds])} | ${secs(pct(byDs(ds), 50))} | ${secs(pct(byDs(ds), 95))} | ${secs(Math.max(...byDs(ds)))} |`,
       ),
-      `| all events | | ${secs(pct(latencies.map((l) => l.ms), 50))} | **${secs(pct(latencies.map((l) => l.ms), 95))}** | ${secs(Math.max(...latencies.map((l) => l.ms)))} |`,
+      `| all events | | ${secs(
+        pct(
+          latencies.map((l) => l.ms),
+          50,
+        ),
+      )} | **${secs(
+        pct(
+          latencies.map((l) => l.ms),
+          95,
+        ),
+      )}** | ${secs(Math.max(...latencies.map((l) => l.ms)))} |`,
       '',
       'Reading the ratios: DuckDB computes each answer from the Parquet files in memory, columnar and in parallel, and keeps nothing; Harbour loads every row into indexed, deduplicated Postgres tables (COPY + one upsert per file), recomputes only the affected keys, runs the model tests and records lineage, all in one transaction the exporter and Grafana read from.',
       END,
@@ -516,7 +616,12 @@ async function main() {
       const old = readFileSync(RESULTS, 'utf8');
       const s = old.indexOf(START);
       const e = old.indexOf(END);
-      writeFileSync(RESULTS, s >= 0 && e > s ? `${old.slice(0, s)}${text}${old.slice(e + END.length)}` : `${old.trimEnd()}\n\n${text}\n`);
+      writeFileSync(
+        RESULTS,
+        s >= 0 && e > s
+          ? `${old.slice(0, s)}${text}${old.slice(e + END.length)}`
+          : `${old.trimEnd()}\n\n${text}\n`,
+      );
       log(`wrote ${RESULTS}`);
     }
   } finally {

@@ -24,21 +24,29 @@ with d as (
   select cs.code, cs.holding_date, (
     select max(p.holding_date) from silver.ccass_sets p
     where p.code = cs.code and p.holding_date < cs.holding_date) as prev
-  from silver.ccass_sets cs
-  join {{scope}} s on cs.code = s.k and cs.holding_date between s.lo and s.hi
+  from {{scope}} s
+  cross join lateral (
+    select x.code, x.holding_date from silver.ccass_sets x
+    where x.code = s.k and x.holding_date between s.lo and s.hi offset 0) cs
 ),
 cur as (
   select d.code, d.holding_date, d.prev, c.participant_key, c.participant_id, c.participant_name, c.shareholding
-  from d join silver.ccass c on c.code = d.code and c.holding_date = d.holding_date and c.row_type = 'participant'
+  from d cross join lateral (
+    select * from silver.ccass x
+    where x.code = d.code and x.holding_date = d.holding_date and x.row_type = 'participant' offset 0) c
 ),
 old as (
   select d.code, d.holding_date, d.prev, c.participant_key, c.participant_id, c.participant_name, c.shareholding
-  from d join silver.ccass c on c.code = d.code and c.holding_date = d.prev and c.row_type = 'participant'
+  from d cross join lateral (
+    select * from silver.ccass x
+    where x.code = d.code and x.holding_date = d.prev and x.row_type = 'participant' offset 0) c
 ),
 issued as (
   select d.code, d.holding_date, c.shareholding as issued
-  from d join silver.ccass c on c.code = d.code and c.holding_date = d.holding_date
-    and c.row_type = 'issued_shares' and c.participant_key = ''
+  from d cross join lateral (
+    select x.shareholding from silver.ccass x
+    where x.code = d.code and x.holding_date = d.holding_date and x.row_type = 'issued_shares'
+      and x.participant_key = '' offset 0) c
 ),
 j as (
   select coalesce(cur.code, old.code) as code, coalesce(cur.holding_date, old.holding_date) as holding_date,

@@ -20,11 +20,15 @@
 select k, lo, hi from {{changed:silver.ccass}}
 -- @model
 with sets as (
-  select cs.code, cs.holding_date from silver.ccass_sets cs
-  join {{scope}} s on cs.code = s.k and cs.holding_date between s.lo and s.hi
+  select cs.code, cs.holding_date from {{scope}} s
+  cross join lateral (
+    select x.code, x.holding_date from silver.ccass_sets x
+    where x.code = s.k and x.holding_date between s.lo and s.hi offset 0) cs
 ),
 c as (
-  select c.* from silver.ccass c join sets using (code, holding_date)
+  select c.* from sets
+  cross join lateral (
+    select * from silver.ccass x where x.code = sets.code and x.holding_date = sets.holding_date offset 0) c
 ),
 ranked as (
   select code, holding_date, shareholding,

@@ -29,8 +29,9 @@ select q.code, q.trade_date, q.name, q.currency, q.status,
       then q.volume * sign(q.close - q.prev_close)
     when q.status = 'no_trade' then 0
   end as directed_volume
-from silver.quotes q
-join {{scope}} s on q.code = s.k and q.trade_date between s.lo and s.hi
+from {{scope}} s
+cross join lateral (
+  select * from silver.quotes x where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) q
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.quotes where code = $1 and trade_date = $2

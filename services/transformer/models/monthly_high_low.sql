@@ -32,8 +32,9 @@ select p.code, date_trunc('month', p.trade_date::timestamp)::date as month,
   (array_agg(p.close order by p.trade_date desc) filter (where p.close is not null))[1] as close,
   coalesce(sum(p.volume) filter (where p.status = 'traded'), 0) as volume,
   (count(*) filter (where p.status = 'traded'))::int as trading_days
-from gold.daily_prices p
-join {{scope}} s on p.code = s.k and p.trade_date between s.lo and s.hi
+from {{scope}} s
+cross join lateral (
+  select * from gold.daily_prices x where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) p
 group by p.code, date_trunc('month', p.trade_date::timestamp)::date
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows

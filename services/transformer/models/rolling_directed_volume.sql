@@ -26,38 +26,46 @@ left join lateral (
 ) t on true
 -- @model
 with b as (
-  -- the scoped rows plus what their windows look back on: 29 traded rows and 29 days before lo
+  -- the scoped rows plus what their windows look back on: 30 traded rows (a row that did not
+  -- trade sums the 30 traded days before it) and 29 calendar days before lo
   select p.code, p.trade_date, p.status, p.directed_volume
   from {{scope}} s
   cross join lateral (
     select min(x.trade_date) as start from (
       select q.trade_date from gold.daily_prices q
       where q.code = s.k and q.trade_date < s.lo and q.status = 'traded'
-      order by q.trade_date desc limit 29) x
+      order by q.trade_date desc limit 30) x
   ) st
-  join gold.daily_prices p on p.code = s.k and p.trade_date <= s.hi
-    and p.trade_date >= least(coalesce(st.start, s.lo), s.lo - 29)
+  cross join lateral (
+    select p.code, p.trade_date, p.status, p.directed_volume from gold.daily_prices p
+    where p.code = s.k and p.trade_date <= s.hi and p.trade_date >= least(coalesce(st.start, s.lo), s.lo - 29)
+    offset 0
+  ) p
 ),
 tr as (
-  select code, row_number() over w as n,
-    sum(directed_volume) over (w rows between 29 preceding and current row) as dv,
-    count(*) over (w rows between 29 preceding and current row) as days
+  -- windows over the traded rows only
+  select code, trade_date,
+    sum(directed_volume) over w as dv,
+    count(*) over w as days
   from b where status = 'traded'
-  window w as (partition by code order by trade_date)
+  window w as (partition by code order by trade_date rows between 29 preceding and current row)
 ),
 cal as (
-  select code, trade_date,
-    count(*) filter (where status = 'traded') over (partition by code order by trade_date) as n,
-    sum(directed_volume) filter (where status = 'traded')
-      over (partition by code order by trade_date range between interval '29 days' preceding and current row) as dv_cal,
-    count(*) filter (where status = 'traded')
-      over (partition by code order by trade_date range between interval '29 days' preceding and current row) as days_cal
-  from b
+  -- every row: its calendar window, and grp = traded rows so far (a non-traded row shares the
+  -- group of the last traded row before it, hence its trading window)
+  select b.code, b.trade_date, t.dv, t.days,
+    count(*) filter (where b.status = 'traded') over (partition by b.code order by b.trade_date) as grp,
+    sum(b.directed_volume) filter (where b.status = 'traded')
+      over (partition by b.code order by b.trade_date range between interval '29 days' preceding and current row) as dv_cal,
+    count(*) filter (where b.status = 'traded')
+      over (partition by b.code order by b.trade_date range between interval '29 days' preceding and current row) as days_cal
+  from b left join tr t on t.code = b.code and t.trade_date = b.trade_date
 )
-select c.code, c.trade_date,
-  t.dv as dv_30d_trading, coalesce(t.days, 0)::int as days_30d_trading,
-  c.dv_cal as dv_30d_calendar, c.days_cal::int as days_30d_calendar
-from cal c left join tr t on t.code = c.code and t.n = c.n
+select code, trade_date,
+  max(dv) over g as dv_30d_trading, coalesce(max(days) over g, 0)::int as days_30d_trading,
+  dv_cal as dv_30d_calendar, days_cal::int as days_30d_calendar
+from cal
+window g as (partition by code, grp)
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.quotes

@@ -43,8 +43,9 @@ select f.code, f.as_of,
   tv.avg_turnover as avg_turnover_20d,
   case when coalesce(f.market_cap, coalesce(px.close, f.last) * f.issued_shares) > 0
     then tv.avg_turnover / coalesce(f.market_cap, coalesce(px.close, f.last) * f.issued_shares) end as turnover_ratio
-from silver.fundamentals f
-join {{scope}} s on f.code = s.k and f.as_of between s.lo and s.hi
+from {{scope}} s
+cross join lateral (
+  select * from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi offset 0) f
 left join lateral (
   select p.name, p.close, p.currency from gold.daily_prices p
   where p.code = f.code and p.trade_date <= f.as_of
