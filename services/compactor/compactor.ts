@@ -103,12 +103,29 @@ async function untilDone<T>(
 let batchCounter = 0;
 
 /**
+ * JetStream's acknowledgement bodies, published to a delivery's reply subject. The batch keeps only
+ * reply subjects (not the messages, whose payloads would hold the whole batch in memory).
+ */
+const ACK = '+ACK';
+const NAK = '-NAK';
+const WORKING = '+WPI';
+
+/** The delivery's `$JS.ACK.…` reply subject (public on nats.js's JsMsg implementation, not on its interface). */
+function replyOf(msg: JsMsg): string {
+  const reply = (msg as JsMsg & { reply?: string }).reply;
+  if (!reply) throw new Error(`message ${msg.seq} has no reply subject to acknowledge`);
+  return reply;
+}
+const PULL_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
  * The batch of one dataset's consumer: messages delivered and not yet committed, and the open
  * partition files their rows went into. Nothing here is acked until `commitBatch` returned.
  */
 class Batch {
   readonly id = `${Date.now().toString(36)}${(batchCounter++).toString(36)}`;
-  readonly msgs = new Map<number, JsMsg>();
+  /** Reply subject per RAW sequence: what acking needs, without keeping the payload in memory. */
+  readonly msgs = new Map<number, string>();
   readonly files = new Map<string, PartitionFile>();
   startedAt = 0;
 
@@ -254,10 +271,11 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
           { messages: current.size },
           'batch overlaps committed sequences; handing it back for redelivery',
         );
-        for (const msg of current.msgs.values()) msg.nak();
+        for (const reply of current.msgs.values()) deps.nc.publish(reply, NAK);
         return;
       }
-      for (const msg of current.msgs.values()) msg.ack();
+      for (const reply of current.msgs.values()) deps.nc.publish(reply, ACK);
+      await deps.nc.flush();
       for (const { file } of files) {
         watermark = Math.max(watermark, file.lastSeq);
         m.filesCommitted.inc({ dataset, kind: 'batch' });
@@ -297,7 +315,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       // Redelivered while its batch is still open or committing: keep the newest handle for the ack.
       for (const b of [batch, committing]) {
         if (b?.msgs.has(seq)) {
-          b.msgs.set(seq, msg);
+          b.msgs.set(seq, replyOf(msg));
           return;
         }
       }
@@ -352,7 +370,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       }
       if (!batch.size) batch.startedAt = Date.now();
       await file.append(seq, env);
-      batch.msgs.set(seq, msg);
+      batch.msgs.set(seq, replyOf(msg));
       m.bufferedRows.set({ dataset }, batch.rows());
       m.bufferedBytes.set({ dataset }, batch.maxFileBytes());
       if (batch.maxFileBytes() >= config.targetFileBytes) await flush('bytes');
@@ -382,17 +400,17 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     );
     const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
     const keepAlive = setInterval(() => {
-      for (const b of [batch, committing]) for (const msg of b?.msgs.values() ?? []) msg.working();
+      for (const b of [batch, committing])
+        for (const reply of b?.msgs.values() ?? []) deps.nc.publish(reply, WORKING);
     }, ackWaitMs / 3);
 
     try {
       while (!signal.aborted) {
         try {
           const c = await deps.js.consumers.get(streamNames.raw, consumer);
-          const messages = await c.consume({
-            max_messages: Math.min(1000, config.maxBatchMessages),
-            expires: PULL_EXPIRES_MS,
-          });
+          // Pull by bytes, not messages: 1 000 large envelopes overflow nats-server's per-client
+          // buffer, the server cuts the connection and in-flight messages wait out ack_wait.
+          const messages = await c.consume({ max_bytes: PULL_MAX_BYTES, expires: PULL_EXPIRES_MS });
           const stop = () => messages.stop();
           signal.addEventListener('abort', stop, { once: true });
           try {

@@ -87,7 +87,8 @@ export class PartitionFile {
       _run_id: env.run_id,
       _source_url: env.source_url,
     };
-    for (const row of env.rows as object[]) await this.appendRow({ ...row, ...meta });
+    // The envelope is ours alone once decoded: add the metadata in place instead of copying every row.
+    for (const row of env.rows as ParquetRow[]) await this.appendRow(Object.assign(row, meta));
     this.seqs.push(seq);
   }
 
