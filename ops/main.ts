@@ -40,7 +40,7 @@ switch (positionals[0]) {
       console.error(`demo failed: ${(err as Error).stack ?? err}`);
       process.exit(1);
     }
-    process.exit(0);
+    break;
   }
   case 'stack': {
     const stack = await startStack({
@@ -82,3 +82,4 @@ switch (positionals[0]) {
     );
     process.exit(2);
 }
+process.exit(0);
