@@ -18,28 +18,6 @@ import type { ObjectStore } from '../object-store/index.ts';
 import { createParquetWriter, datasetColumns, type ParquetRow, readParquetRows } from '../parquet/index.ts';
 import { GOLD_KEYS, type GoldRows } from './reference.ts';
 
-/**
- * The catalog columns of contracts/catalog.ts. The compactor's migration owns the real DDL; tests
- * and benchmarks that run without the compactor create this copy (same names and types).
- */
-export const LAKE_FILES_TEST_DDL = `
-  create table if not exists lake_files (
-    file_key text primary key,
-    dataset text not null,
-    partition_date date not null,
-    first_seq bigint not null,
-    last_seq bigint not null,
-    rows bigint not null,
-    bytes bigint not null,
-    checksum text not null,
-    schema_version integer not null,
-    writer text not null,
-    committed_at timestamptz not null default now(),
-    status text not null default 'active' check (status in ('active', 'replaced')),
-    replaced_by text,
-    replaced_at timestamptz
-  )`;
-
 export interface EnvelopeSpec<D extends Dataset = Dataset> {
   seq: number;
   key: string;

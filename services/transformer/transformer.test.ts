@@ -15,6 +15,7 @@ import {
 } from '../../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { migrateCatalog } from '../compactor/index.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
 import {
@@ -31,7 +32,6 @@ import { referenceGold } from './reference.ts';
 import {
   diffGold,
   type EnvelopeSpec,
-  LAKE_FILES_TEST_DDL,
   mergeLakeFiles,
   readAllGold,
   readGoldTable,
@@ -345,7 +345,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startTestNats(), freshDatabase()]);
   await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
   store = new FsObjectStore({ root: await testDir('lake') });
-  await db.pool.query(LAKE_FILES_TEST_DDL);
+  await migrateCatalog(db.pool);
   deps = await serviceDeps({
     nc: nats.nc,
     pool: db.pool,

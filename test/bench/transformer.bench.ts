@@ -23,6 +23,7 @@
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark.
  */
+
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,6 +46,7 @@ import type {
 } from '../../contracts/index.ts';
 import { goldTables } from '../../contracts/index.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
+import { migrateCatalog } from '../../services/compactor/index.ts';
 import { FsObjectStore } from '../../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import {
@@ -54,7 +56,7 @@ import {
   TransformerConfig,
 } from '../../services/transformer/index.ts';
 import { referenceSql } from '../../services/transformer/reference.ts';
-import { type EnvelopeSpec, LAKE_FILES_TEST_DDL, writeLakeFile } from '../../services/transformer/testing.ts';
+import { type EnvelopeSpec, writeLakeFile } from '../../services/transformer/testing.ts';
 import { ensureTopology, subjects, TopologyConfig } from '../../streams/index.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -440,7 +442,7 @@ async function main() {
   try {
     await ensureTopology(nc, jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
     const store = new FsObjectStore({ root: join(dir, 'lake') });
-    await pool.query(LAKE_FILES_TEST_DDL);
+    await migrateCatalog(pool);
     await migrateTransformer(pool);
     const pathOf = (key: string) => join(store.root, ...key.split('/'));
     const calendar = tradingDays(DAYS + REFRESH_DAYS);
