@@ -194,6 +194,10 @@ describe('scheduled ingestion against the fixture site', () => {
       ).map((m) => m.data);
       expect(dlq.some((d) => d.code === expected && d.original_subject === subjects.job('ccass'))).toBe(true);
     }
+    // Dead-lettered jobs are terminated for good: past the ack wait nothing is pending or redelivered.
+    await new Promise((r) => setTimeout(r, topology.jobsAckWaitMs + 1000));
+    const jobs = await nats.jsm.consumers.info(streamNames.jobs, 'scrapers');
+    expect({ pending: jobs.num_pending, ackPending: jobs.num_ack_pending }).toEqual({ pending: 0, ackPending: 0 });
     site.faults.reset();
   });
 });

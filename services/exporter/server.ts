@@ -5,11 +5,10 @@ import type { TObject } from '@sinclair/typebox';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import {
-  Counter,
+  counter,
   createLifecycle,
-  Gauge,
-  Histogram,
-  metric,
+  gauge,
+  histogram,
   type Service,
   type ServiceDeps,
 } from '../runtime/index.ts';
@@ -71,65 +70,29 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
   }
   const log = deps.logger.child({ component: 'exporter' });
   const r = deps.registry;
-  const requests = metric(
-    r,
-    'harbour_exporter_requests_total',
-    () =>
-      new Counter({
-        name: 'harbour_exporter_requests_total',
-        help: 'HTTP requests answered by the exporter',
-        labelNames: ['route', 'status'],
-        registers: [r],
-      }),
-  );
-  const duration = metric(
+  const requests = counter(r, 'harbour_exporter_requests_total', 'HTTP requests answered by the exporter', [
+    'route',
+    'status',
+  ]);
+  const duration = histogram(
     r,
     'harbour_exporter_request_duration_seconds',
-    () =>
-      new Histogram({
-        name: 'harbour_exporter_request_duration_seconds',
-        help: 'time to answer (for /export.xlsx: until the last byte was handed to the socket)',
-        labelNames: ['route'],
-        buckets: [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
-        registers: [r],
-      }),
+    'time to answer (for /export.xlsx: until the last byte was handed to the socket)',
+    ['route'],
+    [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
   );
-  const exportRows = metric(
-    r,
-    'harbour_exporter_rows_written_total',
-    () =>
-      new Counter({
-        name: 'harbour_exporter_rows_written_total',
-        help: 'price rows written into workbooks',
-        registers: [r],
-      }),
-  );
-  const exportsTotal = metric(
+  const exportRows = counter(r, 'harbour_exporter_rows_written_total', 'price rows written into workbooks');
+  const exportsTotal = counter(
     r,
     'harbour_exporter_exports_total',
-    () =>
-      new Counter({
-        name: 'harbour_exporter_exports_total',
-        help: 'workbook exports by outcome (ok, aborted, failed)',
-        labelNames: ['outcome'],
-        registers: [r],
-      }),
+    'workbook exports by outcome (ok, aborted, failed)',
+    ['outcome'],
   );
   let exportsInFlight = 0;
   let apiInFlight = 0;
-  metric(
-    r,
-    'harbour_exporter_exports_in_flight',
-    () =>
-      new Gauge({
-        name: 'harbour_exporter_exports_in_flight',
-        help: 'workbooks being streamed now',
-        registers: [r],
-        collect() {
-          this.set(exportsInFlight);
-        },
-      }),
-  );
+  gauge(r, 'harbour_exporter_exports_in_flight', 'workbooks being streamed now', [], function () {
+    this.set(exportsInFlight);
+  });
 
   const shutdown = new AbortController();
   const tokenDigest = config.token ? createHash('sha256').update(config.token).digest() : null;

@@ -14,12 +14,11 @@ import { ErrorCodes, HarbourError, type Tick, tickValidator } from '../../contra
 import { consumerNames, streamNames, subjects } from '../../streams/index.ts';
 import { normaliseCode, readOnly, writeWorkbook } from '../exporter/index.ts';
 import {
-  Counter,
   consumeLoop,
+  counter,
   createLifecycle,
   dispositionFor,
   type Logger,
-  metric,
   type Service,
   type ServiceDeps,
 } from '../runtime/index.ts';
@@ -203,28 +202,13 @@ export async function startReporter(config: ReporterConfig, deps: ServiceDeps): 
   await ensureReporterConsumer(deps.jsm, config.job);
   const mailer = createMailer(config.smtp);
   const r = deps.registry;
-  const emails = metric(
+  const emails = counter(
     r,
     'harbour_reporter_emails_total',
-    () =>
-      new Counter({
-        name: 'harbour_reporter_emails_total',
-        help: 'report and alert emails by kind and outcome (sent, duplicate = already sent before, failed)',
-        labelNames: ['kind', 'outcome'],
-        registers: [r],
-      }),
+    'report and alert emails by kind and outcome (sent, duplicate = already sent before, failed)',
+    ['kind', 'outcome'],
   );
-  const dlqTotal = metric(
-    r,
-    'harbour_dlq_messages_total',
-    () =>
-      new Counter({
-        name: 'harbour_dlq_messages_total',
-        help: 'messages sent to the DLQ',
-        labelNames: ['stage', 'code'],
-        registers: [r],
-      }),
-  );
+  const dlqTotal = counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']);
   const lifecycle = createLifecycle({
     name: 'reporter',
     logger: log,

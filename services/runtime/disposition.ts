@@ -87,7 +87,9 @@ export async function settle(
         'message sent to DLQ',
       );
       ctx.onDlq?.(dlq.code);
-      msg.term(d.reason.slice(0, 200));
+      // No reason on the TERM: nats-server 2.9 ignores `+TERM <reason>` and would redeliver forever
+      // (the reason is in the DLQ copy).
+      msg.term();
       return;
     }
   }

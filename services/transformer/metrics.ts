@@ -1,4 +1,4 @@
-import { Counter, Histogram, metric, type Registry } from '../runtime/index.ts';
+import { type Counter, counter, type Histogram, histogram, type Registry } from '../runtime/index.ts';
 import type { ModelRunResult } from './runner.ts';
 
 export interface TransformerMetrics {
@@ -15,96 +15,48 @@ export interface TransformerMetrics {
 
 /** The transformer's metrics (idempotent per registry: the service and `rebuild()` share them). */
 export function transformerMetrics(r: Registry): TransformerMetrics {
-  const runDuration = metric(
+  const runDuration = histogram(
     r,
     'harbour_transformer_model_run_duration_seconds',
-    () =>
-      new Histogram({
-        name: 'harbour_transformer_model_run_duration_seconds',
-        help: 'duration of one model run (scoped delete + insert + tests)',
-        labelNames: ['model', 'trigger'],
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-        registers: [r],
-      }),
+    'duration of one model run (scoped delete + insert + tests)',
+    ['model', 'trigger'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   );
-  const runs = metric(
+  const runs = counter(
     r,
     'harbour_transformer_model_runs_total',
-    () =>
-      new Counter({
-        name: 'harbour_transformer_model_runs_total',
-        help: 'model runs by outcome (succeeded, failed)',
-        labelNames: ['model', 'status'],
-        registers: [r],
-      }),
+    'model runs by outcome (succeeded, failed)',
+    ['model', 'status'],
   );
-  const rowsWritten = metric(
+  const rowsWritten = counter(
     r,
     'harbour_transformer_model_rows_written_total',
-    () =>
-      new Counter({
-        name: 'harbour_transformer_model_rows_written_total',
-        help: 'gold rows written by model runs',
-        labelNames: ['model'],
-        registers: [r],
-      }),
+    'gold rows written by model runs',
+    ['model'],
   );
-  const testFailures = metric(
+  const testFailures = counter(
     r,
     'harbour_transformer_model_test_failures_total',
-    () =>
-      new Counter({
-        name: 'harbour_transformer_model_test_failures_total',
-        help: 'model tests of severity error that failed (the run was rolled back, nothing published)',
-        labelNames: ['model', 'test'],
-        registers: [r],
-      }),
+    'model tests of severity error that failed (the run was rolled back, nothing published)',
+    ['model', 'test'],
   );
-  const eventToGold = metric(
+  const eventToGold = histogram(
     r,
     'harbour_transformer_event_to_gold_seconds',
-    () =>
-      new Histogram({
-        name: 'harbour_transformer_event_to_gold_seconds',
-        help: 'from the lake commit (event committed_at) to the gold tables committed',
-        labelNames: ['dataset'],
-        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900],
-        registers: [r],
-      }),
+    'from the lake commit (event committed_at) to the gold tables committed',
+    ['dataset'],
+    [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900],
   );
-  const events = metric(
+  const events = counter(
     r,
     'harbour_transformer_events_total',
-    () =>
-      new Counter({
-        name: 'harbour_transformer_events_total',
-        help: 'lake events handled: loaded, duplicate (file already loaded), replaced (file merged away), failed',
-        labelNames: ['dataset', 'outcome'],
-        registers: [r],
-      }),
+    'lake events handled: loaded, duplicate (file already loaded), replaced (file merged away), failed',
+    ['dataset', 'outcome'],
   );
-  const silverRows = metric(
-    r,
-    'harbour_transformer_silver_rows_total',
-    () =>
-      new Counter({
-        name: 'harbour_transformer_silver_rows_total',
-        help: 'lake rows loaded into silver',
-        labelNames: ['dataset'],
-        registers: [r],
-      }),
-  );
-  const dlq = metric(
-    r,
-    'harbour_dlq_messages_total',
-    () =>
-      new Counter({
-        name: 'harbour_dlq_messages_total',
-        help: 'messages sent to the DLQ',
-        labelNames: ['stage', 'code'],
-        registers: [r],
-      }),
-  );
+  const silverRows = counter(r, 'harbour_transformer_silver_rows_total', 'lake rows loaded into silver', [
+    'dataset',
+  ]);
+  const dlq = counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']);
   return {
     runDuration,
     runs,
