@@ -197,7 +197,10 @@ describe('scheduled ingestion against the fixture site', () => {
     // Dead-lettered jobs are terminated for good: past the ack wait nothing is pending or redelivered.
     await new Promise((r) => setTimeout(r, topology.jobsAckWaitMs + 1000));
     const jobs = await nats.jsm.consumers.info(streamNames.jobs, 'scrapers');
-    expect({ pending: jobs.num_pending, ackPending: jobs.num_ack_pending }).toEqual({ pending: 0, ackPending: 0 });
+    expect({ pending: jobs.num_pending, ackPending: jobs.num_ack_pending }).toEqual({
+      pending: 0,
+      ackPending: 0,
+    });
     site.faults.reset();
   });
 });
