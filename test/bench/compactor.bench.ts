@@ -35,9 +35,9 @@
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark, leaving other sections alone.
  */
+
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os, { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -58,12 +58,10 @@ import {
 } from '../../services/runtime/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { ccassEnvelope } from '../support/lake.ts';
+import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
-const RESULTS = join(dirname(SCRIPT), 'RESULTS.md');
-const START = '<!-- bench:compactor:start -->';
-const END = '<!-- bench:compactor:end -->';
 const DATASET = 'ccass' as const;
 const FIRST_DATE = '2026-05-04'; // a Monday
 const loadStart = os.loadavg()[0]!;
@@ -183,15 +181,6 @@ interface ChildResult {
   slowConsumers?: number;
   /** Set by the parent: deliveries beyond one per envelope (the consumer's delivered count − envelopes). */
   redelivered?: number;
-}
-
-function vmHwm(): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 async function runRaw(spec: Extract<ChildSpec, { role: 'raw' }>): Promise<ChildResult> {
@@ -601,8 +590,8 @@ async function main(): Promise<void> {
     const section = renderSection(args, published, raws, compactors, checks);
     process.stdout.write(`${section}\n`);
     if (args.results) {
-      await writeResults(section);
-      log(`wrote ${relative(ROOT, RESULTS)}`);
+      await writeResultsSection('compactor', section);
+      log(`wrote ${relative(ROOT, RESULTS_PATH)}`);
     }
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -752,18 +741,6 @@ function markdownTable(header: string[], rows: string[][]): string[] {
     `| ${widths.map((w, c) => (c > 0 ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
   const rule = `| ${widths.map((w, c) => (c > 0 ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
   return [line(header), rule, ...rows.map(line)];
-}
-
-async function writeResults(section: string): Promise<void> {
-  const block = `${START}\n${section}\n${END}`;
-  let text = existsSync(RESULTS)
-    ? readFileSync(RESULTS, 'utf8')
-    : '# Harbour benchmarks\n\nEach benchmark rewrites only its own section (between its `bench:<name>` markers).\n';
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(RESULTS, text);
 }
 
 main().catch((err: unknown) => {

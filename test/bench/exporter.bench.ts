@@ -14,9 +14,10 @@
  * Every downloaded workbook of the first repetition is read back with exceljs and its sheets and row
  * counts checked against gold. Results go to test/bench/RESULTS.md between this benchmark's markers.
  */
+
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,12 +45,10 @@ import { allPriceRows } from '../../services/exporter/queries.ts';
 import { createGoldTables, generatedStocks, seedGold } from '../../services/exporter/test-gold.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import { addDays } from '../../services/scheduler/index.ts';
+import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
-const RESULTS = join(dirname(SCRIPT), 'RESULTS.md');
-const START = '<!-- bench:exporter:start -->';
-const END = '<!-- bench:exporter:end -->';
 const TO = '2026-10-30';
 
 interface Args {
@@ -124,15 +123,6 @@ interface ChildReport {
   startRss: number;
   maxRss: number;
   vmHwm: number | null;
-}
-
-function vmHwm(): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 /** In-process export into a byte-counting sink with a forced full GC every `everyRows` rows (node --expose-gc). */
@@ -525,8 +515,8 @@ async function main(): Promise<void> {
     const section = render(args, results, probes, seeded.rows, loadStart);
     process.stdout.write(`${section}\n`);
     if (args.results) {
-      await writeResults(section);
-      log(`wrote ${relative(ROOT, RESULTS)}`);
+      await writeResultsSection('exporter', section);
+      log(`wrote ${relative(ROOT, RESULTS_PATH)}`);
     }
   } finally {
     await pool.end();
@@ -669,18 +659,6 @@ function render(
     );
   }
   return lines.join('\n');
-}
-
-async function writeResults(section: string): Promise<void> {
-  const block = `${START}\n${section}\n${END}`;
-  let text = existsSync(RESULTS)
-    ? readFileSync(RESULTS, 'utf8')
-    : '# Harbour benchmarks\n\nEach benchmark rewrites only its own section (between its `bench:<name>` markers) and records the machine, date and command it ran with.\n';
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(RESULTS, text);
 }
 
 main().catch((err: unknown) => {

@@ -17,18 +17,11 @@
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark, leaving other sections alone.
  */
+
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { open, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os, { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -37,12 +30,10 @@ import { fileURLToPath } from 'node:url';
 import { datasetColumns } from '../../services/parquet/columns.ts';
 import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
+import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
-const RESULTS = join(dirname(SCRIPT), 'RESULTS.md');
-const START = '<!-- bench:parquet-writer:start -->';
-const END = '<!-- bench:parquet-writer:end -->';
 const COLUMNS = datasetColumns('ccass');
 const loadStart = os.loadavg()[0]!;
 
@@ -388,15 +379,6 @@ async function* readBatches(path: string, size: number): AsyncGenerator<ParquetR
 
 // ------------------------------------------------------------------ child
 
-function vmHwm(): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
 interface ParquetjsLite {
   ParquetSchema: new (
     fields: Record<string, { type: string; optional?: boolean; compression?: string }>,
@@ -707,8 +689,8 @@ async function main(): Promise<void> {
     const section = renderSection(args, inputBytes, results, consistent, scaling);
     process.stdout.write(`${section}\n`);
     if (args.results) {
-      await writeResults(section);
-      log(`wrote ${relative(ROOT, RESULTS)}`);
+      await writeResultsSection('parquet-writer', section);
+      log(`wrote ${relative(ROOT, RESULTS_PATH)}`);
     }
     if (!consistent) throw new Error('candidates wrote different contents (see fingerprints above)');
   } finally {
@@ -837,18 +819,6 @@ function markdownTable(header: string[], rows: string[][], firstAlign: 'l' | 'r'
     `| ${widths.map((w, c) => (right(c) ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
   const rule = `| ${widths.map((w, c) => (right(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
   return [line(header), rule, ...rows.map(line)];
-}
-
-async function writeResults(section: string): Promise<void> {
-  const block = `${START}\n${section}\n${END}`;
-  let text = existsSync(RESULTS)
-    ? readFileSync(RESULTS, 'utf8')
-    : '# Harbour benchmarks\n\nEach benchmark rewrites only its own section (between its `bench:<name>` markers) and records the machine, date and command it ran with.\n';
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(RESULTS, text);
 }
 
 main().catch((err: unknown) => {

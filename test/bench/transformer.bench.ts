@@ -24,11 +24,10 @@
  * Results go to test/bench/RESULTS.md between the markers of this benchmark.
  */
 
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -58,11 +57,7 @@ import {
 import { referenceSql } from '../../services/transformer/reference.ts';
 import { type EnvelopeSpec, writeLakeFile } from '../../services/transformer/testing.ts';
 import { ensureTopology, subjects, TopologyConfig } from '../../streams/index.ts';
-
-const SCRIPT = fileURLToPath(import.meta.url);
-const RESULTS = join(dirname(SCRIPT), 'RESULTS.md');
-const START = '<!-- bench:transformer:start -->';
-const END = '<!-- bench:transformer:end -->';
+import { RESULTS_PATH, writeResultsSection } from './results.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -565,7 +560,6 @@ async function main() {
     const last = days.at(-1)!;
     const byDs = (ds: Dataset) => latencies.filter((l) => l.dataset === ds).map((l) => l.ms);
     const lines = [
-      START,
       '## Transformer (lake files → silver → gold)',
       '',
       `- Date: ${new Date().toISOString()}`,
@@ -610,21 +604,12 @@ async function main() {
       )}** | ${secs(Math.max(...latencies.map((l) => l.ms)))} |`,
       '',
       'Reading the ratios: DuckDB computes each answer from the Parquet files in memory, columnar and in parallel, and keeps nothing; Harbour loads every row into indexed, deduplicated Postgres tables (COPY + one upsert per file), recomputes only the affected keys, runs the model tests and records lineage, all in one transaction the exporter and Grafana read from.',
-      END,
     ];
     const text = lines.join('\n');
     console.log(`\n${text}\n`);
     if (!flags['no-results']) {
-      const old = readFileSync(RESULTS, 'utf8');
-      const s = old.indexOf(START);
-      const e = old.indexOf(END);
-      writeFileSync(
-        RESULTS,
-        s >= 0 && e > s
-          ? `${old.slice(0, s)}${text}${old.slice(e + END.length)}`
-          : `${old.trimEnd()}\n\n${text}\n`,
-      );
-      log(`wrote ${RESULTS}`);
+      await writeResultsSection('transformer', text);
+      log(`wrote ${RESULTS_PATH}`);
     }
   } finally {
     conn.closeSync();

@@ -1,0 +1,32 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Shared by the benchmarks: where results go, how a section is replaced, how peak memory is read. */
+export const RESULTS_PATH = join(import.meta.dirname, 'RESULTS.md');
+
+const NEW_FILE =
+  '# Harbour benchmarks\n\nEach benchmark rewrites only its own section (between its `bench:<name>` markers) and records the machine, date and command it ran with.\n';
+
+/** Replaces the text between `<!-- bench:<name>:start -->` and `…:end -->` (appends the section when absent). */
+export async function writeResultsSection(name: string, section: string): Promise<void> {
+  const start = `<!-- bench:${name}:start -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const block = `${start}\n${section}\n${end}`;
+  let text = existsSync(RESULTS_PATH) ? readFileSync(RESULTS_PATH, 'utf8') : NEW_FILE;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + end.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  await writeFile(RESULTS_PATH, text);
+}
+
+/** Peak resident set size of this process (VmHWM), in bytes; null where /proc is unavailable. */
+export function vmHwm(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
