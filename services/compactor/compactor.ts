@@ -127,7 +127,8 @@ class Batch {
   /** Reply subject per RAW sequence: what acking needs, without keeping the payload in memory. */
   readonly msgs = new Map<number, string>();
   readonly files = new Map<string, PartitionFile>();
-  startedAt = 0;
+  /** Commits the batch `flushAgeMs` after its first message; cleared when it is flushed for another reason. */
+  ageTimer: NodeJS.Timeout | undefined;
 
   get size() {
     return this.msgs.size;
@@ -212,6 +213,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     const flush = async (reason: string, sig: AbortSignal = signal) => {
       if (!batch.size) return;
       const current = batch;
+      clearTimeout(current.ageTimer);
       batch = new Batch();
       committing = current;
       try {
@@ -368,7 +370,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         });
         batch.files.set(env.as_of, file);
       }
-      if (!batch.size) batch.startedAt = Date.now();
+      if (!batch.size) {
+        const started = batch;
+        started.ageTimer = setTimeout(() => {
+          serial(() => (batch === started ? flush('age') : Promise.resolve())).catch(onFailure);
+        }, config.flushAgeMs);
+      }
       await file.append(seq, env);
       batch.msgs.set(seq, replyOf(msg));
       m.bufferedRows.set({ dataset }, batch.rows());
@@ -376,19 +383,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       if (batch.maxFileBytes() >= config.targetFileBytes) await flush('bytes');
       else if (batch.maxFileRows() >= config.maxFileRows) await flush('rows');
       else if (batch.size >= config.maxBatchMessages) await flush('messages');
+      else if (msg.info.pending === 0 && batch.rows() >= config.drainFlushMinRows) await flush('drained');
     };
     const onFailure = (err: unknown) => {
       if (!signal.aborted) lifecycle.fail(err);
     };
 
-    // Age-based rotation, and `working()` so buffered messages outlive ack_wait while they wait.
-    const timer = setInterval(
-      () => {
-        if (batch.size && Date.now() - batch.startedAt >= config.flushAgeMs)
-          serial(() => flush('age')).catch(onFailure);
-      },
-      Math.min(1000, config.flushAgeMs),
-    );
     const { config: consumerConfig } = await untilDone(
       () => deps.jsm.consumers.info(streamNames.raw, consumer),
       {
@@ -399,6 +399,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       },
     );
     const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
+    // `working()` so buffered messages outlive ack_wait while they wait for their batch's commit.
     const keepAlive = setInterval(() => {
       for (const b of [batch, committing])
         for (const reply of b?.msgs.values() ?? []) deps.nc.publish(reply, WORKING);
@@ -427,7 +428,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         if (!signal.aborted) await sleep(1000, signal).catch(() => {});
       }
     } finally {
-      clearInterval(timer);
+      clearTimeout(batch.ageTimer);
       clearInterval(keepAlive);
       await chain;
     }

@@ -27,6 +27,12 @@ export const CompactorConfig = Type.Object(
       default: 40_000,
       description: 'commit once this many envelopes are unacked (keep below the consumer max_ack_pending)',
     }),
+    drainFlushMinRows: Type.Integer({
+      minimum: 1,
+      default: 100_000,
+      description:
+        'commit as soon as the consumer has caught up (no messages pending) if the batch holds at least this many rows, instead of waiting for flushAgeMs: a backfill is visible when compacted, a trickle still waits',
+    }),
     rowGroupRows: Type.Integer({
       minimum: 1000,
       default: 100_000,

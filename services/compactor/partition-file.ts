@@ -88,7 +88,9 @@ export class PartitionFile {
       _source_url: env.source_url,
     };
     // The envelope is ours alone once decoded: add the metadata in place instead of copying every row.
-    for (const row of env.rows as ParquetRow[]) await this.appendRow(Object.assign(row, meta));
+    for (const row of env.rows as ParquetRow[]) {
+      if (this.writer.append(Object.assign(row, meta))) await this.writer.flush();
+    }
     this.seqs.push(seq);
   }
 

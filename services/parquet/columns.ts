@@ -1,5 +1,4 @@
 import { KindGuard, type TSchema } from '@sinclair/typebox';
-import type { SchemaElement } from 'hyparquet-writer';
 import { IsoDate, IsoInstant } from '../../contracts/common.ts';
 import { type Dataset, rowSchemas } from '../../contracts/datasets.ts';
 
@@ -112,62 +111,4 @@ function columnTypeOf(schema: TSchema, name: string): { type: ParquetColumnType;
     return { type: Number.isInteger(value) ? 'int64' : 'double', nullable: false };
   }
   throw new TypeError(`columnsFor: column ${name} has an unsupported schema kind`);
-}
-
-/** The Parquet schema (root + one leaf per column) for a column list. */
-export function schemaElements(columns: readonly ParquetColumn[]): SchemaElement[] {
-  if (columns.length === 0) throw new TypeError('parquet: at least one column is required');
-  const seen = new Set<string>();
-  const elements: SchemaElement[] = [{ name: 'root', num_children: columns.length }];
-  for (const col of columns) {
-    if (seen.has(col.name)) throw new TypeError(`parquet: duplicate column ${col.name}`);
-    seen.add(col.name);
-    const repetition_type = col.nullable ? 'OPTIONAL' : 'REQUIRED';
-    switch (col.type) {
-      case 'string':
-        elements.push({
-          name: col.name,
-          type: 'BYTE_ARRAY',
-          converted_type: 'UTF8',
-          logical_type: { type: 'STRING' },
-          repetition_type,
-        });
-        break;
-      case 'double':
-        elements.push({ name: col.name, type: 'DOUBLE', repetition_type });
-        break;
-      case 'int64':
-        elements.push({ name: col.name, type: 'INT64', repetition_type });
-        break;
-      case 'int32':
-        elements.push({ name: col.name, type: 'INT32', repetition_type });
-        break;
-      case 'boolean':
-        elements.push({ name: col.name, type: 'BOOLEAN', repetition_type });
-        break;
-      case 'date':
-        elements.push({
-          name: col.name,
-          type: 'INT32',
-          converted_type: 'DATE',
-          logical_type: { type: 'DATE' },
-          repetition_type,
-        });
-        break;
-      case 'timestamp':
-        elements.push({
-          name: col.name,
-          type: 'INT64',
-          converted_type: 'TIMESTAMP_MILLIS',
-          logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
-          repetition_type,
-        });
-        break;
-      default: {
-        const never: never = col.type;
-        throw new TypeError(`parquet: unknown column type ${String(never)}`);
-      }
-    }
-  }
-  return elements;
 }

@@ -5,7 +5,6 @@ export {
   META_COLUMNS,
   type ParquetColumn,
   type ParquetColumnType,
-  schemaElements,
 } from './columns.ts';
 export {
   columnsOfSchema,

@@ -633,3 +633,96 @@ describe('edge cases', () => {
     expect(() => writer.append({})).toThrow(/finished/);
   });
 });
+
+describe('encoding', () => {
+  const columns: ParquetColumn[] = [
+    { name: '_seq', type: 'int64', nullable: false },
+    { name: 'few', type: 'string', nullable: true },
+    { name: 'unique', type: 'string', nullable: false },
+    { name: 'x', type: 'double', nullable: true },
+    { name: 'flag', type: 'boolean', nullable: true },
+  ];
+  const FEW = ['HSBC', '滙豐', 'Ω', ''];
+  const rows: ParquetRow[] = Array.from({ length: 12_345 }, (_, i) => ({
+    _seq: i,
+    few: i % 3 === 0 ? null : FEW[i % FEW.length]!,
+    unique: `participant ${i} – ${'x'.repeat(i % 50)}`,
+    x: i % 7 === 0 ? null : i / 8,
+    flag: i % 5 === 0 ? null : i % 2 === 0,
+  }));
+
+  it('splits row groups into many pages, dictionary-encodes low-cardinality strings and falls back to PLAIN for unique ones', async () => {
+    const { bytes } = await writeRows(columns, rows, { rowGroupRows: 5000, pageSize: 4096 });
+    expect(await readParquetRows(bytes)).toEqual(rows);
+    const path = toFile(bytes);
+    expect(await duckRows(path, columns)).toEqual(rows);
+    const meta = await duckQuery(
+      `SELECT row_group_id AS g, path_in_schema AS col, encodings, num_values AS n, total_compressed_size AS size
+       FROM parquet_metadata('${path}') ORDER BY g, column_id`,
+    );
+    expect(meta.filter((m) => m['col'] === 'few').map((m) => m['encodings'])).toEqual(
+      Array(3).fill('PLAIN, RLE, RLE_DICTIONARY'),
+    );
+    expect(meta.filter((m) => m['col'] === 'unique').map((m) => m['encodings'])).toEqual(
+      Array(3).fill('PLAIN, RLE'),
+    );
+    expect(meta.filter((m) => m['col'] === '_seq').map((m) => m['n'])).toEqual([5000n, 5000n, 2345n]);
+    // ~150 KiB of unique strings per row group in 4 KiB pages: the chunk cannot be one page.
+    const [uniqueChunk] = meta.filter((m) => m['col'] === 'unique');
+    expect(Number(uniqueChunk!['size'])).toBeGreaterThan(4096 * 4);
+    const [agg] = await duckQuery(
+      `SELECT count(*) AS n, count(few) AS few, count(DISTINCT "unique") AS uniq, sum(x) AS x,
+              count(*) FILTER (WHERE flag) AS t, count(flag) AS flags
+       FROM read_parquet('${path}')`,
+    );
+    const nonNull = <K extends string>(k: K) => rows.filter((r) => r[k] !== null);
+    expect(agg).toEqual({
+      n: 12_345n,
+      few: BigInt(nonNull('few').length),
+      uniq: 12_345n,
+      x: nonNull('x').reduce((s, r) => s + (r['x'] as number), 0),
+      t: BigInt(rows.filter((r) => r['flag'] === true).length),
+      flags: BigInt(nonNull('flag').length),
+    });
+  });
+
+  it('writes min/max/null-count statistics readers prune on, strings in code point order', async () => {
+    const stats: ParquetColumn[] = [
+      { name: 's', type: 'string', nullable: true },
+      { name: 'd', type: 'double', nullable: true },
+      { name: 'i', type: 'int64', nullable: false },
+      { name: 'day', type: 'date', nullable: false },
+    ];
+    const writer = createParquetWriter(stats, () => {});
+    const input: ParquetRow[] = [
+      { s: 'b', d: Number.NaN, i: -(2 ** 40), day: '2026-05-04' },
+      // U+FFFD sorts below 🚢 (U+1F6A2) in code points, above it in UTF-16 units.
+      { s: '\uFFFD', d: -0, i: 7, day: '1999-12-31' },
+      { s: '🚢', d: 2.5, i: 2n ** 62n, day: '2026-05-05' },
+      { s: null, d: null, i: 0, day: '2026-01-01' },
+    ];
+    for (const row of input) writer.append(row);
+    // A rejected row takes its new dictionary entry back: 'zzz' must not become the max.
+    expect(() => writer.append({ s: 'zzz', d: 1, i: 1.5, day: '2026-01-01' })).toThrow(/column i/);
+    const chunks: Uint8Array[] = [];
+    const sink = createParquetWriter(stats, (c) => void chunks.push(c));
+    for (const row of input) sink.append(row);
+    expect(() => sink.append({ s: 'zzz', d: 1, i: 1.5, day: '2026-01-01' })).toThrow(/column i/);
+    await sink.finish();
+    const path = toFile(Buffer.concat(chunks));
+    const meta = await duckQuery(
+      `SELECT path_in_schema AS col, stats_min_value AS min, stats_max_value AS max, stats_null_count AS nulls
+       FROM parquet_metadata('${path}') ORDER BY column_id`,
+    );
+    expect(meta).toEqual([
+      { col: 's', min: 'b', max: '🚢', nulls: 1n },
+      { col: 'd', min: '-0.0', max: '2.5', nulls: 1n },
+      { col: 'i', min: String(-(2 ** 40)), max: String(2n ** 62n), nulls: 0n },
+      { col: 'day', min: '1999-12-31', max: '2026-05-05', nulls: 0n },
+    ]);
+    // DuckDB prunes with them and still answers exactly.
+    expect(await duckQuery(`SELECT count(*) AS n FROM read_parquet('${path}') WHERE s > '\uFFFD'`)).toEqual([
+      { n: 1n },
+    ]);
+  });
+});

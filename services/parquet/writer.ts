@@ -1,7 +1,13 @@
-import type { KeyValue } from 'hyparquet-writer';
-import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import { compress as snappyCompress } from 'snappyjs';
 import { ErrorCodes, HarbourError } from '../../contracts/errors.ts';
-import { type ParquetColumn, type ParquetColumnType, schemaElements } from './columns.ts';
+import {
+  type ColumnBuilder,
+  createColumnBuilder,
+  type EncodedColumnChunk,
+  Encoding,
+} from './column-builder.ts';
+import type { ParquetColumn } from './columns.ts';
+import { CompactWriter } from './thrift-compact.ts';
 
 export type ParquetRow = Record<string, unknown>;
 
@@ -27,7 +33,12 @@ export interface ParquetWriterOptions {
   statistics?: boolean;
   /** Target uncompressed data page size in bytes (default 1 MiB). */
   pageSize?: number;
-  /** Footer `created_by` (default `harbour (hyparquet-writer)`). */
+  /**
+   * Largest dictionary page of a string column per row group, in bytes (default 1 MiB); a column whose
+   * distinct values exceed it is written PLAIN in that row group.
+   */
+  dictionaryPageSize?: number;
+  /** Footer `created_by` (default `harbour`). */
   createdBy?: string;
 }
 
@@ -78,75 +89,92 @@ export function createParquetWriter(
   return new StreamingParquetWriter(columns, sink, opts);
 }
 
-/** A ByteWriter that hands its buffered bytes to the sink each time hyparquet-writer ends a row group. */
-class SinkByteWriter extends ByteWriter {
-  flushedBytes = 0;
+type State = 'open' | 'finishing' | 'finished' | 'failed';
 
-  constructor(private readonly sink: ParquetSink) {
-    super(1 << 16);
-  }
+const MAGIC = Buffer.from('PAR1', 'ascii');
+enum Codec {
+  Uncompressed = 0,
+  Snappy = 1,
+}
+enum PageType {
+  Data = 0,
+  Dictionary = 2,
+}
+/** Thrift `FieldRepetitionType`, `ConvertedType`. */
+const REQUIRED = 0;
+const OPTIONAL = 1;
+const CONVERTED_UTF8 = 0;
+const CONVERTED_DATE = 6;
+const CONVERTED_TIMESTAMP_MILLIS = 9;
 
-  flush(): Promise<void> | void {
-    if (this.index === 0) return;
-    const chunk = new Uint8Array(this.buffer.slice(0, this.index));
-    this.index = 0;
-    this.flushedBytes += chunk.byteLength;
-    return this.sink(chunk);
-  }
-
-  override finish(): Promise<void> | void {
-    return this.flush();
-  }
+/** Where a flushed column chunk landed in the file: what the footer's ColumnMetaData needs. */
+interface WrittenColumnChunk {
+  /** The chunk's description without its pages, which must not outlive their write. */
+  chunk: Omit<EncodedColumnChunk, 'pages'>;
+  dataPageOffset: number;
+  dictionaryPageOffset: number | undefined;
+  uncompressedBytes: number;
+  compressedBytes: number;
 }
 
-type State = 'open' | 'finishing' | 'finished' | 'failed';
-type Converter = (value: unknown) => unknown;
+interface WrittenRowGroup {
+  rows: number;
+  fileOffset: number;
+  columns: WrittenColumnChunk[];
+}
 
+/**
+ * Harbour's own Parquet encoder (see `test/bench/RESULTS.md` for why): typed-array column buffers,
+ * dictionary-encoded strings (PLAIN past a cardinality limit), PLAIN numbers, DATA_PAGE v1 pages of
+ * about `pageSize` bytes, SNAPPY by `snappyjs` (pure JS: the native binding kept ~100 MiB of freed
+ * output buffers resident).
+ */
 class StreamingParquetWriter implements ParquetFileWriter {
   readonly columns: readonly ParquetColumn[];
   private readonly names: string[];
-  private readonly nullable: boolean[];
-  private readonly converters: Converter[];
+  private readonly builders: ColumnBuilder[];
   private readonly rowGroupRows: number;
   private readonly allowEmpty: boolean;
-  private readonly pageSize: number;
-  private readonly byteWriter: SinkByteWriter;
-  private readonly pq: ParquetWriter;
-  private buffers: unknown[][];
+  private readonly statistics: boolean;
+  private readonly codec: Codec;
+  private readonly pageBytes: number;
+  private readonly kvMetadata: [string, string][];
+  private readonly createdBy: string;
+  private readonly written: WrittenRowGroup[] = [];
   private buffered = 0;
   private appended = 0;
-  private groups = 0;
+  /** File offset of the next byte handed to the sink (the leading PAR1 included). */
+  private offset = 0;
   private state: State = 'open';
   private failure: unknown;
   /** The sink write of the last encoded row group, if still pending. */
   private inflight: Promise<void> | undefined;
 
-  constructor(columns: readonly ParquetColumn[], sink: ParquetSink, opts: ParquetWriterOptions) {
-    const schema = schemaElements(columns);
-    this.columns = columns.map((c) => ({ ...c }));
-    this.names = columns.map((c) => c.name);
-    this.nullable = columns.map((c) => c.nullable);
-    this.converters = columns.map((c) => converterFor(c.type));
+  constructor(
+    columns: readonly ParquetColumn[],
+    private readonly sink: ParquetSink,
+    opts: ParquetWriterOptions,
+  ) {
+    if (columns.length === 0) throw new TypeError('parquet: at least one column is required');
+    const seen = new Set<string>();
+    for (const col of columns) {
+      if (seen.has(col.name)) throw new TypeError(`parquet: duplicate column ${col.name}`);
+      seen.add(col.name);
+    }
     this.rowGroupRows = opts.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
     if (!Number.isSafeInteger(this.rowGroupRows) || this.rowGroupRows < 1) {
       throw new RangeError(`parquet: rowGroupRows must be a positive integer, got ${opts.rowGroupRows}`);
     }
+    this.columns = columns.map((c) => ({ ...c }));
+    this.names = columns.map((c) => c.name);
+    const dictionaryPageBytes = opts.dictionaryPageSize ?? 1 << 20;
+    this.builders = this.columns.map((c) => createColumnBuilder(c, this.rowGroupRows, dictionaryPageBytes));
     this.allowEmpty = opts.allowEmpty ?? false;
-    this.pageSize = opts.pageSize ?? 1 << 20;
-    const kvMetadata: KeyValue[] | undefined = opts.kvMetadata
-      ? Object.entries(opts.kvMetadata).map(([key, value]) => ({ key, value }))
-      : undefined;
-    this.byteWriter = new SinkByteWriter(sink);
-    // The constructor writes the leading PAR1 into the buffer; it reaches the sink with the first row group.
-    this.pq = new ParquetWriter({
-      writer: this.byteWriter,
-      schema,
-      codec: opts.codec ?? 'SNAPPY',
-      statistics: opts.statistics ?? true,
-      kvMetadata,
-      createdBy: opts.createdBy ?? 'harbour (hyparquet-writer)',
-    });
-    this.buffers = this.names.map(() => []);
+    this.statistics = opts.statistics ?? true;
+    this.codec = (opts.codec ?? 'SNAPPY') === 'SNAPPY' ? Codec.Snappy : Codec.Uncompressed;
+    this.pageBytes = opts.pageSize ?? 1 << 20;
+    this.kvMetadata = Object.entries(opts.kvMetadata ?? {});
+    this.createdBy = opts.createdBy ?? 'harbour';
   }
 
   get rows(): number {
@@ -158,11 +186,11 @@ class StreamingParquetWriter implements ParquetFileWriter {
   }
 
   get rowGroups(): number {
-    return this.groups;
+    return this.written.length;
   }
 
   get bytesWritten(): number {
-    return this.byteWriter.flushedBytes;
+    return this.offset;
   }
 
   append(row: ParquetRow): boolean {
@@ -170,24 +198,24 @@ class StreamingParquetWriter implements ParquetFileWriter {
     if (this.buffered >= this.rowGroupRows) {
       throw new Error('parquet: row group is full, await flush() before appending more rows');
     }
-    const width = this.names.length;
-    const at = this.buffered;
-    // Convert the whole row first so a bad value leaves the buffers untouched.
-    const converted = new Array<unknown>(width);
-    for (let c = 0; c < width; c++) {
-      const name = this.names[c]!;
-      const value = row[name];
+    const builders = this.builders;
+    for (let c = 0; c < builders.length; c++) {
+      const builder = builders[c]!;
+      const value = row[this.names[c]!];
       if (value === null || value === undefined) {
-        if (!this.nullable[c]) throw this.invalid(name, value, 'is required');
-        converted[c] = null;
-        continue;
+        if (builder.column.nullable) {
+          builder.pushNull();
+          continue;
+        }
+        this.undoRow(c);
+        throw this.invalid(builder.column.name, value, 'is required');
       }
-      const out = this.converters[c]!(value);
-      if (out === INVALID) throw this.invalid(name, value, `is not a valid ${this.columns[c]!.type}`);
-      converted[c] = out;
+      if (!builder.push(value)) {
+        this.undoRow(c);
+        throw this.invalid(builder.column.name, value, `is not a valid ${builder.column.type}`);
+      }
     }
-    for (let c = 0; c < width; c++) this.buffers[c]![at] = converted[c];
-    this.buffered = at + 1;
+    this.buffered++;
     this.appended++;
     return this.buffered >= this.rowGroupRows;
   }
@@ -221,34 +249,152 @@ class StreamingParquetWriter implements ParquetFileWriter {
         this.encodeGroup();
         await this.settleInflight();
       }
-      await this.pq.finish();
+      const footer = this.footer();
+      const tail = Buffer.allocUnsafe(8);
+      tail.writeUInt32LE(footer.byteLength, 0);
+      MAGIC.copy(tail, 4);
+      await this.emit(this.offset === 0 ? [MAGIC, footer, tail] : [footer, tail]);
     } catch (err) {
       this.fail(err);
       throw err;
     }
     this.state = 'finished';
-    return { rows: this.appended, bytes: this.byteWriter.flushedBytes, rowGroups: this.groups };
+    return { rows: this.appended, bytes: this.offset, rowGroups: this.written.length };
   }
 
-  /** Encodes the buffered rows as one row group; the sink write it triggers becomes `inflight`. */
+  private undoRow(columnsPushed: number): void {
+    for (let c = 0; c < columnsPushed; c++) this.builders[c]!.undo();
+  }
+
+  /**
+   * Encodes the buffered rows as one row group and resets the column buffers; the sink write becomes
+   * `inflight`, so the caller may fill the next row group meanwhile.
+   */
   private encodeGroup(): void {
-    const size = this.buffered;
-    const columnData = this.names.map((name, c) => {
-      const data = this.buffers[c]!;
-      if (data.length !== size) data.length = size;
-      return { name, data };
-    });
-    // Release the buffers before encoding so the next group starts fresh.
-    this.buffers = this.names.map(() => []);
-    this.buffered = 0;
-    this.groups++;
+    const rows = this.buffered;
+    let chunks: EncodedColumnChunk[];
     try {
-      const pending = this.pq.write({ columnData, rowGroupSize: size, pageSize: this.pageSize });
-      if (pending) this.inflight = pending;
+      chunks = this.builders.map((b) => b.encode(this.pageBytes, this.statistics));
     } catch (err) {
       this.fail(err);
       throw err;
     }
+    for (const b of this.builders) b.reset();
+    this.buffered = 0;
+    this.inflight = this.writeGroup(rows, chunks);
+  }
+
+  private async writeGroup(rows: number, chunks: EncodedColumnChunk[]): Promise<void> {
+    const parts: Uint8Array[] = [];
+    let offset = this.offset;
+    if (offset === 0) {
+      parts.push(MAGIC);
+      offset = MAGIC.byteLength;
+    }
+    const group: WrittenRowGroup = { rows, fileOffset: offset, columns: [] };
+    for (const chunk of chunks) {
+      const { pages, ...described } = chunk;
+      const written: WrittenColumnChunk = {
+        chunk: described,
+        dataPageOffset: -1,
+        dictionaryPageOffset: undefined,
+        uncompressedBytes: 0,
+        compressedBytes: 0,
+      };
+      for (const page of pages) {
+        const body = this.codec === Codec.Snappy ? snappyCompress(page.body) : page.body;
+        const header = pageHeader(
+          page.dictionary,
+          page.numValues,
+          page.encoding,
+          page.body.byteLength,
+          body.byteLength,
+        );
+        if (page.dictionary) written.dictionaryPageOffset = offset;
+        else if (written.dataPageOffset < 0) written.dataPageOffset = offset;
+        parts.push(header, body);
+        offset += header.byteLength + body.byteLength;
+        written.uncompressedBytes += header.byteLength + page.body.byteLength;
+        written.compressedBytes += header.byteLength + body.byteLength;
+      }
+      group.columns.push(written);
+    }
+    this.written.push(group);
+    await this.emit(parts);
+  }
+
+  private async emit(parts: Uint8Array[]): Promise<void> {
+    const chunk = Buffer.concat(parts);
+    this.offset += chunk.byteLength;
+    await this.sink(chunk);
+  }
+
+  private footer(): Uint8Array {
+    const w = new CompactWriter();
+    w.i32(1, 2);
+    w.structList(2, [undefined, ...this.builders], (s, builder) => {
+      if (!builder) {
+        s.string(4, 'root').i32(5, this.columns.length);
+        return;
+      }
+      const col = builder.column;
+      s.i32(1, builder.physicalType)
+        .i32(3, col.nullable ? OPTIONAL : REQUIRED)
+        .string(4, col.name);
+      switch (col.type) {
+        case 'string':
+          s.i32(6, CONVERTED_UTF8).begin(10).begin(1).end().end();
+          break;
+        case 'date':
+          s.i32(6, CONVERTED_DATE).begin(10).begin(6).end().end();
+          break;
+        case 'timestamp':
+          // TIMESTAMP(isAdjustedToUTC = true, unit = MILLIS)
+          s.i32(6, CONVERTED_TIMESTAMP_MILLIS)
+            .begin(10)
+            .begin(8)
+            .bool(1, true)
+            .begin(2)
+            .begin(1)
+            .end()
+            .end()
+            .end()
+            .end();
+          break;
+      }
+    });
+    w.i64(3, this.appended);
+    w.structList(4, this.written, (g, group) => {
+      g.structList(1, group.columns, (cc, col, c) => {
+        const first = col.dictionaryPageOffset ?? col.dataPageOffset;
+        cc.i64(2, first).begin(3);
+        cc.i32(1, col.chunk.physicalType)
+          .i32List(2, col.chunk.encodings)
+          .stringList(3, [this.names[c]!])
+          .i32(4, this.codec)
+          .i64(5, col.chunk.rows)
+          .i64(6, col.uncompressedBytes)
+          .i64(7, col.compressedBytes)
+          .i64(9, col.dataPageOffset);
+        if (col.dictionaryPageOffset !== undefined) cc.i64(11, col.dictionaryPageOffset);
+        if (this.statistics) {
+          const { nullCount, min, max } = col.chunk.statistics;
+          cc.begin(12).i64(3, nullCount);
+          if (max && min) cc.binary(5, max).binary(6, min);
+          cc.end();
+        }
+        cc.end();
+      });
+      const uncompressed = group.columns.reduce((n, c) => n + c.uncompressedBytes, 0);
+      const compressed = group.columns.reduce((n, c) => n + c.compressedBytes, 0);
+      g.i64(2, uncompressed).i64(3, group.rows).i64(5, group.fileOffset).i64(6, compressed);
+    });
+    if (this.kvMetadata.length > 0) {
+      w.structList(5, this.kvMetadata, (kv, [key, value]) => void kv.string(1, key).string(2, value));
+    }
+    w.string(6, this.createdBy);
+    w.end();
+    return w.out.copy();
   }
 
   private async settleInflight(): Promise<void> {
@@ -268,7 +414,7 @@ class StreamingParquetWriter implements ParquetFileWriter {
     if (this.state === 'failed') return;
     this.state = 'failed';
     this.failure = err;
-    this.buffers = [];
+    for (const b of this.builders) b.reset();
     this.buffered = 0;
   }
 
@@ -290,85 +436,19 @@ class StreamingParquetWriter implements ParquetFileWriter {
   }
 }
 
-const INVALID: unique symbol = Symbol('invalid');
-const DAY_MS = 86_400_000;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-function converterFor(type: ParquetColumnType): Converter {
-  switch (type) {
-    case 'string':
-      return (v) => (typeof v === 'string' ? v : INVALID);
-    case 'double':
-      return (v) => (typeof v === 'number' ? v : INVALID);
-    case 'boolean':
-      return (v) => (typeof v === 'boolean' ? v : INVALID);
-    case 'int32':
-      return (v) =>
-        typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 ? v : INVALID;
-    case 'int64':
-      return (v) => {
-        if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : INVALID;
-        if (typeof v === 'bigint') return v >= INT64_MIN && v <= INT64_MAX ? v : INVALID;
-        return INVALID;
-      };
-    case 'date':
-      return cachedConverter(dateToDays);
-    case 'timestamp':
-      return cachedConverter(instantToMillis);
-  }
-}
-
-/** Dates and instants repeat across a file (one holding date, one fetch time per envelope): memoise the last one. */
-function cachedConverter(convert: Converter): Converter {
-  let lastIn: unknown = INVALID;
-  let lastOut: unknown = INVALID;
-  return (v) => {
-    if (typeof v === 'string' && v === lastIn) return lastOut;
-    const out = convert(v);
-    if (typeof v === 'string') {
-      lastIn = v;
-      lastOut = out;
-    }
-    return out;
-  };
-}
-
-/** `yyyy-mm-dd` (a real calendar date), a Date at UTC midnight, or whole days since the epoch → days since epoch. */
-function dateToDays(v: unknown): number | typeof INVALID {
-  if (typeof v === 'string') {
-    if (v.length !== 10 || v[4] !== '-' || v[7] !== '-') return INVALID;
-    const y = Number(v.slice(0, 4));
-    const m = Number(v.slice(5, 7));
-    const d = Number(v.slice(8, 10));
-    if (!Number.isInteger(y) || !Number.isInteger(m) || !Number.isInteger(d)) return INVALID;
-    const ms = Date.UTC(y, m - 1, d);
-    const check = new Date(ms);
-    if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d)
-      return INVALID;
-    return ms / DAY_MS;
-  }
-  if (v instanceof Date) {
-    const ms = v.getTime();
-    return Number.isFinite(ms) && ms % DAY_MS === 0 ? ms / DAY_MS : INVALID;
-  }
-  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 31 ? v : INVALID;
-  return INVALID;
-}
-
-/** ISO-8601 instant with zone, a Date, or epoch milliseconds → bigint epoch milliseconds. */
-function instantToMillis(v: unknown): bigint | typeof INVALID {
-  let ms: number;
-  if (typeof v === 'string') {
-    // Require an explicit zone: a zoneless string would be read in the process's local time.
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v)) return INVALID;
-    ms = Date.parse(v);
-  } else if (v instanceof Date) {
-    ms = v.getTime();
-  } else if (typeof v === 'number') {
-    ms = v;
-  } else {
-    return INVALID;
-  }
-  return Number.isSafeInteger(ms) ? BigInt(ms) : INVALID;
+function pageHeader(
+  dictionary: boolean,
+  numValues: number,
+  encoding: number,
+  uncompressedBytes: number,
+  compressedBytes: number,
+): Uint8Array {
+  const w = new CompactWriter();
+  w.i32(1, dictionary ? PageType.Dictionary : PageType.Data)
+    .i32(2, uncompressedBytes)
+    .i32(3, compressedBytes);
+  if (dictionary) w.begin(7).i32(1, numValues).i32(2, encoding).end();
+  else w.begin(5).i32(1, numValues).i32(2, encoding).i32(3, Encoding.Rle).i32(4, Encoding.Rle).end();
+  w.end();
+  return w.out.copy();
 }

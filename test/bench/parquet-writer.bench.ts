@@ -12,7 +12,7 @@
  * read the NDJSON natively (`COPY (SELECT … FROM read_json(…)) TO … (FORMAT parquet)`), so only their
  * end-to-end time exists. Every output file is then checked with DuckDB (row count and column
  * aggregates must match the input) and its row groups counted with hyparquet.
- * `--rss-scaling` also runs the read-only control and hyparquet-snappy at other row counts, to show
+ * `--rss-scaling` also runs the read-only control and harbour-snappy at other row counts, to show
  * that the streaming writer's peak RSS does not grow with the file.
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark, leaving other sections alone.
@@ -27,7 +27,8 @@ import os, { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { datasetColumns } from '../../services/parquet/columns.ts';
+import type { SchemaElement } from 'hyparquet-writer';
+import { datasetColumns, type ParquetColumn } from '../../services/parquet/columns.ts';
 import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
 import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
@@ -61,12 +62,18 @@ const CANDIDATES: Candidate[] = [
     js: true,
   },
   {
-    name: 'hyparquet-snappy',
-    description: 'services/parquet createParquetWriter (hyparquet-writer), SNAPPY',
+    name: 'hyparquet-writer',
+    description:
+      'hyparquet-writer ParquetWriter, SNAPPY, one columnar write per row group (the previous Harbour writer)',
     js: true,
   },
   {
-    name: 'hyparquet-uncompressed',
+    name: 'harbour-snappy',
+    description: 'services/parquet createParquetWriter (own encoder, typed-array columns, snappyjs), SNAPPY',
+    js: true,
+  },
+  {
+    name: 'harbour-uncompressed',
     description: 'services/parquet createParquetWriter, UNCOMPRESSED',
     js: true,
   },
@@ -74,7 +81,7 @@ const CANDIDATES: Candidate[] = [
   { name: 'duckdb-1thread', description: 'DuckDB COPY … FROM read_json, SNAPPY, threads=1', js: false },
 ];
 const BASELINE = 'parquetjs-lite';
-const SCALING_WRITER = 'hyparquet-snappy';
+const SCALING_WRITER = 'harbour-snappy';
 
 interface Scaling {
   rows: number;
@@ -402,6 +409,33 @@ const PARQUETJS_TYPES: Record<string, string> = {
   timestamp: 'TIMESTAMP_MILLIS',
 };
 
+/** hyparquet-writer's schema for the lake columns (Harbour's writer encodes its own). */
+function hyparquetSchema(): SchemaElement[] {
+  const leaf = (c: ParquetColumn): SchemaElement => {
+    const repetition_type = c.nullable ? 'OPTIONAL' : 'REQUIRED';
+    switch (c.type) {
+      case 'string':
+        return { name: c.name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type };
+      case 'date':
+        return { name: c.name, type: 'INT32', converted_type: 'DATE', repetition_type };
+      case 'timestamp':
+        return { name: c.name, type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type };
+      default:
+        return { name: c.name, type: PARQUETJS_TYPES[c.type] as SchemaElement['type'], repetition_type };
+    }
+  };
+  return [{ name: 'root', num_children: COLUMNS.length }, ...COLUMNS.map(leaf)];
+}
+
+/** The JS value hyparquet-writer takes for a lake column: INT64 as bigint, DATE as days, TIMESTAMP as bigint ms. */
+function toHyparquet(type: ParquetColumn['type'], v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (type === 'int64') return BigInt(v as number);
+  if (type === 'date') return Date.parse(`${v as string}T00:00:00Z`) / 86_400_000;
+  if (type === 'timestamp') return BigInt(Date.parse(v as string));
+  return v;
+}
+
 const DUCK_TYPES: Record<string, string> = {
   string: 'VARCHAR',
   double: 'DOUBLE',
@@ -451,8 +485,36 @@ async function runChild(args: Args): Promise<ChildResult> {
     const c0 = performance.now();
     await writer.close();
     writeMs += performance.now() - c0;
-  } else if (name === 'hyparquet-snappy' || name === 'hyparquet-uncompressed') {
-    const codec: ParquetCodec = name === 'hyparquet-snappy' ? 'SNAPPY' : 'UNCOMPRESSED';
+  } else if (name === 'hyparquet-writer') {
+    const { ParquetWriter, fileWriter } = await import('hyparquet-writer');
+    const w0 = performance.now();
+    const pq = new ParquetWriter({ writer: fileWriter(output), schema: hyparquetSchema(), codec: 'SNAPPY' });
+    let group: unknown[][] = COLUMNS.map(() => []);
+    let buffered = 0;
+    const writeGroup = () => {
+      pq.write({
+        columnData: COLUMNS.map((c, i) => ({ name: c.name, data: group[i]! })),
+        rowGroupSize: buffered,
+      });
+      group = COLUMNS.map(() => []);
+      buffered = 0;
+    };
+    writeMs += performance.now() - w0;
+    for await (const batch of readBatches(input, args.batch)) {
+      const b0 = performance.now();
+      for (const row of batch) {
+        COLUMNS.forEach((c, i) => void group[i]!.push(toHyparquet(c.type, row[c.name])));
+        if (++buffered === args.rowGroup) writeGroup();
+      }
+      writeMs += performance.now() - b0;
+      rows += batch.length;
+    }
+    const c0 = performance.now();
+    if (buffered) writeGroup();
+    pq.finish();
+    writeMs += performance.now() - c0;
+  } else if (name === 'harbour-snappy' || name === 'harbour-uncompressed') {
+    const codec: ParquetCodec = name === 'harbour-snappy' ? 'SNAPPY' : 'UNCOMPRESSED';
     const w0 = performance.now();
     const file = await open(output, 'w');
     const writer = createParquetWriter(

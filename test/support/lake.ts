@@ -1,6 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 import { type CcassRow, type Envelope, SCHEMA_VERSION } from '../../contracts/index.ts';
 import type { ObjectStore } from '../../services/object-store/index.ts';
@@ -55,6 +54,8 @@ export async function queryLake<T = Record<string, unknown>>(
       await writeFile(p, await store.getBytes(r.file_key));
       paths.push(p);
     }
+    // Loaded on use: benchmark children import this module for `ccassEnvelope` and must not carry DuckDB.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     try {
