@@ -122,6 +122,34 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     await svc.close();
   });
 
+  it('commits a drained backlog at once, lets a trickle wait for flushAgeMs, and commits it on close', async () => {
+    const date = '2026-10-07';
+    const rowsOn = async () =>
+      Number(
+        (
+          await db.pool.query(
+            "select coalesce(sum(rows),0) as n from lake_files where partition_date = $1 and status='active'",
+            [date],
+          )
+        ).rows[0].n,
+      );
+    for (let i = 0; i < 10; i++)
+      await deps.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`d${i}`, date, 100)));
+    const started = Date.now();
+    svc = await startCompactor(
+      await config({ datasets: ['ccass'], flushAgeMs: 600_000, drainFlushMinRows: 1000 }),
+      deps,
+    );
+    await until(async () => (await rowsOn()) === 1000, 15_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // 10 rows are below drainFlushMinRows: they wait for flushAgeMs (10 min), or for a graceful stop.
+    await deps.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope('late', date, 10)));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await rowsOn()).toBe(1000);
+    await svc.close();
+    expect(await rowsOn()).toBe(1010);
+  });
+
   it('merges a day of trickled small files into files near the target size', async () => {
     const target = 64 * 1024;
     svc = await startCompactor(
