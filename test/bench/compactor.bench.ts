@@ -20,8 +20,8 @@
  *   64 MiB per-client outbound buffer as soon as the client pauses reading, and the server drops it as
  *   a slow consumer (`--raw-pull compactor` reproduces that on the raw side). Slow-consumer cuts
  *   (`/varz`) and redeliveries are counted for both sides.
- * - compactor: `startCompactor` with the default config except `spoolDir` and `flushAgeMs` (the
- *   default 10 min would make the tail of the backlog wait 10 min), on its own fresh database and lake
+ * - compactor: `startCompactor` with the default config except `spoolDir` and `flushAgeMs` (1 s, so
+ *   batches commit while the backlog drains; the tail commits on drain, `drainFlushMinRows`), on its own fresh database and lake
  *   directory; timed from `startCompactor` until `lake_files` holds every record (polled every 20 ms).
  *
  * Each side runs in a child process of its own (`node --import tsx`), so the peak RSS it reports
@@ -645,7 +645,7 @@ function renderSection(
     `- _raw_: durable pull consumer on \`RAW\` filtered \`harbour.raw.ccass\` (explicit ack, max_ack_pending ${(Value.Default(TopologyConfig, {}) as TopologyConfig).compactorMaxAckPending}), ${args.rawPull === 'bytes' ? `\`consume({ max_bytes: ${RAW_PULL_BYTES / 2 ** 20} MiB })\` (not the compactor's \`max_messages: 1000\`: with ~${(published.bytes / published.envelopes / 1024).toFixed(0)} KiB envelopes that is ~${mib(1000 * (published.bytes / published.envelopes))} per pull plus refills, which overruns nats-server's 64 MiB per-client outbound buffer whenever the client stops reading its socket for a moment; the server then drops the connection as a slow consumer and the deliveries in flight come back only after ack_wait (5 min); \`--raw-pull compactor\` reproduces it)` : '`consume({ max_messages: 1000 })`, as the compactor'}, \`JSON.parse\` + ack per message; clock stops when the last ack is confirmed.`,
   );
   lines.push(
-    `- _compactor_: \`startCompactor\` with the default config except \`spoolDir\` and \`flushAgeMs\` = ${args.flushAgeMs} ms (default 10 min: the last, partial batch of a backlog would wait that long); clock runs from \`startCompactor\` until \`lake_files\` holds every record (validated, Parquet-encoded, spooled, uploaded, committed; acks follow the commit).`,
+    `- _compactor_: \`startCompactor\` with the default config except \`spoolDir\` and \`flushAgeMs\` = ${args.flushAgeMs} ms (default 10 min), so batches commit while the backlog drains; the last one commits when the consumer has caught up (\`drainFlushMinRows\` default); clock runs from \`startCompactor\` until \`lake_files\` holds every record (validated, Parquet-encoded, spooled, uploaded, committed; acks follow the commit).`,
   );
   lines.push(
     `- Check: ${checks.length ? `committed files read back with DuckDB after every run: ${int(checks[0]!.rows)} rows, ${int(checks[0]!.ids)} distinct participant ids, ${int(checks[0]!.seqs)} envelopes = exactly what was published` : 'skipped (`--no-check`)'}.`,
