@@ -14,7 +14,16 @@
  * Harbour process reads.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -66,6 +75,23 @@ async function natsConfigCheck(conf: string): Promise<{ ok: boolean; out: string
       env: { ...process.env, NATS_SERVER_NAME: 'check' },
     });
     return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `promtool check config` on a compose Prometheus configuration, laid out as its container mounts it. */
+async function promtoolCheckConfig(configPath: string): Promise<{ ok: boolean; out: string } | null> {
+  const bin = await which('promtool');
+  if (!bin) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'prom-conf-'));
+  try {
+    cpSync(configPath, join(dir, 'prometheus.yml'));
+    cpSync(join(root, 'ops', 'prometheus', 'rules'), join(dir, 'rules'), { recursive: true });
+    cpSync(join(composeDir, 'prometheus', 'targets'), join(dir, 'targets'), { recursive: true });
+    const r = spawnSync(bin, ['check', 'config', 'prometheus.yml'], { cwd: dir, encoding: 'utf8' });
+    const out = `${r.stdout}${r.stderr}`.trim();
+    return { ok: r.status === 0 && /SUCCESS: [1-9]\d* rule files found/.test(out), out };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -265,25 +291,42 @@ describe('docker compose (ops/compose/docker-compose.yml)', () => {
     else console.warn('nats-server not installed: nats.conf syntax not checked');
   });
 
-  it('Prometheus scrapes every Harbour container; Grafana gets every variable its provisioning reads', () => {
+  it('Prometheus scrapes every Harbour container, each replica of a scaled service by DNS; Grafana gets every variable its provisioning reads', async () => {
     const prom = compose.services.prometheus!;
     const mounts = (prom.volumes ?? []).map(String);
-    expect(mounts).toContain('../prometheus:/etc/prometheus:ro');
+    expect(mounts).toContain('./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    expect(mounts).toContain('../prometheus/rules:/etc/prometheus/rules:ro');
     const targetsMount = mounts.find((m) => m.endsWith(':/etc/prometheus/targets:ro'))!;
     expect(targetsMount).toBeDefined();
-    const promConfig = parse(readFileSync(join(root, 'ops', 'prometheus', 'prometheus.yml'), 'utf8'));
-    const sdFiles: string[] = promConfig.scrape_configs.flatMap(
-      (c: { file_sd_configs?: { files: string[] }[] }) => c.file_sd_configs?.flatMap((f) => f.files) ?? [],
-    );
-    expect(sdFiles.some((f) => f.startsWith('targets/'))).toBe(true);
+    const promPath = join(composeDir, 'prometheus', 'prometheus.yml');
+    const promConfig = parse(readFileSync(promPath, 'utf8'));
+    const job = promConfig.scrape_configs.find((c: { job_name: string }) => c.job_name === 'harbour');
+    expect(job.file_sd_configs.flatMap((f: { files: string[] }) => f.files)).toEqual(['targets/*.json']);
+    const dns = job.dns_sd_configs as { names: string[]; type: string; port: number }[];
     const targetsDir = resolve(composeDir, targetsMount.split(':')[0]!);
     const targets = readdirSync(targetsDir)
       .filter((f) => f.endsWith('.json'))
       .flatMap((f) => JSON.parse(readFileSync(join(targetsDir, f), 'utf8')) as { targets: string[] }[])
       .flatMap((g) => g.targets);
+    const scaled = harbour.filter(([, s]) => (s.deploy?.replicas ?? 1) > 1);
+    expect(scaled.length).toBeGreaterThan(0);
+    // A scaled service as a static target would reach one replica per scrape: it must be discovered by DNS.
+    expect(dns.flatMap((d) => d.names).sort()).toEqual(scaled.map(([name]) => name).sort());
+    for (const d of dns) expect(d).toMatchObject({ type: 'A' });
+    for (const [name, s] of scaled) {
+      expect(dns.find((d) => d.names.includes(name))!.port, name).toBe(
+        Number(s.environment?.HARBOUR_OPS_PORT),
+      );
+    }
     expect(targets.sort()).toEqual(
-      harbour.map(([name, s]) => `${name}:${s.environment?.HARBOUR_OPS_PORT}`).sort(),
+      harbour
+        .filter(([, s]) => (s.deploy?.replicas ?? 1) === 1)
+        .map(([name, s]) => `${name}:${s.environment?.HARBOUR_OPS_PORT}`)
+        .sort(),
     );
+    const checked = await promtoolCheckConfig(promPath);
+    if (checked) expect(checked.ok, checked.out).toBe(true);
+    else console.warn('promtool not installed: the compose Prometheus configuration was not checked');
 
     const grafana = compose.services.grafana!;
     const provisioning = join(root, 'grafana', 'provisioning');
