@@ -87,10 +87,8 @@ export class PartitionFile {
       _run_id: env.run_id,
       _source_url: env.source_url,
     };
-    // The envelope is ours alone once decoded: add the metadata in place instead of copying every row.
-    for (const row of env.rows as ParquetRow[]) {
-      if (this.writer.append(Object.assign(row, meta))) await this.writer.flush();
-    }
+    // Shared by every row of the envelope: handed to the writer once, not copied into each row.
+    await this.writer.appendBatch(env.rows as ParquetRow[], meta);
     this.seqs.push(seq);
   }
 

@@ -726,3 +726,28 @@ describe('encoding', () => {
     ]);
   });
 });
+
+describe('shared values', () => {
+  it('completes each row from `shared` (nulls included, row values overridden) and validates them like row values', async () => {
+    const columns: ParquetColumn[] = [
+      { name: 'v', type: 'double', nullable: false },
+      { name: '_seq', type: 'int64', nullable: false },
+      { name: 'note', type: 'string', nullable: true },
+    ];
+    const chunks: Uint8Array[] = [];
+    const writer = createParquetWriter(columns, (c) => void chunks.push(c));
+    await writer.appendBatch([{ v: 1 }, { v: 2, _seq: 99, note: 'row' }], { _seq: 7, note: null });
+    writer.append({ v: 3 }, { _seq: 8, note: 'x' });
+    expect(() => writer.append({ v: 4 }, { _seq: 'eight' })).toThrow(/column _seq is not a valid int64/);
+    await writer.finish();
+    const path = toFile(Buffer.concat(chunks));
+    expect(await readParquetRows(Buffer.concat(chunks))).toEqual([
+      { v: 1, _seq: 7, note: null },
+      { v: 2, _seq: 7, note: null },
+      { v: 3, _seq: 8, note: 'x' },
+    ]);
+    expect(await duckQuery(`SELECT sum(_seq) AS s, count(note) AS n FROM read_parquet('${path}')`)).toEqual([
+      { s: 22n, n: 1n },
+    ]);
+  });
+});

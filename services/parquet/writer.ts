@@ -68,11 +68,13 @@ export interface ParquetFileWriter {
    * Converts and buffers one row (keys not in `columns` are ignored, missing keys are null).
    * Returns true when the row group is now full: `await flush()` before the next `append`.
    * Throws a `HARBOUR_ERR_SCHEMA_INVALID` HarbourError on a value that does not fit its column; the row
-   * is then not appended.
+   * is then not appended. Columns named in `shared` take their value from it instead of from `row`:
+   * the values every row of a batch has in common (the compactor's envelope metadata), without
+   * copying them into each row.
    */
-  append(row: ParquetRow): boolean;
-  /** Appends rows, flushing each row group as it fills. */
-  appendBatch(rows: Iterable<ParquetRow>): Promise<void>;
+  append(row: ParquetRow, shared?: ParquetRow): boolean;
+  /** Appends rows (each completed by `shared`, as in `append`), flushing each row group as it fills. */
+  appendBatch(rows: Iterable<ParquetRow>, shared?: ParquetRow): Promise<void>;
   /** Encodes and emits the buffered row group if it is full; otherwise waits for any in-flight sink write. */
   flush(): Promise<void>;
   /** Emits the last (partial) row group and the footer. Rejects on 0 rows unless `allowEmpty`. */
@@ -92,6 +94,7 @@ export function createParquetWriter(
 type State = 'open' | 'finishing' | 'finished' | 'failed';
 
 const MAGIC = Buffer.from('PAR1', 'ascii');
+const NOT_SHARED: unique symbol = Symbol('not shared');
 enum Codec {
   Uncompressed = 0,
   Snappy = 1,
@@ -193,7 +196,23 @@ class StreamingParquetWriter implements ParquetFileWriter {
     return this.offset;
   }
 
-  append(row: ParquetRow): boolean {
+  append(row: ParquetRow, shared?: ParquetRow): boolean {
+    return this.appendFrom(row, shared ? this.sources(shared) : undefined);
+  }
+
+  async appendBatch(rows: Iterable<ParquetRow>, shared?: ParquetRow): Promise<void> {
+    const sources = shared ? this.sources(shared) : undefined;
+    for (const row of rows) {
+      if (this.appendFrom(row, sources)) await this.flush();
+    }
+  }
+
+  /** Per column, the shared value to use, or NOT_SHARED to read the row. */
+  private sources(shared: ParquetRow): unknown[] {
+    return this.names.map((name) => (name in shared ? shared[name] : NOT_SHARED));
+  }
+
+  private appendFrom(row: ParquetRow, sources: unknown[] | undefined): boolean {
     this.assertOpen();
     if (this.buffered >= this.rowGroupRows) {
       throw new Error('parquet: row group is full, await flush() before appending more rows');
@@ -201,7 +220,7 @@ class StreamingParquetWriter implements ParquetFileWriter {
     const builders = this.builders;
     for (let c = 0; c < builders.length; c++) {
       const builder = builders[c]!;
-      const value = row[this.names[c]!];
+      const value = sources === undefined || sources[c] === NOT_SHARED ? row[this.names[c]!] : sources[c];
       if (value === null || value === undefined) {
         if (builder.column.nullable) {
           builder.pushNull();
@@ -218,12 +237,6 @@ class StreamingParquetWriter implements ParquetFileWriter {
     this.buffered++;
     this.appended++;
     return this.buffered >= this.rowGroupRows;
-  }
-
-  async appendBatch(rows: Iterable<ParquetRow>): Promise<void> {
-    for (const row of rows) {
-      if (this.append(row)) await this.flush();
-    }
   }
 
   async flush(): Promise<void> {
