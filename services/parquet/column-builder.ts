@@ -211,17 +211,18 @@ export function createColumnBuilder(
   }
 }
 
-class DoubleBuilder extends ColumnBuilder {
-  readonly physicalType = PhysicalType.Double;
-  private data: Float64Array;
+/** Fixed-width numbers in a typed array; PLAIN is the array's own bytes (little-endian machines). */
+abstract class TypedArrayBuilder<A extends Float64Array | Int32Array> extends ColumnBuilder {
+  protected data: A;
 
   constructor(
     column: ParquetColumn,
     maxRows: number,
     private readonly convert: Convert<number>,
+    create: (n: number) => A,
   ) {
     super(column, maxRows);
-    this.data = new Float64Array(Math.min(maxRows, INITIAL_ROWS));
+    this.data = create(Math.min(maxRows, INITIAL_ROWS));
   }
 
   protected add(value: unknown): boolean {
@@ -236,12 +237,27 @@ class DoubleBuilder extends ColumnBuilder {
   protected clear(): void {}
 
   protected plainBytesPerValue(): number {
-    return 8;
+    return this.data.BYTES_PER_ELEMENT;
   }
 
   protected plain(from: number, to: number, out: ByteBuffer): void {
-    if (LITTLE_ENDIAN) out.bytesOf(new Uint8Array(this.data.buffer, from * 8, (to - from) * 8));
-    else for (let i = from; i < to; i++) out.f64(this.data[i]!);
+    const width = this.data.BYTES_PER_ELEMENT;
+    if (LITTLE_ENDIAN) out.bytesOf(new Uint8Array(this.data.buffer, from * width, (to - from) * width));
+    else for (let i = from; i < to; i++) this.writeOne(this.data[i]!, out);
+  }
+
+  protected abstract writeOne(v: number, out: ByteBuffer): void;
+}
+
+class DoubleBuilder extends TypedArrayBuilder<Float64Array> {
+  readonly physicalType = PhysicalType.Double;
+
+  constructor(column: ParquetColumn, maxRows: number, convert: Convert<number>) {
+    super(column, maxRows, convert, (n) => new Float64Array(n));
+  }
+
+  protected writeOne(v: number, out: ByteBuffer): void {
+    out.f64(v);
   }
 
   protected minMax(): { min?: Uint8Array; max?: Uint8Array } {
@@ -261,37 +277,15 @@ class DoubleBuilder extends ColumnBuilder {
   }
 }
 
-class Int32Builder extends ColumnBuilder {
+class Int32Builder extends TypedArrayBuilder<Int32Array> {
   readonly physicalType = PhysicalType.Int32;
-  private data: Int32Array;
 
-  constructor(
-    column: ParquetColumn,
-    maxRows: number,
-    private readonly convert: Convert<number>,
-  ) {
-    super(column, maxRows);
-    this.data = new Int32Array(Math.min(maxRows, INITIAL_ROWS));
+  constructor(column: ParquetColumn, maxRows: number, convert: Convert<number>) {
+    super(column, maxRows, convert, (n) => new Int32Array(n));
   }
 
-  protected add(value: unknown): boolean {
-    const v = this.convert(value);
-    if (v === INVALID) return false;
-    if (this.values === this.data.length) this.data = grow(this.data, this.maxRows);
-    this.data[this.values] = v;
-    return true;
-  }
-
-  protected removeLast(): void {}
-  protected clear(): void {}
-
-  protected plainBytesPerValue(): number {
-    return 4;
-  }
-
-  protected plain(from: number, to: number, out: ByteBuffer): void {
-    if (LITTLE_ENDIAN) out.bytesOf(new Uint8Array(this.data.buffer, from * 4, (to - from) * 4));
-    else for (let i = from; i < to; i++) out.i32(this.data[i]!);
+  protected writeOne(v: number, out: ByteBuffer): void {
+    out.i32(v);
   }
 
   protected minMax(): { min?: Uint8Array; max?: Uint8Array } {
