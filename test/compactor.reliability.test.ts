@@ -3,8 +3,6 @@
  * Default (CI) sizes are small; `npm run test:chaos` (HARBOUR_CHAOS=1) runs the long variants:
  * 1M records with 20 kill -9s, 30 s outages.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
@@ -16,6 +14,7 @@ import { createObjectStore } from '../services/object-store/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from './support/infra.ts';
 import { ccassEnvelope, queryLake } from './support/lake.ts';
+import { logTail, type ServiceProcess, startServiceProcess } from './support/service-process.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 3000;
@@ -23,7 +22,6 @@ const topology = {
   ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
   compactorAckWaitMs: ACK_WAIT_MS,
 };
-const repoRoot = join(import.meta.dirname, '..');
 
 async function until(cond: () => Promise<boolean>, ms: number, what: string) {
   const end = Date.now() + ms;
@@ -44,7 +42,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
   const kills = CHAOS ? 20 : 6;
   let nats: Awaited<ReturnType<typeof startTestNats>>;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let child: ChildProcess | undefined;
+  let child: ServiceProcess | undefined;
 
   beforeAll(async () => {
     nats = await startTestNats();
@@ -52,7 +50,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
     db = await freshDatabase();
   });
   afterAll(async () => {
-    child?.kill('SIGKILL');
+    await child?.stop('SIGKILL');
     await db?.drop();
     await nats?.stop();
   });
@@ -84,17 +82,8 @@ describe('compactor crash test: kill -9 at random moments', () => {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     const logPath = join(spool, 'compactor.log');
-    const logFile = await open(logPath, 'a');
-    const startChild = () => {
-      child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--service', 'compactor'], {
-        cwd: repoRoot,
-        env,
-        stdio: ['ignore', logFile.fd, logFile.fd],
-      });
-      child.once('exit', (code, sig) => {
-        if (sig !== 'SIGKILL' && sig !== 'SIGTERM' && code !== 0)
-          console.error(`compactor exited with ${code}; log: ${logPath}`);
-      });
+    const startChild = async () => {
+      child = await startServiceProcess('compactor', env, logPath);
     };
 
     // Publish concurrently with the kills.
@@ -118,7 +107,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
         (r) => Number(r.rows[0].n),
         () => 0,
       );
-    startChild();
+    await startChild();
     const killedAt: number[] = [];
     for (let k = 0; k < kills; k++) {
       // Kill while it works: once this incarnation has committed something, at a random moment after.
@@ -129,12 +118,9 @@ describe('compactor crash test: kill -9 at random moments', () => {
         'progress before the next kill',
       ).catch(() => {});
       await new Promise((r) => setTimeout(r, Math.random() * 600));
-      const victim = child!;
-      const exited = new Promise((r) => victim.once('exit', r));
-      victim.kill('SIGKILL');
-      await exited;
+      await child!.stop('SIGKILL');
       killedAt.push(await committedRows());
-      startChild();
+      await startChild();
     }
     await publishing;
     await until(
@@ -142,13 +128,11 @@ describe('compactor crash test: kill -9 at random moments', () => {
       CHAOS ? 1_800_000 : 120_000,
       'the compactor to commit everything',
     ).catch(async (err) => {
-      console.error((await readFile(logPath, 'utf8')).split('\n').slice(-20).join('\n'));
+      console.error(await logTail(logPath));
       throw err;
     });
-    const finalChild = child!;
-    const exited = new Promise((r) => finalChild.once('exit', r));
-    finalChild.kill('SIGTERM');
-    await exited;
+    await child!.stop('SIGTERM');
+    child = undefined;
 
     const store = createObjectStore({
       backend: 's3',
