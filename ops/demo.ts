@@ -1,14 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  DATASETS,
-  type Dataset,
-  GOLD_SCHEMA,
-  type GoldTable,
-  goldTables,
-  isHarbourError,
-} from '../contracts/index.ts';
+import { DATASETS, GOLD_SCHEMA, type GoldTable, goldTables, isHarbourError } from '../contracts/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
 import { writeWorkbook } from '../services/exporter/index.ts';
 import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../services/host.ts';

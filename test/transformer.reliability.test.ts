@@ -10,7 +10,14 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CcassRow, Dataset, FundamentalRow, LakeCommitted, QuoteRow, SecurityRow } from '../contracts/index.ts';
+import type {
+  CcassRow,
+  Dataset,
+  FundamentalRow,
+  LakeCommitted,
+  QuoteRow,
+  SecurityRow,
+} from '../contracts/index.ts';
 import { migrateCatalog } from '../services/compactor/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import { referenceGold } from '../services/transformer/reference.ts';

@@ -23,7 +23,7 @@ export function createLease(kv: KV, key: string, owner: string, ttlMs: number): 
       const entry = await kv.get(key);
       const next = encode({ owner, until: now + ttlMs });
       try {
-        if (!entry || entry.operation !== 'PUT') {
+        if (entry?.operation !== 'PUT') {
           if (entry) await kv.update(key, next, entry.revision);
           else await kv.create(key, next);
           return true;

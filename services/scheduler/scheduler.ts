@@ -59,7 +59,7 @@ export async function startScheduler(
     if (!leading) return;
     for (const job of config.jobs) {
       const entry = await kv.get(lastKey(job.name));
-      if (!entry || entry.operation !== 'PUT') {
+      if (entry?.operation !== 'PUT') {
         // First sight of this job: start from now, no back-fill (the backfill command does that).
         await kv.put(lastKey(job.name), at.toISOString());
         continue;
