@@ -17,24 +17,69 @@ import { consumerNames, kvBuckets, streamNames, subjects } from './subjects.ts';
 
 /** Knobs of the JetStream topology; everything else is fixed by design. */
 export const TopologyConfig = Type.Object({
-  /** Stream and KV replicas; 1 on a single server, 3 on a cluster. */
-  replicas: Type.Integer({ minimum: 1, maximum: 5, default: 1 }),
-  storage: Type.Union([Type.Literal('file'), Type.Literal('memory')], { default: 'file' }),
-  /** How long raw envelopes stay in RAW after the compactor acked them (replay window). */
-  rawMaxAgeMs: Type.Integer({ minimum: 60_000, default: 7 * 24 * 3600_000 }),
-  eventsMaxAgeMs: Type.Integer({ minimum: 60_000, default: 30 * 24 * 3600_000 }),
-  dlqMaxAgeMs: Type.Integer({ minimum: 60_000, default: 90 * 24 * 3600_000 }),
-  ticksMaxAgeMs: Type.Integer({ minimum: 60_000, default: 7 * 24 * 3600_000 }),
-  /** JetStream dedup window for `Nats-Msg-Id`: a re-run of the same tick/page inside it publishes nothing. */
-  duplicateWindowMs: Type.Integer({ minimum: 1000, default: 24 * 3600_000 }),
-  /** Compactor consumer: longer than the longest flush (the compactor also sends `working()`). */
-  compactorAckWaitMs: Type.Integer({ minimum: 1000, default: 5 * 60_000 }),
-  /** Compactor consumer: more than the largest batch of envelopes one file can hold. */
-  compactorMaxAckPending: Type.Integer({ minimum: 1, default: 50_000 }),
-  /** Scraper jobs: a job unacked this long is handed to another scraper. */
-  jobsAckWaitMs: Type.Integer({ minimum: 1000, default: 2 * 60_000 }),
-  jobsMaxDeliver: Type.Integer({ minimum: 1, default: 10 }),
-  eventsAckWaitMs: Type.Integer({ minimum: 1000, default: 10 * 60_000 }),
+  replicas: Type.Integer({
+    minimum: 1,
+    maximum: 5,
+    default: 1,
+    description: 'stream and KV replicas: 1 on a single server, 3 on a JetStream cluster',
+  }),
+  storage: Type.Union([Type.Literal('file'), Type.Literal('memory')], {
+    default: 'file',
+    description: 'JetStream storage of every stream: `file` or `memory`',
+  }),
+  rawMaxAgeMs: Type.Integer({
+    minimum: 60_000,
+    default: 7 * 24 * 3600_000,
+    description: 'how long raw envelopes stay in RAW after the compactor acked them (replay window)',
+  }),
+  eventsMaxAgeMs: Type.Integer({
+    minimum: 60_000,
+    default: 30 * 24 * 3600_000,
+    description: 'how long lake-committed and gold-updated events stay in EVENTS',
+  }),
+  dlqMaxAgeMs: Type.Integer({
+    minimum: 60_000,
+    default: 90 * 24 * 3600_000,
+    description: 'how long dead letters stay in DLQ for inspection and replay',
+  }),
+  ticksMaxAgeMs: Type.Integer({
+    minimum: 60_000,
+    default: 7 * 24 * 3600_000,
+    description: 'how long scheduler ticks stay in TICKS',
+  }),
+  duplicateWindowMs: Type.Integer({
+    minimum: 1000,
+    default: 24 * 3600_000,
+    description:
+      'JetStream dedup window for `Nats-Msg-Id`: a re-run of the same tick or page inside it publishes nothing',
+  }),
+  compactorAckWaitMs: Type.Integer({
+    minimum: 1000,
+    default: 5 * 60_000,
+    description:
+      'compactor consumers: redelivery after this long unacked; above the longest flush (the compactor also signals progress)',
+  }),
+  compactorMaxAckPending: Type.Integer({
+    minimum: 1,
+    default: 50_000,
+    description: 'compactor consumers: unacked envelopes allowed, above the largest batch one file holds',
+  }),
+  jobsAckWaitMs: Type.Integer({
+    minimum: 1000,
+    default: 2 * 60_000,
+    description: 'scraper jobs: a job unacked this long is handed to another scraper',
+  }),
+  jobsMaxDeliver: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description: 'scraper jobs: deliveries before JetStream stops offering a job',
+  }),
+  eventsAckWaitMs: Type.Integer({
+    minimum: 1000,
+    default: 10 * 60_000,
+    description:
+      'transformer consumer: a lake event unacked this long is redelivered (the transformer signals progress while it works)',
+  }),
 });
 export type TopologyConfig = Static<typeof TopologyConfig>;
 
