@@ -131,6 +131,12 @@ export const ReporterConfig = Type.Object(
     smtp: SmtpConfig,
     report: ReportSettings,
     alerts: AlertRules,
+    ackWaitMs: Type.Integer({
+      minimum: 1000,
+      default: 5 * 60_000,
+      description:
+        'a tick left unacked this long (the reporter died mid-run) is delivered again; the reporter signals progress between emails. Set when the consumer is created',
+    }),
     maxAttempts: Type.Integer({
       minimum: 1,
       default: 6,

@@ -34,15 +34,18 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
  * The reporter's durable pull consumer on TICKS, filtered on its job's subject. `deliver_policy:
  * new` so that creating it does not replay the ticks already retained (old reports); from then on
  * the durable keeps its place across restarts. One tick at a time (`max_ack_pending: 1`);
- * `ack_wait` covers building the workbook and sending, and the handler calls `working()` between emails.
+ * `ack_wait` (`ackWaitMs`) covers building the workbook and sending, and the handler calls `working()` between emails.
  */
-export function reporterConsumerConfig(job: string): Partial<ConsumerConfig> & { durable_name: string } {
+export function reporterConsumerConfig(
+  job: string,
+  ackWaitMs: number,
+): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: consumerNames.reporter,
     filter_subject: subjects.tick(job),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.New,
-    ack_wait: nanos(5 * 60_000),
+    ack_wait: nanos(ackWaitMs),
     max_deliver: 20,
     max_ack_pending: 1,
   };
@@ -52,8 +55,9 @@ export function reporterConsumerConfig(job: string): Partial<ConsumerConfig> & {
 export async function ensureReporterConsumer(
   jsm: JetStreamManager,
   job: string,
+  ackWaitMs: number,
 ): Promise<'created' | 'exists'> {
-  const want = reporterConsumerConfig(job);
+  const want = reporterConsumerConfig(job, ackWaitMs);
   try {
     const have = await jsm.consumers.info(streamNames.ticks, want.durable_name);
     if (have.config.filter_subject !== want.filter_subject) {
@@ -199,7 +203,7 @@ export async function startReporter(config: ReporterConfig, deps: ServiceDeps): 
     }
   }
   await migrateReporter(deps.pool);
-  await ensureReporterConsumer(deps.jsm, config.job);
+  await ensureReporterConsumer(deps.jsm, config.job, config.ackWaitMs);
   const mailer = createMailer(config.smtp);
   const r = deps.registry;
   const emails = counter(
