@@ -51,7 +51,7 @@ export function loadConfig<T extends TSchema>(
   for (const leaf of configLeaves(schema, prefix)) {
     const raw = opts.env?.[leaf.env];
     if (raw === undefined || raw === '') continue;
-    setPath(value, leaf.path, leaf.schema[Kind] === 'Array' ? raw.split(',').map((s) => s.trim()) : raw);
+    setPath(value, leaf.path, leaf.schema[Kind] === 'Array' ? parseList(leaf.env, raw) : raw);
   }
   const withDefaults = Value.Default(schema, value);
   const converted = Value.Convert(schema, withDefaults);
@@ -63,6 +63,16 @@ export function loadConfig<T extends TSchema>(
   throw new HarbourError(ErrorCodes.Config, `config value ${where} is invalid: ${first?.message}`, {
     detail: { path: path.join('.'), env: leaf?.env },
   });
+}
+
+/** A list variable: comma-separated, or a JSON array (lists of objects, e.g. `HARBOUR_SCHEDULER_JOBS`). */
+function parseList(env: string, raw: string): unknown[] {
+  if (!raw.trimStart().startsWith('[')) return raw.split(',').map((s) => s.trim());
+  try {
+    const list: unknown = JSON.parse(raw);
+    if (Array.isArray(list)) return list;
+  } catch {}
+  throw new HarbourError(ErrorCodes.Config, `config value ${env} is not a JSON array`, { detail: { env } });
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

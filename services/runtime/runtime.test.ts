@@ -44,6 +44,14 @@ describe('loadConfig', () => {
     expect(cfg.nats.url).toBe('nats://n1:4222');
   });
 
+  it('takes a list as a JSON array too, and names the variable when that JSON is broken', () => {
+    const cfg = loadConfig(Schema, { env: { HARBOUR_COMPACTOR_DATASETS: '["quotes", "ccass"]' } });
+    expect(cfg.compactor.datasets).toEqual(['quotes', 'ccass']);
+    expect(() => loadConfig(Schema, { env: { HARBOUR_COMPACTOR_DATASETS: '["quotes",' } })).toThrow(
+      'HARBOUR_COMPACTOR_DATASETS is not a JSON array',
+    );
+  });
+
   it('names the env variable of a bad value', () => {
     const err = (() => {
       try {
