@@ -26,7 +26,8 @@ export const SchedulerConfig = Type.Object(
   {
     jobs: Type.Array(ScheduledJob, {
       default: DEFAULT_JOBS,
-      description: 'cron jobs (5 fields, or 6 with seconds first): a JSON array, in a config file or this variable',
+      description:
+        'cron jobs (5 fields, or 6 with seconds first): a JSON array, in a config file or this variable',
     }),
     timezone: Type.String({
       default: 'Asia/Hong_Kong',
