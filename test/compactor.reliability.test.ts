@@ -14,7 +14,7 @@ import { createObjectStore } from '../services/object-store/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from './support/infra.ts';
 import { ccassEnvelope, queryLake } from './support/lake.ts';
-import { logTail, type ServiceProcess, startServiceProcess } from './support/service-process.ts';
+import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 3000;
@@ -22,14 +22,6 @@ const topology = {
   ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
   compactorAckWaitMs: ACK_WAIT_MS,
 };
-
-async function until(cond: () => Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function consumerIdle(jsm: Awaited<ReturnType<typeof startTestNats>>['jsm']) {
   const info = await jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));

@@ -18,7 +18,7 @@ import { createGoldTables, seedGold } from '../services/exporter/test-gold.ts';
 import { createCalendar } from '../services/scheduler/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
-import { logTail, type ServiceProcess, startServiceProcess } from './support/service-process.ts';
+import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const DATES = CHAOS ? 20 : 8;
@@ -26,14 +26,6 @@ const KILLS = CHAOS ? 10 : 3;
 const LAST = '2026-10-30';
 /** The SMTP server takes this long to answer each DATA: kills land between acceptance and commit too. */
 const SMTP_DELAY_MS = 150;
-
-async function until(cond: () => Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('reporter crash test: kill -9 at random moments', () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;

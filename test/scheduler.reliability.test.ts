@@ -6,38 +6,24 @@
  * published twice (the last slot is kept in KV, and `Nats-Msg-Id` collapses a repeat).
  * Default (CI) size is small; `npm run test:chaos` (HARBOUR_CHAOS=1) kills more often.
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tick } from '../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
-import { logTail, type ServiceProcess, startServiceProcess } from './support/service-process.ts';
+import {
+  freePort,
+  logTail,
+  type ServiceProcess,
+  startServiceProcess,
+  until,
+} from './support/service-process.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const KILLS = CHAOS ? 10 : 3;
 const EVERY_S = 2;
 const LEASE_TTL_MS = 2000;
-
-async function until(cond: () => Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('scheduler crash test: kill -9 of the leader', () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;

@@ -24,7 +24,7 @@ import { referenceGold } from '../services/transformer/reference.ts';
 import { diffGold, readAllGold, writeLakeFile } from '../services/transformer/testing.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
-import { logTail, type ServiceProcess, startServiceProcess } from './support/service-process.ts';
+import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 2000;
@@ -33,14 +33,6 @@ const TRADING_DAYS = CHAOS ? 90 : 45;
 const CCASS_DAYS = CHAOS ? 20 : 6;
 const PARTICIPANTS = 15;
 const KILLS = CHAOS ? 15 : 4;
-
-async function until(cond: () => Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function tradingDays(from: string, n: number): string[] {
   const out: string[] = [];

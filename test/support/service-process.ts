@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -46,4 +47,30 @@ export async function startServiceProcess(
 /** The last `lines` lines of a service log, for a failing test's message. */
 export async function logTail(logPath: string, lines = 20): Promise<string> {
   return (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-lines).join('\n');
+}
+
+/** Polls `cond` every `everyMs` until it holds; throws naming `what` after `ms`. */
+export async function until(
+  cond: () => Promise<boolean>,
+  ms: number,
+  what: string,
+  everyMs = 100,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a service process's HTTP listener. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }
