@@ -26,6 +26,8 @@ export const streamNames = {
 
 export const kvBuckets = {
   scheduler: 'harbour-scheduler',
+  /** Per-dataset compactor leases (`compactor.<dataset>`): one writer per dataset. */
+  leases: 'harbour-leases',
 } as const;
 
 /** Durable consumer names; one per reading stage (and per dataset for the compactor). */

@@ -153,7 +153,14 @@ export function declareTopology(cfg: TopologyConfig): Topology {
       },
     },
   ];
-  return { streams, consumers, kv: [{ bucket: kvBuckets.scheduler, history: 1 }] };
+  return {
+    streams,
+    consumers,
+    kv: [
+      { bucket: kvBuckets.scheduler, history: 1 },
+      { bucket: kvBuckets.leases, history: 1 },
+    ],
+  };
 }
 
 export interface TopologyReport {

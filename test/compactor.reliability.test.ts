@@ -69,6 +69,8 @@ describe('compactor crash test: kill -9 at random moments', () => {
       HARBOUR_COMPACTOR_MAX_BATCH_MESSAGES: '25',
       HARBOUR_COMPACTOR_SPOOL_DIR: spool,
       HARBOUR_COMPACTOR_MERGE_EVERY_MS: '0',
+      // Each restart is a new writer (hostname-pid): it waits for the killed one's lease to lapse.
+      HARBOUR_COMPACTOR_LEASE_TTL_MS: '1500',
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'warn',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -1,7 +1,8 @@
+import { Kvm } from '@nats-io/kv';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqMessageValidator, lakeCommittedValidator } from '../../contracts/index.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import { ensureTopology, kvBuckets, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
 import { ccassEnvelope, queryLake } from '../../test/support/lake.ts';
 import { createObjectStore, type ObjectStore } from '../object-store/index.ts';
@@ -199,5 +200,43 @@ describe('compactor on real nats-server, Postgres and object store', () => {
       `select count(*) as n, count(distinct participant_id) as ids from lake where holding_date = DATE '${date}'`,
     );
     expect(stats).toEqual({ n: 960, ids: 960 });
+  });
+
+  it('one writer per dataset: a standby waits for the lease to lapse, and takes over when the owner stops', async () => {
+    const kv = await new Kvm(deps.js).open(kvBuckets.leases);
+    // A previous owner that died without releasing: its lease runs 2 s more.
+    const ghostUntil = Date.now() + 2000;
+    await kv.put('compactor.ccass', JSON.stringify({ owner: 'ghost', until: ghostUntil }));
+    const cfg = async (writerId: string) =>
+      config({ datasets: ['ccass'], writerId, leaseTtlMs: 1500, flushAgeMs: 200 });
+    const a = await startCompactor(await cfg('wa'), deps);
+    const b = await startCompactor(await cfg('wb'), await serviceDeps({ nc: nats.nc, pool: db.pool, store }));
+    const writersOn = async (date: string) =>
+      (
+        await db.pool.query<{ writer: string; rows: string; first: Date }>(
+          `select writer, sum(rows) as rows, min(committed_at) as first from lake_files
+           where partition_date = $1 and status = 'active' group by writer`,
+          [date],
+        )
+      ).rows;
+    const publish = async (date: string) => {
+      for (let i = 0; i < 5; i++)
+        await deps.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`l${i}`, date, 10)));
+    };
+    try {
+      await publish('2026-10-12');
+      await until(async () => (await writersOn('2026-10-12')).reduce((n, w) => n + Number(w.rows), 0) === 50);
+      const first = await writersOn('2026-10-12');
+      expect(first).toHaveLength(1); // one writer made the day's file(s)
+      expect(first[0]!.first.getTime()).toBeGreaterThanOrEqual(ghostUntil - 50); // not before the dead owner's lease lapsed
+      const [owner, standby] = first[0]!.writer === 'wa' ? [a, 'wb'] : [b, 'wa'];
+      await owner.close(); // releases the lease: the standby need not wait out the TTL
+      await publish('2026-10-13');
+      await until(async () => (await writersOn('2026-10-13')).reduce((n, w) => n + Number(w.rows), 0) === 50);
+      expect((await writersOn('2026-10-13')).map((w) => w.writer)).toEqual([standby]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

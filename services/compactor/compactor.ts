@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import {
   type Dataset,
   decodeEnvelope,
@@ -8,10 +9,11 @@ import {
   ErrorCodes,
   HarbourError,
 } from '../../contracts/index.ts';
-import { consumerNames, streamNames } from '../../streams/index.ts';
+import { consumerNames, kvBuckets, streamNames } from '../../streams/index.ts';
 import {
   backoffMs,
   counter,
+  createLease,
   createLifecycle,
   dispositionFor,
   gauge,
@@ -79,6 +81,12 @@ function compactorMetrics(deps: ServiceDeps) {
       ['dataset', 'step'],
     ),
     lastCommit: gauge(r, 'harbour_compactor_last_commit_timestamp_seconds', 'time of the last commit', ds),
+    leaseHeld: gauge(
+      r,
+      'harbour_compactor_lease_held',
+      '1 while this compactor owns the dataset (its lease)',
+      ds,
+    ),
   };
 }
 
@@ -154,7 +162,9 @@ class Batch {
  * Compacts `harbour.raw.<dataset>` into Parquet files in the lake, exactly once: rows are written
  * to spool files, uploaded, then made visible in ONE Postgres transaction that also records their
  * RAW sequences; only then are the messages acked. A redelivered message whose sequence is
- * already committed is acked and skipped. Several compactors may share a dataset's consumer.
+ * already committed is acked and skipped. With `leaseTtlMs` one compactor at a time consumes a
+ * dataset (others stand by), which keeps files large; correctness never depends on the lease, so a
+ * holder that loses it commits what it has buffered and stops pulling.
  */
 export async function startCompactor(config: CompactorConfig, deps: ServiceDeps): Promise<Service> {
   const writerId = (config.writerId || `${hostname()}-${process.pid}`).replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -178,6 +188,10 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     log,
     what: 'catalog migration',
   });
+
+  const kv = config.leaseTtlMs > 0 ? await new Kvm(deps.js).open(kvBuckets.leases) : undefined;
+  /** Datasets this process owns now (all of them without leases): merges run only for these. */
+  const owned = new Set<Dataset>(kv ? [] : config.datasets);
 
   const publishOutbox = async () => {
     const items = await unsentOutbox(deps.pool);
@@ -405,27 +419,64 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         for (const reply of b?.msgs.values() ?? []) deps.nc.publish(reply, WORKING);
     }, ackWaitMs / 3);
 
+    const lease = kv && createLease(kv, `compactor.${dataset}`, writerId, config.leaseTtlMs);
+    const tryLease = async () => {
+      const held = lease ? await lease.tryAcquire(Date.now()).catch(() => false) : true;
+      m.leaseHeld.set({ dataset }, held ? 1 : 0);
+      if (held) owned.add(dataset);
+      else owned.delete(dataset);
+      return held;
+    };
+    const renewEveryMs = Math.max(100, Math.floor(config.leaseTtlMs / 3));
+
+    /** Pulls until the signal aborts or the lease is lost (`tenure` aborted by the renewal). */
+    const consumeWhileOwner = async () => {
+      const tenure = new AbortController();
+      const renew = lease
+        ? setInterval(() => {
+            void tryLease().then((held) => {
+              if (!held) tenure.abort();
+            });
+          }, renewEveryMs)
+        : undefined;
+      const both = AbortSignal.any([signal, tenure.signal]);
+      try {
+        while (!both.aborted) {
+          try {
+            const c = await deps.js.consumers.get(streamNames.raw, consumer);
+            // Pull by bytes, not messages: 1 000 large envelopes overflow nats-server's per-client
+            // buffer, the server cuts the connection and in-flight messages wait out ack_wait.
+            const messages = await c.consume({ max_bytes: PULL_MAX_BYTES, expires: PULL_EXPIRES_MS });
+            const stop = () => messages.stop();
+            both.addEventListener('abort', stop, { once: true });
+            try {
+              for await (const msg of messages) {
+                if (both.aborted) break;
+                await serial(() => add(msg));
+              }
+            } finally {
+              both.removeEventListener('abort', stop);
+            }
+          } catch (err) {
+            if (!both.aborted) dlog.warn({ err }, 'consumer failed; re-binding shortly');
+          }
+          if (!both.aborted) await sleep(1000, both).catch(() => {});
+        }
+      } finally {
+        clearInterval(renew);
+      }
+      if (!signal.aborted) {
+        dlog.warn('dataset lease lost; committing what is buffered and standing by');
+        await serial(() => flush('lease lost')).catch((err) =>
+          dlog.warn({ err }, 'flush after losing the lease failed; messages will be redelivered'),
+        );
+      }
+    };
+
     try {
       while (!signal.aborted) {
-        try {
-          const c = await deps.js.consumers.get(streamNames.raw, consumer);
-          // Pull by bytes, not messages: 1 000 large envelopes overflow nats-server's per-client
-          // buffer, the server cuts the connection and in-flight messages wait out ack_wait.
-          const messages = await c.consume({ max_bytes: PULL_MAX_BYTES, expires: PULL_EXPIRES_MS });
-          const stop = () => messages.stop();
-          signal.addEventListener('abort', stop, { once: true });
-          try {
-            for await (const msg of messages) {
-              if (signal.aborted) break;
-              await serial(() => add(msg));
-            }
-          } finally {
-            signal.removeEventListener('abort', stop);
-          }
-        } catch (err) {
-          if (!signal.aborted) dlog.warn({ err }, 'consumer failed; re-binding shortly');
-        }
-        if (!signal.aborted) await sleep(1000, signal).catch(() => {});
+        if (await tryLease()) await consumeWhileOwner();
+        else await sleep(renewEveryMs, signal).catch(() => {});
       }
     } finally {
       clearTimeout(batch.ageTimer);
@@ -436,6 +487,9 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     await serial(() => flush('shutdown', forced.signal)).catch((err) =>
       dlog.warn({ err }, 'final flush failed; messages will be redelivered'),
     );
+    // Hand the dataset over at once instead of letting a standby wait out the TTL.
+    await lease?.release().catch(() => {});
+    m.leaseHeld.set({ dataset }, 0);
   };
 
   const background = async () => {
@@ -448,7 +502,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         await publishOutbox();
         if (config.mergeEveryMs > 0 && Date.now() - lastMerge >= config.mergeEveryMs) {
           lastMerge = Date.now();
-          for (const dataset of config.datasets) {
+          for (const dataset of owned) {
             const merged = await mergePartitions(deps, config, dataset, writerId, signal);
             if (merged.length) m.filesCommitted.inc({ dataset, kind: 'merge' }, merged.length);
           }

@@ -42,7 +42,16 @@ export const CompactorConfig = Type.Object(
       default: '.harbour/spool/compactor',
       description: 'local directory where files are written before upload',
     }),
-    writerId: Type.String({ default: '', description: 'writer name in file keys; empty = hostname-pid' }),
+    writerId: Type.String({
+      default: '',
+      description: 'writer name in file keys and the lease owner; empty = hostname-pid',
+    }),
+    leaseTtlMs: Type.Integer({
+      minimum: 0,
+      default: 15_000,
+      description:
+        "one writer per dataset: a compactor consumes a dataset only while it holds the dataset's KV lease (renewed every third of this); a standby takes over once it lapses. 0 = no lease (compactors share the consumer)",
+    }),
     commitRetryMaxMs: Type.Integer({
       minimum: 100,
       default: 30_000,

@@ -3,6 +3,7 @@ export { type ConsumeLoopOptions, consumeLoop, PULL_EXPIRES_MS } from './consume
 export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
 export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
 export { createHealthRegistry, type HealthCheck, type HealthRegistry } from './health.ts';
+export { createLease, type Lease } from './lease.ts';
 export { createLogger, type Logger, silentLogger } from './logger.ts';
 export {
   Counter,

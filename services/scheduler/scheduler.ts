@@ -2,10 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
 import { kvBuckets, msgIds, subjects } from '../../streams/index.ts';
-import { counter, createLifecycle, gauge, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
+import {
+  counter,
+  createLease,
+  createLifecycle,
+  gauge,
+  type Service,
+  type ServiceDeps,
+  sleep,
+} from '../runtime/index.ts';
 import { createCalendar, localDate } from './calendar.ts';
 import type { ScheduledJob, SchedulerConfig } from './config.ts';
-import { createLease } from './lease.ts';
 import { dueSlots } from './schedule.ts';
 
 export interface SchedulerOptions {

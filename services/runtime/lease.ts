@@ -1,9 +1,11 @@
 import type { KV } from '@nats-io/kv';
 
 /**
- * Leader lease in a KV bucket: one key holds `{ owner, until }`. Taking or renewing it is a
- * compare-and-set on the key's revision, so two schedulers can never both believe they lead
- * for the same revision. A lease that is not renewed lapses after `ttlMs` and anyone may take it.
+ * Lease in a KV bucket (the scheduler's leader, a compactor's dataset): one key holds
+ * `{ owner, until }`. Taking or renewing it is a compare-and-set on the key's revision, so two
+ * processes can never both hold it for the same revision. A lease that is not renewed lapses after
+ * `ttlMs` and anyone may take it; the same owner (e.g. a restarted process with a stable name)
+ * takes it back at once. `until` is the holder's clock: hosts need clocks in step to well under `ttlMs`.
  */
 export interface Lease {
   /** Takes or renews the lease; true when this owner holds it afterwards. */
