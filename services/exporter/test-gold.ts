@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { mulberry32 } from '../../test/support/market.ts';
 import { addDays, createCalendar } from '../scheduler/index.ts';
 
 /**
@@ -163,16 +164,7 @@ interface Day {
 }
 
 /** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 /** HKEX spread table (part A): price → tick. */
 export function tick(price: number): number {

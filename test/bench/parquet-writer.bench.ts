@@ -31,6 +31,7 @@ import type { SchemaElement } from 'hyparquet-writer';
 import { datasetColumns, type ParquetColumn } from '../../services/parquet/columns.ts';
 import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
+import { mulberry32 } from '../support/market.ts';
 import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -168,18 +169,6 @@ function parseArgs(argv: string[]): Args {
 
 // ------------------------------------------------------------------ data
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NAME_HEADS = [
   'THE HONGKONG AND SHANGHAI BANKING',
   'CITIBANK',
@@ -285,7 +274,7 @@ const DATES = ['2026-05-04', '2026-05-05', '2026-05-06', '2026-05-07', '2026-05-
  * consenting investor participants without ID, then the summary rows, all with one envelope's meta.
  */
 function* ccassRows(total: number, seed = 20260512): Generator<ParquetRow> {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const pool = participants(rand);
   let emitted = 0;
   let seq = 1;

@@ -6,7 +6,8 @@
  */
 import type { CcassRow, FundamentalRow, QuoteRow, SecurityRow } from '../../contracts/index.ts';
 
-export function mulberry32(seed: number) {
+/** mulberry32: small, fast, deterministic; the seed of every synthetic data set in the tests. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
