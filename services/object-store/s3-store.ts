@@ -1,19 +1,9 @@
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
+import type {
+  GetObjectCommandOutput,
+  ListObjectsV2CommandOutput,
   S3Client,
-  UploadPartCommand,
+  S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { ErrorCodes, HarbourError, isHarbourError } from '../../contracts/errors.ts';
 import {
@@ -98,6 +88,11 @@ function statusOf(err: SdkError): number | undefined {
   return err.$metadata?.httpStatusCode ?? err.$response?.statusCode;
 }
 
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdkModule: Promise<Sdk> | undefined;
+/** The SDK is loaded on first use: a process on the fs backend never pays for it (~30 MiB resident). */
+const loadSdk = () => (sdkModule ??= import('@aws-sdk/client-s3'));
+
 /**
  * Objects in an S3 bucket (AWS, MinIO, s3rver...).
  *
@@ -111,7 +106,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly bucket: string;
   readonly prefix: string;
-  readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private client: S3Client | undefined;
   private readonly partSize: number;
   private readonly queueSize: number;
 
@@ -136,7 +132,7 @@ export class S3ObjectStore implements ObjectStore {
       );
     }
     this.queueSize = Math.max(1, config.queueSize ?? 4);
-    this.client = new S3Client({
+    this.clientConfig = {
       endpoint: config.endpoint,
       region: config.region ?? 'us-east-1',
       forcePathStyle: config.forcePathStyle ?? true,
@@ -151,7 +147,14 @@ export class S3ObjectStore implements ObjectStore {
         connectionTimeout: config.connectionTimeoutMs ?? 5_000,
         requestTimeout: config.requestTimeoutMs ?? 60_000,
       },
-    });
+    };
+  }
+
+  /** Runs `fn` with the SDK and this store's client, both made on first use. */
+  private async call<T>(fn: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T> {
+    const sdk = await loadSdk();
+    this.client ??= new sdk.S3Client(this.clientConfig);
+    return fn(sdk, this.client);
   }
 
   private fullKey(key: string): string {
@@ -197,14 +200,18 @@ export class S3ObjectStore implements ObjectStore {
   async ensureBucket(opts: OpOptions = {}): Promise<void> {
     const { signal } = opts;
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      await this.call((s, c) =>
+        c.send(new s.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal }),
+      );
       return;
     } catch (err) {
       const status = statusOf(err as SdkError);
       if (status !== 404) throw this.fail('ensureBucket', this.bucket, err, signal);
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      await this.call((s, c) =>
+        c.send(new s.CreateBucketCommand({ Bucket: this.bucket }), { abortSignal: signal }),
+      );
     } catch (err) {
       const name = (err as SdkError).name;
       if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return;
@@ -222,9 +229,11 @@ export class S3ObjectStore implements ObjectStore {
       const second = first.done || firstPart.length < this.partSize ? undefined : await parts.next();
       if (!second || second.done) {
         signal?.throwIfAborted();
-        await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentType: contentType }),
-          { abortSignal: signal },
+        await this.call((s, c) =>
+          c.send(
+            new s.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentType: contentType }),
+            { abortSignal: signal },
+          ),
         );
         return { size: firstPart.length };
       }
@@ -266,9 +275,10 @@ export class S3ObjectStore implements ObjectStore {
     rest: AsyncGenerator<Buffer, void, undefined>,
     signal: AbortSignal | undefined,
   ): Promise<{ size: number }> {
-    const created = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: contentType }),
-      { abortSignal: signal },
+    const created = await this.call((s, c) =>
+      c.send(new s.CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: contentType }), {
+        abortSignal: signal,
+      }),
     );
     const UploadId = created.UploadId;
     if (!UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
@@ -284,9 +294,9 @@ export class S3ObjectStore implements ObjectStore {
     const uploadPart = (data: Buffer) => {
       const PartNumber = ++partNumber;
       size += data.length;
-      const p: Promise<void> = this.client
-        .send(
-          new UploadPartCommand({
+      const p: Promise<void> = this.call((s, c) =>
+        c.send(
+          new s.UploadPartCommand({
             Bucket: this.bucket,
             Key,
             UploadId,
@@ -295,7 +305,8 @@ export class S3ObjectStore implements ObjectStore {
             ContentLength: data.length,
           }),
           { abortSignal: inner.signal },
-        )
+        ),
+      )
         .then(
           (r) => {
             if (!r.ETag) throw new Error(`UploadPart ${PartNumber} answered without an ETag`);
@@ -328,23 +339,25 @@ export class S3ObjectStore implements ObjectStore {
       signal?.throwIfAborted();
       if (failure !== undefined) throw failure;
       etags.sort((a, b) => a.PartNumber - b.PartNumber);
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key,
-          UploadId,
-          MultipartUpload: { Parts: etags },
-        }),
-        { abortSignal: signal },
+      await this.call((s, c) =>
+        c.send(
+          new s.CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId,
+            MultipartUpload: { Parts: etags },
+          }),
+          { abortSignal: signal },
+        ),
       );
       return { size };
     } catch (err) {
       inner.abort(err);
       await Promise.allSettled(inflight);
       // Best effort (s3rver, for one, does not implement AbortMultipartUpload).
-      await this.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }))
-        .catch(() => {});
+      await this.call((s, c) =>
+        c.send(new s.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })),
+      ).catch(() => {});
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -370,9 +383,11 @@ export class S3ObjectStore implements ObjectStore {
       }
       let res: GetObjectCommandOutput;
       try {
-        res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), {
-          abortSignal: signal,
-        });
+        res = await this.call((s, c) =>
+          c.send(new s.GetObjectCommand({ Bucket: this.bucket, Key, Range }), {
+            abortSignal: signal,
+          }),
+        );
       } catch (err) {
         // Range starting at/after the end (or any range of an empty object): clamp to empty, like the fs store.
         if (Range && (statusOf(err as SdkError) === 416 || (err as SdkError).name === 'InvalidRange')) {
@@ -421,9 +436,11 @@ export class S3ObjectStore implements ObjectStore {
     const Key = this.fullKey(key);
     const { signal } = opts;
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
-        abortSignal: signal,
-      });
+      const r = await this.call((s, c) =>
+        c.send(new s.HeadObjectCommand({ Bucket: this.bucket, Key }), {
+          abortSignal: signal,
+        }),
+      );
       return { key, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), etag: r.ETag };
     } catch (err) {
       const mapped = this.fail('head', key, err, signal);
@@ -441,15 +458,17 @@ export class S3ObjectStore implements ObjectStore {
     for (;;) {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.prefix + prefix,
-            MaxKeys: pageSize,
-            ContinuationToken,
-            StartAfter: ContinuationToken ? undefined : StartAfter,
-          }),
-          { abortSignal: signal },
+        page = await this.call((s, c) =>
+          c.send(
+            new s.ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: this.prefix + prefix,
+              MaxKeys: pageSize,
+              ContinuationToken,
+              StartAfter: ContinuationToken ? undefined : StartAfter,
+            }),
+            { abortSignal: signal },
+          ),
         );
       } catch (err) {
         throw this.fail('list', prefix, err, signal);
@@ -472,7 +491,9 @@ export class S3ObjectStore implements ObjectStore {
     const Key = this.fullKey(key);
     const { signal } = opts;
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal });
+      await this.call((s, c) =>
+        c.send(new s.DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }),
+      );
     } catch (err) {
       const mapped = this.fail('delete', key, err, signal);
       if (isHarbourError(mapped, ErrorCodes.ObjectNotFound)) return;
@@ -481,6 +502,6 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    this.client?.destroy();
   }
 }
