@@ -135,3 +135,7 @@ export const goldTables = {
   dq_row_counts: DqRowCount,
 } as const;
 export type GoldTable = keyof typeof goldTables;
+
+/** Sheet kinds of the export workbook (the fixed format): the exporter's `sheets=` and the reporter's attachment. */
+export const SHEET_KINDS = ['summary', 'prices', 'ccass'] as const;
+export type SheetKind = (typeof SHEET_KINDS)[number];

@@ -1,8 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { SHEET_KINDS } from '../../contracts/index.ts';
 
 /** Sheet kinds a caller can ask for with `sheets=`. */
-export const SHEET_KINDS = ['summary', 'prices', 'ccass'] as const;
-export type SheetKind = (typeof SHEET_KINDS)[number];
+export { SHEET_KINDS, type SheetKind } from '../../contracts/index.ts';
 
 export const ExporterConfig = Type.Object(
   {

@@ -1,7 +1,3 @@
-import { defineService } from '../runtime/index.ts';
-import { ExporterConfig } from './config.ts';
-import { startExporter } from './server.ts';
-
 export { ExporterConfig, SHEET_KINDS, type SheetKind } from './config.ts';
 export { renderPage } from './page.ts';
 export {
@@ -27,6 +23,7 @@ export {
   summaryRows,
 } from './queries.ts';
 export { type ExporterDeps, type ExporterService, isLoopback, startExporter } from './server.ts';
+export { exporterService } from './service.ts';
 export {
   ccassSheetName,
   dmy,
@@ -39,10 +36,3 @@ export {
   type WorkbookStats,
   writeWorkbook,
 } from './workbook.ts';
-
-export const exporterService = defineService({
-  name: 'exporter',
-  description: 'HTTP: Excel workbooks on demand (streamed), a web page with charts, JSON for the page',
-  config: ExporterConfig,
-  start: (config, deps) => startExporter(config, deps),
-});

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { SHEET_KINDS } from '../exporter/index.ts';
+import { SHEET_KINDS } from '../../contracts/index.ts';
 
 export const SmtpConfig = Type.Object(
   {

@@ -1,7 +1,3 @@
-import { defineService } from '../runtime/index.ts';
-import { ReporterConfig } from './config.ts';
-import { startReporter } from './reporter.ts';
-
 export { AlertRules, ReporterConfig, ReportSettings, SmtpConfig } from './config.ts';
 export { type AlertEvent, findAlertEvents, loadReportData, type ReportData } from './data.ts';
 export {
@@ -21,11 +17,4 @@ export {
   runDaily,
   startReporter,
 } from './reporter.ts';
-
-export const reporterService = defineService({
-  name: 'reporter',
-  description:
-    'on its scheduler tick, emails the watch list daily report (workbook attached) and one email per market alert',
-  config: ReporterConfig,
-  start: (config, deps) => startReporter(config, deps),
-});
+export { reporterService } from './service.ts';

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DEFAULT_HK_HOLIDAYS } from '../scheduler/index.ts';
-import { HttpClientConfig } from './http/index.ts';
+import { HttpClientConfig } from './http/config.ts';
 
 export const SourcesConfig = Type.Object(
   {

@@ -1,7 +1,3 @@
-import { defineService } from '../runtime/index.ts';
-import { TransformerConfig } from './config.ts';
-import { startTransformer } from './transformer.ts';
-
 export { TransformerConfig } from './config.ts';
 export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
 export { type GoldLineage, traceGoldRow } from './lineage.ts';
@@ -31,12 +27,5 @@ export {
   type TestResult,
 } from './runner.ts';
 export { migrateTransformer, transformerMigrations } from './schema.ts';
+export { transformerService } from './service.ts';
 export { startTransformer } from './transformer.ts';
-
-export const transformerService = defineService({
-  name: 'transformer',
-  description:
-    'loads committed lake files into silver and recomputes the affected gold tables (SQL models, tests, lineage); publishes harbour.gold.updated.<model>',
-  config: TransformerConfig,
-  start: (config, deps) => startTransformer(config, deps),
-});
