@@ -685,10 +685,10 @@ describe('Kubernetes manifests (ops/k8s, kustomize base)', () => {
     const datasets = compactors.flatMap((h) => envOf(h.c).HARBOUR_COMPACTOR_DATASETS?.split(',') ?? []);
     expect([...datasets].sort()).toEqual([...DATASETS].sort());
     for (const h of compactors) {
-      expect(h.d.spec.replicas, h.d.metadata.name).toBe(1);
-      expect(h.d.spec.strategy?.type, `${h.d.metadata.name}: never two writers during an update`).toBe(
-        'Recreate',
-      );
+      // A standby per group; the dataset lease (on unless HARBOUR_COMPACTOR_LEASE_TTL_MS is 0) keeps one writer.
+      expect(h.d.spec.replicas, h.d.metadata.name).toBe(2);
+      expect(envOf(h.c).HARBOUR_COMPACTOR_LEASE_TTL_MS ?? 'default', h.d.metadata.name).not.toBe('0');
+      expect(h.d.spec.strategy?.rollingUpdate?.maxSurge, `${h.d.metadata.name}: at most two pods`).toBe(0);
     }
     const exporter = all.find((h) => h.svc === 'exporter')!;
     expect(envOf(exporter.c).HARBOUR_EXPORTER_TOKEN, 'exposed exporter needs a token').toBeTruthy();
