@@ -420,8 +420,17 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     }, ackWaitMs / 3);
 
     const lease = kv && createLease(kv, `compactor.${dataset}`, writerId, config.leaseTtlMs);
+    let held = !lease;
+    // An unreachable bucket changes nothing: no one else can take the lease meanwhile, so a holder
+    // keeps compacting (stopping would strand its in-flight deliveries until ack_wait) and a standby waits.
     const tryLease = async () => {
-      const held = lease ? await lease.tryAcquire(Date.now()).catch(() => false) : true;
+      if (lease) {
+        try {
+          held = await lease.tryAcquire(Date.now());
+        } catch (err) {
+          dlog.debug({ err }, 'lease bucket unreachable; keeping the current lease state');
+        }
+      }
       m.leaseHeld.set({ dataset }, held ? 1 : 0);
       if (held) owned.add(dataset);
       else owned.delete(dataset);

@@ -1,3 +1,4 @@
+import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 
 /**
@@ -8,10 +9,17 @@ import type { KV } from '@nats-io/kv';
  * takes it back at once. `until` is the holder's clock: hosts need clocks in step to well under `ttlMs`.
  */
 export interface Lease {
-  /** Takes or renews the lease; true when this owner holds it afterwards. */
+  /**
+   * Takes or renews the lease: true when this owner holds it afterwards, false when another owner
+   * does (or won the compare-and-set). Throws when the bucket cannot be reached: then nobody can
+   * take the lease either, and the caller decides (a holder keeps working, see the compactor).
+   */
   tryAcquire(now: number): Promise<boolean>;
   release(): Promise<void>;
 }
+
+/** JetStream's answer to a compare-and-set on a stale revision. */
+const isWrongLastSequence = (err: unknown) => err instanceof JetStreamApiError && err.code === 10071;
 
 interface Holder {
   owner: string;
@@ -34,9 +42,10 @@ export function createLease(kv: KV, key: string, owner: string, ttlMs: number): 
         if (holder.owner !== owner && holder.until > now) return false;
         await kv.update(key, next, entry.revision);
         return true;
-      } catch {
-        // Lost a compare-and-set race: someone else wrote first.
-        return false;
+      } catch (err) {
+        // Lost a compare-and-set race: someone else wrote first. Anything else is "unreachable".
+        if (isWrongLastSequence(err)) return false;
+        throw err;
       }
     },
     async release() {
