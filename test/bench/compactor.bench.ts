@@ -56,6 +56,7 @@ import {
 } from '../../services/runtime/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { ccassEnvelope } from '../support/lake.ts';
+import * as flag from './flags.ts';
 import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -82,49 +83,36 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    records: 1_000_000,
-    rowsPerEnvelope: 250,
-    stocksPerDay: 2000,
-    flushAgeMs: 1000,
-    rawPull: 'bytes',
-    repeat: 3,
-    check: true,
-    results: true,
-    keep: false,
-    cpuProf: null,
-    child: null,
+  const f = flag.readFlags(
+    {
+      records: flag.int(1_000_000),
+      'rows-per-envelope': flag.int(250),
+      'stocks-per-day': flag.int(2000),
+      // CompactorConfig's minimum.
+      'flush-age-ms': flag.int(1000, 100),
+      'raw-pull': flag.choice<RawPull>('bytes', ['bytes', 'compactor']),
+      repeat: flag.int(3),
+      'no-check': flag.on(),
+      'no-results': flag.on(),
+      keep: flag.on(),
+      'cpu-prof': flag.str(null),
+      child: flag.str(null),
+    },
+    argv,
+  );
+  return {
+    records: f.records,
+    rowsPerEnvelope: f['rows-per-envelope'],
+    stocksPerDay: f['stocks-per-day'],
+    flushAgeMs: f['flush-age-ms'],
+    rawPull: f['raw-pull'],
+    repeat: f.repeat,
+    check: !f['no-check'],
+    results: !f['no-results'],
+    keep: f.keep,
+    cpuProf: f['cpu-prof'] === null ? null : resolve(f['cpu-prof']),
+    child: f.child,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const n = Number(next().replaceAll('_', ''));
-      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
-      return n;
-    };
-    if (flag === '--records') args.records = int();
-    else if (flag === '--rows-per-envelope') args.rowsPerEnvelope = int();
-    else if (flag === '--stocks-per-day') args.stocksPerDay = int();
-    else if (flag === '--flush-age-ms') args.flushAgeMs = int();
-    else if (flag === '--raw-pull') {
-      const v = next();
-      if (v !== 'bytes' && v !== 'compactor') throw new Error('--raw-pull is bytes or compactor');
-      args.rawPull = v;
-    } else if (flag === '--repeat') args.repeat = int();
-    else if (flag === '--no-check') args.check = false;
-    else if (flag === '--no-results') args.results = false;
-    else if (flag === '--keep') args.keep = true;
-    else if (flag === '--cpu-prof') args.cpuProf = resolve(next());
-    else if (flag === '--child') args.child = next();
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (args.flushAgeMs < 100) throw new Error('--flush-age-ms must be at least 100 (CompactorConfig minimum)');
-  return args;
 }
 
 // ------------------------------------------------------------------ child side

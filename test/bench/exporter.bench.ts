@@ -45,6 +45,7 @@ import { allPriceRows } from '../../services/exporter/queries.ts';
 import { createGoldTables, generatedStocks, seedGold } from '../../services/exporter/test-gold.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import { addDays } from '../../services/scheduler/index.ts';
+import * as flag from './flags.ts';
 import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -63,39 +64,29 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    stocks: [1, 10, 100],
-    years: 1,
-    growthYears: 5,
-    repeat: 3,
-    slowKbps: 1024,
-    naive: true,
-    results: true,
-    child: null,
+  const f = flag.readFlags(
+    {
+      stocks: flag.ints([1, 10, 100]),
+      years: flag.int(1, 0),
+      'growth-years': flag.int(5, 0),
+      repeat: flag.int(3),
+      'slow-kbps': flag.int(1024, 0),
+      'no-naive': flag.on(),
+      'no-results': flag.on(),
+      child: flag.str(null),
+    },
+    argv,
+  );
+  return {
+    stocks: f.stocks,
+    years: f.years,
+    growthYears: f['growth-years'],
+    repeat: f.repeat,
+    slowKbps: f['slow-kbps'],
+    naive: !f['no-naive'],
+    results: !f['no-results'],
+    child: f.child,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const int = (v: string) => {
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer`);
-      return n;
-    };
-    if (flag === '--stocks') args.stocks = next().split(',').map(int);
-    else if (flag === '--years') args.years = int(next());
-    else if (flag === '--growth-years') args.growthYears = int(next());
-    else if (flag === '--repeat') args.repeat = Math.max(1, int(next()));
-    else if (flag === '--slow-kbps') args.slowKbps = int(next());
-    else if (flag === '--no-naive') args.naive = false;
-    else if (flag === '--no-results') args.results = false;
-    else if (flag === '--child') args.child = next();
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  return args;
 }
 
 // ------------------------------------------------------------------ child: one server, one export

@@ -32,6 +32,7 @@ import { datasetColumns, type ParquetColumn } from '../../services/parquet/colum
 import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
 import { mulberry32 } from '../support/market.ts';
+import * as flag from './flags.ts';
 import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -121,50 +122,35 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    rows: 1_000_000,
-    rowGroup: 100_000,
-    batch: 10_000,
-    only: null,
-    rssScaling: [],
-    repeat: 1,
-    results: true,
-    keep: false,
-    child: null,
-    input: null,
-    output: null,
+  const f = flag.readFlags(
+    {
+      rows: flag.int(1_000_000),
+      'row-group': flag.int(100_000),
+      batch: flag.int(10_000),
+      only: flag.list(null),
+      'rss-scaling': flag.ints([]),
+      repeat: flag.int(1),
+      'no-results': flag.on(),
+      keep: flag.on(),
+      child: flag.str(null),
+      input: flag.str(null),
+      output: flag.str(null),
+    },
+    argv,
+  );
+  return {
+    rows: f.rows,
+    rowGroup: f['row-group'],
+    batch: f.batch,
+    only: f.only,
+    rssScaling: f['rss-scaling'],
+    repeat: f.repeat,
+    results: !f['no-results'],
+    keep: f.keep,
+    child: f.child,
+    input: f.input,
+    output: f.output,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const n = Number(next().replaceAll('_', ''));
-      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
-      return n;
-    };
-    if (flag === '--rows') args.rows = int();
-    else if (flag === '--row-group') args.rowGroup = int();
-    else if (flag === '--batch') args.batch = int();
-    else if (flag === '--repeat') args.repeat = int();
-    else if (flag === '--only') args.only = next().split(',');
-    else if (flag === '--rss-scaling') {
-      args.rssScaling = next()
-        .split(',')
-        .map((v) => Number(v.replaceAll('_', '')));
-      if (!args.rssScaling.every((n) => Number.isSafeInteger(n) && n > 0))
-        throw new Error('--rss-scaling needs row counts');
-    } else if (flag === '--no-results') args.results = false;
-    else if (flag === '--keep') args.keep = true;
-    else if (flag === '--child') args.child = next();
-    else if (flag === '--input') args.input = next();
-    else if (flag === '--output') args.output = next();
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  return args;
 }
 
 // ------------------------------------------------------------------ data

@@ -23,6 +23,7 @@ import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as flag from './flags.ts';
 
 const DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(DIR, '../..');
@@ -52,37 +53,29 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    quick: false,
-    write: false,
-    only: null,
-    skip: [],
-    results: true,
-    list: false,
-    passthrough: [],
+  const cut = argv.indexOf('--');
+  const f = flag.readFlags(
+    {
+      quick: flag.on(),
+      write: flag.on(),
+      only: flag.list(null),
+      skip: flag.list([]),
+      'no-results': flag.on(),
+      list: flag.on(),
+    },
+    cut < 0 ? argv : argv.slice(0, cut),
+    'benchmark flags go after `--`',
+  );
+  return {
+    quick: f.quick,
+    write: f.write,
+    only: f.only,
+    skip: f.skip,
+    // Quick figures must not replace full-size ones unless asked to.
+    results: !f['no-results'] && (!f.quick || f.write),
+    list: f.list,
+    passthrough: cut < 0 ? [] : argv.slice(cut + 1),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    if (flag === '--') {
-      args.passthrough = argv.slice(i + 1);
-      break;
-    }
-    if (flag === '--quick') args.quick = true;
-    else if (flag === '--write') args.write = true;
-    else if (flag === '--only') args.only = next().split(',');
-    else if (flag === '--skip') args.skip = next().split(',');
-    else if (flag === '--no-results') args.results = false;
-    else if (flag === '--list') args.list = true;
-    else throw new Error(`unknown argument ${flag} (benchmark flags go after \`--\`)`);
-  }
-  // Quick figures must not replace full-size ones unless asked to.
-  if (args.quick && !args.write) args.results = false;
-  return args;
 }
 
 interface Bench {

@@ -30,7 +30,6 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
@@ -48,22 +47,22 @@ import { migrateCatalog } from '../../services/compactor/index.ts';
 import { ensureTopology, msgIds, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { createMarket, tradingDays } from '../support/market.ts';
 import { logTail, type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
+import * as flag from './flags.ts';
 import { RESULTS_PATH, writeResultsSection } from './results.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    stocks: { type: 'string', default: '2600' },
-    participants: { type: 'string', default: '100' },
-    days: { type: 'string', default: '245' },
-    'flush-age-ms': { type: 'string', default: '2000' },
-    'no-results': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
+const flags = flag.readFlags(
+  {
+    stocks: flag.int(2600),
+    participants: flag.int(100),
+    days: flag.int(245),
+    'flush-age-ms': flag.int(2000, 100),
+    'no-results': flag.on(),
+    keep: flag.on(),
   },
-});
-const STOCKS = Number(flags.stocks);
-const PARTICIPANTS = Number(flags.participants);
-const DAYS = Number(flags.days);
-const FLUSH_AGE_MS = Number(flags['flush-age-ms']);
+  process.argv.slice(2),
+);
+const { stocks: STOCKS, participants: PARTICIPANTS, days: DAYS } = flags;
+const FLUSH_AGE_MS = flags['flush-age-ms'];
 /** The compactor's default `targetFileBytes`: the small-file ratio is measured against it. */
 const TARGET_FILE_BYTES = 128 * 2 ** 20;
 /** Publishes in flight at once (the scrapers' publisher keeps a window too). */

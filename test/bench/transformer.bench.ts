@@ -28,7 +28,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -50,24 +49,24 @@ import { referenceSql } from '../../services/transformer/reference.ts';
 import { type EnvelopeSpec, writeLakeFile } from '../../services/transformer/testing.ts';
 import { ensureTopology, subjects, TopologyConfig } from '../../streams/index.ts';
 import { createMarket, tradingDays } from '../support/market.ts';
+import * as flag from './flags.ts';
 import { RESULTS_PATH, writeResultsSection } from './results.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    stocks: { type: 'string', default: '2600' },
-    participants: { type: 'string', default: '100' },
-    days: { type: 'string', default: '245' },
-    'ccass-stocks': { type: 'string', default: '200' },
-    'refresh-days': { type: 'string', default: '3' },
-    'no-results': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
+const flags = flag.readFlags(
+  {
+    stocks: flag.int(2600),
+    participants: flag.int(100),
+    days: flag.int(245),
+    'ccass-stocks': flag.int(200),
+    'refresh-days': flag.int(3),
+    'no-results': flag.on(),
+    keep: flag.on(),
   },
-});
-const STOCKS = Number(flags.stocks);
-const PARTICIPANTS = Number(flags.participants);
-const DAYS = Number(flags.days);
-const CCASS_STOCKS = Math.min(STOCKS, Number(flags['ccass-stocks']));
-const REFRESH_DAYS = Number(flags['refresh-days']);
+  process.argv.slice(2),
+);
+const { stocks: STOCKS, participants: PARTICIPANTS, days: DAYS } = flags;
+const CCASS_STOCKS = Math.min(STOCKS, flags['ccass-stocks']);
+const REFRESH_DAYS = flags['refresh-days'];
 /** Trading days of quotes DuckDB reads for one day's gold: enough for 30 traded days of illiquid or suspended stocks. */
 const QUOTE_LOOKBACK = 120;
 
