@@ -13,10 +13,12 @@
  * (`npm run test:chaos`): 80 stocks × 10 days, six kills (stream leaders, the meta leader, the node
  * a client is connected to) and one loss of quorum (two nodes down at once).
  */
+import { join } from 'node:path';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Envelope, SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
@@ -27,11 +29,12 @@ import {
 } from '../ops/launcher/nats-cluster.ts';
 import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
 import { createObjectStore, type ObjectStore } from '../services/object-store/index.ts';
-import type { Service } from '../services/runtime/index.ts';
+import { createLogger, type Service } from '../services/runtime/index.ts';
 import { runProgress, ScrapersConfig, startScrapers, tickRunId } from '../services/scrapers/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, readStream, serviceDeps, testDir, until } from './support/infra.ts';
 import { queryLake } from './support/lake.ts';
+import { logTail } from './support/service-process.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const STOCKS = CHAOS ? 80 : 20;
@@ -265,6 +268,8 @@ describe('pipeline on a 3-node JetStream cluster', () => {
       ),
     );
     const compactorNc = await clusterClient('compactor');
+    // The compactor's log goes to a file: printed if the lake does not catch up.
+    const compactorLog = join(await testDir('compactor-log'), 'compactor.log');
     services.push(
       await startCompactor(
         {
@@ -277,7 +282,15 @@ describe('pipeline on a 3-node JetStream cluster', () => {
           commitRetryMaxMs: 1000,
           outboxEveryMs: 500,
         },
-        await serviceDeps({ nc: compactorNc, pool: pool(), store }),
+        await serviceDeps({
+          nc: compactorNc,
+          pool: pool(),
+          store,
+          logger: createLogger({
+            level: 'info',
+            destination: pino.destination({ dest: compactorLog, sync: true }),
+          }),
+        }),
       ),
     );
 
@@ -419,7 +432,22 @@ describe('pipeline on a 3-node JetStream cluster', () => {
       },
       CHAOS ? 300_000 : 60_000,
       'the compactor to commit every RAW record',
-    );
+    ).catch(async (err) => {
+      const consumers = [];
+      for (const d of DATASETS) {
+        const c = await jsm.consumers.info(streamNames.raw, consumerNames.compactor(d));
+        consumers.push(
+          `${d}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, ack floor ${c.ack_floor.stream_seq}, leader ${c.cluster?.leader}`,
+        );
+      }
+      const lake = await db.pool.query(
+        "select dataset, sum(rows)::int as rows, count(*)::int as files from lake_files where status = 'active' group by dataset",
+      );
+      console.error(
+        `compactor stalled; RAW rows ${rawRows}; lake ${JSON.stringify(lake.rows)}\n${consumers.join('\n')}\n${await logTail(compactorLog, 60)}`,
+      );
+      throw err;
+    });
     const compactedMs = Date.now() - started;
     await Promise.all(services.splice(0).map((s) => s.close()));
 

@@ -5,6 +5,7 @@
  * DuckDB's reference computation over the lake, and silver must hold every lake row once.
  * Default (CI) size is small; `npm run test:chaos` (HARBOUR_CHAOS=1) runs more days and kills.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { jetstream } from '@nats-io/jetstream';
@@ -109,13 +110,27 @@ describe('transformer crash test: kill -9 at random moments', () => {
       HARBOUR_OBJECT_STORE_ROOT: root,
       HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(ACK_WAIT_MS),
       HARBOUR_OPS_PORT: '0',
-      HARBOUR_LOG_LEVEL: 'warn',
+      HARBOUR_LOG_LEVEL: 'info',
     };
     const startChild = async () => {
       child = await startServiceProcess('transformer', childEnv, logPath);
     };
     const acked = async () =>
       (await nats.jsm.consumers.info(streamNames.events, 'transformer')).ack_floor.stream_seq;
+    // Events not yet acked. Unlike the ack floor, this falls while an earlier event waits for a retry.
+    const outstanding = async () => {
+      const info = await nats.jsm.consumers.info(streamNames.events, 'transformer');
+      return info.num_pending + info.num_ack_pending;
+    };
+    // On a stall: what the service logged last and what its Postgres sessions are doing.
+    const withLog = async (err: unknown) => {
+      const { rows } = await db.pool.query(
+        `select pid, state, wait_event_type, wait_event, left(query, 120) as query
+           from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+      );
+      console.error(`${await logTail(logPath, 40)}\n${JSON.stringify(rows, null, 1)}`);
+      throw err;
+    };
     const drained = async () => {
       const info = await nats.jsm.consumers.info(streamNames.events, 'transformer');
       return info.num_pending === 0 && info.num_ack_pending === 0;
@@ -126,8 +141,10 @@ describe('transformer crash test: kill -9 at random moments', () => {
     const killedAt: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       // Kill while it works: once this incarnation has acked an event, at a random moment after.
-      const before = await acked();
-      await until(async () => (await acked()) > before, 90_000, 'progress before the next kill');
+      const before = await outstanding();
+      await until(async () => (await outstanding()) < before, 90_000, 'progress before the next kill').catch(
+        withLog,
+      );
       if (await drained()) break;
       await new Promise((r) => setTimeout(r, Math.random() * 400));
       await child!.stop('SIGKILL');
@@ -135,10 +152,7 @@ describe('transformer crash test: kill -9 at random moments', () => {
       await startChild();
     }
     await until(drained, CHAOS ? 1_200_000 : 150_000, 'the transformer to process every event').catch(
-      async (err) => {
-        console.error(await logTail(logPath));
-        throw err;
-      },
+      withLog,
     );
     await child!.stop('SIGTERM');
     child = undefined;
@@ -158,10 +172,13 @@ describe('transformer crash test: kill -9 at random moments', () => {
 
     const count = async (table: string) =>
       Number((await db.pool.query(`select count(*) as n from ${table}`)).rows[0].n);
+    const retried = (await readFile(logPath, 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('lake event failed')).length;
     const goldCounts = Object.fromEntries(Object.entries(gold).map(([t, rows]) => [t, rows.length]));
     console.log(
       `transformer crash test: ${events.length} events, ${killedAt.length} kill -9s (at acked event ${killedAt.join(', ')}), ` +
-        `drained in ${elapsed} ms; silver quotes ${await count('silver.quotes')}, ccass ${await count('silver.ccass')}; ` +
+        `drained in ${elapsed} ms, ${retried} failed attempt(s) retried; silver quotes ${await count('silver.quotes')}, ccass ${await count('silver.ccass')}; ` +
         `gold rows ${JSON.stringify(goldCounts)}`,
     );
     expect(killedAt.length).toBeGreaterThan(0);

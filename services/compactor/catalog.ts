@@ -47,6 +47,11 @@ export const catalogMigrations: Migration[] = [
       );
       create index lake_outbox_unsent on lake_outbox (id) where sent_at is null;`,
   },
+  {
+    // Sequences at or below pruned_through were forgotten from lake_committed_seqs; they still count as committed.
+    id: '002-pruned-through',
+    sql: 'alter table lake_watermarks add column pruned_through bigint not null default 0;',
+  },
 ];
 
 export const migrateCatalog = (pool: pg.Pool) => migrate(pool, 'compactor', catalogMigrations);
@@ -72,26 +77,43 @@ export async function readWatermark(pool: pg.Pool, consumer: string): Promise<nu
   return rows[0] ? Number(rows[0].last_seq) : 0;
 }
 
+/** Of `seqs`, those committed by this consumer: recorded, or at or below its prune floor. */
+const COMMITTED_AMONG = `
+  select s as seq from unnest($2::bigint[]) as s
+  where s <= coalesce((select pruned_through from lake_watermarks where consumer = $1), 0)
+     or exists (select 1 from lake_committed_seqs c where c.consumer = $1 and c.seq = s)`;
+
 /** Which of `seqs` are already in a committed file of this consumer. */
-export async function committedAmong(pool: pg.Pool, consumer: string, seqs: number[]): Promise<Set<number>> {
+export async function committedAmong(
+  pool: pg.Pool | pg.PoolClient,
+  consumer: string,
+  seqs: number[],
+): Promise<Set<number>> {
   if (!seqs.length) return new Set();
-  const { rows } = await pool.query<{ seq: string }>(
-    'select seq from lake_committed_seqs where consumer = $1 and seq = any($2::bigint[])',
-    [consumer, seqs],
-  );
+  const { rows } = await pool.query<{ seq: string }>(COMMITTED_AMONG, [consumer, seqs]);
   return new Set(rows.map((r) => Number(r.seq)));
 }
 
 /**
- * Forgets committed sequences at or below the consumer's ack floor: JetStream never redelivers
- * those, so they need no duplicate check any more.
+ * Forgets committed sequences at or below the consumer's ack floor, and raises the prune floor to
+ * it so they still count as committed. A floor is not a promise that JetStream never delivers
+ * below it again: a consumer replica that missed acks can take over in a cluster (or a consumer be
+ * recreated) and redeliver acked messages, which must then be skipped, not written twice. Every
+ * sequence below the ack floor was committed or dead-lettered before its ack, so skipping is right.
  */
-export async function pruneCommittedSeqs(pool: pg.Pool, consumer: string, ackFloor: number): Promise<number> {
-  const { rowCount } = await pool.query('delete from lake_committed_seqs where consumer = $1 and seq <= $2', [
-    consumer,
-    ackFloor,
-  ]);
-  return rowCount ?? 0;
+export function pruneCommittedSeqs(pool: pg.Pool, consumer: string, ackFloor: number): Promise<number> {
+  return withTransaction(pool, async (client) => {
+    const { rowCount: known } = await client.query(
+      'update lake_watermarks set pruned_through = greatest(pruned_through, $2) where consumer = $1',
+      [consumer, ackFloor],
+    );
+    if (!known) return 0;
+    const { rowCount } = await client.query(
+      'delete from lake_committed_seqs where consumer = $1 and seq <= $2',
+      [consumer, ackFloor],
+    );
+    return rowCount ?? 0;
+  });
 }
 
 function eventOf(f: CommittedFile, replaces: string[], at: Date): LakeCommitted {
@@ -165,11 +187,7 @@ export function commitBatch(
     );
     // Serialises writers of this consumer.
     await client.query('select last_seq from lake_watermarks where consumer = $1 for update', [consumer]);
-    const { rows } = await client.query<{ n: string }>(
-      'select count(*) as n from lake_committed_seqs where consumer = $1 and seq = any($2::bigint[])',
-      [consumer, allSeqs],
-    );
-    const overlap = Number(rows[0]?.n ?? 0);
+    const overlap = (await committedAmong(client, consumer, allSeqs)).size;
     if (overlap === allSeqs.length) return 'already';
     if (overlap > 0) return 'conflict';
     const at = new Date();
