@@ -120,14 +120,10 @@ interface Outcome {
 function run(bench: Bench): Promise<Outcome> {
   const t0 = performance.now();
   return new Promise((resolvePromise) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', bench.file, ...bench.flags],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', bench.file, ...bench.flags], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
     const done = (code: number | null, signal: NodeJS.Signals | null) =>
       resolvePromise({ bench, code, signal, ms: performance.now() - t0 });
     child.on('error', (err) => {
