@@ -131,10 +131,7 @@ describe('transformer crash test: kill -9 at random moments', () => {
       console.error(`${await logTail(logPath, 40)}\n${JSON.stringify(rows, null, 1)}`);
       throw err;
     };
-    const drained = async () => {
-      const info = await nats.jsm.consumers.info(streamNames.events, 'transformer');
-      return info.num_pending === 0 && info.num_ack_pending === 0;
-    };
+    const drained = async () => (await outstanding()) === 0;
 
     const t0 = Date.now();
     await startChild();

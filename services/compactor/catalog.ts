@@ -101,19 +101,16 @@ export async function committedAmong(
  * recreated) and redeliver acked messages, which must then be skipped, not written twice. Every
  * sequence below the ack floor was committed or dead-lettered before its ack, so skipping is right.
  */
-export function pruneCommittedSeqs(pool: pg.Pool, consumer: string, ackFloor: number): Promise<number> {
-  return withTransaction(pool, async (client) => {
-    const { rowCount: known } = await client.query(
-      'update lake_watermarks set pruned_through = greatest(pruned_through, $2) where consumer = $1',
-      [consumer, ackFloor],
-    );
-    if (!known) return 0;
-    const { rowCount } = await client.query(
-      'delete from lake_committed_seqs where consumer = $1 and seq <= $2',
-      [consumer, ackFloor],
-    );
-    return rowCount ?? 0;
-  });
+export async function pruneCommittedSeqs(pool: pg.Pool, consumer: string, ackFloor: number): Promise<number> {
+  // One statement, so the floor is raised no later than the sequences below it are forgotten.
+  const { rowCount } = await pool.query(
+    `with floor as (
+       update lake_watermarks set pruned_through = greatest(pruned_through, $2) where consumer = $1 returning 1
+     )
+     delete from lake_committed_seqs where consumer = $1 and seq <= $2 and exists (select 1 from floor)`,
+    [consumer, ackFloor],
+  );
+  return rowCount ?? 0;
 }
 
 function eventOf(f: CommittedFile, replaces: string[], at: Date): LakeCommitted {

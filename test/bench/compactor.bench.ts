@@ -68,21 +68,10 @@ const log = (m: string) => process.stderr.write(`[bench:compactor] ${m}\n`);
 
 // ------------------------------------------------------------------ args
 
-interface Args {
-  records: number;
-  rowsPerEnvelope: number;
-  stocksPerDay: number;
-  flushAgeMs: number;
-  rawPull: RawPull;
-  repeat: number;
-  check: boolean;
-  results: boolean;
-  keep: boolean;
-  cpuProf: string | null;
-  child: string | null;
-}
+/** The parsed command line (fields named after what they mean, not after the flags). */
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[]) {
   const f = flag.readFlags(
     {
       records: flag.int(1_000_000),

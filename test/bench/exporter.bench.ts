@@ -52,18 +52,10 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
 const TO = '2026-10-30';
 
-interface Args {
-  stocks: number[];
-  years: number;
-  growthYears: number;
-  repeat: number;
-  slowKbps: number;
-  naive: boolean;
-  results: boolean;
-  child: string | null;
-}
+/** The parsed command line (fields named after what they mean, not after the flags). */
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[]) {
   const f = flag.readFlags(
     {
       stocks: flag.ints([1, 10, 100]),

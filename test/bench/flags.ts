@@ -19,9 +19,13 @@ type ValueOf<S extends Spec> = S extends { kind: 'int' }
   : S extends { kind: 'ints' }
     ? number[]
     : S extends { kind: 'string' }
-      ? S['default']
+      ? S['default'] extends null
+        ? string | null
+        : string
       : S extends { kind: 'list' }
-        ? S['default']
+        ? S['default'] extends null
+          ? string[] | null
+          : string[]
         : S extends { kind: 'choice'; choices: readonly (infer C)[] }
           ? C
           : boolean;

@@ -107,21 +107,10 @@ interface ChildResult {
 
 // ------------------------------------------------------------------ args
 
-interface Args {
-  rows: number;
-  rowGroup: number;
-  batch: number;
-  only: string[] | null;
-  rssScaling: number[];
-  repeat: number;
-  results: boolean;
-  keep: boolean;
-  child: string | null;
-  input: string | null;
-  output: string | null;
-}
+/** The parsed command line (fields named after what they mean, not after the flags). */
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[]) {
   const f = flag.readFlags(
     {
       rows: flag.int(1_000_000),

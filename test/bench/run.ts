@@ -41,17 +41,10 @@ const QUICK: Record<string, string[]> = {
 /** Order of a full run: the writer first (the compactor builds on it), then the pipeline downstream. */
 const ORDER = ['parquet-writer', 'compactor', 'transformer', 'exporter', 'scale'];
 
-interface Args {
-  quick: boolean;
-  write: boolean;
-  only: string[] | null;
-  skip: string[];
-  results: boolean;
-  list: boolean;
-  passthrough: string[];
-}
+/** The parsed command line (fields named after what they mean, not after the flags). */
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[]) {
   const cut = argv.indexOf('--');
   const f = flag.readFlags(
     {
