@@ -2,7 +2,7 @@
  * Local fixture HKEX web site for tests and local runs: serves CCASS shareholding search (ASP.NET form
  * flow), the CCASS stock list, Daily Quotations reports, the List of Securities workbook and the quote
  * widget under the real sites' paths, generated deterministically from a seed and derived from the
- * real samples in `shared/fixtures/hkex`. Fault switches simulate 5xx, slowness, resets, maintenance
+ * real samples in `test/fixtures/hkex`. Fault switches simulate 5xx, slowness, resets, maintenance
  * and truncated pages; `/__stats` counts requests per path.
  */
 import { randomBytes } from 'node:crypto';
@@ -67,7 +67,7 @@ export interface FixtureSiteConfig {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** Directory of the real samples (`shared/fixtures/hkex`); see {@link defaultSamplesDir}. */
+  /** Directory of the real samples (`test/fixtures/hkex`); see {@link defaultSamplesDir}. */
   samplesDir: string;
   seed?: number;
   /** Stocks in the universe (at least the 5 fixed ones); default 40. */
@@ -109,10 +109,10 @@ export interface FixtureSite {
   today: string;
 }
 
-/** `shared/fixtures/hkex` beside the repository root (the layout CI uses too). */
+/** The real HKEX samples the repository carries (`test/fixtures/hkex`, see its SOURCES.md). */
 export function defaultSamplesDir(): string {
   const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-  return path.resolve(repoRoot, '..', 'shared', 'fixtures', 'hkex');
+  return path.resolve(repoRoot, 'test', 'fixtures', 'hkex');
 }
 
 function token(prefix: string, bytes: number): string {

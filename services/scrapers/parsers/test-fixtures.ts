@@ -1,4 +1,4 @@
-/** Test-only helpers: where the shared HKEX samples live (the repo's sibling `../shared/`), and error capture. */
+/** Test-only helpers: where the real HKEX samples live (`test/fixtures/hkex` in the repository), and error capture. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,8 +6,8 @@ import { HarbourError } from '../../../contracts/index.ts';
 
 /** The repository root, derived from this file's location (services/scrapers/parsers/). */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-/** `<repo>/../shared/fixtures/hkex` — CI clones the repo beside `shared/`. */
-export const hkexFixtures = path.resolve(repoRoot, '../shared/fixtures/hkex');
+/** `<repo>/test/fixtures/hkex`: the repository carries every real sample it uses. */
+export const hkexFixtures = path.resolve(repoRoot, 'test/fixtures/hkex');
 
 export function fixturePath(...parts: string[]): string {
   return path.join(hkexFixtures, ...parts);
