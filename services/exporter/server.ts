@@ -131,11 +131,13 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     maxRangeDays: config.maxRangeDays,
     defaultSheets: config.defaultSheets,
   };
-  const page = renderPage({
-    tokenRequired: Boolean(config.token),
-    ccassTop: config.ccassTopParticipants,
-    defaultSheets: config.defaultSheets,
-  });
+  // Rendered per request: its default dates follow the Hong Kong calendar day.
+  const page = () =>
+    renderPage({
+      tokenRequired: Boolean(config.token),
+      ccassTop: config.ccassTopParticipants,
+      defaultSheets: config.defaultSheets,
+    });
   const read = <T>(fn: (db: Queryable) => Promise<T>) => readOnly(deps.pool, config.statementTimeoutMs, fn);
   let stockCache: { at: number; list: StockName[] } | null = null;
   const stocks = async (): Promise<StockName[]> => {
@@ -275,7 +277,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
       .type('text/html; charset=utf-8')
       .header('content-security-policy', PAGE_CSP)
       .header('cache-control', 'no-cache')
-      .send(page),
+      .send(page()),
   );
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 
@@ -432,7 +434,12 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
         .then((stats) => {
           exportsTotal.inc({ outcome: 'ok' });
           log.info(
-            { codes: params.codes.length, rows: stats.rows, sheets: stats.sheets.length, ms: Date.now() - t0 },
+            {
+              codes: params.codes.length,
+              rows: stats.rows,
+              sheets: stats.sheets.length,
+              ms: Date.now() - t0,
+            },
             'workbook exported',
           );
         })
@@ -452,10 +459,13 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     const methods = methodsByPath.get(path);
     if (methods && !methods.has(req.method)) {
       const allow = [...methods].sort().join(', ');
-      return reply.code(405).header('allow', allow).send({
-        error: 'method_not_allowed',
-        message: `${req.method} is not allowed on ${path}; allowed: ${allow}`,
-      });
+      return reply
+        .code(405)
+        .header('allow', allow)
+        .send({
+          error: 'method_not_allowed',
+          message: `${req.method} is not allowed on ${path}; allowed: ${allow}`,
+        });
     }
     return reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${path}` });
   });

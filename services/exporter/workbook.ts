@@ -273,7 +273,9 @@ function addTitle(sheet: Sheet, title: string): void {
 
 function addHeader(sheet: Sheet, labels: readonly string[]): void {
   const row = sheet.addRow([]);
-  labels.forEach((label, i) => put(row, i + 1, label, S.header));
+  labels.forEach((label, i) => {
+    put(row, i + 1, label, S.header);
+  });
   row.commit();
 }
 
