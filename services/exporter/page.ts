@@ -58,7 +58,7 @@ const SCRIPT = `
   const fromIn = $('from'), toIn = $('to'), tokenIn = $('token'), chartCode = $('chart-code'), status = $('status');
   // dd/mm/yyyy (what the user sees and types) -> yyyy-mm-dd (what the API takes); a wrong date throws a message naming the field.
   function isoOf(input, label) {
-    const m = /^s*(d{1,2})/(d{1,2})/(d{4})s*$/.exec(input.value);
+    const m = /^\\s*(\\d{1,2})\\/(\\d{1,2})\\/(\\d{4})\\s*$/.exec(input.value);
     const iso = m ? m[3] + '-' + m[2].padStart(2, '0') + '-' + m[1].padStart(2, '0') : '';
     const d = iso ? new Date(iso + 'T00:00:00Z') : null;
     if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== iso) {
