@@ -84,7 +84,8 @@ export const ExporterConfig = Type.Object(
     }),
     defaultSheets: Type.Array(Type.Union(SHEET_KINDS.map((k) => Type.Literal(k))), {
       default: ['summary', 'prices'],
-      description: 'sheets of an export that does not say `sheets=` (summary, prices, ccass)',
+      description:
+        'sheets of an export that does not say `sheets=` (summary, prices, ccass); the Summary is written in any case',
     }),
     statementTimeoutMs: Type.Integer({
       minimum: 100,

@@ -325,7 +325,7 @@ export function renderPage(opts: {
   <label>From (dd/mm/yyyy) <input id="from" name="from" value="${dmy(from)}" placeholder="dd/mm/yyyy" inputmode="numeric" autocomplete="off"></label>
   <label>To (dd/mm/yyyy) <input id="to" name="to" value="${dmy(to)}" placeholder="dd/mm/yyyy" inputmode="numeric" autocomplete="off"></label>
   <fieldset><legend>Sheets</legend>
-    <label><input type="checkbox" name="sheets" value="summary"${checked('summary')}> Summary</label>
+    <label><input type="checkbox" name="sheets" value="summary" checked disabled> Summary (always: as-of date, unknown codes)</label>
     <label><input type="checkbox" name="sheets" value="prices"${checked('prices')}> Daily prices (one sheet per stock)</label>
     <label><input type="checkbox" name="sheets" value="ccass"${checked('ccass')}> CCASS top ${opts.ccassTop} holders</label>
   </fieldset>
