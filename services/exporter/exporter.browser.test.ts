@@ -157,11 +157,9 @@ describe('the web page in Chromium', () => {
         const hit = (a: Box, b: Box) =>
           a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
         const out: string[] = [];
-        boxes.forEach((p, i) =>
-          boxes.slice(i + 1).forEach((q) => {
-            if (hit(p.b, q.b)) out.push(`${p.text} / ${q.text}`);
-          }),
-        );
+        for (const [i, p] of boxes.entries()) {
+          for (const q of boxes.slice(i + 1)) if (hit(p.b, q.b)) out.push(`${p.text} / ${q.text}`);
+        }
         return out;
       });
       expect(overlaps).toEqual([]);
