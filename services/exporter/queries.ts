@@ -54,6 +54,9 @@ export interface PriceRow {
   monthLowDate: string | null;
 }
 
+/** A row as stored, before the month-to-date figures are added. */
+type DailyRow = Omit<PriceRow, 'monthHigh' | 'monthHighDate' | 'monthLow' | 'monthLowDate'>;
+
 /** Largest absolute value per column of one stock's rows in a range (for column widths). */
 export interface PriceStats {
   rows: number;
@@ -212,10 +215,22 @@ export async function priceStats(db: Queryable, code: string, from: string, to: 
      where p.code = $1 and p.trade_date between $2::date and $3::date`,
     [code, from, to],
   );
-  return rows[0] as PriceStats;
+  // A month-to-date high may come from the days of `from`'s month before `from`.
+  const { rows: before } = await db.query<{ price: number | null }>(
+    `select max(abs(high))::float8 as price from gold.daily_prices
+     where code = $1 and trade_date >= date_trunc('month', $2::date)::date and trade_date < $2::date`,
+    [code, from],
+  );
+  const stats = rows[0] as PriceStats;
+  return { ...stats, price: Math.max(stats.price, before[0]?.price ?? 0) };
 }
 
-/** One keyset page of a stock's rows: dates strictly after `after`, up to `to`, at most `limit`. */
+/**
+ * One keyset page of a stock's rows: dates strictly after `after`, up to `to`, at most `limit`,
+ * with month-to-date high/low. The query also reads the rows of the page's first month before
+ * `after` (at most 31) so the running figures start from the 1st; they are computed here, in date
+ * order, O(1) per row.
+ */
 export async function priceRows(
   db: Queryable,
   code: string,
@@ -223,7 +238,7 @@ export async function priceRows(
   to: string,
   limit: number,
 ): Promise<PriceRow[]> {
-  const { rows } = await db.query<PriceRow>(
+  const { rows } = await db.query<DailyRow>(
     `select p.trade_date::text as date,
             p.status,
             p.open::float8 as open,
@@ -234,20 +249,38 @@ export async function priceRows(
             p.volume::float8 as volume,
             p.turnover::float8 as turnover,
             p.directed_volume::float8 as "directedVolume",
-            r.dv_30d_trading::float8 as dv30,
-            mh.high::float8 as "monthHigh",
-            mh.trade_date::text as "monthHighDate",
-            ml.low::float8 as "monthLow",
-            ml.trade_date::text as "monthLowDate"
+            r.dv_30d_trading::float8 as dv30
      from gold.daily_prices p
      left join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
-     ${monthToDate('p', 'trade_date')}
-     where p.code = $1 and p.trade_date > $2::date and p.trade_date <= $3::date
+     where p.code = $1 and p.trade_date >= date_trunc('month', $2::date + 1)::date and p.trade_date <= $3::date
      order by p.trade_date
-     limit $4`,
+     limit $4::int + 31`,
     [code, after, to, limit],
   );
-  return rows;
+  const out: PriceRow[] = [];
+  let month = '';
+  let high: { v: number; d: string } | null = null;
+  let low: { v: number; d: string } | null = null;
+  for (const r of rows) {
+    if (r.date.slice(0, 7) !== month) {
+      month = r.date.slice(0, 7);
+      high = null;
+      low = null;
+    }
+    // Strictly greater / smaller: a tie keeps the first day the value was reached.
+    if (r.high !== null && (!high || r.high > high.v)) high = { v: r.high, d: r.date };
+    if (r.low !== null && (!low || r.low < low.v)) low = { v: r.low, d: r.date };
+    if (r.date <= after) continue;
+    out.push({
+      ...r,
+      monthHigh: high?.v ?? null,
+      monthHighDate: high?.d ?? null,
+      monthLow: low?.v ?? null,
+      monthLowDate: low?.d ?? null,
+    });
+    if (out.length === limit) break;
+  }
+  return out;
 }
 
 /** Whole rows of a stock in a range (the page's chart; the range is capped by the caller). */
