@@ -35,7 +35,20 @@ export const ExporterConfig = Type.Object(
     maxConcurrentExports: Type.Integer({
       minimum: 1,
       default: 2,
-      description: 'workbooks streamed at once; a further request gets 429 with Retry-After',
+      description:
+        'workbooks streamed at once (all clients); a slot is given back when the response ends or the client goes away',
+    }),
+    maxExportsPerClient: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description:
+        'workbooks streamed at once for one client (IP address), so one person cannot hold every slot',
+    }),
+    exportWaitMs: Type.Integer({
+      minimum: 0,
+      default: 10_000,
+      description:
+        'how long (ms) an export waits for a free slot (first come, first served) before 429 with Retry-After',
     }),
     maxConcurrentApi: Type.Integer({
       minimum: 1,
@@ -45,7 +58,13 @@ export const ExporterConfig = Type.Object(
     maxUrlBytes: Type.Integer({
       minimum: 256,
       default: 4096,
-      description: 'longest request URL (bytes); longer gets 414',
+      description: 'longest request URL (bytes); longer gets 414 naming the longest parameter',
+    }),
+    maxRequestHeadBytes: Type.Integer({
+      minimum: 16_384,
+      default: 1_048_576,
+      description:
+        "largest request line + headers (bytes) the HTTP parser reads, so an over-long URL reaches the exporter's 414; beyond it Node answers 431",
     }),
     bodyLimitBytes: Type.Integer({
       minimum: 0,
@@ -65,7 +84,8 @@ export const ExporterConfig = Type.Object(
     }),
     defaultSheets: Type.Array(Type.Union(SHEET_KINDS.map((k) => Type.Literal(k))), {
       default: ['summary', 'prices'],
-      description: 'sheets of an export that does not say `sheets=` (summary, prices, ccass)',
+      description:
+        'sheets of an export that does not say `sheets=` (summary, prices, ccass); the Summary is written in any case',
     }),
     statementTimeoutMs: Type.Integer({
       minimum: 100,

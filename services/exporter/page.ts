@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { addDays, createCalendar, localDate } from '../scheduler/calendar.ts';
 
 /**
  * The exporter's web page: one self-contained HTML document (no CDN, no external file): the
@@ -6,6 +7,11 @@ import { createHash } from 'node:crypto';
  * price/volume chart and a CCASS top-holders chart drawn as inline SVG, and a download button.
  * Everything it shows is set with `textContent`/SVG attributes, never as HTML, so names from the
  * data cannot inject markup. The Content-Security-Policy allows only this script and style (by hash).
+ *
+ * Dates are shown and typed as dd/mm/yyyy, like the workbook, whatever the browser's locale (text
+ * inputs, not `<input type=date>`, whose format follows the locale). The defaults are set by the
+ * server per request: `to` is the last Hong Kong trading day (HK local date, trading calendar),
+ * `from` one year before it.
  */
 const STYLE = `
 :root { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2933; background: #f5f7fa; }
@@ -39,6 +45,8 @@ svg .close-line { fill: none; stroke: #2f6fdf; stroke-width: 1.6; }
 svg .vol-bar.up { fill: #2e9d5b; } svg .vol-bar.down { fill: #d64545; } svg .vol-bar.flat { fill: #9aa5b1; }
 svg .ccass-bar { fill: #6b8fd6; }
 svg .chg-up { fill: #2e9d5b; } svg .chg-down { fill: #d64545; }
+svg .axis-label { font-size: 11px; fill: #52606d; }
+input[aria-invalid=true] { border-color: #b42318; }
 `;
 
 const SCRIPT = `
@@ -48,15 +56,25 @@ const SCRIPT = `
   const NS = 'http://www.w3.org/2000/svg';
   const form = $('export-form'), codesIn = $('codes'), lookup = $('lookup'), list = $('suggestions');
   const fromIn = $('from'), toIn = $('to'), tokenIn = $('token'), chartCode = $('chart-code'), status = $('status');
-  const today = new Date();
-  const iso = (d) => d.toISOString().slice(0, 10);
-  if (!toIn.value) toIn.value = iso(today);
-  if (!fromIn.value) fromIn.value = iso(new Date(Date.UTC(today.getUTCFullYear() - 1, today.getUTCMonth(), today.getUTCDate())));
+  // dd/mm/yyyy (what the user sees and types) -> yyyy-mm-dd (what the API takes); a wrong date throws a message naming the field.
+  function isoOf(input, label) {
+    const m = /^\\s*(\\d{1,2})\\/(\\d{1,2})\\/(\\d{4})\\s*$/.exec(input.value);
+    const iso = m ? m[3] + '-' + m[2].padStart(2, '0') + '-' + m[1].padStart(2, '0') : '';
+    const d = iso ? new Date(iso + 'T00:00:00Z') : null;
+    if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== iso) {
+      input.setAttribute('aria-invalid', 'true');
+      throw new Error(label + ': "' + input.value.trim() + '" is not a date; type it as dd/mm/yyyy, e.g. 30/10/2026');
+    }
+    input.removeAttribute('aria-invalid');
+    return iso;
+  }
   tokenIn.value = sessionStorage.getItem('harbour-token') || '';
   tokenIn.addEventListener('change', () => sessionStorage.setItem('harbour-token', tokenIn.value));
   const names = new Map();
 
+  // One status line: every new attempt replaces it, so an old error never stays on screen.
   function say(msg, isError) { status.textContent = msg; status.className = isError ? 'error' : ''; }
+  function clearError() { if (status.className === 'error') say(''); }
   function headers() { return tokenIn.value ? { authorization: 'Bearer ' + tokenIn.value } : {}; }
   async function getJson(url) {
     const res = await fetch(url, { headers: headers() });
@@ -87,6 +105,7 @@ const SCRIPT = `
       if (!q) { list.replaceChildren(); return; }
       try {
         const { stocks } = await getJson('/api/stocks?q=' + encodeURIComponent(q));
+        clearError();
         list.replaceChildren(...stocks.slice(0, 12).map((s) => {
           names.set(s.code, s.name);
           const li = document.createElement('li');
@@ -141,8 +160,9 @@ const SCRIPT = `
     const line = el('path', { d: d.trim(), class: 'close-line', 'data-points': points });
     svg.append(line);
     svg.append(el('line', { x1: L, x2: W - R, y1: VT + VH, y2: VT + VH, class: 'grid' }));
+    // The volume label sits inside the plot above its bars, clear of the price axis labels on the left.
     svg.append(el('text', { x: L - 6, y: VT + 8, 'text-anchor': 'end' }, new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 }).format(vmax)));
-    svg.append(el('text', { x: L - 6, y: VT - 8, 'text-anchor': 'end' }, 'volume'));
+    svg.append(el('text', { x: L + 4, y: VT - 6, class: 'axis-label' }, 'volume (shares)'));
     const bw = Math.max(1, step * 0.7);
     rows.forEach((r, i) => {
       if (!r.volume) return;
@@ -155,6 +175,15 @@ const SCRIPT = `
     svg.append(el('text', { x: L, y: H - 4 }, dmy(rows[0].date)));
     svg.append(el('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, dmy(rows[rows.length - 1].date)));
     svg.dataset.points = String(points);
+  }
+
+  // A holder's change: in percentage points of issued shares when that shows a non-zero figure
+  // with 2 decimals, else in shares (never "+0.000 pp"); nothing when unchanged.
+  function changeLabel(h) {
+    if (!h.changeShares) return '';
+    const sign = h.changeShares > 0 ? '+' : '-';
+    if (h.changePctIssued !== null && Math.abs(h.changePctIssued) >= 0.005) return sign + fmt(Math.abs(h.changePctIssued), 2) + ' pp';
+    return sign + fmt(Math.abs(h.changeShares), 0) + ' shares';
   }
 
   function drawCcass(data) {
@@ -178,9 +207,9 @@ const SCRIPT = `
       bar.append(el('title', {}, h.participantName + ': ' + fmt(h.shareholding, 0) + ' shares'));
       svg.append(bar);
       svg.append(el('text', { x: L + w + 6, y: y + BH - 5 }, fmt(h.pctIssued, 2) + ' %'));
-      if (h.changePctIssued !== null && h.changePctIssued !== 0) {
-        svg.append(el('text', { x: W - 8, y: y + BH - 5, 'text-anchor': 'end', class: h.changePctIssued > 0 ? 'chg-up' : 'chg-down' },
-          (h.changePctIssued > 0 ? '+' : '') + fmt(h.changePctIssued, 3) + ' pp'));
+      const label = changeLabel(h);
+      if (label) {
+        svg.append(el('text', { x: W - 8, y: y + BH - 5, 'text-anchor': 'end', class: h.changeShares > 0 ? 'chg-up' : 'chg-down' }, label));
       }
     });
     svg.dataset.bars = String(holders.length);
@@ -189,12 +218,13 @@ const SCRIPT = `
   async function showCharts() {
     const code = chartCode.value || codes()[0];
     if (!code) { say('give a stock code first', true); return; }
-    say('loading ' + code + '…');
     try {
+      const from = isoOf(fromIn, 'From'), to = isoOf(toIn, 'To');
+      say('loading ' + code + '…');
       const q = 'code=' + encodeURIComponent(code);
       const [prices, ccass] = await Promise.all([
-        getJson('/api/prices?' + q + '&from=' + fromIn.value + '&to=' + toIn.value),
-        getJson('/api/ccass?' + q + '&date=' + toIn.value),
+        getJson('/api/prices?' + q + '&from=' + from + '&to=' + to),
+        getJson('/api/ccass?' + q + '&date=' + to),
       ]);
       if (prices.name) { names.set(code, prices.name); refreshChartChoices(); chartCode.value = code; }
       drawPrices(prices);
@@ -208,12 +238,13 @@ const SCRIPT = `
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const sheets = [...form.querySelectorAll('input[name=sheets]:checked')].map((i) => i.value);
-    const params = new URLSearchParams({ codes: codes().join(','), from: fromIn.value, to: toIn.value });
-    if (sheets.length) params.set('sheets', sheets.join(','));
     const button = $('download');
-    button.disabled = true;
-    say('building the workbook…');
     try {
+      const params = new URLSearchParams({ codes: codes().join(','), from: isoOf(fromIn, 'From'), to: isoOf(toIn, 'To') });
+      if (sheets.length) params.set('sheets', sheets.join(','));
+      button.disabled = true;
+      // The server may first wait for a free export slot (another download running), then builds.
+      say('asking the server for the workbook (it waits for a free export slot if another download is running)…');
       const res = await fetch('/export.xlsx?' + params, { headers: headers() });
       if (!res.ok) {
         const body = await res.json().catch(() => ({}));
@@ -229,7 +260,7 @@ const SCRIPT = `
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 60000);
       const unknown = res.headers.get('x-harbour-unknown-codes');
-      say('downloaded ' + a.download + (unknown ? ' (unknown codes: ' + unknown + ')' : ''));
+      say('downloaded ' + a.download + (unknown ? ' (unknown codes, listed on its Summary: ' + unknown + ')' : ''));
     } catch (e) { say(e.message, true); }
     finally { button.disabled = false; }
   });
@@ -251,12 +282,26 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+const HK_CALENDAR = createCalendar();
+const dmy = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
+
+/** The last Hong Kong trading day on or before `now` (its HK local date). */
+export function lastHkTradingDay(now: Date = new Date()): string {
+  const today = localDate(now, 'Asia/Hong_Kong');
+  return HK_CALENDAR.isTradingDay(today) ? today : HK_CALENDAR.previousTradingDay(today);
+}
+
+/** The page; `now` sets the default dates (the last HK trading day and one year before it). */
 export function renderPage(opts: {
   tokenRequired: boolean;
   ccassTop: number;
   defaultSheets: readonly string[];
+  now?: Date;
 }): string {
   const checked = (k: string) => (opts.defaultSheets.includes(k) ? ' checked' : '');
+  const to = lastHkTradingDay(opts.now);
+  // One year before `to` (29/02 → 01/03 of the year before).
+  const from = addDays(`${Number(to.slice(0, 4)) - 1}${to.slice(4, 8)}01`, Number(to.slice(8, 10)) - 1);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -277,10 +322,10 @@ export function renderPage(opts: {
     </label>
     <ul id="suggestions" aria-label="matching stocks"></ul>
   </div>
-  <label>From <input id="from" name="from" type="date" required></label>
-  <label>To <input id="to" name="to" type="date" required></label>
+  <label>From (dd/mm/yyyy) <input id="from" name="from" value="${dmy(from)}" placeholder="dd/mm/yyyy" inputmode="numeric" autocomplete="off"></label>
+  <label>To (dd/mm/yyyy) <input id="to" name="to" value="${dmy(to)}" placeholder="dd/mm/yyyy" inputmode="numeric" autocomplete="off"></label>
   <fieldset><legend>Sheets</legend>
-    <label><input type="checkbox" name="sheets" value="summary"${checked('summary')}> Summary</label>
+    <label><input type="checkbox" name="sheets" value="summary" checked disabled> Summary (always: as-of date, unknown codes)</label>
     <label><input type="checkbox" name="sheets" value="prices"${checked('prices')}> Daily prices (one sheet per stock)</label>
     <label><input type="checkbox" name="sheets" value="ccass"${checked('ccass')}> CCASS top ${opts.ccassTop} holders</label>
   </fieldset>

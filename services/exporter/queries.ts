@@ -21,8 +21,11 @@ export interface SummaryRow {
   changePct: number | null;
   pe: number | null;
   dividendYield: number | null;
+  /** Month-to-date high/low at `lastDate` (the month of lastDate, up to it) and the day each was reached. */
   monthHigh: number | null;
+  monthHighDate: string | null;
   monthLow: number | null;
+  monthLowDate: string | null;
   dv30: number | null;
   ccassTop10Pct: number | null;
   ccassDate: string | null;
@@ -40,9 +43,19 @@ export interface PriceRow {
   turnover: number | null;
   directedVolume: number | null;
   dv30: number | null;
+  /**
+   * Month-to-date high/low: over the rows of this row's month up to and including this row's
+   * date (what was known that day), with the first day each was reached. The month's final
+   * figures are the last row of the month (and gold.monthly_high_low).
+   */
   monthHigh: number | null;
+  monthHighDate: string | null;
   monthLow: number | null;
+  monthLowDate: string | null;
 }
+
+/** A row as stored, before the month-to-date figures are added. */
+type DailyRow = Omit<PriceRow, 'monthHigh' | 'monthHighDate' | 'monthLow' | 'monthLowDate'>;
 
 /** Largest absolute value per column of one stock's rows in a range (for column widths). */
 export interface PriceStats {
@@ -76,6 +89,23 @@ export interface CcassTop {
   holders: CcassHolder[];
 }
 
+/**
+ * Lateral joins `mh` (high, date) and `ml` (low, date) over the month of `<alias>.<dateCol>` up to
+ * that date: month-to-date, never looking ahead. Ties go to the first day the value was reached.
+ */
+function monthToDate(alias: string, dateCol: string): string {
+  const range = `q.code = ${alias}.code and q.trade_date >= date_trunc('month', ${alias}.${dateCol})::date
+         and q.trade_date <= ${alias}.${dateCol}`;
+  return `left join lateral (
+       select q.high, q.trade_date from gold.daily_prices q
+       where ${range} and q.high is not null order by q.high desc, q.trade_date limit 1
+     ) mh on true
+     left join lateral (
+       select q.low, q.trade_date from gold.daily_prices q
+       where ${range} and q.low is not null order by q.low asc, q.trade_date limit 1
+     ) ml on true`;
+}
+
 /** Every code with its latest name: a loose index scan over the (code, trade_date) key, one lookup per code. */
 export async function listStocks(db: Queryable): Promise<StockName[]> {
   const { rows } = await db.query<StockName>(
@@ -96,11 +126,39 @@ export async function listStocks(db: Queryable): Promise<StockName[]> {
   return rows;
 }
 
-export async function summaryRows(
+/**
+ * The Summary's as-of date: the latest day in `from`…`to` on which any of `codes` has a close;
+ * null when none has.
+ */
+export async function summaryAsOf(
   db: Queryable,
   codes: string[],
   from: string,
   to: string,
+): Promise<string | null> {
+  const { rows } = await db.query<{ asOf: string | null }>(
+    `select max(d)::text as "asOf" from unnest($1::text[]) as req(code)
+     cross join lateral (
+       select p.trade_date as d from gold.daily_prices p
+       where p.code = req.code and p.trade_date between $2::date and $3::date and p.close is not null
+       order by p.trade_date desc limit 1
+     ) l`,
+    [codes, from, to],
+  );
+  return rows[0]?.asOf ?? null;
+}
+
+/**
+ * One row per asked code, every figure as of `asOf` (see `summaryAsOf`): the last close in
+ * `from`…`asOf`, the month-to-date high/low and the 30-day directed volume on that close's day,
+ * P/E and yield of the latest stock-picker row on or before `asOf`, CCASS top-10 of the latest
+ * holding date on or before `asOf`. With `asOf` null only the names are filled.
+ */
+export async function summaryRows(
+  db: Queryable,
+  codes: string[],
+  from: string,
+  asOf: string | null,
 ): Promise<SummaryRow[]> {
   const { rows } = await db.query<SummaryRow>(
     `select req.code,
@@ -110,8 +168,10 @@ export async function summaryRows(
             lp.change_pct::float8 as "changePct",
             sp.pe::float8 as pe,
             sp.dividend_yield::float8 as "dividendYield",
-            m.high::float8 as "monthHigh",
-            m.low::float8 as "monthLow",
+            mh.high::float8 as "monthHigh",
+            mh.trade_date::text as "monthHighDate",
+            ml.low::float8 as "monthLow",
+            ml.trade_date::text as "monthLowDate",
             r.dv_30d_trading::float8 as dv30,
             cc.top10_pct::float8 as "ccassTop10Pct",
             cc.holding_date::text as "ccassDate"
@@ -120,7 +180,7 @@ export async function summaryRows(
        select p.name from gold.daily_prices p where p.code = req.code order by p.trade_date desc limit 1
      ) nm on true
      left join lateral (
-       select p.trade_date, p.close, p.change_pct from gold.daily_prices p
+       select p.code, p.trade_date, p.close, p.change_pct from gold.daily_prices p
        where p.code = req.code and p.trade_date between $2::date and $3::date and p.close is not null
        order by p.trade_date desc limit 1
      ) lp on true
@@ -128,15 +188,15 @@ export async function summaryRows(
        select s.pe, s.dividend_yield from gold.stock_picker s
        where s.code = req.code and s.as_of <= $3::date order by s.as_of desc limit 1
      ) sp on true
-     left join gold.monthly_high_low m
-       on m.code = req.code and m.month = date_trunc('month', lp.trade_date)::date
+     ${monthToDate('lp', 'trade_date')}
      left join gold.rolling_directed_volume r on r.code = req.code and r.trade_date = lp.trade_date
      left join lateral (
        select c.top10_pct, c.holding_date from gold.ccass_concentration c
        where c.code = req.code and c.holding_date <= $3::date order by c.holding_date desc limit 1
      ) cc on true
      order by req.ord`,
-    [codes, from, to],
+    // $3 null (no prices in the range): every lateral finds nothing, only the names remain.
+    [codes, from, asOf],
   );
   return rows;
 }
@@ -144,7 +204,7 @@ export async function summaryRows(
 export async function priceStats(db: Queryable, code: string, from: string, to: string): Promise<PriceStats> {
   const { rows } = await db.query<PriceStats>(
     `select count(*)::int as rows,
-            coalesce(max(greatest(abs(p.open), abs(p.high), abs(p.low), abs(p.close), abs(m.high), abs(m.low))), 0)::float8 as price,
+            coalesce(max(greatest(abs(p.open), abs(p.high), abs(p.low), abs(p.close))), 0)::float8 as price,
             coalesce(max(abs(p.change_pct)), 0)::float8 as "changePct",
             coalesce(max(abs(p.volume)), 0)::float8 as volume,
             coalesce(max(abs(p.turnover)), 0)::float8 as turnover,
@@ -152,14 +212,25 @@ export async function priceStats(db: Queryable, code: string, from: string, to: 
             coalesce(max(abs(r.dv_30d_trading)), 0)::float8 as dv30
      from gold.daily_prices p
      left join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
-     left join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)::date
      where p.code = $1 and p.trade_date between $2::date and $3::date`,
     [code, from, to],
   );
-  return rows[0] as PriceStats;
+  // A month-to-date high may come from the days of `from`'s month before `from`.
+  const { rows: before } = await db.query<{ price: number | null }>(
+    `select max(abs(high))::float8 as price from gold.daily_prices
+     where code = $1 and trade_date >= date_trunc('month', $2::date)::date and trade_date < $2::date`,
+    [code, from],
+  );
+  const stats = rows[0] as PriceStats;
+  return { ...stats, price: Math.max(stats.price, before[0]?.price ?? 0) };
 }
 
-/** One keyset page of a stock's rows: dates strictly after `after`, up to `to`, at most `limit`. */
+/**
+ * One keyset page of a stock's rows: dates strictly after `after`, up to `to`, at most `limit`,
+ * with month-to-date high/low. The query also reads the rows of the page's first month before
+ * `after` (at most 31) so the running figures start from the 1st; they are computed here, in date
+ * order, O(1) per row.
+ */
 export async function priceRows(
   db: Queryable,
   code: string,
@@ -167,7 +238,7 @@ export async function priceRows(
   to: string,
   limit: number,
 ): Promise<PriceRow[]> {
-  const { rows } = await db.query<PriceRow>(
+  const { rows } = await db.query<DailyRow>(
     `select p.trade_date::text as date,
             p.status,
             p.open::float8 as open,
@@ -178,18 +249,38 @@ export async function priceRows(
             p.volume::float8 as volume,
             p.turnover::float8 as turnover,
             p.directed_volume::float8 as "directedVolume",
-            r.dv_30d_trading::float8 as dv30,
-            m.high::float8 as "monthHigh",
-            m.low::float8 as "monthLow"
+            r.dv_30d_trading::float8 as dv30
      from gold.daily_prices p
      left join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
-     left join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)::date
-     where p.code = $1 and p.trade_date > $2::date and p.trade_date <= $3::date
+     where p.code = $1 and p.trade_date >= date_trunc('month', $2::date + 1)::date and p.trade_date <= $3::date
      order by p.trade_date
-     limit $4`,
+     limit $4::int + 31`,
     [code, after, to, limit],
   );
-  return rows;
+  const out: PriceRow[] = [];
+  let month = '';
+  let high: { v: number; d: string } | null = null;
+  let low: { v: number; d: string } | null = null;
+  for (const r of rows) {
+    if (r.date.slice(0, 7) !== month) {
+      month = r.date.slice(0, 7);
+      high = null;
+      low = null;
+    }
+    // Strictly greater / smaller: a tie keeps the first day the value was reached.
+    if (r.high !== null && (!high || r.high > high.v)) high = { v: r.high, d: r.date };
+    if (r.low !== null && (!low || r.low < low.v)) low = { v: r.low, d: r.date };
+    if (r.date <= after) continue;
+    out.push({
+      ...r,
+      monthHigh: high?.v ?? null,
+      monthHighDate: high?.d ?? null,
+      monthLow: low?.v ?? null,
+      monthLowDate: low?.d ?? null,
+    });
+    if (out.length === limit) break;
+  }
+  return out;
 }
 
 /** Whole rows of a stock in a range (the page's chart; the range is capped by the caller). */
@@ -252,6 +343,17 @@ export async function ccassTop(
     participants: h.participants,
     holders: rows.map(({ prevHoldingDate: _p, ...holder }) => holder),
   };
+}
+
+/** Which of `codes` Harbour knows (has prices for), in the given order. */
+export async function knownCodes(db: Queryable, codes: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ code: string }>(
+    `select req.code from unnest($1::text[]) with ordinality as req(code, ord)
+     where exists (select 1 from gold.daily_prices p where p.code = req.code)
+     order by req.ord`,
+    [codes],
+  );
+  return rows.map((r) => r.code);
 }
 
 export async function latestName(db: Queryable, code: string): Promise<string | null> {

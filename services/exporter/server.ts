@@ -29,13 +29,15 @@ import {
 import {
   allPriceRows,
   ccassTop,
+  knownCodes,
   latestName,
   listStocks,
   type Queryable,
   readOnly,
   type StockName,
 } from './queries.ts';
-import { prepareWorkbook } from './workbook.ts';
+import { ExportSlots, type SlotRefusal } from './slots.ts';
+import { prepareWorkbook, workbookFileName } from './workbook.ts';
 
 export interface ExporterService extends Service {
   /** Base URL the server listens on, e.g. `http://127.0.0.1:8080`. */
@@ -47,6 +49,23 @@ export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'h
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const OPEN_PATHS = new Set(['/', '/healthz', '/metrics', '/favicon.ico']);
+
+/** The name of the query parameter with the longest value (what made the URL too long), or null. */
+function longestParameter(rawUrl: string): string | null {
+  const q = rawUrl.indexOf('?');
+  if (q < 0) return null;
+  let best: string | null = null;
+  let longest = -1;
+  for (const part of rawUrl.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (part.length - name.length > longest) {
+      longest = part.length - name.length;
+      best = name.slice(0, 40);
+    }
+  }
+  return best;
+}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -88,10 +107,10 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     'workbook exports by outcome (ok, aborted, failed)',
     ['outcome'],
   );
-  let exportsInFlight = 0;
+  const slots = new ExportSlots(config.maxConcurrentExports, config.maxExportsPerClient, config.exportWaitMs);
   let apiInFlight = 0;
   gauge(r, 'harbour_exporter_exports_in_flight', 'workbooks being streamed now', [], function () {
-    this.set(exportsInFlight);
+    this.set(slots.running);
   });
 
   const shutdown = new AbortController();
@@ -112,11 +131,13 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     maxRangeDays: config.maxRangeDays,
     defaultSheets: config.defaultSheets,
   };
-  const page = renderPage({
-    tokenRequired: Boolean(config.token),
-    ccassTop: config.ccassTopParticipants,
-    defaultSheets: config.defaultSheets,
-  });
+  // Rendered per request: its default dates follow the Hong Kong calendar day.
+  const page = () =>
+    renderPage({
+      tokenRequired: Boolean(config.token),
+      ccassTop: config.ccassTopParticipants,
+      defaultSheets: config.defaultSheets,
+    });
   const read = <T>(fn: (db: Queryable) => Promise<T>) => readOnly(deps.pool, config.statementTimeoutMs, fn);
   let stockCache: { at: number; list: StockName[] } | null = null;
   const stocks = async (): Promise<StockName[]> => {
@@ -134,6 +155,17 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Node's parser refuses a longer request head with a bare 431; up to this size the onRequest
+    // hook answers an over-long URL with 414 naming the parameter.
+    http: { maxHeaderSize: config.maxRequestHeadBytes },
+  });
+
+  // Every route's path and methods, for 405 + Allow on a known path with another method.
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = methodsByPath.get(route.url) ?? new Set<string>();
+    for (const m of [route.method].flat()) methods.add(m);
+    methodsByPath.set(route.url, methods);
   });
 
   const routeOf = (req: FastifyRequest) => req.routeOptions.url ?? 'unmatched';
@@ -142,10 +174,16 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     started.set(req, process.hrtime.bigint());
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
-    if (Buffer.byteLength(req.raw.url ?? '') > config.maxUrlBytes) {
-      return reply
-        .code(414)
-        .send({ error: 'uri_too_long', message: `request URL is longer than ${config.maxUrlBytes} bytes` });
+    const rawUrl = req.raw.url ?? '';
+    if (Buffer.byteLength(rawUrl) > config.maxUrlBytes) {
+      const parameter = longestParameter(rawUrl);
+      return reply.code(414).send({
+        error: 'uri_too_long',
+        parameter,
+        message: `request URL is longer than ${config.maxUrlBytes} bytes${parameter ? `: ${parameter} is too long` : ''}${
+          parameter === 'codes' ? ` (at most ${config.maxCodes} codes per request)` : ''
+        }`,
+      });
     }
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > config.bodyLimitBytes || (req.headers['transfer-encoding'] && config.bodyLimitBytes === 0)) {
@@ -193,6 +231,27 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
       .header('retry-after', '5')
       .send({ error: 'busy', message: `${limit} ${what} already running; try again in a few seconds` });
 
+  /** 429 for an export that waited `exportWaitMs` for a slot: says whose exports hold the slots. */
+  const exportBusy = (reply: FastifyReply, refusal: SlotRefusal) => {
+    const waited = `waited ${Math.round(config.exportWaitMs / 1000)} s for a free slot`;
+    const message =
+      refusal.reason === 'own'
+        ? `your previous export (${refusal.own} running from this address, at most ${config.maxExportsPerClient} at once) is still being downloaded; ${waited}. Try again when it has finished`
+        : `${refusal.running - refusal.own} export(s) by other users are running (at most ${config.maxConcurrentExports} at once); ${waited}. Try again in a few seconds`;
+    return reply
+      .code(429)
+      .header('retry-after', '5')
+      .send({ error: 'busy', reason: refusal.reason, message });
+  };
+
+  /** 404 when not one asked code is known: an empty workbook would hide the mistake. */
+  const noKnownCode = (reply: FastifyReply, codes: readonly string[]) =>
+    reply.code(404).send({
+      error: 'unknown_code',
+      parameter: 'codes',
+      message: `codes: ${codes.join(', ')} ${codes.length === 1 ? 'is not a known stock' : 'are not known stocks'}; Harbour has no prices for ${codes.length === 1 ? 'it' : 'them'}`,
+    });
+
   const unknownCode = (reply: FastifyReply, code: string) =>
     reply
       .code(404)
@@ -218,7 +277,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
       .type('text/html; charset=utf-8')
       .header('content-security-policy', PAGE_CSP)
       .header('cache-control', 'no-cache')
-      .send(page),
+      .send(page()),
   );
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 
@@ -279,7 +338,9 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
           directed_volume: p.directedVolume,
           dv_30d: p.dv30,
           month_high: p.monthHigh,
+          month_high_date: p.monthHighDate,
           month_low: p.monthLow,
+          month_low_date: p.monthLowDate,
         })),
       };
     }),
@@ -311,57 +372,107 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     }),
   );
 
-  app.get('/export.xlsx', { schema: { querystring: ExportQuery } }, async (req, reply) => {
-    const params = parseExportParams(req.query as ExportQuery, limits);
-    if (exportsInFlight >= config.maxConcurrentExports) {
-      return busy(reply, 'exports are', config.maxConcurrentExports);
-    }
-    exportsInFlight++;
-    const t0 = Date.now();
-    let plan: Awaited<ReturnType<typeof prepareWorkbook>>;
-    try {
-      plan = await prepareWorkbook(deps.pool, params, {
-        batchRows: config.batchRows,
-        ccassTop: config.ccassTopParticipants,
-        statementTimeoutMs: config.statementTimeoutMs,
-        signal: shutdown.signal,
-        onRows: (n) => exportRows.inc(n),
-      });
-    } catch (err) {
-      exportsInFlight--;
-      exportsTotal.inc({ outcome: 'failed' });
-      throw err;
-    }
-    const out = new PassThrough();
-    plan
-      .write(out)
-      .then((stats) => {
-        exportsTotal.inc({ outcome: 'ok' });
-        log.info(
-          { codes: params.codes.length, rows: stats.rows, sheets: stats.sheets.length, ms: Date.now() - t0 },
-          'workbook exported',
-        );
-      })
-      .catch((err: unknown) => {
-        const aborted = shutdown.signal.aborted || reply.raw.destroyed || req.raw.destroyed;
-        exportsTotal.inc({ outcome: aborted ? 'aborted' : 'failed' });
-        if (aborted) log.info({ err: (err as Error).message }, 'workbook export aborted');
-        else log.error({ err }, 'workbook export failed while streaming');
-      })
-      .finally(() => {
-        exportsInFlight--;
-      });
-    return reply
+  const workbookHeaders = (reply: FastifyReply, filename: string, unknown: readonly string[]) =>
+    reply
       .type(XLSX_TYPE)
-      .header('content-disposition', `attachment; filename="${plan.filename}"`)
+      .header('content-disposition', `attachment; filename="${filename}"`)
       .header('cache-control', 'no-store')
-      .header('x-harbour-unknown-codes', plan.unknownCodes.join(','))
-      .send(out);
+      .header('x-harbour-unknown-codes', unknown.join(','));
+
+  // HEAD answers the headers of the workbook GET would send (or its 400/404) without building one
+  // and without taking an export slot.
+  app.head(
+    '/export.xlsx',
+    { schema: { querystring: ExportQuery } },
+    api<ExportQuery>(async (q, reply) => {
+      const params = parseExportParams(q, limits);
+      const known = new Set(await read((db) => knownCodes(db, params.codes)));
+      const unknown = params.codes.filter((c) => !known.has(c));
+      if (!known.size) return noKnownCode(reply, unknown);
+      return workbookHeaders(reply, workbookFileName(params), unknown).send();
+    }),
+  );
+
+  app.get(
+    '/export.xlsx',
+    { schema: { querystring: ExportQuery }, exposeHeadRoute: false },
+    async (req, reply) => {
+      const params = parseExportParams(req.query as ExportQuery, limits);
+      // The client going away while waiting ends the wait.
+      const gone = new AbortController();
+      const onGone = () => gone.abort();
+      reply.raw.once('close', onGone);
+      const slot = await slots.acquire(req.ip, gone.signal);
+      reply.raw.off('close', onGone);
+      if ('refused' in slot) return exportBusy(reply, slot.refused);
+      // The slot is the response's: given back when it ends (last byte handed over, or the client gone).
+      if (reply.raw.destroyed || reply.raw.writableFinished) slot.release();
+      else reply.raw.once('close', slot.release);
+      const t0 = Date.now();
+      let plan: Awaited<ReturnType<typeof prepareWorkbook>>;
+      try {
+        plan = await prepareWorkbook(deps.pool, params, {
+          batchRows: config.batchRows,
+          ccassTop: config.ccassTopParticipants,
+          statementTimeoutMs: config.statementTimeoutMs,
+          signal: shutdown.signal,
+          onRows: (n) => exportRows.inc(n),
+        });
+      } catch (err) {
+        slot.release();
+        exportsTotal.inc({ outcome: 'failed' });
+        throw err;
+      }
+      if (!plan.knownCodes.length) {
+        await plan.release();
+        slot.release();
+        return noKnownCode(reply, plan.unknownCodes);
+      }
+      const out = new PassThrough();
+      plan
+        .write(out)
+        .then((stats) => {
+          exportsTotal.inc({ outcome: 'ok' });
+          log.info(
+            {
+              codes: params.codes.length,
+              rows: stats.rows,
+              sheets: stats.sheets.length,
+              ms: Date.now() - t0,
+            },
+            'workbook exported',
+          );
+        })
+        .catch((err: unknown) => {
+          const aborted = shutdown.signal.aborted || reply.raw.destroyed || req.raw.destroyed;
+          exportsTotal.inc({ outcome: aborted ? 'aborted' : 'failed' });
+          if (aborted) log.info({ err: (err as Error).message }, 'workbook export aborted');
+          else log.error({ err }, 'workbook export failed while streaming');
+        });
+      return workbookHeaders(reply, plan.filename, plan.unknownCodes).send(out);
+    },
+  );
+
+  // A known path asked with a method it does not answer: 405 with the methods it does.
+  app.setNotFoundHandler((req, reply) => {
+    const path = (req.raw.url ?? '/').split('?')[0] as string;
+    const methods = methodsByPath.get(path);
+    if (methods && !methods.has(req.method)) {
+      const allow = [...methods].sort().join(', ');
+      return reply
+        .code(405)
+        .header('allow', allow)
+        .send({
+          error: 'method_not_allowed',
+          message: `${req.method} is not allowed on ${path}; allowed: ${allow}`,
+        });
+    }
+    return reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${path}` });
   });
 
   deps.health.add('exporter', () => ({
     ok: !shutdown.signal.aborted,
-    detail: `${exportsInFlight} exports in flight`,
+    detail: `${slots.running} exports in flight`,
   }));
 
   await app.listen({ host: config.host, port: config.port });

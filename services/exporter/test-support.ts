@@ -25,28 +25,58 @@ export interface GoldPriceRow {
   turnover: number | null;
   dv: number | null;
   dv30: number | null;
+  /** Month-to-date, computed here from the raw rows of the month up to this row's date. */
   monthHigh: number | null;
+  monthHighDate: string | null;
   monthLow: number | null;
+  monthLowDate: string | null;
 }
 
+/**
+ * A stock's gold rows in `from`…`to` with month-to-date high/low computed independently of the
+ * exporter: over every row of the month (also those before `from`) up to and including the row's
+ * day, the first day reaching the extreme.
+ */
 export async function goldPrices(
   pool: pg.Pool,
   code: string,
   from: string,
   to: string,
 ): Promise<GoldPriceRow[]> {
-  const { rows } = await pool.query<GoldPriceRow>(
+  const { rows } = await pool.query<
+    Omit<GoldPriceRow, 'monthHigh' | 'monthHighDate' | 'monthLow' | 'monthLowDate'>
+  >(
     `select p.trade_date::text as date, p.status, p.open::float8 as open, p.high::float8 as high,
             p.low::float8 as low, p.close::float8 as close, p.change_pct::float8 as change,
             p.volume::float8 as volume, p.turnover::float8 as turnover, p.directed_volume::float8 as dv,
-            r.dv_30d_trading::float8 as dv30, m.high::float8 as "monthHigh", m.low::float8 as "monthLow"
+            r.dv_30d_trading::float8 as dv30
      from gold.daily_prices p
      left join gold.rolling_directed_volume r on r.code = p.code and r.trade_date = p.trade_date
-     left join gold.monthly_high_low m on m.code = p.code and m.month = date_trunc('month', p.trade_date)::date
      where p.code = $1 and p.trade_date between $2 and $3 order by p.trade_date`,
-    [code, from, to],
+    [code, `${from.slice(0, 8)}01`, to],
   );
-  return rows;
+  const out: GoldPriceRow[] = [];
+  let month = '';
+  let hi: { v: number; d: string } | null = null;
+  let lo: { v: number; d: string } | null = null;
+  for (const r of rows) {
+    if (r.date.slice(0, 7) !== month) {
+      month = r.date.slice(0, 7);
+      hi = null;
+      lo = null;
+    }
+    if (r.high !== null && (!hi || r.high > hi.v)) hi = { v: r.high, d: r.date };
+    if (r.low !== null && (!lo || r.low < lo.v)) lo = { v: r.low, d: r.date };
+    if (r.date < from) continue;
+    out.push({
+      ...r,
+      monthHigh: hi?.v ?? null,
+      monthHighDate: hi?.d ?? null,
+      monthLow: lo?.v ?? null,
+      monthLowDate: lo?.d ?? null,
+    });
+  }
+  return out;
 }
 
 /** A cell's value as a plain number/string/ISO date/null. */

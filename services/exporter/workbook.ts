@@ -12,18 +12,24 @@ import {
   priceRows,
   priceStats,
   type SummaryRow,
+  summaryAsOf,
   summaryRows,
 } from './queries.ts';
 
 /**
  * The workbook ("the father's format", ARCHITECTURE.md → Exporter):
  *
- * - `Summary`: title row, frozen header, one row per asked code in the asked order: Code, Name, Last
- *   close, Change %, P/E, Dividend yield %, Month high, Month low, 30-day directed volume, CCASS
- *   top-10 %, Note. Unknown codes are listed with a note instead of failing the export.
- * - one sheet per known stock named `<code> <short name>` (≤ 31 chars, no `\ / ? * [ ] :`): title
- *   row, frozen header, Date (dd/mm/yyyy), Open (blank when no source gives it), High, Low, Close,
- *   Change %, Volume, Turnover (HKD), Directed volume, 30-day directed volume, Month high, Month low.
+ * - `Summary`, always first and always present (whatever `sheets` asks): title row stating the
+ *   as-of date, frozen header, one row per asked code in the asked order: Code, Name, Last close,
+ *   Change %, P/E, Dividend yield %, Month-to-date high, High date, Month-to-date low, Low date,
+ *   30-day directed volume, CCASS top-10 %, Note. Every figure is as of the as-of date (the latest
+ *   day of the range with a close for any asked code; see `summaryRows`). Unknown codes are listed
+ *   with a note, and again in a Notes block under the table.
+ * - one sheet per known stock named `<code> <short name>` (≤ 31 chars, no `\ / ? * [ ] :`, no `'`
+ *   at the ends): title row, frozen header, Date (dd/mm/yyyy), Open (blank when no source gives
+ *   it), High, Low, Close, Change %, Volume, Turnover (HKD), Directed volume, 30-day directed
+ *   volume, Month-to-date high, High date, Month-to-date low, Low date (month-to-date: what was
+ *   known on that row's day, never a later day of the month).
  * - optionally `CCASS <code>` right after the stock's sheet: the largest participants on the latest
  *   holding date on or before `to`, with their change against the previous holding date.
  *
@@ -31,10 +37,10 @@ import {
  * colour and the `[Red]` section of the number format). Column widths are computed before the
  * first row is written (a streamed sheet cannot widen later) from each column's largest value.
  *
- * Text cells from data (names, participants, notes) go through `safeText`: a value starting with
- * `=`, `+`, `-`, `@`, tab or carriage return is prefixed with a single quote `'`, so that a
- * spreadsheet (or a CSV made from the sheet) never evaluates it as a formula; XML-illegal control
- * characters are dropped.
+ * Every text cell is an inline string (`t="inlineStr"`, `xml:space="preserve"`), never a formula
+ * nor a formula's cached string result (`t="str"`, exceljs' default for plain strings, whose
+ * leading spaces LibreOffice drops): a name such as ` =1+1` or `=HYPERLINK(…)` is shown exactly
+ * as given and no reader evaluates it. `safeText` only drops XML-illegal control characters.
  *
  * Memory stays flat: the workbook is written with exceljs' streaming writer, rows are read in
  * keyset pages of `batchRows`, each row is committed at once, and after each page the writer waits
@@ -63,7 +69,12 @@ export interface WorkbookStats {
 /** A prepared export: summary read, widths known, one Postgres snapshot held until `write` or `release`. */
 export interface WorkbookPlan {
   readonly params: ExportParams;
+  /** The Summary's as-of date (latest day of the range with a close for any asked code), null when none. */
+  readonly asOf: string | null;
   readonly summary: readonly SummaryRow[];
+  /** Asked codes Harbour knows (has a name for), in the asked order. */
+  readonly knownCodes: readonly string[];
+  /** Asked codes Harbour does not know; listed on the Summary (row note and Notes block). */
   readonly unknownCodes: readonly string[];
   /** Sheet names in workbook order. */
   readonly sheetNames: readonly string[];
@@ -86,8 +97,10 @@ const PRICE_COLUMNS = [
   'Turnover (HKD)',
   'Directed volume',
   '30-day directed volume',
-  'Month high',
-  'Month low',
+  'Month-to-date high',
+  'High date',
+  'Month-to-date low',
+  'Low date',
 ] as const;
 
 const SUMMARY_COLUMNS = [
@@ -97,8 +110,10 @@ const SUMMARY_COLUMNS = [
   'Change %',
   'P/E',
   'Dividend yield %',
-  'Month high',
-  'Month low',
+  'Month-to-date high',
+  'High date',
+  'Month-to-date low',
+  'Low date',
   '30-day directed volume',
   'CCASS top-10 %',
   'Note',
@@ -156,17 +171,25 @@ const FROZEN_HEADER: Partial<ExcelJS.WorksheetView>[] = [
   { state: 'frozen', xSplit: 0, ySplit: 2, topLeftCell: 'A3' },
 ];
 
-/** Formula-injection guard for text cells; see the module comment. */
+/** Text of a cell: XML-illegal control characters dropped, everything else (leading spaces, `=`) kept. */
 export function safeText(value: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping XML-illegal control characters on purpose
-  const clean = value.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '');
-  return /^[=+\-@\t\r]/.test(clean) ? `'${clean}` : clean;
+  return value.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '');
+}
+
+/** A text cell's value: an inline string (see the module comment), shown exactly as given. */
+function textCell(value: string): ExcelJS.CellRichTextValue {
+  return { richText: [{ text: safeText(value) }] };
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are not allowed in sheet names
-const SHEET_NAME_FORBIDDEN = /[\\/?*[\]:\u0000-\u001F']/g;
+const SHEET_NAME_FORBIDDEN = /[\\/?*[\]:\u0000-\u001F]/g;
 
-/** `<code> <short name>`: at most 31 characters, none of `\ / ? * [ ] :`, cut at a word boundary when possible. */
+/**
+ * `<code> <short name>`: at most 31 characters, none of `\ / ? * [ ] :`, cut at a word boundary
+ * when possible. Apostrophes stay inside (`00062 TRANSPORT INT'L`); Excel forbids them only at
+ * the ends of a name, so a trailing one is dropped (the code keeps the start clean).
+ */
 export function stockSheetName(code: string, name: string | null): string {
   const cleaned = (name ?? '').replace(SHEET_NAME_FORBIDDEN, ' ').replace(/\s+/g, ' ').trim();
   let full = cleaned ? `${code} ${cleaned}` : code;
@@ -175,7 +198,7 @@ export function stockSheetName(code: string, name: string | null): string {
     const space = cut.lastIndexOf(' ');
     full = space > code.length + 6 ? cut.slice(0, space) : cut;
   }
-  return full.trim();
+  return full.replace(/[\s']+$/, '');
 }
 
 export const ccassSheetName = (code: string) => `CCASS ${code}`;
@@ -211,8 +234,10 @@ function priceWidths(stats: PriceStats): number[] {
     width('Turnover (HKD)', stats.turnover, 0),
     width('Directed volume', stats.directedVolume, 0, true),
     width('30-day directed volume', stats.dv30, 0, true),
-    width('Month high', stats.price, 3),
-    width('Month low', stats.price, 3),
+    width('Month-to-date high', stats.price, 3),
+    12,
+    width('Month-to-date low', stats.price, 3),
+    12,
   ];
 }
 
@@ -240,22 +265,25 @@ function setColumns(sheet: Sheet, widths: number[]): void {
 
 /** Row 1: one text cell (it overflows into the empty cells to its right). */
 function addTitle(sheet: Sheet, title: string): void {
-  const row = sheet.addRow([safeText(title)]);
-  row.getCell(1).style = S.title;
+  const row = sheet.addRow([]);
+  put(row, 1, title, S.title);
   row.height = 20;
   row.commit();
 }
 
 function addHeader(sheet: Sheet, labels: readonly string[]): void {
-  const row = sheet.addRow([...labels]);
-  for (let i = 1; i <= labels.length; i++) row.getCell(i).style = S.header;
+  const row = sheet.addRow([]);
+  labels.forEach((label, i) => {
+    put(row, i + 1, label, S.header);
+  });
   row.commit();
 }
 
+/** Writes one cell; text becomes an inline string (`textCell`), null leaves the cell empty. */
 function put(row: ExcelJS.Row, col: number, value: number | string | Date | null, s: Style): void {
   if (value === null) return;
   const cell = row.getCell(col);
-  cell.value = value;
+  cell.value = typeof value === 'string' ? textCell(value) : value;
   cell.style = s;
 }
 
@@ -271,7 +299,8 @@ async function backpressure(sheet: Sheet, signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
 }
 
-function fileName(params: ExportParams): string {
+/** The download's file name: `harbour-<codes or N-stocks>-<from>-<to>.xlsx`. */
+export function workbookFileName(params: ExportParams): string {
   const who = params.codes.length <= 3 ? params.codes.join('-') : `${params.codes.length}-stocks`;
   return `harbour-${who}-${params.from}-${params.to}.xlsx`;
 }
@@ -304,13 +333,13 @@ export async function prepareWorkbook(
     await client.query(
       `set local statement_timeout = ${Math.max(1, Math.floor(opts.statementTimeoutMs ?? 30_000))}`,
     );
-    const summary = await summaryRows(client, params.codes, params.from, params.to);
+    const asOf = await summaryAsOf(client, params.codes, params.from, params.to);
+    const summary = await summaryRows(client, params.codes, params.from, asOf);
     const known = summary.filter((r) => r.name !== null);
     const unknownCodes = summary.filter((r) => r.name === null).map((r) => r.code);
     const want = (k: SheetKind) => params.sheets.includes(k);
-    // A workbook needs at least one sheet: the Summary stands in when nothing else would be written.
-    const withSummary = want('summary') || !known.length || (!want('prices') && !want('ccass'));
-    const sheetNames: string[] = withSummary ? ['Summary'] : [];
+    // The Summary is always written: it is where unknown codes and the as-of date are stated.
+    const sheetNames: string[] = ['Summary'];
     for (const r of known) {
       if (want('prices')) sheetNames.push(stockSheetName(r.code, r.name));
       if (want('ccass')) sheetNames.push(ccassSheetName(r.code));
@@ -336,7 +365,7 @@ export async function prepareWorkbook(
       });
       let rows = 0;
       try {
-        if (withSummary) writeSummary(wb, params, summary, opts.generatedAt ?? new Date());
+        writeSummary(wb, params, asOf, summary, opts.generatedAt ?? new Date());
         for (const r of known) {
           signal.throwIfAborted();
           if (want('prices')) {
@@ -362,10 +391,12 @@ export async function prepareWorkbook(
     };
     return {
       params,
+      asOf,
       summary,
+      knownCodes: known.map((r) => r.code),
       unknownCodes,
       sheetNames,
-      filename: fileName(params),
+      filename: workbookFileName(params),
       write,
       release: () => release(),
     };
@@ -389,32 +420,40 @@ export async function writeWorkbook(
 function writeSummary(
   wb: ExcelJS.stream.xlsx.WorkbookWriter,
   params: ExportParams,
+  asOf: string | null,
   rows: readonly SummaryRow[],
   at: Date,
 ) {
   const sheet = wb.addWorksheet('Summary', { views: FROZEN_HEADER });
-  const latest = rows.reduce<string | null>(
-    (m, r) => (r.lastDate && (!m || r.lastDate > m) ? r.lastDate : m),
-    null,
-  );
   const notes = rows.map((r) => {
-    if (r.name === null) return 'unknown code: no prices for it in Harbour';
+    if (r.name === null) return 'unknown code: Harbour has no prices for it';
     if (!r.lastDate) return `no prices between ${dmy(params.from)} and ${dmy(params.to)}`;
-    if (latest && r.lastDate < latest) return `last traded ${dmy(r.lastDate)}`;
+    if (asOf && r.lastDate < asOf) return `last traded ${dmy(r.lastDate)}`;
     return '';
   });
+  const unknown = rows.filter((r) => r.name === null).map((r) => r.code);
+  const noteLines = [
+    asOf
+      ? `Every figure is as of ${dmy(asOf)}, the last day from ${dmy(params.from)} to ${dmy(params.to)} with prices; month-to-date high/low run from the 1st of the month to each stock's last traded day.`
+      : `No prices between ${dmy(params.from)} and ${dmy(params.to)} for the asked codes, so no figures.`,
+    unknown.length
+      ? `Unknown codes (no prices for them in Harbour, no sheets): ${unknown.join(', ')}.`
+      : 'Unknown codes: none.',
+  ];
   setColumns(sheet, [
     8,
     textWidth(
       'Name',
-      rows.map((r) => (r.name === null ? null : safeText(r.name))),
+      rows.map((r) => r.name),
     ),
     width('Last close', maxAbs(rows.map((r) => r.lastClose)), 3),
     width('Change %', maxAbs(rows.map((r) => r.changePct)), 2, true),
     width('P/E', maxAbs(rows.map((r) => r.pe)), 2),
     width('Dividend yield %', maxAbs(rows.map((r) => r.dividendYield)), 2),
-    width('Month high', maxAbs(rows.map((r) => r.monthHigh)), 3),
-    width('Month low', maxAbs(rows.map((r) => r.monthLow)), 3),
+    width('Month-to-date high', maxAbs(rows.map((r) => r.monthHigh)), 3),
+    12,
+    width('Month-to-date low', maxAbs(rows.map((r) => r.monthLow)), 3),
+    12,
     width('30-day directed volume', maxAbs(rows.map((r) => r.dv30)), 0, true),
     width('CCASS top-10 %', maxAbs(rows.map((r) => r.ccassTop10Pct)), 2),
     textWidth('Note', notes),
@@ -422,25 +461,37 @@ function writeSummary(
   const stamp = `${dmy(at.toISOString().slice(0, 10))} ${at.toISOString().slice(11, 16)} UTC`;
   addTitle(
     sheet,
-    `Harbour export: ${rows.length} ${rows.length === 1 ? 'stock' : 'stocks'}, ${dmy(params.from)} to ${dmy(params.to)}; ` +
-      `prices as of ${latest ? dmy(latest) : 'n/a'}; generated ${stamp}`,
+    `Harbour export: ${rows.length} ${rows.length === 1 ? 'code' : 'codes'}, ${dmy(params.from)} to ${dmy(params.to)}; ` +
+      `as of ${asOf ? dmy(asOf) : 'n/a (no prices in the range)'}; generated ${stamp}`,
   );
   addHeader(sheet, SUMMARY_COLUMNS);
   rows.forEach((r, i) => {
     const row = sheet.addRow([]);
     put(row, 1, r.code, S.text);
-    put(row, 2, r.name === null ? null : safeText(r.name), S.text);
+    put(row, 2, r.name, S.text);
     put(row, 3, r.lastClose, S.price);
     put(row, 4, r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct);
     put(row, 5, r.pe, S.ratio);
     put(row, 6, r.dividendYield, S.ratio);
     put(row, 7, r.monthHigh, S.price);
-    put(row, 8, r.monthLow, S.price);
-    put(row, 9, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
-    put(row, 10, r.ccassTop10Pct, S.ratio);
-    if (notes[i]) put(row, 11, safeText(notes[i] as string), S.text);
+    put(row, 8, r.monthHighDate && excelDate(r.monthHighDate), S.date);
+    put(row, 9, r.monthLow, S.price);
+    put(row, 10, r.monthLowDate && excelDate(r.monthLowDate), S.date);
+    put(row, 11, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
+    put(row, 12, r.ccassTop10Pct, S.ratio);
+    if (notes[i]) put(row, 13, notes[i] as string, S.text);
     row.commit();
   });
+  // The Notes block: a blank row, then `Notes` and one line per note in column A (overflowing right).
+  sheet.addRow([]).commit();
+  const head = sheet.addRow([]);
+  put(head, 1, 'Notes', S.title);
+  head.commit();
+  for (const line of noteLines) {
+    const row = sheet.addRow([]);
+    put(row, 1, line, S.text);
+    row.commit();
+  }
   sheet.commit();
 }
 
@@ -456,7 +507,9 @@ function priceCells(row: ExcelJS.Row, r: PriceRow): void {
   put(row, 9, r.directedVolume, r.directedVolume !== null && r.directedVolume < 0 ? S.signedRed : S.signed);
   put(row, 10, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
   put(row, 11, r.monthHigh, S.price);
-  put(row, 12, r.monthLow, S.price);
+  put(row, 12, r.monthHighDate && excelDate(r.monthHighDate), S.date);
+  put(row, 13, r.monthLow, S.price);
+  put(row, 14, r.monthLowDate && excelDate(r.monthLowDate), S.date);
 }
 
 async function writePriceSheet(
@@ -535,13 +588,13 @@ async function writeCcassSheet(
   for (const h of holders) {
     const row = sheet.addRow([]);
     put(row, 1, h.rank, S.int);
-    put(row, 2, h.participantId === null ? null : safeText(h.participantId), S.text);
-    put(row, 3, safeText(h.participantName), S.text);
+    put(row, 2, h.participantId, S.text);
+    put(row, 3, h.participantName, S.text);
     put(row, 4, h.shareholding, S.int);
     put(row, 5, h.pctIssued, S.ratio);
     put(row, 6, h.changeShares, h.changeShares < 0 ? S.signedRed : S.signed);
     put(row, 7, h.changePctIssued, h.changePctIssued !== null && h.changePctIssued < 0 ? S.pctRed : S.pct);
-    put(row, 8, safeText(h.kind), S.text);
+    put(row, 8, h.kind, S.text);
     row.commit();
   }
   await backpressure(sheet, signal);

@@ -201,7 +201,7 @@ async function naiveExport(
   out: NodeJS.WritableStream & { setHeader?: (k: string, v: string) => void },
 ) {
   const wb = new ExcelJS.Workbook();
-  const summary = await readOnly(pool, 60_000, (db) => summaryRows(db, codes, from, to));
+  const summary = await readOnly(pool, 60_000, (db) => summaryRows(db, codes, from, to)); // as of `to`: the contrast needs no exact as-of date
   const s = wb.addWorksheet('Summary', { views: [{ state: 'frozen', ySplit: 2 }] });
   s.addRow([`Harbour export: ${codes.length} stocks`]);
   s.addRow([...SHEET_COLUMNS.summary]);
@@ -214,7 +214,9 @@ async function naiveExport(
       r.pe,
       r.dividendYield,
       r.monthHigh,
+      r.monthHighDate,
       r.monthLow,
+      r.monthLowDate,
       r.dv30,
       r.ccassTop10Pct,
     ]);
@@ -237,7 +239,9 @@ async function naiveExport(
         p.directedVolume,
         p.dv30,
         p.monthHigh,
+        p.monthHighDate,
         p.monthLow,
+        p.monthLowDate,
       ]);
       row.getCell(1).numFmt = 'dd/mm/yyyy';
       for (const c of [7, 8]) row.getCell(c).numFmt = '#,##0';
