@@ -48,7 +48,10 @@ program
   .description(
     'fetch one page from the configured sources exactly as the scrapers do, parse it and print { summary, rows } as JSON (no NATS, Postgres or lake needed)',
   )
-  .argument('<kind>', 'ccass | quote | securities | quotations | stocklist, or a dataset name (fundamentals, quotes)')
+  .argument(
+    '<kind>',
+    'ccass | quote | securities | quotations | stocklist, or a dataset name (fundamentals, quotes)',
+  )
   .option('--code <code>', 'stock code for ccass and quote', '00700')
   .option(
     '--date <date>',

@@ -58,7 +58,10 @@ export async function probe(
   const scrapers = config.scrapers as ScrapersConfig;
   const code = parseCodes(opts.code ?? '00700')?.[0];
   if (!code || opts.code?.includes(',')) {
-    throw new HarbourError(ErrorCodes.Config, `--code must be one stock code like 00700 (got "${opts.code}")`);
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `--code must be one stock code like 00700 (got "${opts.code}")`,
+    );
   }
   let date = opts.date === undefined ? undefined : parseDateOption('date', opts.date);
   if (date === undefined && kind !== 'quote' && kind !== 'securities') {

@@ -1,7 +1,13 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type Dataset, ErrorCodes, HarbourError, SCHEMA_VERSION, type ScrapeJob } from '../../contracts/index.ts';
+import {
+  type Dataset,
+  ErrorCodes,
+  HarbourError,
+  SCHEMA_VERSION,
+  type ScrapeJob,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import { addDays, localDate, type TradingCalendar } from '../scheduler/index.ts';
 import type { SourcesConfig } from './config.ts';

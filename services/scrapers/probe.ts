@@ -42,13 +42,22 @@ export interface Page {
   rows: unknown[];
 }
 
-const stockListPage = (rows: { code: string; name: string }[]): Page => ({ summary: { stocks: rows.length }, rows });
+const stockListPage = (rows: { code: string; name: string }[]): Page => ({
+  summary: { stocks: rows.length },
+  rows,
+});
 const quotationsPage = (tradeDate: string, rows: unknown[]): Page => ({
   summary: { tradeDate, securities: rows.length },
   rows,
 });
-const securitiesPage = (asOf: string, rows: unknown[]): Page => ({ summary: { asOf, securities: rows.length }, rows });
-const quotePage = (row: FundamentalRow): Page => ({ summary: { code: row.code, asOf: row.as_of }, rows: [row] });
+const securitiesPage = (asOf: string, rows: unknown[]): Page => ({
+  summary: { asOf, securities: rows.length },
+  rows,
+});
+const quotePage = (row: FundamentalRow): Page => ({
+  summary: { code: row.code, asOf: row.as_of },
+  rows: [row],
+});
 
 /** Parses a saved page; throws the parser's coded error when the page is refused. */
 export async function parsePage(kind: PageKind, bytes: Uint8Array): Promise<Page> {

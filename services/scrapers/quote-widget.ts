@@ -82,9 +82,13 @@ async function readToken(ctx: Ctx): Promise<string> {
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   if (res.status >= 400) {
-    throw new HarbourError(ErrorCodes.HttpFailed, `HKEX equities page (quote token): HTTP ${res.status} from ${url}`, {
-      detail: { url, status: res.status },
-    });
+    throw new HarbourError(
+      ErrorCodes.HttpFailed,
+      `HKEX equities page (quote token): HTTP ${res.status} from ${url}`,
+      {
+        detail: { url, status: res.status },
+      },
+    );
   }
   const token = tokenFromPage(res.text());
   if (token === undefined) {
@@ -140,9 +144,13 @@ export const widgetSourceUrl = (sources: SourcesConfig, sym: string) =>
   `${sources.quoteBaseUrl}/data/getequityquote?sym=${sym}&lang=eng`;
 
 function refused(res: HttpResponse, url: string): HarbourError {
-  return new HarbourError(ErrorCodes.QuoteToken, `quote widget refused a freshly read token (HTTP ${res.status})`, {
-    detail: { url: url.replace(/token=[^&]*/, 'token=…'), status: res.status },
-  });
+  return new HarbourError(
+    ErrorCodes.QuoteToken,
+    `quote widget refused a freshly read token (HTTP ${res.status})`,
+    {
+      detail: { url: url.replace(/token=[^&]*/, 'token=…'), status: res.status },
+    },
+  );
 }
 
 /**
@@ -150,7 +158,10 @@ function refused(res: HttpResponse, url: string): HarbourError {
  * A 403 or a token-rejecting `responsecode` makes it read a new token ONCE and retry; a second
  * refusal is `HARBOUR_ERR_QUOTE_TOKEN`. Other failures are the parser's coded errors.
  */
-export async function fetchQuote(ctx: Ctx, code: string): Promise<{ row: FundamentalRow; sourceUrl: string }> {
+export async function fetchQuote(
+  ctx: Ctx,
+  code: string,
+): Promise<{ row: FundamentalRow; sourceUrl: string }> {
   const sym = String(Number(code));
   const origin = new URL(tokenPageUrl(ctx.sources)).origin;
   const referer = `${origin}${EQUITIES_QUOTE_PAGE_PATH}?sym=${sym}&sc_lang=en`;
@@ -173,9 +184,13 @@ export async function fetchQuote(ctx: Ctx, code: string): Promise<{ row: Fundame
       try {
         const row = parseQuote(res.text());
         if (row.code !== code) {
-          throw new HarbourError(ErrorCodes.ParseLayout, `quote widget answered ${row.code} when asked for ${code}`, {
-            detail: { asked: code, got: row.code },
-          });
+          throw new HarbourError(
+            ErrorCodes.ParseLayout,
+            `quote widget answered ${row.code} when asked for ${code}`,
+            {
+              detail: { asked: code, got: row.code },
+            },
+          );
         }
         return { row, sourceUrl: widgetSourceUrl(ctx.sources, sym) };
       } catch (err) {
