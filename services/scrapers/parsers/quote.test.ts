@@ -109,7 +109,9 @@ describe('parseQuote', () => {
   });
 
   it('reads the 2026 English capture (JSONP, updatetime "26 Jan 2026 16:08")', () => {
-    const row = parseQuote(readFixture('quote', '00653-2026-01-26-eng-getequityquote.from-capture-json.jsonp'));
+    const row = parseQuote(
+      readFixture('quote', '00653-2026-01-26-eng-getequityquote.from-capture-json.jsonp'),
+    );
     expect(row).toMatchObject({
       code: '00653',
       as_of: '2026-01-26',
