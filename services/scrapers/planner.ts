@@ -25,8 +25,6 @@ export interface PlannerContext {
   codes: readonly string[];
   logger: Logger;
   signal?: AbortSignal;
-  /** The clock deciding which fundamentals dates are past (default: now). */
-  now?: () => Date;
 }
 
 export interface PlanRequest {
@@ -82,7 +80,7 @@ export async function planRun(
 ): Promise<{ status: string; jobs: ScrapeJob[] }> {
   const run = { runId: req.runId, dataset: req.dataset, date: req.date, trigger: req.trigger };
   try {
-    refusePastSnapshot(req.dataset, req.date, ctx.calendar, ctx.now?.());
+    refusePastSnapshot(req.dataset, req.date, ctx.calendar);
   } catch (err) {
     await recordRun(ctx.pool, { ...run, status: 'failed', note: (err as Error).message }, []);
     ctx.logger.warn({ ...run, code: ErrorCodes.SnapshotOnly }, (err as Error).message);
