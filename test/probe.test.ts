@@ -29,7 +29,12 @@ interface Run {
 }
 
 function harbour(...args: string[]): Promise<Run> {
+  return harbourWith({}, ...args);
+}
+
+function harbourWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   const env: NodeJS.ProcessEnv = {
+    ...extraEnv,
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
@@ -118,6 +123,18 @@ describe('harbour probe against the fixture site', { timeout: 120_000 }, () => {
     });
     expect(site.stats().of(PATHS.equitiesPage)).toBe(1);
     expect(site.stats().of(PATHS.quoteWidgetAlt)).toBe(1);
+    // the token page is a setting of its own
+    site.stats().reset();
+    const other = await harbourWith(
+      {
+        HARBOUR_SCRAPERS_SOURCES_QUOTE_TOKEN_PAGE_URL: `${site.url}${PATHS.equitiesQuotePage}?sym=700&sc_lang=en`,
+      },
+      'probe',
+      'quote',
+    );
+    expect(json(other).summary).toMatchObject({ code: '00700' });
+    expect(site.stats().of(PATHS.equitiesQuotePage)).toBe(1);
+    expect(site.stats().of(PATHS.equitiesPage)).toBe(0);
   });
 
   it('a refused page exits 1 with its error code on stderr', async () => {
