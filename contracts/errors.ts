@@ -39,6 +39,15 @@ export const ErrorCodes = {
   HttpFailed: 'HARBOUR_ERR_HTTP_FAILED',
   /** HTTP client: a response body (declared or decoded) exceeds `maxBodyBytes`; not retried. */
   HttpBodyTooLarge: 'HARBOUR_ERR_HTTP_BODY_TOO_LARGE',
+  /**
+   * Quote widget: the API refused the token (403 or a token-rejecting `responsecode`) even with a
+   * freshly read one, or the HKEX equities page carries no token; retried with back-off.
+   */
+  QuoteToken: 'HARBOUR_ERR_QUOTE_TOKEN',
+  /** Quote widget: a non-"000" `responsecode` whose meaning is not known; retried, never read as "no data". */
+  QuoteResponse: 'HARBOUR_ERR_QUOTE_RESPONSE',
+  /** Planner: fundamentals are snapshots of the moment fetched; a past date cannot be collected. */
+  SnapshotOnly: 'HARBOUR_ERR_SNAPSHOT_ONLY',
   /** Shutdown: the drain deadline passed and the service was closed by force. */
   ShutdownForced: 'HARBOUR_ERR_SHUTDOWN_FORCED',
 } as const;

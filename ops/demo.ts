@@ -116,7 +116,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     step(`collecting ${from} .. ${to} (${dates.length} trading days), watch list ${codes.join(', ')}`);
     const scraped: DemoResult['scraped'] = {};
     for (const dataset of DATASETS) {
-      const range = dataset === 'securities' ? { from: to, to } : { from, to };
+      // Fundamentals are a snapshot of now (the quote widget has no history): the latest trading day only.
+      const snapshot = calendar.previousTradingDay(addDays(today, 1));
+      const range =
+        dataset === 'securities'
+          ? { from: to, to }
+          : dataset === 'fundamentals'
+            ? { from: snapshot, to: snapshot }
+            : { from, to };
       const r = await backfill(config, host.deps, { dataset, ...range, workers: false, label: 'demo' });
       scraped[dataset] = r.byStatus;
       step(

@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { isHarbourError } from '../contracts/index.ts';
 import {
   backfill,
+  checkCollectable,
   lakeList,
   PARSE_KINDS,
   type ParseKind,
@@ -15,6 +16,7 @@ import {
   parseDataset,
   parseDateOption,
   parseFile,
+  probe,
   rebuildWithProgress,
   withInfra,
 } from './cli/commands.ts';
@@ -42,6 +44,24 @@ program
   });
 
 program
+  .command('probe')
+  .description(
+    'fetch one page from the configured sources exactly as the scrapers do, parse it and print { summary, rows } as JSON (no NATS, Postgres or lake needed)',
+  )
+  .argument(
+    '<kind>',
+    'ccass | quote | securities | quotations | stocklist, or a dataset name (fundamentals, quotes)',
+  )
+  .option('--code <code>', 'stock code for ccass and quote', '00700')
+  .option(
+    '--date <date>',
+    'yyyy-mm-dd for ccass, quotations and stocklist (default: the last trading day before today in Hong Kong); quote takes none',
+  )
+  .action(async (kind: string, opts: { code: string; date?: string }) => {
+    process.stdout.write(`${JSON.stringify(await probe(config(), logger(), kind, opts), null, 2)}\n`);
+  });
+
+program
   .command('backfill')
   .description(
     'collect a dataset for every trading day of a date range (plans jobs, works them, shows progress)',
@@ -58,6 +78,7 @@ program
     if (from > to) throw new Error(`--from ${from} is after --to ${to}`);
     const codes = parseCodes(opts.codes);
     const cfg = config();
+    checkCollectable(cfg, dataset, from);
     const result = await withInfra(cfg, logger(), (deps) =>
       backfill(cfg, deps, { dataset, from, to, workers: opts.workers, ...(codes ? { codes } : {}) }),
     );
@@ -75,6 +96,7 @@ program
     const date = parseDateOption('date', opts.date);
     const codes = parseCodes(opts.codes);
     const cfg = config();
+    checkCollectable(cfg, dataset, date);
     const result = await withInfra(cfg, logger(), (deps) =>
       backfill(cfg, deps, {
         dataset,

@@ -18,7 +18,8 @@ describe('npm run demo', () => {
     expect(result.dates).toHaveLength(2);
     expect(result.scraped.quotes).toEqual({ done: 2 });
     expect(result.scraped.ccass).toEqual({ done: 4 });
-    expect(result.scraped.fundamentals).toEqual({ done: 4 });
+    // fundamentals: one snapshot (now) per watched stock; past dates cannot be collected
+    expect(result.scraped.fundamentals).toEqual({ done: 2 });
     expect(result.scraped.securities).toEqual({ done: 1 });
     expect(result.lake.files).toBeGreaterThanOrEqual(4);
     expect(result.lake.rows).toBeGreaterThan(100);

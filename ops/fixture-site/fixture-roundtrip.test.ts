@@ -14,7 +14,7 @@ import {
 } from '../../services/scrapers/parsers/index.ts';
 import { tradingDaysBetween } from './calendar.ts';
 import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from './index.ts';
-import { ccassSearch, quotationsPath } from './test-helpers.ts';
+import { ccassSearch, quotationsPath, quoteToken } from './test-helpers.ts';
 
 const TODAY = '2026-10-12';
 let site: FixtureSite;
@@ -129,18 +129,16 @@ describe('CCASS stock list round trip', () => {
 
 describe('quote widget round trip', () => {
   it('parses to the model fundamentals (amounts within the printed M/B rounding)', async () => {
-    for (const [sym, date] of [
-      ['700', '2026-10-02'],
-      ['5', '2026-10-09'],
-      [String(Number(site.universe()[12]!.code)), '2026-09-30'],
-    ] as const) {
+    const token = await quoteToken(site.url);
+    for (const sym of ['700', '5', String(Number(site.universe()[12]!.code))]) {
       const res = await fetch(
-        `${site.url}${PATHS.quoteWidget}?sym=${sym}&lang=eng&callback=jQuery123_456&date=${date}`,
+        `${site.url}${PATHS.quoteWidget}?sym=${sym}&token=${token}&lang=eng&callback=jQuery123_456`,
       );
       const got = parseQuote(await res.text());
-      const want = site.model.fundamental(sym.padStart(5, '0'), date)!;
+      const want = site.model.fundamental(sym.padStart(5, '0'))!;
       expect(got.code).toBe(want.code);
       expect(got.as_of).toBe(want.as_of);
+      expect(got.as_of).toBe(site.model.latestTradingDay());
       for (const k of ['last', 'prev_close', 'open', 'high', 'low', 'eps', 'pe', 'dividend_yield'] as const) {
         expect(got[k], `${sym} ${k}`).toBe(want[k]);
       }
@@ -154,7 +152,9 @@ describe('quote widget round trip', () => {
           expect(Math.abs((g ?? 0) - w), `${sym} ${k}`).toBeLessThanOrEqual(Math.max(5e3, w * 0.001) + 5e6);
       }
     }
-    const unknown = await fetch(`${site.url}${PATHS.quoteWidget}?sym=99999&lang=eng&callback=cb`);
+    const unknown = await fetch(
+      `${site.url}${PATHS.quoteWidget}?sym=99999&token=${token}&lang=eng&callback=cb`,
+    );
     const body = await unknown.text();
     expect(outcomeOf(() => parseQuote(body))).toBe('unknown_stock');
   });

@@ -12,6 +12,7 @@ import {
   ccassSearch,
   hiddenFields,
   quotationsPath,
+  quoteToken,
   reportLines,
 } from './test-helpers.ts';
 
@@ -318,18 +319,21 @@ describe('other endpoints', () => {
     expect(wbXml).toContain('name="ListOfSecurities"');
   });
 
-  it('answers the quote widget (JSONP) consistently with the quotations', async () => {
-    const res = await fetch(`${site.url}${PATHS.quoteWidget}?sym=700&lang=eng&callback=cb&date=2026-10-02`);
+  it('answers the quote widget (JSONP) with the latest quote, ignoring a date', async () => {
+    const token = await quoteToken(site.url);
+    const res = await fetch(
+      `${site.url}${PATHS.quoteWidget}?sym=700&token=${token}&lang=eng&qid=1&callback=cb&_=2&date=2026-10-02`,
+    );
     const body = await res.text();
     expect(body.startsWith('cb({')).toBe(true);
     const doc = JSON.parse(body.slice(3, -1)) as { data: { quote: Record<string, unknown> } };
     const q = doc.data.quote;
-    const day = site.model.quote('00700', '2026-10-02')!;
+    const day = site.model.quote('00700', TODAY)!;
     expect(q.ls).toBe((day.close / 1000).toFixed(3));
     expect(q.hc).toBe((day.prevClose / 1000).toFixed(3));
     expect(q.amt_os).toBe('9,553,315,311');
     expect(q.vo_u).toMatch(/^[MB]$/);
-    expect(q.updatetime).toBe('02 Oct 2026 16:08');
+    expect(q.updatetime).toBe('12 Oct 2026 16:08');
     for (const k of [
       'ls',
       'hc',
@@ -349,10 +353,61 @@ describe('other endpoints', () => {
     }
     expect(q).toHaveProperty('mkt_cap');
     expect(q).toHaveProperty('mkt_cap_u');
-    // default date = latest trading day ≤ today; Chinese dates with lang=chi
-    const latest = await fetch(`${site.url}/hkexwidget/data/getequityquote?sym=5&lang=chi`);
+    // Chinese dates with lang=chi
+    const latest = await fetch(`${site.url}/hkexwidget/data/getequityquote?sym=5&lang=chi&token=${token}`);
     const l = JSON.parse(await latest.text()) as { data: { quote: Record<string, unknown> } };
     expect(l.data.quote.updatetime).toBe('2026年10月12日16:08');
+  });
+});
+
+describe('quote widget token', () => {
+  it('serves the token in the real page script form and refuses requests without a current token', async () => {
+    const pageRes = await fetch(`${site.url}${PATHS.equitiesQuotePage}?sym=700&sc_lang=en`);
+    const page = await pageRes.text();
+    expect(page).toMatch(
+      /function getToken\(\) \{\n\s*\/\/return "Base64-AES-Encrypted-Token";\n\s*return "[^"]+";\n\s*\}/,
+    );
+    const token = await quoteToken(site.url);
+    expect(decodeURIComponent(token)).toMatch(/^[A-Za-z0-9+/]{64}$/);
+    const widget = (t?: string) =>
+      fetch(
+        `${site.url}${PATHS.quoteWidget}?sym=700&lang=eng&callback=cb${t === undefined ? '' : `&token=${t}`}`,
+      );
+    const before = site.quoteTokens.refused;
+    expect((await widget(token)).status).toBe(200);
+    expect((await widget()).status).toBe(403);
+    // sent without encoding, base64 `+` arrives as a space: refused like the real API
+    const raw = decodeURIComponent(token);
+    if (raw.includes('+')) expect((await widget(raw)).status).toBe(403);
+    else expect((await widget(`${token}x`)).status).toBe(403);
+    site.quoteTokens.expire();
+    expect((await widget(token)).status).toBe(403);
+    expect(site.quoteTokens.refused - before).toBe(3);
+    const fresh = await quoteToken(site.url);
+    expect(fresh).not.toBe(token);
+    expect((await widget(fresh)).status).toBe(200);
+  });
+
+  it('rotates the token after quoteTokenTtlMs, and serveStale hands out a token that is replaced at once', async () => {
+    const short = await startFixtureSite({ samplesDir, seed: 7, today: TODAY, quoteTokenTtlMs: 1000 });
+    try {
+      const widget = (t: string) => fetch(`${short.url}${PATHS.quoteWidget}?sym=5&lang=eng&token=${t}`);
+      const first = await quoteToken(short.url);
+      expect((await widget(first)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await widget(first)).status).toBe(403);
+      const second = await quoteToken(short.url);
+      expect(second).not.toBe(first);
+      expect((await widget(second)).status).toBe(200);
+      const ctl = await fetch(`${short.url}${PATHS.quoteToken}`, { method: 'POST', body: '{"staleNext":1}' });
+      expect(ctl.status).toBe(200);
+      const stale = await quoteToken(short.url);
+      expect((await widget(stale)).status).toBe(403);
+      expect((await widget(await quoteToken(short.url))).status).toBe(200);
+      expect(short.quoteTokens.toJSON()).toEqual({ pages: 4, refused: 2 });
+    } finally {
+      await short.close();
+    }
   });
 });
 

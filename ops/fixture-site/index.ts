@@ -38,7 +38,7 @@ import {
 import { type FaultInput, FaultSwitches, RequestStats } from './faults.ts';
 import { type DayQuote, Market } from './market.ts';
 import { dateFromReportName, quotationsBytes } from './quotations.ts';
-import { widgetBody, widgetData } from './quote-widget.ts';
+import { equitiesPage, QuoteTokens, widgetBody, widgetData } from './quote-widget.ts';
 import { CCASS_SAMPLE, loadSamples, type Samples } from './samples.ts';
 import { securitiesWorkbook, type WorkbookFlavor } from './securities.ts';
 import { buildUniverse, FX_PER_HKD, type Stock } from './universe.ts';
@@ -58,6 +58,10 @@ export const PATHS = {
   securities: '/eng/services/trading/securities/securitieslists/ListOfSecurities.xlsx',
   quoteWidget: '/data/getequityquote',
   quoteWidgetAlt: '/hkexwidget/data/getequityquote',
+  /** HKEX equities pages: their inline script carries the quote widget token. */
+  equitiesPage: '/Market-Data/Securities-Prices/Equities',
+  equitiesQuotePage: '/Market-Data/Securities-Prices/Equities/Equities-Quote',
+  quoteToken: '/__quote-token',
   faults: '/__faults',
   stats: '/__stats',
 } as const;
@@ -76,6 +80,8 @@ export interface FixtureSiteConfig {
   today?: string;
   /** If set, CCASS refuses shareholding dates more than this many days before today (the real site: 365). */
   ccassHistoryDays?: number;
+  /** How long a quote widget token lives before the equities page hands out a new one (default 24 h; the real lifetime is not known). */
+  quoteTokenTtlMs?: number;
 }
 
 export interface FixtureSiteDeps {
@@ -94,7 +100,8 @@ export interface FixtureModel {
   /** What a CCASS parser should extract (summary rows + participant rows). */
   ccassRows(code: string, date: string): CcassRow[] | undefined;
   securityRows(): SecurityRow[];
-  fundamental(code: string, date: string): FundamentalRow | undefined;
+  /** What the quote widget answers now: the latest quote (the widget has no date). */
+  fundamental(code: string): FundamentalRow | undefined;
 }
 
 export interface FixtureSite {
@@ -107,6 +114,8 @@ export interface FixtureSite {
   model: FixtureModel;
   seed: number;
   today: string;
+  /** The quote widget's tokens: `expire()`, `serveStale(n)`, and the `pages` / `refused` counts. */
+  quoteTokens: QuoteTokens;
 }
 
 /** The real HKEX samples the repository carries (`test/fixtures/hkex`, see its SOURCES.md). */
@@ -195,6 +204,9 @@ export async function startFixtureSite(
   const faults = new FaultSwitches();
   const stats = new RequestStats();
   const tokens = new TokenStore();
+  const quoteTokens = new QuoteTokens(config.quoteTokenTtlMs ?? 24 * 3600_000, () =>
+    randomBytes(48).toString('base64'),
+  );
   const workbooks = new Map<string, Promise<Buffer>>();
   const latest = tradingDayOnOrBefore(today) ?? EPOCH;
 
@@ -309,17 +321,28 @@ export async function startFixtureSite(
     });
   }
 
+  /**
+   * The widget answers only with the current token (403 otherwise) and only its latest quote: like
+   * the real API it has no date parameter, so a `date` is ignored. Whether the real API also checks
+   * the Referer is not known; it is not checked here.
+   */
   function quoteWidget(url: URL, res: ServerResponse) {
+    if (!quoteTokens.accept(url.searchParams.get('token'))) {
+      // The real 403 body is not known (captures record only the status).
+      return send(
+        res,
+        403,
+        HTML,
+        '<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1></body></html>\n',
+      );
+    }
     const sym = (url.searchParams.get('sym') ?? '').trim();
     const lang = url.searchParams.get('lang') === 'chi' ? 'chi' : 'eng';
     const qid = url.searchParams.get('qid') ?? String(Date.now());
     const callback = url.searchParams.get('callback') ?? undefined;
-    const d = url.searchParams.get('date');
     const code = /^\d{1,5}$/.test(sym) ? sym.padStart(5, '0') : '';
     const stock = byCode.get(code);
-    const asked = d && isIsoDate(d) ? [d, today].sort()[0]! : undefined;
-    const date = asked ? tradingDayOnOrBefore(asked) : latest;
-    const q = stock && date ? market.day(stock.code, date) : undefined;
+    const q = stock ? market.day(stock.code, latest) : undefined;
     const { body, type } = widgetBody(widgetData(stock, q, { lang, qid }), qid, callback);
     send(res, 200, type, body);
   }
@@ -344,6 +367,19 @@ export async function startFixtureSite(
           return json(400, { error: (err as Error).message });
         }
       }
+    }
+    if (p === PATHS.quoteToken) {
+      if (req.method === 'POST') {
+        try {
+          const text = (await readBody(req)).trim();
+          const input = (text ? JSON.parse(text) : {}) as { expire?: boolean; staleNext?: number };
+          if (input.expire) quoteTokens.expire();
+          if (input.staleNext) quoteTokens.serveStale(input.staleNext);
+        } catch (err) {
+          return json(400, { error: (err as Error).message });
+        }
+      }
+      return json(200, quoteTokens.toJSON());
     }
     if (p === `${PATHS.faults}/reset` && req.method === 'POST') {
       faults.reset();
@@ -379,6 +415,8 @@ export async function startFixtureSite(
     if (lower.startsWith(PATHS.quotationsDir)) return quotations(p.slice(PATHS.quotationsDir.length), res);
     if (lower === PATHS.securities.toLowerCase()) return securities(url, res);
     if (lower === PATHS.quoteWidget || lower === PATHS.quoteWidgetAlt) return quoteWidget(url, res);
+    if (lower === PATHS.equitiesPage.toLowerCase() || lower === PATHS.equitiesQuotePage.toLowerCase())
+      return send(res, 200, HTML, equitiesPage(quoteTokens.forPage()));
     if (p === '/') return send(res, 200, HTML, indexPage(latest));
     return send(res, 404, HTML, NOT_FOUND);
   }
@@ -409,6 +447,7 @@ export async function startFixtureSite(
     seed,
     today,
     model,
+    quoteTokens,
     stats: () => stats,
     universe: () => universe.map((s) => ({ code: s.code, name: s.name })),
     close: () =>
@@ -432,7 +471,7 @@ function indexPage(latest: string): string {
 <li><a href="${PATHS.ccassStockList}?sortby=stockcode&amp;shareholdingdate=${latest.replaceAll('-', '')}">CCASS stock list (JSON)</a></li>
 <li><a href="${PATHS.quotationsDir}d${yymmdd}e.htm">Daily quotations ${latest}</a></li>
 <li><a href="${PATHS.securities}">List of Securities</a></li>
-<li><a href="${PATHS.quoteWidget}?sym=700&amp;lang=eng&amp;callback=cb">Quote widget 700</a></li>
+<li><a href="${PATHS.equitiesPage}?sc_lang=en">Equities page</a> (carries the quote widget token) · quote widget: <code>${PATHS.quoteWidget}?sym=700&amp;token=…&amp;lang=eng&amp;callback=cb</code></li>
 <li><a href="${PATHS.faults}">Faults</a> · <a href="${PATHS.stats}">Stats</a></li>
 </ul></body></html>
 `;
@@ -547,10 +586,9 @@ function buildModel(
           currency: null,
         }),
       ),
-    fundamental(code, date) {
+    fundamental(code) {
       const s = byCode.get(code);
-      const day = tradingDayOnOrBefore(date);
-      const q = s && day ? market.day(code, day) : undefined;
+      const q = s ? market.day(code, latest) : undefined;
       if (!s || !q) return undefined;
       const last = q.close / 1000;
       return {

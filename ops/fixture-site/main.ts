@@ -1,7 +1,7 @@
 /**
  * Starts the fixture HKEX site standalone:
  *   npx tsx ops/fixture-site/main.ts --port 8080 [--host 127.0.0.1] [--seed 1] [--stocks 40]
- *     [--today yyyy-mm-dd] [--samples <dir>] [--ccass-history-days 365]
+ *     [--today yyyy-mm-dd] [--samples <dir>] [--ccass-history-days 365] [--quote-token-ttl-ms 86400000]
  * Prints the base URL; Ctrl-C stops it.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     today: { type: 'string' },
     samples: { type: 'string' },
     'ccass-history-days': { type: 'string' },
+    'quote-token-ttl-ms': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -24,7 +25,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(
-    'usage: npx tsx ops/fixture-site/main.ts [--port 8080] [--host 127.0.0.1] [--seed 1] [--stocks 40] [--today yyyy-mm-dd] [--samples dir] [--ccass-history-days 365] [--quiet]',
+    'usage: npx tsx ops/fixture-site/main.ts [--port 8080] [--host 127.0.0.1] [--seed 1] [--stocks 40] [--today yyyy-mm-dd] [--samples dir] [--ccass-history-days 365] [--quote-token-ttl-ms 86400000] [--quiet]',
   );
   process.exit(0);
 }
@@ -51,6 +52,9 @@ const site = await startFixtureSite(
     ...(values['ccass-history-days']
       ? { ccassHistoryDays: int('ccass-history-days', values['ccass-history-days']) }
       : {}),
+    ...(values['quote-token-ttl-ms']
+      ? { quoteTokenTtlMs: int('quote-token-ttl-ms', values['quote-token-ttl-ms']) }
+      : {}),
   },
   { logger },
 );
@@ -63,7 +67,10 @@ if (!values.quiet) {
   );
   console.log(`  Daily quotations  ${site.url}${PATHS.quotationsDir}dYYMMDDe.htm`);
   console.log(`  Securities list   ${site.url}${PATHS.securities}`);
-  console.log(`  Quote widget      ${site.url}${PATHS.quoteWidget}?sym=700&lang=eng&callback=cb`);
+  console.log(`  Equities (token)  ${site.url}${PATHS.equitiesPage}?sc_lang=en`);
+  console.log(
+    `  Quote widget      ${site.url}${PATHS.quoteWidget}?sym=700&token=<token>&lang=eng&callback=cb`,
+  );
   console.log(`  Faults / stats    ${site.url}${PATHS.faults}  ${site.url}${PATHS.stats}`);
 }
 

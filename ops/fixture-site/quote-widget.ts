@@ -97,3 +97,90 @@ export function widgetBody(
   }
   return { body: json, type: 'application/json; charset=utf-8' };
 }
+
+/** Base64 `+`, `/`, `=` escaped the way the real page prints them (lower-case hex: `%2b`, `%2f`). */
+export function pageEncodedToken(token: string): string {
+  return encodeURIComponent(token).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+}
+
+/**
+ * An HKEX equities page carrying the widget token in its inline script, in the form of the real page
+ * (SOURCES.md, "Quote widget"): the commented placeholder line, then the live `return "…"`.
+ */
+export function equitiesPage(token: string): string {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Equities | HKEX</title>
+<script type="text/javascript">
+function getToken() {
+    //return "Base64-AES-Encrypted-Token";
+    return "${pageEncodedToken(token)}";
+}
+</script></head>
+<body><div class="market-data-equities"><h1>Equities</h1></div></body></html>
+`;
+}
+
+/**
+ * The widget's tokens. Known from the real site: the page carries a token, the API refuses a request
+ * without a valid one (403), and tokens change over time (public scrapers re-read the page about
+ * daily). NOT known, and modelled simply here: how long a token lives (`ttlMs`), whether a replaced
+ * token keeps working for a while (here: no, only the current token is accepted), and whether tokens
+ * are per visitor (here: one site-wide token).
+ */
+export class QuoteTokens {
+  private current = '';
+  private issuedAt = 0;
+  private staleNext = 0;
+  /** Widget requests refused for a missing, stale or unknown token. */
+  refused = 0;
+  /** Equities pages served. */
+  pages = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly newToken: () => string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.rotate();
+  }
+
+  private rotate(): void {
+    this.current = this.newToken();
+    this.issuedAt = this.now();
+  }
+
+  /** The token a page served now carries (a new one once the current one is older than `ttlMs`). */
+  forPage(): string {
+    this.pages += 1;
+    if (this.now() - this.issuedAt >= this.ttlMs) this.rotate();
+    if (this.staleNext > 0) {
+      // The token rotates right after this page was read: the reader holds a stale token.
+      this.staleNext -= 1;
+      const served = this.current;
+      this.rotate();
+      return served;
+    }
+    return this.current;
+  }
+
+  /** Whether the widget accepts this token (counts a refusal otherwise). */
+  accept(token: string | null): boolean {
+    const ok = token !== null && token === this.current && this.now() - this.issuedAt < this.ttlMs;
+    if (!ok) this.refused += 1;
+    return ok;
+  }
+
+  /** Replaces the current token now: every token handed out so far is refused from here on. */
+  expire(): void {
+    this.rotate();
+  }
+
+  /** The next `n` pages serve a token that is replaced right after (a rotation between page and call). */
+  serveStale(n = 1): void {
+    this.staleNext += n;
+  }
+
+  toJSON(): { pages: number; refused: number } {
+    return { pages: this.pages, refused: this.refused };
+  }
+}

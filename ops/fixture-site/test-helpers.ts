@@ -125,3 +125,12 @@ export function reportLines(text: string): ReportLine[] {
   }
   return out;
 }
+
+/** The quote widget token an equities page carries (still URL-encoded, as the page prints it). */
+export async function quoteToken(baseUrl: string): Promise<string> {
+  const res = await fetch(`${baseUrl}${PATHS.equitiesPage}?sc_lang=en`);
+  if (!res.ok) throw new Error(`equities page: HTTP ${res.status}`);
+  const m = /\/\/return "Base64-AES-Encrypted-Token";\s*return "([^"]+)"/.exec(await res.text());
+  if (!m) throw new Error('equities page without a token');
+  return m[1]!;
+}

@@ -17,7 +17,7 @@ import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '.
 import { monitorService } from '../../services/monitor/index.ts';
 import { createLogger, loadConfig, type ServiceDefinition } from '../../services/runtime/index.ts';
 import { schedulerService } from '../../services/scheduler/index.ts';
-import { scrapersService } from '../../services/scrapers/index.ts';
+import { publishEnvelopes, scrapersService, toEnvelopes } from '../../services/scrapers/index.ts';
 import { transformerService } from '../../services/transformer/index.ts';
 import { ensureTopology, kvBuckets, msgIds, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from '../../test/support/infra.ts';
@@ -113,9 +113,29 @@ describe.skipIf(!installed)('dashboards and rules against a running pipeline', (
     }
   };
 
-  /** Publishes one tick per dataset for `date`, as the scheduler does (a back-fill run, in effect). */
+  /**
+   * Publishes one tick per dataset for `date`, as the scheduler does (a back-fill run, in effect).
+   * Fundamentals are snapshots the planner refuses for past dates (the quote widget has no history),
+   * so that day's snapshot is published to RAW as a scraper would have published it on the day.
+   */
   const runDay = async (date: string) => {
-    for (const dataset of DATASETS) {
+    await publishEnvelopes(
+      pipeline.deps.js,
+      CODES.flatMap((code) =>
+        toEnvelopes(
+          {
+            dataset: 'fundamentals',
+            key: code,
+            asOf: date,
+            sourceUrl: `${site.url}/hkexwidget/data/getequityquote?sym=${Number(code)}&lang=eng`,
+            rows: [{ ...site.model.fundamental(code)!, as_of: date }],
+          },
+          `live:${date}`,
+          100,
+        ),
+      ),
+    );
+    for (const dataset of DATASETS.filter((d) => d !== 'fundamentals')) {
       const tick: Tick = {
         schema_version: SCHEMA_VERSION,
         job: `${dataset}-daily`,

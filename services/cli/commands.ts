@@ -10,17 +10,19 @@ import {
   type Logger,
   type ServiceDeps,
 } from '../runtime/index.ts';
-import { addDays, createCalendar } from '../scheduler/index.ts';
+import { addDays, createCalendar, localDate } from '../scheduler/index.ts';
 import {
   createHttpClient,
-  decodeLatin1,
   migrateRunHistory,
-  parseCcass,
-  parseCcassStockList,
-  parseQuotations,
-  parseQuote,
-  parseSecuritiesList,
+  PAGE_KIND_ALIASES,
+  PAGE_KINDS,
+  type Page,
+  type PageKind,
+  pageKindOf,
+  parsePage,
   planRun,
+  probePage,
+  refusePastSnapshot,
   runProgress,
   type ScrapersConfig,
   startScrapers,
@@ -28,36 +30,49 @@ import {
 import { rebuild, type TransformerConfig } from '../transformer/index.ts';
 import { createProgress } from './progress.ts';
 
-export const PARSE_KINDS = ['ccass', 'stocklist', 'quotations', 'securities', 'quote'] as const;
-export type ParseKind = (typeof PARSE_KINDS)[number];
+export const PARSE_KINDS = PAGE_KINDS;
+export type ParseKind = PageKind;
 
 /** Parses a saved page the way the scrapers would; throws the parser's coded error when the page is refused. */
-export async function parseFile(
-  kind: ParseKind,
-  path: string,
-): Promise<{ summary: unknown; rows: unknown[] }> {
-  const bytes = await readFile(path);
-  switch (kind) {
-    case 'ccass': {
-      const { summary, rows } = parseCcass(bytes.toString('utf8'));
-      return { summary, rows };
-    }
-    case 'stocklist': {
-      const rows = parseCcassStockList(bytes.toString('utf8'));
-      return { summary: { stocks: rows.length }, rows };
-    }
-    case 'quotations': {
-      const { tradeDate, rows } = parseQuotations(decodeLatin1(bytes));
-      return { summary: { tradeDate, securities: rows.length }, rows };
-    }
-    case 'securities': {
-      const { asOf, rows } = await parseSecuritiesList(new Uint8Array(bytes));
-      return { summary: { asOf, securities: rows.length }, rows };
-    }
-    case 'quote': {
-      const row = parseQuote(bytes.toString('utf8'));
-      return { summary: { code: row.code, asOf: row.as_of }, rows: [row] };
-    }
+export async function parseFile(kind: ParseKind, path: string): Promise<Page> {
+  return parsePage(kind, await readFile(path));
+}
+
+/**
+ * `probe`: one page fetched from the configured sources by the scrapers' own fetchers and HTTP
+ * client (politeness, headers, form flow, quote token), parsed like `parse`. No NATS, Postgres or lake.
+ */
+export async function probe(
+  config: HarbourConfig,
+  logger: Logger,
+  kindOrDataset: string,
+  opts: { code?: string; date?: string },
+): Promise<Page> {
+  const kind = pageKindOf(kindOrDataset);
+  if (!kind) {
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `probe takes one of ${PAGE_KINDS.join(', ')} or a dataset name (${Object.keys(PAGE_KIND_ALIASES).join(', ')}) (got "${kindOrDataset}")`,
+    );
+  }
+  const scrapers = config.scrapers as ScrapersConfig;
+  const code = parseCodes(opts.code ?? '00700')?.[0];
+  if (!code || opts.code?.includes(',')) {
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `--code must be one stock code like 00700 (got "${opts.code}")`,
+    );
+  }
+  let date = opts.date === undefined ? undefined : parseDateOption('date', opts.date);
+  if (date === undefined && kind !== 'quote' && kind !== 'securities') {
+    const today = localDate(new Date(), 'Asia/Hong_Kong');
+    date = createCalendar(scrapers.holidays).previousTradingDay(today);
+  }
+  const http = createHttpClient(scrapers.http, { logger });
+  try {
+    return await probePage({ http, sources: scrapers.sources }, kind, { code, ...(date ? { date } : {}) });
+  } finally {
+    await http.close();
   }
 }
 
@@ -89,6 +104,11 @@ export function parseCodes(value: string | undefined): string[] | undefined {
       throw new HarbourError(ErrorCodes.Config, `--codes must be stock codes like 00700,5 (got "${c}")`);
   }
   return codes.map((c) => c.padStart(5, '0'));
+}
+
+/** Refuses, before connecting anywhere, a run the planner would refuse (a past fundamentals date). */
+export function checkCollectable(config: HarbourConfig, dataset: Dataset, from: string): void {
+  refusePastSnapshot(dataset, from, createCalendar((config.scrapers as ScrapersConfig).holidays));
 }
 
 /** Connects to the configured infrastructure for a one-shot command. */

@@ -14,8 +14,14 @@ export const SourcesConfig = Type.Object(
     }),
     quoteBaseUrl: Type.String({
       default: 'https://www1.hkex.com.hk/hkexwidget',
-      description: 'HKEX quote widget data (getequityquote)',
+      description: 'HKEX quote widget data (getequityquote); asked with a token read from quoteTokenPageUrl',
     }),
+    quoteTokenPageUrl: Type.Optional(
+      Type.String({
+        description:
+          'HKEX equities page whose getToken() script holds the quote widget token; unset or empty = hkexBaseUrl + /Market-Data/Securities-Prices/Equities?sc_lang=en',
+      }),
+    ),
   },
   { default: {} },
 );

@@ -9,7 +9,17 @@ export {
   parseQuote,
   parseSecuritiesList,
 } from './parsers/index.ts';
-export { jobId, type PlanRequest, planRun } from './planner.ts';
+export { jobId, type PlanRequest, planRun, refusePastSnapshot } from './planner.ts';
+export {
+  PAGE_KIND_ALIASES,
+  PAGE_KINDS,
+  type Page,
+  type PageKind,
+  pageKindOf,
+  parsePage,
+  probePage,
+} from './probe.ts';
+export { tokenFromPage, tokenPageUrl } from './quote-widget.ts';
 export { migrateRunHistory, type RunProgress, runProgress } from './run-history.ts';
 export { startScrapers, tickRunId } from './scrapers.ts';
 export { scrapersService } from './service.ts';

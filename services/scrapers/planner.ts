@@ -1,9 +1,15 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type Dataset, SCHEMA_VERSION, type ScrapeJob } from '../../contracts/index.ts';
+import {
+  type Dataset,
+  ErrorCodes,
+  HarbourError,
+  SCHEMA_VERSION,
+  type ScrapeJob,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import type { TradingCalendar } from '../scheduler/index.ts';
+import { addDays, localDate, type TradingCalendar } from '../scheduler/index.ts';
 import type { SourcesConfig } from './config.ts';
 import type { HttpClient } from './http/index.ts';
 import { recordRun } from './run-history.ts';
@@ -36,17 +42,50 @@ const PUBLISH_BATCH = 256;
 export const jobId = (runId: string, dataset: Dataset, date: string, code?: string) =>
   `${runId}/${dataset}:${date}:${code ?? 'all'}`;
 
+/** Datasets that are snapshots of the moment fetched: the source serves no past date. */
+const SNAPSHOT_ONLY: ReadonlySet<Dataset> = new Set(['fundamentals']);
+
+/**
+ * Throws `HARBOUR_ERR_SNAPSHOT_ONLY` for a fundamentals date before the last trading day on or before
+ * today (Hong Kong): the quote widget answers only its latest quote, so such a run would store today's
+ * figures under a past date. Today (or, on a non-trading day, the last trading day) is accepted: the
+ * scheduled daily run snapshots "now".
+ */
+export function refusePastSnapshot(
+  dataset: Dataset,
+  date: string,
+  calendar: TradingCalendar,
+  now: Date = new Date(),
+): void {
+  if (!SNAPSHOT_ONLY.has(dataset)) return;
+  const latest = calendar.previousTradingDay(addDays(localDate(now, 'Asia/Hong_Kong'), 1));
+  if (date < latest) {
+    throw new HarbourError(
+      ErrorCodes.SnapshotOnly,
+      `${dataset} are snapshots of the moment they are fetched (the HKEX quote widget serves only its latest quote): ${date} is past, the earliest date that can be collected now is ${latest}`,
+      { detail: { dataset, date, earliest: latest } },
+    );
+  }
+}
+
 /**
  * Turns one (dataset, date) into jobs on the JOBS work queue and records the run. Deterministic:
  * the same run id gives the same job ids, published as `Nats-Msg-Id`, so planning a run twice
  * (a redelivered tick, a re-run command) adds no job twice. A non-trading day is recorded as
- * skipped, with no job.
+ * skipped, with no job. A past fundamentals date is refused ({@link refusePastSnapshot}).
  */
 export async function planRun(
   ctx: PlannerContext,
   req: PlanRequest,
 ): Promise<{ status: string; jobs: ScrapeJob[] }> {
   const run = { runId: req.runId, dataset: req.dataset, date: req.date, trigger: req.trigger };
+  try {
+    refusePastSnapshot(req.dataset, req.date, ctx.calendar);
+  } catch (err) {
+    await recordRun(ctx.pool, { ...run, status: 'failed', note: (err as Error).message }, []);
+    ctx.logger.warn({ ...run, code: ErrorCodes.SnapshotOnly }, (err as Error).message);
+    throw err;
+  }
   if (!ctx.calendar.isTradingDay(req.date)) {
     await recordRun(ctx.pool, { ...run, status: 'skipped_holiday', note: 'not a trading day' }, []);
     ctx.logger.info(run, 'run skipped: not a trading day');

@@ -1,4 +1,4 @@
-import { tickValidator } from '../../contracts/index.ts';
+import { ErrorCodes, isHarbourError, tickValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
 import {
   consumeLoop,
@@ -130,6 +130,8 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
             return { kind: 'ack' };
           } catch (err) {
             if (signal.aborted) return 'aborted';
+            // A catch-up tick of a past fundamentals date: refused and recorded as failed by the planner; retrying cannot help.
+            if (isHarbourError(err, ErrorCodes.SnapshotOnly)) return { kind: 'ack' };
             return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
           }
         },

@@ -7,9 +7,9 @@ import {
   parseCcass,
   parseCcassStockList,
   parseQuotations,
-  parseQuote,
   parseSecuritiesList,
 } from './parsers/index.ts';
+import { fetchQuote } from './quote-widget.ts';
 
 /** What one job fetched: the rows of one unit and where they came from. */
 export interface Fetched<D extends Dataset = Dataset> {
@@ -18,6 +18,8 @@ export interface Fetched<D extends Dataset = Dataset> {
   asOf: string;
   sourceUrl: string;
   rows: RowsByDataset[D][];
+  /** What the page itself states about its rows, where the parser reads that (CCASS: the summary panel). */
+  summary?: unknown;
 }
 
 interface Ctx {
@@ -100,7 +102,7 @@ export async function fetchCcass(ctx: Ctx, code: string, date: string): Promise<
       { detail: { url, asked: { code, date }, got: { code: summary.code, date: summary.holdingDate } } },
     );
   }
-  return { dataset: 'ccass', key: code, asOf: date, sourceUrl: `${url}#${code}@${date}`, rows };
+  return { dataset: 'ccass', key: code, asOf: date, sourceUrl: `${url}#${code}@${date}`, rows, summary };
 }
 
 /** The Daily Quotations report of a trading day (latin-1 text in a `<pre>`). */
@@ -122,16 +124,13 @@ export async function fetchSecurities(ctx: Ctx): Promise<Fetched<'securities'>> 
   return { dataset: 'securities', key: 'all', asOf, sourceUrl: url, rows };
 }
 
-/** Quote-widget figures of one stock (EPS, P/E, yield, market cap, issued shares). */
-export async function fetchFundamentals(
-  ctx: Ctx,
-  code: string,
-  date: string,
-): Promise<Fetched<'fundamentals'>> {
-  const sym = String(Number(code));
-  const url = `${ctx.sources.quoteBaseUrl}/data/getequityquote?sym=${sym}&lang=eng&callback=harbour&date=${date}`;
-  const row = parseQuote((await get(ctx, url, 'quote widget')).text());
-  return { dataset: 'fundamentals', key: code, asOf: row.as_of, sourceUrl: url, rows: [row] };
+/**
+ * Quote-widget figures of one stock (EPS, P/E, yield, market cap, issued shares): a snapshot of the
+ * moment fetched, `asOf` the date of the widget's `updatetime` (the widget has no date parameter).
+ */
+export async function fetchFundamentals(ctx: Ctx, code: string): Promise<Fetched<'fundamentals'>> {
+  const { row, sourceUrl } = await fetchQuote(ctx, code);
+  return { dataset: 'fundamentals', key: code, asOf: row.as_of, sourceUrl, rows: [row] };
 }
 
 /** Runs the fetcher a job names. */
@@ -154,6 +153,6 @@ export function fetchForJob(
     case 'securities':
       return fetchSecurities(ctx);
     case 'fundamentals':
-      return fetchFundamentals(ctx, needCode(), job.date);
+      return fetchFundamentals(ctx, needCode());
   }
 }

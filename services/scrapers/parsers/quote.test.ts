@@ -96,9 +96,40 @@ describe('parseQuote', () => {
         parseQuote(withQuote({}, { responsecode: '999', responsemsg: 'System maintenance' })),
       ).code,
     ).toBe(ErrorCodes.ParseMaintenance);
+    // an unknown code is its own retryable error, never "no data"
+    const unknown = harbourErrorOf(() => parseQuote(withQuote({}, { responsecode: '100', responsemsg: '' })));
+    expect(unknown.code).toBe(ErrorCodes.QuoteResponse);
+    expect(parseOutcome(unknown)).toBe('error');
+    // a message about the token: the caller reads a new token (checked before "invalid …" means an unknown stock)
     expect(
-      harbourErrorOf(() => parseQuote(withQuote({}, { responsecode: '100', responsemsg: '' }))).code,
-    ).toBe(ErrorCodes.ParseNoData);
+      harbourErrorOf(() =>
+        parseQuote(withQuote({}, { responsecode: '005', responsemsg: 'Invalid token', quote: null })),
+      ).code,
+    ).toBe(ErrorCodes.QuoteToken);
+  });
+
+  it('reads the 2026 English capture (JSONP, updatetime "26 Jan 2026 16:08")', () => {
+    const row = parseQuote(
+      readFixture('quote', '00653-2026-01-26-eng-getequityquote.from-capture-json.jsonp'),
+    );
+    expect(row).toMatchObject({
+      code: '00653',
+      as_of: '2026-01-26',
+      last: 0.132,
+      prev_close: 0.127,
+      open: 0.129,
+      high: 0.139,
+      low: 0.124,
+      volume: 18_070_000,
+      turnover: 2_370_000,
+      eps: 0,
+      eps_currency: 'HKD',
+      pe: null,
+      dividend_yield: null,
+      market_cap: 221_800_000,
+      issued_shares: 1_680_306_637,
+    });
+    expect(rowValidators.fundamentals.problems(row)).toEqual([]);
   });
 
   it('refuses what is not a quote answer', () => {

@@ -58,9 +58,13 @@ export function quoteDate(s: string): string | null {
  * units K/M/B/T) are multiplied out exactly; `amt_os` is the issued shares; `div_yield` and `pe` stay as
  * printed (0.21 means 0.21 %); `as_of` is the date of `updatetime`.
  *
- * Refuses: not JSON / no `data.quote` object → ParseLayout; `responsecode` ≠ "000" → ParseUnknownStock
- * when the message says the symbol is invalid, ParseMaintenance when it says maintenance, else
- * ParseNoData; an empty quote (no `sym`) → ParseUnknownStock.
+ * Refuses: not JSON / no `data.quote` object → ParseLayout; an empty quote (no `sym`) →
+ * ParseUnknownStock. `responsecode` ≠ "000": ParseMaintenance when the message says maintenance,
+ * QuoteToken when it mentions the token (the caller reads a new token once and retries),
+ * ParseUnknownStock when it says the symbol is invalid, else QuoteResponse. What is KNOWN: "000" with
+ * a quote is an answer, and an unknown symbol answers "000" with an empty quote. What is NOT known:
+ * the other codes HKEX uses and their messages (no capture shows one; a refused token observed so far
+ * is an HTTP 403, not a code), so an unrecognised code is its own retryable error and never "no data".
  */
 export function parseQuote(body: string): FundamentalRow {
   const json = unwrapJsonp(body);
@@ -88,12 +92,15 @@ export function parseQuote(body: string): FundamentalRow {
     if (MAINTENANCE_RE.test(responseMsg)) {
       fail(ErrorCodes.ParseMaintenance, `quote widget is under maintenance: ${responseMsg}`, detail);
     }
+    if (/token/i.test(responseMsg)) {
+      fail(ErrorCodes.QuoteToken, `quote widget refused the token: ${responseMsg}`, detail);
+    }
     if (/invalid|not found|no such|unknown|symbol|stock code/i.test(responseMsg)) {
       fail(ErrorCodes.ParseUnknownStock, `quote widget does not know the stock: ${responseMsg}`, detail);
     }
     fail(
-      ErrorCodes.ParseNoData,
-      `quote widget answered with response code ${responseCode}${responseMsg ? ` (${responseMsg})` : ''}`,
+      ErrorCodes.QuoteResponse,
+      `quote widget answered with the unknown response code ${responseCode}${responseMsg ? ` (${responseMsg})` : ''}`,
       detail,
     );
   }
