@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { ensureTopology } from '../../streams/index.ts';
+import { addDays, createCalendar } from '../calendar/index.ts';
 import { listFiles, migrateCatalog } from '../compactor/index.ts';
 import type { HarbourConfig } from '../host.ts';
 import {
@@ -10,7 +11,6 @@ import {
   type Logger,
   type ServiceDeps,
 } from '../runtime/index.ts';
-import { addDays, createCalendar } from '../scheduler/index.ts';
 import {
   createHttpClient,
   decodeLatin1,
@@ -104,7 +104,7 @@ export async function withInfra<T>(
   });
   try {
     await ensureTopology(infra.nc, infra.jsm, config.topology);
-    return await fn(infra);
+    return await fn({ ...infra, calendar: createCalendar(config.market) });
   } finally {
     await infra.close();
   }
@@ -121,7 +121,7 @@ export async function backfill(
 ): Promise<{ runs: string[]; byStatus: Record<string, number>; skipped: number }> {
   const scrapers = config.scrapers as ScrapersConfig;
   await migrateRunHistory(deps.pool);
-  const calendar = createCalendar(scrapers.holidays);
+  const calendar = createCalendar(config.market);
   const http = createHttpClient(scrapers.http, { logger: deps.logger });
   const stamp = new Date().toISOString();
   const runs: string[] = [];
