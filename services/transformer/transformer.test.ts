@@ -217,6 +217,7 @@ function ccassSet(
   return rows;
 }
 
+const fundOpen = (close: number) => Math.round(close * 980) / 1000;
 function fundamentals(code: string, asOf: string, i: number, close: number | null): FundamentalRow {
   const k = Number(code);
   return {
@@ -224,7 +225,8 @@ function fundamentals(code: string, asOf: string, i: number, close: number | nul
     as_of: asOf,
     last: close ?? 9.99 * k,
     prev_close: null,
-    open: null,
+    // The widget's open (`op`): the only source of daily_prices.open (the report has none).
+    open: close === null ? null : fundOpen(close),
     high: null,
     low: null,
     volume: null,
@@ -547,7 +549,21 @@ describe('transformer on Postgres + NATS + object store', () => {
     const susp = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00002', DAYS[9]]);
     expect(susp).toMatchObject({ status: 'suspended', close: null, directed_volume: null, change_pct: null });
     const nt = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[5]]);
-    expect(nt).toMatchObject({ status: 'no_trade', directed_volume: 0, change_pct: 0 });
+    // A no-trade day has no open, even though that day's fundamentals snapshot carries one.
+    expect(nt).toMatchObject({ status: 'no_trade', directed_volume: 0, change_pct: 0, open: null });
+
+    // open comes from the fundamentals snapshot of that stock and day; blank on a day without one.
+    const fundDay = quotes.get(DAYS[10]!)!.find((r) => r.code === '00001')!;
+    expect(fundDay).toMatchObject({ status: 'traded', open: null });
+    const withOpen = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[10]]);
+    expect(withOpen).toMatchObject({
+      status: 'traded',
+      open: fundOpen(fundDay.close!),
+      close: fundDay.close,
+    });
+    expect(withOpen.open).toBeGreaterThan(0);
+    const noFund = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[11]]);
+    expect(noFund).toMatchObject({ status: 'traded', open: null });
 
     // March 2026 has one trading day: open = high/low day = that day; open is its close (no open in the report).
     const mar = quotes.get('2026-03-02')!.find((r) => r.code === '00001')!;
