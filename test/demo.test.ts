@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../ops/demo.ts';
 import { testDir } from './support/infra.ts';
@@ -42,7 +42,7 @@ describe.skipIf(inClone)('a plain clone of the repository', () => {
         child.on('error', fail);
         child.on('close', (c) => done({ code: c, output }));
       });
-      const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+      const plain = stripVTControlCharacters(output);
       expect(plain).toMatch(/Tests\s+1 passed/);
       expect(code, plain.slice(-4000)).toBe(0);
     } finally {
