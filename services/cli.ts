@@ -169,6 +169,13 @@ const flushed = (stream: NodeJS.WriteStream) =>
     else stream.write('', () => resolve());
   });
 
+// A reader that stops early (`| head`) closes the pipe: the rest of the output has nowhere to go,
+// which is what that reader asked for, so stop quietly instead of dying on EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 let status = 0;
 try {
   await program.parseAsync();

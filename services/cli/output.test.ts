@@ -22,4 +22,14 @@ describe('harbour output through a pipe', () => {
     expect(fileBytes).toBeGreaterThan(150_000);
     expect(Number(stdout.trim())).toBe(fileBytes);
   });
+
+  it('stops quietly when the reader closes the pipe early (| head)', { timeout: 60_000 }, async () => {
+    const { stdout, stderr } = await run(
+      'bash',
+      ['-o', 'pipefail', '-c', `npm run -s harbour -- parse ccass ${PAGE} | head -c 20`],
+      { cwd: repoRoot },
+    );
+    expect(stdout).toBe('{\n  "summary": {\n   ');
+    expect(stderr).toBe('');
+  });
 });
