@@ -15,6 +15,7 @@ import {
 } from '../../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { createCalendar } from '../calendar/index.ts';
 import { migrateCatalog } from '../compactor/index.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
@@ -44,17 +45,8 @@ pg.types.setTypeParser(1082, (v: string) => v);
 
 // ------------------------------------------------------------------ fixture market
 
-const HOLIDAYS = new Set(['2026-01-01', '2026-02-17', '2026-02-18', '2026-02-19']);
-function tradingDays(from: string, to: string): string[] {
-  const out: string[] = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
-    const d = new Date(t);
-    const iso = d.toISOString().slice(0, 10);
-    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6 && !HOLIDAYS.has(iso)) out.push(iso);
-  }
-  return out;
-}
-const DAYS = tradingDays('2026-01-02', '2026-03-02'); // March has one trading day: 2026-03-02
+// The project calendar: 2026-01-01 and Lunar New Year (2026-02-17..19) are closed in this window.
+const DAYS = createCalendar().tradingDays('2026-01-02', '2026-03-02'); // March has one trading day: 2026-03-02
 const LISTING_DAY = '2026-02-10'; // 00003 is listed mid-window
 const fetchedAt = (date: string, hour = 10, minute = 30) =>
   new Date(Date.parse(`${date}T00:00:00Z`) + (hour * 60 + minute) * 60_000).toISOString();
