@@ -66,7 +66,7 @@ export const CcassConcentration = Type.Object({
   non_consenting_pct: NullableNumber,
 });
 
-/** gold.ccass_changes — key (code, holding_date, participant_key); participant_key = id, or name for consenting investors. */
+/** gold.ccass_changes — key (code, holding_date, participant_key); participant_key = id, or name for rows without one (consenting investors, ID-less intermediaries). */
 export const CcassChange = Type.Object({
   code: StockCode,
   holding_date: IsoDate,

@@ -2,11 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DATASETS, GOLD_SCHEMA, type GoldTable, goldTables, isHarbourError } from '../contracts/index.ts';
+import { addDays, createCalendar, localDate } from '../services/calendar/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
 import { writeWorkbook } from '../services/exporter/index.ts';
 import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../services/host.ts';
 import { createLogger, loadConfig } from '../services/runtime/index.ts';
-import { addDays, createCalendar, localDate } from '../services/scheduler/index.ts';
 import { consumerNames, streamNames } from '../streams/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from './fixture-site/index.ts';
 import { freePort } from './launcher/free-port.ts';
@@ -106,7 +106,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     for (const [what, where] of Object.entries(described)) step(`${what.padEnd(18)} ${where}`);
     step(`services running: ${host.services.join(', ')}`);
 
-    const calendar = createCalendar();
+    const calendar = createCalendar(config.market);
     const today = localDate(new Date(), 'Asia/Hong_Kong');
     const dates: string[] = [];
     for (let d = addDays(today, -1); dates.length < (opts.days ?? 5); d = addDays(d, -1)) {

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { isHarbourError } from '../contracts/index.ts';
+import { ErrorCodes, HarbourError, isHarbourError } from '../contracts/index.ts';
+import { createCalendar } from './calendar/index.ts';
 import {
   backfill,
   checkCollectable,
@@ -160,17 +161,50 @@ program
   });
 
 program
+  .command('calendar')
+  .description("print a year's non-trading weekdays (holidays and market.holidaysAdd closures) as JSON")
+  .argument('<year>', 'the year, e.g. 2027')
+  .action((year: string) => {
+    if (!/^\d{4}$/.test(year)) {
+      throw new HarbourError(ErrorCodes.Config, `calendar: expected a four-digit year, got "${year}"`);
+    }
+    process.stdout.write(
+      `${JSON.stringify(createCalendar(config().market).closures(Number(year)), null, 2)}\n`,
+    );
+  });
+
+program
   .command('config')
   .description('print every setting: environment variable, default, meaning (markdown)')
   .action(() => {
     process.stdout.write(`${configTable(harbourConfigSchema())}\n`);
   });
 
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. `process.exit`
+ * does not wait for a pipe (stdout to `wc`, `jq`): without this, output beyond the pipe buffer
+ * (64 KiB) is lost.
+ */
+const flushed = (stream: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve());
+  });
+
+// A reader that stops early (`| head`) closes the pipe: the rest of the output has nowhere to go,
+// which is what that reader asked for, so stop quietly instead of dying on EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
+let status = 0;
 try {
   await program.parseAsync();
-  process.exit(0);
 } catch (err) {
   const code = isHarbourError(err) ? err.code : 'HARBOUR_ERR_UNEXPECTED';
   process.stderr.write(`${code}: ${(err as Error).message}\n`);
-  process.exit(1);
+  status = 1;
 }
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(status);

@@ -1,6 +1,7 @@
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
 import { ErrorCodes, HarbourError } from '../contracts/index.ts';
 import { ensureTopology, TopologyConfig } from '../streams/index.ts';
+import { createCalendar, MarketConfig } from './calendar/index.ts';
 import { serviceDefinitions } from './registry.ts';
 import {
   connectInfra,
@@ -23,6 +24,7 @@ export function harbourConfigSchema(defs: readonly ServiceDefinition[] = service
   const properties: Record<string, TSchema> = {
     ...InfraConfig.properties,
     topology: Type.Object(TopologyConfig.properties, { default: {} }),
+    market: MarketConfig,
     ops: Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', description: 'bind address of /metrics and /healthz' }),
@@ -62,6 +64,7 @@ export function harbourConfigSchema(defs: readonly ServiceDefinition[] = service
 /** Static view of `harbourConfigSchema()`; service sections are typed by each service's own schema. */
 export type HarbourConfig = InfraConfig & {
   topology: TopologyConfig;
+  market: MarketConfig;
   ops: { host: string; port: number };
   log: { level: string };
   shutdown: { drainTimeoutMs: number };
@@ -94,7 +97,11 @@ export async function startHost(
   const logger = opts.logger ?? createLogger({ level: config.log.level });
   const registry = createRegistry();
   const health = createHealthRegistry();
-  const infra = await connectInfra(config, { logger, registry, health });
+  // One trading calendar for every stage of the process, from the `market` setting.
+  const infra = {
+    ...(await connectInfra(config, { logger, registry, health })),
+    calendar: createCalendar(config.market),
+  };
   const running: Service[] = [];
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
   try {

@@ -1,58 +1,13 @@
 /**
- * Trading calendar of the fixture site: Monday–Friday except the HKEX holidays listed here (2019 and
- * 2025–2026 only; other years have no holidays). Dates are ISO `yyyy-mm-dd` strings (HK local date).
+ * Trading calendar of the fixture site: the project's one trading calendar (`services/calendar`,
+ * Monday–Friday except Hong Kong public holidays for any year, adjusted by the `market` setting).
+ * Dates are ISO `yyyy-mm-dd` strings (HK local date). The generated market history is a pure
+ * function of this calendar, so one process simulates one market: {@link useMarket} sets it for
+ * every fixture site of the process.
  */
+import { createCalendar, type MarketConfig, type TradingCalendar } from '../../services/calendar/index.ts';
 
-/** Weekday HKEX market holidays built into the fixture site (date → name). */
-export const HOLIDAYS: ReadonlyMap<string, string> = new Map([
-  // 2019
-  ['2019-01-01', 'New Year'],
-  ['2019-02-05', 'Lunar New Year'],
-  ['2019-02-06', 'Lunar New Year'],
-  ['2019-02-07', 'Lunar New Year'],
-  ['2019-04-05', 'Ching Ming Festival'],
-  ['2019-04-19', 'Good Friday'],
-  ['2019-04-22', 'Easter Monday'],
-  ['2019-05-01', 'Labour Day'],
-  ['2019-05-13', "The day following Buddha's Birthday"],
-  ['2019-06-07', 'Tuen Ng Festival'],
-  ['2019-07-01', 'HKSAR Establishment Day'],
-  ['2019-10-01', 'National Day'],
-  ['2019-10-07', 'Chung Yeung Festival'],
-  ['2019-12-25', 'Christmas Day'],
-  ['2019-12-26', 'The first weekday after Christmas Day'],
-  // 2025
-  ['2025-01-01', 'New Year'],
-  ['2025-01-29', 'Lunar New Year'],
-  ['2025-01-30', 'Lunar New Year'],
-  ['2025-01-31', 'Lunar New Year'],
-  ['2025-04-04', 'Ching Ming Festival'],
-  ['2025-04-18', 'Good Friday'],
-  ['2025-04-21', 'Easter Monday'],
-  ['2025-05-01', 'Labour Day'],
-  ['2025-05-05', "Buddha's Birthday"],
-  ['2025-07-01', 'HKSAR Establishment Day'],
-  ['2025-10-01', 'National Day'],
-  ['2025-10-07', 'The day following Mid-Autumn Festival'],
-  ['2025-10-29', 'Chung Yeung Festival'],
-  ['2025-12-25', 'Christmas Day'],
-  ['2025-12-26', 'The first weekday after Christmas Day'],
-  // 2026
-  ['2026-01-01', 'New Year'],
-  ['2026-02-17', 'Lunar New Year'],
-  ['2026-02-18', 'Lunar New Year'],
-  ['2026-02-19', 'Lunar New Year'],
-  ['2026-04-03', 'Good Friday'],
-  ['2026-04-06', 'The day following Ching Ming Festival'],
-  ['2026-04-07', 'The day following Easter Monday'],
-  ['2026-05-01', 'Labour Day'],
-  ['2026-05-25', "The day following Buddha's Birthday"],
-  ['2026-06-19', 'Tuen Ng Festival'],
-  ['2026-07-01', 'HKSAR Establishment Day'],
-  ['2026-10-01', 'National Day'],
-  ['2026-10-19', 'The day following Chung Yeung Festival'],
-  ['2026-12-25', 'Christmas Day'],
-]);
+let calendar: TradingCalendar = createCalendar();
 
 /** First day of the generated market history; nothing exists before it. */
 export const EPOCH = '2018-01-02';
@@ -89,24 +44,27 @@ export function addDays(iso: string, n: number): string {
   return isoOf(d);
 }
 
-/** 0 = Sunday … 6 = Saturday. */
-export function weekday(iso: string): number {
-  return dateOf(iso).getUTCDay();
-}
-
 function toIso(date: string | Date): string {
   return typeof date === 'string' ? date : isoOf(date);
 }
 
-/** Mon–Fri and not in {@link HOLIDAYS}. Accepts `yyyy-mm-dd` or a Date (its UTC date). */
+/** A trading day of the market calendar. Accepts `yyyy-mm-dd` or a Date (its UTC date). */
 export function isTradingDay(date: string | Date): boolean {
-  const iso = toIso(date);
-  const wd = weekday(iso);
-  return wd !== 0 && wd !== 6 && !HOLIDAYS.has(iso);
+  return calendar.isTradingDay(toIso(date));
 }
 
 let days: string[] | undefined;
 let indexOf: Map<string, number> | undefined;
+
+/**
+ * Trades on the calendar of this `market` setting from now on (the site's market history follows
+ * it); a site started with the same setting as the pipeline closes on the same days.
+ */
+export function useMarket(market: Partial<MarketConfig>): void {
+  calendar = createCalendar(market);
+  days = undefined;
+  indexOf = undefined;
+}
 
 function table(): { days: string[]; indexOf: Map<string, number> } {
   if (!days || !indexOf) {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { CcassRow, FundamentalRow, QuoteRow, SecurityRow } from '../../contracts/datasets.ts';
+import type { MarketConfig } from '../../services/calendar/index.ts';
 import {
   addDays,
   EPOCH,
@@ -20,6 +21,7 @@ import {
   LAST_DAY,
   nextTradingDay,
   tradingDayOnOrBefore,
+  useMarket,
 } from './calendar.ts';
 import { CcassModel, type CcassSnapshot, pctHundredths } from './ccass-model.ts';
 import {
@@ -43,7 +45,7 @@ import { CCASS_SAMPLE, loadSamples, type Samples } from './samples.ts';
 import { securitiesWorkbook, type WorkbookFlavor } from './securities.ts';
 import { buildUniverse, FX_PER_HKD, type Stock } from './universe.ts';
 
-export { EPOCH, HOLIDAYS, isTradingDay, LAST_DAY, tradingDaysBetween } from './calendar.ts';
+export { EPOCH, isTradingDay, LAST_DAY, tradingDaysBetween, useMarket } from './calendar.ts';
 export type { CcassSnapshot } from './ccass-model.ts';
 export type { FaultInput, FaultState } from './faults.ts';
 export { FaultSwitches, RequestStats } from './faults.ts';
@@ -82,6 +84,8 @@ export interface FixtureSiteConfig {
   ccassHistoryDays?: number;
   /** How long a quote widget token lives before the equities page hands out a new one (default 24 h; the real lifetime is not known). */
   quoteTokenTtlMs?: number;
+  /** The `market` setting (holiday additions/removals) the site trades on; see {@link useMarket}. Default: the Hong Kong calendar as is. */
+  market?: Partial<MarketConfig>;
 }
 
 export interface FixtureSiteDeps {
@@ -196,6 +200,7 @@ export async function startFixtureSite(
   const stocks = Math.max(5, config.stocks ?? 40);
   const today = config.today ?? hongKongToday();
   if (!isIsoDate(today)) throw new Error(`fixture site: bad today ${today}`);
+  if (config.market) useMarket(config.market);
   const samples: Samples = await loadSamples(config.samplesDir);
   const universe = buildUniverse(samples, seed, stocks);
   const byCode = new Map(universe.map((s) => [s.code, s]));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { ensureTopology } from '../../streams/index.ts';
+import { addDays, createCalendar, localDate } from '../calendar/index.ts';
 import { listFiles, migrateCatalog } from '../compactor/index.ts';
 import type { HarbourConfig } from '../host.ts';
 import {
@@ -10,7 +11,6 @@ import {
   type Logger,
   type ServiceDeps,
 } from '../runtime/index.ts';
-import { addDays, createCalendar, localDate } from '../scheduler/index.ts';
 import {
   createHttpClient,
   migrateRunHistory,
@@ -66,7 +66,7 @@ export async function probe(
   let date = opts.date === undefined ? undefined : parseDateOption('date', opts.date);
   if (date === undefined && kind !== 'quote' && kind !== 'securities') {
     const today = localDate(new Date(), 'Asia/Hong_Kong');
-    date = createCalendar(scrapers.holidays).previousTradingDay(today);
+    date = createCalendar(config.market).previousTradingDay(today);
   }
   const http = createHttpClient(scrapers.http, { logger });
   try {
@@ -108,7 +108,7 @@ export function parseCodes(value: string | undefined): string[] | undefined {
 
 /** Refuses, before connecting anywhere, a run the planner would refuse (a past fundamentals date). */
 export function checkCollectable(config: HarbourConfig, dataset: Dataset, from: string): void {
-  refusePastSnapshot(dataset, from, createCalendar((config.scrapers as ScrapersConfig).holidays));
+  refusePastSnapshot(dataset, from, createCalendar(config.market));
 }
 
 /** Connects to the configured infrastructure for a one-shot command. */
@@ -124,7 +124,7 @@ export async function withInfra<T>(
   });
   try {
     await ensureTopology(infra.nc, infra.jsm, config.topology);
-    return await fn(infra);
+    return await fn({ ...infra, calendar: createCalendar(config.market) });
   } finally {
     await infra.close();
   }
@@ -141,7 +141,7 @@ export async function backfill(
 ): Promise<{ runs: string[]; byStatus: Record<string, number>; skipped: number }> {
   const scrapers = config.scrapers as ScrapersConfig;
   await migrateRunHistory(deps.pool);
-  const calendar = createCalendar(scrapers.holidays);
+  const calendar = createCalendar(config.market);
   const http = createHttpClient(scrapers.http, { logger: deps.logger });
   const stamp = new Date().toISOString();
   const runs: string[] = [];

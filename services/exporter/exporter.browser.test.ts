@@ -5,7 +5,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../test/support/infra.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
-import { createCalendar } from '../scheduler/calendar.ts';
+import { createCalendar } from '../calendar/index.ts';
 import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
 import { createGoldTables, seedGold } from './test-gold.ts';
 import { dmy, goldPrices, readWorkbook, sheetRows } from './test-support.ts';

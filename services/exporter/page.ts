@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { addDays, createCalendar, localDate } from '../scheduler/calendar.ts';
+import { addDays, createCalendar, localDate, type TradingCalendar } from '../calendar/index.ts';
 
 /**
  * The exporter's web page: one self-contained HTML document (no CDN, no external file): the
@@ -282,13 +282,12 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const HK_CALENDAR = createCalendar();
 const dmy = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
 
 /** The last Hong Kong trading day on or before `now` (its HK local date). */
-export function lastHkTradingDay(now: Date = new Date()): string {
+export function lastHkTradingDay(now: Date = new Date(), calendar: TradingCalendar = createCalendar()): string {
   const today = localDate(now, 'Asia/Hong_Kong');
-  return HK_CALENDAR.isTradingDay(today) ? today : HK_CALENDAR.previousTradingDay(today);
+  return calendar.isTradingDay(today) ? today : calendar.previousTradingDay(today);
 }
 
 /** The page; `now` sets the default dates (the last HK trading day and one year before it). */
@@ -297,9 +296,11 @@ export function renderPage(opts: {
   ccassTop: number;
   defaultSheets: readonly string[];
   now?: Date;
+  /** The `market` setting's calendar (default: Hong Kong as is). */
+  calendar?: TradingCalendar;
 }): string {
   const checked = (k: string) => (opts.defaultSheets.includes(k) ? ' checked' : '');
-  const to = lastHkTradingDay(opts.now);
+  const to = lastHkTradingDay(opts.now, opts.calendar);
   // One year before `to` (29/02 → 01/03 of the year before).
   const from = addDays(`${Number(to.slice(0, 4)) - 1}${to.slice(4, 8)}01`, Number(to.slice(8, 10)) - 1);
   return `<!doctype html>

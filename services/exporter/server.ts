@@ -45,7 +45,7 @@ export interface ExporterService extends Service {
 }
 
 /** What the exporter uses from the shared deps (it needs no NATS and no object store). */
-export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health'>;
+export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health' | 'calendar'>;
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const OPEN_PATHS = new Set(['/', '/healthz', '/metrics', '/favicon.ico']);
@@ -137,6 +137,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
       tokenRequired: Boolean(config.token),
       ccassTop: config.ccassTopParticipants,
       defaultSheets: config.defaultSheets,
+      ...(deps.calendar ? { calendar: deps.calendar } : {}),
     });
   const read = <T>(fn: (db: Queryable) => Promise<T>) => readOnly(deps.pool, config.statementTimeoutMs, fn);
   let stockCache: { at: number; list: StockName[] } | null = null;

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { streamNames } from '../../streams/index.ts';
-import { DEFAULT_HK_HOLIDAYS, DEFAULT_JOBS, ScheduledJob } from '../scheduler/index.ts';
+import { DEFAULT_JOBS, ScheduledJob } from '../scheduler/index.ts';
 
 export const MonitorConfig = Type.Object(
   {
@@ -27,10 +27,6 @@ export const MonitorConfig = Type.Object(
     timezone: Type.String({
       default: 'Asia/Hong_Kong',
       description: 'time zone of the cron specs and business dates',
-    }),
-    holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
-      default: [...DEFAULT_HK_HOLIDAYS],
-      description: 'exchange holidays: a scheduled run on a holiday is not expected to load anything',
     }),
     freshnessGraceMs: Type.Integer({
       minimum: 0,

@@ -2,6 +2,7 @@ import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats } from '../../test/support/infra.ts';
+import { createCalendar } from '../calendar/index.ts';
 import { migrateCatalog } from '../compactor/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 import { DEFAULT_JOBS } from '../scheduler/index.ts';
@@ -25,7 +26,7 @@ async function samples(deps: ServiceDeps, name: string): Promise<Map<string, num
 const HK = 'Asia/Hong_Kong';
 
 describe('expected business dates from the schedule', () => {
-  const opts = { jobs: DEFAULT_JOBS, timezone: HK, holidays: ['2026-10-01'], graceMs: 3600_000 };
+  const opts = { jobs: DEFAULT_JOBS, timezone: HK, calendar: createCalendar(), graceMs: 3600_000 };
 
   it('is the date of the latest trading-day tick older than the grace period', () => {
     // Friday 2026-10-02 19:45 HKT: quotes (18:30) are due, fundamentals (19:00) are still in their grace

@@ -1,3 +1,4 @@
+import { createCalendar } from '../calendar/index.ts';
 import { createLifecycle, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
 import type { MonitorConfig } from './config.ts';
 import { emptyState, type MonitorState, monitorMetrics, type Source } from './metrics.ts';
@@ -27,6 +28,7 @@ export async function startMonitor(
 ): Promise<Monitor> {
   const log = deps.logger.child({ component: 'monitor' });
   const now = opts.now ?? (() => new Date());
+  const calendar = deps.calendar ?? createCalendar();
   const { state, refreshErrors } = monitorMetrics(deps.registry);
   const current: MonitorState = emptyState();
   state.current = current;
@@ -60,7 +62,7 @@ export async function startMonitor(
       {
         jobs: config.jobs,
         timezone: config.timezone,
-        holidays: config.holidays,
+        calendar,
         graceMs: config.freshnessGraceMs,
       },
       at,

@@ -1,4 +1,5 @@
-import { createCalendar, dueSlots, localDate, type ScheduledJob } from '../scheduler/index.ts';
+import { localDate, type TradingCalendar } from '../calendar/index.ts';
+import { dueSlots, type ScheduledJob } from '../scheduler/index.ts';
 
 /** Epoch seconds of 00:00 of `date` (`yyyy-mm-dd`) in `timeZone`: how business dates are exported. */
 export function startOfDaySeconds(date: string, timeZone: string): number {
@@ -38,10 +39,10 @@ function offsetMs(at: Date, timeZone: string): number {
  * planner skips the others, exactly as the scheduler and planner compute them).
  */
 export function expectedAsOf(
-  opts: { jobs: readonly ScheduledJob[]; timezone: string; holidays: readonly string[]; graceMs: number },
+  opts: { jobs: readonly ScheduledJob[]; timezone: string; calendar: TradingCalendar; graceMs: number },
   now: Date,
 ): Map<string, string> {
-  const calendar = createCalendar(opts.holidays);
+  const { calendar } = opts;
   const until = new Date(now.getTime() - opts.graceMs);
   // Long enough for any holiday run of a daily/weekday schedule; bounded work per job.
   const after = new Date(until.getTime() - 21 * 86_400_000);

@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { TradingCalendar } from '../calendar/index.ts';
 import { createObjectStore, type ObjectStore, ObjectStoreConfig } from '../object-store/index.ts';
 import type { HealthRegistry } from './health.ts';
 
@@ -48,6 +49,11 @@ export interface ServiceDeps {
   logger: Logger;
   registry: Registry;
   health: HealthRegistry;
+  /**
+   * The trading calendar of the `market` setting (the host and the CLI build it from the config);
+   * a stage given none uses the default Hong Kong calendar.
+   */
+  calendar?: TradingCalendar;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DatasetName } from '../../contracts/index.ts';
-import { DEFAULT_HK_HOLIDAYS } from './calendar.ts';
 
 export const ScheduledJob = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9-]+$' }),
@@ -32,10 +31,6 @@ export const SchedulerConfig = Type.Object(
     timezone: Type.String({
       default: 'Asia/Hong_Kong',
       description: 'time zone of the cron specs and business dates',
-    }),
-    holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
-      default: [...DEFAULT_HK_HOLIDAYS],
-      description: 'exchange holidays (yyyy-mm-dd, comma-separated); weekends are always closed',
     }),
     evaluateEveryMs: Type.Integer({
       minimum: 100,

@@ -1,4 +1,5 @@
-export { addDays, createCalendar, DEFAULT_HK_HOLIDAYS, localDate, type TradingCalendar } from './calendar.ts';
+// The trading calendar lives in services/calendar (one for the whole project); re-exported for the stages that import it from here.
+export { addDays, createCalendar, localDate, type TradingCalendar } from '../calendar/index.ts';
 export { DEFAULT_JOBS, ScheduledJob, SchedulerConfig } from './config.ts';
 export { dueSlots } from './schedule.ts';
 export { type SchedulerOptions, startScheduler } from './scheduler.ts';

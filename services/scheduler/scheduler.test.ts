@@ -45,8 +45,8 @@ async function until(cond: () => Promise<boolean>, ms = 10_000) {
 }
 
 describe('calendar and cron', () => {
-  it('skips weekends and configured holidays', () => {
-    const cal = createCalendar(['2026-10-01']);
+  it('skips weekends and Hong Kong holidays', () => {
+    const cal = createCalendar();
     expect(cal.previousTradingDay('2026-10-05')).toBe('2026-10-02'); // Monday → Friday
     expect(cal.previousTradingDay('2026-10-02')).toBe('2026-09-30'); // holiday skipped
     expect(cal.tradingDays('2026-09-28', '2026-10-04')).toEqual([

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
 import { kvBuckets, msgIds, subjects } from '../../streams/index.ts';
+import { createCalendar, localDate } from '../calendar/index.ts';
 import {
   counter,
   createLease,
@@ -11,7 +12,6 @@ import {
   type ServiceDeps,
   sleep,
 } from '../runtime/index.ts';
-import { createCalendar, localDate } from './calendar.ts';
 import type { ScheduledJob, SchedulerConfig } from './config.ts';
 import { dueSlots } from './schedule.ts';
 
@@ -40,7 +40,7 @@ export async function startScheduler(
   const log = deps.logger.child({ component: 'scheduler', owner });
   const kv = await new Kvm(deps.js).open(kvBuckets.scheduler);
   const lease = createLease(kv, 'leader', owner, config.leaseTtlMs);
-  const calendar = createCalendar(config.holidays);
+  const calendar = deps.calendar ?? createCalendar();
   const r = deps.registry;
   const published = counter(r, 'harbour_scheduler_ticks_published_total', 'ticks published', [
     'job',

@@ -1,5 +1,4 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { DEFAULT_HK_HOLIDAYS } from '../scheduler/index.ts';
 import { HttpClientConfig } from './http/config.ts';
 
 export const SourcesConfig = Type.Object(
@@ -60,10 +59,6 @@ export const ScrapersConfig = Type.Object(
     planner: Type.Boolean({
       default: true,
       description: 'also turn scheduler ticks into jobs in this process',
-    }),
-    holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
-      default: [...DEFAULT_HK_HOLIDAYS],
-      description: 'exchange holidays: a tick for a holiday is recorded as skipped, not scraped',
     }),
   },
   { default: {} },

@@ -9,7 +9,7 @@ import {
   type ScrapeJob,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import { addDays, localDate, type TradingCalendar } from '../scheduler/index.ts';
+import { addDays, localDate, type TradingCalendar } from '../calendar/index.ts';
 import type { SourcesConfig } from './config.ts';
 import type { HttpClient } from './http/index.ts';
 import { recordRun } from './run-history.ts';

@@ -12,7 +12,7 @@ import {
   PATHS,
   startFixtureSite,
 } from '../../ops/fixture-site/index.ts';
-import { createCalendar } from '../scheduler/index.ts';
+import { createCalendar } from '../calendar/index.ts';
 import { createHttpClient, type HttpClient } from './http/index.ts';
 import { refusePastSnapshot } from './planner.ts';
 import { tokenFromPage } from './quote-widget.ts';

@@ -1,5 +1,6 @@
 import { ErrorCodes, isHarbourError, tickValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
+import { createCalendar } from '../calendar/index.ts';
 import {
   consumeLoop,
   counter,
@@ -9,7 +10,6 @@ import {
   type Service,
   type ServiceDeps,
 } from '../runtime/index.ts';
-import { createCalendar } from '../scheduler/index.ts';
 import type { ScrapersConfig } from './config.ts';
 import { createHttpClient } from './http/index.ts';
 import { planRun } from './planner.ts';
@@ -27,7 +27,7 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   const log = deps.logger.child({ component: 'scrapers' });
   await migrateRunHistory(deps.pool);
   const http = createHttpClient(config.http, { logger: log, metrics: { registry: deps.registry } });
-  const calendar = createCalendar(config.holidays);
+  const calendar = deps.calendar ?? createCalendar();
   const r = deps.registry;
   const jobsTotal = counter(r, 'harbour_scraper_jobs_total', 'job outcomes', ['dataset', 'outcome']);
   const recordsTotal = counter(r, 'harbour_scraper_records_published_total', 'rows published to RAW', [

@@ -54,15 +54,16 @@ export function referenceSql(files: Partial<Record<Dataset, readonly string[]>>)
          AND c._fetched_at = s._fetched_at AND c._run_id = s._run_id AND c.fetch_key = s.fetch_key) WHERE rn = 1`,
 
     // ---------------------------------------------------------------- gold
-    `CREATE OR REPLACE TEMP TABLE g_daily_prices AS SELECT code, trade_date, name, currency, status,
-       open, high, low, close, prev_close,
-       CASE WHEN status IN ('traded', 'no_trade') AND close IS NOT NULL AND prev_close IS NOT NULL AND prev_close <> 0
-            THEN (close - prev_close) / prev_close * 100 END AS change_pct,
-       volume, turnover,
-       CASE WHEN status = 'traded' AND close IS NOT NULL AND prev_close IS NOT NULL
-              THEN volume * (CASE WHEN close > prev_close THEN 1 WHEN close < prev_close THEN -1 ELSE 0 END)
-            WHEN status = 'no_trade' THEN 0 END AS directed_volume
-     FROM r_quotes`,
+    `CREATE OR REPLACE TEMP TABLE g_daily_prices AS SELECT q.code, q.trade_date, q.name, q.currency, q.status,
+       coalesce(q.open, CASE WHEN q.status = 'traded' AND f.open > 0 THEN f.open END) AS open,
+       q.high, q.low, q.close, q.prev_close,
+       CASE WHEN q.status IN ('traded', 'no_trade') AND q.close IS NOT NULL AND q.prev_close IS NOT NULL AND q.prev_close <> 0
+            THEN (q.close - q.prev_close) / q.prev_close * 100 END AS change_pct,
+       q.volume, q.turnover,
+       CASE WHEN q.status = 'traded' AND q.close IS NOT NULL AND q.prev_close IS NOT NULL
+              THEN q.volume * (CASE WHEN q.close > q.prev_close THEN 1 WHEN q.close < q.prev_close THEN -1 ELSE 0 END)
+            WHEN q.status = 'no_trade' THEN 0 END AS directed_volume
+     FROM r_quotes q LEFT JOIN r_fund f ON f.code = q.code AND f.as_of = q.trade_date`,
 
     `CREATE OR REPLACE TEMP TABLE g_monthly_high_low AS
      WITH m AS (SELECT *, CAST(date_trunc('month', trade_date) AS DATE) AS month FROM g_daily_prices),

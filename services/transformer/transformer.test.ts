@@ -15,6 +15,7 @@ import {
 } from '../../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { createCalendar } from '../calendar/index.ts';
 import { migrateCatalog } from '../compactor/index.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
@@ -44,17 +45,8 @@ pg.types.setTypeParser(1082, (v: string) => v);
 
 // ------------------------------------------------------------------ fixture market
 
-const HOLIDAYS = new Set(['2026-01-01', '2026-02-17', '2026-02-18', '2026-02-19']);
-function tradingDays(from: string, to: string): string[] {
-  const out: string[] = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
-    const d = new Date(t);
-    const iso = d.toISOString().slice(0, 10);
-    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6 && !HOLIDAYS.has(iso)) out.push(iso);
-  }
-  return out;
-}
-const DAYS = tradingDays('2026-01-02', '2026-03-02'); // March has one trading day: 2026-03-02
+// The project calendar: 2026-01-01 and Lunar New Year (2026-02-17..19) are closed in this window.
+const DAYS = createCalendar().tradingDays('2026-01-02', '2026-03-02'); // March has one trading day: 2026-03-02
 const LISTING_DAY = '2026-02-10'; // 00003 is listed mid-window
 const fetchedAt = (date: string, hour = 10, minute = 30) =>
   new Date(Date.parse(`${date}T00:00:00Z`) + (hour * 60 + minute) * 60_000).toISOString();
@@ -217,6 +209,7 @@ function ccassSet(
   return rows;
 }
 
+const fundOpen = (close: number) => Math.round(close * 980) / 1000;
 function fundamentals(code: string, asOf: string, i: number, close: number | null): FundamentalRow {
   const k = Number(code);
   return {
@@ -224,7 +217,8 @@ function fundamentals(code: string, asOf: string, i: number, close: number | nul
     as_of: asOf,
     last: close ?? 9.99 * k,
     prev_close: null,
-    open: null,
+    // The widget's open (`op`): the only source of daily_prices.open (the report has none).
+    open: close === null ? null : fundOpen(close),
     high: null,
     low: null,
     volume: null,
@@ -547,7 +541,21 @@ describe('transformer on Postgres + NATS + object store', () => {
     const susp = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00002', DAYS[9]]);
     expect(susp).toMatchObject({ status: 'suspended', close: null, directed_volume: null, change_pct: null });
     const nt = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[5]]);
-    expect(nt).toMatchObject({ status: 'no_trade', directed_volume: 0, change_pct: 0 });
+    // A no-trade day has no open, even though that day's fundamentals snapshot carries one.
+    expect(nt).toMatchObject({ status: 'no_trade', directed_volume: 0, change_pct: 0, open: null });
+
+    // open comes from the fundamentals snapshot of that stock and day; blank on a day without one.
+    const fundDay = quotes.get(DAYS[10]!)!.find((r) => r.code === '00001')!;
+    expect(fundDay).toMatchObject({ status: 'traded', open: null });
+    const withOpen = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[10]]);
+    expect(withOpen).toMatchObject({
+      status: 'traded',
+      open: fundOpen(fundDay.close!),
+      close: fundDay.close,
+    });
+    expect(withOpen.open).toBeGreaterThan(0);
+    const noFund = await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', DAYS[11]]);
+    expect(noFund).toMatchObject({ status: 'traded', open: null });
 
     // March 2026 has one trading day: open = high/low day = that day; open is its close (no open in the report).
     const mar = quotes.get('2026-03-02')!.find((r) => r.code === '00001')!;

@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../../ops/launcher/nats.ts';
+import { createCalendar } from '../../services/calendar/index.ts';
 import type { ObjectStore } from '../../services/object-store/index.ts';
 import {
   createHealthRegistry,
@@ -88,6 +89,7 @@ export async function serviceDeps(parts: {
     logger: parts.logger ?? silentLogger(),
     registry: createRegistry({ defaultMetrics: false }),
     health: createHealthRegistry(),
+    calendar: createCalendar(),
     ...(parts.pool ? { pool: parts.pool } : {}),
     ...(parts.store ? { store: parts.store } : {}),
   };

@@ -7,6 +7,20 @@ import { harbourErrorOf, readFixture } from './test-fixtures.ts';
 
 const TENCENT = readFixture('ccass', '00700-2019-10-29.html');
 const CKH_TRUNCATED = readFixture('ccass', '00001-2019-10-30.truncated-dom.html');
+const XPENG_2026 = readFixture('ccass', '09868-2026-08-20.dom.html');
+const XPENG_2025 = readFixture('ccass', '09868-2025-09-11.dom-onetrust.html');
+
+const sum = (rs: CcassRow[]) => rs.reduce((a, r) => a + r.shareholding, 0);
+const participantRows = (rows: CcassRow[]) => rows.filter((r) => r.row_type === 'participant');
+/** Sets one summary line's figures on a page (`label` as printed, e.g. "Market Intermediaries"). */
+function setSummary($: ReturnType<typeof load>, label: string, shareholding: string, participants: string) {
+  const row = $('#pnlResultSummary .ccass-search-datarow').filter(
+    (_, el) => $(el).find('.summary-category').text().trim() === label,
+  );
+  expect(row).toHaveLength(1);
+  row.find('.shareholding .value').first().text(shareholding);
+  row.find('.number-of-participants .value').first().text(participants);
+}
 
 /** Derives a page from the real 00700 page by editing its DOM. */
 function derive(edit: (($: ReturnType<typeof load>) => void) | null = null): string {
@@ -110,7 +124,6 @@ describe('parseCcass on the real 00700 page (2019-10-29)', () => {
   });
 
   it('detail rows add up to the summary shareholdings', () => {
-    const sum = (rs: CcassRow[]) => rs.reduce((a, r) => a + r.shareholding, 0);
     expect(sum(participants.filter((r) => r.participant_id !== null))).toBe(6_584_687_539);
     expect(sum(participants.filter((r) => r.participant_id === null))).toBe(31_300);
   });
@@ -129,7 +142,176 @@ describe('parseCcass on the real 00700 page (2019-10-29)', () => {
   });
 });
 
+describe('parseCcass on the current markup (09868 XPENG, 2026-08-20)', () => {
+  const { summary, rows } = parseCcass(XPENG_2026);
+  const participants = participantRows(rows);
+
+  it('reads the summary: no consenting-investor line at all', () => {
+    expect(summary).toEqual({
+      code: '09868',
+      name: 'XPENG INC.',
+      holdingDate: '2026-08-20',
+      issuedShares: 1_916_140_339,
+      intermediaries: { shareholding: 1_399_271_044, participants: 262, pctIssued: 73.02 },
+      consenting: null,
+      nonConsenting: { shareholding: 70_300, participants: 15, pctIssued: 0 },
+      total: { shareholding: 1_399_341_344, participants: 277, pctIssued: 73.02 },
+    });
+  });
+
+  it('gives 262 participant rows summing to 1,399,271,044, every one with an ID, no consenting row', () => {
+    expect(participants).toHaveLength(262);
+    expect(sum(participants)).toBe(1_399_271_044);
+    expect(participants.every((r) => r.participant_id !== null)).toBe(true);
+    expect(rows.filter((r) => r.row_type === 'consenting')).toEqual([]);
+    expect(rows.map((r) => r.row_type).filter((t) => t !== 'participant')).toEqual([
+      'intermediaries',
+      'non_consenting',
+      'total',
+      'issued_shares',
+    ]);
+  });
+
+  it('reads the first and last rows as printed', () => {
+    expect(participants[0]).toEqual({
+      code: '09868',
+      holding_date: '2026-08-20',
+      row_type: 'participant',
+      participant_id: 'C00010',
+      participant_name: 'CITIBANK N.A.',
+      address: '9/F CITI TOWER ONE BAY EAST 83 HOI BUN ROAD KWUN TONG KOWLOON',
+      shareholding: 550_624_235,
+      pct_issued: 28.73,
+      participants: null,
+    } satisfies CcassRow);
+    expect(participants.at(-1)).toMatchObject({
+      participant_id: 'B02093',
+      participant_name: 'UPMAX SECURITIES LTD',
+      shareholding: 37,
+      pct_issued: 0,
+    });
+  });
+
+  it('every row fits the contract', () => {
+    for (const r of rows) expect(rowValidators.ccass.problems(r)).toEqual([]);
+  });
+});
+
+describe('parseCcass on the current markup with a cookie-consent block (09868, 2025-09-11)', () => {
+  it('ignores the injected OneTrust markup and reads 240 rows summing to 1,304,184,311', () => {
+    expect(XPENG_2025).toContain('onetrust');
+    const { summary, rows } = parseCcass(XPENG_2025);
+    const participants = participantRows(rows);
+    expect(summary).toMatchObject({
+      code: '09868',
+      holdingDate: '2025-09-11',
+      issuedShares: 1_906_502_969,
+      intermediaries: { shareholding: 1_304_184_311, participants: 240, pctIssued: 68.4 },
+      consenting: null,
+      nonConsenting: { shareholding: 32_700, participants: 12, pctIssued: 0 },
+      total: { shareholding: 1_304_217_011, participants: 252, pctIssued: 68.4 },
+    });
+    expect(participants).toHaveLength(240);
+    expect(sum(participants)).toBe(1_304_184_311);
+    expect(participants[0]).toMatchObject({
+      participant_id: 'C00010',
+      shareholding: 482_347_721,
+      pct_issued: 25.3,
+    });
+    expect(participants.at(-1)).toMatchObject({ participant_id: 'B02093', shareholding: 5 });
+  });
+});
+
+describe('parseCcass: market-intermediary rows without a participant ID', () => {
+  /** The real 09868 page plus an HKSCC row with no ID, counted (as HKEX does) among the intermediaries. */
+  const withHkscc = (() => {
+    const $ = load(XPENG_2026);
+    const first = $('#pnlResultNormal tbody tr').first();
+    const row = first.clone();
+    row.find('.col-participant-id .mobile-list-body').text('');
+    row.find('.col-participant-name .mobile-list-body').text('HONG KONG SECURITIES CLEARING CO. LTD.');
+    row
+      .find('.col-address .mobile-list-body')
+      .text('8/F TWO EXCHANGE SQUARE 8 CONNAUGHT PLACE CENTRAL HONG KONG');
+    row.find('.col-shareholding .mobile-list-body').text('1,000,000');
+    row.find('.col-shareholding-percent .mobile-list-body').text('0.05%');
+    first.after(row);
+    setSummary($, 'Market Intermediaries', '1,400,271,044', '263');
+    setSummary($, 'Total', '1,400,341,344', '278');
+    return $.html();
+  })();
+
+  it('parses: the ID-less row is an intermediary, kept with a null ID and its name', () => {
+    const { summary, rows } = parseCcass(withHkscc);
+    const participants = participantRows(rows);
+    expect(summary.intermediaries).toEqual({
+      shareholding: 1_400_271_044,
+      participants: 263,
+      pctIssued: 73.02,
+    });
+    expect(participants).toHaveLength(263);
+    expect(participants[1]).toMatchObject({
+      participant_id: null,
+      participant_name: 'HONG KONG SECURITIES CLEARING CO. LTD.',
+      shareholding: 1_000_000,
+      pct_issued: 0.05,
+    });
+    expect(sum(participants)).toBe(1_400_271_044);
+    expect(rows.filter((r) => r.row_type === 'consenting')).toEqual([]);
+  });
+
+  it('tells consenting investors by the " *" marker even on a page that also has ID-less intermediaries', () => {
+    const $ = load(TENCENT);
+    $('#pnlResultNormal tbody tr').first().find('.col-participant-id .mobile-list-body').text('');
+    const { rows } = parseCcass($.html());
+    const participants = participantRows(rows);
+    expect(participants.filter((r) => r.participant_id === null)).toHaveLength(5);
+    expect(participants[0]).toMatchObject({
+      participant_id: null,
+      participant_name: 'THE HONGKONG AND SHANGHAI BANKING',
+      shareholding: 1_709_894_041,
+    });
+    expect(rows.find((r) => r.row_type === 'consenting')).toMatchObject({
+      participants: 4,
+      shareholding: 31_300,
+    });
+  });
+});
+
 describe('parseCcass refusals', () => {
+  it('refuses a current-markup page cut off in its detail table with the truncation code', () => {
+    const at = XPENG_2026.indexOf('B02093'); // the last row
+    expect(at).toBeGreaterThan(0);
+    const err = harbourErrorOf(() => parseCcass(XPENG_2026.slice(0, Math.floor(at / 2))));
+    expect(err.code).toBe('HARBOUR_ERR_PARSE_TRUNCATED');
+    expect(err.detail).toMatchObject({ expected: 262, expectedIntermediaries: 262 });
+    expect((err.detail as { found: number }).found).toBeLessThan(262);
+    expect(parseOutcome(err)).toBe('truncated');
+  });
+
+  it('refuses rows that do not add up to their summary section with ParseLayout', () => {
+    const html = derive(($) => {
+      $('#pnlResultNormal tbody tr')
+        .first()
+        .find('.col-shareholding .mobile-list-body')
+        .text('1,709,894,042');
+    });
+    const err = harbourErrorOf(() => parseCcass(html));
+    expect(err.code).toBe(ErrorCodes.ParseLayout);
+    expect(err.message).toMatch(
+      /540 market intermediaries rows holding 6584687540 but its summary says 540 holding 6584687539/,
+    );
+  });
+
+  it('refuses more rows than a section counts with ParseLayout (not a truncation)', () => {
+    const html = derive(($) => {
+      setSummary($, 'Consenting Investor Participants', '31,300', '3');
+    });
+    const err = harbourErrorOf(() => parseCcass(html));
+    expect(err.code).toBe(ErrorCodes.ParseLayout);
+    expect(err.detail).toMatchObject({ section: 'consenting investor participants', foundConsenting: 4 });
+  });
+
   it('refuses the truncated 00001 capture with ParseTruncated', () => {
     const err = harbourErrorOf(() => parseCcass(CKH_TRUNCATED));
     expect(err.code).toBe(ErrorCodes.ParseTruncated);
@@ -234,7 +416,9 @@ describe('parseCcass refusals', () => {
 
   it('keeps a negative intermediary shareholding as printed (HKEX documents that it can happen)', () => {
     const html = derive(($) => {
+      // The last row held 100; the summary adds up what the rows print, the negative one included.
       $('#pnlResultNormal tbody tr').last().find('.col-shareholding .mobile-list-body').text('-1,000');
+      setSummary($, 'Market Intermediaries', '6,584,686,439', '540');
     });
     const last = parseCcass(html)
       .rows.filter((r) => r.row_type === 'participant')

@@ -38,6 +38,9 @@ export interface CcassSummary {
   total: CcassSummaryLine;
 }
 
+/** How the page marks a consenting investor participant: its name ends in ` *`. */
+const CONSENTING_MARK_RE = /\s*\*$/;
+
 type SummaryKey = 'intermediaries' | 'consenting' | 'non_consenting' | 'total';
 
 function summaryKey(label: string): SummaryKey | null {
@@ -126,14 +129,17 @@ function classifyNoResult($: CheerioAPI): never {
 /**
  * Parses a CCASS shareholding search result page (`searchsdw.aspx`, English).
  *
- * Rows: one `participant` row per detail line (consenting investor participants have
- * `participant_id` null and their name without the printed ` *` marker), then one row per
+ * Rows: one `participant` row per detail line (consenting investor participants, marked by the page
+ * with a name ending in ` *`, have `participant_id` null and their name without the marker; a
+ * market-intermediary row the page prints without an ID has `participant_id` null too), then one row per
  * summary line (`intermediaries`, `consenting`, `non_consenting`, `total`: shareholding,
  * participants count, pct_issued) and one `issued_shares` row (shareholding = issued shares).
  *
  * Refuses: maintenance page → ParseMaintenance; empty result / no-data or out-of-range-date
  * message → ParseNoData; invalid stock message → ParseUnknownStock; detail rows ≠
- * intermediaries + consenting counts → ParseTruncated; anything else → ParseLayout.
+ * Completeness is checked per summary section (market intermediaries, consenting investors): fewer
+ * rows than a section's count → ParseTruncated (the page stops short); more rows, or rows whose
+ * shareholdings do not add up to the section's → ParseLayout; anything else unreadable → ParseLayout.
  */
 export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRow[] } {
   const $ = load(html);
@@ -212,8 +218,13 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
     cleanText($('.search-bar__selectedItem-filter.searchStock b').first().text());
 
   const rows: CcassRow[] = [];
-  let withId = 0;
-  let withoutId = 0;
+  // Rows per summary section, as the page marks them: a consenting investor participant is printed
+  // with its name ending in ` *` and no ID. An empty ID alone says nothing: market-intermediary rows
+  // may have none (HKSCC itself holds shares of some stocks), and the summary counts them there.
+  const found = {
+    intermediaries: { rows: 0, shareholding: 0 },
+    consenting: { rows: 0, shareholding: 0 },
+  };
   const trs = $('#pnlResultNormal table tbody tr');
   trs.each((i, el) => {
     const tr = $(el);
@@ -249,15 +260,16 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
         pct: pctText,
       });
     }
-    const consenting = id === '';
-    if (consenting) withoutId++;
-    else withId++;
-    const participantName = consenting ? rawName.replace(/\s*\*$/, '') : rawName;
+    const consenting = id === '' && CONSENTING_MARK_RE.test(rawName);
+    const section = consenting ? found.consenting : found.intermediaries;
+    section.rows += 1;
+    section.shareholding += shareholding;
+    const participantName = consenting ? rawName.replace(CONSENTING_MARK_RE, '') : rawName;
     rows.push({
       code,
       holding_date: holdingDate,
       row_type: 'participant',
-      participant_id: consenting ? null : id,
+      participant_id: id === '' ? null : id,
       participant_name: participantName === '' ? null : participantName,
       address: address === null || address === '' ? null : address,
       // May be negative: HKEX notes individual intermediaries can show a negative shareholding.
@@ -267,28 +279,47 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
     });
   });
 
+  // Completeness, section by section: each summary line against the rows the page marks as its own.
   const consenting = lines.get('consenting') ?? null;
-  const expected = intermediaries.participants + (consenting?.participants ?? 0);
-  if (rows.length !== expected) {
+  const sections = [
+    { name: 'market intermediaries', line: intermediaries, found: found.intermediaries },
+    {
+      name: 'consenting investor participants',
+      line: consenting ?? { shareholding: 0, participants: 0, pctIssued: null },
+      found: found.consenting,
+    },
+  ];
+  const detail = {
+    expected: intermediaries.participants + (consenting?.participants ?? 0),
+    found: rows.length,
+    expectedIntermediaries: intermediaries.participants,
+    foundIntermediaries: found.intermediaries.rows,
+    expectedConsenting: consenting?.participants ?? 0,
+    foundConsenting: found.consenting.rows,
+  };
+  const short = sections.filter((x) => x.found.rows < x.line.participants);
+  if (short.length > 0) {
     fail(
       ErrorCodes.ParseTruncated,
-      `CCASS page for ${code} on ${holdingDate} lists ${rows.length} participant rows but its summary promises ${expected}; the page is incomplete`,
-      {
-        expected,
-        found: rows.length,
-        expectedIntermediaries: intermediaries.participants,
-        expectedConsenting: consenting?.participants ?? 0,
-        foundWithId: withId,
-        foundWithoutId: withoutId,
-      },
+      `CCASS page for ${code} on ${holdingDate} lists ${rows.length} participant rows but its summary promises ${detail.expected} (${short
+        .map((x) => `${x.found.rows} of ${x.line.participants} ${x.name}`)
+        .join(', ')}); the page is incomplete`,
+      detail,
     );
   }
-  if (withId !== intermediaries.participants) {
-    fail(
-      ErrorCodes.ParseLayout,
-      `CCASS page for ${code} has ${withId} rows with a participant ID but ${intermediaries.participants} market intermediaries in its summary`,
-      { expectedIntermediaries: intermediaries.participants, foundWithId: withId, foundWithoutId: withoutId },
-    );
+  for (const x of sections) {
+    if (x.found.rows !== x.line.participants || x.found.shareholding !== x.line.shareholding) {
+      fail(
+        ErrorCodes.ParseLayout,
+        `CCASS page for ${code} on ${holdingDate} has ${x.found.rows} ${x.name} rows holding ${x.found.shareholding} but its summary says ${x.line.participants} holding ${x.line.shareholding}`,
+        {
+          ...detail,
+          section: x.name,
+          foundShareholding: x.found.shareholding,
+          expectedShareholding: x.line.shareholding,
+        },
+      );
+    }
   }
 
   const summaryRow = (rowType: SummaryKey, line: CcassSummaryLine): CcassRow => ({

@@ -1,6 +1,6 @@
 -- model: ccass_changes
 -- description: per stock, holding date and participant (participant_key = participant ID, or the
---   name for consenting investors): shareholding now and at the stock's previous holding date in
+--   name for rows without one: consenting investors, ID-less intermediaries such as HKSCC): shareholding now and at the stock's previous holding date in
 --   silver, the change in shares and in percentage points of the issued shares (of this date), and
 --   kind = new (absent before), exited (absent now: shareholding 0), changed or unchanged. The first
 --   holding date of a stock has prev_holding_date null and every participant is new.

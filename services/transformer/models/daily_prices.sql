@@ -1,11 +1,13 @@
 -- model: daily_prices
 -- description: one row per stock and trade date of the Daily Quotations report. The report has no
---   opening price (open stays null unless a source gives it). prev_close is the report's own
+--   opening price: open = the quote widget's open (`op`) from the fundamentals snapshot of that stock
+--   and day (silver.fundamentals, as_of = trade_date) on a traded day when it is positive, else null;
+--   a fundamentals row arriving after the quotes updates the day. prev_close is the report's own
 --   "previous close", which HKEX carries over no-trade and suspended days, so the sign is right
 --   after a gap. directed_volume = volume × sign(close − prev_close) on a traded day, 0 on a no-trade
 --   day, null when suspended/halted or when the report gives no previous close (first day of listing).
 --   change_pct = (close − prev_close) / prev_close × 100, null without both prices.
--- depends: silver.quotes
+-- depends: silver.quotes, silver.fundamentals
 -- key: code, trade_date
 -- scope: code, trade_date
 -- test: unique(code, trade_date)
@@ -18,9 +20,11 @@
 -- test: expect(status <> 'suspended' or directed_volume is null)
 -- @scope
 select k, lo, hi from {{changed:silver.quotes}}
+union all
+select k, lo, hi from {{changed:silver.fundamentals}}
 -- @model
 select q.code, q.trade_date, q.name, q.currency, q.status,
-  q.open, q.high, q.low, q.close, q.prev_close,
+  coalesce(q.open, case when q.status = 'traded' and f.open > 0 then f.open end) as open, q.high, q.low, q.close, q.prev_close,
   case when q.status in ('traded', 'no_trade') and q.close is not null and q.prev_close is not null and q.prev_close <> 0
        then (q.close - q.prev_close) / q.prev_close * 100 end as change_pct,
   q.volume, q.turnover,
@@ -32,7 +36,12 @@ select q.code, q.trade_date, q.name, q.currency, q.status,
 from {{scope}} s
 cross join lateral (
   select * from silver.quotes x where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) q
+left join silver.fundamentals f on f.code = q.code and f.as_of = q.trade_date
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.quotes where code = $1 and trade_date = $2
+group by _file_key
+union all
+select 'fundamentals', _file_key, min(_seq), max(_seq), count(*)
+from silver.fundamentals where code = $1 and as_of = $2
 group by _file_key
