@@ -285,7 +285,10 @@ export const PAGE_CSP = [
 const dmy = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
 
 /** The last Hong Kong trading day on or before `now` (its HK local date). */
-export function lastHkTradingDay(now: Date = new Date(), calendar: TradingCalendar = createCalendar()): string {
+export function lastHkTradingDay(
+  now: Date = new Date(),
+  calendar: TradingCalendar = createCalendar(),
+): string {
   const today = localDate(now, 'Asia/Hong_Kong');
   return calendar.isTradingDay(today) ? today : calendar.previousTradingDay(today);
 }

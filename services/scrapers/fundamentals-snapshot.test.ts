@@ -15,8 +15,8 @@ import {
 } from '../../ops/fixture-site/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, readStream, serviceDeps, startTestNats, until } from '../../test/support/infra.ts';
-import type { Service } from '../runtime/index.ts';
 import { addDays, createCalendar, localDate } from '../calendar/index.ts';
+import type { Service } from '../runtime/index.ts';
 import { ScrapersConfig } from './config.ts';
 import { runProgress } from './run-history.ts';
 import { startScrapers, tickRunId } from './scrapers.ts';
