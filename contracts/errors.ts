@@ -39,6 +39,10 @@ export const ErrorCodes = {
   HttpFailed: 'HARBOUR_ERR_HTTP_FAILED',
   /** HTTP client: a response body (declared or decoded) exceeds `maxBodyBytes`; not retried. */
   HttpBodyTooLarge: 'HARBOUR_ERR_HTTP_BODY_TOO_LARGE',
+  /** A server Harbour needs (NATS, Postgres) cannot be reached; the message names the host and the setting to check. */
+  Unreachable: 'HARBOUR_ERR_UNREACHABLE',
+  /** A query names something that does not exist (e.g. no gold row for a lineage request). */
+  NotFound: 'HARBOUR_ERR_NOT_FOUND',
   /** Shutdown: the drain deadline passed and the service was closed by force. */
   ShutdownForced: 'HARBOUR_ERR_SHUTDOWN_FORCED',
 } as const;

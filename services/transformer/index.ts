@@ -1,6 +1,13 @@
 export { TransformerConfig } from './config.ts';
 export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
-export { type GoldLineage, traceGoldRow } from './lineage.ts';
+export {
+  type GoldLineage,
+  type GoldRowLineage,
+  type LineageFetch,
+  type LineageSource,
+  traceGold,
+  traceGoldRow,
+} from './lineage.ts';
 export { type TransformerMetrics, transformerMetrics } from './metrics.ts';
 export {
   downstreamOf,
