@@ -13,6 +13,7 @@ import {
   type ServiceDeps,
 } from '../runtime/index.ts';
 import type { ExporterConfig } from './config.ts';
+import { registerLineage } from './lineage.ts';
 import { PAGE_CSP, renderPage } from './page.ts';
 import {
   CcassQuery,
@@ -42,8 +43,9 @@ export interface ExporterService extends Service {
   readonly url: string;
 }
 
-/** What the exporter uses from the shared deps (it needs no NATS and no object store). */
-export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health'>;
+/** What the exporter uses from the shared deps (it needs no NATS; the object store only for /lineage). */
+export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health'> &
+  Partial<Pick<ServiceDeps, 'store'>>;
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const OPEN_PATHS = new Set(['/', '/healthz', '/metrics', '/favicon.ico']);
@@ -310,6 +312,8 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
           };
     }),
   );
+
+  if (deps.store) registerLineage(app, { pool: deps.pool, store: deps.store });
 
   app.get('/export.xlsx', { schema: { querystring: ExportQuery } }, async (req, reply) => {
     const params = parseExportParams(req.query as ExportQuery, limits);
