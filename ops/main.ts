@@ -99,6 +99,17 @@ switch (positionals[0]) {
     });
     if (prometheus)
       print(`  ${'prometheus'.padEnd(12)} ${prometheus.url} (scrapes \`npm start\` on its ops port)`);
+    const ports: [string, number | undefined, number][] = [
+      ['nats-server', stack.nats.port, DEFAULT_PORTS.nats],
+      [
+        'postgres',
+        stack.postgres.embedded ? Number(new URL(stack.postgres.url).port) : undefined,
+        DEFAULT_PORTS.postgres,
+      ],
+      ['prometheus', prometheus?.port, DEFAULT_PORTS.prometheus],
+    ];
+    for (const [name, port, usual] of ports)
+      if (port !== undefined && port !== usual) print(`  (${name}: port ${usual} was in use, took ${port})`);
     const settingsPath = stackSettingsPath(dataDir);
     await writeStackSettings(settingsPath, settings);
     print(`Settings written to ${settingsPath}: \`npm start\` and \`npm run harbour\` in this`);
