@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startStack } from '../ops/launcher/stack.ts';
 import { readStackSettings } from '../services/runtime/index.ts';
 import type { GoldRowLineage } from '../services/transformer/index.ts';
 import { testDir } from './support/infra.ts';
@@ -219,4 +220,32 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
     expect(shutdown.split('\n').filter(Boolean).length).toBeLessThanOrEqual(8);
     expect(existsSync(settingsPath)).toBe(false);
   }, 420_000);
+});
+
+describe('the fs and s3 stacks', () => {
+  it('keep their catalogs and JetStream stores apart in one data directory', async () => {
+    const dataDir = await testDir('variants');
+    const fsStack = await startStack({ dataDir, objectStore: 'fs' });
+    try {
+      const pool = new pg.Pool({ connectionString: fsStack.postgres.url, max: 1 });
+      await pool.query('create table lake_marker (lake text)');
+      await pool.query("insert into lake_marker values ('fs')");
+      await pool.end();
+    } finally {
+      await fsStack.stop();
+    }
+    const s3Stack = await startStack({ dataDir, objectStore: 's3' });
+    try {
+      expect(new URL(fsStack.postgres.url).pathname).toBe('/harbour');
+      expect(new URL(s3Stack.postgres.url).pathname).toBe('/harbour_s3');
+      const pool = new pg.Pool({ connectionString: s3Stack.postgres.url, max: 1 });
+      const { rows } = await pool.query("select to_regclass('lake_marker') as t");
+      await pool.end();
+      expect(rows[0].t).toBeNull();
+      expect(existsSync(join(dataDir, 'nats', 'jetstream'))).toBe(true);
+      expect(existsSync(join(dataDir, 'nats-s3', 'jetstream'))).toBe(true);
+    } finally {
+      await s3Stack.stop();
+    }
+  }, 180_000);
 });
