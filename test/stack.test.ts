@@ -208,8 +208,25 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
     }
 
     // Shutdown: npm start first, then the stack, which removes its settings file.
+    const running = start.output().length;
     start.child.kill('SIGTERM');
     await exited(start.child);
+    const stopped = start
+      .output()
+      .slice(running)
+      .split('\n')
+      .filter((l) => l.includes('"msg":"service stopped"'))
+      .map((l) => JSON.parse(l).service)
+      .sort();
+    expect(stopped).toEqual([
+      'compactor',
+      'exporter',
+      'monitor',
+      'reporter',
+      'scheduler',
+      'scrapers',
+      'transformer',
+    ]);
     const before = stack.output().length;
     stack.child.kill('SIGINT');
     await exited(stack.child);
