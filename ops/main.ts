@@ -6,7 +6,12 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { removeStackSettings, stackSettingsPath, writeStackSettings } from '../services/runtime/index.ts';
+import {
+  readStackSettings,
+  removeStackSettings,
+  stackSettingsPath,
+  writeStackSettings,
+} from '../services/runtime/index.ts';
 import { runDemo } from './demo.ts';
 import { defaultSamplesDir, startFixtureSite } from './fixture-site/index.ts';
 import { preferredPort } from './launcher/free-port.ts';
@@ -47,6 +52,13 @@ switch (positionals[0]) {
     break;
   }
   case 'stack': {
+    const running = readStackSettings(stackSettingsPath(dataDir));
+    if (running && !running.stale) {
+      console.error(
+        `a stack is already running on ${dataDir} (pid ${running.pid}; its settings are in ${running.path})`,
+      );
+      process.exit(1);
+    }
     const stack = await startStack({
       dataDir,
       objectStore: values.s3 ? 's3' : 'fs',
