@@ -84,6 +84,13 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
     expect(vars.HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const site = vars.HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL as string;
 
+    // A second stack on the same directory would overwrite (and on exit delete) the first's settings.
+    const second = spawnLogged(dir, [join(repo, 'ops', 'main.ts'), 'stack']);
+    await exited(second.child);
+    expect(second.child.exitCode).toBe(1);
+    expect(second.output()).toContain('a stack is already running');
+    expect(readStackSettings(settingsPath)?.vars).toEqual(vars);
+
     // `harbour config`: effective values and where they come from.
     const cfg = await harbour(dir, ['config', '--json']);
     expect(cfg.code, cfg.stderr).toBe(0);
