@@ -206,6 +206,9 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
       const badModel = await fetch(`${exporter}/lineage?model=nope&code=${code}&date=${date}`);
       expect(badModel.status).toBe(400);
       expect(await badModel.json()).toMatchObject({ parameter: 'model' });
+      const noCode = await fetch(`${exporter}/lineage?model=daily_prices&date=${date}`);
+      expect(noCode.status).toBe(400);
+      expect(await noCode.json()).toMatchObject({ parameter: 'code' });
       const badDate = await fetch(`${exporter}/lineage?model=daily_prices&code=${code}&date=2026-13-01`);
       expect(await badDate.json()).toMatchObject({ parameter: 'date' });
       const none = await fetch(`${exporter}/lineage?model=daily_prices&code=${code}&date=2026-10-03`);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ErrorCodes, HarbourError, LAKE_FILES_TABLE } from '../../contracts/index.ts';
+import { ErrorCodes, HarbourError, isHarbourError, LAKE_FILES_TABLE } from '../../contracts/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import { readParquetRows } from '../parquet/index.ts';
 import { loadModels, type Model } from './models.ts';
@@ -87,7 +87,7 @@ function findModel(model: string): Model {
   return m;
 }
 
-/** One envelope behind a gold row: when and where it was fetched. */
+/** One envelope behind a gold row: when and where it was fetched. None listed when the file is gone from the store. */
 export interface LineageFetch {
   seq: number;
   fetched_at: string;
@@ -139,18 +139,28 @@ export async function traceGold(
 }
 
 async function fileFetches(store: ObjectStore, source: LineageSource, key: string): Promise<LineageFetch[]> {
-  const bytes = await store.getBytes(source.file_key);
-  const rows = await readParquetRows(bytes);
-  const byCode = /^\d{5}$/.test(key) && rows.length > 0 && 'code' in (rows[0] as object);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.getBytes(source.file_key);
+  } catch (err) {
+    // A replaced file swept from the store after its grace period: its rows live on in the file
+    // that replaced it (`replaced_by`), which a later merge event points silver at.
+    if (isHarbourError(err, ErrorCodes.ObjectNotFound)) return [];
+    throw err;
+  }
+  // Every dataset's rows carry `code` (contracts/datasets.ts); only the columns needed are decoded.
+  const rows = await readParquetRows(bytes, {
+    columns: ['code', '_seq', '_fetched_at', '_source_url', '_run_id'],
+  });
+  const byCode = /^\d{5}$/.test(key);
   const seen = new Map<number, LineageFetch>();
   for (const r of rows) {
     const seq = Number(r._seq);
     if (seq < source.first_seq || seq > source.last_seq || seen.has(seq)) continue;
     if (byCode && r.code !== key) continue;
-    const at = r._fetched_at;
     seen.set(seq, {
       seq,
-      fetched_at: at instanceof Date ? at.toISOString() : String(at),
+      fetched_at: String(r._fetched_at),
       source_url: String(r._source_url),
       run_id: String(r._run_id),
     });
