@@ -20,7 +20,7 @@ import {
 import { configSources } from './config-sources.ts';
 import { type HarbourConfig, harbourConfigSchema } from './host.ts';
 import { createLogger, type EffectiveSetting, loadConfigWithOrigins } from './runtime/index.ts';
-import { traceGold } from './transformer/index.ts';
+import { findModel, traceGold } from './transformer/index.ts';
 
 const program = new Command('harbour').description('Harbour: HKEX market data pipeline').showHelpAfterError();
 program.option('--config <file>', 'JSON config file (environment variables override it)');
@@ -193,6 +193,7 @@ program
   .requiredOption('--code <code>', "the row's stock code (dq models: the dataset)")
   .option('--date <date>', "the row's date, yyyy-mm-dd (trade date, month's first day, holding date, as-of)")
   .action(async (model: string, opts: { code: string; date?: string }) => {
+    findModel(model);
     const key = /^\d{1,5}$/.test(opts.code) ? opts.code.padStart(5, '0') : opts.code;
     const date = opts.date ? parseDateOption('date', opts.date) : null;
     const lineage = await withInfra(config(), logger(), (deps) => traceGold(deps, { model, key, date }));

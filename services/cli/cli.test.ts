@@ -128,6 +128,14 @@ describe('connection errors', () => {
   });
 });
 
+describe('trace', () => {
+  it('refuses an unknown model before connecting, naming the known ones', async () => {
+    const r = await harbour(['trace', 'prices', '--code', '700', '--date', '2026-12-04']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^HARBOUR_ERR_CONFIG: unknown model "prices"; known: .*daily_prices/);
+  });
+});
+
 describe('dataset names where a kind is asked for', () => {
   it('maps datasets to page kinds and page kinds to datasets', () => {
     expect(parseKind('quotes')).toBe('quotations');

@@ -1,6 +1,7 @@
 export { TransformerConfig } from './config.ts';
 export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
 export {
+  findModel,
   type GoldLineage,
   type GoldRowLineage,
   type LineageFetch,

@@ -75,7 +75,7 @@ export async function traceGoldRow(
 }
 
 /** The model by name; `HARBOUR_ERR_CONFIG` naming the known models otherwise. */
-function findModel(model: string): Model {
+export function findModel(model: string): Model {
   const models = loadModels();
   const m = models.find((x) => x.name === model);
   if (!m)
