@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +14,12 @@ import { testDir } from './support/infra.ts';
 import { freePort, until } from './support/service-process.ts';
 
 const repo = join(import.meta.dirname, '..');
-const tsx = join(repo, 'node_modules', '.bin', 'tsx');
+/** Node with tsx's loader, by absolute URL (the children run in directories without node_modules). */
+const node = (script: string, ...args: string[]) =>
+  [
+    process.execPath,
+    ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, script, ...args],
+  ] as const;
 /** The environment of a new shell in which nothing was exported: no HARBOUR_* variable at all. */
 const cleanEnv = (): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARBOUR_')));
@@ -26,7 +33,7 @@ interface Run {
 /** `npm run harbour -- <args>` as a user runs it in `cwd`, with `env` (default: nothing exported). */
 function harbour(cwd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(tsx, [join(repo, 'services', 'cli.ts'), ...args], { cwd, env });
+    const child = spawn(...node(join(repo, 'services', 'cli.ts'), ...args), { cwd, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => {
@@ -39,8 +46,13 @@ function harbour(cwd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv(
   });
 }
 
-function spawnLogged(cwd: string, args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(tsx, args, { cwd, env: cleanEnv() });
+function spawnLogged(
+  cwd: string,
+  script: string,
+  args: string[] = [],
+): { child: ChildProcess; output: () => string } {
+  const [bin, argv] = node(script, ...args);
+  const child = spawn(bin, argv, { cwd, env: cleanEnv() });
   let out = '';
   child.stdout?.on('data', (b: Buffer) => {
     out += b.toString();
@@ -64,16 +76,21 @@ const exited = (child: ChildProcess) =>
  */
 describe('npm run stack -- --fixture-site, then npm start and harbour with no exports', () => {
   const procs: ChildProcess[] = [];
+  // After a failure: stop what still runs the way a person would (so the stack stops its servers),
+  // by force only if that takes too long.
   afterAll(async () => {
     for (const p of procs.reverse()) {
-      p.kill('SIGKILL');
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      p.kill('SIGINT');
+      const force = setTimeout(() => p.kill('SIGKILL'), 40_000);
       await exited(p);
+      clearTimeout(force);
     }
-  });
+  }, 120_000);
 
   it('runs the README path end to end and traces a gold row to its lake files', async () => {
     const dir = await testDir('stack');
-    const stack = spawnLogged(dir, [join(repo, 'ops', 'main.ts'), 'stack', '--fixture-site']);
+    const stack = spawnLogged(dir, join(repo, 'ops', 'main.ts'), ['stack', '--fixture-site']);
     procs.push(stack.child);
     const settingsPath = join(dir, '.harbour', 'stack.env');
     await until(async () => existsSync(settingsPath), 90_000, `stack settings file\n${stack.output()}`, 250);
@@ -85,7 +102,7 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
     const site = vars.HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL as string;
 
     // A second stack on the same directory would overwrite (and on exit delete) the first's settings.
-    const second = spawnLogged(dir, [join(repo, 'ops', 'main.ts'), 'stack']);
+    const second = spawnLogged(dir, join(repo, 'ops', 'main.ts'), ['stack']);
     await exited(second.child);
     expect(second.child.exitCode).toBe(1);
     expect(second.output()).toContain('a stack is already running');
@@ -126,7 +143,7 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
       value: exporterPort,
       origin: 'file',
     });
-    const start = spawnLogged(dir, [join(repo, 'services', 'main.ts'), '--config', 'harbour.json']);
+    const start = spawnLogged(dir, join(repo, 'services', 'main.ts'), ['--config', 'harbour.json']);
     procs.push(start.child);
     const exporter = `http://127.0.0.1:${exporterPort}`;
     await until(

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../ops/launcher/free-port.ts';
 import { harbourConfigSchema } from '../host.ts';
@@ -9,7 +11,12 @@ import { loadConfigWithOrigins, writeStackSettings } from '../runtime/index.ts';
 import { parseDataset, parseKind } from './commands.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
-const tsx = join(repo, 'node_modules', '.bin', 'tsx');
+/** Node with tsx's loader, by absolute URL (the children run in directories without node_modules). */
+const node = (script: string, ...args: string[]) =>
+  [
+    process.execPath,
+    ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, script, ...args],
+  ] as const;
 /** A working directory without a `.harbour/stack.env`, whatever runs in the repository. */
 const emptyDir = await mkdtemp(join(tmpdir(), 'harbour-cli-'));
 const noHarbourEnv = () =>
@@ -21,7 +28,7 @@ function harbour(
   cwd = emptyDir,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(tsx, [join(repo, 'services', 'cli.ts'), ...args], {
+    const child = spawn(...node(join(repo, 'services', 'cli.ts'), ...args), {
       cwd,
       env: { ...noHarbourEnv(), ...env },
     });
