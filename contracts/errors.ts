@@ -48,6 +48,10 @@ export const ErrorCodes = {
   QuoteResponse: 'HARBOUR_ERR_QUOTE_RESPONSE',
   /** Planner: fundamentals are snapshots of the moment fetched; a past date cannot be collected. */
   SnapshotOnly: 'HARBOUR_ERR_SNAPSHOT_ONLY',
+  /** A server Harbour needs (NATS, Postgres) cannot be reached; the message names the host and the setting to check. */
+  Unreachable: 'HARBOUR_ERR_UNREACHABLE',
+  /** A query names something that does not exist (e.g. no gold row for a lineage request). */
+  NotFound: 'HARBOUR_ERR_NOT_FOUND',
   /** Shutdown: the drain deadline passed and the service was closed by force. */
   ShutdownForced: 'HARBOUR_ERR_SHUTDOWN_FORCED',
 } as const;

@@ -3,7 +3,6 @@
  * (same variables as `npm start`) and prints results on stdout; errors go to stderr with their
  * code and a non-zero exit.
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ErrorCodes, HarbourError, isHarbourError } from '../contracts/index.ts';
 import { createCalendar } from './calendar/index.ts';
@@ -11,37 +10,56 @@ import {
   backfill,
   checkCollectable,
   lakeList,
-  PARSE_KINDS,
-  type ParseKind,
+  PARSE_KIND_CHOICES,
   parseCodes,
   parseDataset,
   parseDateOption,
   parseFile,
+  parseKind,
   probe,
   rebuildWithProgress,
   withInfra,
 } from './cli/commands.ts';
+import { configSources } from './config-sources.ts';
 import { type HarbourConfig, harbourConfigSchema } from './host.ts';
-import { configTable, createLogger, loadConfig } from './runtime/index.ts';
+import { createLogger, type EffectiveSetting, loadConfigWithOrigins } from './runtime/index.ts';
+import { findModel, traceGold } from './transformer/index.ts';
 
 const program = new Command('harbour').description('Harbour: HKEX market data pipeline').showHelpAfterError();
 program.option('--config <file>', 'JSON config file (environment variables override it)');
 
-const config = (): HarbourConfig => {
-  const file = program.opts<{ config?: string }>().config;
-  const base = file ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
-  return loadConfig(harbourConfigSchema(), { env: process.env, base }) as HarbourConfig;
+/** The effective configuration: defaults ← `npm run stack`'s settings file ← --config ← environment. */
+const effective = (): { config: HarbourConfig; settings: EffectiveSetting[]; stackFile?: string } => {
+  const sources = configSources(process.env, program.opts<{ config?: string }>().config);
+  if (sources.staleStack)
+    process.stderr.write(
+      `ignoring ${sources.staleStack.path}: the \`npm run stack\` that wrote it (pid ${sources.staleStack.pid}) is gone\n`,
+    );
+  const { config, settings } = loadConfigWithOrigins(harbourConfigSchema(), sources);
+  return {
+    config: config as HarbourConfig,
+    settings,
+    ...(sources.stackFile ? { stackFile: sources.stackFile.path } : {}),
+  };
 };
+const config = (): HarbourConfig => effective().config;
 const logger = () =>
   createLogger({ level: process.env.HARBOUR_LOG_LEVEL ?? 'warn', destination: process.stderr as never });
 
 program
   .command('parse')
   .description('parse a saved HKEX page and print { summary, rows } as JSON')
-  .addArgument(program.createArgument('<kind>', 'page kind').choices(PARSE_KINDS))
+  .addArgument(
+    program
+      .createArgument(
+        '<kind>',
+        'page kind, or the dataset it feeds (quotes = quotations, fundamentals = quote)',
+      )
+      .choices(PARSE_KIND_CHOICES),
+  )
   .argument('<file>', 'the saved page')
-  .action(async (kind: ParseKind, file: string) => {
-    process.stdout.write(`${JSON.stringify(await parseFile(kind, file), null, 2)}\n`);
+  .action(async (kind: string, file: string) => {
+    process.stdout.write(`${JSON.stringify(await parseFile(parseKind(kind), file), null, 2)}\n`);
   });
 
 program
@@ -175,9 +193,47 @@ program
 
 program
   .command('config')
-  .description('print every setting: environment variable, default, meaning (markdown)')
-  .action(() => {
-    process.stdout.write(`${configTable(harbourConfigSchema())}\n`);
+  .description(
+    'print every setting: its effective value and where it comes from (default, stack, file, env); refuses invalid values',
+  )
+  .option('--json', 'print JSON')
+  .action((opts: { json?: boolean }) => {
+    const { settings, stackFile } = effective();
+    const shown = settings.map((s) => ({ ...s, value: redact(s.env, s.value) }));
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ stackFile: stackFile ?? null, settings: shown }, null, 2)}\n`);
+      return;
+    }
+    const lines = ['| variable | value | origin |', '|---|---|---|'];
+    for (const s of shown)
+      lines.push(
+        `| \`${s.env}\` | ${s.value === undefined ? '' : `\`${JSON.stringify(s.value)}\``} | ${s.origin} |`,
+      );
+    if (stackFile) lines.push('', `stack: ${stackFile}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+/** Secrets are shown as set or not, never printed. */
+function redact(env: string, value: unknown): unknown {
+  if (typeof value === 'string' && value && /TOKEN|PASS|SECRET/.test(env)) return '***';
+  if (typeof value === 'string') return value.replace(/(\/\/[^:/@]+:)[^@/]+@/, '$1***@');
+  return value;
+}
+
+program
+  .command('trace')
+  .description(
+    'print, as JSON, the lake files, RAW sequence ranges, fetch times and source URLs behind one gold row',
+  )
+  .argument('<model>', 'gold model, e.g. daily_prices')
+  .requiredOption('--code <code>', "the row's stock code (dq models: the dataset)")
+  .option('--date <date>', "the row's date, yyyy-mm-dd (trade date, month's first day, holding date, as-of)")
+  .action(async (model: string, opts: { code: string; date?: string }) => {
+    findModel(model);
+    const key = /^\d{1,5}$/.test(opts.code) ? opts.code.padStart(5, '0') : opts.code;
+    const date = opts.date ? parseDateOption('date', opts.date) : null;
+    const lineage = await withInfra(config(), logger(), (deps) => traceGold(deps, { model, key, date }));
+    process.stdout.write(`${JSON.stringify(lineage, null, 2)}\n`);
   });
 
 /**

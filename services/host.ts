@@ -126,7 +126,10 @@ export async function startHost(
     logger,
     drainTimeoutMs: config.shutdown.drainTimeoutMs,
     drain: async () => {
-      await Promise.allSettled(running.map((s) => s.close()));
+      // One line per service as it stops: what a person watching Ctrl-C needs, nothing more.
+      await Promise.allSettled(
+        running.map((s, i) => s.close().then(() => logger.info({ service: chosen[i] }, 'service stopped'))),
+      );
       await opsServer.close();
       await infra.close();
     },

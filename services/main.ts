@@ -2,8 +2,8 @@
  * `npm start [-- --service <name> …] [--config harbour.json]`: runs Harbour services in this process.
  * The only place that reads the environment and installs signal handlers for services.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { configSources } from './config-sources.ts';
 import { type HarbourConfig, harbourConfigSchema, startHost } from './host.ts';
 import { createLogger, loadConfig } from './runtime/index.ts';
 
@@ -11,9 +11,15 @@ const { values } = parseArgs({
   options: { service: { type: 'string', multiple: true }, config: { type: 'string' } },
   allowPositionals: false,
 });
-const base = values.config ? JSON.parse(readFileSync(values.config, 'utf8')) : undefined;
-const config = loadConfig(harbourConfigSchema(), { env: process.env, base }) as HarbourConfig;
+const sources = configSources(process.env, values.config);
+const config = loadConfig(harbourConfigSchema(), sources) as HarbourConfig;
 const logger = createLogger({ level: config.log.level });
+if (sources.stackFile) logger.info({ file: sources.stackFile.path }, 'using the settings of `npm run stack`');
+if (sources.staleStack)
+  logger.warn(
+    { file: sources.staleStack.path, pid: sources.staleStack.pid },
+    'ignoring a stale stack settings file (its `npm run stack` is no longer running)',
+  );
 
 try {
   const host = await startHost(config, {

@@ -32,3 +32,16 @@ export async function waitForPort(port: number, timeoutMs: number, host = '127.0
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * `port` when nothing listens on it at 127.0.0.1 (a server's well-known default, so people and
+ * other tools find it), else a free one. Released before returning, like `freePort`.
+ */
+export function preferredPort(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(freePort()));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
+  });
+}

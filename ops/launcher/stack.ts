@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { preferredPort } from './free-port.ts';
 import { type NatsServerHandle, startNatsServer } from './nats.ts';
 import { type PostgresHandle, startPostgres } from './postgres.ts';
 import { type S3ServerHandle, startS3Server } from './s3-server.ts';
@@ -12,8 +13,16 @@ export interface StackOptions {
   /** Which object store backs the lake: a local directory (default) or a local S3 server. */
   objectStore?: 'fs' | 's3';
   s3Bucket?: string;
+  /**
+   * Listen on the servers' usual ports (NATS 4222, Postgres 5432) when they are free, else on free
+   * ones. Off by default: tests and the demo run beside other stacks and want any free port.
+   */
+  defaultPorts?: boolean;
   log?: (msg: string) => void;
 }
+
+/** Default ports `defaultPorts` asks for first. */
+export const DEFAULT_PORTS = { nats: 4222, postgres: 5432, prometheus: 9090 } as const;
 
 export type StackObjectStore =
   | { backend: 'fs'; root: string }
@@ -42,24 +51,42 @@ export interface Stack {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const started: { stop(): Promise<void> }[] = [];
-  const track = <T extends { stop(): Promise<void> }>(p: Promise<T>) =>
+  const started: Named[] = [];
+  const track = <T extends { stop(): Promise<void> }>(name: string, p: Promise<T>) =>
     p.then((h) => {
-      started.push(h);
+      started.push({ name, stop: () => h.stop() });
       return h;
     });
+  // The fs and s3 variants keep apart everything that describes a lake: the s3 stack has its own
+  // JetStream store (consumer ack floors) and its own Postgres database (catalog, silver, gold), so
+  // switching between `npm run stack` and `npm run stack -- --s3` never pairs a catalog with the
+  // other variant's lake.
+  const s3Variant = opts.objectStore === 's3';
   try {
     const [nats, postgres, s3] = await Promise.all([
-      track(startNatsServer({ dataDir: join(dataDir, 'nats'), ...(opts.log ? { log: opts.log } : {}) })),
       track(
+        'nats-server',
+        startNatsServer({
+          dataDir: join(dataDir, s3Variant ? 'nats-s3' : 'nats'),
+          ...(opts.defaultPorts ? { port: await preferredPort(DEFAULT_PORTS.nats) } : {}),
+          ...(opts.log ? { log: opts.log } : {}),
+        }),
+      ),
+      track(
+        'postgres',
         startPostgres({
           dataDir: join(dataDir, 'postgres'),
+          ...(s3Variant ? { database: 'harbour_s3' } : {}),
+          ...(opts.defaultPorts ? { port: await preferredPort(DEFAULT_PORTS.postgres) } : {}),
           ...(opts.externalPgUrl ? { externalUrl: opts.externalPgUrl } : {}),
           ...(opts.log ? { log: opts.log } : {}),
         }),
       ),
-      opts.objectStore === 's3'
-        ? track(startS3Server({ dataDir: join(dataDir, 's3'), bucket: opts.s3Bucket ?? 'harbour-lake' }))
+      s3Variant
+        ? track(
+            's3 server',
+            startS3Server({ dataDir: join(dataDir, 's3'), bucket: opts.s3Bucket ?? 'harbour-lake' }),
+          )
         : Promise.resolve(undefined),
     ]);
     const objectStore: StackObjectStore = s3
@@ -85,7 +112,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ? `${s3.endpoint}/${s3.bucket} (local S3 server)`
           : `${join(dataDir, 'lake')} (local directory)`,
       }),
-      stop: () => stopAll(started),
+      stop: () => stopAll(started, opts.log),
     };
   } catch (err) {
     await stopAll(started);
@@ -93,6 +120,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
 }
 
-async function stopAll(handles: { stop(): Promise<void> }[]): Promise<void> {
-  await Promise.allSettled(handles.reverse().map((h) => h.stop()));
+interface Named {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** Stops everything, one line per server (`<name> stopped` or why not). */
+async function stopAll(handles: Named[], log?: (msg: string) => void): Promise<void> {
+  await Promise.allSettled(
+    handles.reverse().map((h) =>
+      h.stop().then(
+        () => log?.(`${h.name} stopped`),
+        (err: unknown) => log?.(`${h.name} did not stop cleanly: ${(err as Error).message}`),
+      ),
+    ),
+  );
 }

@@ -29,9 +29,25 @@ import {
 } from '../scrapers/index.ts';
 import { rebuild, type TransformerConfig } from '../transformer/index.ts';
 import { createProgress } from './progress.ts';
+import { checkReachable } from './reachability.ts';
 
 export const PARSE_KINDS = PAGE_KINDS;
 export type ParseKind = PageKind;
+
+/** Page kinds accepted where a dataset is asked for: the dataset their pages feed. */
+export const DATASET_ALIASES: Record<string, Dataset> = { quotations: 'quotes', quote: 'fundamentals' };
+/** What `parse <kind>` accepts: page kinds and dataset names. */
+export const PARSE_KIND_CHOICES = [...PARSE_KINDS, ...Object.keys(PAGE_KIND_ALIASES)];
+
+export function parseKind(value: string): ParseKind {
+  const kind = pageKindOf(value);
+  if (!kind)
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `kind must be one of ${PARSE_KIND_CHOICES.join(', ')} (got "${value}")`,
+    );
+  return kind;
+}
 
 /** Parses a saved page the way the scrapers would; throws the parser's coded error when the page is refused. */
 export async function parseFile(kind: ParseKind, path: string): Promise<Page> {
@@ -77,13 +93,14 @@ export async function probe(
 }
 
 export function parseDataset(value: string): Dataset {
-  if (!(DATASETS as readonly string[]).includes(value)) {
+  const dataset = DATASET_ALIASES[value] ?? value;
+  if (!(DATASETS as readonly string[]).includes(dataset)) {
     throw new HarbourError(
       ErrorCodes.Config,
       `--dataset must be one of ${DATASETS.join(', ')} (got "${value}")`,
     );
   }
-  return value as Dataset;
+  return dataset as Dataset;
 }
 
 export function parseDateOption(name: string, value: string): string {
@@ -117,6 +134,7 @@ export async function withInfra<T>(
   logger: Logger,
   fn: (deps: ServiceDeps) => Promise<T>,
 ): Promise<T> {
+  await checkReachable(config);
   const infra = await connectInfra(config, {
     logger,
     registry: createRegistry({ defaultMetrics: false }),

@@ -13,6 +13,7 @@ import {
   type ServiceDeps,
 } from '../runtime/index.ts';
 import type { ExporterConfig } from './config.ts';
+import { registerLineage } from './lineage.ts';
 import { PAGE_CSP, renderPage } from './page.ts';
 import {
   CcassQuery,
@@ -44,8 +45,9 @@ export interface ExporterService extends Service {
   readonly url: string;
 }
 
-/** What the exporter uses from the shared deps (it needs no NATS and no object store). */
-export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health' | 'calendar'>;
+/** What the exporter uses from the shared deps (it needs no NATS; the object store only for /lineage). */
+export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health' | 'calendar'> &
+  Partial<Pick<ServiceDeps, 'store'>>;
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const OPEN_PATHS = new Set(['/', '/healthz', '/metrics', '/favicon.ico']);
@@ -372,6 +374,8 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
           };
     }),
   );
+
+  if (deps.store) registerLineage(app, { pool: deps.pool, store: deps.store });
 
   const workbookHeaders = (reply: FastifyReply, filename: string, unknown: readonly string[]) =>
     reply

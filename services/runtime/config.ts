@@ -38,31 +38,97 @@ function objectVariants(schema: TSchema): TSchema[] {
   return [];
 }
 
+/** Where an effective setting came from, lowest precedence first. */
+export type ConfigOrigin = 'default' | 'stack' | 'file' | 'env';
+
+export interface ConfigSources {
+  /** Environment variables (highest precedence). */
+  env?: NodeJS.ProcessEnv;
+  /** A config file's parsed JSON (`--config harbour.json`), same shape as the schema. */
+  base?: unknown;
+  /** Variables written by `npm run stack` (`.harbour/stack.env`): above defaults, below `base` and `env`. */
+  stack?: Record<string, string>;
+  prefix?: string;
+}
+
+export interface EffectiveSetting {
+  env: string;
+  path: string;
+  value: unknown;
+  origin: ConfigOrigin;
+}
+
 /**
- * Builds a config: defaults ← `base` (e.g. a JSON file) ← environment. Throws `HARBOUR_ERR_CONFIG`
- * naming the env variable (or path) of the first bad value.
+ * Builds a config: defaults ← `stack` ← `base` (e.g. a JSON file) ← environment. Throws
+ * `HARBOUR_ERR_CONFIG` naming the env variable (or path) of the first bad value.
  */
-export function loadConfig<T extends TSchema>(
+export function loadConfig<T extends TSchema>(schema: T, opts: ConfigSources = {}): Static<T> {
+  return loadConfigWithOrigins(schema, opts).config;
+}
+
+/** `loadConfig` plus every leaf's effective value and the source it came from (`harbour config`). */
+export function loadConfigWithOrigins<T extends TSchema>(
   schema: T,
-  opts: { env?: NodeJS.ProcessEnv; base?: unknown; prefix?: string } = {},
-): Static<T> {
+  opts: ConfigSources = {},
+): { config: Static<T>; settings: EffectiveSetting[] } {
   const prefix = opts.prefix ?? 'HARBOUR';
-  const value = structuredClone((opts.base ?? {}) as Record<string, unknown>);
-  for (const leaf of configLeaves(schema, prefix)) {
-    const raw = opts.env?.[leaf.env];
-    if (raw === undefined || raw === '') continue;
-    setPath(value, leaf.path, leaf.schema[Kind] === 'Array' ? parseList(leaf.env, raw) : raw);
-  }
+  const leaves = configLeaves(schema, prefix);
+  const value: Record<string, unknown> = {};
+  const applyVars = (vars: Record<string, string | undefined> | undefined) => {
+    for (const leaf of leaves) {
+      const raw = vars?.[leaf.env];
+      if (raw === undefined || raw === '') continue;
+      setPath(value, leaf.path, leaf.schema[Kind] === 'Array' ? parseList(leaf.env, raw) : raw);
+    }
+  };
+  applyVars(opts.stack);
+  mergeInto(value, structuredClone((opts.base ?? {}) as Record<string, unknown>));
+  applyVars(opts.env);
   const withDefaults = Value.Default(schema, value);
   const converted = Value.Convert(schema, withDefaults);
-  if (Value.Check(schema, converted)) return converted as Static<T>;
-  const first = Value.Errors(schema, converted).First();
-  const path = (first?.path ?? '').split('/').filter(Boolean);
-  const leaf = configLeaves(schema, prefix).find((l) => l.path.join('/') === path.join('/'));
-  const where = leaf ? `${leaf.env} (${path.join('.')})` : path.join('.') || '(root)';
-  throw new HarbourError(ErrorCodes.Config, `config value ${where} is invalid: ${first?.message}`, {
-    detail: { path: path.join('.'), env: leaf?.env },
+  if (!Value.Check(schema, converted)) {
+    const first = Value.Errors(schema, converted).First();
+    const path = (first?.path ?? '').split('/').filter(Boolean);
+    const leaf = leaves.find((l) => l.path.join('/') === path.join('/'));
+    const where = leaf ? `${leaf.env} (${path.join('.')})` : path.join('.') || '(root)';
+    throw new HarbourError(ErrorCodes.Config, `config value ${where} is invalid: ${first?.message}`, {
+      detail: { path: path.join('.'), env: leaf?.env },
+    });
+  }
+  const has = (vars: Record<string, string | undefined> | undefined, env: string) =>
+    vars?.[env] !== undefined && vars[env] !== '';
+  const settings = leaves.map((leaf): EffectiveSetting => {
+    const origin: ConfigOrigin = has(opts.env, leaf.env)
+      ? 'env'
+      : getPath(opts.base, leaf.path) !== undefined
+        ? 'file'
+        : has(opts.stack, leaf.env)
+          ? 'stack'
+          : 'default';
+    return { env: leaf.env, path: leaf.path.join('.'), value: getPath(converted, leaf.path), origin };
   });
+  return { config: converted as Static<T>, settings };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects (`src` wins; arrays and scalars are replaced, not merged). */
+function mergeInto(target: Record<string, unknown>, src: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(src)) {
+    if (isPlainObject(v) && isPlainObject(target[k])) mergeInto(target[k], v);
+    else target[k] = v;
+  }
+}
+
+function getPath(source: unknown, path: string[]): unknown {
+  let node = source;
+  for (const key of path) {
+    if (!isPlainObject(node)) return undefined;
+    node = node[key];
+  }
+  return node;
 }
 
 /** A list variable: comma-separated, or a JSON array (lists of objects, e.g. `HARBOUR_SCHEDULER_JOBS`). */

@@ -71,7 +71,20 @@ export async function connectInfra(
     reconnectTimeWait: 500,
   });
   const pool = new pg.Pool({ connectionString: cfg.postgres.url, max: cfg.postgres.poolMax });
-  pool.on('error', (err) => base.logger.warn({ err }, 'idle Postgres client failed'));
+  // Postgres stopping ends every idle connection at once; one short line per outage (not a stack
+  // trace and the client's whole state per connection) says it. A new connection re-arms it.
+  let idleLossLogged = false;
+  pool.on('connect', () => {
+    idleLossLogged = false;
+  });
+  pool.on('error', (err: Error & { code?: string }) => {
+    if (idleLossLogged) return;
+    idleLossLogged = true;
+    base.logger.warn(
+      { postgres: postgresHost(cfg.postgres.url), code: err.code, reason: err.message },
+      'idle Postgres connections closed by the server',
+    );
+  });
   const store = createObjectStore(cfg.objectStore);
   base.health.add('nats', () => ({ ok: !nc.isClosed() && nc.info !== undefined, detail: nc.getServer() }));
   base.health.add('postgres', async () => {
@@ -91,4 +104,14 @@ export async function connectInfra(
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/** `host:port` of a Postgres URL, without credentials (for logs). */
+function postgresHost(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}`;
+  } catch {
+    return '(unparseable HARBOUR_POSTGRES_URL)';
+  }
 }

@@ -1,4 +1,14 @@
-export { type ConfigLeaf, configLeaves, configTable, envName, loadConfig } from './config.ts';
+export {
+  type ConfigLeaf,
+  type ConfigOrigin,
+  type ConfigSources,
+  configLeaves,
+  configTable,
+  type EffectiveSetting,
+  envName,
+  loadConfig,
+  loadConfigWithOrigins,
+} from './config.ts';
 export { type ConsumeLoopOptions, consumeLoop, PULL_EXPIRES_MS } from './consume.ts';
 export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
 export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
@@ -28,3 +38,11 @@ export {
   type ServiceDefinition,
   sleep,
 } from './service.ts';
+export {
+  readStackSettings,
+  removeStackSettings,
+  STACK_SETTINGS_FILE,
+  type StackSettings,
+  stackSettingsPath,
+  writeStackSettings,
+} from './stack-settings.ts';

@@ -1,6 +1,14 @@
 export { TransformerConfig } from './config.ts';
 export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
-export { type GoldLineage, traceGoldRow } from './lineage.ts';
+export {
+  findModel,
+  type GoldLineage,
+  type GoldRowLineage,
+  type LineageFetch,
+  type LineageSource,
+  traceGold,
+  traceGoldRow,
+} from './lineage.ts';
 export { type TransformerMetrics, transformerMetrics } from './metrics.ts';
 export {
   downstreamOf,

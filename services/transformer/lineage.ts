@@ -1,6 +1,8 @@
 import type pg from 'pg';
-import { LAKE_FILES_TABLE } from '../../contracts/index.ts';
-import { loadModels } from './models.ts';
+import { ErrorCodes, HarbourError, isHarbourError, LAKE_FILES_TABLE } from '../../contracts/index.ts';
+import type { ObjectStore } from '../object-store/index.ts';
+import { readParquetRows } from '../parquet/index.ts';
+import { loadModels, type Model } from './models.ts';
 
 export interface LineageSource {
   dataset: string;
@@ -43,8 +45,7 @@ export async function traceGoldRow(
   key: string,
   date: string | null,
 ): Promise<GoldLineage> {
-  const m = loadModels().find((x) => x.name === model);
-  if (!m) throw new Error(`unknown model ${model}`);
+  const m = findModel(model);
   const { rows: src } = await pool.query<LineageSource>(
     `select l.dataset, l.file_key, l.first_seq::float8 as first_seq, l.last_seq::float8 as last_seq, l.rows::float8 as rows,
        f.status, f.replaced_by
@@ -71,4 +72,98 @@ export async function traceGoldRow(
     run = { ...runs[0], inputs };
   }
   return { model, key, date, sources: src, run };
+}
+
+/** The model by name; `HARBOUR_ERR_CONFIG` naming the known models otherwise. */
+export function findModel(model: string): Model {
+  const models = loadModels();
+  const m = models.find((x) => x.name === model);
+  if (!m)
+    throw new HarbourError(
+      ErrorCodes.Config,
+      `unknown model "${model}"; known: ${models.map((x) => x.name).join(', ')}`,
+      { detail: { parameter: 'model' } },
+    );
+  return m;
+}
+
+/** One envelope behind a gold row: when and where it was fetched. None listed when the file is gone from the store. */
+export interface LineageFetch {
+  seq: number;
+  fetched_at: string;
+  source_url: string;
+  run_id: string;
+}
+
+export interface GoldRowLineage extends Omit<GoldLineage, 'sources'> {
+  /** Rows of the gold table with this key and date (0 → there is nothing to trace). */
+  gold_rows: number;
+  sources: (LineageSource & { fetches: LineageFetch[] })[];
+}
+
+/**
+ * Lineage of one gold row for people (`harbour trace`, the exporter's `GET /lineage`): the lake
+ * files and RAW sequence ranges behind it (`traceGoldRow`), and for each file the envelopes of
+ * those rows, read from the lake file itself: RAW sequence, fetch time, source URL, scrape run.
+ * Rows of a file are matched by sequence range, and by `code` when the file has one and the key is
+ * a stock code. Throws `HARBOUR_ERR_CONFIG` for an unknown model or a malformed date,
+ * `HARBOUR_ERR_NOT_FOUND` when the gold table holds no such row.
+ */
+export async function traceGold(
+  deps: { pool: pg.Pool; store: ObjectStore },
+  req: { model: string; key: string; date: string | null },
+): Promise<GoldRowLineage> {
+  const m = findModel(req.model);
+  if (req.date !== null && (!/^\d{4}-\d{2}-\d{2}$/.test(req.date) || Number.isNaN(Date.parse(req.date))))
+    throw new HarbourError(ErrorCodes.Config, `date must be yyyy-mm-dd (got "${req.date}")`, {
+      detail: { parameter: 'date' },
+    });
+  if (m.scopeDate && req.date === null)
+    throw new HarbourError(ErrorCodes.Config, `model ${m.name} needs a date (its ${m.scopeDate})`, {
+      detail: { parameter: 'date' },
+    });
+  const { rows: counted } = await deps.pool.query<{ n: number }>(
+    `select count(*)::int as n from ${m.table} where ${m.scopeKey}::text = $1${m.scopeDate ? ` and ${m.scopeDate} = $2::date` : ''}`,
+    m.scopeDate ? [req.key, req.date] : [req.key],
+  );
+  const goldRows = counted[0]?.n ?? 0;
+  if (!goldRows)
+    throw new HarbourError(
+      ErrorCodes.NotFound,
+      `gold.${m.name} has no row for ${m.scopeKey} ${req.key}${m.scopeDate ? ` and ${m.scopeDate} ${req.date}` : ''}`,
+    );
+  const lineage = await traceGoldRow(deps.pool, m.name, req.key, m.scopeDate ? req.date : null);
+  const sources = [];
+  for (const s of lineage.sources) sources.push({ ...s, fetches: await fileFetches(deps.store, s, req.key) });
+  return { ...lineage, gold_rows: goldRows, sources };
+}
+
+async function fileFetches(store: ObjectStore, source: LineageSource, key: string): Promise<LineageFetch[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.getBytes(source.file_key);
+  } catch (err) {
+    // A replaced file swept from the store after its grace period: its rows live on in the file
+    // that replaced it (`replaced_by`), which a later merge event points silver at.
+    if (isHarbourError(err, ErrorCodes.ObjectNotFound)) return [];
+    throw err;
+  }
+  // Every dataset's rows carry `code` (contracts/datasets.ts); only the columns needed are decoded.
+  const rows = await readParquetRows(bytes, {
+    columns: ['code', '_seq', '_fetched_at', '_source_url', '_run_id'],
+  });
+  const byCode = /^\d{5}$/.test(key);
+  const seen = new Map<number, LineageFetch>();
+  for (const r of rows) {
+    const seq = Number(r._seq);
+    if (seq < source.first_seq || seq > source.last_seq || seen.has(seq)) continue;
+    if (byCode && r.code !== key) continue;
+    seen.set(seq, {
+      seq,
+      fetched_at: String(r._fetched_at),
+      source_url: String(r._source_url),
+      run_id: String(r._run_id),
+    });
+  }
+  return [...seen.values()].sort((a, b) => a.seq - b.seq);
 }
