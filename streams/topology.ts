@@ -35,7 +35,8 @@ export const TopologyConfig = Type.Object({
   eventsMaxAgeMs: Type.Integer({
     minimum: 60_000,
     default: 30 * 24 * 3600_000,
-    description: 'how long lake-committed and gold-updated events stay in EVENTS (and run-completed events in RUNS)',
+    description:
+      'how long lake-committed and gold-updated events stay in EVENTS (and run-completed events in RUNS)',
   }),
   dlqMaxAgeMs: Type.Integer({
     minimum: 60_000,

@@ -465,53 +465,69 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       if (!signal.aborted) lifecycle.fail(err);
     };
 
-    // Run completion (issue #20). A run's records are all in this process's hands once it has
-    // consumed past the run's last RAW sequence, provided nothing below it was delivered elsewhere
-    // and is still unacked: JetStream hands out new messages in order, but after a crash (or a
-    // re-bind, or a conflict) the unacked ones come back as redeliveries later. `uncleanBelow` is the
-    // highest sequence that may still come back that way (0 = none); the ack floor clears it.
+    // Run completion (issue #20). JetStream hands a consumer's new messages out in sequence order,
+    // so once this process has consumed past a run's last RAW sequence every record of the run is
+    // committed or in its batch, unless some were delivered before (to a holder that crashed, a
+    // pull lost to a re-bind, a batch handed back) and are still unacked: those come back as
+    // redeliveries after ack_wait. `uncleanBelow` is the highest sequence that may still come back
+    // that way (0 = none); it clears once the ack floor passes it or, with the lease (one holder),
+    // once every unacked delivery is in this batch.
     const runs = new Map<string, OpenRun>();
     let consumedSeq = 0;
     let deliveredAtBind = 0;
-    let uncleanBelow = lease ? 0 : Number.MAX_SAFE_INTEGER; // shared consumers: others hold deliveries too
+    let uncleanBelow = lease ? 0 : Number.MAX_SAFE_INTEGER; // shared consumer: others hold deliveries too
 
-    const allHandled = async (lastSeq: number) => {
-      if (uncleanBelow === 0) return lastSeq <= consumedSeq || lastSeq <= deliveredAtBind;
-      await deps.nc.flush();
-      const floor = (await deps.jsm.consumers.info(streamNames.raw, consumer)).ack_floor.stream_seq;
-      if (floor >= uncleanBelow) uncleanBelow = 0;
-      return lastSeq <= floor || (uncleanBelow === 0 && lastSeq <= consumedSeq);
-    };
-
-    /** Commits the run's open partitions; acks its event once every record of it is in the lake. */
+    /**
+     * Commits the run's open partitions (one file each) and acks its event once every record of
+     * it is in the lake. While records of it may still be redelivered it commits nothing (that
+     * would split the partition) and waits for them: `straggling`, re-armed by each redelivery.
+     */
     const settleRun = async (r: OpenRun) => {
       clearTimeout(r.timer);
       if (!runs.has(r.event.run_id)) return;
-      await flush('run completed', signal, new Set(r.event.partitions));
-      const handled = await untilDone(() => allHandled(r.event.last_raw_seq), {
-        signal,
-        maxMs: config.commitRetryMaxMs,
-        log: dlog,
-        what: 'run confirmation',
-      });
-      if (!handled) {
-        r.straggling = true;
+      let floor = 0;
+      if (uncleanBelow > 0) {
+        const info = await untilDone(
+          async () => {
+            await deps.nc.flush(); // acks of skipped messages first
+            return deps.jsm.consumers.info(streamNames.raw, consumer);
+          },
+          { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'consumer info' },
+        );
+        floor = info.ack_floor.stream_seq;
+        if (floor >= uncleanBelow || (lease && info.num_ack_pending <= batch.size)) uncleanBelow = 0;
+      }
+      const consumedNow = (x: OpenRun) =>
+        x.event.last_raw_seq <= floor ||
+        (uncleanBelow === 0 &&
+          (x.event.last_raw_seq <= consumedSeq || x.event.last_raw_seq <= deliveredAtBind));
+      if (!consumedNow(r)) {
+        r.straggling = uncleanBelow > 0; // otherwise simply not consumed yet: afterAdd settles it
+        // Shared consumer: commit this process's share; the ack floor tells when the others did theirs.
+        if (!lease && r.event.last_raw_seq <= consumedSeq)
+          await flush('run completed', signal, new Set(r.event.partitions));
         return;
       }
-      runs.delete(r.event.run_id);
-      if (!r.event.partitions.length) {
-        r.msg.ack(); // published nothing: nothing to put in the lake or gold
-        return;
+      // Every run consumed by now goes in the same commit (a backfill's days finish together).
+      const ready = [...runs.values()].filter(consumedNow);
+      await flush('run completed', signal, new Set(ready.flatMap((x) => x.event.partitions)));
+      for (const x of ready) {
+        clearTimeout(x.timer);
+        runs.delete(x.event.run_id);
+        if (!x.event.partitions.length) {
+          x.msg.ack(); // published nothing: nothing to put in the lake or gold
+          continue;
+        }
+        const seconds = await untilDone(() => recordRunInLake(deps.pool, x.event), {
+          signal,
+          maxMs: config.commitRetryMaxMs,
+          log: dlog,
+          what: 'record run in lake',
+        });
+        if (seconds !== null) m.runToLake.observe({ dataset }, seconds);
+        x.msg.ack();
+        dlog.info({ run: x.event.run_id, seconds, partitions: x.event.partitions.length }, 'run in lake');
       }
-      const seconds = await untilDone(() => recordRunInLake(deps.pool, r.event), {
-        signal,
-        maxMs: config.commitRetryMaxMs,
-        log: dlog,
-        what: 'record run in lake',
-      });
-      if (seconds !== null) m.runToLake.observe({ dataset }, seconds);
-      r.msg.ack();
-      dlog.info({ run: r.event.run_id, seconds, partitions: r.event.partitions.length }, 'run in lake');
     };
     const armRun = (r: OpenRun) => {
       clearTimeout(r.timer);
@@ -520,7 +536,8 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     const onRun = async (event: RunCompleted, msg: JsMsg) => {
       const known = runs.get(event.run_id);
       if (known) {
-        known.msg = msg; // a redelivery: ack the newest handle
+        known.msg = msg; // a redelivery (not confirmed within ack_wait): ack the newest handle, look again
+        if (known.straggling) armRun(known);
         return;
       }
       const r: OpenRun = { event, msg, straggling: false, timer: undefined };
