@@ -105,6 +105,17 @@ describe('a backfill with the default compactor settings', () => {
       'the backfill to finish',
     );
 
+    // One run-completed event per run: its partition and the highest RAW sequence of its envelopes.
+    const raw = await readStream<{ run_id: string }>(nats.jsm, streamNames.raw, subjects.raw('quotes'));
+    const events = (await readStream<RunCompleted>(nats.jsm, streamNames.runs)).map((m) => m.data);
+    expect(events.map((e) => e.run_id).sort()).toEqual(runs);
+    for (const e of events) {
+      const seqs = raw.filter((m) => m.data.run_id === e.run_id).map((m) => m.seq);
+      expect(seqs.length).toBeGreaterThan(0);
+      expect(e.last_raw_seq).toBe(Math.max(...seqs));
+      expect(e.partitions).toEqual([e.run_id.slice(-10)]);
+    }
+
     // Every run completed, and its data is in the lake within 2 s of its last job.
     await until(
       async () => (await db.pool.query('select 1 from lake_runs')).rowCount === DAYS.length,
@@ -152,6 +163,39 @@ describe('a backfill with the default compactor settings', () => {
     );
     console.log('run completed → in gold (s):', goldTiming.map((t) => t.s.toFixed(3)).join(', '));
     for (const t of goldTiming) expect(t.s).toBeLessThan(15);
+
+    // A run whose jobs end without data (an unknown stock) completes too; the event names only
+    // what was published.
+    const ccassRun = 'backfill:test:ccass:2026-10-09';
+    const known = site.universe()[0]!.code;
+    const http2 = createHttpClient(scrapers.http, { logger: deps.logger });
+    await planRun(
+      {
+        js: deps.js,
+        pool: db.pool,
+        http: http2,
+        sources: scrapers.sources,
+        calendar: createCalendar(scrapers.holidays),
+        codes: [],
+        logger: deps.logger,
+      },
+      { runId: ccassRun, dataset: 'ccass', date: '2026-10-09', trigger: 'backfill', codes: [known, '99999'] },
+    );
+    await http2.close();
+    await until(
+      async () =>
+        (await db.pool.query('select 1 from lake_runs where run_id = $1', [ccassRun])).rowCount === 1,
+      30_000,
+      'the CCASS run in the lake',
+    );
+    expect((await runProgress(db.pool, [ccassRun])).byStatus).toEqual({ done: 1, unknown_stock: 1 });
+    const ccassEvent = (
+      await readStream<RunCompleted>(nats.jsm, streamNames.runs, subjects.runCompleted('ccass'))
+    )[0]?.data;
+    expect(ccassEvent?.partitions).toEqual(['2026-10-09']);
+    expect((await listFiles(db.pool, { dataset: 'ccass' })).map((f) => f.rows)).toEqual([
+      site.model.ccassRows(known, '2026-10-09')?.length,
+    ]);
 
     // The histograms a dashboard reads.
     const metrics = await deps.registry.metrics();
