@@ -189,6 +189,11 @@ describe('a backfill with the default compactor settings', () => {
       'the CCASS run in the lake',
     );
     expect((await runProgress(db.pool, [ccassRun])).byStatus).toEqual({ done: 1, unknown_stock: 1 });
+    const { rows: status } = await db.pool.query(
+      'select done, unknown_stock, open, completed_at is not null as completed from scrape_run_status where run_id = $1',
+      [ccassRun],
+    );
+    expect(status).toEqual([{ done: '1', unknown_stock: '1', open: '0', completed: true }]);
     const ccassEvent = (
       await readStream<RunCompleted>(nats.jsm, streamNames.runs, subjects.runCompleted('ccass'))
     )[0]?.data;

@@ -53,7 +53,18 @@ export const runHistoryMigrations: Migration[] = [
     sql: `
       alter table scrape_jobs add column partition_date date, add column raw_last_seq bigint;
       alter table scrape_runs add column completed_at timestamptz, add column raw_last_seq bigint,
-        add column partitions date[];`,
+        add column partitions date[];
+      create or replace view scrape_run_status as
+        select r.run_id, r.dataset, r.business_date, r.trigger, r.status as run_status, r.planned_jobs,
+               count(j.*) filter (where j.status = 'done') as done,
+               count(j.*) filter (where j.status = 'no_data') as no_data,
+               count(j.*) filter (where j.status = 'unknown_stock') as unknown_stock,
+               count(j.*) filter (where j.status = 'dlq') as dlq,
+               count(j.*) filter (where j.status in ('pending', 'retrying')) as open,
+               coalesce(sum(j.rows), 0) as rows, r.created_at, max(j.updated_at) as last_update,
+               r.completed_at
+        from scrape_runs r left join scrape_jobs j using (run_id)
+        group by r.run_id;`,
   },
 ];
 
