@@ -152,6 +152,12 @@ const OPEN_STATUSES = ['pending', 'retrying'];
  * (several may, and publish the same event, deduplicated by its msg id).
  */
 export async function completeRunIfFinished(pool: pg.Pool, runId: string): Promise<RunCompleted | null> {
+  // The common case (other jobs still open) in one indexed probe, before aggregating the run.
+  const { rowCount: open } = await pool.query(
+    'select 1 from scrape_jobs where run_id = $1 and status = any($2) limit 1',
+    [runId, OPEN_STATUSES],
+  );
+  if (open) return null;
   const { rows } = await pool.query<{
     dataset: Dataset;
     partitions: string[];
