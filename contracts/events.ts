@@ -69,12 +69,35 @@ export const ScrapeJob = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * `harbour.run.completed.<dataset>`: every job of a scrape run ended (done, no data, skipped or
+ * dead-lettered). Published by the scraper that recorded the last outcome, with
+ * `Nats-Msg-Id = run:<run_id>` (several scrapers finishing the last jobs at once publish it once).
+ * The compactor commits the run's open partitions once it has consumed up to `last_raw_seq`.
+ */
+export const RunCompleted = Type.Object(
+  {
+    schema_version: Type.Literal(SCHEMA_VERSION),
+    run_id: Type.String({ minLength: 1 }),
+    dataset: DatasetName,
+    /** Partition dates (envelope `as_of`) the run published rows for; empty when it published nothing. */
+    partitions: Type.Array(IsoDate),
+    /** Highest RAW stream sequence of the run's envelopes (0 = none published). */
+    last_raw_seq: Type.Integer({ minimum: 0 }),
+    /** When the last job ended, as recorded in the run history (`scrape_runs.completed_at`). */
+    completed_at: IsoInstant,
+  },
+  { additionalProperties: false },
+);
+
 export type LakeCommitted = Static<typeof LakeCommitted>;
+export type RunCompleted = Static<typeof RunCompleted>;
 export type GoldUpdated = Static<typeof GoldUpdated>;
 export type Tick = Static<typeof Tick>;
 export type ScrapeJob = Static<typeof ScrapeJob>;
 
 export const lakeCommittedValidator = compile(LakeCommitted, 'lake committed event');
+export const runCompletedValidator = compile(RunCompleted, 'run completed event');
 export const goldUpdatedValidator = compile(GoldUpdated, 'gold updated event');
 export const tickValidator = compile(Tick, 'tick');
 export const scrapeJobValidator = compile(ScrapeJob, 'scrape job');

@@ -78,7 +78,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           codes,
           concurrency: 8,
         },
-        compactor: { flushAgeMs: 1000, spoolDir: join(opts.dataDir, 'spool', 'compactor') },
+        compactor: { spoolDir: join(opts.dataDir, 'spool', 'compactor') },
         exporter: { port: exporterPort },
         reporter: { watchList: codes },
       },

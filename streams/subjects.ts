@@ -12,6 +12,8 @@ export const subjects = {
   lakeCommittedAll: 'harbour.lake.committed.>',
   goldUpdated: (model: string) => `harbour.gold.updated.${model}`,
   goldUpdatedAll: 'harbour.gold.updated.>',
+  runCompleted: (dataset: Dataset) => `harbour.run.completed.${dataset}`,
+  runCompletedAll: 'harbour.run.completed.>',
   dlq: (stage: string) => `harbour.dlq.${stage}`,
   dlqAll: 'harbour.dlq.>',
 } as const;
@@ -22,6 +24,8 @@ export const streamNames = {
   raw: 'RAW',
   events: 'EVENTS',
   dlq: 'DLQ',
+  /** Run-completed events (a stream of its own: adding subjects to EVENTS would conflict with existing deployments). */
+  runs: 'RUNS',
 } as const;
 
 export const kvBuckets = {
@@ -35,6 +39,8 @@ export const consumerNames = {
   planner: 'planner',
   scrapers: 'scrapers',
   compactor: (dataset: Dataset) => `compactor-${dataset}`,
+  /** The compactor's consumer of `harbour.run.completed.<dataset>` on RUNS. */
+  compactorRuns: (dataset: Dataset) => `compactor-runs-${dataset}`,
   transformer: 'transformer',
   reporter: 'reporter',
 } as const;
@@ -44,4 +50,5 @@ export const msgIds = {
   tick: (job: string, scheduledAtIso: string) => `${job}:${scheduledAtIso}`,
   raw: (dataset: Dataset, key: string, date: string, contentHash: string) =>
     `${dataset}:${key}:${date}:${contentHash}`,
+  runCompleted: (runId: string) => `run:${runId}`,
 } as const;

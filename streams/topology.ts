@@ -35,7 +35,8 @@ export const TopologyConfig = Type.Object({
   eventsMaxAgeMs: Type.Integer({
     minimum: 60_000,
     default: 30 * 24 * 3600_000,
-    description: 'how long lake-committed and gold-updated events stay in EVENTS',
+    description:
+      'how long lake-committed and gold-updated events stay in EVENTS (and run-completed events in RUNS)',
   }),
   dlqMaxAgeMs: Type.Integer({
     minimum: 60_000,
@@ -110,6 +111,12 @@ export function declareTopology(cfg: TopologyConfig): Topology {
       max_age: nanos(cfg.eventsMaxAgeMs),
     },
     { ...limits, name: streamNames.dlq, subjects: [subjects.dlqAll], max_age: nanos(cfg.dlqMaxAgeMs) },
+    {
+      ...limits,
+      name: streamNames.runs,
+      subjects: [subjects.runCompletedAll],
+      max_age: nanos(cfg.eventsMaxAgeMs),
+    },
   ];
   const explicit = { ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All };
   const consumers: DeclaredConsumer[] = [
@@ -140,6 +147,15 @@ export function declareTopology(cfg: TopologyConfig): Topology {
         filter_subject: subjects.raw(d),
         ack_wait: nanos(cfg.compactorAckWaitMs),
         max_ack_pending: cfg.compactorMaxAckPending,
+      },
+    })),
+    ...DATASETS.map((d) => ({
+      stream: streamNames.runs,
+      config: {
+        ...explicit,
+        durable_name: consumerNames.compactorRuns(d),
+        filter_subject: subjects.runCompleted(d),
+        ack_wait: nanos(cfg.compactorAckWaitMs),
       },
     })),
     {

@@ -354,6 +354,33 @@ export function pipelineDashboard(): Dashboard {
             ],
           }),
           timeseries({
+            title: 'Run completed → in lake / in gold (p95)',
+            description:
+              'Freshness service level: from the last job of a scrape run ending to every record of the run committed to the lake, and to the transformer having loaded every file of its partitions.',
+            unit: 's',
+            targets: [
+              prom(
+                'histogram_quantile(0.95, sum by (le, dataset) (rate(harbour_run_to_lake_seconds_bucket[$__rate_interval])))',
+                '{{dataset}} in lake',
+              ),
+              prom(
+                'histogram_quantile(0.95, sum by (le, dataset) (rate(harbour_run_to_gold_seconds_bucket[$__rate_interval])))',
+                '{{dataset}} in gold',
+              ),
+            ],
+          }),
+          timeseries({
+            title: 'Oldest completed run not in gold',
+            description:
+              'Age of the oldest completed run whose data has not reached gold (0 = none), against the service level (monitor.runInGoldWithinMs); above it, HarbourRunNotInGold fires.',
+            unit: 's',
+            min: 0,
+            targets: [
+              prom('max by (dataset) (harbour_run_gold_pending_seconds)', '{{dataset}}'),
+              prom('max(harbour_run_gold_slo_seconds)', 'service level'),
+            ],
+          }),
+          timeseries({
             title: 'Processes up',
             unit: 'short',
             w: 6,

@@ -52,6 +52,21 @@ export const catalogMigrations: Migration[] = [
     id: '002-pruned-through',
     sql: 'alter table lake_watermarks add column pruned_through bigint not null default 0;',
   },
+  {
+    // Scrape runs whose data the compactor confirmed in the lake (issue #20), and when it reached gold.
+    id: '003-lake-runs',
+    sql: `
+      create table lake_runs (
+        run_id text primary key,
+        dataset text not null,
+        partitions date[] not null,
+        last_raw_seq bigint not null,
+        completed_at timestamptz not null,
+        in_lake_at timestamptz not null default now(),
+        in_gold_at timestamptz
+      );
+      create index lake_runs_gold_pending on lake_runs (dataset) where in_gold_at is null;`,
+  },
 ];
 
 export const migrateCatalog = (pool: pg.Pool) => migrate(pool, 'compactor', catalogMigrations);

@@ -8,6 +8,8 @@ import {
   type Envelope,
   ErrorCodes,
   HarbourError,
+  type RunCompleted,
+  runCompletedValidator,
 } from '../../contracts/index.ts';
 import { consumerNames, kvBuckets, streamNames } from '../../streams/index.ts';
 import {
@@ -39,7 +41,17 @@ import type { CompactorConfig } from './config.ts';
 import { fileKeyFor } from './file-key.ts';
 import { mergePartitions } from './merge.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
+import { markRunsInGold, recordRunInLake } from './run-freshness.ts';
 import { sweepOrphans } from './sweep.ts';
+
+const FRESHNESS_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/**
+ * After a run's completion found records of it still to come (redeliveries after a crash), its
+ * partitions are committed this long after the last such record arrived: redeliveries come in a
+ * burst, and one file for them beats one per message.
+ */
+const STRAGGLER_SETTLE_MS = 500;
 
 function compactorMetrics(deps: ServiceDeps) {
   const r = deps.registry;
@@ -86,6 +98,20 @@ function compactorMetrics(deps: ServiceDeps) {
       'harbour_compactor_lease_held',
       '1 while this compactor owns the dataset (its lease)',
       ds,
+    ),
+    runToLake: histogram(
+      r,
+      'harbour_run_to_lake_seconds',
+      'scrape run completed (last job ended) → every record of the run committed to the lake',
+      ds,
+      FRESHNESS_BUCKETS,
+    ),
+    runToGold: histogram(
+      r,
+      'harbour_run_to_gold_seconds',
+      'scrape run completed → the transformer loaded every lake file of its partitions (Postgres timestamps)',
+      ds,
+      FRESHNESS_BUCKETS,
     ),
   };
 }
@@ -156,6 +182,31 @@ class Batch {
     for (const f of this.files.values()) n = Math.max(n, f.rows);
     return n;
   }
+  /** Moves the files of `dates` and their messages into a new batch; this one keeps the rest and its age timer. */
+  take(dates: ReadonlySet<string>): Batch {
+    const part = new Batch();
+    for (const [date, file] of this.files) {
+      if (!dates.has(date)) continue;
+      part.files.set(date, file);
+      this.files.delete(date);
+      for (const seq of file.seqs) {
+        const reply = this.msgs.get(seq);
+        if (reply === undefined) continue;
+        part.msgs.set(seq, reply);
+        this.msgs.delete(seq);
+      }
+    }
+    return part;
+  }
+}
+
+/** A run-completed event being worked on: its message stays unacked until the run is confirmed in the lake. */
+interface OpenRun {
+  event: RunCompleted;
+  msg: JsMsg;
+  /** Consumed past its last sequence, but records of it may still be redelivered (a previous holder crashed). */
+  straggling: boolean;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -213,6 +264,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       log: dlog,
       what: 'read watermark',
     });
+    const lease = kv && createLease(kv, `compactor.${dataset}`, writerId, config.leaseTtlMs);
     let batch = new Batch();
     // The batch being committed: a redelivery of one of its messages must not enter the next batch.
     let committing: Batch | null = null;
@@ -224,11 +276,17 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       return p;
     };
 
-    const flush = async (reason: string, sig: AbortSignal = signal) => {
+    /** Commits the batch, or with `only` just those partitions (the rest keeps buffering). */
+    const flush = async (reason: string, sig: AbortSignal = signal, only?: ReadonlySet<string>) => {
       if (!batch.size) return;
-      const current = batch;
-      clearTimeout(current.ageTimer);
-      batch = new Batch();
+      let current = batch;
+      if (only && [...batch.files.keys()].some((d) => !only.has(d))) {
+        current = batch.take(only);
+        if (!current.size) return;
+      } else {
+        clearTimeout(current.ageTimer);
+        batch = new Batch();
+      }
       committing = current;
       try {
         await commitCurrent(current, reason, sig);
@@ -236,6 +294,8 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         committing = null;
         for (const f of current.files.values()) await f.discard();
       }
+      // A commit may be what held a straggling run's confirmation back (the ack floor).
+      for (const r of runs.values()) if (r.straggling) armRun(r);
     };
 
     const commitCurrent = async (current: Batch, reason: string, sig: AbortSignal) => {
@@ -288,6 +348,8 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
           'batch overlaps committed sequences; handing it back for redelivery',
         );
         for (const reply of current.msgs.values()) deps.nc.publish(reply, NAK);
+        // They come back as redeliveries: runs must not count them as consumed meanwhile.
+        uncleanBelow = Math.max(uncleanBelow, ...current.msgs.keys());
         return;
       }
       for (const reply of current.msgs.values()) deps.nc.publish(reply, ACK);
@@ -300,8 +362,8 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       }
       m.flushSeconds.observe({ dataset }, (performance.now() - t0) / 1000);
       m.lastCommit.set({ dataset }, Date.now() / 1000);
-      m.bufferedRows.set({ dataset }, 0);
-      m.bufferedBytes.set({ dataset }, 0);
+      m.bufferedRows.set({ dataset }, batch.rows());
+      m.bufferedBytes.set({ dataset }, batch.maxFileBytes());
       dlog.info(
         {
           reason,
@@ -403,6 +465,139 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       if (!signal.aborted) lifecycle.fail(err);
     };
 
+    // Run completion (issue #20). JetStream hands a consumer's new messages out in sequence order,
+    // so once this process has consumed past a run's last RAW sequence every record of the run is
+    // committed or in its batch, unless some were delivered before (to a holder that crashed, a
+    // pull lost to a re-bind, a batch handed back) and are still unacked: those come back as
+    // redeliveries after ack_wait. `uncleanBelow` is the highest sequence that may still come back
+    // that way (0 = none); it clears once the ack floor passes it or, with the lease (one holder),
+    // once every unacked delivery is in this batch.
+    const runs = new Map<string, OpenRun>();
+    let consumedSeq = 0;
+    let deliveredAtBind = 0;
+    let uncleanBelow = lease ? 0 : Number.MAX_SAFE_INTEGER; // shared consumer: others hold deliveries too
+
+    /**
+     * Commits the run's open partitions (one file each) and acks its event once every record of
+     * it is in the lake. While records of it may still be redelivered it commits nothing (that
+     * would split the partition) and waits for them: `straggling`, re-armed by each redelivery.
+     */
+    const settleRun = async (r: OpenRun) => {
+      clearTimeout(r.timer);
+      if (!runs.has(r.event.run_id)) return;
+      let floor = 0;
+      if (uncleanBelow > 0) {
+        const info = await untilDone(
+          async () => {
+            await deps.nc.flush(); // acks of skipped messages first
+            return deps.jsm.consumers.info(streamNames.raw, consumer);
+          },
+          { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'consumer info' },
+        );
+        floor = info.ack_floor.stream_seq;
+        if (floor >= uncleanBelow || (lease && info.num_ack_pending <= batch.size)) uncleanBelow = 0;
+      }
+      const consumedNow = (x: OpenRun) =>
+        x.event.last_raw_seq <= floor ||
+        (uncleanBelow === 0 &&
+          (x.event.last_raw_seq <= consumedSeq || x.event.last_raw_seq <= deliveredAtBind));
+      if (!consumedNow(r)) {
+        r.straggling = uncleanBelow > 0; // otherwise simply not consumed yet: afterAdd settles it
+        // Shared consumer: commit this process's share; the ack floor tells when the others did theirs.
+        if (!lease && r.event.last_raw_seq <= consumedSeq)
+          await flush('run completed', signal, new Set(r.event.partitions));
+        return;
+      }
+      // Every run consumed by now goes in the same commit (a backfill's days finish together).
+      const ready = [...runs.values()].filter(consumedNow);
+      await flush('run completed', signal, new Set(ready.flatMap((x) => x.event.partitions)));
+      for (const x of ready) {
+        clearTimeout(x.timer);
+        runs.delete(x.event.run_id);
+        if (!x.event.partitions.length) {
+          x.msg.ack(); // published nothing: nothing to put in the lake or gold
+          continue;
+        }
+        const seconds = await untilDone(() => recordRunInLake(deps.pool, x.event), {
+          signal,
+          maxMs: config.commitRetryMaxMs,
+          log: dlog,
+          what: 'record run in lake',
+        });
+        if (seconds !== null) m.runToLake.observe({ dataset }, seconds);
+        x.msg.ack();
+        dlog.info({ run: x.event.run_id, seconds, partitions: x.event.partitions.length }, 'run in lake');
+      }
+    };
+    const armRun = (r: OpenRun) => {
+      clearTimeout(r.timer);
+      r.timer = setTimeout(() => serial(() => settleRun(r)).catch(onFailure), STRAGGLER_SETTLE_MS);
+    };
+    const onRun = async (event: RunCompleted, msg: JsMsg) => {
+      const known = runs.get(event.run_id);
+      if (known) {
+        known.msg = msg; // a redelivery (not confirmed within ack_wait): ack the newest handle, look again
+        if (known.straggling) armRun(known);
+        return;
+      }
+      const r: OpenRun = { event, msg, straggling: false, timer: undefined };
+      runs.set(event.run_id, r);
+      const last = event.last_raw_seq;
+      if (last <= consumedSeq || last <= deliveredAtBind) await settleRun(r);
+    };
+    /** After each RAW message: settle runs this one completes, re-arm straggling runs it may belong to. */
+    const afterAdd = async (seq: number) => {
+      consumedSeq = Math.max(consumedSeq, seq);
+      for (const r of runs.values()) {
+        if (r.straggling) {
+          if (seq <= r.event.last_raw_seq) armRun(r);
+        } else if (r.event.last_raw_seq <= consumedSeq) await settleRun(r);
+      }
+    };
+    /** Hands open run events back (shutdown, lease lost) so the next holder gets them at once. */
+    const releaseRuns = () => {
+      for (const r of runs.values()) {
+        clearTimeout(r.timer);
+        r.msg.nak();
+      }
+      runs.clear();
+    };
+
+    /** Pulls run-completed events of this dataset while `both` is not aborted. */
+    const consumeRuns = async (both: AbortSignal) => {
+      while (!both.aborted) {
+        try {
+          const c = await deps.js.consumers.get(streamNames.runs, consumerNames.compactorRuns(dataset));
+          const messages = await c.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
+          const stop = () => messages.stop();
+          both.addEventListener('abort', stop, { once: true });
+          try {
+            for await (const msg of messages) {
+              if (both.aborted) break;
+              let event: RunCompleted;
+              try {
+                event = runCompletedValidator.parse(msg.json());
+              } catch (err) {
+                await settle(msg, dispositionFor(err, 1, 1), {
+                  js: deps.js,
+                  stage: 'compactor',
+                  logger: dlog,
+                  onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }),
+                });
+                continue;
+              }
+              await serial(() => onRun(event, msg));
+            }
+          } finally {
+            both.removeEventListener('abort', stop);
+          }
+        } catch (err) {
+          if (!both.aborted) dlog.warn({ err }, 'run events consumer failed; re-binding shortly');
+        }
+        if (!both.aborted) await sleep(1000, both).catch(() => {});
+      }
+    };
+
     const { config: consumerConfig } = await untilDone(
       () => deps.jsm.consumers.info(streamNames.raw, consumer),
       {
@@ -419,7 +614,6 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         for (const reply of b?.msgs.values() ?? []) deps.nc.publish(reply, WORKING);
     }, ackWaitMs / 3);
 
-    const lease = kv && createLease(kv, `compactor.${dataset}`, writerId, config.leaseTtlMs);
     let held = !lease;
     // An unreachable bucket changes nothing: no one else can take the lease meanwhile, so a holder
     // keeps compacting (stopping would strand its in-flight deliveries until ack_wait) and a standby waits.
@@ -449,10 +643,16 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
           }, renewEveryMs)
         : undefined;
       const both = AbortSignal.any([signal, tenure.signal]);
+      const runsLoop = consumeRuns(both);
       try {
         while (!both.aborted) {
           try {
             const c = await deps.js.consumers.get(streamNames.raw, consumer);
+            // Deliveries not acked at (re)bind belong to a previous holder or pull: they come back later.
+            const bound = await deps.jsm.consumers.info(streamNames.raw, consumer);
+            deliveredAtBind = Math.max(deliveredAtBind, bound.delivered.stream_seq);
+            if (bound.delivered.stream_seq > bound.ack_floor.stream_seq)
+              uncleanBelow = Math.max(uncleanBelow, bound.delivered.stream_seq);
             // Pull by bytes, not messages: 1 000 large envelopes overflow nats-server's per-client
             // buffer, the server cuts the connection and in-flight messages wait out ack_wait.
             const messages = await c.consume({ max_bytes: PULL_MAX_BYTES, expires: PULL_EXPIRES_MS });
@@ -461,7 +661,10 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
             try {
               for await (const msg of messages) {
                 if (both.aborted) break;
-                await serial(() => add(msg));
+                await serial(async () => {
+                  await add(msg);
+                  await afterAdd(msg.seq);
+                });
               }
             } finally {
               both.removeEventListener('abort', stop);
@@ -473,12 +676,14 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         }
       } finally {
         clearInterval(renew);
+        await runsLoop;
       }
       if (!signal.aborted) {
         dlog.warn('dataset lease lost; committing what is buffered and standing by');
         await serial(() => flush('lease lost')).catch((err) =>
           dlog.warn({ err }, 'flush after losing the lease failed; messages will be redelivered'),
         );
+        await serial(async () => releaseRuns());
       }
     };
 
@@ -496,9 +701,24 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     await serial(() => flush('shutdown', forced.signal)).catch((err) =>
       dlog.warn({ err }, 'final flush failed; messages will be redelivered'),
     );
+    await serial(async () => releaseRuns());
     // Hand the dataset over at once instead of letting a standby wait out the TTL.
     await lease?.release().catch(() => {});
     m.leaseHeld.set({ dataset }, 0);
+  };
+
+  /** Runs of the datasets this process owns whose data just reached gold: observed once each. */
+  const observeGold = async () => {
+    if (!owned.size) return;
+    try {
+      for (const r of await markRunsInGold(deps.pool, [...owned])) {
+        m.runToGold.observe({ dataset: r.dataset }, r.seconds);
+        log.info({ dataset: r.dataset, run: r.runId, seconds: r.seconds }, 'run in gold');
+      }
+    } catch (err) {
+      // No transformer yet (no transform_files table) or Postgres down: next round.
+      log.debug({ err }, 'gold freshness not checked');
+    }
   };
 
   const background = async () => {
@@ -509,6 +729,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       if (signal.aborted) break;
       try {
         await publishOutbox();
+        await observeGold();
         if (config.mergeEveryMs > 0 && Date.now() - lastMerge >= config.mergeEveryMs) {
           lastMerge = Date.now();
           for (const dataset of owned) {

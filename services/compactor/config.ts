@@ -20,7 +20,8 @@ export const CompactorConfig = Type.Object(
     flushAgeMs: Type.Integer({
       minimum: 100,
       default: 10 * 60_000,
-      description: 'commit whatever is buffered once the oldest record is this old',
+      description:
+        'commit whatever is buffered once the oldest record is this old: the safety net for records without a run-completed event (a completed run commits at once)',
     }),
     maxBatchMessages: Type.Integer({
       minimum: 1,

@@ -34,6 +34,12 @@ export const MonitorConfig = Type.Object(
       description:
         'a scheduled run is expected in the gold tables this long after its tick (scrape + compaction + transform)',
     }),
+    runInGoldWithinMs: Type.Integer({
+      minimum: 1000,
+      default: 30 * 60_000,
+      description:
+        'freshness service level: a scrape run is expected in gold this long after its last job ended (exported as harbour_run_gold_slo_seconds; alert HarbourRunNotInGold)',
+    }),
   },
   { default: {} },
 );

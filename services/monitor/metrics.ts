@@ -1,5 +1,6 @@
+import { DATASETS } from '../../contracts/index.ts';
 import { type Counter, counter, type Registry, gauge as registerGauge } from '../runtime/index.ts';
-import type { GoldSnapshot, JetStreamSnapshot, LakeDataset, MonitoredTable } from './sources.ts';
+import type { GoldSnapshot, JetStreamSnapshot, LakeDataset, MonitoredTable, RunsPending } from './sources.ts';
 
 export const SOURCES = ['jetstream', 'gold', 'catalog'] as const;
 export type Source = (typeof SOURCES)[number];
@@ -9,6 +10,9 @@ export interface MonitorState {
   jetstream?: JetStreamSnapshot;
   gold?: GoldSnapshot;
   lake?: LakeDataset[];
+  runs?: RunsPending[];
+  /** monitor.runInGoldWithinMs in seconds. */
+  runSloSeconds?: number;
   tables?: Record<MonitoredTable, boolean>;
   /** Business date (epoch seconds of its 00:00) each dataset's schedule expects loaded by now. */
   expected?: Map<string, number>;
@@ -211,6 +215,34 @@ export function monitorMetrics(r: Registry): {
     'harbour_lake_last_commit_timestamp_seconds',
     'newest catalog commit (file or merge)',
     (d) => d.lastCommitAt,
+  );
+
+  // ---------------------------------------------------------------- run freshness (issue #20)
+  // Every dataset gets a series (0 = nothing pending), so the alert sees a value, not an absence.
+  const pendingOf = (s: MonitorState, dataset: string) => s.runs?.find((p) => p.dataset === dataset);
+  gauge(
+    'harbour_run_gold_pending_seconds',
+    'age of the oldest completed scrape run whose data is not in gold yet (0 = none), from scrape_runs and lake_runs',
+    ['dataset'],
+    (s) =>
+      s.runs
+        ? DATASETS.map((dataset) => {
+            const at = pendingOf(s, dataset)?.oldestCompletedAt;
+            return [{ dataset }, at ? Math.max(0, nowSeconds() - at) : 0];
+          })
+        : [],
+  );
+  gauge(
+    'harbour_run_gold_pending_runs',
+    'completed scrape runs (of the last 7 days) whose data is not in gold yet',
+    ['dataset'],
+    (s) => (s.runs ? DATASETS.map((dataset) => [{ dataset }, pendingOf(s, dataset)?.pending ?? 0]) : []),
+  );
+  gauge(
+    'harbour_run_gold_slo_seconds',
+    'freshness service level: a run is expected in gold this long after it completed (monitor.runInGoldWithinMs)',
+    ['dataset'],
+    (s) => DATASETS.map((dataset) => [{ dataset }, s.runSloSeconds]),
   );
 
   // ---------------------------------------------------------------- the monitor itself

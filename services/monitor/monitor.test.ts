@@ -6,6 +6,7 @@ import { createCalendar } from '../calendar/index.ts';
 import { migrateCatalog } from '../compactor/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 import { DEFAULT_JOBS } from '../scheduler/index.ts';
+import { migrateRunHistory } from '../scrapers/index.ts';
 import { migrateTransformer } from '../transformer/index.ts';
 import { expectedAsOf, type Monitor, MonitorConfig, startMonitor, startOfDaySeconds } from './index.ts';
 
@@ -81,6 +82,8 @@ describe('monitor', () => {
         ['{table="gold.dq_freshness"}', 0],
         ['{table="gold.dq_row_counts"}', 0],
         ['{table="lake_files"}', 0],
+        ['{table="scrape_runs"}', 0],
+        ['{table="lake_runs"}', 0],
       ]),
     );
     const up = await samples(deps, 'harbour_monitor_source_up');
@@ -189,6 +192,36 @@ describe('monitor', () => {
     expect((await samples(deps, 'harbour_lake_last_commit_timestamp_seconds')).get(key)).toBe(
       Date.parse('2026-10-02T11:05:00Z') / 1000,
     );
+  });
+
+  it('exports the age of the oldest completed run not yet in gold, and the service level', async () => {
+    await migrateRunHistory(db.pool);
+    // quotes: one run in gold, one completed 40 min ago still missing; ccass: in the lake, not in gold, 5 min;
+    // fundamentals: completed without data (nothing to wait for); securities: completed 9 days ago (history).
+    await db.pool.query(
+      `insert into scrape_runs (run_id, dataset, business_date, trigger, status, completed_at, partitions) values
+         ('q1', 'quotes', '2026-10-01', 'test', 'planned', now() - interval '2 hours', '{2026-10-01}'),
+         ('q2', 'quotes', '2026-10-02', 'test', 'planned', now() - interval '40 minutes', '{2026-10-02}'),
+         ('c1', 'ccass', '2026-10-02', 'test', 'planned', now() - interval '5 minutes', '{2026-10-02}'),
+         ('f1', 'fundamentals', '2026-10-02', 'test', 'planned', now() - interval '3 hours', '{}'),
+         ('s1', 'securities', '2026-09-20', 'test', 'planned', now() - interval '9 days', '{2026-09-20}')`,
+    );
+    await db.pool.query(
+      `insert into lake_runs (run_id, dataset, partitions, last_raw_seq, completed_at, in_lake_at, in_gold_at) values
+         ('q1', 'quotes', '{2026-10-01}', 4, now() - interval '2 hours', now() - interval '2 hours', now() - interval '119 minutes'),
+         ('c1', 'ccass', '{2026-10-02}', 9, now() - interval '5 minutes', now() - interval '4 minutes', null)`,
+    );
+    await monitor.refresh();
+    const age = await samples(deps, 'harbour_run_gold_pending_seconds');
+    expect(age.get('{dataset="quotes"}')).toBeGreaterThanOrEqual(40 * 60);
+    expect(age.get('{dataset="quotes"}')).toBeLessThan(41 * 60);
+    expect(age.get('{dataset="ccass"}')).toBeGreaterThanOrEqual(5 * 60);
+    expect(age.get('{dataset="ccass"}')).toBeLessThan(6 * 60);
+    expect(age.get('{dataset="fundamentals"}')).toBe(0);
+    expect(age.get('{dataset="securities"}')).toBe(0);
+    const pending = await samples(deps, 'harbour_run_gold_pending_runs');
+    expect([...pending.values()]).toEqual([0, 1, 0, 1]); // securities, quotes, fundamentals, ccass
+    expect((await samples(deps, 'harbour_run_gold_slo_seconds')).get('{dataset="quotes"}')).toBe(1800);
   });
 
   it('drops the series of a source it cannot read and reports it down', async () => {

@@ -3,7 +3,14 @@ import { createLifecycle, type Service, type ServiceDeps, sleep } from '../runti
 import type { MonitorConfig } from './config.ts';
 import { emptyState, type MonitorState, monitorMetrics, type Source } from './metrics.ts';
 import { expectedAsOf, startOfDaySeconds } from './schedule.ts';
-import { type MonitoredTable, readGold, readJetStream, readLake, tablesPresent } from './sources.ts';
+import {
+  type MonitoredTable,
+  readGold,
+  readJetStream,
+  readLake,
+  readRunsPending,
+  tablesPresent,
+} from './sources.ts';
 
 export interface MonitorOptions {
   /** Clock for the schedule (tests). */
@@ -31,6 +38,7 @@ export async function startMonitor(
   const calendar = deps.calendar ?? createCalendar();
   const { state, refreshErrors } = monitorMetrics(deps.registry);
   const current: MonitorState = emptyState();
+  current.runSloSeconds = config.runInGoldWithinMs / 1000;
   state.current = current;
 
   const failedBefore = new Set<Source>();
@@ -104,9 +112,11 @@ export async function startMonitor(
         'catalog',
         async () => {
           current.lake = await readLake(deps.pool, await present());
+          current.runs = await readRunsPending(deps.pool, await present());
         },
         () => {
           current.lake = undefined;
+          current.runs = undefined;
         },
       ),
     ]);

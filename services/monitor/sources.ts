@@ -94,7 +94,13 @@ export async function readJetStream(
   return { streams, consumers };
 }
 
-export const MONITORED_TABLES = ['gold.dq_freshness', 'gold.dq_row_counts', 'lake_files'] as const;
+export const MONITORED_TABLES = [
+  'gold.dq_freshness',
+  'gold.dq_row_counts',
+  'lake_files',
+  'scrape_runs',
+  'lake_runs',
+] as const;
 export type MonitoredTable = (typeof MONITORED_TABLES)[number];
 
 /** Which of the tables the monitor reads exist yet (the transformer and compactor create them). */
@@ -170,6 +176,40 @@ export interface LakeDataset {
   maxFilesPerPartition: number;
   /** Epoch seconds of the newest catalog row (a commit or a merge), active or replaced. */
   lastCommitAt: number | null;
+}
+
+export interface RunsPending {
+  dataset: string;
+  /** Completed runs (with data) not yet in gold. */
+  pending: number;
+  /** Epoch seconds of the oldest of them completing; null when none is pending. */
+  oldestCompletedAt: number | null;
+}
+
+/** Completed runs older than this are history, not a freshness problem the alert should keep raising. */
+const RUNS_LOOKBACK = '7 days';
+
+/**
+ * Scrape runs that published data and completed (the run history, `scrape_runs`) but are not in
+ * gold yet (the compactor's `lake_runs.in_gold_at`), per dataset. Before the compactor created
+ * `lake_runs` every completed run counts as pending.
+ */
+export async function readRunsPending(
+  pool: pg.Pool,
+  present: Record<MonitoredTable, boolean>,
+): Promise<RunsPending[]> {
+  if (!present.scrape_runs) return [];
+  const inGold = present.lake_runs
+    ? 'exists (select 1 from lake_runs l where l.run_id = s.run_id and l.in_gold_at is not null)'
+    : 'false';
+  const { rows } = await pool.query<RunsPending>(
+    `select dataset, count(*) filter (where not ${inGold})::float8 as pending,
+       extract(epoch from min(completed_at) filter (where not ${inGold}))::float8 as "oldestCompletedAt"
+     from scrape_runs s
+     where completed_at > now() - interval '${RUNS_LOOKBACK}' and cardinality(partitions) > 0
+     group by dataset`,
+  );
+  return rows;
 }
 
 /** Active files of the lake catalog per dataset (contracts/catalog.ts); empty before the compactor created it. */

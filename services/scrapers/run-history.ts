@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ScrapeJob } from '../../contracts/index.ts';
+import { type Dataset, type RunCompleted, SCHEMA_VERSION, type ScrapeJob } from '../../contracts/index.ts';
 import { type Migration, migrate, withTransaction } from '../runtime/index.ts';
 
 /**
@@ -44,6 +44,25 @@ export const runHistoryMigrations: Migration[] = [
                count(j.*) filter (where j.status = 'dlq') as dlq,
                count(j.*) filter (where j.status in ('pending', 'retrying')) as open,
                coalesce(sum(j.rows), 0) as rows, r.created_at, max(j.updated_at) as last_update
+        from scrape_runs r left join scrape_jobs j using (run_id)
+        group by r.run_id;`,
+  },
+  {
+    // Run completion (issue #20): what each job published, and when the run's last job ended.
+    id: '002-run-completion',
+    sql: `
+      alter table scrape_jobs add column partition_date date, add column raw_last_seq bigint;
+      alter table scrape_runs add column completed_at timestamptz, add column raw_last_seq bigint,
+        add column partitions date[];
+      create or replace view scrape_run_status as
+        select r.run_id, r.dataset, r.business_date, r.trigger, r.status as run_status, r.planned_jobs,
+               count(j.*) filter (where j.status = 'done') as done,
+               count(j.*) filter (where j.status = 'no_data') as no_data,
+               count(j.*) filter (where j.status = 'unknown_stock') as unknown_stock,
+               count(j.*) filter (where j.status = 'dlq') as dlq,
+               count(j.*) filter (where j.status in ('pending', 'retrying')) as open,
+               coalesce(sum(j.rows), 0) as rows, r.created_at, max(j.updated_at) as last_update,
+               r.completed_at
         from scrape_runs r left join scrape_jobs j using (run_id)
         group by r.run_id;`,
   },
@@ -95,13 +114,17 @@ export interface JobOutcome {
   code?: string | undefined;
   error?: string;
   sourceUrl?: string;
+  /** Partition date (envelope as_of) and highest RAW sequence of what the job published. */
+  partitionDate?: string;
+  rawLastSeq?: number;
 }
 
 /** Records a job's latest outcome; a job once `done` stays done (a redelivery after a lost ack may fail later). */
 export async function recordJobOutcome(pool: pg.Pool, jobId: string, outcome: JobOutcome): Promise<void> {
   await pool.query(
     `update scrape_jobs set status = $2, attempts = $3, rows = coalesce($4, rows), envelopes = coalesce($5, envelopes),
-       outcome_code = $6, error = $7, source_url = coalesce($8, source_url), updated_at = now()
+       outcome_code = $6, error = $7, source_url = coalesce($8, source_url),
+       partition_date = coalesce($9::date, partition_date), raw_last_seq = coalesce($10, raw_last_seq), updated_at = now()
      where job_id = $1 and (status <> 'done' or $2 = 'done')`,
     [
       jobId,
@@ -112,8 +135,57 @@ export async function recordJobOutcome(pool: pg.Pool, jobId: string, outcome: Jo
       outcome.code ?? null,
       outcome.error?.slice(0, 2000) ?? null,
       outcome.sourceUrl ?? null,
+      outcome.partitionDate ?? null,
+      outcome.rawLastSeq ?? null,
     ],
   );
+}
+
+/** Job statuses that leave a run open; every other status (done, no data, dead-lettered, skipped…) ends the job. */
+const OPEN_STATUSES = ['pending', 'retrying'];
+
+/**
+ * If no job of the run is open any more, marks the run completed (the first caller's time stays)
+ * and returns its completion: the partitions it published to and its highest RAW sequence.
+ * Called after every terminal job outcome, after that outcome committed: of the workers that
+ * finish a run's last jobs at the same time, the one committing last always sees the run complete
+ * (several may, and publish the same event, deduplicated by its msg id).
+ */
+export async function completeRunIfFinished(pool: pg.Pool, runId: string): Promise<RunCompleted | null> {
+  // The common case (other jobs still open) in one indexed probe, before aggregating the run.
+  const { rowCount: open } = await pool.query(
+    'select 1 from scrape_jobs where run_id = $1 and status = any($2) limit 1',
+    [runId, OPEN_STATUSES],
+  );
+  if (open) return null;
+  const { rows } = await pool.query<{
+    dataset: Dataset;
+    partitions: string[];
+    last_seq: string | null;
+    completed_at: Date;
+  }>(
+    `with agg as (
+       select max(raw_last_seq) as last_seq,
+         coalesce(array_agg(distinct partition_date order by partition_date) filter (where partition_date is not null), '{}') as partitions
+       from scrape_jobs where run_id = $1
+     )
+     update scrape_runs r set completed_at = coalesce(r.completed_at, now()), raw_last_seq = agg.last_seq,
+       partitions = agg.partitions
+     from agg
+     where r.run_id = $1 and not exists (select 1 from scrape_jobs j where j.run_id = $1 and j.status = any($2))
+     returning r.dataset, to_json(agg.partitions) as partitions, agg.last_seq, r.completed_at`,
+    [runId, OPEN_STATUSES],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    schema_version: SCHEMA_VERSION,
+    run_id: runId,
+    dataset: r.dataset,
+    partitions: r.partitions,
+    last_raw_seq: Number(r.last_seq ?? 0),
+    completed_at: r.completed_at.toISOString(),
+  };
 }
 
 export interface RunProgress {

@@ -2,13 +2,19 @@ import { createHash } from 'node:crypto';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type Envelope, SCHEMA_VERSION, type ScrapeJob, scrapeJobValidator } from '../../contracts/index.ts';
+import {
+  type Envelope,
+  type RunCompleted,
+  SCHEMA_VERSION,
+  type ScrapeJob,
+  scrapeJobValidator,
+} from '../../contracts/index.ts';
 import { msgIds, subjects } from '../../streams/index.ts';
 import { type Disposition, dispositionFor } from '../runtime/index.ts';
 import type { SourcesConfig } from './config.ts';
 import { type HttpClient, isAbortError } from './http/index.ts';
 import { parseOutcome } from './parsers/index.ts';
-import { type JobOutcome, type JobStatus, recordJobOutcome } from './run-history.ts';
+import { completeRunIfFinished, type JobOutcome, type JobStatus, recordJobOutcome } from './run-history.ts';
 import { type Fetched, fetchForJob } from './sources.ts';
 
 export interface WorkerContext {
@@ -42,9 +48,12 @@ export function toEnvelopes(f: Fetched, runId: string, maxRows: number, fetchedA
   })) as Envelope[];
 }
 
-/** Publishes envelopes and waits for every PubAck: only then is the job's data durable. */
-export async function publishEnvelopes(js: JetStreamClient, envelopes: Envelope[]): Promise<void> {
-  await Promise.all(
+/**
+ * Publishes envelopes and waits for every PubAck: only then is the job's data durable. Returns the
+ * highest RAW sequence (a duplicate's PubAck names the sequence of the message it duplicates).
+ */
+export async function publishEnvelopes(js: JetStreamClient, envelopes: Envelope[]): Promise<number> {
+  const acks = await Promise.all(
     envelopes.map((env) => {
       const hash = createHash('sha256').update(JSON.stringify(env.rows)).digest('hex').slice(0, 16);
       return js.publish(subjects.raw(env.dataset), JSON.stringify(env), {
@@ -52,6 +61,27 @@ export async function publishEnvelopes(js: JetStreamClient, envelopes: Envelope[
       });
     }),
   );
+  return acks.reduce((max, a) => Math.max(max, a.seq), 0);
+}
+
+/**
+ * After a job's terminal outcome: if it was the run's last open job, publish the run-completed
+ * event (deduplicated by run id). Throws when it could not, so the job is retried and the check repeats.
+ */
+export async function announceRunIfComplete(
+  ctx: Pick<WorkerContext, 'js' | 'pool' | 'logger'>,
+  runId: string,
+): Promise<RunCompleted | null> {
+  const completed = await completeRunIfFinished(ctx.pool, runId);
+  if (!completed) return null;
+  await ctx.js.publish(subjects.runCompleted(completed.dataset), JSON.stringify(completed), {
+    msgID: msgIds.runCompleted(runId),
+  });
+  ctx.logger.info(
+    { run: runId, partitions: completed.partitions.length, lastRawSeq: completed.last_raw_seq },
+    'run completed',
+  );
+  return completed;
 }
 
 /**
@@ -76,14 +106,16 @@ export async function handleJob(ctx: WorkerContext, msg: JsMsg): Promise<Disposi
   try {
     const fetched = await fetchForJob({ http: ctx.http, sources: ctx.sources, signal: ctx.signal }, job);
     const envelopes = toEnvelopes(fetched, job.run_id, ctx.maxRowsPerEnvelope);
-    await publishEnvelopes(ctx.js, envelopes);
+    const rawLastSeq = await publishEnvelopes(ctx.js, envelopes);
     ctx.onPublished?.(job.dataset, envelopes.length, fetched.rows.length);
     await record('done', {
       rows: fetched.rows.length,
       envelopes: envelopes.length,
       sourceUrl: fetched.sourceUrl,
+      ...(envelopes.length && fetched.rows.length ? { partitionDate: fetched.asOf, rawLastSeq } : {}),
     });
     log.debug({ rows: fetched.rows.length }, 'job done');
+    await announceRunIfComplete(ctx, job.run_id);
     return { kind: 'ack' };
   } catch (err) {
     if (isAbortError(err) || ctx.signal.aborted) {
@@ -97,10 +129,12 @@ export async function handleJob(ctx: WorkerContext, msg: JsMsg): Promise<Disposi
       if (outcome === 'no_data' || outcome === 'unknown_stock') {
         await record(outcome, { code, error: message });
         log.info({ outcome, code }, 'job finished without data');
+        await announceRunIfComplete(ctx, job.run_id);
         return { kind: 'ack' };
       }
       const d = dispositionFor(err, attempt, ctx.maxAttempts, ctx.retryBaseDelayMs);
       await record(d.kind === 'dlq' ? 'dlq' : 'retrying', { code, error: message });
+      if (d.kind === 'dlq') await announceRunIfComplete(ctx, job.run_id);
       return d;
     } catch (recordErr) {
       // Postgres unreachable: keep the job, try again later.

@@ -4,7 +4,7 @@
  * same run; plus the compactor's peak RSS.
  *
  *   npx tsx test/bench/compactor.bench.ts [--records 1000000] [--rows-per-envelope 250]
- *       [--stocks-per-day 2000] [--flush-age-ms 1000] [--raw-pull bytes|compactor] [--repeat 3]
+ *       [--stocks-per-day 2000] [--raw-pull bytes|compactor] [--repeat 3]
  *       [--no-check] [--no-results] [--keep] [--cpu-prof DIR]
  *
  * Setup (all local, in a temporary directory): nats-server with the Harbour topology
@@ -20,8 +20,9 @@
  *   64 MiB per-client outbound buffer as soon as the client pauses reading, and the server drops it as
  *   a slow consumer (`--raw-pull compactor` reproduces that on the raw side). Slow-consumer cuts
  *   (`/varz`) and redeliveries are counted for both sides.
- * - compactor: `startCompactor` with the default config except `spoolDir` and `flushAgeMs` (1 s, so
- *   batches commit while the backlog drains; the tail commits on drain, `drainFlushMinRows`), on its own fresh database and lake
+ * - compactor: `startCompactor` with the default config except `spoolDir` (batches commit while the
+ *   backlog drains; the tail commits on the run-completed event the publisher sends after the backlog,
+ *   as the scrapers do when a run's last job ends), on its own fresh database and lake
  *   directory; timed from `startCompactor` until `lake_files` holds every record (polled every 20 ms).
  *
  * Each side runs in a child process of its own (`node --import tsx`), so the peak RSS it reports
@@ -46,6 +47,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/
 import { connect, nanos } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
+import { type RunCompleted, SCHEMA_VERSION } from '../../contracts/index.ts';
 import { CompactorConfig, migrateCatalog, startCompactor } from '../../services/compactor/index.ts';
 import { createObjectStore } from '../../services/object-store/index.ts';
 import {
@@ -54,7 +56,14 @@ import {
   type ServiceDeps,
   silentLogger,
 } from '../../services/runtime/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import {
+  consumerNames,
+  ensureTopology,
+  msgIds,
+  streamNames,
+  subjects,
+  TopologyConfig,
+} from '../../streams/index.ts';
 import { ccassEnvelope } from '../support/lake.ts';
 import * as flag from './flags.ts';
 import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
@@ -78,7 +87,6 @@ function parseArgs(argv: string[]) {
       'rows-per-envelope': flag.int(250),
       'stocks-per-day': flag.int(2000),
       // CompactorConfig's minimum.
-      'flush-age-ms': flag.int(1000, 100),
       'raw-pull': flag.choice<RawPull>('bytes', ['bytes', 'compactor']),
       repeat: flag.int(3),
       'no-check': flag.on(),
@@ -93,7 +101,6 @@ function parseArgs(argv: string[]) {
     records: f.records,
     rowsPerEnvelope: f['rows-per-envelope'],
     stocksPerDay: f['stocks-per-day'],
-    flushAgeMs: f['flush-age-ms'],
     rawPull: f['raw-pull'],
     repeat: f.repeat,
     check: !f['no-check'],
@@ -130,7 +137,6 @@ type ChildSpec =
       pgUrl: string;
       lakeRoot: string;
       spoolDir: string;
-      flushAgeMs: number;
       records: number;
     };
 
@@ -224,7 +230,6 @@ async function runCompactor(spec: Extract<ChildSpec, { role: 'compactor' }>): Pr
   const config: CompactorConfig = {
     ...(Value.Default(CompactorConfig, {}) as CompactorConfig),
     spoolDir: spec.spoolDir,
-    flushAgeMs: spec.flushAgeMs,
   };
   // The catalog tables exist before the clock starts (startCompactor migrates again: a no-op then).
   await migrateCatalog(pool);
@@ -336,7 +341,10 @@ interface Published {
   ms: number;
 }
 
-/** Publishes the backlog: envelope i = stock (i mod stocksPerDay) on business day ⌊i / stocksPerDay⌋. */
+/**
+ * Publishes the backlog: envelope i = stock (i mod stocksPerDay) on business day ⌊i / stocksPerDay⌋;
+ * then the run-completed event the scrapers publish when the run's last job ends.
+ */
 async function publish(js: ReturnType<typeof jetstream>, args: Args): Promise<Published> {
   const envelopes = Math.ceil(args.records / args.rowsPerEnvelope);
   const t0 = performance.now();
@@ -344,6 +352,8 @@ async function publish(js: ReturnType<typeof jetstream>, args: Args): Promise<Pu
   let next = 0;
   let left = args.records;
   const encoder = new TextEncoder();
+  let lastSeq = 0;
+  const dates = new Set<string>();
   const worker = async () => {
     while (next < envelopes) {
       const i = next++;
@@ -353,10 +363,23 @@ async function publish(js: ReturnType<typeof jetstream>, args: Args): Promise<Pu
       const date = businessDay(Math.floor(i / args.stocksPerDay));
       const data = encoder.encode(JSON.stringify(ccassEnvelope(`e${i}`, date, rows, code)));
       bytes += data.length;
-      await js.publish(subjects.raw(DATASET), data, { timeout: 30_000 });
+      dates.add(date);
+      const ack = await js.publish(subjects.raw(DATASET), data, { timeout: 30_000 });
+      lastSeq = Math.max(lastSeq, ack.seq);
     }
   };
   await Promise.all(Array.from({ length: 32 }, worker));
+  const completed: RunCompleted = {
+    schema_version: SCHEMA_VERSION,
+    run_id: 'bench-backlog',
+    dataset: DATASET,
+    partitions: [...dates].sort(),
+    last_raw_seq: lastSeq,
+    completed_at: new Date().toISOString(),
+  };
+  await js.publish(subjects.runCompleted(DATASET), JSON.stringify(completed), {
+    msgID: msgIds.runCompleted(completed.run_id),
+  });
   return {
     envelopes,
     records: args.records,
@@ -520,6 +543,7 @@ async function main(): Promise<void> {
       mkdirSync(lakeRoot, { recursive: true });
       if (rep > 1) {
         await jsm.consumers.delete(streamNames.raw, consumerNames.compactor(DATASET));
+        await jsm.consumers.delete(streamNames.runs, consumerNames.compactorRuns(DATASET));
         await ensureTopology(nc, jsm, topology);
       }
       log(`run ${rep}/${args.repeat}: compactor…`);
@@ -531,7 +555,6 @@ async function main(): Promise<void> {
           pgUrl: pgUrl.toString(),
           lakeRoot,
           spoolDir,
-          flushAgeMs: args.flushAgeMs,
           records: published.records,
         },
         args.cpuProf,
@@ -590,7 +613,6 @@ function renderSection(
     `--records ${args.records}`,
     args.rowsPerEnvelope === 250 ? '' : `--rows-per-envelope ${args.rowsPerEnvelope}`,
     args.stocksPerDay === 2000 ? '' : `--stocks-per-day ${args.stocksPerDay}`,
-    args.flushAgeMs === 1000 ? '' : `--flush-age-ms ${args.flushAgeMs}`,
     args.repeat === 3 ? '' : `--repeat ${args.repeat}`,
     args.check ? '' : '--no-check',
   ].filter(Boolean);
@@ -623,7 +645,7 @@ function renderSection(
     `- _raw_: durable pull consumer on \`RAW\` filtered \`harbour.raw.ccass\` (explicit ack, max_ack_pending ${(Value.Default(TopologyConfig, {}) as TopologyConfig).compactorMaxAckPending}), ${args.rawPull === 'bytes' ? `\`consume({ max_bytes: ${RAW_PULL_BYTES / 2 ** 20} MiB })\` (not the compactor's \`max_messages: 1000\`: with ~${(published.bytes / published.envelopes / 1024).toFixed(0)} KiB envelopes that is ~${mib(1000 * (published.bytes / published.envelopes))} per pull plus refills, which overruns nats-server's 64 MiB per-client outbound buffer whenever the client stops reading its socket for a moment; the server then drops the connection as a slow consumer and the deliveries in flight come back only after ack_wait (5 min); \`--raw-pull compactor\` reproduces it)` : '`consume({ max_messages: 1000 })`, as the compactor'}, \`JSON.parse\` + ack per message; clock stops when the last ack is confirmed.`,
   );
   lines.push(
-    `- _compactor_: \`startCompactor\` with the default config except \`spoolDir\` and \`flushAgeMs\` = ${args.flushAgeMs} ms (default 10 min), so batches commit while the backlog drains; the last one commits when the consumer has caught up (\`drainFlushMinRows\` default); clock runs from \`startCompactor\` until \`lake_files\` holds every record (validated, Parquet-encoded, spooled, uploaded, committed; acks follow the commit).`,
+    `- _compactor_: \`startCompactor\` with the default config except \`spoolDir\`: batches commit while the backlog drains, the last one on the run-completed event published after the backlog (as the scrapers do when a run's last job ends); clock runs from \`startCompactor\` until \`lake_files\` holds every record (validated, Parquet-encoded, spooled, uploaded, committed; acks follow the commit).`,
   );
   lines.push(
     `- Check: ${checks.length ? `committed files read back with DuckDB after every run: ${int(checks[0]!.rows)} rows, ${int(checks[0]!.ids)} distinct participant ids, ${int(checks[0]!.seqs)} envelopes = exactly what was published` : 'skipped (`--no-check`)'}.`,

@@ -5,22 +5,24 @@
  * the lake and then gold as the year's history grows.
  *
  *   npx tsx test/bench/scale.bench.ts [--stocks 2600] [--participants 100] [--days 245]
- *       [--flush-age-ms 2000] [--no-results] [--keep]
+ *       [--no-results] [--keep]
  *
  * Data: the synthetic market of test/support/market.ts (the transformer benchmark's). Each trading
  * day this process publishes what the scrapers publish for it — the securities list and the daily
  * quotations as one envelope each, fundamentals and CCASS as one envelope per stock page (every stock
  * × ~`--participants` holders plus the five summary rows) — to `RAW` with the scrapers' dedup ids,
+ * and for each dataset the run-completed event the scrapers publish when a run's last job ends,
  * then waits until the catalog holds every row of that day (_to lake_) and the transformer has
  * loaded every active file of it (_to gold_: silver and every affected gold table committed) before
  * the next day. The scrapers' HTTP side is not in the loop: against HKEX it is bound by the polite
  * request rate (about 22 minutes for 2,600 CCASS pages at 2 requests/s), not by Harbour.
  *
- * Services run as deployed (`services/main.ts --service compactor|transformer`, default config except
- * `flushAgeMs`, so the day's small datasets commit within seconds rather than the 10-minute default)
+ * Services run as deployed (`services/main.ts --service compactor|transformer`, default config)
  * on the local stack (nats-server, embedded Postgres, fs object store). Peak RSS is each service
  * process's VmHWM. Checks at the end: the catalog holds exactly the published rows of every dataset,
- * the transformer has loaded every active file, and every gold table has rows.
+ * the transformer has loaded every active file, and every gold table has rows. Freshness per dataset
+ * and day comes from the compactor's `lake_runs` (Postgres clock): run completed → in lake, and
+ * run completed → in gold (the transformer loaded every file of the run's partitions).
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark.
  *
@@ -40,11 +42,19 @@ import {
   type Envelope,
   goldTables,
   type RowsByDataset,
+  type RunCompleted,
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
 import { migrateCatalog } from '../../services/compactor/index.ts';
-import { ensureTopology, msgIds, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import {
+  consumerNames,
+  ensureTopology,
+  msgIds,
+  streamNames,
+  subjects,
+  TopologyConfig,
+} from '../../streams/index.ts';
 import { createMarket, tradingDays } from '../support/market.ts';
 import { logTail, type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
 import * as flag from './flags.ts';
@@ -55,14 +65,12 @@ const flags = flag.readFlags(
     stocks: flag.int(2600),
     participants: flag.int(100),
     days: flag.int(245),
-    'flush-age-ms': flag.int(2000, 100),
     'no-results': flag.on(),
     keep: flag.on(),
   },
   process.argv.slice(2),
 );
 const { stocks: STOCKS, participants: PARTICIPANTS, days: DAYS } = flags;
-const FLUSH_AGE_MS = flags['flush-age-ms'];
 /** The compactor's default `targetFileBytes`: the small-file ratio is measured against it. */
 const TARGET_FILE_BYTES = 128 * 2 ** 20;
 /** Publishes in flight at once (the scrapers' publisher keeps a window too). */
@@ -128,13 +136,28 @@ async function main(): Promise<void> {
       HARBOUR_OBJECT_STORE_BACKEND: 'fs',
       HARBOUR_OBJECT_STORE_ROOT: stack.objectStore.root,
       HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
-      HARBOUR_COMPACTOR_FLUSH_AGE_MS: String(FLUSH_AGE_MS),
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'warn',
     };
     const logs = ['compactor', 'transformer'].map((s) => join(dir, `${s}.log`));
     services.push(await startServiceProcess('compactor', env, logs[0]!));
     services.push(await startServiceProcess('transformer', env, logs[1]!));
+
+    // Day 1 should not measure process start-up: wait until both services pull (a pull request waits
+    // on each of their consumers).
+    const pulling = async (stream: string, consumer: string) =>
+      (await jsm.consumers.info(stream, consumer).catch(() => null))?.num_waiting ?? 0;
+    await until(
+      'the compactor and the transformer to pull',
+      async () => {
+        for (const d of DATASETS) {
+          if (!(await pulling(streamNames.raw, consumerNames.compactor(d)))) return false;
+          if (!(await pulling(streamNames.runs, consumerNames.compactorRuns(d)))) return false;
+        }
+        return (await pulling(streamNames.events, consumerNames.transformer)) > 0;
+      },
+      logs,
+    );
 
     const market = createMarket({ stocks: STOCKS, days: DAYS, participants: PARTICIPANTS });
     const calendar = tradingDays(DAYS);
@@ -145,6 +168,7 @@ async function main(): Promise<void> {
 
     for (let di = 0; di < DAYS; di++) {
       const date = calendar[di]!;
+      const runOf = (dataset: Dataset) => `scale-${dataset}-${date}`;
       const envelope = <D extends Dataset>(
         dataset: D,
         key: string,
@@ -156,7 +180,7 @@ async function main(): Promise<void> {
         as_of: date,
         source_url: `http://fixture.local/${dataset}`,
         fetched_at: `${date}T10:30:00.000Z`,
-        run_id: `scale-${date}`,
+        run_id: runOf(dataset),
         rows,
       });
       const envelopes: Envelope[] = [
@@ -169,16 +193,32 @@ async function main(): Promise<void> {
       for (const e of envelopes) rows[e.dataset] += e.rows.length;
 
       const t0 = performance.now();
+      const lastSeq: Record<Dataset, number> = { securities: 0, quotes: 0, fundamentals: 0, ccass: 0 };
       for (let i = 0; i < envelopes.length; i += PUBLISH_WINDOW) {
         await Promise.all(
-          envelopes.slice(i, i + PUBLISH_WINDOW).map((e) => {
+          envelopes.slice(i, i + PUBLISH_WINDOW).map(async (e) => {
             const body = JSON.stringify(e);
             publishedBytes += body.length;
-            return js.publish(subjects.raw(e.dataset), body, {
+            const ack = await js.publish(subjects.raw(e.dataset), body, {
               msgID: msgIds.raw(e.dataset, e.key, date, 'scale'),
             });
+            lastSeq[e.dataset] = Math.max(lastSeq[e.dataset], ack.seq);
           }),
         );
+      }
+      // Each dataset's run ends with its last page: the run-completed event, as the scrapers send it.
+      for (const dataset of DATASETS) {
+        const completed: RunCompleted = {
+          schema_version: SCHEMA_VERSION,
+          run_id: runOf(dataset),
+          dataset,
+          partitions: [date],
+          last_raw_seq: lastSeq[dataset],
+          completed_at: new Date().toISOString(),
+        };
+        await js.publish(subjects.runCompleted(dataset), JSON.stringify(completed), {
+          msgID: msgIds.runCompleted(completed.run_id),
+        });
       }
       const t1 = performance.now();
       let ccassAt = 0;
@@ -225,6 +265,24 @@ async function main(): Promise<void> {
       );
     }
     const totalMs = performance.now() - tAll;
+
+    // Freshness per dataset and day, from the compactor's run records (the last day's gold mark may
+    // lag by the compactor's outbox interval: wait for it).
+    await until(
+      'every run marked in gold',
+      async () =>
+        Number(
+          (await pool.query('select count(*) as n from lake_runs where in_gold_at is not null')).rows[0].n,
+        ) ===
+        DAYS * DATASETS.length,
+      logs,
+    );
+    const { rows: fresh } = await pool.query<{ dataset: Dataset; lake_ms: number; gold_ms: number }>(
+      `select dataset, extract(epoch from in_lake_at - completed_at)::float8 * 1000 as lake_ms,
+         extract(epoch from in_gold_at - completed_at)::float8 * 1000 as gold_ms
+       from lake_runs where run_id like 'scale-%'`,
+    );
+    const freshnessOf = (d: Dataset) => fresh.filter((f) => f.dataset === d);
 
     // ---------------------------------------------------------------- the lake and the database after the year
     const rss = services.map((s) => vmHwmOf(s.child.pid));
@@ -273,8 +331,8 @@ async function main(): Promise<void> {
       '',
       `- Date: ${new Date().toISOString()}`,
       `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}; nats-server, embedded Postgres (default settings, fsync on) and the fs lake on one disk. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
-      `- Command: \`npx tsx test/bench/scale.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS} --flush-age-ms ${FLUSH_AGE_MS}\``,
-      `- Flow: each of ${DAYS} trading days (${calendar[0]} … ${calendar[DAYS - 1]}) publishes the scrapers' output for ${fmt(STOCKS)} stocks to \`RAW\` (securities list and quotations one envelope each, fundamentals and CCASS one envelope per stock page), then waits for the compactor (own process) to commit it to the lake and for the transformer (own process) to load it into silver and refresh gold, before the next day. Compactor default config except \`flushAgeMs\` ${FLUSH_AGE_MS}; transformer default config.`,
+      `- Command: \`npx tsx test/bench/scale.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS}\``,
+      `- Flow: each of ${DAYS} trading days (${calendar[0]} … ${calendar[DAYS - 1]}) publishes the scrapers' output for ${fmt(STOCKS)} stocks to \`RAW\` (securities list and quotations one envelope each, fundamentals and CCASS one envelope per stock page), then one run-completed event per dataset, then waits for the compactor (own process) to commit it to the lake and for the transformer (own process) to load it into silver and refresh gold, before the next day. Compactor and transformer default config.`,
       `- Published: ${fmt(published.ccass)} CCASS rows, ${fmt(published.quotes)} quotes, ${fmt(published.fundamentals)} fundamentals, ${fmt(published.securities)} securities-list rows; ${gib(publishedBytes)} of JSON; \`RAW\` holds ${fmt(raw.state.messages)} messages, ${gib(raw.state.bytes)}.`,
       `- Checks passed: the catalog holds exactly the published rows of every dataset; every active file was loaded by the transformer; every gold table has rows.`,
       `- Whole run: ${secs(totalMs)} (${fmt(published.ccass / (totalMs / 1000))} CCASS rows/s end to end). Peak RSS: compactor ${mib(rss[0]!)}, transformer ${mib(rss[1]!)}.`,
@@ -304,7 +362,23 @@ async function main(): Promise<void> {
           `| ${name} | ${secs(quantile(xs, 0.5))} | ${secs(quantile(xs, 0.95))} | ${secs(Math.max(...xs))} |`,
       ),
       '',
-      `Gold refresh as the history grows: mean of the first ${window} days ${secs(gold10(days.slice(0, window)))}, of the last ${window} days ${secs(gold10(days.slice(-window)))}. _Every dataset in the lake_ includes up to \`flushAgeMs\` for the small datasets; the CCASS day commits as soon as the compactor has caught up (\`drainFlushMinRows\`).`,
+      'Freshness per dataset and day: run completed (the run-completed event) → every record of the run committed to the lake, and → the transformer loaded every file of its partitions (`lake_runs`, Postgres clock; the figures behind `harbour_run_to_lake_seconds` and `harbour_run_to_gold_seconds`).',
+      '',
+      '| run completed → | p50 | p95 | max |',
+      '| --- | ---: | ---: | ---: |',
+      ...DATASETS.flatMap((d) =>
+        (
+          [
+            [`${d} in the lake`, freshnessOf(d).map((f) => f.lake_ms)],
+            [`${d} in gold`, freshnessOf(d).map((f) => f.gold_ms)],
+          ] as const
+        ).map(
+          ([name, xs]) =>
+            `| ${name} | ${secs(quantile(xs, 0.5))} | ${secs(quantile(xs, 0.95))} | ${secs(Math.max(...xs))} |`,
+        ),
+      ),
+      '',
+      `Gold refresh as the history grows: mean of the first ${window} days ${secs(gold10(days.slice(0, window)))}, of the last ${window} days ${secs(gold10(days.slice(-window)))}.`,
       '',
       `Gold rows after the year: ${Object.entries(gold)
         .map(([t, n]) => `${t} ${fmt(n)}`)
