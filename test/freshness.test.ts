@@ -13,7 +13,7 @@ import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fi
 import { CompactorConfig, listFiles, migrateCatalog, startCompactor } from '../services/compactor/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import type { Service } from '../services/runtime/index.ts';
-import { createCalendar } from '../services/scheduler/index.ts';
+import { createCalendar } from '../services/calendar/index.ts';
 import {
   createHttpClient,
   migrateRunHistory,
@@ -86,7 +86,7 @@ describe('a backfill with the default compactor settings', () => {
           pool: db.pool,
           http,
           sources: scrapers.sources,
-          calendar: createCalendar(scrapers.holidays),
+          calendar: createCalendar(),
           codes: [],
           logger: deps.logger,
         },
@@ -175,7 +175,7 @@ describe('a backfill with the default compactor settings', () => {
         pool: db.pool,
         http: http2,
         sources: scrapers.sources,
-        calendar: createCalendar(scrapers.holidays),
+        calendar: createCalendar(),
         codes: [],
         logger: deps.logger,
       },

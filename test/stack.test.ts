@@ -126,14 +126,13 @@ describe('npm run stack -- --fixture-site, then npm start and harbour with no ex
     expect(JSON.parse(empty.stdout)).toEqual([]);
 
     // `npm start` with a config file for what a second instance on this machine must not share
-    // (ports) and a short compactor flush age: a one-day backfill is far below drainFlushMinRows.
+    // (ports); the compactor keeps its defaults: a run is committed as soon as its last job ends.
     const exporterPort = await freePort();
     await writeFile(
       join(dir, 'harbour.json'),
       JSON.stringify({
         ops: { port: 0 },
         exporter: { port: exporterPort },
-        compactor: { flushAgeMs: 1000 },
         log: { level: 'info' },
       }),
     );
