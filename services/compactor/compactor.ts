@@ -39,6 +39,7 @@ import type { CompactorConfig } from './config.ts';
 import { fileKeyFor } from './file-key.ts';
 import { mergePartitions } from './merge.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
+import { cleanSpool } from './spool.ts';
 import { sweepOrphans } from './sweep.ts';
 
 function compactorMetrics(deps: ServiceDeps) {
@@ -86,6 +87,14 @@ function compactorMetrics(deps: ServiceDeps) {
       'harbour_compactor_lease_held',
       '1 while this compactor owns the dataset (its lease)',
       ds,
+    ),
+    spoolFiles: gauge(r, 'harbour_compactor_spool_files', 'files in the spool directory after clean-up', []),
+    spoolBytes: gauge(r, 'harbour_compactor_spool_bytes', 'bytes in the spool directory after clean-up', []),
+    spoolRemoved: counter(
+      r,
+      'harbour_compactor_spool_removed_files_total',
+      'spool files removed because no live writer owned them (left by a killed process)',
+      [],
     ),
   };
 }
@@ -189,6 +198,22 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     what: 'catalog migration',
   });
 
+  /** Removes spool files no live writer owns (at start, after each commit and merge round). */
+  const cleanSpoolDir = async () => {
+    try {
+      const state = await cleanSpool(config.spoolDir);
+      m.spoolFiles.set(state.files);
+      m.spoolBytes.set(state.bytes);
+      if (state.removed) {
+        m.spoolRemoved.inc(state.removed);
+        log.info({ removed: state.removed, dir: config.spoolDir }, 'removed stale spool files');
+      }
+    } catch (err) {
+      log.warn({ err, dir: config.spoolDir }, 'spool clean-up failed; retrying after the next commit');
+    }
+  };
+  await cleanSpoolDir();
+
   const kv = config.leaseTtlMs > 0 ? await new Kvm(deps.js).open(kvBuckets.leases) : undefined;
   /** Datasets this process owns now (all of them without leases): merges run only for these. */
   const owned = new Set<Dataset>(kv ? [] : config.datasets);
@@ -235,6 +260,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       } finally {
         committing = null;
         for (const f of current.files.values()) await f.discard();
+        await cleanSpoolDir();
       }
     };
 
@@ -515,6 +541,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
             const merged = await mergePartitions(deps, config, dataset, writerId, signal);
             if (merged.length) m.filesCommitted.inc({ dataset, kind: 'merge' }, merged.length);
           }
+          await cleanSpoolDir();
         }
         if (Date.now() - lastSweep >= Math.max(config.sweepGraceMs, 60_000)) {
           lastSweep = Date.now();
