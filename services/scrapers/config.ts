@@ -59,6 +59,12 @@ export const ScrapersConfig = Type.Object(
       default: [...DEFAULT_HK_HOLIDAYS],
       description: 'exchange holidays: a tick for a holiday is recorded as skipped, not scraped',
     }),
+    jobsCleanEveryMs: Type.Integer({
+      minimum: 0,
+      default: 60_000,
+      description:
+        'how often JOBS messages at or below the scrapers consumer ack floor are removed (a killed nats-server can leave acked jobs in the work queue, a false backlog); 0 = never',
+    }),
   },
   { default: {} },
 );
