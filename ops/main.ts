@@ -47,6 +47,7 @@ switch (positionals[0]) {
       objectStore: values.s3 ? 's3' : 'fs',
       ...(externalPgUrl ? { externalPgUrl } : {}),
       log: print,
+      supervise: true,
     });
     print('Harbour stack is up (Ctrl-C to stop):');
     for (const [what, where] of Object.entries(stack.describe())) print(`  ${what.padEnd(12)} ${where}`);
