@@ -486,7 +486,11 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
             both.addEventListener('abort', stop, { once: true });
             try {
               for await (const msg of messages) {
-                if (both.aborted) break;
+                if (both.aborted) {
+                  // Not in any batch: hand it back now rather than after ack_wait.
+                  msg.nak();
+                  break;
+                }
                 await serial(() => add(msg));
               }
             } finally {

@@ -1,0 +1,194 @@
+/**
+ * Stop signals reach the service process however it is started. `npm start` is run as an operator
+ * runs it (the npm CLI, `exec node` in the script), on real nats-server, Postgres and the fixture
+ * HKEX site, while `harbour backfill --no-workers` has planned CCASS jobs it works on. SIGTERM goes
+ * to the npm process only: node must drain (the compactor commits its pending batch), npm must exit
+ * 0 with it, and no process of the tree may be left behind.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Envelope } from '../contracts/index.ts';
+import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
+import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { freshDatabase, readStream, startTestNats, testDir } from './support/infra.ts';
+import { freePort, logTail, until } from './support/service-process.ts';
+
+const repoRoot = join(import.meta.dirname, '..');
+
+/** Every live descendant of `pid` (from /proc), depth first. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // comm may hold spaces and parentheses: the ppid is the second field after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // exited while we read
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    // A zombie (exited, not reaped) is not running.
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+describe('SIGTERM to `npm start` during a backfill', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let site: FixtureSite;
+  const started: ChildProcess[] = [];
+  /** npm's process tree as it ran (a node orphaned by npm's exit is no longer its descendant). */
+  let tree: number[] = [];
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
+    db = await freshDatabase();
+    site = await startFixtureSite({
+      samplesDir: defaultSamplesDir(),
+      seed: 5,
+      stocks: 40,
+      today: '2026-10-16',
+    });
+  });
+  afterAll(async () => {
+    // On a failure: the whole tree (killing npm alone would orphan node).
+    for (const c of started)
+      if (c.exitCode === null && c.signalCode === null)
+        for (const pid of [...descendants(c.pid!), c.pid!]) process.kill(pid, 'SIGKILL');
+    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    await site?.close();
+    await db?.drop();
+    await nats?.stop();
+  });
+
+  it('drains: the pending batch is committed, npm exits 0, no process is left', {
+    timeout: 180_000,
+  }, async () => {
+    const dir = await testDir('signals');
+    const opsPort = await freePort();
+    const env = {
+      ...process.env,
+      HARBOUR_NATS_URL: nats.server.url,
+      HARBOUR_POSTGRES_URL: db.url,
+      HARBOUR_OBJECT_STORE_BACKEND: 'fs',
+      HARBOUR_OBJECT_STORE_ROOT: join(dir, 'lake'),
+      HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
+      HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
+      HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
+      HARBOUR_SCRAPERS_HTTP_REQUESTS_PER_SECOND: '20',
+      HARBOUR_SCRAPERS_CONCURRENCY: '2',
+      // The batch stays open until the stop: only the drain commits it.
+      HARBOUR_COMPACTOR_DATASETS: 'ccass',
+      HARBOUR_COMPACTOR_FLUSH_AGE_MS: '600000',
+      HARBOUR_COMPACTOR_DRAIN_FLUSH_MIN_ROWS: '100000000',
+      HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
+      HARBOUR_COMPACTOR_LEASE_TTL_MS: '0',
+      HARBOUR_SHUTDOWN_DRAIN_TIMEOUT_MS: '60000',
+      HARBOUR_OPS_PORT: String(opsPort),
+      HARBOUR_LOG_LEVEL: 'info',
+    };
+    const logPath = join(dir, 'npm-start.log');
+    const log = await open(logPath, 'a');
+    const npm = spawn('npm', ['start', '--', '--service', 'scrapers', '--service', 'compactor'], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    started.push(npm);
+    const npmExit = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const metric = async (name: string) => {
+      const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+      return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    };
+    const healthy = () =>
+      fetch(`http://127.0.0.1:${opsPort}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    await until(healthy, 60_000, 'npm start up').catch(async (err) => {
+      console.error(await logTail(logPath));
+      throw err;
+    });
+
+    const cli = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'services/cli.ts',
+        'backfill',
+        '--dataset',
+        'ccass',
+        '--from',
+        '2026-10-05',
+        '--to',
+        '2026-10-09',
+        '--no-workers',
+      ],
+      { cwd: repoRoot, env: { ...env, HARBOUR_LOG_LEVEL: 'warn' }, stdio: 'ignore' },
+    );
+    started.push(cli);
+    // Mid-backfill: pages are being scraped and the compactor holds them in an open batch.
+    await until(async () => (await metric('harbour_compactor_buffered_rows')) > 0, 60_000, 'a pending batch');
+    const committedRows = async () =>
+      Number((await db.pool.query('select coalesce(sum(rows),0) as n from lake_files')).rows[0].n);
+    expect(await committedRows()).toBe(0);
+
+    tree = [npm.pid!, ...descendants(npm.pid!)];
+    expect(tree.length, 'npm and node (sh is gone: exec)').toBeGreaterThanOrEqual(2);
+    const t0 = Date.now();
+    process.kill(npm.pid!, 'SIGTERM');
+    const [code, signal] = await npmExit;
+    const stopMs = Date.now() - t0;
+    await log.close();
+    const output = readFileSync(logPath, 'utf8');
+    cli.kill('SIGKILL');
+
+    // The pending batch is committed: every envelope up to the ack floor is in the lake, the rest
+    // was never acked (messages still in the client's pull buffer at the stop: JetStream delivers
+    // them again, nothing is lost) and the lake holds none of it.
+    const consumer = await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
+    const raw = await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw('ccass'));
+    const acked = raw.filter((m) => m.seq <= consumer.ack_floor.stream_seq);
+    const ackedRows = acked.reduce((n, m) => n + m.data.rows.length, 0);
+    const rows = await committedRows();
+    await new Promise((r) => setTimeout(r, 500));
+    const left = tree.filter(alive);
+    console.log(
+      `SIGTERM to npm start: exit ${code}${signal ? ` (${signal})` : ''} after ${stopMs} ms; the drain committed ${rows} rows = ${acked.length} acked envelopes (${consumer.num_ack_pending} delivered and not acked, ${raw.length} in RAW); process tree ${tree.join(' → ')}; left: [${left.join(', ')}]`,
+    );
+    expect({ code, signal }, output.split('\n').slice(-15).join('\n')).toEqual({ code: 0, signal: null });
+    expect(output).toMatch(/"shutting down \(send again to force\)"/);
+    expect(output).toMatch(/"drained":true/);
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBe(ackedRows);
+    expect(left, 'processes left behind').toEqual([]);
+  });
+});
