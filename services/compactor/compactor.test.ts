@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { Value } from '@sinclair/typebox/value';
@@ -312,6 +312,27 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     } finally {
       await c.close();
       alive.kill('SIGKILL');
+    }
+  });
+
+  it('removes temporary files of uploads a killed process left in an fs lake, after the sweep grace', async () => {
+    const root = await testDir('lake-tmp');
+    const tmp = join(root, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, 'killed.part'), Buffer.alloc(100));
+    await writeFile(join(tmp, 'in-flight.part'), Buffer.alloc(100));
+    const old = new Date(Date.now() - 10_000);
+    await utimes(join(tmp, 'killed.part'), old, old);
+    const lake = createObjectStore({ backend: 'fs', root });
+    const c = await startCompactor(
+      await config({ datasets: ['quotes'], sweepGraceMs: 5000, outboxEveryMs: 100, leaseTtlMs: 0 }),
+      await serviceDeps({ nc: nats.nc, pool: db.pool, store: lake }),
+    );
+    try {
+      await until(async () => !(await readdir(tmp)).includes('killed.part'), 10_000);
+      expect(await readdir(tmp)).toEqual(['in-flight.part']);
+    } finally {
+      await c.close();
     }
   });
 });

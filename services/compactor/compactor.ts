@@ -550,6 +550,9 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         if (Date.now() - lastSweep >= Math.max(config.sweepGraceMs, 60_000)) {
           lastSweep = Date.now();
           for (const dataset of config.datasets) await sweepOrphans(deps, dataset, config.sweepGraceMs, log);
+          // Temp files of uploads a killed process left in an fs lake (no live put is that old).
+          const temps = (await deps.store.sweepTemp?.(config.sweepGraceMs)) ?? 0;
+          if (temps) log.info({ removed: temps }, 'removed stale temporary files of the lake');
         }
       } catch (err) {
         log.warn({ err }, 'background work failed; retrying next round');
