@@ -3,7 +3,8 @@
  * runs it (the npm CLI, `exec node` in the script), on real nats-server, Postgres and the fixture
  * HKEX site, while `harbour backfill --no-workers` has planned CCASS jobs it works on. SIGTERM goes
  * to the npm process only: node must drain (the compactor commits its pending batch), npm must exit
- * 0 with it, and no process of the tree may be left behind.
+ * 0 with it, and no process of the tree may be left behind. Default: one stop; `npm run test:chaos`
+ * (HARBOUR_CHAOS=1): 120 stocks and four start/stop rounds through the backfill.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,6 +20,8 @@ import { freshDatabase, readStream, startTestNats, testDir } from './support/inf
 import { freePort, logTail, until } from './support/service-process.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
+const CHAOS = process.env.HARBOUR_CHAOS === '1';
+const ROUNDS = CHAOS ? 4 : 1;
 
 /** Every live descendant of `pid` (from /proc), depth first. */
 function descendants(pid: number): number[] {
@@ -70,7 +73,7 @@ describe('SIGTERM to `npm start` during a backfill', () => {
     site = await startFixtureSite({
       samplesDir: defaultSamplesDir(),
       seed: 5,
-      stocks: 40,
+      stocks: CHAOS ? 120 : 40,
       today: '2026-10-16',
     });
   });
@@ -85,8 +88,8 @@ describe('SIGTERM to `npm start` during a backfill', () => {
     await nats?.stop();
   });
 
-  it('drains: the pending batch is committed, npm exits 0, no process is left', {
-    timeout: 180_000,
+  it(`drains: the pending batch is committed, npm exits 0, no process is left (${ROUNDS} stops)`, {
+    timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
     const dir = await testDir('signals');
     const opsPort = await freePort();
@@ -112,14 +115,6 @@ describe('SIGTERM to `npm start` during a backfill', () => {
       HARBOUR_LOG_LEVEL: 'info',
     };
     const logPath = join(dir, 'npm-start.log');
-    const log = await open(logPath, 'a');
-    const npm = spawn('npm', ['start', '--', '--service', 'scrapers', '--service', 'compactor'], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', log.fd, log.fd],
-    });
-    started.push(npm);
-    const npmExit = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const metric = async (name: string) => {
       const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`).then(
         (r) => r.text(),
@@ -127,68 +122,84 @@ describe('SIGTERM to `npm start` during a backfill', () => {
       );
       return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
     };
-    const healthy = () =>
-      fetch(`http://127.0.0.1:${opsPort}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    await until(healthy, 60_000, 'npm start up').catch(async (err) => {
-      console.error(await logTail(logPath));
-      throw err;
-    });
-
-    const cli = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'services/cli.ts',
-        'backfill',
-        '--dataset',
-        'ccass',
-        '--from',
-        '2026-10-05',
-        '--to',
-        '2026-10-09',
-        '--no-workers',
-      ],
-      { cwd: repoRoot, env: { ...env, HARBOUR_LOG_LEVEL: 'warn' }, stdio: 'ignore' },
-    );
-    started.push(cli);
-    // Mid-backfill: pages are being scraped and the compactor holds them in an open batch.
-    await until(async () => (await metric('harbour_compactor_buffered_rows')) > 0, 60_000, 'a pending batch');
+    // Every service started (the ops server answers before the stages have migrated their tables).
+    const running = async () => /"msg":"harbour running"/.test(readFileSync(logPath, 'utf8'));
     const committedRows = async () =>
       Number((await db.pool.query('select coalesce(sum(rows),0) as n from lake_files')).rows[0].n);
-    expect(await committedRows()).toBe(0);
+    let cli: ChildProcess | undefined;
+    try {
+      for (let round = 1; round <= ROUNDS; round++) {
+        const log = await open(logPath, 'w');
+        const npm = spawn('npm', ['start', '--', '--service', 'scrapers', '--service', 'compactor'], {
+          cwd: repoRoot,
+          env,
+          stdio: ['ignore', log.fd, log.fd],
+        });
+        started.push(npm);
+        const npmExit = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+        await until(running, 60_000, 'npm start up').catch(async (err) => {
+          console.error(await logTail(logPath));
+          throw err;
+        });
+        if (!cli) {
+          cli = spawn(
+            process.execPath,
+            [
+              '--import',
+              'tsx',
+              'services/cli.ts',
+              'backfill',
+              '--dataset',
+              'ccass',
+              '--from',
+              '2026-10-05',
+              '--to',
+              '2026-10-09',
+              '--no-workers',
+            ],
+            { cwd: repoRoot, env: { ...env, HARBOUR_LOG_LEVEL: 'warn' }, stdio: 'ignore' },
+          );
+          started.push(cli);
+        }
+        // Mid-backfill: pages are being scraped and the compactor holds them in an open batch.
+        const before = await committedRows();
+        await until(
+          async () => (await metric('harbour_compactor_buffered_rows')) > 0,
+          60_000,
+          'a pending batch',
+        );
 
-    tree = [npm.pid!, ...descendants(npm.pid!)];
-    expect(tree.length, 'npm and node (sh is gone: exec)').toBeGreaterThanOrEqual(2);
-    const t0 = Date.now();
-    process.kill(npm.pid!, 'SIGTERM');
-    const [code, signal] = await npmExit;
-    const stopMs = Date.now() - t0;
-    await log.close();
-    const output = readFileSync(logPath, 'utf8');
-    cli.kill('SIGKILL');
+        tree = [npm.pid!, ...descendants(npm.pid!)];
+        expect(tree.length, 'npm and node (sh is gone: exec)').toBeGreaterThanOrEqual(2);
+        const t0 = Date.now();
+        process.kill(npm.pid!, 'SIGTERM');
+        const [code, signal] = await npmExit;
+        const stopMs = Date.now() - t0;
+        await log.close();
+        const output = readFileSync(logPath, 'utf8');
 
-    // The pending batch is committed: every envelope up to the ack floor is in the lake, the rest
-    // was never acked (messages still in the client's pull buffer at the stop: JetStream delivers
-    // them again, nothing is lost) and the lake holds none of it.
-    const consumer = await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
-    const raw = await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw('ccass'));
-    const acked = raw.filter((m) => m.seq <= consumer.ack_floor.stream_seq);
-    const ackedRows = acked.reduce((n, m) => n + m.data.rows.length, 0);
-    const rows = await committedRows();
-    await new Promise((r) => setTimeout(r, 500));
-    const left = tree.filter(alive);
-    console.log(
-      `SIGTERM to npm start: exit ${code}${signal ? ` (${signal})` : ''} after ${stopMs} ms; the drain committed ${rows} rows = ${acked.length} acked envelopes (${consumer.num_ack_pending} delivered and not acked, ${raw.length} in RAW); process tree ${tree.join(' → ')}; left: [${left.join(', ')}]`,
-    );
-    expect({ code, signal }, output.split('\n').slice(-15).join('\n')).toEqual({ code: 0, signal: null });
-    expect(output).toMatch(/"shutting down \(send again to force\)"/);
-    expect(output).toMatch(/"drained":true/);
-    expect(rows).toBeGreaterThan(0);
-    expect(rows).toBe(ackedRows);
-    expect(left, 'processes left behind').toEqual([]);
+        // The pending batch is committed: every envelope up to the ack floor is in the lake, the
+        // rest was never acked (messages still in the client's pull buffer at the stop: JetStream
+        // delivers them again, nothing is lost) and the lake holds none of it.
+        const consumer = await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
+        const raw = await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw('ccass'));
+        const acked = raw.filter((m) => m.seq <= consumer.ack_floor.stream_seq);
+        const ackedRows = acked.reduce((n, m) => n + m.data.rows.length, 0);
+        const rows = await committedRows();
+        await new Promise((r) => setTimeout(r, 500));
+        const left = tree.filter(alive);
+        console.log(
+          `SIGTERM ${round}/${ROUNDS} to npm start: exit ${code}${signal ? ` (${signal})` : ''} after ${stopMs} ms; the drain committed ${rows - before} rows (lake ${rows} rows = ${acked.length} acked envelopes; ${consumer.num_ack_pending} delivered and not acked, ${raw.length} in RAW); process tree ${tree.join(' → ')}; left: [${left.join(', ')}]`,
+        );
+        expect({ code, signal }, output.split('\n').slice(-15).join('\n')).toEqual({ code: 0, signal: null });
+        expect(output).toMatch(/"shutting down \(send again to force\)"/);
+        expect(output).toMatch(/"drained":true/);
+        expect(rows).toBeGreaterThan(before);
+        expect(rows).toBe(ackedRows);
+        expect(left, 'processes left behind').toEqual([]);
+      }
+    } finally {
+      cli?.kill('SIGKILL');
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * `npm run stack` supervision on real processes: the stack's nats-server and Postgres are killed
  * (kill -9), come back on the same ports with their data, the compactor (its own process) finishes
- * the work, and stopping the stack leaves no process behind, restarted ones included.
+ * the work, and stopping the stack leaves no process behind, restarted ones included. Default: one
+ * kill of each; `npm run test:chaos` (HARBOUR_CHAOS=1): four.
  */
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
@@ -9,16 +10,14 @@ import { connect } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
-import { testDir } from '../../test/support/infra.ts';
-import { ccassEnvelope } from '../../test/support/lake.ts';
-import {
-  logTail,
-  type ServiceProcess,
-  startServiceProcess,
-  until,
-} from '../../test/support/service-process.ts';
-import { type Stack, startStack } from './stack.ts';
+import { type Stack, startStack } from '../ops/launcher/stack.ts';
+import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { testDir } from './support/infra.ts';
+import { ccassEnvelope } from './support/lake.ts';
+import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+
+const CHAOS = process.env.HARBOUR_CHAOS === '1';
+const KILLS = CHAOS ? 4 : 1;
 
 const alive = (pid: number) => {
   try {
@@ -38,7 +37,7 @@ describe('npm run stack supervises its children', () => {
   });
 
   it('restarts a killed nats-server and Postgres on the same ports and data; the pipeline finishes; stop leaves nothing', {
-    timeout: 180_000,
+    timeout: CHAOS ? 600_000 : 180_000,
   }, async () => {
     const dir = await testDir('stack');
     const lines: string[] = [];
@@ -89,45 +88,50 @@ describe('npm run stack supervises its children', () => {
     await publish('before', 10);
     await until(async () => (await committed()) === published, 30_000, 'the first commit');
 
-    const killed = { nats: nats.pid!, postgres: postgres.pid! };
     const urls = { nats: nats.url, postgres: postgres.url };
-    process.kill(killed.nats, 'SIGKILL');
-    process.kill(killed.postgres, 'SIGKILL');
-    await until(
-      async () =>
-        nats.pid !== undefined &&
-        nats.pid !== killed.nats &&
-        postgres.pid !== undefined &&
-        postgres.pid !== killed.postgres,
-      60_000,
-      'both children restarted',
-    );
-    expect({ nats: nats.url, postgres: postgres.url }).toEqual(urls);
-    expect(stack.supervisor?.restarts('nats-server')).toBe(1);
-    expect(stack.supervisor?.restarts('postgres')).toBe(1);
+    const pids: string[] = [];
+    for (let k = 1; k <= KILLS; k++) {
+      const killed = { nats: nats.pid!, postgres: postgres.pid! };
+      const messages = (await jsm.streams.info(streamNames.raw)).state.messages;
+      process.kill(killed.nats, 'SIGKILL');
+      process.kill(killed.postgres, 'SIGKILL');
+      await until(
+        async () =>
+          nats.pid !== undefined &&
+          nats.pid !== killed.nats &&
+          postgres.pid !== undefined &&
+          postgres.pid !== killed.postgres,
+        60_000,
+        `both children restarted (kill ${k})`,
+      );
+      pids.push(`nats-server ${killed.nats} → ${nats.pid}, postgres ${killed.postgres} → ${postgres.pid}`);
+      expect({ nats: nats.url, postgres: postgres.url }).toEqual(urls);
+      expect(stack.supervisor?.restarts('nats-server')).toBe(k);
+      expect(stack.supervisor?.restarts('postgres')).toBe(k);
+
+      // Same data: the stream kept its messages, the catalog its files; then the work goes on.
+      await until(
+        async () =>
+          (await jsm.streams.info(streamNames.raw).then(
+            (s) => s.state.messages,
+            () => 0,
+          )) === messages,
+        30_000,
+        'the RAW stream back with its messages',
+      );
+      await until(async () => (await committed()) === published, 30_000, 'the catalog back with its files');
+      await publish(`after${k}-`, 10);
+      await until(async () => (await committed()) === published, 90_000, 'the compactor to finish').catch(
+        async (err) => {
+          console.error(await logTail(logPath));
+          throw err;
+        },
+      );
+    }
     expect(lines.some((l) => /nats-server exited unexpectedly/.test(l))).toBe(true);
     expect(lines.some((l) => /postgres restarted/.test(l))).toBe(true);
-
-    // Same data: the stream kept its messages, the catalog its files; then the work goes on.
-    await until(
-      async () =>
-        (await jsm.streams.info(streamNames.raw).then(
-          (s) => s.state.messages,
-          () => 0,
-        )) === 10,
-      30_000,
-      'the RAW stream back with its messages',
-    );
-    await until(async () => (await committed()) === published, 30_000, 'the catalog back with its files');
-    await publish('after', 10);
-    await until(async () => (await committed()) === published, 90_000, 'the compactor to finish').catch(
-      async (err) => {
-        console.error(await logTail(logPath));
-        throw err;
-      },
-    );
     console.log(
-      `stack supervision: nats-server ${killed.nats} → ${nats.pid}, postgres ${killed.postgres} → ${postgres.pid}; ${published} rows committed; log: ${lines.filter((l) => /restart|exited/.test(l)).join(' | ')}`,
+      `stack supervision, ${KILLS} kill(s) of each: ${pids.join('; ')}; ${published} rows committed; log: ${lines.filter((l) => /restart|exited/.test(l)).join(' | ')}`,
     );
 
     await compactor.stop('SIGTERM');
