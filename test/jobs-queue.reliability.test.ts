@@ -29,6 +29,7 @@ async function sample(deps: ServiceDeps, name: string, labels = ''): Promise<num
 
 describe('JOBS depth after a nats-server kill mid-backfill', () => {
   const stocks = CHAOS ? 120 : 40;
+  const kills = CHAOS ? 3 : 1;
   const dates = ['2026-10-05', '2026-10-06', '2026-10-07', '2026-10-08', '2026-10-09'];
   let nats: Awaited<ReturnType<typeof startTestNats>>;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -96,12 +97,16 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
     }
     const total = stocks * dates.length;
     const progress = () => runProgress(db.pool, runIds);
-    // Kill -9 nats-server while the scrapers are in the middle of the work.
-    await until(async () => (await progress()).finished >= total / 4, 60_000, 'a quarter of the jobs done');
-    const before = await progress();
-    await nats.server.kill();
-    await new Promise((r) => setTimeout(r, 1000));
-    await nats.server.start();
+    // Kill -9 nats-server while the scrapers are in the middle of the work (at 1/4, 2/4, 3/4 of it).
+    const killedAt: number[] = [];
+    for (let k = 1; k <= kills; k++) {
+      const at = Math.floor((total * k) / (kills + 1));
+      await until(async () => (await progress()).finished >= at, 120_000, `${at} jobs done`);
+      killedAt.push((await progress()).finished);
+      await nats.server.kill();
+      await new Promise((r) => setTimeout(r, 1000));
+      await nats.server.start();
+    }
 
     await until(
       async () => {
@@ -123,7 +128,7 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
     );
     const removed = (await sample(scraperDeps, 'harbour_scraper_acked_jobs_removed_total')) ?? Number.NaN;
     console.log(
-      `JOBS after a nats-server kill at ${before.finished}/${total} jobs done: depth 0, stream empty; ${removed} acked jobs removed from behind the ack floor`,
+      `JOBS after nats-server kill -9s at ${killedAt.join(', ')}/${total} jobs done: depth 0, stream empty; ${removed} acked jobs removed from behind the ack floor`,
     );
     expect((await nats.jsm.streams.info(streamNames.jobs)).state.messages).toBe(0);
   });
