@@ -88,6 +88,32 @@ describe('SIGTERM to `npm start` during a backfill', () => {
     await nats?.stop();
   });
 
+  it('`npm start -- --help` prints the usage and exits 0; an unknown option exits 2 with a coded error', async () => {
+    const run = async (arg: string) => {
+      const child = spawn('npm', ['start', '--', arg], { cwd: repoRoot, env: process.env });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => {
+        out += b;
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        err += b;
+      });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return { code, out, err };
+    };
+    const help = await run('--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^usage: npm start \[-- --service <name> …\]/m);
+    expect(help.out).toMatch(/compactor \(/);
+    expect(help.out).toMatch(/exit codes: 0 drained, 1 failed, 2 bad usage, 3 drain deadline passed/);
+    expect(help.err).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
+    const bad = await run('--no-such-option');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/HARBOUR_ERR_CONFIG: Unknown option '--no-such-option'/);
+    expect(bad.err).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
   it(`drains: the pending batch is committed, npm exits 0, no process is left (${ROUNDS} stops)`, {
     timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
