@@ -114,6 +114,39 @@ describe('SIGTERM to `npm start` during a backfill', () => {
     expect(bad.err).not.toMatch(/\bat .*\.ts:\d+/);
   });
 
+  it('exits 3 when the drain deadline passes and the close is forced', async () => {
+    const dir = await testDir('signals-forced');
+    const logPath = join(dir, 'npm-start.log');
+    const log = await open(logPath, 'w');
+    const npm = spawn('npm', ['start', '--', '--service', 'compactor'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        HARBOUR_NATS_URL: nats.server.url,
+        HARBOUR_POSTGRES_URL: db.url,
+        HARBOUR_OBJECT_STORE_ROOT: join(dir, 'lake'),
+        HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
+        // No time to drain: the deadline passes before the services have closed.
+        HARBOUR_SHUTDOWN_DRAIN_TIMEOUT_MS: '0',
+        HARBOUR_OPS_PORT: '0',
+      },
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    started.push(npm);
+    const exit = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    await until(
+      async () => /"msg":"harbour running"/.test(readFileSync(logPath, 'utf8')),
+      60_000,
+      'npm start up',
+    );
+    process.kill(npm.pid!, 'SIGTERM');
+    const [code, signal] = await exit;
+    await log.close();
+    const output = readFileSync(logPath, 'utf8');
+    expect({ code, signal }, output.split('\n').slice(-10).join('\n')).toEqual({ code: 3, signal: null });
+    expect(output).toMatch(/"drained":false,"msg":"stopped after the drain deadline \(forced\)"/);
+  });
+
   it(`drains: the pending batch is committed, npm exits 0, no process is left (${ROUNDS} stops)`, {
     timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
