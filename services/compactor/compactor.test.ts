@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -262,6 +266,73 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('removes spool files no live writer owns at start and after each commit, and reports the spool size', async () => {
+    const cfg = await config({ datasets: ['ccass'], flushAgeMs: 200, leaseTtlMs: 0 });
+    // A process that has exited (its pid is free) and one that is alive.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await once(dead, 'exit');
+    const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    const file = (name: string, bytes: number) => writeFile(join(cfg.spoolDir, name), Buffer.alloc(bytes));
+    await file(`ccass-2026-10-02-p${dead.pid}-1-a.parquet`, 1000); // left by a kill -9
+    await file('ccass-2026-10-02-1700000000000-b.parquet', 1000); // older naming, no owner
+    await file(`ccass-2026-10-02-p${process.pid}-1-c.parquet`, 1000); // this pid, not in use
+    await file(`ccass-2026-10-02-p${alive.pid}-1-d.parquet`, 777); // a live writer's open batch
+    await file('notes.log', 10); // not a spool file
+    const own = await serviceDeps({ nc: nats.nc, pool: db.pool, store });
+    const metric = async (name: string) =>
+      Number(/ (\S+)$/.exec((await own.registry.getSingleMetricAsString(name)).trim())?.[1]);
+    const left = async () => (await readdir(cfg.spoolDir)).sort();
+    const kept = [`ccass-2026-10-02-p${alive.pid}-1-d.parquet`, 'notes.log'];
+    const c = await startCompactor(cfg, own);
+    try {
+      expect(await left()).toEqual(kept);
+      expect(await metric('harbour_compactor_spool_removed_files_total')).toBe(3);
+      expect(await metric('harbour_compactor_spool_files')).toBe(1);
+      expect(await metric('harbour_compactor_spool_bytes')).toBe(777);
+
+      const rowsOn = async () =>
+        Number(
+          (
+            await db.pool.query(
+              "select coalesce(sum(rows),0) as n from lake_files where partition_date = '2026-10-20' and status = 'active'",
+            )
+          ).rows[0].n,
+        );
+      for (let i = 0; i < 5; i++)
+        await own.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`s${i}`, '2026-10-20', 20)));
+      // While the batch is open its spool file is there; once committed only the live writer's is left.
+      await until(async () => (await left()).length > kept.length, 10_000);
+      await until(async () => (await rowsOn()) === 100);
+      await until(async () => (await left()).length === kept.length, 10_000);
+      expect(await left()).toEqual(kept);
+      expect(await metric('harbour_compactor_spool_files')).toBe(1);
+    } finally {
+      await c.close();
+      alive.kill('SIGKILL');
+    }
+  });
+
+  it('removes temporary files of uploads a killed process left in an fs lake, after the sweep grace', async () => {
+    const root = await testDir('lake-tmp');
+    const tmp = join(root, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, 'killed.part'), Buffer.alloc(100));
+    await writeFile(join(tmp, 'in-flight.part'), Buffer.alloc(100));
+    const old = new Date(Date.now() - 10_000);
+    await utimes(join(tmp, 'killed.part'), old, old);
+    const lake = createObjectStore({ backend: 'fs', root });
+    const c = await startCompactor(
+      await config({ datasets: ['quotes'], sweepGraceMs: 5000, outboxEveryMs: 100, leaseTtlMs: 0 }),
+      await serviceDeps({ nc: nats.nc, pool: db.pool, store: lake }),
+    );
+    try {
+      await until(async () => !(await readdir(tmp)).includes('killed.part'), 10_000);
+      expect(await readdir(tmp)).toEqual(['in-flight.part']);
+    } finally {
+      await c.close();
     }
   });
 });

@@ -42,6 +42,7 @@ import { fileKeyFor } from './file-key.ts';
 import { mergePartitions } from './merge.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 import { markRunsInGold, recordRunInLake } from './run-freshness.ts';
+import { cleanSpool } from './spool.ts';
 import { sweepOrphans } from './sweep.ts';
 
 const FRESHNESS_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -112,6 +113,14 @@ function compactorMetrics(deps: ServiceDeps) {
       'scrape run completed → the transformer loaded every lake file of its partitions (Postgres timestamps)',
       ds,
       FRESHNESS_BUCKETS,
+    ),
+    spoolFiles: gauge(r, 'harbour_compactor_spool_files', 'files in the spool directory after clean-up', []),
+    spoolBytes: gauge(r, 'harbour_compactor_spool_bytes', 'bytes in the spool directory after clean-up', []),
+    spoolRemoved: counter(
+      r,
+      'harbour_compactor_spool_removed_files_total',
+      'spool files removed because no live writer owned them (left by a killed process)',
+      [],
     ),
   };
 }
@@ -240,6 +249,22 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     what: 'catalog migration',
   });
 
+  /** Removes spool files no live writer owns (at start, after each commit and merge round). */
+  const cleanSpoolDir = async () => {
+    try {
+      const state = await cleanSpool(config.spoolDir);
+      m.spoolFiles.set(state.files);
+      m.spoolBytes.set(state.bytes);
+      if (state.removed) {
+        m.spoolRemoved.inc(state.removed);
+        log.info({ removed: state.removed, dir: config.spoolDir }, 'removed stale spool files');
+      }
+    } catch (err) {
+      log.warn({ err, dir: config.spoolDir }, 'spool clean-up failed; retrying after the next commit');
+    }
+  };
+  await cleanSpoolDir();
+
   const kv = config.leaseTtlMs > 0 ? await new Kvm(deps.js).open(kvBuckets.leases) : undefined;
   /** Datasets this process owns now (all of them without leases): merges run only for these. */
   const owned = new Set<Dataset>(kv ? [] : config.datasets);
@@ -293,6 +318,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
       } finally {
         committing = null;
         for (const f of current.files.values()) await f.discard();
+        await cleanSpoolDir();
       }
       // A commit may be what held a straggling run's confirmation back (the ack floor).
       for (const r of runs.values()) if (r.straggling) armRun(r);
@@ -660,7 +686,11 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
             both.addEventListener('abort', stop, { once: true });
             try {
               for await (const msg of messages) {
-                if (both.aborted) break;
+                if (both.aborted) {
+                  // Not in any batch: hand it back now rather than after ack_wait.
+                  msg.nak();
+                  break;
+                }
                 await serial(async () => {
                   await add(msg);
                   await afterAdd(msg.seq);
@@ -736,10 +766,14 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
             const merged = await mergePartitions(deps, config, dataset, writerId, signal);
             if (merged.length) m.filesCommitted.inc({ dataset, kind: 'merge' }, merged.length);
           }
+          await cleanSpoolDir();
         }
         if (Date.now() - lastSweep >= Math.max(config.sweepGraceMs, 60_000)) {
           lastSweep = Date.now();
           for (const dataset of config.datasets) await sweepOrphans(deps, dataset, config.sweepGraceMs, log);
+          // Temp files of uploads a killed process left in an fs lake (no live put is that old).
+          const temps = (await deps.store.sweepTemp?.(config.sweepGraceMs)) ?? 0;
+          if (temps) log.info({ removed: temps }, 'removed stale temporary files of the lake');
         }
       } catch (err) {
         log.warn({ err }, 'background work failed; retrying next round');

@@ -76,7 +76,8 @@ export const CompactorConfig = Type.Object(
     sweepGraceMs: Type.Integer({
       minimum: 0,
       default: 3600_000,
-      description: 'objects not in the catalog and older than this are deleted',
+      description:
+        'objects not in the catalog and older than this are deleted, and so are temporary files of an fs lake (uploads a killed process left)',
     }),
     outboxEveryMs: Type.Integer({
       minimum: 100,

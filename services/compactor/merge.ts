@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { Dataset } from '../../contracts/index.ts';
@@ -10,6 +9,7 @@ import { type CatalogFile, type CommittedFile, commitMerge, listFiles } from './
 import type { CompactorConfig } from './config.ts';
 import { fileKeyFor } from './file-key.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
+import { claimSpoolPath, releaseSpoolPath } from './spool.ts';
 
 /** Partitions of a dataset holding at least `minFiles` active files smaller than `smallBytes`. */
 async function partitionsToMerge(
@@ -79,7 +79,7 @@ async function mergeFiles(
   spools.push(out);
   try {
     for (const input of inputs) {
-      const local = join(config.spoolDir, `merge-in-${process.pid}-${Date.now()}.parquet`);
+      const local = claimSpoolPath(config.spoolDir, 'merge-in');
       try {
         await pipeline(await deps.store.get(input.fileKey, { signal }), createWriteStream(local));
         for await (const rows of iterateParquetRowGroups(await openParquetFile(local))) {
@@ -95,6 +95,7 @@ async function mergeFiles(
         }
       } finally {
         await rm(local, { force: true });
+        releaseSpoolPath(local);
       }
     }
     if (out.rows > 0) finished.push(await out.finish());

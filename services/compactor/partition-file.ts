@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Dataset, Envelope } from '../../contracts/index.ts';
 import {
   createParquetWriter,
@@ -8,6 +7,7 @@ import {
   type ParquetFileWriter,
   type ParquetRow,
 } from '../parquet/index.ts';
+import { claimSpoolPath, releaseSpoolPath } from './spool.ts';
 
 export interface FinishedFile {
   spoolPath: string;
@@ -47,10 +47,7 @@ export class PartitionFile {
     writerId: string;
   }): Promise<PartitionFile> {
     await mkdir(opts.spoolDir, { recursive: true });
-    const path = join(
-      opts.spoolDir,
-      `${opts.dataset}-${opts.partitionDate}-${Date.now()}-${Math.random().toString(36).slice(2)}.parquet`,
-    );
+    const path = claimSpoolPath(opts.spoolDir, `${opts.dataset}-${opts.partitionDate}`);
     const file = new PartitionFile(opts.dataset, opts.partitionDate, path);
     file.fh = await open(path, 'w');
     file.writer = createParquetWriter(
@@ -119,5 +116,6 @@ export class PartitionFile {
   async discard(): Promise<void> {
     await this.fh?.close().catch(() => {});
     await rm(this.spoolPath, { force: true });
+    releaseSpoolPath(this.spoolPath);
   }
 }

@@ -121,6 +121,25 @@ export function monitorMetrics(r: Registry): {
     'messages delivered and not yet acknowledged (num_ack_pending)',
     (c) => c.ackPending,
   );
+  // A work-queue stream's message count is not its backlog: after a nats-server crash it can keep
+  // acked messages behind the ack floor (never delivered again). What is really waiting is what
+  // its consumers have not delivered plus what they have delivered and not acked.
+  gauge(
+    'harbour_jetstream_workqueue_depth',
+    'work-queue streams (JOBS): messages waiting or in work (num_pending + num_ack_pending of its durable consumers)',
+    ['stream'],
+    (s) =>
+      streams(s)
+        .filter((x) => x.workQueue)
+        .map(
+          (x): Row<'stream'> => [
+            { stream: x.stream },
+            consumers(s)
+              .filter((c) => c.stream === x.stream)
+              .reduce((n, c) => n + c.pending + c.ackPending, 0),
+          ],
+        ),
+  );
   consumerGauge(
     'harbour_jetstream_consumer_redelivered_messages',
     'messages currently redelivered at least once (num_redelivered)',

@@ -1,4 +1,9 @@
-import type { ConsumerInfo, JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import {
+  type ConsumerInfo,
+  type JetStreamManager,
+  RetentionPolicy,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import type pg from 'pg';
 
 /** What the monitor reads, each part refreshed on its own: a part that fails is dropped, not kept stale. */
@@ -13,6 +18,8 @@ export interface StreamState {
   lastMessageAt: number | null;
   /** Messages per subject, for the streams configured in `subjectStreams`. */
   subjects: Record<string, number> | null;
+  /** A work-queue stream (JOBS): its backlog is what its consumers have pending, see `workQueueDepth`. */
+  workQueue: boolean;
 }
 
 export interface ConsumerState {
@@ -86,6 +93,7 @@ export async function readJetStream(
       consumers: si.state.consumer_count,
       lastMessageAt: si.state.messages > 0 ? instantMs(si.state.last_ts) : null,
       subjects,
+      workQueue: si.config.retention === RetentionPolicy.Workqueue,
     });
     // Durable consumers only: ephemeral ones (ordered readers, KV watchers) come and go with random names.
     for await (const ci of jsm.consumers.list(name))

@@ -60,6 +60,12 @@ export interface ObjectStore {
   list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Removes the key; deleting an absent key is not an error. */
   delete(key: string, opts?: OpOptions): Promise<void>;
+  /**
+   * Removes temporary files of puts older than `maxAgeMs` (a process killed mid-put leaves one) and
+   * returns how many. fs only: abandoned S3 multipart uploads are the bucket's lifecycle rule's
+   * job (AbortIncompleteMultipartUpload).
+   */
+  sweepTemp?(maxAgeMs?: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -88,6 +88,7 @@ describe('lifecycle', () => {
     await lc.close();
     await lc.closed;
     expect(order).toEqual(['drain aborted=true']);
+    expect(await lc.drained).toBe(true);
   });
 
   it('forces after the drain deadline', async () => {
@@ -105,6 +106,7 @@ describe('lifecycle', () => {
     await lc.close();
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(order).toEqual(['force']);
+    expect(await lc.drained).toBe(false);
   });
 
   it('rejects closed with the failure when the service fails', async () => {

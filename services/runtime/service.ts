@@ -24,6 +24,12 @@ export interface Lifecycle extends Service {
   readonly signal: AbortSignal;
   /** Marks the service failed: `closed` rejects with `err` after the forced close. */
   fail(err: unknown): void;
+  /**
+   * Settles once close has finished: true when the drain completed within `drainTimeoutMs`,
+   * false when it was forced (deadline passed or the drain threw). `npm start` turns it into its
+   * exit code.
+   */
+  readonly drained: Promise<boolean>;
 }
 
 /** The shared shutdown state machine: close → drain (deadline) → force → closed. Idempotent. */
@@ -36,6 +42,10 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
     rejectClosed = rej;
   });
   closed.catch(() => {});
+  let resolveDrained!: (drained: boolean) => void;
+  const drained = new Promise<boolean>((res) => {
+    resolveDrained = res;
+  });
   let closing: Promise<void> | undefined;
   let failure: unknown;
 
@@ -45,6 +55,7 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
     closing = (async () => {
       const timeoutMs = opts.drainTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;
+      let completed = false;
       const deadline = new Promise<'timeout'>((res) => {
         timer = setTimeout(() => res('timeout'), timeoutMs);
       });
@@ -53,13 +64,14 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
         if (outcome === 'timeout') {
           opts.logger.warn({ service: opts.name, timeoutMs }, 'drain deadline passed; forcing close');
           await opts.force?.();
-        }
+        } else completed = true;
       } catch (err) {
         opts.logger.error({ service: opts.name, err }, 'error while draining; forcing close');
         await opts.force?.().catch(() => {});
       } finally {
         clearTimeout(timer);
       }
+      resolveDrained(completed);
       if (failure !== undefined) rejectClosed(failure);
       else resolveClosed();
     })();
@@ -70,6 +82,7 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
     signal: controller.signal,
     close: shutdown,
     closed,
+    drained,
     fail(err) {
       if (failure === undefined) failure = err;
       opts.logger.error({ service: opts.name, err }, 'service failed');

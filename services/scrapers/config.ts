@@ -60,6 +60,12 @@ export const ScrapersConfig = Type.Object(
       default: true,
       description: 'also turn scheduler ticks into jobs in this process',
     }),
+    jobsCleanEveryMs: Type.Integer({
+      minimum: 0,
+      default: 60_000,
+      description:
+        'how often JOBS messages at or below the scrapers consumer ack floor are removed (a killed nats-server can leave acked jobs in the work queue, a false backlog); 0 = never',
+    }),
   },
   { default: {} },
 );

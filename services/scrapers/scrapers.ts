@@ -1,5 +1,5 @@
 import { ErrorCodes, isHarbourError, tickValidator } from '../../contracts/index.ts';
-import { consumerNames, streamNames } from '../../streams/index.ts';
+import { consumerNames, dropAckedWorkQueueMessages, streamNames } from '../../streams/index.ts';
 import { createCalendar } from '../calendar/index.ts';
 import {
   consumeLoop,
@@ -55,14 +55,36 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
     },
   );
 
+  // Acked jobs a nats-server crash left in the work queue (see dropAckedWorkQueueMessages).
+  const jobsRemoved = counter(
+    r,
+    'harbour_scraper_acked_jobs_removed_total',
+    'acked jobs removed from the JOBS work queue (left behind the ack floor by a nats-server crash)',
+    [],
+  );
+  const cleanJobs = async () => {
+    try {
+      const dropped = await dropAckedWorkQueueMessages(deps.jsm, streamNames.jobs, consumerNames.scrapers);
+      jobsRemoved.inc(dropped);
+      if (dropped) log.info({ dropped }, 'removed acked jobs left in the JOBS work queue');
+    } catch (err) {
+      log.debug({ err }, 'JOBS clean-up skipped');
+    }
+  };
+  let cleanTimer: NodeJS.Timeout | undefined;
+
   const lifecycle = createLifecycle({
     name: 'scrapers',
     logger: log,
     drain: async () => {
+      clearInterval(cleanTimer);
       await Promise.allSettled(loops);
       await http.close();
     },
-    force: () => http.close(),
+    force: () => {
+      clearInterval(cleanTimer);
+      return http.close();
+    },
   });
   const { signal } = lifecycle;
   const jobsConsumer = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
@@ -137,6 +159,10 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
         },
       }),
     );
+  }
+  if (config.jobsCleanEveryMs > 0) {
+    cleanTimer = setInterval(() => void cleanJobs(), config.jobsCleanEveryMs);
+    void cleanJobs();
   }
   deps.health.add('scrapers', () => ({
     ok: !signal.aborted,
