@@ -106,8 +106,17 @@ describe('a backfill with the default compactor settings', () => {
     );
 
     // One run-completed event per run: its partition and the highest RAW sequence of its envelopes.
+    // The run history marks a job finished before its worker publishes the run's event.
+    let events: RunCompleted[] = [];
+    await until(
+      async () => {
+        events = (await readStream<RunCompleted>(nats.jsm, streamNames.runs)).map((m) => m.data);
+        return events.length >= runs.length;
+      },
+      10_000,
+      'every run-completed event',
+    );
     const raw = await readStream<{ run_id: string }>(nats.jsm, streamNames.raw, subjects.raw('quotes'));
-    const events = (await readStream<RunCompleted>(nats.jsm, streamNames.runs)).map((m) => m.data);
     expect(events.map((e) => e.run_id).sort()).toEqual(runs);
     for (const e of events) {
       const seqs = raw.filter((m) => m.data.run_id === e.run_id).map((m) => m.seq);
