@@ -37,7 +37,7 @@ import {
 } from './ccass-pages.ts';
 import { type FaultInput, FaultSwitches, RequestStats } from './faults.ts';
 import { type DayQuote, Market } from './market.ts';
-import { dateFromReportName, quotationsBytes } from './quotations.ts';
+import { quotationsBytes, reportOfPath } from './quotations.ts';
 import { widgetBody, widgetData } from './quote-widget.ts';
 import { CCASS_SAMPLE, loadSamples, type Samples } from './samples.ts';
 import { securitiesWorkbook, type WorkbookFlavor } from './securities.ts';
@@ -74,8 +74,15 @@ export interface FixtureSiteConfig {
   stocks?: number;
   /** The site's "today" (`yyyy-mm-dd`, HK date); default the real date in Hong Kong. Nothing after it exists. */
   today?: string;
-  /** If set, CCASS refuses shareholding dates more than this many days before today (the real site: 365). */
-  ccassHistoryDays?: number;
+  /**
+   * CCASS refuses shareholding dates more than this many days before today ("out of range"), as the
+   * real site does; default 365. `null` or 0 serves the whole generated history (tests of old dates).
+   */
+  ccassHistoryDays?: number | null;
+  /** Daily Quotations reports are padded (more trade records) to at least this many bytes; default as generated (tens of KB). A real one is ~25 MB. */
+  quotationsMinBytes?: number;
+  /** Lines per `<pre><font size='1'>` chunk of a quotations report; default 64. */
+  quotationsChunkLines?: number;
 }
 
 export interface FixtureSiteDeps {
@@ -119,21 +126,25 @@ function token(prefix: string, bytes: number): string {
   return prefix + randomBytes(bytes).toString('base64');
 }
 
+/**
+ * View states issued by the form. The 2026 form has no __EVENTVALIDATION (09868 captures), so only
+ * __VIEWSTATE is checked. What the real site answers to a postback with a foreign or missing view
+ * state is unknown; SOURCES.md only says it then finds no results. Here: the ASP.NET error page.
+ */
 class TokenStore {
-  private readonly issued = new Map<string, string>();
+  private readonly issued = new Set<string>();
   constructor(private readonly max = 20_000) {}
-  issue(): { viewState: string; eventValidation: string } {
+  issue(): { viewState: string } {
     const viewState = token('/wEPDwUKLTEyNzc0NjI0MWRk', 24);
-    const eventValidation = token('/wEdAAT', 30);
-    this.issued.set(viewState, eventValidation);
+    this.issued.add(viewState);
     if (this.issued.size > this.max) {
-      const first = this.issued.keys().next().value;
+      const first = this.issued.values().next().value;
       if (first !== undefined) this.issued.delete(first);
     }
-    return { viewState, eventValidation };
+    return { viewState };
   }
-  valid(viewState: string | null, eventValidation: string | null): boolean {
-    return viewState !== null && eventValidation !== null && this.issued.get(viewState) === eventValidation;
+  valid(viewState: string | null): boolean {
+    return viewState !== null && this.issued.has(viewState);
   }
 }
 
@@ -197,6 +208,7 @@ export async function startFixtureSite(
   const tokens = new TokenStore();
   const workbooks = new Map<string, Promise<Buffer>>();
   const latest = tradingDayOnOrBefore(today) ?? EPOCH;
+  const historyDays = config.ccassHistoryDays === undefined ? 365 : config.ccassHistoryDays || undefined;
 
   const model = buildModel(universe, market, ccass, latest);
 
@@ -212,7 +224,7 @@ export async function startFixtureSite(
       code: base.code,
       name: base.name,
     };
-    if (config.ccassHistoryDays !== undefined) state.minDate = addDays(today, -config.ccassHistoryDays);
+    if (historyDays !== undefined) state.minDate = addDays(today, -historyDays);
     if (base.alert !== undefined) state.alert = base.alert;
     return state;
   };
@@ -230,7 +242,7 @@ export async function startFixtureSite(
       return send(res, 200, HTML, html, sessionCookie);
     }
     const form = new URLSearchParams(body);
-    if (!tokens.valid(form.get('__VIEWSTATE'), form.get('__EVENTVALIDATION'))) {
+    if (!tokens.valid(form.get('__VIEWSTATE'))) {
       log?.warn({ path: p }, 'fixture site: CCASS postback with a view state not issued here');
       return send(res, 500, HTML, viewStateErrorPage());
     }
@@ -251,7 +263,7 @@ export async function startFixtureSite(
     if (!dm || !isIsoDate(iso))
       return send(res, 200, HTML, alertPage(tpl, ccassDateState(echo), MESSAGES.invalidDate));
     if (!stock) return send(res, 200, HTML, alertPage(tpl, ccassDateState(echo), MESSAGES.invalidCode));
-    if (config.ccassHistoryDays !== undefined && iso < addDays(today, -config.ccassHistoryDays)) {
+    if (historyDays !== undefined && iso < addDays(today, -historyDays)) {
       return send(res, 200, HTML, alertPage(tpl, ccassDateState(echo), MESSAGES.outOfRange));
     }
     if (code === CCASS_SAMPLE.code && iso === CCASS_SAMPLE.date) {
@@ -284,12 +296,30 @@ export async function startFixtureSite(
     send(res, 200, 'application/json; charset=utf-8', JSON.stringify(list));
   }
 
+  let lastReport: { key: string; bytes: Buffer } | undefined;
   function quotations(file: string, res: ServerResponse) {
-    const date = dateFromReportName(file);
-    if (!date || !isIsoDate(date) || date < EPOCH || date > LAST_DAY || date > today || !isTradingDay(date)) {
+    const report = reportOfPath(file);
+    const date = report?.date;
+    if (
+      !report ||
+      !date ||
+      !isIsoDate(date) ||
+      date < EPOCH ||
+      date > LAST_DAY ||
+      date > today ||
+      !isTradingDay(date)
+    ) {
       return send(res, 404, HTML, NOT_FOUND);
     }
-    send(res, 200, 'text/html', quotationsBytes(market, date));
+    const key = `${date}:${report.board}`;
+    if (lastReport?.key !== key) {
+      const opts = {
+        ...(config.quotationsMinBytes ? { minBytes: config.quotationsMinBytes } : {}),
+        ...(config.quotationsChunkLines ? { chunkLines: config.quotationsChunkLines } : {}),
+      };
+      lastReport = { key, bytes: quotationsBytes(market, date, report.board, opts) };
+    }
+    send(res, 200, 'text/html', lastReport.bytes);
   }
 
   async function securities(url: URL, res: ServerResponse) {
@@ -466,6 +496,7 @@ function buildModel(
         rows.push({
           code: s.code,
           trade_date: date,
+          board: s.board,
           name: s.name.slice(0, 16).trim(),
           currency: s.currency,
           status: q.status,

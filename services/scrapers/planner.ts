@@ -1,10 +1,16 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type Dataset, SCHEMA_VERSION, type ScrapeJob } from '../../contracts/index.ts';
+import {
+  type Dataset,
+  ErrorCodes,
+  HarbourError,
+  SCHEMA_VERSION,
+  type ScrapeJob,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import type { TradingCalendar } from '../scheduler/index.ts';
-import type { SourcesConfig } from './config.ts';
+import { type SourcesConfig, sourceSetting } from './config.ts';
 import type { HttpClient } from './http/index.ts';
 import { recordRun } from './run-history.ts';
 import { fetchCcassStockList } from './sources.ts';
@@ -19,6 +25,8 @@ export interface PlannerContext {
   codes: readonly string[];
   logger: Logger;
   signal?: AbortSignal;
+  /** Today's date in Hong Kong (`yyyy-mm-dd`); injectable for tests. Default: the clock's. */
+  today?: () => string;
 }
 
 export interface PlanRequest {
@@ -31,6 +39,27 @@ export interface PlanRequest {
 }
 
 const PER_STOCK: ReadonlySet<Dataset> = new Set(['ccass', 'fundamentals']);
+
+/** Today's date in Hong Kong, `yyyy-mm-dd`. */
+export function hongKongToday(now = new Date()): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Hong_Kong' }).format(now);
+}
+
+const addDays = (iso: string, days: number) =>
+  new Date(Date.parse(`${iso}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * The oldest date a source serves, or undefined when it has no limit. CCASS serves only the last
+ * `ccassHistoryDays` (12 months on the real site); older dates answer "out of range".
+ */
+export function oldestServedDate(
+  sources: SourcesConfig,
+  dataset: Dataset,
+  today: string,
+): string | undefined {
+  const days = sourceSetting(sources, 'ccassHistoryDays');
+  return dataset === 'ccass' && days > 0 ? addDays(today, -days) : undefined;
+}
 const PUBLISH_BATCH = 256;
 
 export const jobId = (runId: string, dataset: Dataset, date: string, code?: string) =>
@@ -47,6 +76,16 @@ export async function planRun(
   req: PlanRequest,
 ): Promise<{ status: string; jobs: ScrapeJob[] }> {
   const run = { runId: req.runId, dataset: req.dataset, date: req.date, trigger: req.trigger };
+  const oldest = oldestServedDate(ctx.sources, req.dataset, (ctx.today ?? hongKongToday)());
+  if (oldest !== undefined && req.date < oldest) {
+    // Refused before any request: the site would answer every job with "out of range".
+    const note = `${req.dataset} serves only dates from ${oldest} (sources.ccassHistoryDays = ${sourceSetting(ctx.sources, 'ccassHistoryDays')}); ${req.date} is older`;
+    await recordRun(ctx.pool, { ...run, status: 'failed', note }, []);
+    ctx.logger.warn({ ...run, oldest }, 'run refused: date outside what the source serves');
+    throw new HarbourError(ErrorCodes.SourceWindow, note, {
+      detail: { dataset: req.dataset, date: req.date, oldest },
+    });
+  }
   if (!ctx.calendar.isTradingDay(req.date)) {
     await recordRun(ctx.pool, { ...run, status: 'skipped_holiday', note: 'not a trading day' }, []);
     ctx.logger.info(run, 'run skipped: not a trading day');

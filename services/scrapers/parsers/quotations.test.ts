@@ -108,6 +108,7 @@ describe('parseQuotations (current layout, with currency)', () => {
     expect(byCode(rows, '00669')).toEqual({
       code: '00669',
       trade_date: '2026-10-02',
+      board: 'main',
       name: 'TECHTRONIC IND',
       currency: 'HKD',
       status: 'traded',
@@ -139,6 +140,7 @@ describe('parseQuotations (current layout, with currency)', () => {
     expect(byCode(rows, '02475')).toEqual({
       code: '02475',
       trade_date: '2026-10-02',
+      board: 'main',
       name: 'LUXSHARE ICT',
       currency: 'HKD',
       status: 'suspended',
