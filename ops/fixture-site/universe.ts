@@ -263,12 +263,12 @@ export function buildUniverse(samples: Samples, seed: number, stocks: number): S
     // one RMB counter for currency variety, when there is room and the sample has it
     const rmb = samples.securities.get('80737');
     if (rmb && want >= 5 && chosen.length === want) chosen[chosen.length - 1] = rmb;
-    // and one GEM stock (08xxx, real name and lot from the sample) so both quotations reports have rows
+    // and one GEM stock (08xxx, real name and lot from the sample) so both quotations reports have
+    // rows; with only the five fixed stocks the GEM report has none (the real one always has some)
     const gem = [...samples.securities.values()]
       .filter((s) => s.subCategory === 'Equity Securities (GEM)' && samples.longNames.has(s.code))
       .sort((a, b) => a.code.localeCompare(b.code));
-    if (gem.length > 0 && want >= 6 && chosen.length === want)
-      chosen[chosen.length - 2] = gem[rng.int(0, gem.length - 1)]!;
+    if (gem.length > 0 && chosen.length > 0) chosen[0] = gem[rng.int(0, gem.length - 1)]!;
     for (const s of chosen) {
       const r = new SeqRng([seed, strKey(s.code), strKey('params')]);
       const isRmb = s.code.startsWith('8');
