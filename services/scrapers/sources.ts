@@ -306,14 +306,10 @@ export async function fetchQuotations(ctx: Ctx, date: string): Promise<Fetched<'
       );
     }
   }
-  // One unit per day (key `all`): the main-board URL names it; each row's `board` says which report it is from.
-  return {
-    dataset: 'quotes',
-    key: 'all',
-    asOf: date,
-    sourceUrl: urls.main,
-    rows: [...main.rows, ...gem.rows],
-  };
+  // One unit per day (key `all`), rows by code: the main-board URL names it; each row's `board`
+  // says which report it is from.
+  const rows = [...main.rows, ...gem.rows].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  return { dataset: 'quotes', key: 'all', asOf: date, sourceUrl: urls.main, rows };
 }
 
 /** HKEX's List of Securities workbook. The site serves only the current list: `asOf` is the date the workbook states. */
