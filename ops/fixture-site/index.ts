@@ -296,7 +296,8 @@ export async function startFixtureSite(
     send(res, 200, 'application/json; charset=utf-8', JSON.stringify(list));
   }
 
-  let lastReport: { key: string; bytes: Buffer } | undefined;
+  // The latest two reports (a day's main board and GEM): a padded one takes a while to generate.
+  const reports = new Map<string, Buffer>();
   function quotations(file: string, res: ServerResponse) {
     const report = reportOfPath(file);
     const date = report?.date;
@@ -312,14 +313,17 @@ export async function startFixtureSite(
       return send(res, 404, HTML, NOT_FOUND);
     }
     const key = `${date}:${report.board}`;
-    if (lastReport?.key !== key) {
+    let bytes = reports.get(key);
+    if (!bytes) {
       const opts = {
         ...(config.quotationsMinBytes ? { minBytes: config.quotationsMinBytes } : {}),
         ...(config.quotationsChunkLines ? { chunkLines: config.quotationsChunkLines } : {}),
       };
-      lastReport = { key, bytes: quotationsBytes(market, date, report.board, opts) };
+      bytes = quotationsBytes(market, date, report.board, opts);
+      if (reports.size >= 2) reports.delete(reports.keys().next().value!);
+      reports.set(key, bytes);
     }
-    send(res, 200, 'text/html', lastReport.bytes);
+    send(res, 200, 'text/html', bytes);
   }
 
   async function securities(url: URL, res: ServerResponse) {

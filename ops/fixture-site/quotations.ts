@@ -103,7 +103,9 @@ export function quotationsHtml(
   const out: string[] = [];
   const esc = (s: string) => escapeHtml(s).replace(/&quot;/g, '"');
   const section = (anchor: string, title: string, lines: string[]) => {
-    out.push(`<a name = "${anchor}">${title}</a>`, '', ...lines.map(esc), '', RULE);
+    out.push(`<a name = "${anchor}">${title}</a>`, '');
+    for (const l of lines) out.push(esc(l)); // no spread: a padded section has ~10^6 lines
+    out.push('', RULE);
   };
 
   out.push(

@@ -16,12 +16,7 @@ import {
  * controls; this is not windows-1252). The Daily Quotations report is served in latin-1.
  */
 export function decodeLatin1(bytes: Uint8Array): string {
-  let out = '';
-  const CHUNK = 0x8000;
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    out += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
-  }
-  return out;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 /** Section anchors: `<a name = "quotations">QUOTATIONS</a>`. */
