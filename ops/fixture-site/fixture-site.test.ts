@@ -327,7 +327,15 @@ describe('daily quotations', () => {
 describe('other endpoints', () => {
   it('serves the CCASS stock list as JSON', async () => {
     const res = await fetch(`${site.url}${PATHS.ccassStockList}?sortby=stockcode&shareholdingdate=20261002`);
-    const list = (await res.json()) as { c: string; n: string }[];
+    const all = (await res.json()) as { c: string; n: string }[];
+    // the real list carries temporary counters (parallel trading) that come and go with the date
+    const temporary = all.filter((x) => /-\s*TEMPORARY COUNTER$/.test(x.n));
+    expect(temporary.map((x) => x.c)).toEqual(['02954']);
+    const later = (await (
+      await fetch(`${site.url}${PATHS.ccassStockList}?sortby=stockcode&shareholdingdate=20261013`)
+    ).json()) as { c: string; n: string }[];
+    expect(later.filter((x) => /TEMPORARY COUNTER$/.test(x.n)).map((x) => x.c)).not.toEqual(['02954']);
+    const list = all.filter((x) => !temporary.includes(x));
     expect(list).toHaveLength(40);
     expect(list).toContainEqual({ c: '00700', n: 'TENCENT' });
     expect(list).toContainEqual({ c: '00001', n: 'CKH HOLDINGS' });

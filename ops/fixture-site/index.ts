@@ -289,9 +289,26 @@ export async function startFixtureSite(
     return send(res, 200, HTML, html);
   }
 
+  // Temporary counters of the real 2019 list (`…-TEMPORARY COUNTER`, parallel trading after a
+  // board-lot or share change). Each is in the list for 15 of every 40 calendar days, staggered:
+  // how long real ones last varies (weeks). Their CCASS search pages are not generated (the search
+  // answers "not valid"); what the real search shows for one is not known from any capture.
+  const temporaryCounters = [...samples.longNames]
+    .filter(([, n]) => /-\s*TEMPORARY COUNTER$/i.test(n))
+    .map(([c, n]) => ({ c, n }))
+    .slice(0, 3);
   function stockList(url: URL, res: ServerResponse) {
     const by = (url.searchParams.get('sortby') ?? 'stockcode').toLowerCase();
-    const list = universe.map((s) => ({ c: s.code, n: s.name }));
+    // The list as at `shareholdingdate` (yyyymmdd); absent or unreadable: as at today (the real
+    // site's answer to a bad date is not known).
+    const raw = url.searchParams.get('shareholdingdate') ?? '';
+    const asked = /^\d{8}$/.test(raw) ? `${raw.slice(0, 4)}-${raw.slice(4, 6)}-${raw.slice(6)}` : today;
+    const date = isIsoDate(asked) ? asked : today;
+    const day = Math.floor(Date.parse(`${date}T00:00:00Z`) / 86_400_000);
+    const list = [
+      ...universe.map((s) => ({ c: s.code, n: s.name })),
+      ...temporaryCounters.filter((_, i) => (day + i * 13) % 40 < 15),
+    ].sort((a, b) => a.c.localeCompare(b.c));
     if (by === 'stockname') list.sort((a, b) => a.n.localeCompare(b.n));
     send(res, 200, 'application/json; charset=utf-8', JSON.stringify(list));
   }

@@ -39,6 +39,7 @@ export interface PlanRequest {
 }
 
 const PER_STOCK: ReadonlySet<Dataset> = new Set(['ccass', 'fundamentals']);
+const TEMPORARY_COUNTER_RE = /-\s*TEMPORARY COUNTER\b/i;
 
 /** Today's date in Hong Kong, `yyyy-mm-dd`. */
 export function hongKongToday(now = new Date()): string {
@@ -94,14 +95,22 @@ export async function planRun(
   let codes: (string | undefined)[] = [undefined];
   if (PER_STOCK.has(req.dataset)) {
     const wanted = req.codes?.length ? req.codes : ctx.codes;
-    codes = wanted.length
-      ? [...wanted]
-      : (
-          await fetchCcassStockList(
-            { http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) },
-            req.date,
-          )
-        ).map((s) => s.code);
+    if (wanted.length) codes = [...wanted];
+    else {
+      const list = await fetchCcassStockList(
+        { http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+        req.date,
+      );
+      // Temporary counters (`…-TEMPORARY COUNTER`, parallel trading) are left out: their codes are
+      // reused later by other stocks, so their holdings would sit in another company's history.
+      const kept = list.filter((s) => !TEMPORARY_COUNTER_RE.test(s.name));
+      if (kept.length < list.length)
+        ctx.logger.info(
+          { ...run, temporaryCounters: list.length - kept.length },
+          'temporary counters not planned',
+        );
+      codes = kept.map((s) => s.code);
+    }
   }
   const jobs: ScrapeJob[] = codes.map((code) => ({
     schema_version: SCHEMA_VERSION,
