@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLIDAYS, isTradingDay, tradingDaysBetween } from './calendar.ts';
 import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from './index.ts';
 import { loadSamples, SAMPLE_FILES } from './samples.ts';
+import { SECURITIES_HEADER_2025 } from './securities.ts';
 import {
   ccassFigures,
   ccassForm,
@@ -354,12 +355,25 @@ describe('other endpoints', () => {
     ]);
     const sheet = (await zip.file('xl/worksheets/sheet1.xml')!.async('string')) as string;
     expect(sheet).toContain('<x:c r="A2" s="2" t="str"><x:v>Updated as at 12/10/2026</x:v></x:c>');
-    const samples = await loadSamples(samplesDir);
-    const header = [...sheet.matchAll(/<x:c r="([A-S])3"[^>]*t="str"><x:v>([^<]*)<\/x:v>/g)].map((m) => m[2]);
-    expect(header).toEqual(samples.securitiesHeader.slice(0, 19));
+    const headerOf = (xml: string) =>
+      [...xml.matchAll(/<x:c r="([A-T])3"[^>]*t="str"><x:v>([^<]*)<\/x:v>/g)].map((m) => m[2]);
+    // the current 18-column layout (ListOfSecurities-2025-12-31.xlsx) by default: 17 plain headers
+    // and the rich Spread Table header (a shared string) in P3
+    expect(headerOf(sheet)).toEqual([...SECURITIES_HEADER_2025, 'Trading Currency', 'RMB Counter']);
+    expect(sheet).toMatch(/<x:c r="P3"[^>]* t="s">/);
     expect(sheet).toContain('<x:c r="A4" s="5" t="str"><x:v>00001</x:v></x:c>');
     const wbXml = await zip.file('xl/workbook.xml')!.async('string');
     expect(wbXml).toContain('name="ListOfSecurities"');
+
+    // the older layout on request
+    const old = await fetch(`${site.url}${PATHS.securities}?date=2026-10-12&layout=2021`);
+    const oldSheet = (await (
+      await JSZip.loadAsync(Buffer.from(await old.arrayBuffer()))
+    )
+      .file('xl/worksheets/sheet1.xml')!
+      .async('string')) as string;
+    const samples = await loadSamples(samplesDir);
+    expect(headerOf(oldSheet)).toEqual(samples.securitiesHeader.slice(0, 19));
   });
 
   it('answers the quote widget (JSONP) consistently with the quotations', async () => {

@@ -40,7 +40,7 @@ import { type DayQuote, Market } from './market.ts';
 import { quotationsBytes, reportOfPath } from './quotations.ts';
 import { widgetBody, widgetData } from './quote-widget.ts';
 import { CCASS_SAMPLE, loadSamples, type Samples } from './samples.ts';
-import { securitiesWorkbook, type WorkbookFlavor } from './securities.ts';
+import { securitiesWorkbook, type WorkbookFlavor, type WorkbookLayout } from './securities.ts';
 import { buildUniverse, FX_PER_HKD, type Stock } from './universe.ts';
 
 export { EPOCH, HOLIDAYS, isTradingDay, LAST_DAY, tradingDaysBetween } from './calendar.ts';
@@ -83,6 +83,11 @@ export interface FixtureSiteConfig {
   quotationsMinBytes?: number;
   /** Lines per `<pre><font size='1'>` chunk of a quotations report; default 64. */
   quotationsChunkLines?: number;
+  /**
+   * Layout of the List of Securities workbook: `2025` (default, the current 18 columns with Trading
+   * Currency) or `2021` (the older one, no currency column). A request may ask `?layout=2021`.
+   */
+  securitiesLayout?: WorkbookLayout;
 }
 
 export interface FixtureSiteDeps {
@@ -210,7 +215,8 @@ export async function startFixtureSite(
   const latest = tradingDayOnOrBefore(today) ?? EPOCH;
   const historyDays = config.ccassHistoryDays === undefined ? 365 : config.ccassHistoryDays || undefined;
 
-  const model = buildModel(universe, market, ccass, latest);
+  const securitiesLayout: WorkbookLayout = config.securitiesLayout ?? '2025';
+  const model = buildModel(universe, market, ccass, latest, securitiesLayout);
 
   const ccassDateState = (
     base: Omit<FormState, 'tokens' | 'today' | 'sortBy' | 'sortDir'> & { sortBy?: SortBy; sortDir?: SortDir },
@@ -348,10 +354,12 @@ export async function startFixtureSite(
     if (d !== null && !isIsoDate(d)) return send(res, 400, HTML, '<h1>Bad date</h1>');
     const asOf = d ?? nextTradingDay(today);
     const flavor: WorkbookFlavor = url.searchParams.get('flavor') === 'exceljs' ? 'exceljs' : 'real';
-    const key = `${asOf}:${flavor}`;
+    const asked = url.searchParams.get('layout');
+    const layout: WorkbookLayout = asked === '2021' || asked === '2025' ? asked : securitiesLayout;
+    const key = `${asOf}:${flavor}:${layout}`;
     let wb = workbooks.get(key);
     if (!wb) {
-      wb = securitiesWorkbook(universe, asOf, flavor);
+      wb = securitiesWorkbook(universe, asOf, flavor, layout);
       workbooks.set(key, wb);
       wb.catch(() => workbooks.delete(key));
     }
@@ -499,6 +507,7 @@ function buildModel(
   market: Market,
   ccass: CcassModel,
   latest: string,
+  securitiesLayout: WorkbookLayout,
 ): FixtureModel {
   const byCode = new Map(universe.map((s) => [s.code, s]));
   const n = (milli: number | null) => (milli === null ? null : milli / 1000);
@@ -595,8 +604,8 @@ function buildModel(
           sub_category: orNull(s.security.subCategory),
           board_lot: s.boardLot,
           isin: orNull(s.security.isin),
-          // the real workbook has no currency column
-          currency: null,
+          // the 2025 layout has a Trading Currency column, the 2021 one none
+          currency: securitiesLayout === '2025' ? s.currency : null,
         }),
       ),
     fundamental(code, date) {
