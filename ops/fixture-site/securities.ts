@@ -175,9 +175,9 @@ export async function securitiesWorkbook(
     c.alignment = { wrapText: true, vertical: 'middle', horizontal: 'center' };
     c.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFFFE699' } };
   };
-  layout.header.forEach((h, k) => plainHeader(h, k + 1));
+  for (const [k, h] of layout.header.entries()) plainHeader(h, k + 1);
   const spreadCol = layout.header.length + 1;
-  layout.after.forEach((h, k) => plainHeader(h, spreadCol + 1 + k));
+  for (const [k, h] of layout.after.entries()) plainHeader(h, spreadCol + 1 + k);
   const t3 = header.getCell(spreadCol);
   t3.value = {
     richText: layout.spread.map((text, k) => ({
