@@ -11,14 +11,15 @@ import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, type HarbourError, isHarbourError } from '../../contracts/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../../ops/fixture-site/index.ts';
-import { ensureTopology, TopologyConfig } from '../../streams/index.ts';
-import { freshDatabase, startTestNats } from '../../test/support/infra.ts';
+import { ensureTopology, streamNames, TopologyConfig } from '../../streams/index.ts';
+import { freshDatabase, serviceDeps, startTestNats, until } from '../../test/support/infra.ts';
 import { silentLogger } from '../runtime/index.ts';
 import { createCalendar } from '../scheduler/index.ts';
-import { SourcesConfig } from './config.ts';
+import { ScrapersConfig, SourcesConfig } from './config.ts';
 import { createHttpClient, type HttpClient } from './http/index.ts';
 import { planRun } from './planner.ts';
 import { migrateRunHistory } from './run-history.ts';
+import { startScrapers } from './scrapers.ts';
 import { fetchCcass, fetchCcassStockList, fetchQuotations } from './sources.ts';
 
 const TODAY = '2026-10-12';
@@ -73,6 +74,64 @@ describe('daily quotations: both boards', () => {
     site.faults.reset();
     expect(half.code).toBe(ErrorCodes.QuotationsBoardMissing);
     expect(half.detail).toMatchObject({ missing: 'gem', status: 404 });
+  });
+});
+
+describe('a quotations day with one board missing, through the scrapers', () => {
+  it('publishes nothing and records the coded outcome in the run history', { timeout: 90_000 }, async () => {
+    const nats = await startTestNats();
+    const db = await freshDatabase();
+    const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
+    const scrapers = await startScrapers(
+      {
+        ...defaults,
+        sources: { ...sourcesFor(site.url), ccassHistoryDays: 0 },
+        http: {
+          ...defaults.http,
+          requestsPerSecond: 100,
+          burst: 20,
+          retryBaseDelayMs: 10,
+          retryMaxDelayMs: 50,
+        },
+        planner: false,
+        maxAttempts: 2,
+        retryBaseDelayMs: 50,
+      },
+      await (async () => {
+        await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
+        return serviceDeps({ nc: nats.nc, pool: db.pool });
+      })(),
+    );
+    try {
+      site.faults.set({ status5xx: { count: 10, status: 404, pathPrefix: '/eng/stat/smstat/dayquot/GEM/' } });
+      await planRun(
+        {
+          js: jetstream(nats.nc),
+          pool: db.pool,
+          http,
+          sources: sourcesFor(site.url),
+          calendar: createCalendar(),
+          codes: [],
+          logger: silentLogger(),
+        },
+        { runId: 'gem-missing', dataset: 'quotes', date: '2026-10-06', trigger: 'test' },
+      );
+      const job = async () =>
+        (
+          await db.pool.query('select status, outcome_code from scrape_jobs where run_id = $1', [
+            'gem-missing',
+          ])
+        ).rows[0] as { status: string; outcome_code: string | null } | undefined;
+      await until(async () => (await job())?.status === 'dlq', 60_000, 'the job to be dead-lettered');
+      expect(await job()).toEqual({ status: 'dlq', outcome_code: ErrorCodes.QuotationsBoardMissing });
+      const raw = await nats.jsm.streams.info(streamNames.raw);
+      expect(raw.state.messages).toBe(0);
+    } finally {
+      site.faults.reset();
+      await scrapers.close();
+      await db.drop();
+      await nats.stop();
+    }
   });
 });
 
