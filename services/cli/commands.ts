@@ -47,8 +47,10 @@ export async function parseFile(
       return { summary: { stocks: rows.length }, rows };
     }
     case 'quotations': {
-      const { tradeDate, rows } = parseQuotations(decodeLatin1(bytes));
-      return { summary: { tradeDate, securities: rows.length }, rows };
+      // HKEX names the GEM report e_GYYMMDD.htm (the main board's dYYMMDDe.htm); a saved copy keeps the name.
+      const board = /(?:^|[\\/])e_G\d{6}\.htm$/i.test(path) ? 'gem' : 'main';
+      const { tradeDate, rows } = parseQuotations(decodeLatin1(bytes), { board });
+      return { summary: { tradeDate, board, securities: rows.length }, rows };
     }
     case 'securities': {
       const { asOf, rows } = await parseSecuritiesList(new Uint8Array(bytes));
