@@ -247,6 +247,20 @@ describe('CCASS calls', () => {
           await client.close();
         }
       }
+      // The HKEX main site the same: a challenge page or a 403 instead of the quotations report.
+      for (const a of ['botwall', 403] as const) {
+        const client = fastHttp();
+        try {
+          answer = a;
+          const err = await errorOf(
+            fetchQuotations({ http: client, sources: sourcesFor(url) }, '2026-10-02'),
+          );
+          expect(err.code, `quotations ${a}`).toBe(ErrorCodes.HttpBlocked);
+          expect(client.hostDelayMs(host), `quotations ${a}`).toBeGreaterThan(0);
+        } finally {
+          await client.close();
+        }
+      }
       // A page that is neither the form nor a wall stays a layout error.
       answer = 'form';
       const layout = await errorOf(fetchCcass({ http, sources: sourcesFor(url) }, '00700', '2026-10-02'));

@@ -89,9 +89,8 @@ async function ccassRequest(
   req: { method: 'GET' | 'POST'; url: string; form?: Record<string, string>; accept?: string },
   what: string,
 ): Promise<HttpResponse> {
-  let res: HttpResponse;
-  try {
-    res = await ctx.http.request({
+  const res = await unlessRateLimited(ctx, req.url, what, () =>
+    ctx.http.request({
       method: req.method,
       url: req.url,
       headers: {
@@ -102,26 +101,38 @@ async function ccassRequest(
       },
       ...(req.form ? { form: req.form } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
+    }),
+  );
+  return expectOk(res, what);
+}
+
+/**
+ * Sends a request to a source that answers its own refusals with pages (CCASS, the HKEX main
+ * site): a 429 (after the client's retries) or a 403 is a rate limit / bot wall, HttpBlocked.
+ */
+async function unlessRateLimited(
+  ctx: Ctx,
+  url: string,
+  what: string,
+  send: () => Promise<HttpResponse>,
+): Promise<HttpResponse> {
+  let res: HttpResponse;
+  try {
+    res = await send();
   } catch (err) {
     if (isHarbourError(err, ErrorCodes.HttpFailed) && err.detail?.['lastStatus'] === 429) {
-      throw blocked(ctx, req.url, what, 'rate limited (429) through every retry', 429);
+      throw blocked(ctx, url, what, 'rate limited (429) through every retry', 429);
     }
     throw err;
   }
   if (res.status === 429 || res.status === 403) {
-    throw blocked(
-      ctx,
-      req.url,
-      what,
-      res.status === 429 ? 'rate limited (429)' : 'refused (403, not a CCASS page)',
-      res.status,
-    );
+    const why = res.status === 429 ? 'rate limited (429)' : 'refused (403, not the asked page)';
+    throw blocked(ctx, url, what, why, res.status);
   }
-  return expectOk(res, what);
+  return res;
 }
 
-/** A CCASS page that is not what was asked: a bot wall is HttpBlocked, anything else keeps the parser's error. */
+/** A page that is not what was asked: a bot wall is HttpBlocked, anything else keeps the parser's error. */
 function unlessBotWall<T>(ctx: Ctx, url: string, what: string, html: string, parse: () => T): T {
   try {
     return parse();
@@ -234,26 +245,29 @@ async function fetchQuotationsReport(
   board: QuoteBoard,
 ): Promise<{ tradeDate: string; rows: QuoteRow[] } | undefined> {
   let current: { parser: QuotationsStreamParser; lines: ReturnType<typeof latin1Lines> } | undefined;
-  const res = await ctx.http.request({
-    method: 'GET',
-    url,
-    timeoutMs: sourceSetting(ctx.sources, 'quotationsTimeoutMs'),
-    idleTimeoutMs: sourceSetting(ctx.sources, 'quotationsIdleTimeoutMs'),
-    sink: () => {
-      const parser = new QuotationsStreamParser({ board });
-      const lines = latin1Lines((line: string) => parser.line(line));
-      current = { parser, lines };
-      return {
-        write(chunk) {
-          lines.write(chunk);
-          return parser.done;
-        },
-      };
-    },
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
+  const what = `daily quotations (${board})`;
+  const send = () =>
+    ctx.http.request({
+      method: 'GET',
+      url,
+      timeoutMs: sourceSetting(ctx.sources, 'quotationsTimeoutMs'),
+      idleTimeoutMs: sourceSetting(ctx.sources, 'quotationsIdleTimeoutMs'),
+      sink: () => {
+        const parser = new QuotationsStreamParser({ board });
+        const lines = latin1Lines((line: string) => parser.line(line));
+        current = { parser, lines };
+        return {
+          write(chunk) {
+            lines.write(chunk);
+            return parser.done;
+          },
+        };
+      },
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  const res = await unlessRateLimited(ctx, url, what, send);
   if (res.status === 404) return undefined;
-  expectOk(res, `daily quotations (${board})`);
+  expectOk(res, what);
   if (!res.sink || !current) {
     throw new HarbourError(
       ErrorCodes.HttpFailed,
@@ -263,8 +277,9 @@ async function fetchQuotationsReport(
       },
     );
   }
-  current.lines.end();
-  return current.parser.end();
+  const { parser, lines } = current;
+  lines.end();
+  return unlessBotWall(ctx, url, what, parser.pageStart, () => parser.end());
 }
 
 /**
@@ -316,12 +331,14 @@ export async function fetchQuotations(ctx: Ctx, date: string): Promise<Fetched<'
 export async function fetchSecurities(ctx: Ctx): Promise<Fetched<'securities'>> {
   const url = `${ctx.sources.hkexBaseUrl}/eng/services/trading/securities/securitieslists/ListOfSecurities.xlsx`;
   const res = expectOk(
-    await ctx.http.request({
-      method: 'GET',
-      url,
-      timeoutMs: sourceSetting(ctx.sources, 'securitiesTimeoutMs'),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    }),
+    await unlessRateLimited(ctx, url, 'list of securities', () =>
+      ctx.http.request({
+        method: 'GET',
+        url,
+        timeoutMs: sourceSetting(ctx.sources, 'securitiesTimeoutMs'),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      }),
+    ),
     'list of securities',
   );
   const { asOf, rows } = await parseSecuritiesList(res.body);

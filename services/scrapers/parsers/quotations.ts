@@ -152,6 +152,11 @@ export class QuotationsStreamParser {
     this.board = opts.board ?? 'main';
   }
 
+  /** The first 64 KB of the page, for telling what a page without quotations is (maintenance, a bot wall…). */
+  get pageStart(): string {
+    return this.sample;
+  }
+
   /** The section is complete and the date is known: later lines change nothing. */
   get done(): boolean {
     return this.phase === 'after' && this.tradeDate !== '';
