@@ -70,7 +70,7 @@ it('parses a ≥ 20 MB chunked CRLF report within the default timeout in flat me
   const defaults = SourcesConfig.properties;
   expect(stream.ms).toBeLessThan(defaults.quotationsTimeoutMs.default);
   expect(whole.ms).toBeLessThan(defaults.quotationsTimeoutMs.default);
-  // Flat: reading every byte streamed costs little above the early stop (measured +11 to +25 MB for
+  // Flat: reading every byte streamed costs little above the early stop (measured +11 to +29 MB for
   // 26.8 MB, garbage the GC has not yet returned), while buffering holds the body, its string and its
   // lines at once (measured +67 to +70 MB over the whole streamed read).
   expect(whole.maxRssMb - stream.maxRssMb).toBeLessThan(40);
