@@ -269,13 +269,10 @@ async function fetchQuotationsReport(
   if (res.status === 404) return undefined;
   expectOk(res, what);
   if (!res.sink || !current) {
-    throw new HarbourError(
-      ErrorCodes.HttpFailed,
-      `daily quotations (${board}): HTTP ${res.status} from ${url}`,
-      {
-        detail: { url, status: res.status },
-      },
-    );
+    // Not a 2xx that streamed (a redirect not followed, …): nothing was read.
+    throw new HarbourError(ErrorCodes.HttpFailed, `${what}: HTTP ${res.status} from ${url}`, {
+      detail: { url, status: res.status },
+    });
   }
   const { parser, lines } = current;
   lines.end();
