@@ -22,6 +22,9 @@ export const SecurityRow = Type.Object(
   { additionalProperties: false },
 );
 
+/** Which HKEX board's Daily Quotations report a row comes from: main board or GEM (codes 08xxx). */
+export const QuoteBoard = Type.Union([Type.Literal('main'), Type.Literal('gem')]);
+
 export const QuoteStatus = Type.Union([
   Type.Literal('traded'),
   Type.Literal('no_trade'),
@@ -34,6 +37,7 @@ export const QuoteRow = Type.Object(
   {
     code: StockCode,
     trade_date: IsoDate,
+    board: QuoteBoard,
     name: Type.String(),
     currency: NullableString,
     status: QuoteStatus,
@@ -106,6 +110,7 @@ export const CcassRow = Type.Object(
 
 export type SecurityRow = Static<typeof SecurityRow>;
 export type QuoteRow = Static<typeof QuoteRow>;
+export type QuoteBoard = Static<typeof QuoteBoard>;
 export type FundamentalRow = Static<typeof FundamentalRow>;
 export type CcassRow = Static<typeof CcassRow>;
 

@@ -52,6 +52,20 @@ export const ErrorCodes = {
   Unreachable: 'HARBOUR_ERR_UNREACHABLE',
   /** A query names something that does not exist (e.g. no gold row for a lineage request). */
   NotFound: 'HARBOUR_ERR_NOT_FOUND',
+  /**
+   * HTTP client / sources: the answer looks like a bot wall (bot-management script, challenge page)
+   * or a rate limit (429 after retries, 403 that is not the asked page). The host is slowed down;
+   * retried later, never read as a layout change.
+   */
+  HttpBlocked: 'HARBOUR_ERR_HTTP_BLOCKED',
+  /** Planner: the asked date is outside what the source serves (CCASS: the last `ccassHistoryDays`); refused before any request. */
+  SourceWindow: 'HARBOUR_ERR_SOURCE_WINDOW',
+  /**
+   * Daily quotations: one board's report (main board `dYYMMDDe.htm` or GEM `e_GYYMMDD.htm`) is
+   * missing (404) while the other exists; nothing is published (retried, then DLQ), so a day is
+   * never half-collected.
+   */
+  QuotationsBoardMissing: 'HARBOUR_ERR_QUOTATIONS_BOARD_MISSING',
   /** Shutdown: the drain deadline passed and the service was closed by force. */
   ShutdownForced: 'HARBOUR_ERR_SHUTDOWN_FORCED',
 } as const;

@@ -250,7 +250,13 @@ describe('pipeline on a 3-node JetStream cluster', () => {
       await startScrapers(
         {
           ...defaults,
-          sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
+          // planner window off: it runs on the real clock, the fixture site's `today` is fixed
+          sources: {
+            ccassBaseUrl: site.url,
+            hkexBaseUrl: site.url,
+            quoteBaseUrl: site.url,
+            ccassHistoryDays: 0,
+          },
           http: {
             ...defaults.http,
             requestsPerSecond: 400,

@@ -28,7 +28,8 @@ let scrapers: Service | undefined;
 
 const scrapersConfig = (over: Partial<ScrapersConfig> = {}): ScrapersConfig => ({
   ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig),
-  sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
+  // The planner's CCASS window runs on the real clock; the fixture site (with its own `today`) keeps its own.
+  sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url, ccassHistoryDays: 0 },
   http: {
     ...(Value.Default(ScrapersConfig, {}) as ScrapersConfig).http,
     requestsPerSecond: 100,

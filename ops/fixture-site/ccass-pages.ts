@@ -10,7 +10,6 @@ import type { CcassTemplate } from './samples.ts';
 
 export interface FormTokens {
   viewState: string;
-  eventValidation: string;
 }
 
 export type SortBy = 'shareholding' | 'participantid' | 'participantname';
@@ -55,7 +54,6 @@ function pageVars(t: FormState): Record<string, string> {
   })();
   return {
     VIEWSTATE: t.tokens.viewState,
-    EVENTVALIDATION: t.tokens.eventValidation,
     TODAY: t.today.replaceAll('-', ''),
     SORTBY: t.sortBy,
     SORTDIR: t.sortDir,

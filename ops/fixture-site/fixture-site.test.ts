@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTradingDay, tradingDaysBetween, useMarket } from './calendar.ts';
 import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from './index.ts';
 import { loadSamples, SAMPLE_FILES } from './samples.ts';
+import { SECURITIES_HEADER_2025 } from './securities.ts';
 import {
   ccassFigures,
   ccassForm,
@@ -21,7 +22,8 @@ const TODAY = '2026-10-12';
 let site: FixtureSite;
 
 beforeAll(async () => {
-  site = await startFixtureSite({ samplesDir, seed: 7, today: TODAY });
+  // The whole generated history (these tests read 2019 and 2025 pages); the default 12-month window is tested below.
+  site = await startFixtureSite({ samplesDir, seed: 7, today: TODAY, ccassHistoryDays: null });
 });
 afterAll(async () => {
   await site?.close();
@@ -35,9 +37,7 @@ async function latin1(url: string): Promise<{ status: number; text: string; byte
 
 /** Result page without the per-response hidden tokens. */
 function stable(html: string): string {
-  return html
-    .replace(/(id="__VIEWSTATE" value=")[^"]*/, '$1')
-    .replace(/(id="__EVENTVALIDATION" value=")[^"]*/, '$1');
+  return html.replace(/(id="__VIEWSTATE" value=")[^"]*/, '$1');
 }
 
 describe('calendar', () => {
@@ -77,18 +77,20 @@ describe('CCASS search form flow', () => {
     for (const k of [
       '__VIEWSTATE',
       '__VIEWSTATEGENERATOR',
-      '__EVENTVALIDATION',
       'today',
       'sortBy',
       'sortDirection',
+      'originalShareholdingDate',
     ]) {
       expect(a[k], k).toBeTruthy();
     }
+    // the 2026 form (09868 captures) has no __EVENTVALIDATION, and a POST without one works
+    expect(a).not.toHaveProperty('__EVENTVALIDATION');
+    expect(a).toHaveProperty('alertMsg');
     expect(a.today).toBe('20261012');
     expect(a.sortBy).toBe('shareholding');
     expect(a.sortDirection).toBe('desc');
     expect(a.__VIEWSTATE).not.toBe(b.__VIEWSTATE);
-    expect(a.__EVENTVALIDATION).not.toBe(b.__EVENTVALIDATION);
 
     const { status, html } = await ccassPost(site.url, a, '00005', '2026-10-02');
     expect(status).toBe(200);
@@ -104,23 +106,15 @@ describe('CCASS search form flow', () => {
     expect(again.html).toContain('CK HUTCHISON HOLDINGS LIMITED');
   });
 
-  it('refuses a POST whose view state or event validation was not issued here', async () => {
+  it('refuses a POST whose view state was not issued here', async () => {
     const forged = {
       __VIEWSTATE: '/wEPDwULLTIwNTMyMzMwMThkZLiCLeQCG/lBVJcNezUV/J0rsyMr',
       __VIEWSTATEGENERATOR: 'A7B2BBE2',
-      __EVENTVALIDATION: '/wEdAAKqgjxdNl3L5NJPeqBLGBB3',
     };
     const r1 = await ccassPost(site.url, forged, '00700', '2026-10-02');
     expect(r1.status).toBe(500);
     expect(r1.html).toContain('Validation of viewstate MAC failed');
     const real = await ccassForm(site.url);
-    const r2 = await ccassPost(
-      site.url,
-      { ...real, __EVENTVALIDATION: forged.__EVENTVALIDATION },
-      '00700',
-      '2026-10-02',
-    );
-    expect(r2.status).toBe(500);
     const { __VIEWSTATE: _dropped, ...noViewState } = real;
     const r3 = await ccassPost(site.url, noViewState, '00700', '2026-10-02');
     expect(r3.status).toBe(500);
@@ -158,8 +152,8 @@ describe('CCASS search form flow', () => {
     expect(hiddenFields(bad.html).alertMsg).toMatch(/date entered is not valid/);
   });
 
-  it('enforces the one-year window only when configured', async () => {
-    const strict = await startFixtureSite({ samplesDir, seed: 7, today: TODAY, ccassHistoryDays: 365 });
+  it('enforces the one-year window by default, as the real site does', async () => {
+    const strict = await startFixtureSite({ samplesDir, seed: 7, today: TODAY });
     try {
       const old = await ccassSearch(strict.url, '00700', '2019-10-29');
       expect(hiddenFields(old.html).alertMsg).toMatch(/out of range/);
@@ -264,14 +258,56 @@ describe('daily quotations', () => {
     const { status, text, bytes } = await latin1(site.url + quotationsPath('2026-10-02'));
     expect(status).toBe(200);
     expect(bytes.includes(0xa9)).toBe(true); // © as a single latin-1 byte
-    expect(text).toContain('<pre>');
+    // several <pre><font size='1'> chunks with CRLF line ends, as the real reports
+    expect(text.split("<pre><font size='1'>").length - 1).toBeGreaterThan(2);
+    expect(text.replace(/\r\n/g, '')).not.toContain('\n');
     expect(text).toContain('DATE: 02 OCT 2026 (FRIDAY)');
     expect(text).toContain('<a name = "quotations">QUOTATIONS</a>');
     expect(text).toContain(' CODE  NAME OF STOCK    CUR PRV.CLO./    ASK/    HIGH/      SHARES TRADED/');
     const lines = reportLines(text);
-    expect(lines.map((l) => l.code)).toEqual(site.universe().map((u) => u.code));
+    const gemCodes = site
+      .universe()
+      .filter((u) => u.code.startsWith('08'))
+      .map((u) => u.code);
+    expect(gemCodes.length).toBeGreaterThan(0);
+    expect(lines.map((l) => l.code)).toEqual(
+      site
+        .universe()
+        .map((u) => u.code)
+        .filter((c) => !gemCodes.includes(c)),
+    );
     expect(text).toMatch(/^\*\s+700 TENCENT {10}HKD /m);
-    expect(text).toMatch(/\d{1,3}(,\d{3})+\n/);
+    expect(text).toMatch(/\d{1,3}(,\d{3})+\r\n/);
+  });
+
+  it('serves the GEM report (08xxx codes) for the same day in the same format', async () => {
+    const { status, text } = await latin1(site.url + quotationsPath('2026-10-02', 'gem'));
+    expect(status).toBe(200);
+    expect(text).toContain('DATE: 02 OCT 2026 (FRIDAY)');
+    const codes = reportLines(text).map((l) => l.code);
+    expect(codes).toEqual(
+      site
+        .universe()
+        .map((u) => u.code)
+        .filter((c) => c.startsWith('08')),
+    );
+    const holiday = await fetch(site.url + quotationsPath('2026-10-01', 'gem'));
+    expect(holiday.status).toBe(404);
+    await holiday.arrayBuffer();
+  });
+
+  it('pads reports to a realistic size on request', async () => {
+    const big = await startFixtureSite({ samplesDir, seed: 7, today: TODAY, quotationsMinBytes: 2_000_000 });
+    try {
+      const { status, text, bytes } = await latin1(big.url + quotationsPath('2026-10-02'));
+      expect(status).toBe(200);
+      expect(bytes.length).toBeGreaterThanOrEqual(2_000_000);
+      expect(reportLines(text).map((l) => l.code)).toEqual(
+        reportLines((await latin1(site.url + quotationsPath('2026-10-02'))).text).map((l) => l.code),
+      );
+    } finally {
+      await big.close();
+    }
   });
 
   it('404s on weekends, holidays and future days like the real site', async () => {
@@ -289,9 +325,10 @@ describe('daily quotations', () => {
     let noTrade = 0;
     let markers = 0;
     for (const d of days) {
-      const { status, text } = await latin1(site.url + quotationsPath(d));
-      expect(status).toBe(200);
-      for (const l of reportLines(text)) {
+      const main = await latin1(site.url + quotationsPath(d));
+      const gem = await latin1(site.url + quotationsPath(d, 'gem'));
+      expect([main.status, gem.status]).toEqual([200, 200]);
+      for (const l of [...reportLines(main.text), ...reportLines(gem.text)]) {
         if (l.marker) markers++;
         if (l.suspended) {
           suspended++;
@@ -312,7 +349,15 @@ describe('daily quotations', () => {
 describe('other endpoints', () => {
   it('serves the CCASS stock list as JSON', async () => {
     const res = await fetch(`${site.url}${PATHS.ccassStockList}?sortby=stockcode&shareholdingdate=20261002`);
-    const list = (await res.json()) as { c: string; n: string }[];
+    const all = (await res.json()) as { c: string; n: string }[];
+    // the real list carries temporary counters (parallel trading) that come and go with the date
+    const temporary = all.filter((x) => /-\s*TEMPORARY COUNTER$/.test(x.n));
+    expect(temporary.map((x) => x.c)).toEqual(['02954']);
+    const later = (await (
+      await fetch(`${site.url}${PATHS.ccassStockList}?sortby=stockcode&shareholdingdate=20261013`)
+    ).json()) as { c: string; n: string }[];
+    expect(later.filter((x) => /TEMPORARY COUNTER$/.test(x.n)).map((x) => x.c)).not.toEqual(['02954']);
+    const list = all.filter((x) => !temporary.includes(x));
     expect(list).toHaveLength(40);
     expect(list).toContainEqual({ c: '00700', n: 'TENCENT' });
     expect(list).toContainEqual({ c: '00001', n: 'CKH HOLDINGS' });
@@ -331,12 +376,25 @@ describe('other endpoints', () => {
     ]);
     const sheet = (await zip.file('xl/worksheets/sheet1.xml')!.async('string')) as string;
     expect(sheet).toContain('<x:c r="A2" s="2" t="str"><x:v>Updated as at 12/10/2026</x:v></x:c>');
-    const samples = await loadSamples(samplesDir);
-    const header = [...sheet.matchAll(/<x:c r="([A-S])3"[^>]*t="str"><x:v>([^<]*)<\/x:v>/g)].map((m) => m[2]);
-    expect(header).toEqual(samples.securitiesHeader.slice(0, 19));
+    const headerOf = (xml: string) =>
+      [...xml.matchAll(/<x:c r="([A-T])3"[^>]*t="str"><x:v>([^<]*)<\/x:v>/g)].map((m) => m[2]);
+    // the current 18-column layout (ListOfSecurities-2025-12-31.xlsx) by default: 17 plain headers
+    // and the rich Spread Table header (a shared string) in P3
+    expect(headerOf(sheet)).toEqual([...SECURITIES_HEADER_2025, 'Trading Currency', 'RMB Counter']);
+    expect(sheet).toMatch(/<x:c r="P3"[^>]* t="s">/);
     expect(sheet).toContain('<x:c r="A4" s="5" t="str"><x:v>00001</x:v></x:c>');
     const wbXml = await zip.file('xl/workbook.xml')!.async('string');
     expect(wbXml).toContain('name="ListOfSecurities"');
+
+    // the older layout on request
+    const old = await fetch(`${site.url}${PATHS.securities}?date=2026-10-12&layout=2021`);
+    const oldSheet = (await (
+      await JSZip.loadAsync(Buffer.from(await old.arrayBuffer()))
+    )
+      .file('xl/worksheets/sheet1.xml')!
+      .async('string')) as string;
+    const samples = await loadSamples(samplesDir);
+    expect(headerOf(oldSheet)).toEqual(samples.securitiesHeader.slice(0, 19));
   });
 
   it('answers the quote widget (JSONP) with the latest quote, ignoring a date', async () => {

@@ -39,10 +39,10 @@ import {
 } from './ccass-pages.ts';
 import { type FaultInput, FaultSwitches, RequestStats } from './faults.ts';
 import { type DayQuote, Market } from './market.ts';
-import { dateFromReportName, quotationsBytes } from './quotations.ts';
+import { quotationsBytes, reportOfPath } from './quotations.ts';
 import { equitiesPage, QuoteTokens, widgetBody, widgetData } from './quote-widget.ts';
 import { CCASS_SAMPLE, loadSamples, type Samples } from './samples.ts';
-import { securitiesWorkbook, type WorkbookFlavor } from './securities.ts';
+import { securitiesWorkbook, type WorkbookFlavor, type WorkbookLayout } from './securities.ts';
 import { buildUniverse, FX_PER_HKD, type Stock } from './universe.ts';
 
 export { EPOCH, isTradingDay, LAST_DAY, tradingDaysBetween, useMarket } from './calendar.ts';
@@ -80,8 +80,20 @@ export interface FixtureSiteConfig {
   stocks?: number;
   /** The site's "today" (`yyyy-mm-dd`, HK date); default the real date in Hong Kong. Nothing after it exists. */
   today?: string;
-  /** If set, CCASS refuses shareholding dates more than this many days before today (the real site: 365). */
-  ccassHistoryDays?: number;
+  /**
+   * CCASS refuses shareholding dates more than this many days before today ("out of range"), as the
+   * real site does; default 365. `null` or 0 serves the whole generated history (tests of old dates).
+   */
+  ccassHistoryDays?: number | null;
+  /** Daily Quotations reports are padded (more trade records) to at least this many bytes; default as generated (tens of KB). A real one is ~25 MB. */
+  quotationsMinBytes?: number;
+  /** Lines per `<pre><font size='1'>` chunk of a quotations report; default 64. */
+  quotationsChunkLines?: number;
+  /**
+   * Layout of the List of Securities workbook: `2025` (default, the current 18 columns with Trading
+   * Currency) or `2021` (the older one, no currency column). A request may ask `?layout=2021`.
+   */
+  securitiesLayout?: WorkbookLayout;
   /** How long a quote widget token lives before the equities page hands out a new one (default 24 h; the real lifetime is not known). */
   quoteTokenTtlMs?: number;
   /** The `market` setting (holiday additions/removals) the site trades on; see {@link useMarket}. Default: the Hong Kong calendar as is. */
@@ -132,21 +144,25 @@ function token(prefix: string, bytes: number): string {
   return prefix + randomBytes(bytes).toString('base64');
 }
 
+/**
+ * View states issued by the form. The 2026 form has no __EVENTVALIDATION (09868 captures), so only
+ * __VIEWSTATE is checked. What the real site answers to a postback with a foreign or missing view
+ * state is unknown; SOURCES.md only says it then finds no results. Here: the ASP.NET error page.
+ */
 class TokenStore {
-  private readonly issued = new Map<string, string>();
+  private readonly issued = new Set<string>();
   constructor(private readonly max = 20_000) {}
-  issue(): { viewState: string; eventValidation: string } {
+  issue(): { viewState: string } {
     const viewState = token('/wEPDwUKLTEyNzc0NjI0MWRk', 24);
-    const eventValidation = token('/wEdAAT', 30);
-    this.issued.set(viewState, eventValidation);
+    this.issued.add(viewState);
     if (this.issued.size > this.max) {
-      const first = this.issued.keys().next().value;
+      const first = this.issued.values().next().value;
       if (first !== undefined) this.issued.delete(first);
     }
-    return { viewState, eventValidation };
+    return { viewState };
   }
-  valid(viewState: string | null, eventValidation: string | null): boolean {
-    return viewState !== null && eventValidation !== null && this.issued.get(viewState) === eventValidation;
+  valid(viewState: string | null): boolean {
+    return viewState !== null && this.issued.has(viewState);
   }
 }
 
@@ -214,8 +230,10 @@ export async function startFixtureSite(
   );
   const workbooks = new Map<string, Promise<Buffer>>();
   const latest = tradingDayOnOrBefore(today) ?? EPOCH;
+  const historyDays = config.ccassHistoryDays === undefined ? 365 : config.ccassHistoryDays || undefined;
 
-  const model = buildModel(universe, market, ccass, latest);
+  const securitiesLayout: WorkbookLayout = config.securitiesLayout ?? '2025';
+  const model = buildModel(universe, market, ccass, latest, securitiesLayout);
 
   const ccassDateState = (
     base: Omit<FormState, 'tokens' | 'today' | 'sortBy' | 'sortDir'> & { sortBy?: SortBy; sortDir?: SortDir },
@@ -229,7 +247,7 @@ export async function startFixtureSite(
       code: base.code,
       name: base.name,
     };
-    if (config.ccassHistoryDays !== undefined) state.minDate = addDays(today, -config.ccassHistoryDays);
+    if (historyDays !== undefined) state.minDate = addDays(today, -historyDays);
     if (base.alert !== undefined) state.alert = base.alert;
     return state;
   };
@@ -247,7 +265,7 @@ export async function startFixtureSite(
       return send(res, 200, HTML, html, sessionCookie);
     }
     const form = new URLSearchParams(body);
-    if (!tokens.valid(form.get('__VIEWSTATE'), form.get('__EVENTVALIDATION'))) {
+    if (!tokens.valid(form.get('__VIEWSTATE'))) {
       log?.warn({ path: p }, 'fixture site: CCASS postback with a view state not issued here');
       return send(res, 500, HTML, viewStateErrorPage());
     }
@@ -268,7 +286,7 @@ export async function startFixtureSite(
     if (!dm || !isIsoDate(iso))
       return send(res, 200, HTML, alertPage(tpl, ccassDateState(echo), MESSAGES.invalidDate));
     if (!stock) return send(res, 200, HTML, alertPage(tpl, ccassDateState(echo), MESSAGES.invalidCode));
-    if (config.ccassHistoryDays !== undefined && iso < addDays(today, -config.ccassHistoryDays)) {
+    if (historyDays !== undefined && iso < addDays(today, -historyDays)) {
       return send(res, 200, HTML, alertPage(tpl, ccassDateState(echo), MESSAGES.outOfRange));
     }
     if (code === CCASS_SAMPLE.code && iso === CCASS_SAMPLE.date) {
@@ -294,19 +312,58 @@ export async function startFixtureSite(
     return send(res, 200, HTML, html);
   }
 
+  // Temporary counters of the real 2019 list (`…-TEMPORARY COUNTER`, parallel trading after a
+  // board-lot or share change). Each is in the list for 15 of every 40 calendar days, staggered:
+  // how long real ones last varies (weeks). Their CCASS search pages are not generated (the search
+  // answers "not valid"); what the real search shows for one is not known from any capture.
+  const temporaryCounters = [...samples.longNames]
+    .filter(([, n]) => /-\s*TEMPORARY COUNTER$/i.test(n))
+    .map(([c, n]) => ({ c, n }))
+    .slice(0, 3);
   function stockList(url: URL, res: ServerResponse) {
     const by = (url.searchParams.get('sortby') ?? 'stockcode').toLowerCase();
-    const list = universe.map((s) => ({ c: s.code, n: s.name }));
+    // The list as at `shareholdingdate` (yyyymmdd); absent or unreadable: as at today (the real
+    // site's answer to a bad date is not known).
+    const raw = url.searchParams.get('shareholdingdate') ?? '';
+    const asked = /^\d{8}$/.test(raw) ? `${raw.slice(0, 4)}-${raw.slice(4, 6)}-${raw.slice(6)}` : today;
+    const date = isIsoDate(asked) ? asked : today;
+    const day = Math.floor(Date.parse(`${date}T00:00:00Z`) / 86_400_000);
+    const list = [
+      ...universe.map((s) => ({ c: s.code, n: s.name })),
+      ...temporaryCounters.filter((_, i) => (day + i * 13) % 40 < 15),
+    ].sort((a, b) => a.c.localeCompare(b.c));
     if (by === 'stockname') list.sort((a, b) => a.n.localeCompare(b.n));
     send(res, 200, 'application/json; charset=utf-8', JSON.stringify(list));
   }
 
+  // The latest two reports (a day's main board and GEM): a padded one takes a while to generate.
+  const reports = new Map<string, Buffer>();
   function quotations(file: string, res: ServerResponse) {
-    const date = dateFromReportName(file);
-    if (!date || !isIsoDate(date) || date < EPOCH || date > LAST_DAY || date > today || !isTradingDay(date)) {
+    const report = reportOfPath(file);
+    const date = report?.date;
+    if (
+      !report ||
+      !date ||
+      !isIsoDate(date) ||
+      date < EPOCH ||
+      date > LAST_DAY ||
+      date > today ||
+      !isTradingDay(date)
+    ) {
       return send(res, 404, HTML, NOT_FOUND);
     }
-    send(res, 200, 'text/html', quotationsBytes(market, date));
+    const key = `${date}:${report.board}`;
+    let bytes = reports.get(key);
+    if (!bytes) {
+      const opts = {
+        ...(config.quotationsMinBytes ? { minBytes: config.quotationsMinBytes } : {}),
+        ...(config.quotationsChunkLines ? { chunkLines: config.quotationsChunkLines } : {}),
+      };
+      bytes = quotationsBytes(market, date, report.board, opts);
+      if (reports.size >= 2) reports.delete(reports.keys().next().value!);
+      reports.set(key, bytes);
+    }
+    send(res, 200, 'text/html', bytes);
   }
 
   async function securities(url: URL, res: ServerResponse) {
@@ -314,10 +371,12 @@ export async function startFixtureSite(
     if (d !== null && !isIsoDate(d)) return send(res, 400, HTML, '<h1>Bad date</h1>');
     const asOf = d ?? nextTradingDay(today);
     const flavor: WorkbookFlavor = url.searchParams.get('flavor') === 'exceljs' ? 'exceljs' : 'real';
-    const key = `${asOf}:${flavor}`;
+    const asked = url.searchParams.get('layout');
+    const layout: WorkbookLayout = asked === '2021' || asked === '2025' ? asked : securitiesLayout;
+    const key = `${asOf}:${flavor}:${layout}`;
     let wb = workbooks.get(key);
     if (!wb) {
-      wb = securitiesWorkbook(universe, asOf, flavor);
+      wb = securitiesWorkbook(universe, asOf, flavor, layout);
       workbooks.set(key, wb);
       wb.catch(() => workbooks.delete(key));
     }
@@ -492,6 +551,7 @@ function buildModel(
   market: Market,
   ccass: CcassModel,
   latest: string,
+  securitiesLayout: WorkbookLayout,
 ): FixtureModel {
   const byCode = new Map(universe.map((s) => [s.code, s]));
   const n = (milli: number | null) => (milli === null ? null : milli / 1000);
@@ -510,6 +570,7 @@ function buildModel(
         rows.push({
           code: s.code,
           trade_date: date,
+          board: s.board,
           name: s.name.slice(0, 16).trim(),
           currency: s.currency,
           status: q.status,
@@ -587,8 +648,8 @@ function buildModel(
           sub_category: orNull(s.security.subCategory),
           board_lot: s.boardLot,
           isin: orNull(s.security.isin),
-          // the real workbook has no currency column
-          currency: null,
+          // the 2025 layout has a Trading Currency column, the 2021 one none
+          currency: securitiesLayout === '2025' ? s.currency : null,
         }),
       ),
     fundamental(code) {

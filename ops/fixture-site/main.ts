@@ -1,7 +1,8 @@
 /**
  * Starts the fixture HKEX site standalone:
  *   npx tsx ops/fixture-site/main.ts --port 8080 [--host 127.0.0.1] [--seed 1] [--stocks 40]
- *     [--today yyyy-mm-dd] [--samples <dir>] [--ccass-history-days 365] [--quote-token-ttl-ms 86400000]
+ *     [--today yyyy-mm-dd] [--samples <dir>] [--ccass-history-days 365 (0 = whole history)]
+ *     [--quotations-min-bytes 25000000] [--securities-layout 2025|2021] [--quote-token-ttl-ms 86400000]
  * Prints the base URL; Ctrl-C stops it.
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +19,8 @@ const { values } = parseArgs({
     samples: { type: 'string' },
     'ccass-history-days': { type: 'string' },
     'quote-token-ttl-ms': { type: 'string' },
+    'quotations-min-bytes': { type: 'string' },
+    'securities-layout': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -25,9 +28,15 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(
-    'usage: npx tsx ops/fixture-site/main.ts [--port 8080] [--host 127.0.0.1] [--seed 1] [--stocks 40] [--today yyyy-mm-dd] [--samples dir] [--ccass-history-days 365] [--quote-token-ttl-ms 86400000] [--quiet]',
+    'usage: npx tsx ops/fixture-site/main.ts [--port 8080] [--host 127.0.0.1] [--seed 1] [--stocks 40] [--today yyyy-mm-dd] [--samples dir] [--ccass-history-days 365] [--quotations-min-bytes N] [--securities-layout 2025|2021] [--quote-token-ttl-ms 86400000] [--quiet]',
   );
   process.exit(0);
+}
+
+const layout = values['securities-layout'];
+if (layout !== undefined && layout !== '2021' && layout !== '2025') {
+  console.error(`--securities-layout: expected 2025 or 2021, got "${layout}"`);
+  process.exit(2);
 }
 
 const int = (name: string, v: string | undefined): number | undefined => {
@@ -55,6 +64,10 @@ const site = await startFixtureSite(
     ...(values['quote-token-ttl-ms']
       ? { quoteTokenTtlMs: int('quote-token-ttl-ms', values['quote-token-ttl-ms']) }
       : {}),
+    ...(values['quotations-min-bytes']
+      ? { quotationsMinBytes: int('quotations-min-bytes', values['quotations-min-bytes']) }
+      : {}),
+    ...(layout === '2021' || layout === '2025' ? { securitiesLayout: layout } : {}),
   },
   { logger },
 );

@@ -1,7 +1,11 @@
 /**
- * Daily Quotations report (`dYYMMDDe.htm`) in the format of QUOTATIONS-FORMAT.md: one `<pre>` of
- * fixed-width latin-1 text with named anchors per section, a DATE line, a two-line header and two
- * lines per security (one line when suspended/halted). Encoded as latin-1 bytes.
+ * Daily Quotations reports in the format of QUOTATIONS-FORMAT.md: the main board's `dYYMMDDe.htm`
+ * and GEM's `GEM/e_GYYMMDD.htm` (GEM stocks, codes 08xxx, only there). Fixed-width latin-1 text
+ * with named anchors per section, a DATE line, a two-line header and two lines per security (one
+ * line when suspended/halted), CRLF line ends, cut into several `<pre><font size='1'>` chunks as
+ * the real ~25 MB files are. Where a chunk is cut and how the GEM report's title reads are not known
+ * from any capture: chunks here are every `chunkLines` lines, and the GEM report is assumed to
+ * have the main report's layout (as HKEX describes it).
  */
 import { tradingDayIndex } from './calendar.ts';
 import { commas, escapeHtml, milliStr, reportDate } from './format.ts';
@@ -73,9 +77,23 @@ export function quotationLines(stock: Stock, q: DayQuote): string[] {
   return [l1, l2];
 }
 
-/** The whole report for a trading day, as text (HTML-escaped inside the `<pre>`). */
-export function quotationsHtml(market: Market, date: string): string {
-  const quotes = market.universe.map((s) => ({ s, q: market.day(s.code, date)! }));
+export interface QuotationsOptions {
+  /** Lines per `<pre><font size='1'>` chunk (default 64, so even small reports have several). */
+  chunkLines?: number;
+  /** Pad the sales records with more trades until the report has at least this many bytes (0 = as generated). */
+  minBytes?: number;
+}
+
+/** One board's report for a trading day, as HTML (text HTML-escaped inside the `<pre>` chunks). */
+export function quotationsHtml(
+  market: Market,
+  date: string,
+  board: 'main' | 'gem' = 'main',
+  opts: QuotationsOptions = {},
+): string {
+  const quotes = market.universe
+    .filter((s) => s.board === board)
+    .map((s) => ({ s, q: market.day(s.code, date)! }));
   const traded = quotes.filter((x) => x.q.status === 'traded');
   const totalTurnover = traded.reduce((a, x) => a + (x.s.currency === 'RMB' ? 0 : (x.q.turnover ?? 0)), 0);
   const adv = traded.filter((x) => x.q.close > x.q.prevClose).length;
@@ -85,7 +103,9 @@ export function quotationsHtml(market: Market, date: string): string {
   const out: string[] = [];
   const esc = (s: string) => escapeHtml(s).replace(/&quot;/g, '"');
   const section = (anchor: string, title: string, lines: string[]) => {
-    out.push(`<a name = "${anchor}">${title}</a>`, '', ...lines.map(esc), '', RULE);
+    out.push(`<a name = "${anchor}">${title}</a>`, '');
+    for (const l of lines) out.push(esc(l)); // no spread: a padded section has ~10^6 lines
+    out.push('', RULE);
   };
 
   out.push(
@@ -93,7 +113,9 @@ export function quotationsHtml(market: Market, date: string): string {
     '                    THE STOCK EXCHANGE OF HONG KONG LIMITED',
     '                  ' + esc('\u00a9 Hong Kong Exchanges and Clearing Limited'),
     '',
-    '                               DAILY QUOTATIONS',
+    board === 'gem'
+      ? '                             GEM DAILY QUOTATIONS'
+      : '                               DAILY QUOTATIONS',
     '',
     `DATE: ${reportDate(date)}`,
     '',
@@ -125,6 +147,15 @@ export function quotationsHtml(market: Market, date: string): string {
     sales.push(
       `       ${prices.map((p, k) => `${commas(s.boardLot * (1 + ((i + k) % 7)))}-${p}`).join(' ')}`,
     );
+  }
+  // A real report is ~25 MB, nearly all of it trade records: more trades of the same stocks.
+  const minBytes = opts.minBytes ?? 0;
+  if (minBytes > 0 && sales.length > 0) {
+    const size = () => sales.length * 40 + out.reduce((a, l) => a + l.length + 2, 0);
+    const base = sales.slice();
+    for (let k = 1; size() < minBytes; k++) {
+      for (let j = 1; j < base.length; j += 2) sales.push(base[j - 1]!, `${base[j]!}  (${k})`);
+    }
   }
   section('sales_all', 'SALES RECORDS FOR ALL STOCKS', sales);
   section(
@@ -166,27 +197,42 @@ export function quotationsHtml(market: Market, date: string): string {
     '# Other remarks: see the relevant announcements',
   ]);
 
-  return `<html>
-<head>
-<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">
-<title>The Stock Exchange of Hong Kong Limited - Daily Quotations</title>
-</head>
-<body>
-<pre>
-${out.join('\n')}
-</pre>
-</body>
-</html>
-`;
+  const chunkLines = Math.max(1, opts.chunkLines ?? 64);
+  const chunks: string[] = [];
+  for (let i = 0; i < out.length; i += chunkLines) {
+    chunks.push(`<pre><font size='1'>\r\n${out.slice(i, i + chunkLines).join('\r\n')}\r\n</font></pre>`);
+  }
+  return [
+    '<html>',
+    '<head>',
+    '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">',
+    `<title>The Stock Exchange of Hong Kong Limited - ${board === 'gem' ? 'GEM ' : ''}Daily Quotations</title>`,
+    '</head>',
+    '<body>',
+    ...chunks,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\r\n');
 }
 
 /** Report bytes (latin-1). */
-export function quotationsBytes(market: Market, date: string): Buffer {
-  return Buffer.from(quotationsHtml(market, date), 'latin1');
+export function quotationsBytes(
+  market: Market,
+  date: string,
+  board: 'main' | 'gem' = 'main',
+  opts: QuotationsOptions = {},
+): Buffer {
+  return Buffer.from(quotationsHtml(market, date, board, opts), 'latin1');
 }
 
-/** `d261002e.htm` → `2026-10-02` (two-digit years are 20xx). */
-export function dateFromReportName(name: string): string | undefined {
+/**
+ * The report a path (under `/eng/stat/smstat/dayquot/`) names: `d261002e.htm` → main board,
+ * `GEM/e_G261002.htm` → GEM, both 2026-10-02 (two-digit years are 20xx).
+ */
+export function reportOfPath(name: string): { date: string; board: 'main' | 'gem' } | undefined {
   const m = /^d(\d{2})(\d{2})(\d{2})e\.htm$/i.exec(name);
-  return m ? `20${m[1]}-${m[2]}-${m[3]}` : undefined;
+  if (m) return { date: `20${m[1]}-${m[2]}-${m[3]}`, board: 'main' };
+  const g = /^GEM\/e_G(\d{2})(\d{2})(\d{2})\.htm$/i.exec(name);
+  return g ? { date: `20${g[1]}-${g[2]}-${g[3]}`, board: 'gem' } : undefined;
 }

@@ -25,7 +25,7 @@ export interface SampleParticipant {
 }
 
 export interface CcassTemplate {
-  /** Page start up to the result area; placeholders {{VIEWSTATE}} {{EVENTVALIDATION}} {{TODAY}} {{SORTBY}} {{SORTDIR}} {{ALERT}} {{DATE_YMD}} {{DATE_DMY}} {{CODE}} {{NAME}}. */
+  /** Page start up to the result area; placeholders {{VIEWSTATE}} {{TODAY}} {{SORTBY}} {{SORTDIR}} {{ALERT}} {{DATE_YMD}} {{DATE_DMY}} {{CODE}} {{NAME}}. */
   pageHead: string;
   /** Page end after the result area; {{MAXDATE}} {{MINDATE}}. */
   pageTail: string;
@@ -168,18 +168,14 @@ export function deriveCcass(html: string): {
     '$1{{VIEWSTATE}}$2',
     '__VIEWSTATE',
   );
-  head = replaceOne(
-    head,
-    /(<input type="hidden" name="__VIEWSTATEGENERATOR" id="__VIEWSTATEGENERATOR" value="[^"]*" \/>)/,
-    '$1\n\t<input type="hidden" name="__EVENTVALIDATION" id="__EVENTVALIDATION" value="{{EVENTVALIDATION}}" />',
-    '__VIEWSTATEGENERATOR',
-  );
   head = replaceOne(head, /(name="today" id="today" value=")[^"]*(")/, '$1{{TODAY}}$2', 'today');
   head = replaceOne(head, /(name="sortBy" id="sortBy" value=")[^"]*(")/, '$1{{SORTBY}}$2', 'sortBy');
   head = replaceOne(
     head,
-    /(name="sortDirection" id="sortDirection" value=")[^"]*(")/,
-    '$1{{SORTDIR}}$2',
+    /(name="sortDirection" id="sortDirection" value=")[^"]*(" \/>)/,
+    // The 2026 form (09868 captures) also carries originalShareholdingDate and has no
+    // __EVENTVALIDATION; the 2019 sample this template comes from has neither.
+    '$1{{SORTDIR}}$2\n\t<input type="hidden" name="originalShareholdingDate" id="originalShareholdingDate" value="{{DATE_YMD}}" />',
     'sortDirection',
   );
   head = replaceOne(head, /(name="alertMsg" id="alertMsg")( \/>)/, '$1{{ALERT}}$2', 'alertMsg');

@@ -1,9 +1,12 @@
 /**
  * The List of Securities workbook for the universe, in the real file's layout: one sheet
  * `ListOfSecurities`, A1 title (merged A1:R1), A2 `Updated as at dd/mm/yyyy`, header row 3 with the
- * real header names, one row per security from row 4, a few empty trailing rows. Built with exceljs,
- * then (flavor `real`, the default) rewritten like the real file: cell text stored inline as
- * `t="str"` values (only A1 and the T3 rich header stay shared strings) and elements prefixed `x:`.
+ * real header names, one row per security from row 4, a few empty trailing rows. Two layouts:
+ * `2025` (default; 18 columns as in ListOfSecurities-2025-12-31.xlsx: Par Value, Admitted to Stock
+ * Options/Futures and ETF / Fund Manager gone, Trading Currency and RMB Counter added) and `2021`
+ * (the older one, ListOfSecurities-2021-10-11.xlsx). Built with exceljs, then (flavor `real`, the
+ * default) rewritten like the real file: cell text stored inline as `t="str"` values (only A1 and
+ * the rich Spread Table header stay shared strings) and elements prefixed `x:`.
  */
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
@@ -31,12 +34,105 @@ export const SECURITIES_HEADER = [
   'Debt Securities Investor Type',
   'POS Eligble',
 ];
-const SPREAD_HEADER = ['Spread Table', '\r\n', '1, 4 = Part A\r\n3 = Part B\r\n5 = Part D'];
 
-const WIDTHS = [
-  18.4, 29.6, 17.3, 32.3, 14.4, 23.6, 27.6, 20.7, 18.1, 18.3, 17.3, 17.3, 17.3, 17.3, 17.3, 25.7, 17.3, 17.3,
-  16.9, 17.7,
+/** Header of the current (2025) layout; the Spread Table header (rich text) stands between POS Eligible and Trading Currency. */
+export const SECURITIES_HEADER_2025 = [
+  'Stock Code',
+  'Name of Securities',
+  'Category',
+  'Sub-Category',
+  'Board Lot',
+  'ISIN',
+  'Expiry Date',
+  'Subject to Stamp Duty',
+  'Shortsell Eligible',
+  'CAS Eligible',
+  'VCM Eligible',
+  'Admitted to CCASS',
+  'Debt Securities Board Lot (Nominal)',
+  'Debt Securities Investor Type',
+  'POS Eligible',
 ];
+
+export type WorkbookLayout = '2025' | '2021';
+
+interface Layout {
+  header: string[];
+  spread: string[];
+  after: string[];
+  widths: number[];
+  values(s: Stock): string[];
+}
+
+const LAYOUTS: Record<WorkbookLayout, Layout> = {
+  '2021': {
+    header: SECURITIES_HEADER,
+    spread: ['Spread Table', '\r\n', '1, 4 = Part A\r\n3 = Part B\r\n5 = Part D'],
+    after: [],
+    widths: [
+      18.4, 29.6, 17.3, 32.3, 14.4, 23.6, 27.6, 20.7, 18.1, 18.3, 17.3, 17.3, 17.3, 17.3, 17.3, 25.7, 17.3,
+      17.3, 16.9, 17.7,
+    ],
+    values: (s) => {
+      const x = s.security;
+      return [
+        s.code,
+        s.name,
+        x.category,
+        x.subCategory,
+        x.boardLot,
+        x.parValue,
+        x.isin,
+        x.expiry,
+        x.stampDuty,
+        x.shortsell,
+        x.cas,
+        x.vcm,
+        x.options,
+        x.futures,
+        x.ccass,
+        x.etfManager,
+        x.debtLot,
+        x.debtInvestor,
+        x.pos,
+        x.spread,
+      ];
+    },
+  },
+  '2025': {
+    header: SECURITIES_HEADER_2025,
+    spread: ['Spread Table', '\r\n', '1 = Part A\r\n3 = Part B\r\n5 = Part D\r\n4 & 6 = Part E'],
+    after: ['Trading Currency', 'RMB Counter'],
+    widths: [
+      18.4, 29.6, 17.3, 32.3, 18.1, 18.3, 17.3, 17.3, 17.3, 17.3, 17.3, 25.7, 17.3, 17.3, 16.9, 17.7, 16.9,
+      20.7,
+    ],
+    // RMB Counter: empty here; which counters the real file links there is not known from the sample's first rows.
+    values: (s) => {
+      const x = s.security;
+      return [
+        s.code,
+        s.name,
+        x.category,
+        x.subCategory,
+        x.boardLot,
+        x.isin,
+        x.expiry,
+        x.stampDuty,
+        x.shortsell,
+        x.cas,
+        x.vcm,
+        x.ccass,
+        x.debtLot,
+        x.debtInvestor,
+        x.pos,
+        x.spread,
+        s.currency,
+        '',
+      ];
+    },
+  },
+};
 
 export type WorkbookFlavor = 'real' | 'exceljs';
 
@@ -51,13 +147,15 @@ export async function securitiesWorkbook(
   universe: readonly Stock[],
   asOf: string,
   flavor: WorkbookFlavor = 'real',
+  layoutName: WorkbookLayout = '2025',
 ): Promise<Buffer> {
+  const layout = LAYOUTS[layoutName];
   const wb = new ExcelJS.Workbook();
   wb.creator = 'HKEX';
   wb.created = new Date(`${asOf}T00:00:00Z`);
   wb.modified = wb.created;
   const ws = wb.addWorksheet('ListOfSecurities', { views: [{ state: 'normal', showGridLines: true }] });
-  ws.columns = WIDTHS.map((width) => ({ width }));
+  ws.columns = layout.widths.map((width) => ({ width }));
   const bold = { name: 'Arial', size: 14, bold: true };
   const arial = { name: 'Arial', size: 11 };
 
@@ -70,16 +168,19 @@ export async function securitiesWorkbook(
 
   const header = ws.getRow(3);
   header.height = 78.75;
-  SECURITIES_HEADER.forEach((h, k) => {
-    const c = header.getCell(k + 1);
+  const plainHeader = (h: string, k: number) => {
+    const c = header.getCell(k);
     c.value = h;
     c.font = { ...arial, bold: true };
     c.alignment = { wrapText: true, vertical: 'middle', horizontal: 'center' };
     c.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFFFE699' } };
-  });
-  const t3 = header.getCell(20);
+  };
+  for (const [k, h] of layout.header.entries()) plainHeader(h, k + 1);
+  const spreadCol = layout.header.length + 1;
+  for (const [k, h] of layout.after.entries()) plainHeader(h, spreadCol + 1 + k);
+  const t3 = header.getCell(spreadCol);
   t3.value = {
-    richText: SPREAD_HEADER.map((text, k) => ({
+    richText: layout.spread.map((text, k) => ({
       text,
       font: { name: 'Arial', size: k === 2 ? 8 : 11, underline: true, bold: k === 0, color: { theme: 10 } },
     })),
@@ -88,29 +189,7 @@ export async function securitiesWorkbook(
 
   let r = 4;
   for (const s of universe) {
-    const x = s.security;
-    const values = [
-      s.code,
-      s.name,
-      x.category,
-      x.subCategory,
-      x.boardLot,
-      x.parValue,
-      x.isin,
-      x.expiry,
-      x.stampDuty,
-      x.shortsell,
-      x.cas,
-      x.vcm,
-      x.options,
-      x.futures,
-      x.ccass,
-      x.etfManager,
-      x.debtLot,
-      x.debtInvestor,
-      x.pos,
-      x.spread,
-    ];
+    const values = layout.values(s);
     const row = ws.getRow(r++);
     row.height = 14.25;
     values.forEach((v, k) => {
@@ -127,7 +206,7 @@ export async function securitiesWorkbook(
   }
   const buf = Buffer.from(await wb.xlsx.writeBuffer());
   if (flavor === 'exceljs') return buf;
-  return realify(buf);
+  return realify(buf, `${t3.address}`);
 }
 
 function escapeXml(s: string): string {
@@ -155,7 +234,7 @@ function prefixX(xml: string): string {
     );
 }
 
-async function realify(xlsx: Buffer): Promise<Buffer> {
+async function realify(xlsx: Buffer, spreadRef: string): Promise<Buffer> {
   const zip = await JSZip.loadAsync(xlsx);
   const sheetPath = 'xl/worksheets/sheet1.xml';
   const sheet = await zip.file(sheetPath)?.async('string');
@@ -172,7 +251,7 @@ async function realify(xlsx: Buffer): Promise<Buffer> {
     (_m, col: string, row: string, a: string, b: string, idx: string) => {
       const i = Number(idx);
       const ref = `${col}${row}`;
-      if (ref === 'A1' || ref === 'T3') {
+      if (ref === 'A1' || ref === spreadRef) {
         if (!newIndex.has(i)) {
           newIndex.set(i, keep.length);
           keep.push(i);

@@ -56,9 +56,12 @@ export async function ccassSearch(
   return ccassPost(baseUrl, await ccassForm(baseUrl), code, date);
 }
 
-/** `2026-10-02` → `/eng/stat/smstat/dayquot/d261002e.htm`. */
-export function quotationsPath(date: string): string {
-  return `${PATHS.quotationsDir}d${date.slice(2, 4)}${date.slice(5, 7)}${date.slice(8, 10)}e.htm`;
+/** `2026-10-02` → `/eng/stat/smstat/dayquot/d261002e.htm` (GEM: `…/dayquot/GEM/e_G261002.htm`). */
+export function quotationsPath(date: string, board: 'main' | 'gem' = 'main'): string {
+  const yymmdd = `${date.slice(2, 4)}${date.slice(5, 7)}${date.slice(8, 10)}`;
+  return board === 'gem'
+    ? `${PATHS.quotationsDir}GEM/e_G${yymmdd}.htm`
+    : `${PATHS.quotationsDir}d${yymmdd}e.htm`;
 }
 
 /** CCASS result page figures read with plain regexes (independent of the scraper parsers). */
@@ -102,7 +105,8 @@ export function reportLines(text: string): ReportLine[] {
     .replace(/&gt;/g, '>')
     .replace(/&quot;/g, '"')
     .replace(/&amp;/g, '&');
-  const lines = section.split('\n');
+  // CRLF line ends; chunk boundaries (`</font></pre>`, `<pre><font size='1'>`) are lines of tags only
+  const lines = section.split(/\r?\n/).filter((l) => !/^\s*(?:<[^>]*>\s*)+$/.test(l));
   const out: ReportLine[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;

@@ -13,6 +13,8 @@ export interface Stock {
   /** Long name (CCASS search page). */
   longName: string;
   currency: 'HKD' | 'RMB' | 'USD';
+  /** Board: GEM stocks (codes 08xxx) are in the GEM report `GEM/e_GYYMMDD.htm`, not in `dYYMMDDe.htm`. */
+  board: 'main' | 'gem';
   /** Securities-list row (text cells as in the workbook). */
   security: SecuritySample;
   boardLot: number;
@@ -224,6 +226,7 @@ export function buildUniverse(samples: Samples, seed: number, stocks: number): S
       name: f.name,
       longName: f.longName,
       currency: 'HKD',
+      board: 'main',
       security,
       boardLot: lotOf(security.boardLot),
       issuedShares: f.issued,
@@ -260,6 +263,12 @@ export function buildUniverse(samples: Samples, seed: number, stocks: number): S
     // one RMB counter for currency variety, when there is room and the sample has it
     const rmb = samples.securities.get('80737');
     if (rmb && want >= 5 && chosen.length === want) chosen[chosen.length - 1] = rmb;
+    // and one GEM stock (08xxx, real name and lot from the sample) so both quotations reports have
+    // rows; with only the five fixed stocks the GEM report has none (the real one always has some)
+    const gem = [...samples.securities.values()]
+      .filter((s) => s.subCategory === 'Equity Securities (GEM)' && samples.longNames.has(s.code))
+      .sort((a, b) => a.code.localeCompare(b.code));
+    if (gem.length > 0 && chosen.length > 0) chosen[0] = gem[rng.int(0, gem.length - 1)]!;
     for (const s of chosen) {
       const r = new SeqRng([seed, strKey(s.code), strKey('params')]);
       const isRmb = s.code.startsWith('8');
@@ -278,6 +287,7 @@ export function buildUniverse(samples: Samples, seed: number, stocks: number): S
         name: s.name,
         longName: samples.longNames.get(s.code) ?? s.name,
         currency: isRmb ? 'RMB' : 'HKD',
+        board: s.subCategory === 'Equity Securities (GEM)' ? 'gem' : 'main',
         security: { ...s },
         boardLot: lotOf(s.boardLot),
         issuedShares: issued,

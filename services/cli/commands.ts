@@ -51,7 +51,7 @@ export function parseKind(value: string): ParseKind {
 
 /** Parses a saved page the way the scrapers would; throws the parser's coded error when the page is refused. */
 export async function parseFile(kind: ParseKind, path: string): Promise<Page> {
-  return parsePage(kind, await readFile(path));
+  return parsePage(kind, await readFile(path), { name: path });
 }
 
 /**

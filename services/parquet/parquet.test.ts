@@ -48,6 +48,7 @@ const fixtures: { [D in Dataset]: ParquetRow[] } = {
     {
       code: '00005',
       trade_date: '2026-05-12',
+      board: 'main',
       name: 'HSBC HOLDINGS',
       currency: 'HKD',
       status: 'traded',
@@ -65,6 +66,7 @@ const fixtures: { [D in Dataset]: ParquetRow[] } = {
     {
       code: '08001',
       trade_date: '1999-12-31',
+      board: 'main',
       name: 'ORIENT SEC',
       currency: null,
       status: 'suspended',
@@ -82,6 +84,7 @@ const fixtures: { [D in Dataset]: ParquetRow[] } = {
     {
       code: '02800',
       trade_date: '2026-02-28',
+      board: 'gem',
       name: 'TRACKER FUND',
       currency: 'HKD',
       status: 'no_trade',
@@ -316,6 +319,7 @@ describe('columnsFor', () => {
     });
     expect(byName('quotes')).toMatchObject({
       trade_date: 'date',
+      board: 'string',
       status: 'string',
       flags: 'string',
       volume: 'double?',

@@ -16,6 +16,7 @@ const PERMANENT = new Set<string>([
   ErrorCodes.ParseLayout,
   ErrorCodes.ParseUnknownStock,
   ErrorCodes.HttpBodyTooLarge,
+  ErrorCodes.SourceWindow,
 ]);
 
 /** Exponential back-off with full jitter, capped. `attempt` starts at 1. */

@@ -21,10 +21,65 @@ export const SourcesConfig = Type.Object(
           'HKEX equities page whose getToken() script holds the quote widget token; unset or empty = hkexBaseUrl + /Market-Data/Securities-Prices/Equities?sc_lang=en',
       }),
     ),
+    ccassHistoryDays: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 365,
+        description:
+          'CCASS serves only this many days back from today (HK); the planner refuses older dates before any request (HARBOUR_ERR_SOURCE_WINDOW); 0 = no limit',
+      }),
+    ),
+    acceptLanguage: Type.Optional(
+      Type.String({
+        default: 'en-US,en;q=0.9',
+        description:
+          'Accept-Language sent to CCASS (with the Referer of its search page), as a browser on the English site does',
+      }),
+    ),
+    quotationsTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 300_000,
+        description:
+          'Whole-download deadline of one Daily Quotations report (a real one is ~25 MB, streamed and parsed as it arrives)',
+      }),
+    ),
+    quotationsIdleTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 30_000,
+        description: 'Daily Quotations: longest wait for the headers or between two body chunks',
+      }),
+    ),
+    securitiesTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 120_000,
+        description: 'Whole-download deadline of the List of Securities workbook (several MB)',
+      }),
+    ),
   },
   { default: {} },
 );
 export type SourcesConfig = Static<typeof SourcesConfig>;
+
+type SourceSetting =
+  | 'ccassHistoryDays'
+  | 'acceptLanguage'
+  | 'quotationsTimeoutMs'
+  | 'quotationsIdleTimeoutMs'
+  | 'securitiesTimeoutMs';
+
+/**
+ * A source setting, or its schema default when the config object was built by hand (tests, tools
+ * that predate the setting): loaded configs always have it filled.
+ */
+export function sourceSetting<K extends SourceSetting>(
+  sources: SourcesConfig,
+  key: K,
+): NonNullable<SourcesConfig[K]> {
+  return (sources[key] ?? SourcesConfig.properties[key].default) as NonNullable<SourcesConfig[K]>;
+}
 
 export const ScrapersConfig = Type.Object(
   {

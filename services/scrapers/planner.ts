@@ -10,7 +10,7 @@ import {
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import { addDays, localDate, type TradingCalendar } from '../calendar/index.ts';
-import type { SourcesConfig } from './config.ts';
+import { type SourcesConfig, sourceSetting } from './config.ts';
 import type { HttpClient } from './http/index.ts';
 import { recordRun } from './run-history.ts';
 import { fetchCcassStockList } from './sources.ts';
@@ -25,6 +25,8 @@ export interface PlannerContext {
   codes: readonly string[];
   logger: Logger;
   signal?: AbortSignal;
+  /** Today's date in Hong Kong (`yyyy-mm-dd`); injectable for tests. Default: the clock's. */
+  today?: () => string;
 }
 
 export interface PlanRequest {
@@ -37,6 +39,25 @@ export interface PlanRequest {
 }
 
 const PER_STOCK: ReadonlySet<Dataset> = new Set(['ccass', 'fundamentals']);
+const TEMPORARY_COUNTER_RE = /-\s*TEMPORARY COUNTER\b/i;
+
+/** Today's date in Hong Kong, `yyyy-mm-dd`. */
+export function hongKongToday(now = new Date()): string {
+  return localDate(now, 'Asia/Hong_Kong');
+}
+
+/**
+ * The oldest date a source serves, or undefined when it has no limit. CCASS serves only the last
+ * `ccassHistoryDays` (12 months on the real site); older dates answer "out of range".
+ */
+export function oldestServedDate(
+  sources: SourcesConfig,
+  dataset: Dataset,
+  today: string,
+): string | undefined {
+  const days = sourceSetting(sources, 'ccassHistoryDays');
+  return dataset === 'ccass' && days > 0 ? addDays(today, -days) : undefined;
+}
 const PUBLISH_BATCH = 256;
 
 export const jobId = (runId: string, dataset: Dataset, date: string, code?: string) =>
@@ -86,6 +107,16 @@ export async function planRun(
     ctx.logger.warn({ ...run, code: ErrorCodes.SnapshotOnly }, (err as Error).message);
     throw err;
   }
+  const oldest = oldestServedDate(ctx.sources, req.dataset, (ctx.today ?? hongKongToday)());
+  if (oldest !== undefined && req.date < oldest) {
+    // Refused before any request: the site would answer every job with "out of range".
+    const note = `${req.dataset} serves only dates from ${oldest} (sources.ccassHistoryDays = ${sourceSetting(ctx.sources, 'ccassHistoryDays')}); ${req.date} is older`;
+    await recordRun(ctx.pool, { ...run, status: 'failed', note }, []);
+    ctx.logger.warn({ ...run, oldest }, 'run refused: date outside what the source serves');
+    throw new HarbourError(ErrorCodes.SourceWindow, note, {
+      detail: { dataset: req.dataset, date: req.date, oldest },
+    });
+  }
   if (!ctx.calendar.isTradingDay(req.date)) {
     await recordRun(ctx.pool, { ...run, status: 'skipped_holiday', note: 'not a trading day' }, []);
     ctx.logger.info(run, 'run skipped: not a trading day');
@@ -94,14 +125,22 @@ export async function planRun(
   let codes: (string | undefined)[] = [undefined];
   if (PER_STOCK.has(req.dataset)) {
     const wanted = req.codes?.length ? req.codes : ctx.codes;
-    codes = wanted.length
-      ? [...wanted]
-      : (
-          await fetchCcassStockList(
-            { http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) },
-            req.date,
-          )
-        ).map((s) => s.code);
+    if (wanted.length) codes = [...wanted];
+    else {
+      const list = await fetchCcassStockList(
+        { http: ctx.http, sources: ctx.sources, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+        req.date,
+      );
+      // Temporary counters (`…-TEMPORARY COUNTER`, parallel trading) are left out: their codes are
+      // reused later by other stocks, so their holdings would sit in another company's history.
+      const kept = list.filter((s) => !TEMPORARY_COUNTER_RE.test(s.name));
+      if (kept.length < list.length)
+        ctx.logger.info(
+          { ...run, temporaryCounters: list.length - kept.length },
+          'temporary counters not planned',
+        );
+      codes = kept.map((s) => s.code);
+    }
   }
   const jobs: ScrapeJob[] = codes.map((code) => ({
     schema_version: SCHEMA_VERSION,

@@ -3,7 +3,7 @@
  * the configured sources by the scrapers' own fetchers (`harbour probe`: same HTTP client, form flow,
  * token handling, headers and politeness as a scrape), so both commands print the same JSON.
  */
-import { ErrorCodes, type FundamentalRow, HarbourError } from '../../contracts/index.ts';
+import { ErrorCodes, type FundamentalRow, HarbourError, type QuoteRow } from '../../contracts/index.ts';
 import type { SourcesConfig } from './config.ts';
 import type { HttpClient } from './http/index.ts';
 import {
@@ -46,10 +46,11 @@ const stockListPage = (rows: { code: string; name: string }[]): Page => ({
   summary: { stocks: rows.length },
   rows,
 });
-const quotationsPage = (tradeDate: string, rows: unknown[]): Page => ({
-  summary: { tradeDate, securities: rows.length },
-  rows,
-});
+const quotationsPage = (tradeDate: string, rows: QuoteRow[]): Page => {
+  const boards: Record<string, number> = {};
+  for (const r of rows) boards[r.board] = (boards[r.board] ?? 0) + 1;
+  return { summary: { tradeDate, securities: rows.length, boards }, rows };
+};
 const securitiesPage = (asOf: string, rows: unknown[]): Page => ({
   summary: { asOf, securities: rows.length },
   rows,
@@ -59,8 +60,15 @@ const quotePage = (row: FundamentalRow): Page => ({
   rows: [row],
 });
 
-/** Parses a saved page; throws the parser's coded error when the page is refused. */
-export async function parsePage(kind: PageKind, bytes: Uint8Array): Promise<Page> {
+/**
+ * Parses a saved page; throws the parser's coded error when the page is refused. `name` is the
+ * file's name where known: HKEX names the GEM report `e_GYYMMDD.htm` (the main board's `dYYMMDDe.htm`).
+ */
+export async function parsePage(
+  kind: PageKind,
+  bytes: Uint8Array,
+  opts: { name?: string } = {},
+): Promise<Page> {
   const text = () => Buffer.from(bytes).toString('utf8');
   switch (kind) {
     case 'ccass': {
@@ -70,7 +78,8 @@ export async function parsePage(kind: PageKind, bytes: Uint8Array): Promise<Page
     case 'stocklist':
       return stockListPage(parseCcassStockList(text()));
     case 'quotations': {
-      const { tradeDate, rows } = parseQuotations(decodeLatin1(bytes));
+      const board = opts.name && /(?:^|[\\/])e_G\d{6}\.htm$/i.test(opts.name) ? 'gem' : 'main';
+      const { tradeDate, rows } = parseQuotations(decodeLatin1(bytes), { board });
       return quotationsPage(tradeDate, rows);
     }
     case 'securities': {

@@ -277,6 +277,13 @@ export const transformerMigrations: Migration[] = [
       create index gold_daily_prices_quoted on gold.daily_prices (code, trade_date, turnover)
         where status in ('traded', 'no_trade');`,
   },
+  {
+    id: '003-quotes-board',
+    sql: `
+      -- which Daily Quotations report a row comes from: main board or GEM (null: loaded before the
+      -- quotes contract had the column)
+      alter table silver.quotes add column board text;`,
+  },
 ];
 
 export function migrateTransformer(pool: pg.Pool): Promise<string[]> {

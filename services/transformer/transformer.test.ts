@@ -91,6 +91,7 @@ function buildQuotes(): Map<string, QuoteRow[]> {
       const base = {
         code,
         trade_date: date,
+        board: 'main' as const,
         name,
         currency: 'HKD',
         flags: '',

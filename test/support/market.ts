@@ -85,6 +85,7 @@ export function createMarket(opts: MarketOptions): Market {
       const base = {
         code: s.code,
         trade_date: date,
+        board: 'main' as const,
         name: s.name,
         currency: 'HKD',
         flags: '',

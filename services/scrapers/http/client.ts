@@ -1,5 +1,14 @@
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
+import {
+  brotliDecompress,
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  gunzip,
+  inflate,
+  inflateRaw,
+} from 'node:zlib';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
@@ -24,6 +33,24 @@ export interface HttpRequest {
   form?: Record<string, string>;
   /** Aborts queueing, back-off sleeps and the request in flight at once (rejects with an AbortError). */
   signal?: AbortSignal;
+  /** Whole-attempt deadline of this request (default: the client's `timeoutMs`); size it per source. */
+  timeoutMs?: number;
+  /** Longest wait for the answer's headers or between two body chunks (default: the client's `timeoutMs`). */
+  idleTimeoutMs?: number;
+  /**
+   * Streams a 2xx body instead of buffering it: called once per attempt (a retry starts a fresh
+   * sink), the sink gets the decoded bytes as they arrive. `write` returning true means it has what
+   * it needs: the rest of the body is not read (the connection is dropped). An error thrown by the
+   * sink ends the request with that error, not retried when it is a HarbourError. Non-2xx answers
+   * are buffered as usual, so the caller can classify them. The response's `body` is then empty
+   * and `sink` is the sink of the attempt that answered.
+   */
+  sink?: () => BodySink;
+}
+
+/** Receiver of a streamed body, see {@link HttpRequest.sink}. */
+export interface BodySink {
+  write(chunk: Uint8Array): boolean | undefined;
 }
 
 export interface HttpResponse {
@@ -37,6 +64,8 @@ export interface HttpResponse {
   url: string;
   /** Attempts spent on the final hop (1 = no retry). */
   attempts: number;
+  /** The sink that received the body, when the request streamed it (2xx only). */
+  sink?: BodySink;
 }
 
 export interface HttpClient {
@@ -56,6 +85,11 @@ export interface HttpClient {
   budgetRemaining(): number;
   /** Current adaptive delay of a host (`hostname[:port]`), in ms. */
   hostDelayMs(host: string): number;
+  /**
+   * The caller recognised a "slow down" answer the client cannot (a bot-wall or challenge page
+   * served with 200/403): widen the host's spacing as for a 429.
+   */
+  slowDown(host: string): void;
   /** Aborts everything queued or in flight (AbortError) and closes the connection pool. Idempotent. */
   close(): Promise<void>;
 }
@@ -72,6 +106,9 @@ interface Hop {
   url: URL;
   headers: Record<string, string>;
   body: string | undefined;
+  timeoutMs: number;
+  idleTimeoutMs: number;
+  sink: (() => BodySink) | undefined;
 }
 
 interface RawResponse {
@@ -79,6 +116,7 @@ interface RawResponse {
   headers: HttpHeaders;
   body: Uint8Array;
   attempts: number;
+  sink?: BodySink;
 }
 
 interface HostState {
@@ -177,11 +215,18 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
       headers,
       body: hop.body,
       signal,
+      headersTimeout: hop.idleTimeoutMs,
+      bodyTimeout: hop.idleTimeoutMs,
     });
     jar.store(hop.url, res.headers['set-cookie']);
     if (isRetryableStatus(res.statusCode)) {
       await res.body.dump({ limit: DUMP_LIMIT_BYTES }).catch(() => undefined);
       return { status: res.statusCode, headers: res.headers, body: EMPTY };
+    }
+    if (hop.sink && res.statusCode >= 200 && res.statusCode < 300) {
+      const sink = hop.sink();
+      await streamBody(res, hop, cfg.maxBodyBytes, sink);
+      return { status: res.statusCode, headers: res.headers, body: EMPTY, sink };
     }
     const body = await readBody(res, hop, cfg.maxBodyBytes);
     return { status: res.statusCode, headers: res.headers, body };
@@ -227,8 +272,8 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        controller.abort(new Error(`attempt timed out after ${cfg.timeoutMs} ms`));
-      }, cfg.timeoutMs);
+        controller.abort(new Error(`attempt timed out after ${hop.timeoutMs} ms`));
+      }, hop.timeoutMs);
       const started = performance.now();
       let result: Omit<RawResponse, 'attempts'> | undefined;
       let failure: unknown;
@@ -254,7 +299,7 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
         const kind = timedOut ? 'timeout' : classifyError(failure);
         gate.slowDown();
         lastStatus = undefined;
-        lastError = timedOut ? `timeout after ${cfg.timeoutMs} ms` : describeError(failure);
+        lastError = timedOut ? `timeout after ${hop.timeoutMs} ms` : describeError(failure);
         if (kind === 'fatal' || attempt > cfg.maxRetries) {
           metrics.requests.inc({ host, outcome: kind === 'fatal' ? 'network_error' : kind });
           throw giveUp(attempt, {}, failure);
@@ -310,6 +355,7 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
     config: cfg,
     budgetRemaining: () => Math.max(0, cfg.requestBudget - attemptsSent),
     hostDelayMs: (host) => hosts.get(host)?.gate.delayMs ?? 0,
+    slowDown: (host) => hostState(host).gate.slowDown(),
     close() {
       if (!closing) {
         closeController.abort(new Error('http client closed'));
@@ -337,7 +383,15 @@ function firstHop(req: HttpRequest, cfg: HttpClientConfig): Hop {
     body = new URLSearchParams(req.form).toString();
     headers['content-type'] ??= 'application/x-www-form-urlencoded';
   }
-  return { method: req.method, url, headers, body };
+  return {
+    method: req.method,
+    url,
+    headers,
+    body,
+    timeoutMs: req.timeoutMs ?? cfg.timeoutMs,
+    idleTimeoutMs: req.idleTimeoutMs ?? cfg.timeoutMs,
+    sink: req.sink,
+  };
 }
 
 /** The next hop of a redirect, or undefined when `res` is not a followable redirect. */
@@ -357,7 +411,7 @@ function redirectHop(hop: Hop, res: RawResponse): Hop | undefined {
   const headers = { ...hop.headers };
   delete headers['content-type'];
   delete headers['content-length'];
-  return { method: 'GET', url, headers, body: undefined };
+  return { ...hop, method: 'GET', url, headers, body: undefined };
 }
 
 function makeResponse(res: RawResponse, url: URL): HttpResponse {
@@ -368,6 +422,7 @@ function makeResponse(res: RawResponse, url: URL): HttpResponse {
     body: res.body,
     url: url.href,
     attempts: res.attempts,
+    ...(res.sink ? { sink: res.sink } : {}),
     text() {
       text ??= decodeText(res.body, firstHeader(res.headers['content-type']));
       return text;
@@ -435,6 +490,55 @@ async function readBody(res: Dispatcher.ResponseData, hop: Hop, maxBytes: number
     }
   }
   return body;
+}
+
+/**
+ * Feeds a body to a sink as it arrives, decompressing on the fly (gzip/deflate/br); at most
+ * `maxBytes` decoded bytes. Stops reading (drops the connection) when the sink has enough.
+ */
+async function streamBody(
+  res: Dispatcher.ResponseData,
+  hop: Hop,
+  maxBytes: number,
+  sink: BodySink,
+): Promise<void> {
+  const encodings = (firstHeader(res.headers['content-encoding']) ?? '')
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter((e) => e !== '' && e !== 'identity')
+    .reverse();
+  let source: Readable = res.body;
+  const stages: Readable[] = [res.body];
+  for (const encoding of encodings) {
+    const stage =
+      encoding === 'gzip' || encoding === 'x-gzip'
+        ? createGunzip()
+        : encoding === 'br'
+          ? createBrotliDecompress()
+          : encoding === 'deflate'
+            ? createInflate()
+            : undefined;
+    if (!stage) break; // unknown coding: hand the bytes over as they came
+    source = source.pipe(stage);
+    stages.push(stage);
+  }
+  let size = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        throw new HarbourError(
+          ErrorCodes.HttpBodyTooLarge,
+          `${hop.method} ${hop.url.href}: streamed body of ${size} bytes exceeds maxBodyBytes ${maxBytes}`,
+          { detail: { url: hop.url.href, status: res.statusCode, bytes: size, maxBodyBytes: maxBytes } },
+        );
+      }
+      if (sink.write(chunk) === true) return;
+    }
+  } finally {
+    // An unfinished body (the sink had enough, or failed) is dropped; nobody reads its errors.
+    for (const s of stages) if (!s.readableEnded) s.on('error', () => undefined).destroy();
+  }
 }
 
 function isRetryableStatus(status: number): boolean {

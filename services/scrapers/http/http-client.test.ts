@@ -482,6 +482,99 @@ describe('request shape', () => {
   });
 });
 
+describe('streamed bodies and per-request deadlines', () => {
+  it('feeds a gzip body to the sink chunk by chunk and stops reading when the sink has enough', async () => {
+    const parts = Array.from({ length: 64 }, (_, i) => `line ${i}\r\n`.repeat(2000));
+    const url = route('/stream', (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.from(parts.join(''))));
+    });
+    const c = client();
+    const seen: number[] = [];
+    const res = await c.request({
+      method: 'GET',
+      url,
+      sink: () => ({
+        write(chunk) {
+          seen.push(chunk.length);
+          return false;
+        },
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(0);
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.reduce((a, n) => a + n, 0)).toBe(parts.join('').length);
+
+    // a sink that has what it needs ends the read: the rest is never decoded
+    let got = 0;
+    await c.request({
+      method: 'GET',
+      url,
+      sink: () => ({
+        write(chunk) {
+          got += chunk.length;
+          return true;
+        },
+      }),
+    });
+    expect(got).toBe(seen[0]);
+  });
+
+  it('a 404 is buffered for the caller; a sink error ends the request without a retry', async () => {
+    const missing = route('/missing', (_req, res) => res.writeHead(404).end('gone'));
+    const page = route('/page', (_req, res) => res.writeHead(200).end('not what the parser wants'));
+    const c = client();
+    const res = await c.request({ method: 'GET', url: missing, sink: () => ({ write: () => false }) });
+    expect([res.status, res.text(), res.sink]).toEqual([404, 'gone', undefined]);
+    const refusal = new HarbourError(ErrorCodes.ParseLayout, 'not a report');
+    const err = await rejection(
+      c.request({
+        method: 'GET',
+        url: page,
+        sink: () => ({
+          write() {
+            throw refusal;
+          },
+        }),
+      }),
+    );
+    expect(err).toBe(refusal);
+    expect(hits.get('/page')).toBe(1);
+  });
+
+  it('a request may have a longer deadline than the client, and an idle limit between chunks', async () => {
+    const slow = route('/slow-body', (_req, res) => {
+      res.writeHead(200);
+      let n = 0;
+      const tick = setInterval(() => {
+        res.write('x'.repeat(100));
+        if (++n === 6) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 60);
+    });
+    const c = client({ timeoutMs: 200, maxRetries: 0 });
+    // the client's 200 ms whole-attempt deadline cuts the ~360 ms body…
+    const cut = await rejection(c.request({ method: 'GET', url: slow }));
+    expect((cut as HarbourError).code).toBe(ErrorCodes.HttpFailed);
+    // …a request sized for its source gets it whole, chunks arriving well within the idle limit
+    const res = await c.request({ method: 'GET', url: slow, timeoutMs: 5000, idleTimeoutMs: 1000 });
+    expect(res.body.length).toBe(600);
+    // and an idle limit shorter than a pause between chunks fails it (undici's body timer is coarse:
+    // about a second)
+    const stall = route('/stall', (_req, res) => {
+      res.writeHead(200);
+      res.write('x');
+      setTimeout(() => res.end('y'), 3000).unref();
+    });
+    const idle = await rejection(
+      c.request({ method: 'GET', url: stall, timeoutMs: 10_000, idleTimeoutMs: 300 }),
+    );
+    expect(String((idle as HarbourError).detail?.['lastError'])).toMatch(/UND_ERR_BODY_TIMEOUT|timeout/i);
+  });
+});
+
 describe('helpers', () => {
   it('fills config defaults and rejects bad values', () => {
     const cfg = resolveHttpClientConfig();

@@ -5,6 +5,7 @@
  */
 export { abortError, isAbortError } from './abort.ts';
 export {
+  type BodySink,
   createHttpClient,
   type HttpClient,
   type HttpClientDeps,

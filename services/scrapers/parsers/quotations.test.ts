@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, type QuoteRow, rowValidators } from '../../../contracts/index.ts';
-import { decodeLatin1, parseQuotations } from './quotations.ts';
+import { decodeLatin1, latin1Lines, parseQuotations, QuotationsStreamParser } from './quotations.ts';
 import { harbourErrorOf } from './test-fixtures.ts';
 
 /*
@@ -108,6 +108,7 @@ describe('parseQuotations (current layout, with currency)', () => {
     expect(byCode(rows, '00669')).toEqual({
       code: '00669',
       trade_date: '2026-10-02',
+      board: 'main',
       name: 'TECHTRONIC IND',
       currency: 'HKD',
       status: 'traded',
@@ -139,6 +140,7 @@ describe('parseQuotations (current layout, with currency)', () => {
     expect(byCode(rows, '02475')).toEqual({
       code: '02475',
       trade_date: '2026-10-02',
+      board: 'main',
       name: 'LUXSHARE ICT',
       currency: 'HKD',
       status: 'suspended',
@@ -200,6 +202,50 @@ describe('parseQuotations (current layout, with currency)', () => {
       currency: 'USD',
       turnover: 9_570_000,
     });
+  });
+});
+
+describe('the real file shape: CRLF, <pre><font> chunks, bytes in pieces', () => {
+  /** The report with CRLF line ends, cut into `<pre><font size='1'>` chunks every `every` lines. */
+  function chunked(every: number): string {
+    const lines = report().split('\n');
+    const out: string[] = [];
+    lines.forEach((l, i) => {
+      if (i > 0 && i % every === 0) out.push('</font></pre>', "<pre><font size='1'>");
+      out.push(l);
+    });
+    return out.join('\r\n');
+  }
+
+  it('reads the same rows whatever the chunking, and fed in odd-sized byte pieces', () => {
+    const expected = parseQuotations(report()).rows;
+    // every 3 lines: some chunk boundaries fall between a security's two lines
+    for (const every of [3, 7, 64]) {
+      const text = chunked(every);
+      expect(parseQuotations(text).rows, `every ${every}`).toEqual(expected);
+      const bytes = Buffer.from(text, 'latin1');
+      const parser = new QuotationsStreamParser();
+      const lines = latin1Lines((l) => parser.line(l));
+      // 7-byte pieces cut CRLF pairs apart
+      for (let i = 0; i < bytes.length; i += 7) lines.write(bytes.subarray(i, i + 7));
+      lines.end();
+      expect(parser.end().rows, `every ${every}, in pieces`).toEqual(expected);
+    }
+  });
+
+  it('is done once the quotations section is closed, and labels the board it was given', () => {
+    const parser = new QuotationsStreamParser({ board: 'gem' });
+    const lines = report().split('\n');
+    let read = 0;
+    for (const l of lines) {
+      if (parser.done) break;
+      parser.line(l);
+      read++;
+    }
+    expect(read).toBeLessThan(lines.length - 2); // the sales records were never needed
+    const { rows } = parser.end();
+    expect(rows.length).toBeGreaterThan(5);
+    expect(new Set(rows.map((r) => r.board))).toEqual(new Set(['gem']));
   });
 });
 

@@ -321,3 +321,26 @@ describe('parseSecuritiesList refusals', () => {
     expect(await codeOf(noHeader)).toBe(ErrorCodes.ParseLayout);
   });
 });
+
+describe('parseSecuritiesList on the current (18-column, 2025) layout', () => {
+  it('reads the real 2025-12-31 workbook: every security, its as-of date and the trading currency', async () => {
+    const { asOf, rows } = await parseSecuritiesList(
+      readFixtureBytes('securities-list', 'ListOfSecurities-2025-12-31.xlsx'),
+    );
+    expect(asOf).toBe('2025-12-31');
+    expect(rows).toHaveLength(17_157);
+    expect(rows[0]).toEqual({
+      code: '00001',
+      name: 'CKH HOLDINGS',
+      category: 'Equity',
+      sub_category: 'Equity Securities (Main Board)',
+      board_lot: 500,
+      isin: 'KYG217651051',
+      currency: 'HKD',
+    });
+    expect(new Set(rows.map((r) => r.currency))).toEqual(
+      new Set(['HKD', 'USD', 'EUR', 'JPY', 'AUD', 'SGD', 'RMB']),
+    );
+    expect(rows.filter((r) => r.sub_category === 'Equity Securities (GEM)').length).toBeGreaterThan(0);
+  });
+});
