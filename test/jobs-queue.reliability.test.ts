@@ -12,7 +12,7 @@ import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fi
 import { MonitorConfig, startMonitor } from '../services/monitor/index.ts';
 import type { Service, ServiceDeps } from '../services/runtime/index.ts';
 import { runProgress, ScrapersConfig, startScrapers, tickRunId } from '../services/scrapers/index.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, until } from './support/infra.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
@@ -115,7 +115,16 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
       },
       CHAOS ? 500_000 : 150_000,
       'every job to finish after the restart',
-    );
+    ).catch(async (err: Error) => {
+      // What a stall looks like: job outcomes so far and the JOBS consumer's view.
+      const p = await progress();
+      const consumer = await nats.jsm.consumers
+        .info(streamNames.jobs, consumerNames.scrapers)
+        .catch((e) => String(e));
+      throw new Error(
+        `${err.message}; killed at ${killedAt.join(', ')}; progress ${JSON.stringify(p)}; JOBS consumer ${JSON.stringify(consumer)}`,
+      );
+    });
     const p = await progress();
     expect(p.byStatus).toEqual({ done: total });
     const jobsLabels = `{stream="${streamNames.jobs}"}`;

@@ -70,20 +70,48 @@ function json(r: Run): { summary: Record<string, unknown>; rows: Record<string, 
 
 describe('harbour probe against the fixture site', { timeout: 120_000 }, () => {
   it('quotations: the report of a day, the same JSON as parse on the saved page; alias quotes', async () => {
-    const [probe, alias, page] = await Promise.all([
+    const yymmdd = DAY.slice(2).replaceAll('-', '');
+    const saved = (path: string) =>
+      fetch(`${site.url}${PATHS.quotationsDir}${path}`).then((r) => r.arrayBuffer());
+    const [probe, alias, mainPage, gemPage] = await Promise.all([
       harbour('probe', 'quotations', '--date', DAY),
       harbour('probe', 'quotes', '--date', DAY),
-      fetch(`${site.url}${PATHS.quotationsDir}d${DAY.slice(2).replaceAll('-', '')}e.htm`).then((r) =>
-        r.arrayBuffer(),
-      ),
+      saved(`d${yymmdd}e.htm`),
+      saved(`GEM/e_G${yymmdd}.htm`),
     ]);
     const out = json(probe);
-    expect(out.summary).toEqual({ tradeDate: DAY, securities: out.rows.length });
+    // One day = the main board's report and GEM's, one unit, every row with its board.
+    const gem = out.rows.filter((r) => r.board === 'gem');
+    expect(gem.length).toBeGreaterThan(0);
+    expect(gem.every((r) => String(r.code).startsWith('08'))).toBe(true);
+    expect(out.summary).toEqual({
+      tradeDate: DAY,
+      securities: out.rows.length,
+      boards: { main: out.rows.length - gem.length, gem: gem.length },
+    });
     expect(out.rows).toEqual(site.model.quoteRows(DAY));
     expect(json(alias)).toEqual(out);
-    const file = join(await testDir('probe'), 'report.htm');
-    await writeFile(file, Buffer.from(page));
-    expect(json(await harbour('parse', 'quotations', file))).toEqual(out);
+    // `parse` of the two saved reports (named as HKEX names them) gives the same rows.
+    const dir = await testDir('probe');
+    const mainFile = join(dir, `d${yymmdd}e.htm`);
+    const gemFile = join(dir, `e_G${yymmdd}.htm`);
+    await writeFile(mainFile, Buffer.from(mainPage));
+    await writeFile(gemFile, Buffer.from(gemPage));
+    const parsed = [
+      json(await harbour('parse', 'quotations', mainFile)),
+      json(await harbour('parse', 'quotations', gemFile)),
+    ];
+    expect(parsed.map((p) => p.summary)).toEqual([
+      {
+        tradeDate: DAY,
+        securities: out.rows.length - gem.length,
+        boards: { main: out.rows.length - gem.length },
+      },
+      { tradeDate: DAY, securities: gem.length, boards: { gem: gem.length } },
+    ]);
+    expect(
+      [...parsed[0]!.rows, ...parsed[1]!.rows].sort((a, b) => String(a.code).localeCompare(String(b.code))),
+    ).toEqual(out.rows);
   });
 
   it('ccass, stocklist and securities: the model rows through the form flow and workbook', async () => {
@@ -96,8 +124,12 @@ describe('harbour probe against the fixture site', { timeout: 120_000 }, () => {
     expect(c.summary).toMatchObject({ code: '00700', holdingDate: DAY });
     expect(c.rows).toEqual(site.model.ccassRows('00700', DAY));
     const s = json(stocklist);
-    expect(s.summary).toEqual({ stocks: site.universe().length });
-    expect(s.rows).toEqual(site.universe());
+    // The list as at that date: the universe plus the temporary counters the real list carries.
+    const temporary = (s.rows as { code: string; name: string }[]).filter((r) =>
+      r.name.endsWith('TEMPORARY COUNTER'),
+    );
+    expect(s.summary).toEqual({ stocks: site.universe().length + temporary.length });
+    expect(s.rows.filter((r) => !temporary.includes(r as never))).toEqual(site.universe());
     const sec = json(securities);
     expect(sec.summary).toEqual({ asOf: '2026-10-13', securities: site.model.securityRows().length });
     expect(sec.rows).toEqual(site.model.securityRows());

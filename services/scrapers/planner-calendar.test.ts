@@ -99,7 +99,7 @@ describe('a trading day on which the exchange turned out closed (no report)', ()
     const site = await startFixtureSite({
       samplesDir: defaultSamplesDir(),
       seed: 3,
-      stocks: 5,
+      stocks: 6, // more than the five fixed stocks: the universe then has a GEM stock, so both reports have rows
       today: '2026-10-16',
       market: { holidaysAdd: ['2026-10-08'] },
     });
