@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createObjectStore, type ObjectStore, ObjectStoreConfig } from '../object-store/index.ts';
 import type { HealthRegistry } from './health.ts';
+import { briefError } from './logger.ts';
+import { counter } from './metrics.ts';
+import { guardPool } from './pg.ts';
 
 /** Connections every service shares; one set per process. */
 export const InfraConfig = Type.Object(
@@ -51,7 +54,7 @@ export interface ServiceDeps {
 }
 
 /**
- * Opens NATS (reconnecting forever), a Postgres pool and the object store, and registers their
+ * Opens NATS (reconnecting forever; see `watchNats`), a Postgres pool and the object store, and registers their
  * health checks. `close()` closes them in reverse order.
  */
 export async function connectInfra(
@@ -64,8 +67,12 @@ export async function connectInfra(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  const pool = new pg.Pool({ connectionString: cfg.postgres.url, max: cfg.postgres.poolMax });
-  pool.on('error', (err) => base.logger.warn({ err }, 'idle Postgres client failed'));
+  watchNats(nc, base.logger, base.registry);
+  const pool = guardPool(
+    new pg.Pool({ connectionString: cfg.postgres.url, max: cfg.postgres.poolMax }),
+    base.logger,
+    base.registry,
+  );
   const store = createObjectStore(cfg.objectStore);
   base.health.add('nats', () => ({ ok: !nc.isClosed() && nc.info !== undefined, detail: nc.getServer() }));
   base.health.add('postgres', async () => {
@@ -85,4 +92,29 @@ export async function connectInfra(
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/**
+ * Logs each NATS disconnect and reconnect as one line and counts them
+ * (`harbour_nats_disconnects_total`, `harbour_nats_reconnects_total`). The connection retries
+ * forever (`maxReconnectAttempts: -1`), so a nats-server restart is survived; JetStream consumers
+ * resume where their server-side state left off. The per-attempt 'reconnecting' events are not
+ * logged (one every `reconnectTimeWait` while the server is down).
+ */
+function watchNats(nc: NatsConnection, logger: Logger, registry: Registry): void {
+  const disconnects = counter(registry, 'harbour_nats_disconnects_total', 'NATS connection lost');
+  const reconnects = counter(registry, 'harbour_nats_reconnects_total', 'NATS connection re-established');
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        disconnects.inc();
+        logger.warn({ server: s.server }, 'NATS disconnected, reconnecting');
+      } else if (s.type === 'reconnect') {
+        reconnects.inc();
+        logger.info({ server: s.server }, 'NATS reconnected');
+      } else if (s.type === 'error') {
+        logger.warn({ err: briefError(s.error) }, 'NATS server error');
+      }
+    }
+  })().catch(() => {});
 }
