@@ -33,7 +33,7 @@ describe('connections survive Postgres and NATS outages', () => {
     infra = await connectInfra(
       {
         nats: { url: nats.server.url, name: 'connections-test' },
-        postgres: { url: db.url, poolMax: 3 },
+        postgres: { url: db.url, poolMax: 3, outageWaitMaxMs: 10_000 },
         objectStore: { backend: 'fs', root: await testDir('connections-lake') },
       },
       { logger: log.logger, registry, health: createHealthRegistry() },

@@ -33,6 +33,12 @@ export const InfraConfig = Type.Object(
           description: 'Postgres URL of the catalog, silver and gold tables',
         }),
         poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Postgres pool size per process' }),
+        outageWaitMaxMs: Type.Integer({
+          minimum: 0,
+          default: 120_000,
+          description:
+            'commands that wait on the pipeline (harbour backfill, scrape, rebuild, lake ls) retry through a Postgres outage (restart, lost connection) this long, with back-off, before failing',
+        }),
       },
       { default: {} },
     ),
