@@ -165,6 +165,10 @@ describe('services through three Postgres restarts and a nats-server kill', () =
     };
     child = await startServiceProcess(['scrapers', 'compactor', 'transformer', 'reporter'], env, logPath);
     const alive = () => child!.child.exitCode === null && child!.child.signalCode === null;
+    const expectAlive = async (when: string) => {
+      if (!alive()) console.error(await logTail(logPath, 40));
+      expect(alive(), `service process alive ${when}`).toBe(true);
+    };
     const fail = async (err: unknown) => {
       console.error(await logTail(logPath, 60));
       throw err;
@@ -224,7 +228,7 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       events.push(
         `Postgres restart ${k + 1}: ${atStop}/${expectedJobs} jobs done at the stop, down ${downMs} ms`,
       );
-      expect(alive(), `service process alive after Postgres restart ${k + 1}`).toBe(true);
+      await expectAlive(`after Postgres restart ${k + 1}`);
       if (k === 1) {
         await until(async () => (await done()) > atStop, 120_000, 'work to resume after the restart').catch(
           fail,
@@ -235,7 +239,7 @@ describe('services through three Postgres restarts and a nats-server kill', () =
         await sleep(NATS_OUTAGE_MS);
         await nats.server.start();
         events.push(`nats-server kill -9: ${atKill}/${expectedJobs} jobs done, down ${Date.now() - n0} ms`);
-        expect(alive(), 'service process alive after the nats-server kill').toBe(true);
+        await expectAlive('after the nats-server kill');
       }
     }
 
@@ -279,7 +283,7 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       'the transformer and the reporter to finish',
     ).catch(fail);
     const elapsed = Date.now() - t0;
-    expect(alive(), 'service process alive at the end').toBe(true);
+    await expectAlive('at the end');
     await child.stop('SIGTERM');
     child = undefined;
 
