@@ -45,10 +45,17 @@ const DATES = CHAOS
 const PG_OUTAGE_MS = CHAOS ? 20_000 : 3_000;
 const NATS_OUTAGE_MS = CHAOS ? 10_000 : 2_000;
 const BACKFILL_OUTAGE_MS = CHAOS ? 40_000 : 20_000;
+/**
+ * Redelivery waits, shortened: an ack sent just before nats-server dies can be lost with the
+ * server's consumer state, and the message then comes again only after its ack wait (skipped as
+ * already committed or loaded). At the defaults (5 and 10 min) the test would wait that long.
+ */
 const ACK_WAIT_MS = 5_000;
 const topology: TopologyConfig = {
   ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
   jobsAckWaitMs: ACK_WAIT_MS,
+  compactorAckWaitMs: 2 * ACK_WAIT_MS,
+  eventsAckWaitMs: 2 * ACK_WAIT_MS,
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -142,7 +149,9 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       HARBOUR_OBJECT_STORE_ROOT: root,
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'info',
-      HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(ACK_WAIT_MS),
+      HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(topology.jobsAckWaitMs),
+      HARBOUR_TOPOLOGY_COMPACTOR_ACK_WAIT_MS: String(topology.compactorAckWaitMs),
+      HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(topology.eventsAckWaitMs),
       HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
       HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
       HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
@@ -169,8 +178,29 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       if (!alive()) console.error(await logTail(logPath, 40));
       expect(alive(), `service process alive ${when}`).toBe(true);
     };
+    // On a stall: the log's last lines, the consumers' state and what the catalog holds.
     const fail = async (err: unknown) => {
-      console.error(await logTail(logPath, 60));
+      const consumers: string[] = [];
+      for (const [stream, consumer] of [
+        [streamNames.jobs, consumerNames.scrapers],
+        ...DATASETS.map((d) => [streamNames.raw, consumerNames.compactor(d)]),
+        [streamNames.events, consumerNames.transformer],
+        [streamNames.ticks, consumerNames.reporter],
+      ] as [string, string][]) {
+        const c = await nats.jsm.consumers.info(stream, consumer).catch(() => undefined);
+        if (c)
+          consumers.push(
+            `${consumer}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, ack floor ${c.ack_floor.stream_seq}`,
+          );
+      }
+      const lake = await probe((c) =>
+        c.query(
+          "select dataset, sum(rows)::int as rows, count(*)::int as files from lake_files where status = 'active' group by dataset",
+        ),
+      );
+      console.error(
+        `${await logTail(logPath, 30)}\n${consumers.join('\n')}\nlake ${JSON.stringify(lake?.rows)}`,
+      );
       throw err;
     };
     // The reporter's consumer delivers new ticks only: wait until it exists.
@@ -362,12 +392,24 @@ describe('services through three Postgres restarts and a nats-server kill', () =
     const log = (await logTail(logPath, 100_000)).split('\n');
     const lines = (msg: string) => log.filter((l) => l.includes(`"msg":"${msg}"`)).length;
     const longest = Math.max(...log.map((l) => l.length));
+    // What an operator reads: warning and error lines by message.
+    const warnings = new Map<string, number>();
+    for (const l of log) {
+      const j = (() => {
+        try {
+          return JSON.parse(l) as { level: number; msg: string };
+        } catch {
+          return undefined;
+        }
+      })();
+      if (j && j.level >= 40) warnings.set(j.msg, (warnings.get(j.msg) ?? 0) + 1);
+    }
     console.log(
       `restart test: ${events.join('; ')}; ${expectedJobs} jobs done, RAW ${raw.length} envelopes / ${rawRows} records, ` +
         `lake ${files.length} files, each record once, silver ccass ${await count('silver.ccass')} quotes ${await count('silver.quotes')}, ` +
         `gold ${JSON.stringify(goldCounts)} equal to DuckDB, ${reports.length} reports + ${inbox.length - reports.length} alerts mailed; ` +
         `log: ${lines('Postgres connection lost')} "Postgres connection lost", ${lines('NATS disconnected, reconnecting')} "NATS disconnected", ` +
-        `${lines('NATS reconnected')} "NATS reconnected", longest line ${longest} chars; all done ${elapsed} ms after the first restart`,
+        `${lines('NATS reconnected')} "NATS reconnected", longest line ${longest} chars; warnings/errors ${JSON.stringify(Object.fromEntries(warnings))}; all done ${elapsed} ms after the first restart`,
     );
     expect(log.some((l) => l.includes('harbour failed') || l.includes('Unhandled'))).toBe(false);
     expect(lines('NATS disconnected, reconnecting')).toBe(1);
@@ -409,7 +451,9 @@ describe('harbour backfill through a Postgres restart', () => {
           ...process.env,
           HARBOUR_NATS_URL: nats.server.url,
           HARBOUR_POSTGRES_URL: pgServer.url,
-          HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(ACK_WAIT_MS),
+          HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(topology.jobsAckWaitMs),
+          HARBOUR_TOPOLOGY_COMPACTOR_ACK_WAIT_MS: String(topology.compactorAckWaitMs),
+          HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(topology.eventsAckWaitMs),
           HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
           HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
           HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
