@@ -100,6 +100,26 @@ describe('connections survive Postgres and NATS outages', () => {
     });
   });
 
+  it('an error logged with { err } keeps type, code, message and stack, never the attached pg client', async () => {
+    const { raw, logger } = capture();
+    const client = await infra.pool.connect();
+    const err = Object.assign(new Error('Connection terminated unexpectedly'), {
+      code: 'ECONNRESET',
+      client,
+    });
+    logger.warn({ err }, 'idle Postgres client failed');
+    client.release();
+    const line = JSON.parse(raw[0]!);
+    expect(Object.keys(line.err).sort()).toEqual(['code', 'message', 'stack', 'type']);
+    expect(line.err).toMatchObject({
+      type: 'Error',
+      code: 'ECONNRESET',
+      message: 'Connection terminated unexpectedly',
+    });
+    // pino's own serialiser would have written the client (connection parameters, socket state: KBs).
+    expect(raw[0]!.length).toBeLessThan(2_000);
+  });
+
   it('retryTransient waits out a lost connection and returns the result', async () => {
     let calls = 0;
     const out = await retryTransient(
