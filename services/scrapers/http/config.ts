@@ -98,7 +98,7 @@ export const HttpClientConfig = Type.Object(
       minimum: 1,
       default: 3_600_000,
       description:
-        'Window of requestBudget, in milliseconds: the budget refills at requestBudget per this many ms (default: 20,000 attempts per hour, far above what the per-host rate allows, a guard against runaway loops)',
+        'Window of requestBudget, in milliseconds: the budget refills at requestBudget per this many ms (default: 20,000 attempts per hour, a guard against runaway retry loops; normal traffic is paced by requestsPerSecond per host)',
     }),
     maxBodyBytes: Type.Integer({
       minimum: 0,
