@@ -341,7 +341,13 @@ describe('services through three Postgres restarts and a nats-server kill', () =
         .flatMap((r) => r.env.rows);
       expect(quotes, `quotes ${date}`).toEqual(site.model.quoteRows(date));
     }
-    expect((await nats.jsm.streams.info(streamNames.dlq)).state.messages, 'messages dead-lettered').toBe(0);
+    const dlq = (
+      await readStream<{ stage: string; code: string; reason: string; original_subject: string }>(
+        nats.jsm,
+        streamNames.dlq,
+      )
+    ).map((m) => `${m.data.stage} ${m.data.original_subject} ${m.data.code}: ${m.data.reason}`);
+    expect(dlq, 'messages dead-lettered').toEqual([]);
 
     // The lake (DuckDB over the files the catalog lists): every RAW record once, under its sequence.
     for (const d of ['ccass', 'quotes'] as const) {

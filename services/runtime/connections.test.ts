@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, startTestNats, testDir, until } from '../../test/support/infra.ts';
 import { connectInfra } from './deps.ts';
+import { dispositionFor } from './disposition.ts';
 import { createHealthRegistry } from './health.ts';
 import { createLogger } from './logger.ts';
 import { createRegistry } from './metrics.ts';
@@ -148,6 +149,16 @@ describe('connections survive Postgres and NATS outages', () => {
       maxOutageMs: 10_000,
     }).catch((e) => e);
     expect(err.code).toBe('42P01');
+  });
+
+  it('a message that failed on a lost Postgres connection is retried past maxAttempts, never dead-lettered', async () => {
+    const lost = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    expect(dispositionFor(lost, 50, 5, 1000)).toMatchObject({ kind: 'retry' });
+    expect((dispositionFor(lost, 50, 5, 1000) as { delayMs: number }).delayMs).toBeLessThanOrEqual(60_000);
+    // Anything else still ends in the DLQ after maxAttempts.
+    expect(dispositionFor(new Error('boom'), 5, 5, 1000)).toMatchObject({ kind: 'dlq' });
   });
 
   it('a nats-server kill and restart is logged once each way, counted, and survived', async () => {
