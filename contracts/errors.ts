@@ -33,7 +33,7 @@ export const ErrorCodes = {
   ParseTruncated: 'HARBOUR_ERR_PARSE_TRUNCATED',
   /** Parsers: the page does not look like any known layout. */
   ParseLayout: 'HARBOUR_ERR_PARSE_LAYOUT',
-  /** HTTP client: the request budget of a run is spent. */
+  /** HTTP client: the request budget (requestBudget per requestBudgetWindowMs) is spent and would not refill within retryAfterMaxMs. */
   HttpBudget: 'HARBOUR_ERR_HTTP_BUDGET',
   /** HTTP client: retries exhausted or a non-retryable status. */
   HttpFailed: 'HARBOUR_ERR_HTTP_FAILED',

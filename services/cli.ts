@@ -138,12 +138,17 @@ lake
   .option('--all', 'include files replaced by merges')
   .option('--json', 'print JSON')
   .action(async (opts: { dataset?: string; date?: string; all?: boolean; json?: boolean }) => {
-    const files = await withInfra(config(), logger(), (deps) =>
-      lakeList(deps, {
-        ...(opts.dataset ? { dataset: parseDataset(opts.dataset) } : {}),
-        ...(opts.date ? { date: parseDateOption('date', opts.date) } : {}),
-        ...(opts.all ? { all: true } : {}),
-      }),
+    const cfg = config();
+    const files = await withInfra(cfg, logger(), (deps) =>
+      lakeList(
+        deps,
+        {
+          ...(opts.dataset ? { dataset: parseDataset(opts.dataset) } : {}),
+          ...(opts.date ? { date: parseDateOption('date', opts.date) } : {}),
+          ...(opts.all ? { all: true } : {}),
+        },
+        cfg,
+      ),
     );
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);

@@ -324,3 +324,42 @@ describe('hostile pages', () => {
     }
   });
 });
+
+describe('request budget', () => {
+  it('is a rate: one scraper process sends more than any single budget across several runs, and every run completes', {
+    timeout: 120_000,
+  }, async () => {
+    await scrapers?.close();
+    site.faults.reset();
+    const cfg = scrapersConfig();
+    const budget = 10;
+    const deps = await serviceDeps({ nc: nats.nc, pool: db.pool });
+    scrapers = await startScrapers(
+      { ...cfg, http: { ...cfg.http, requestBudget: budget, requestBudgetWindowMs: 2_000 } },
+      deps,
+    );
+    const before = Object.values(site.stats().requests).reduce((a, n) => a + n, 0);
+    const dates = ['2026-09-21', '2026-09-22', '2026-09-23'];
+    for (const date of dates) {
+      const t = tick('ccass-daily', 'ccass', date, `${date}T01:00:00.000Z`);
+      await publishTick(t);
+      expect((await runDone(tickRunId(t.job, t.scheduled_at), 8)).byStatus).toEqual({ done: 8 });
+      const ccass = await rawEnvelopes('ccass', date);
+      expect(ccass.map((e) => e.key).sort()).toEqual(
+        site
+          .universe()
+          .map((s) => s.code)
+          .sort(),
+      );
+    }
+    const sent = Object.values(site.stats().requests).reduce((a, n) => a + n, 0) - before;
+    const waits = (await deps.registry.getSingleMetric('harbour_http_budget_waits_total')?.get())?.values[0]
+      ?.value;
+    // Each run alone needs more than the budget (a form GET and a POST per stock).
+    expect(sent).toBeGreaterThan(dates.length * budget);
+    expect(waits).toBeGreaterThan(0);
+    console.log(
+      `request budget ${budget} per 2 s: ${dates.length} runs, ${sent} requests, ${waits} waits for the refill`,
+    );
+  });
+});

@@ -5,6 +5,7 @@
  * download from a whole one (the chunked body ends without its last chunk: an error, never a
  * short file passed off as complete) and that the restarted process answers at once with the full
  * workbook, its sheets and rows equal to gold, and the monitor's series.
+ * Default (CI): one kill each; `npm run test:chaos` (HARBOUR_CHAOS=1) kills each 10 times.
  */
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import { ensureTopology, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
 import { freePort, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
 
+const CHAOS = process.env.HARBOUR_CHAOS === '1';
+const KILLS = CHAOS ? 10 : 1;
 const STOCKS = generatedStocks(40);
 /** Five years of 40 stocks: a workbook of ~4 MB, more than loopback socket buffers hold, so a kill cuts it. */
 const FROM = '2022-01-01';
@@ -79,8 +82,8 @@ describe('read-only services under kill -9', () => {
     HARBOUR_LOG_LEVEL: 'warn',
   });
 
-  it('exporter: a download cut by kill -9 is seen as cut; after a restart the whole workbook comes', {
-    timeout: 180_000,
+  it(`exporter: a download cut by kill -9 is seen as cut (${KILLS}×); after a restart the whole workbook comes`, {
+    timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
     const port = await freePort();
     const env = { ...(await baseEnv()), HARBOUR_EXPORTER_PORT: String(port) };
@@ -100,15 +103,20 @@ describe('read-only services under kill -9', () => {
     const codes = STOCKS.map((s) => s.code);
     const url = `http://127.0.0.1:${port}/export.xlsx?codes=${codes.join(',')}&from=${FROM}&to=${TO}`;
 
-    await start();
-    let killing: Promise<void> | undefined;
-    const cut = await download(url, (n) => {
-      if (n > 64 * 1024 && !killing) killing = child!.stop('SIGKILL');
-    });
-    await killing;
-    expect(cut.status).toBe(200);
-    expect(cut.complete).toBe(false);
-    await expect(readWorkbook(cut.body)).rejects.toThrow();
+    let cut!: Awaited<ReturnType<typeof download>>;
+    for (let k = 0; k < KILLS; k++) {
+      await start();
+      let killing: Promise<void> | undefined;
+      // Past the first 64 KiB, at a different point each time.
+      const at = 64 * 1024 * (1 + Math.random() * 4);
+      cut = await download(url, (n) => {
+        if (n > at && !killing) killing = child!.stop('SIGKILL');
+      });
+      await killing;
+      expect(cut.status).toBe(200);
+      expect(cut.complete).toBe(false);
+      await expect(readWorkbook(cut.body)).rejects.toThrow();
+    }
 
     const t0 = Date.now();
     await start();
@@ -125,7 +133,7 @@ describe('read-only services under kill -9', () => {
     const dataRows = sheets.reduce((a, ws) => a + ws.actualRowCount - 2, 0);
     const goldRows = rows.reduce((a, r) => a + Number(r.n), 0);
     console.log(
-      `exporter kill -9: cut after ${cut.body.length} bytes (${cut.error ?? 'no terminating chunk'}); ` +
+      `exporter kill -9 (${KILLS}×): last cut after ${cut.body.length} bytes (${cut.error ?? 'no terminating chunk'}); ` +
         `restart + whole export ${restartMs} ms, ${whole.body.length} bytes, ${sheets.length} stock sheets, ${dataRows} price rows (gold ${goldRows})`,
     );
     expect(dataRows).toBe(goldRows);
@@ -133,7 +141,9 @@ describe('read-only services under kill -9', () => {
     child = undefined;
   });
 
-  it('monitor: killed between refreshes, the restarted process exports the same series', async () => {
+  it(`monitor: killed between refreshes (${KILLS}×), the restarted process exports the same series`, {
+    timeout: CHAOS ? 600_000 : 60_000,
+  }, async () => {
     const env = { ...(await baseEnv()), HARBOUR_MONITOR_REFRESH_EVERY_MS: '500' };
     const metrics = () =>
       fetch(`http://127.0.0.1:${env.HARBOUR_OPS_PORT}/metrics`).then(
@@ -158,20 +168,24 @@ describe('read-only services under kill -9', () => {
       30_000,
       'the monitor series',
     );
-    await new Promise((r) => setTimeout(r, Math.random() * 500));
-    await child.stop('SIGKILL');
-    expect(await metrics()).toBe('');
-    child = await startServiceProcess('monitor', env, log);
     let after = new Set<string>();
-    await until(
-      async () => {
-        after = series(await metrics());
-        return [...before].every((s) => after.has(s));
-      },
-      30_000,
-      'the same series after the restart',
+    for (let k = 0; k < KILLS; k++) {
+      await new Promise((r) => setTimeout(r, Math.random() * 500));
+      await child.stop('SIGKILL');
+      expect(await metrics()).toBe('');
+      child = await startServiceProcess('monitor', env, log);
+      await until(
+        async () => {
+          after = series(await metrics());
+          return [...before].every((s) => after.has(s));
+        },
+        30_000,
+        'the same series after the restart',
+      );
+    }
+    console.log(
+      `monitor kill -9 (${KILLS}×): ${before.size} series before, ${after.size} after the restarts`,
     );
-    console.log(`monitor kill -9: ${before.size} series before, ${after.size} after the restart`);
     expect(after.size).toBeGreaterThan(0);
     await child.stop('SIGTERM');
     child = undefined;

@@ -9,6 +9,7 @@ import {
   createHealthRegistry,
   createRegistry,
   type Logger,
+  retryTransient,
   type ServiceDeps,
 } from '../runtime/index.ts';
 import {
@@ -149,8 +150,19 @@ export async function withInfra<T>(
 }
 
 /**
+ * Runs `fn` through short Postgres outages (a restart, a lost connection): retried with back-off for
+ * up to `postgres.outageWaitMaxMs`, so a command reports the outcome of its work, not of its
+ * connection. `fn` must be safe to repeat.
+ */
+function throughOutages<T>(config: HarbourConfig, deps: ServiceDeps, what: string, fn: () => Promise<T>) {
+  return retryTransient(fn, { logger: deps.logger, what, maxOutageMs: config.postgres.outageWaitMaxMs });
+}
+
+/**
  * Plans one run per trading day in [from, to] and works the jobs with scraper workers in this
  * process (other scrapers running elsewhere help too), showing progress until every job finished.
+ * Planning and progress wait out Postgres outages (planning is idempotent: deterministic job ids,
+ * message dedup); the result is the jobs' outcomes from the run history.
  */
 export async function backfill(
   config: HarbourConfig,
@@ -158,7 +170,9 @@ export async function backfill(
   req: { dataset: Dataset; from: string; to: string; codes?: string[]; workers: boolean; label?: string },
 ): Promise<{ runs: string[]; byStatus: Record<string, number>; skipped: number }> {
   const scrapers = config.scrapers as ScrapersConfig;
-  await migrateRunHistory(deps.pool);
+  await throughOutages(config, deps, 'run history', () => migrateRunHistory(deps.pool));
+  const plan = (...args: Parameters<typeof planRun>) =>
+    throughOutages(config, deps, `plan ${args[1].date}`, () => planRun(...args));
   const calendar = createCalendar(config.market);
   const http = createHttpClient(scrapers.http, { logger: deps.logger });
   const stamp = new Date().toISOString();
@@ -167,7 +181,7 @@ export async function backfill(
   try {
     for (let d = req.from; d <= req.to; d = addDays(d, 1)) {
       const runId = `${req.label ?? 'backfill'}:${stamp}:${req.dataset}:${d}`;
-      const planned = await planRun(
+      const planned = await plan(
         {
           js: deps.js,
           pool: deps.pool,
@@ -195,7 +209,7 @@ export async function backfill(
   const progress = createProgress(`${req.label ?? 'backfill'} ${req.dataset} ${req.from}..${req.to}`);
   try {
     for (;;) {
-      const p = await runProgress(deps.pool, runs);
+      const p = await throughOutages(config, deps, 'progress', () => runProgress(deps.pool, runs));
       const note = Object.entries(p.byStatus)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
@@ -215,13 +229,17 @@ export async function backfill(
 export async function lakeList(
   deps: ServiceDeps,
   filter: { dataset?: string; date?: string; all?: boolean },
+  config?: HarbourConfig,
 ) {
-  await migrateCatalog(deps.pool);
-  return listFiles(deps.pool, {
-    ...(filter.dataset ? { dataset: filter.dataset } : {}),
-    ...(filter.date ? { partitionDate: filter.date } : {}),
-    status: filter.all ? 'all' : 'active',
-  });
+  const list = async () => {
+    await migrateCatalog(deps.pool);
+    return listFiles(deps.pool, {
+      ...(filter.dataset ? { dataset: filter.dataset } : {}),
+      ...(filter.date ? { partitionDate: filter.date } : {}),
+      status: filter.all ? 'all' : 'active',
+    });
+  };
+  return config ? throughOutages(config, deps, 'lake ls', list) : list();
 }
 
 /** `rebuild`: silver from every active lake file, then gold, showing progress per phase. */
@@ -239,12 +257,17 @@ export async function rebuildWithProgress(
   const gold = createProgress('rebuild gold');
   let models = 0;
   let modelsDone = 0;
-  const result = await rebuild(
+  // One transaction: a lost connection rolls it all back, so the rebuild simply runs again.
+  const rebuildThroughOutages = (...args: Parameters<typeof rebuild>) =>
+    throughOutages(config, deps, 'rebuild', () => rebuild(...args));
+  const result = await rebuildThroughOutages(
     config.transformer as TransformerConfig,
     deps,
     (p) => {
-      if (p.phase === 'start') models = p.models.length;
-      else if (p.phase === 'silver') {
+      if (p.phase === 'start') {
+        models = p.models.length;
+        modelsDone = 0;
+      } else if (p.phase === 'silver') {
         silver.update(p.done, p.total, `${p.dataset} ${p.rows} rows`);
         if (p.done === p.total) silver.finish();
       } else if (p.phase === 'gold' && p.state === 'done') {

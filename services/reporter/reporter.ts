@@ -119,11 +119,12 @@ export async function runDaily(ctx: ReporterContext, job: string, date: string):
           sheets: config.report.sheets,
         };
         const out = new PassThrough();
-        const bytes = buffer(out);
-        await writeWorkbook(pool, params, out);
+        // Both awaited together: a failed write destroys `out`, and a buffer promise left without a
+        // handler would reject unhandled and end the process (seen on a Postgres restart).
+        const [, content] = await Promise.all([writeWorkbook(pool, params, out), buffer(out)]);
         attachment = {
           filename: `harbour-watchlist-${date}.xlsx`,
-          content: await bytes,
+          content,
           contentType: XLSX_TYPE,
         };
       }

@@ -7,6 +7,9 @@ import type { Registry } from 'prom-client';
 import type { TradingCalendar } from '../calendar/index.ts';
 import { createObjectStore, type ObjectStore, ObjectStoreConfig } from '../object-store/index.ts';
 import type { HealthRegistry } from './health.ts';
+import { briefError } from './logger.ts';
+import { counter } from './metrics.ts';
+import { guardPool } from './pg.ts';
 
 /** Connections every service shares; one set per process. */
 export const InfraConfig = Type.Object(
@@ -31,6 +34,12 @@ export const InfraConfig = Type.Object(
           description: 'Postgres URL of the catalog, silver and gold tables',
         }),
         poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Postgres pool size per process' }),
+        outageWaitMaxMs: Type.Integer({
+          minimum: 0,
+          default: 120_000,
+          description:
+            'commands that wait on the pipeline (harbour backfill, scrape, rebuild, lake ls) retry through a Postgres outage (restart, lost connection) this long, with back-off, before failing',
+        }),
       },
       { default: {} },
     ),
@@ -57,7 +66,7 @@ export interface ServiceDeps {
 }
 
 /**
- * Opens NATS (reconnecting forever), a Postgres pool and the object store, and registers their
+ * Opens NATS (reconnecting forever; see `watchNats`), a Postgres pool and the object store, and registers their
  * health checks. `close()` closes them in reverse order.
  */
 export async function connectInfra(
@@ -70,21 +79,12 @@ export async function connectInfra(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  const pool = new pg.Pool({ connectionString: cfg.postgres.url, max: cfg.postgres.poolMax });
-  // Postgres stopping ends every idle connection at once; one short line per outage (not a stack
-  // trace and the client's whole state per connection) says it. A new connection re-arms it.
-  let idleLossLogged = false;
-  pool.on('connect', () => {
-    idleLossLogged = false;
-  });
-  pool.on('error', (err: Error & { code?: string }) => {
-    if (idleLossLogged) return;
-    idleLossLogged = true;
-    base.logger.warn(
-      { postgres: postgresHost(cfg.postgres.url), code: err.code, reason: err.message },
-      'idle Postgres connections closed by the server',
-    );
-  });
+  watchNats(nc, base.logger, base.registry);
+  const pool = guardPool(
+    new pg.Pool({ connectionString: cfg.postgres.url, max: cfg.postgres.poolMax }),
+    base.logger,
+    base.registry,
+  );
   const store = createObjectStore(cfg.objectStore);
   base.health.add('nats', () => ({ ok: !nc.isClosed() && nc.info !== undefined, detail: nc.getServer() }));
   base.health.add('postgres', async () => {
@@ -106,12 +106,27 @@ export async function connectInfra(
   };
 }
 
-/** `host:port` of a Postgres URL, without credentials (for logs). */
-function postgresHost(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 5432}`;
-  } catch {
-    return '(unparseable HARBOUR_POSTGRES_URL)';
-  }
+/**
+ * Logs each NATS disconnect and reconnect as one line and counts them
+ * (`harbour_nats_disconnects_total`, `harbour_nats_reconnects_total`). The connection retries
+ * forever (`maxReconnectAttempts: -1`), so a nats-server restart is survived; JetStream consumers
+ * resume where their server-side state left off. The per-attempt 'reconnecting' events are not
+ * logged (one every `reconnectTimeWait` while the server is down).
+ */
+function watchNats(nc: NatsConnection, logger: Logger, registry: Registry): void {
+  const disconnects = counter(registry, 'harbour_nats_disconnects_total', 'NATS connection lost');
+  const reconnects = counter(registry, 'harbour_nats_reconnects_total', 'NATS connection re-established');
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        disconnects.inc();
+        logger.warn({ server: s.server }, 'NATS disconnected, reconnecting');
+      } else if (s.type === 'reconnect') {
+        reconnects.inc();
+        logger.info({ server: s.server }, 'NATS reconnected');
+      } else if (s.type === 'error') {
+        logger.warn({ err: briefError(s.error) }, 'NATS server error');
+      }
+    }
+  })().catch(() => {});
 }

@@ -2,6 +2,7 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { type DlqMessage, ErrorCodes, isHarbourError, SCHEMA_VERSION } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
+import { isTransientPgError } from './pg.ts';
 
 /** What a message handler decided; `settle` carries it out. The only place messages are acked, delayed or dead-lettered. */
 export type Disposition =
@@ -27,7 +28,9 @@ export function backoffMs(attempt: number, baseMs = 1000, maxMs = 60_000): numbe
 
 /**
  * The default decision for a failed message: permanent errors go to the DLQ at once, anything else
- * is retried with back-off until `maxAttempts`, then goes to the DLQ with its last error.
+ * is retried with back-off until `maxAttempts`, then goes to the DLQ with its last error. A lost or
+ * refused Postgres connection (a restart, an outage) says nothing about the message: it is retried
+ * with back-off however long the outage lasts, and never dead-lettered for it.
  */
 export function dispositionFor(
   err: unknown,
@@ -38,6 +41,9 @@ export function dispositionFor(
   const code = isHarbourError(err) ? err.code : 'HARBOUR_ERR_UNEXPECTED';
   const reason = err instanceof Error ? err.message : String(err);
   const detail = isHarbourError(err) ? (err.detail ?? {}) : {};
+  if (isTransientPgError(err)) {
+    return { kind: 'retry', delayMs: backoffMs(attempt, retryBaseDelayMs, 60_000), reason };
+  }
   if (PERMANENT.has(code) || attempt >= maxAttempts) {
     return { kind: 'dlq', code, reason, detail: { ...detail, attempts: attempt } };
   }

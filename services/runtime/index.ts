@@ -14,7 +14,7 @@ export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
 export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
 export { createHealthRegistry, type HealthCheck, type HealthRegistry } from './health.ts';
 export { createLease, type Lease } from './lease.ts';
-export { createLogger, type Logger, silentLogger } from './logger.ts';
+export { briefError, createLogger, type Logger, silentLogger } from './logger.ts';
 export {
   Counter,
   counter,
@@ -28,7 +28,7 @@ export {
 } from './metrics.ts';
 export { type Migration, migrate } from './migrate.ts';
 export { type OpsServer, startOpsServer } from './ops-server.ts';
-export { withTransaction } from './pg.ts';
+export { guardPool, isTransientPgError, retryTransient, withTransaction } from './pg.ts';
 export {
   createLifecycle,
   defineService,

@@ -10,7 +10,7 @@ import {
   scrapeJobValidator,
 } from '../../contracts/index.ts';
 import { msgIds, subjects } from '../../streams/index.ts';
-import { type Disposition, dispositionFor } from '../runtime/index.ts';
+import { type Disposition, dispositionFor, retryTransient } from '../runtime/index.ts';
 import type { SourcesConfig } from './config.ts';
 import { type HttpClient, isAbortError } from './http/index.ts';
 import { parseOutcome } from './parsers/index.ts';
@@ -32,6 +32,14 @@ export interface WorkerContext {
   onOutcome?: (dataset: string, status: JobStatus | 'aborted') => void;
   onPublished?: (dataset: string, envelopes: number, rows: number) => void;
 }
+
+/**
+ * How long a job waits for Postgres to come back to record its outcome (the job keeps telling
+ * JetStream it is in work meanwhile). Without the wait, each delivery during a restart fetched the
+ * page again and failed at the record, burning the consumer's max_deliver: a 20 s outage could leave
+ * a published job never recorded as done.
+ */
+const RECORD_OUTAGE_MAX_MS = 120_000;
 
 /** Splits a fetched unit into envelopes of at most `maxRows` rows (NATS payload limit); keys get `#i/n` when split. */
 export function toEnvelopes(f: Fetched, runId: string, maxRows: number, fetchedAt = new Date()): Envelope[] {
@@ -99,7 +107,10 @@ export async function handleJob(ctx: WorkerContext, msg: JsMsg): Promise<Disposi
   const attempt = msg.info.deliveryCount;
   const log = ctx.logger.child({ job: job.job_id, attempt });
   const record = async (status: JobStatus, extra: Omit<JobOutcome, 'status' | 'attempts'> = {}) => {
-    await recordJobOutcome(ctx.pool, job.job_id, { status, attempts: attempt, ...extra });
+    await retryTransient(
+      () => recordJobOutcome(ctx.pool, job.job_id, { status, attempts: attempt, ...extra }),
+      { logger: log, what: 'job outcome', maxOutageMs: RECORD_OUTAGE_MAX_MS, signal: ctx.signal },
+    );
     ctx.onOutcome?.(job.dataset, status);
   };
   const keepAlive = setInterval(() => msg.working(), ctx.keepAliveMs);

@@ -13,16 +13,18 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `service` with `env`; stdout and stderr go to `logPath` (appended, so restarts share it).
+ * Starts `service` (or several services in one process) with `env`; stdout and stderr go to `logPath` (appended, so restarts share it).
  * An exit that is neither a signal from `stop` nor code 0 is reported on stderr with the log's path.
  */
 export async function startServiceProcess(
-  service: string,
+  service: string | readonly string[],
   env: NodeJS.ProcessEnv,
   logPath: string,
 ): Promise<ServiceProcess> {
   const log = await open(logPath, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--service', service], {
+  const services = typeof service === 'string' ? [service] : service;
+  const args = services.flatMap((s) => ['--service', s]);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', ...args], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', log.fd, log.fd],

@@ -74,14 +74,15 @@ export interface HttpClient {
    * other than 429 — the caller classifies 404). Rejects with
    * - `HARBOUR_ERR_HTTP_FAILED` when retries are exhausted (detail: url, method, attempts, lastStatus|lastError)
    *   or a non-retryable network error happens,
-   * - `HARBOUR_ERR_HTTP_BUDGET` when the client's request budget is spent,
+   * - `HARBOUR_ERR_HTTP_BUDGET` when the request budget is spent and would not refill within
+   *   `retryAfterMaxMs`,
    * - `HARBOUR_ERR_HTTP_BODY_TOO_LARGE` when the body exceeds `maxBodyBytes`,
    * - an `AbortError` when `signal` aborts or the client is closed.
    */
   request(req: HttpRequest): Promise<HttpResponse>;
   /** The resolved configuration (defaults filled). */
   readonly config: Readonly<HttpClientConfig>;
-  /** Attempts still allowed by `requestBudget`. */
+  /** Attempts allowed right now by `requestBudget` (it refills over `requestBudgetWindowMs`). */
   budgetRemaining(): number;
   /** Current adaptive delay of a host (`hostname[:port]`), in ms. */
   hostDelayMs(host: string): number;
@@ -164,7 +165,17 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
   const jar = new CookieJar();
   const hosts = new Map<string, HostState>();
   const closeController = new AbortController();
-  let attemptsSent = 0;
+  // Request budget: a token bucket of `requestBudget` attempts refilled at requestBudget per
+  // requestBudgetWindowMs. A rate, not a lifetime: a process running for months sends as much on
+  // its last day as on its first.
+  let budgetTokens = cfg.requestBudget;
+  let budgetAt = Date.now();
+  const refillPerMs = cfg.requestBudget / cfg.requestBudgetWindowMs;
+  const refillBudget = () => {
+    const now = Date.now();
+    budgetTokens = Math.min(cfg.requestBudget, budgetTokens + (now - budgetAt) * refillPerMs);
+    budgetAt = now;
+  };
   let budgetWarned = false;
   let closing: Promise<void> | undefined;
 
@@ -194,14 +205,45 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
     return state;
   };
 
-  const budgetError = (hop: Hop): HarbourError => {
-    if (!budgetWarned) {
-      budgetWarned = true;
-      logger.warn({ component: 'http-client', budget: cfg.requestBudget }, 'http request budget spent');
+  const budgetError = (hop: Hop, refillMs: number): HarbourError =>
+    new HarbourError(
+      ErrorCodes.HttpBudget,
+      `http request budget of ${cfg.requestBudget} per ${cfg.requestBudgetWindowMs} ms spent`,
+      {
+        detail: {
+          url: hop.url.href,
+          method: hop.method,
+          budget: cfg.requestBudget,
+          windowMs: cfg.requestBudgetWindowMs,
+          refillMs: Math.ceil(refillMs),
+        },
+      },
+    );
+
+  /**
+   * Takes one attempt from the budget, waiting for the refill when it is spent. A wait longer than
+   * `retryAfterMaxMs` fails the request at once (the job is retried later) rather than holding it.
+   */
+  const takeBudget = async (hop: Hop, signal: AbortSignal): Promise<void> => {
+    for (;;) {
+      refillBudget();
+      if (budgetTokens >= 1) {
+        budgetTokens -= 1;
+        budgetWarned = false;
+        return;
+      }
+      const refillMs = refillPerMs > 0 ? (1 - budgetTokens) / refillPerMs : Number.POSITIVE_INFINITY;
+      if (!budgetWarned) {
+        budgetWarned = true;
+        logger.warn(
+          { component: 'http-client', budget: cfg.requestBudget, windowMs: cfg.requestBudgetWindowMs },
+          'http request budget spent; waiting for it to refill',
+        );
+      }
+      if (refillMs > cfg.retryAfterMaxMs) throw budgetError(hop, refillMs);
+      metrics.budgetWaits.inc();
+      await sleep(Math.ceil(refillMs), signal);
     }
-    return new HarbourError(ErrorCodes.HttpBudget, `http request budget of ${cfg.requestBudget} spent`, {
-      detail: { url: hop.url.href, method: hop.method, budget: cfg.requestBudget },
-    });
   };
 
   /** One attempt: send, store cookies, read (or drop) the body. Throws on network/abort/size errors. */
@@ -260,13 +302,8 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
     };
 
     for (let attempt = 1; ; attempt++) {
-      if (attemptsSent >= cfg.requestBudget) throw budgetError(hop);
+      await takeBudget(hop, signal);
       const release = await gate.acquire(signal);
-      if (attemptsSent >= cfg.requestBudget) {
-        release();
-        throw budgetError(hop);
-      }
-      attemptsSent++;
 
       const { controller, dispose } = linkedController([signal]);
       let timedOut = false;
@@ -353,7 +390,10 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
   return {
     request,
     config: cfg,
-    budgetRemaining: () => Math.max(0, cfg.requestBudget - attemptsSent),
+    budgetRemaining: () => {
+      refillBudget();
+      return Math.floor(budgetTokens);
+    },
     hostDelayMs: (host) => hosts.get(host)?.gate.delayMs ?? 0,
     slowDown: (host) => hostState(host).gate.slowDown(),
     close() {

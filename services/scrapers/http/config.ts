@@ -91,7 +91,14 @@ export const HttpClientConfig = Type.Object(
     requestBudget: Type.Integer({
       minimum: 0,
       default: 20_000,
-      description: 'Most attempts (retries and redirect hops included) one client may send in its lifetime',
+      description:
+        'Most attempts (retries and redirect hops included) one client may send per requestBudgetWindowMs; the budget refills continuously, and a request that finds it spent waits for the refill (up to retryAfterMaxMs, else HARBOUR_ERR_HTTP_BUDGET)',
+    }),
+    requestBudgetWindowMs: Type.Integer({
+      minimum: 1,
+      default: 3_600_000,
+      description:
+        'Window of requestBudget, in milliseconds: the budget refills at requestBudget per this many ms (default: 20,000 attempts per hour, a guard against runaway retry loops; normal traffic is paced by requestsPerSecond per host)',
     }),
     maxBodyBytes: Type.Integer({
       minimum: 0,

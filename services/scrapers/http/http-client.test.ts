@@ -321,6 +321,18 @@ describe('budget', () => {
     expect(hits.get('/ok')).toBe(2);
   });
 
+  it('refills over its window: a rate, not a lifetime', async () => {
+    const url = route('/refill', ok);
+    const c = client({ requestBudget: 3, requestBudgetWindowMs: 600 });
+    const started = performance.now();
+    for (let i = 0; i < 9; i++) expect((await c.request({ method: 'GET', url })).status).toBe(200);
+    // 3 at once, then 6 more at the refill rate of one per 200 ms.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_100);
+    expect(hits.get('/refill')).toBe(9);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(c.budgetRemaining()).toBe(3);
+  });
+
   it('counts retries against the budget', async () => {
     const url = route('/down', (_req, res) => res.writeHead(503).end());
     const c = client({ requestBudget: 2, maxRetries: 5 });

@@ -12,6 +12,8 @@ export interface HttpMetrics {
   retries: Counter<'host'>;
   /** Adaptive spacing currently applied between request starts to a host. */
   hostDelay: Gauge<'host'>;
+  /** Sleeps of attempts waiting for the request budget to refill. */
+  budgetWaits: Counter;
 }
 
 /**
@@ -61,6 +63,15 @@ export function createHttpMetrics(registry?: Registry): HttpMetrics {
           name: 'harbour_http_host_delay_ms',
           help: 'Adaptive delay between request starts to a host, in milliseconds',
           labelNames: ['host'] as const,
+          registers,
+        }),
+    ),
+    budgetWaits: reuse(
+      'harbour_http_budget_waits_total',
+      () =>
+        new Counter({
+          name: 'harbour_http_budget_waits_total',
+          help: 'Waits for the request budget (requestBudget per requestBudgetWindowMs) to refill, one per sleep of a waiting attempt',
           registers,
         }),
     ),
