@@ -4,11 +4,11 @@
  * closed ports (probe needs neither). Also: backfills of past fundamentals are refused before any
  * connection.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from '../ops/fixture-site/index.ts';
+import { type CliRun, runHarbour } from './support/cli.ts';
 import { testDir } from './support/infra.ts';
 
 const TODAY = '2026-10-12';
@@ -22,48 +22,27 @@ afterAll(async () => {
   await site?.close();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function harbour(...args: string[]): Promise<Run> {
+function harbour(...args: string[]): Promise<CliRun> {
   return harbourWith({}, ...args);
 }
 
-function harbourWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    ...extraEnv,
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
-    HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
-    HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: `${site.url}/hkexwidget`,
-    // nothing listens there: a probe that tried to connect would fail
-    HARBOUR_NATS_URL: 'nats://127.0.0.1:1',
-    HARBOUR_POSTGRES_URL: 'postgres://harbour:harbour@127.0.0.1:1/harbour',
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli.ts', ...args], {
-      cwd: join(import.meta.dirname, '..'),
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function harbourWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
+  return runHarbour(args, {
+    env: {
+      ...extraEnv,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
+      HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
+      HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: `${site.url}/hkexwidget`,
+      // nothing listens there: a probe that tried to connect would fail
+      HARBOUR_NATS_URL: 'nats://127.0.0.1:1',
+      HARBOUR_POSTGRES_URL: 'postgres://harbour:harbour@127.0.0.1:1/harbour',
+    },
   });
 }
 
-function json(r: Run): { summary: Record<string, unknown>; rows: Record<string, unknown>[] } {
+function json(r: CliRun): { summary: Record<string, unknown>; rows: Record<string, unknown>[] } {
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 }

@@ -1,58 +1,30 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startStack } from '../ops/launcher/stack.ts';
 import { readStackSettings } from '../services/runtime/index.ts';
 import type { GoldRowLineage } from '../services/transformer/index.ts';
+import { type CliRun, nodeWithTsx, runHarbour, withoutHarbourEnv } from './support/cli.ts';
 import { testDir } from './support/infra.ts';
 import { freePort, until } from './support/service-process.ts';
 
 const repo = join(import.meta.dirname, '..');
-/** Node with tsx's loader, by absolute URL (the children run in directories without node_modules). */
-const node = (script: string, ...args: string[]) =>
-  [
-    process.execPath,
-    ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, script, ...args],
-  ] as const;
-/** The environment of a new shell in which nothing was exported: no HARBOUR_* variable at all. */
-const cleanEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARBOUR_')));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `npm run harbour -- <args>` as a user runs it in `cwd`, with `env` (default: nothing exported). */
-function harbour(cwd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(...node(join(repo, 'services', 'cli.ts'), ...args), { cwd, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const harbour = (cwd: string, args: string[], env: NodeJS.ProcessEnv = withoutHarbourEnv()): Promise<CliRun> =>
+  runHarbour(args, { cwd, env });
 
 function spawnLogged(
   cwd: string,
   script: string,
   args: string[] = [],
 ): { child: ChildProcess; output: () => string } {
-  const [bin, argv] = node(script, ...args);
-  const child = spawn(bin, argv, { cwd, env: cleanEnv() });
+  const [bin, argv] = nodeWithTsx(script, ...args);
+  const child = spawn(bin, argv, { cwd, env: withoutHarbourEnv() });
   let out = '';
   child.stdout?.on('data', (b: Buffer) => {
     out += b.toString();

@@ -1,47 +1,18 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../ops/launcher/free-port.ts';
+import { type CliRun, repoRoot, runHarbour, withoutHarbourEnv } from '../../test/support/cli.ts';
 import { harbourConfigSchema } from '../host.ts';
 import { loadConfigWithOrigins, writeStackSettings } from '../runtime/index.ts';
 import { parseDataset, parseKind } from './commands.ts';
 
-const repo = join(import.meta.dirname, '..', '..');
-/** Node with tsx's loader, by absolute URL (the children run in directories without node_modules). */
-const node = (script: string, ...args: string[]) =>
-  [
-    process.execPath,
-    ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, script, ...args],
-  ] as const;
 /** A working directory without a `.harbour/stack.env`, whatever runs in the repository. */
 const emptyDir = await mkdtemp(join(tmpdir(), 'harbour-cli-'));
-const noHarbourEnv = () =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARBOUR_')));
 
-function harbour(
-  args: string[],
-  env: Record<string, string> = {},
-  cwd = emptyDir,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(...node(join(repo, 'services', 'cli.ts'), ...args), {
-      cwd,
-      env: { ...noHarbourEnv(), ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function harbour(args: string[], env: Record<string, string> = {}, cwd = emptyDir): Promise<CliRun> {
+  return runHarbour(args, { cwd, env: { ...withoutHarbourEnv(), ...env } });
 }
 
 type Shown = { settings: { env: string; value: unknown; origin: string }[] };
@@ -157,7 +128,7 @@ describe('dataset names where a kind is asked for', () => {
 
   it('`parse fundamentals` prints what `parse quote` prints', async () => {
     const file = join(
-      repo,
+      repoRoot,
       'test',
       'fixtures',
       'hkex',
