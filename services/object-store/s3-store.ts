@@ -281,7 +281,11 @@ export class S3ObjectStore implements ObjectStore {
       }),
     );
     const UploadId = created.UploadId;
-    if (!UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
+    if (!UploadId)
+      throw new HarbourError(
+        ErrorCodes.ObjectStoreUnavailable,
+        'CreateMultipartUpload answered without an UploadId',
+      );
     // Cancels in-flight parts on the caller's abort or on the first failed part.
     const inner = new AbortController();
     const onAbort = () => inner.abort(abortReason(signal!));
@@ -309,7 +313,11 @@ export class S3ObjectStore implements ObjectStore {
       )
         .then(
           (r) => {
-            if (!r.ETag) throw new Error(`UploadPart ${PartNumber} answered without an ETag`);
+            if (!r.ETag)
+              throw new HarbourError(
+                ErrorCodes.ObjectStoreUnavailable,
+                `UploadPart ${PartNumber} answered without an ETag`,
+              );
             etags.push({ PartNumber, ETag: r.ETag });
           },
           (err) => {
@@ -395,7 +403,11 @@ export class S3ObjectStore implements ObjectStore {
         }
         throw err;
       }
-      if (!(res.Body instanceof Readable)) throw new Error('GetObject answered without a Node stream body');
+      if (!(res.Body instanceof Readable))
+        throw new HarbourError(
+          ErrorCodes.ObjectStoreUnavailable,
+          'GetObject answered without a Node stream body',
+        );
       return Readable.from(this.guardBody(res.Body, key, limit, signal), { objectMode: false });
     } catch (err) {
       throw this.fail('get', key, err, signal);

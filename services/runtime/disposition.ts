@@ -1,6 +1,12 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { type DlqMessage, ErrorCodes, isHarbourError, SCHEMA_VERSION } from '../../contracts/index.ts';
+import {
+  type DlqMessage,
+  ErrorCodes,
+  errorCodeOf,
+  isHarbourError,
+  SCHEMA_VERSION,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import { isTransientPgError } from './pg.ts';
 
@@ -38,7 +44,7 @@ export function dispositionFor(
   maxAttempts: number,
   retryBaseDelayMs = 1000,
 ): Disposition {
-  const code = isHarbourError(err) ? err.code : 'HARBOUR_ERR_UNEXPECTED';
+  const code = errorCodeOf(err);
   const reason = err instanceof Error ? err.message : String(err);
   const detail = isHarbourError(err) ? (err.detail ?? {}) : {};
   if (isTransientPgError(err)) {
@@ -78,7 +84,7 @@ export async function settle(
       const dlq: DlqMessage = {
         schema_version: SCHEMA_VERSION,
         stage: ctx.stage,
-        code: /^HARBOUR_ERR_[A-Z_]+$/.test(d.code) ? d.code : 'HARBOUR_ERR_UNEXPECTED',
+        code: /^HARBOUR_ERR_[A-Z_]+$/.test(d.code) ? d.code : ErrorCodes.Unexpected,
         reason: d.reason,
         detail: d.detail ?? {},
         original_subject: msg.subject,
