@@ -117,8 +117,6 @@ export const HttpErrorCodes = {
   internal: ErrorCodes.Unexpected,
 } as const satisfies Record<string, string>;
 
-export type HttpErrorName = keyof typeof HttpErrorCodes;
-
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 export class HarbourError extends Error {

@@ -4,7 +4,7 @@
  * code and a non-zero exit.
  */
 import { Command, Option } from 'commander';
-import { ErrorCodes, errorCodeOf, HarbourError, isHarbourError } from '../contracts/index.ts';
+import { ErrorCodes, errorCodeOf, HarbourError } from '../contracts/index.ts';
 import { createCalendar } from './calendar/index.ts';
 import {
   backfill,

@@ -49,11 +49,6 @@ export function normal(...keys: number[]): number {
   return Math.sqrt(-2 * Math.log(1 - a)) * Math.cos(2 * Math.PI * b);
 }
 
-/** Integer in [lo, hi] inclusive. */
-export function intIn(lo: number, hi: number, ...keys: number[]): number {
-  return lo + Math.floor(u01(...keys) * (hi - lo + 1));
-}
-
 /** Picks one element. */
 export function pick<T>(arr: readonly T[], ...keys: number[]): T {
   if (arr.length === 0) throw new Error('pick from empty array');
