@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CcassRow, FundamentalRow, QuoteRow, SecurityRow } from '../../contracts/datasets.ts';
 import type { MarketConfig } from '../../services/calendar/index.ts';
@@ -164,10 +165,6 @@ class TokenStore {
   valid(viewState: string | null): boolean {
     return viewState !== null && this.issued.has(viewState);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {

@@ -8,6 +8,7 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
+import { backoffMs } from './backoff.ts';
 import { isTransientPgError } from './pg.ts';
 
 /** What a message handler decided; `settle` carries it out. The only place messages are acked, delayed or dead-lettered. */
@@ -25,12 +26,6 @@ const PERMANENT = new Set<string>([
   ErrorCodes.HttpBodyTooLarge,
   ErrorCodes.SourceWindow,
 ]);
-
-/** Exponential back-off with full jitter, capped. `attempt` starts at 1. */
-export function backoffMs(attempt: number, baseMs = 1000, maxMs = 60_000): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
 
 /**
  * The default decision for a failed message: permanent errors go to the DLQ at once, anything else

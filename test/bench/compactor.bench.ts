@@ -66,7 +66,7 @@ import {
 } from '../../streams/index.ts';
 import { ccassEnvelope } from '../support/lake.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
@@ -732,15 +732,6 @@ function renderSection(
     `Targets (issue 5): compactor ≥ 0.5× raw — ${target(ratio >= 0.5)} (${ratio.toFixed(2)}×); peak RSS ≤ 300 MB — ${target(rss <= 300e6)} (${mib(rss)} = ${(rss / 1e6).toFixed(0)} MB${compactors.length > 1 ? `; largest run ${(rssMax / 1e6).toFixed(0)} MB` : ''}).`,
   );
   return lines.join('\n');
-}
-
-/** A padded GFM table (as Biome formats it); every column but the first right-aligned. */
-function markdownTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, c) => (c > 0 ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, c) => (c > 0 ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(header), rule, ...rows.map(line)];
 }
 
 main().catch((err: unknown) => {

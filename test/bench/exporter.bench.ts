@@ -46,7 +46,7 @@ import { createGoldTables, generatedStocks, seedGold } from '../../services/expo
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import { addDays } from '../../services/scheduler/index.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
@@ -514,18 +514,6 @@ async function main(): Promise<void> {
   }
 }
 
-function mdTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const right = (i: number) => i > 0;
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, i) => (right(i) ? (cells[i] ?? '').padStart(w) : (cells[i] ?? '').padEnd(w))).join(' | ')} |`;
-  return [
-    line(header),
-    `| ${widths.map((w, i) => (right(i) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`,
-    ...rows.map(line),
-  ];
-}
-
 function render(
   args: Args,
   results: CaseResult[],
@@ -593,7 +581,7 @@ function render(
       r.checked,
     ]);
   }
-  lines.push(...mdTable(header, table));
+  lines.push(...markdownTable(header, table));
   lines.push('');
   if (probes.length) {
     lines.push(
@@ -601,7 +589,7 @@ function render(
     );
     lines.push('');
     lines.push(
-      ...mdTable(
+      ...markdownTable(
         ['export', 'price rows', 'samples', 'heap before', 'max live heap', 'external (median / max)'],
         probes.map((p) => [
           `${p.stocks} × ${p.years}y`,

@@ -33,7 +33,7 @@ import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
 import { mulberry32 } from '../support/market.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
@@ -800,7 +800,6 @@ function renderSection(
         'peak RSS vs baseline',
       ],
       table,
-      'l',
     ),
   );
   lines.push('');
@@ -830,21 +829,11 @@ function renderSection(
           mib(s.writer),
           mib(s.writer - s.control),
         ]),
-        'r',
+        () => true,
       ),
     );
   }
   return lines.join('\n');
-}
-
-/** A padded GFM table (as Biome formats it); numeric columns right-aligned, the first as `firstAlign`. */
-function markdownTable(header: string[], rows: string[][], firstAlign: 'l' | 'r'): string[] {
-  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const right = (c: number) => c > 0 || firstAlign === 'r';
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, c) => (right(c) ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, c) => (right(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(header), rule, ...rows.map(line)];
 }
 
 main().catch((err: unknown) => {

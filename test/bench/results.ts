@@ -30,3 +30,20 @@ export function vmHwm(): number | null {
     return null;
   }
 }
+
+/**
+ * A padded GFM table as Biome formats it (so RESULTS.md stays stable under `biome check --write`):
+ * every column as wide as its widest cell (at least 3, the shortest valid rule), right-aligned
+ * columns padded on the left with a `--:` rule. By default every column but the first is right-aligned.
+ */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: (column: number) => boolean = (c) => c > 0,
+): string[] {
+  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${widths.map((w, c) => (rightAligned(c) ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (rightAligned(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(header), rule, ...rows.map(line)];
+}
