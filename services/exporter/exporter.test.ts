@@ -758,6 +758,7 @@ describe('workbook semantics', () => {
     expect(none.status).toBe(404);
     expect(await none.json()).toEqual({
       error: 'unknown_code',
+      code: 'HARBOUR_ERR_UNKNOWN_CODE',
       parameter: 'codes',
       message: 'codes: 99999, 88888 are not known stocks; Harbour has no prices for them',
     });
