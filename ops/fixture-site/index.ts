@@ -12,6 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CcassRow, FundamentalRow, QuoteRow, SecurityRow } from '../../contracts/datasets.ts';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { MarketConfig } from '../../services/calendar/index.ts';
 import {
   addDays,
@@ -173,7 +174,7 @@ async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> 
   for await (const c of req) {
     const b = c as Buffer;
     size += b.length;
-    if (size > limit) throw new Error('request body too large');
+    if (size > limit) throw new HarbourError(ErrorCodes.RequestTooLarge, 'request body too large');
     chunks.push(b);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -212,7 +213,7 @@ export async function startFixtureSite(
   const seed = config.seed ?? 1;
   const stocks = Math.max(5, config.stocks ?? 40);
   const today = config.today ?? hongKongToday();
-  if (!isIsoDate(today)) throw new Error(`fixture site: bad today ${today}`);
+  if (!isIsoDate(today)) throw new HarbourError(ErrorCodes.Config, `fixture site: bad today ${today}`);
   if (config.market) useMarket(config.market);
   const samples: Samples = await loadSamples(config.samplesDir);
   const universe = buildUniverse(samples, seed, stocks);

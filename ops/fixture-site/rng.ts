@@ -2,6 +2,7 @@
  * Deterministic, order-independent randomness: every draw is a pure function of (seed, keys…), so a
  * page for one stock/date can be generated without replaying anything else.
  */
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 
 /** 32-bit FNV-1a of a string, for turning codes and names into hash keys. */
 export function strKey(s: string): number {
@@ -51,7 +52,7 @@ export function normal(...keys: number[]): number {
 
 /** Picks one element. */
 export function pick<T>(arr: readonly T[], ...keys: number[]): T {
-  if (arr.length === 0) throw new Error('pick from empty array');
+  if (arr.length === 0) throw new HarbourError(ErrorCodes.Internal, 'pick from empty array');
   return arr[Math.floor(u01(...keys) * arr.length)]!;
 }
 
