@@ -1,20 +1,8 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { captureLog } from '../../test/support/log-capture.ts';
 import { harbourConfigSchema } from '../host.ts';
 import { loadConfig } from './config.ts';
-import { createLogger, redactUrls } from './logger.ts';
-
-/** A logger writing its JSON lines into an array. */
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ destination }) };
-}
+import { redactUrls } from './logger.ts';
 
 const PG_PASSWORD = 'pg-Secret-4711';
 const NATS_PASSWORD = 'nats-Secret-0815';
@@ -42,7 +30,7 @@ describe('log redaction', () => {
   });
 
   it('a log line with the whole config, or a service section of it, shows none of the secrets', () => {
-    const { lines, logger } = capture();
+    const { raw: lines, logger } = captureLog('info');
     logger.info(config, 'config at the top of the line');
     logger.info({ config }, 'config under a key');
     logger.child({ service: 'exporter' }).info({ config: config['exporter'] }, 'own section');
@@ -68,7 +56,7 @@ describe('log redaction', () => {
   });
 
   it('an unset secret stays visibly empty', () => {
-    const { lines, logger } = capture();
+    const { raw: lines, logger } = captureLog('info');
     logger.info({ config: { exporter: { token: '' } } }, 'no token');
     expect(JSON.parse(lines[0] as string).config.exporter.token).toBe('');
   });
