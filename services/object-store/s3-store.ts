@@ -234,10 +234,12 @@ export class S3ObjectStore implements ObjectStore {
     const upload = new AbortController();
     const onAbort = () => upload.abort(abortReason(signal!));
     let size = 0;
-    const counted = async function* (chunks: AsyncIterable<Uint8Array>) {
+    // Upload keeps a part's chunks (uncopied when one chunk fills a part) while it reads on; a
+    // copy per chunk lets the caller reuse its buffers once a chunk is taken.
+    const copied = async function* (chunks: AsyncIterable<Uint8Array>) {
       for await (const chunk of chunks) {
         size += chunk.byteLength;
-        yield chunk;
+        yield Buffer.from(chunk);
       }
     };
     try {
@@ -249,7 +251,7 @@ export class S3ObjectStore implements ObjectStore {
         params: {
           Bucket: this.bucket,
           Key,
-          Body: Readable.from(counted(bodyChunks(body, signal)), { objectMode: false }),
+          Body: Readable.from(copied(bodyChunks(body, signal)), { objectMode: false }),
           ContentType: contentType,
         },
         partSize: this.partSize,
