@@ -68,7 +68,54 @@ export const ErrorCodes = {
   QuotationsBoardMissing: 'HARBOUR_ERR_QUOTATIONS_BOARD_MISSING',
   /** Shutdown: the drain deadline passed and the service was closed by force. */
   ShutdownForced: 'HARBOUR_ERR_SHUTDOWN_FORCED',
+  /**
+   * An error that carries no catalogue code (a driver's, Node's, a bug): logs, DLQ messages and
+   * CLI exit lines report it under this code, with its own message.
+   */
+  Unexpected: 'HARBOUR_ERR_UNEXPECTED',
+  /** A broken internal invariant (a state the code does not allow, an answer a library must give); a bug, never bad input. */
+  Internal: 'HARBOUR_ERR_INTERNAL',
+  /** A request or command parameter is invalid (exporter `bad_parameter`, CLI options, rebuild options); the detail names it. */
+  BadParameter: 'HARBOUR_ERR_BAD_PARAMETER',
+  /** Exporter: no asked stock code is known (`unknown_code`). */
+  UnknownCode: 'HARBOUR_ERR_UNKNOWN_CODE',
+  /** Exporter: the request has no or a wrong bearer token (`unauthorized`). */
+  Unauthorized: 'HARBOUR_ERR_UNAUTHORIZED',
+  /** Exporter: the URL or body exceeds its limit (`uri_too_long`, `body_too_large`). */
+  RequestTooLarge: 'HARBOUR_ERR_REQUEST_TOO_LARGE',
+  /** Exporter: every slot for this kind of request is taken (`busy`); try again in a few seconds. */
+  Busy: 'HARBOUR_ERR_BUSY',
+  /** Exporter: the route exists but not for this method (`method_not_allowed`). */
+  MethodNotAllowed: 'HARBOUR_ERR_METHOD_NOT_ALLOWED',
+  /** Transformer: a lake file is not in the catalog (yet), or its bytes do not match the catalog's checksum; retried. */
+  LakeFile: 'HARBOUR_ERR_LAKE_FILE',
+  /** Transformer: a model's SQL failed; the batch is rolled back. */
+  ModelFailed: 'HARBOUR_ERR_MODEL_FAILED',
+  /** Transformer: a model test of severity error failed; the batch is rolled back and nothing wrong is published. */
+  ModelTestFailed: 'HARBOUR_ERR_MODEL_TEST_FAILED',
+  /** Transformer: the model files are wrong (bad front matter, unknown dependency, a cycle). */
+  ModelDefinition: 'HARBOUR_ERR_MODEL_DEFINITION',
+  /** Compactor: a merge lost the race against another replacement of one of its inputs; rolled back, retried next round. */
+  MergeRaceLost: 'HARBOUR_ERR_MERGE_RACE_LOST',
+  /** Parquet writer: used out of order (appending to a full row group, after close or failure); a bug in the caller. */
+  ParquetWriterState: 'HARBOUR_ERR_PARQUET_WRITER_STATE',
 } as const;
+
+/**
+ * The exporter's JSON `error` names and the catalogue code each answers with (`{ error, code, … }`):
+ * the short name is the HTTP contract clients already match; the code ties it to this catalogue.
+ */
+export const HttpErrorCodes = {
+  bad_parameter: ErrorCodes.BadParameter,
+  unknown_code: ErrorCodes.UnknownCode,
+  unauthorized: ErrorCodes.Unauthorized,
+  uri_too_long: ErrorCodes.RequestTooLarge,
+  body_too_large: ErrorCodes.RequestTooLarge,
+  busy: ErrorCodes.Busy,
+  not_found: ErrorCodes.NotFound,
+  method_not_allowed: ErrorCodes.MethodNotAllowed,
+  internal: ErrorCodes.Unexpected,
+} as const satisfies Record<string, string>;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -91,4 +138,9 @@ export class HarbourError extends Error {
 
 export function isHarbourError(err: unknown, code?: ErrorCode): err is HarbourError {
   return err instanceof HarbourError && (code === undefined || err.code === code);
+}
+
+/** The catalogue code of any thrown value: its own for a HarbourError, else `HARBOUR_ERR_UNEXPECTED`. */
+export function errorCodeOf(err: unknown): ErrorCode {
+  return isHarbourError(err) ? err.code : ErrorCodes.Unexpected;
 }

@@ -6,4 +6,4 @@ export * from './envelope.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './gold.ts';
-export { compile, decodeJson, parseJson, type Validator } from './validate.ts';
+export { compile, parseJson, type Validator } from './validate.ts';

@@ -47,8 +47,3 @@ export function parseJson(data: Uint8Array | string): unknown {
     throw new HarbourError(ErrorCodes.NotJson, `payload is not JSON: ${(cause as Error).message}`, { cause });
   }
 }
-
-/** Parses JSON bytes/text and validates it. */
-export function decodeJson<T extends TSchema>(validator: Validator<T>, data: Uint8Array | string): Static<T> {
-  return validator.parse(parseJson(data));
-}

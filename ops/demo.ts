@@ -1,7 +1,15 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DATASETS, GOLD_SCHEMA, type GoldTable, goldTables, isHarbourError } from '../contracts/index.ts';
+import {
+  DATASETS,
+  ErrorCodes,
+  GOLD_SCHEMA,
+  type GoldTable,
+  goldTables,
+  HarbourError,
+  isHarbourError,
+} from '../contracts/index.ts';
 import { addDays, createCalendar, localDate } from '../services/calendar/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
 import { writeWorkbook } from '../services/exporter/index.ts';
@@ -212,7 +220,10 @@ async function waitIdle(
     }
     if (idle) return;
     if (Date.now() > end)
-      throw new Error(`${consumers.map((c) => c[1]).join(', ')} did not catch up in time`);
+      throw new HarbourError(
+        ErrorCodes.StartTimeout,
+        `${consumers.map((c) => c[1]).join(', ')} did not catch up in time`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -224,7 +235,8 @@ async function waitOutboxSent(host: Host, timeoutMs = 60_000): Promise<void> {
       (await host.deps.pool.query('select count(*) as n from lake_outbox where sent_at is null')).rows[0].n,
     ) > 0
   ) {
-    if (Date.now() > end) throw new Error('commit events were not published in time');
+    if (Date.now() > end)
+      throw new HarbourError(ErrorCodes.StartTimeout, 'commit events were not published in time');
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -4,6 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCodes, HarbourError } from '../contracts/index.ts';
 import { harbourConfigSchema } from '../services/host.ts';
 import { configTable } from '../services/runtime/index.ts';
 
@@ -14,7 +15,8 @@ const END = '<!-- config:end -->';
 export function withConfigTable(readme: string): string {
   const a = readme.indexOf(START);
   const b = readme.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`README.md lacks the ${START} … ${END} markers`);
+  if (a < 0 || b < a)
+    throw new HarbourError(ErrorCodes.Internal, `README.md lacks the ${START} … ${END} markers`);
   return `${readme.slice(0, a + START.length)}\n${configTable(harbourConfigSchema())}\n${readme.slice(b)}`;
 }
 

@@ -4,7 +4,7 @@
  * code and a non-zero exit.
  */
 import { Command, Option } from 'commander';
-import { ErrorCodes, HarbourError, isHarbourError } from '../contracts/index.ts';
+import { ErrorCodes, errorCodeOf, HarbourError } from '../contracts/index.ts';
 import { createCalendar } from './calendar/index.ts';
 import {
   backfill,
@@ -94,7 +94,7 @@ program
     const dataset = parseDataset(opts.dataset);
     const from = parseDateOption('from', opts.from);
     const to = parseDateOption('to', opts.to);
-    if (from > to) throw new Error(`--from ${from} is after --to ${to}`);
+    if (from > to) throw new HarbourError(ErrorCodes.Config, `--from ${from} is after --to ${to}`);
     const codes = parseCodes(opts.codes);
     const cfg = config();
     checkCollectable(cfg, dataset, from);
@@ -263,7 +263,7 @@ let status = 0;
 try {
   await program.parseAsync();
 } catch (err) {
-  const code = isHarbourError(err) ? err.code : 'HARBOUR_ERR_UNEXPECTED';
+  const code = errorCodeOf(err);
   process.stderr.write(`${code}: ${(err as Error).message}\n`);
   status = 1;
 }

@@ -14,6 +14,7 @@
  * a client is connected to) and one loss of quorum (two nodes down at once).
  */
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
@@ -109,8 +110,6 @@ function pool(): pg.Pool {
   pools.push(p);
   return p;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   cluster = await startNatsCluster({ dataDir: await testDir('cluster') });

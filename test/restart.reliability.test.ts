@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
@@ -57,7 +58,6 @@ const topology: TopologyConfig = {
   compactorAckWaitMs: 2 * ACK_WAIT_MS,
   eventsAckWaitMs: 2 * ACK_WAIT_MS,
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let pgServer: Awaited<ReturnType<typeof startPostgres>>;
 let nats: Awaited<ReturnType<typeof startTestNats>>;

@@ -80,11 +80,6 @@ export function prom(expr: string, legend = ''): Omit<PromTarget, 'refId'> {
   };
 }
 
-/** PromQL evaluated once at the end of the range (tables, stats of "now"). */
-export function promInstant(expr: string, legend = ''): Omit<PromTarget, 'refId'> {
-  return { ...prom(expr, legend), range: false, instant: true };
-}
-
 /** SQL on the Harbour Postgres; `time_series` wants columns `time`, optional `metric`, values. */
 export function sql(rawSql: string, format: SqlTarget['format'] = 'table'): Omit<SqlTarget, 'refId'> {
   return { datasource: POSTGRES, rawSql: dedent(rawSql), format, rawQuery: true, editorMode: 'code' };

@@ -5,6 +5,8 @@
  * function of this calendar, so one process simulates one market: {@link useMarket} sets it for
  * every fixture site of the process.
  */
+
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { createCalendar, type MarketConfig, type TradingCalendar } from '../../services/calendar/index.ts';
 
 let calendar: TradingCalendar = createCalendar();
@@ -24,9 +26,9 @@ export function isoOf(d: Date): string {
 /** Parses `yyyy-mm-dd` into a UTC-midnight Date; throws on anything else. */
 export function dateOf(iso: string): Date {
   const m = ISO_RE.exec(iso);
-  if (!m) throw new Error(`not an ISO date: ${iso}`);
+  if (!m) throw new HarbourError(ErrorCodes.BadParameter, `not an ISO date: ${iso}`);
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  if (isoOf(d) !== iso) throw new Error(`not a calendar date: ${iso}`);
+  if (isoOf(d) !== iso) throw new HarbourError(ErrorCodes.BadParameter, `not a calendar date: ${iso}`);
   return d;
 }
 

@@ -1,4 +1,5 @@
 /** Small text formatting helpers shared by the page generators. */
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 
 /** 1234567 → `1,234,567` (integers; negative keeps its sign). */
 export function commas(n: number): string {
@@ -28,7 +29,8 @@ export function milliStr(milli: number, decimals: number): string {
 export function fill(template: string, vars: Record<string, string>): string {
   return template.replace(/\{\{(\w+)\}\}/g, (_m, k: string) => {
     const v = vars[k];
-    if (v === undefined) throw new Error(`fixture site: template variable ${k} not set`);
+    if (v === undefined)
+      throw new HarbourError(ErrorCodes.Internal, `fixture site: template variable ${k} not set`);
     return v;
   });
 }

@@ -9,8 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CcassRow, FundamentalRow, QuoteRow, SecurityRow } from '../../contracts/datasets.ts';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { MarketConfig } from '../../services/calendar/index.ts';
 import {
   addDays,
@@ -166,17 +168,13 @@ class TokenStore {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     const b = c as Buffer;
     size += b.length;
-    if (size > limit) throw new Error('request body too large');
+    if (size > limit) throw new HarbourError(ErrorCodes.RequestTooLarge, 'request body too large');
     chunks.push(b);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -215,7 +213,7 @@ export async function startFixtureSite(
   const seed = config.seed ?? 1;
   const stocks = Math.max(5, config.stocks ?? 40);
   const today = config.today ?? hongKongToday();
-  if (!isIsoDate(today)) throw new Error(`fixture site: bad today ${today}`);
+  if (!isIsoDate(today)) throw new HarbourError(ErrorCodes.Config, `fixture site: bad today ${today}`);
   if (config.market) useMarket(config.market);
   const samples: Samples = await loadSamples(config.samplesDir);
   const universe = buildUniverse(samples, seed, stocks);

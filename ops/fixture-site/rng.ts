@@ -2,6 +2,7 @@
  * Deterministic, order-independent randomness: every draw is a pure function of (seed, keys…), so a
  * page for one stock/date can be generated without replaying anything else.
  */
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 
 /** 32-bit FNV-1a of a string, for turning codes and names into hash keys. */
 export function strKey(s: string): number {
@@ -49,14 +50,9 @@ export function normal(...keys: number[]): number {
   return Math.sqrt(-2 * Math.log(1 - a)) * Math.cos(2 * Math.PI * b);
 }
 
-/** Integer in [lo, hi] inclusive. */
-export function intIn(lo: number, hi: number, ...keys: number[]): number {
-  return lo + Math.floor(u01(...keys) * (hi - lo + 1));
-}
-
 /** Picks one element. */
 export function pick<T>(arr: readonly T[], ...keys: number[]): T {
-  if (arr.length === 0) throw new Error('pick from empty array');
+  if (arr.length === 0) throw new HarbourError(ErrorCodes.Internal, 'pick from empty array');
   return arr[Math.floor(u01(...keys) * arr.length)]!;
 }
 

@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import JSZip from 'jszip';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { readFirstSheetRows } from '../../services/scrapers/parsers/xlsx-stream.ts';
 
 export const SAMPLE_FILES = {
   ccass00700: 'ccass/00700-2019-10-29.html',
@@ -98,7 +99,10 @@ async function doLoad(dir: string): Promise<Samples> {
     try {
       return await readFile(path.join(dir, rel));
     } catch (err) {
-      throw new Error(`fixture site: cannot read sample ${rel} in ${dir}: ${(err as Error).message}`);
+      throw new HarbourError(
+        ErrorCodes.Config,
+        `fixture site: cannot read sample ${rel} in ${dir}: ${(err as Error).message}`,
+      );
     }
   };
   const [ccassBytes, stockListBytes, xlsxBytes] = await Promise.all([
@@ -127,7 +131,10 @@ function replaceOne(s: string, re: RegExp, repl: string, what: string): string {
   const flags = re.flags.includes('g') ? re.flags : `${re.flags}g`;
   const all = s.match(new RegExp(re.source, flags));
   if (all?.length !== 1) {
-    throw new Error(`fixture site: CCASS sample template: expected one ${what}, found ${all?.length ?? 0}`);
+    throw new HarbourError(
+      ErrorCodes.ParseLayout,
+      `fixture site: CCASS sample template: expected one ${what}, found ${all?.length ?? 0}`,
+    );
   }
   return s.replace(re, repl);
 }
@@ -141,7 +148,7 @@ function divEnd(html: string, start: number): number {
     depth += m[0] === '</div>' ? -1 : 1;
     if (depth === 0) return m.index + m[0].length;
   }
-  throw new Error('fixture site: CCASS sample template: unbalanced <div>');
+  throw new HarbourError(ErrorCodes.ParseLayout, 'fixture site: CCASS sample template: unbalanced <div>');
 }
 
 const BODY_RE = /<div class="mobile-list-body">([^<]*)<\/div>/g;
@@ -156,7 +163,11 @@ export function deriveCcass(html: string): {
   summary: Samples['ccassSummary'];
 } {
   const resStart = html.indexOf('<div class="ccass-search-result">');
-  if (resStart < 0) throw new Error('fixture site: CCASS sample template: no .ccass-search-result');
+  if (resStart < 0)
+    throw new HarbourError(
+      ErrorCodes.ParseLayout,
+      'fixture site: CCASS sample template: no .ccass-search-result',
+    );
   const resEnd = divEnd(html, resStart);
   let head = html.slice(0, resStart);
   let tail = html.slice(resEnd);
@@ -215,7 +226,8 @@ export function deriveCcass(html: string): {
 
   const tbodyOpen = result.indexOf('<tbody>');
   const tbodyClose = result.lastIndexOf('</tbody>');
-  if (tbodyOpen < 0 || tbodyClose < 0) throw new Error('fixture site: CCASS sample template: no <tbody>');
+  if (tbodyOpen < 0 || tbodyClose < 0)
+    throw new HarbourError(ErrorCodes.ParseLayout, 'fixture site: CCASS sample template: no <tbody>');
   let resultHead = result.slice(0, tbodyOpen + '<tbody>'.length);
   const body = result.slice(tbodyOpen + '<tbody>'.length, tbodyClose);
   const firstTr = body.indexOf('<tr>');
@@ -236,7 +248,10 @@ export function deriveCcass(html: string): {
     },
   );
   if (n !== 12)
-    throw new Error(`fixture site: CCASS sample template: expected 12 summary values, found ${n}`);
+    throw new HarbourError(
+      ErrorCodes.ParseLayout,
+      `fixture site: CCASS sample template: expected 12 summary values, found ${n}`,
+    );
   let issuedText = '';
   resultHead = replaceOne(
     resultHead,
@@ -249,7 +264,11 @@ export function deriveCcass(html: string): {
   const keys = ['ID', 'PNAME', 'ADDR', 'SH', 'PCT'];
   let k = 0;
   row = row.replace(BODY_RE, () => `<div class="mobile-list-body">{{${keys[k++] ?? 'X'}}}</div>`);
-  if (k !== 5) throw new Error(`fixture site: CCASS sample template: expected 5 values per row, found ${k}`);
+  if (k !== 5)
+    throw new HarbourError(
+      ErrorCodes.ParseLayout,
+      `fixture site: CCASS sample template: expected 5 values per row, found ${k}`,
+    );
 
   const participants: SampleParticipant[] = [];
   for (const tr of body.split('</tr>')) {
@@ -277,42 +296,25 @@ export function parseStockListHtml(html: string): Map<string, string> {
   return out;
 }
 
-function unescapeXml(s: string): string {
-  return s
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&#(\d+);/g, (_m, d: string) => String.fromCharCode(Number(d)))
-    .replace(/&amp;/g, '&');
-}
-
 const COLS = 'ABCDEFGHIJKLMNOPQRST'.split('');
 
-/** Reads the real workbook's single sheet (inline `t="str"` cells; the T3 header is a shared rich string). */
+/**
+ * Reads the real workbook's single sheet with the scrapers' own streaming xlsx reader (the one that
+ * reads the live file), so the fixture site and the parser agree on what the sample says. Row 3 is
+ * the header (T3 is a shared rich string); data rows start at 4.
+ */
 export async function parseSecuritiesXlsx(
   bytes: Buffer,
 ): Promise<{ rows: Map<string, SecuritySample>; header: string[] }> {
-  const zip = await JSZip.loadAsync(bytes);
-  const sheet = await zip.file('xl/worksheets/sheet1.xml')?.async('string');
-  const sst = (await zip.file('xl/sharedStrings.xml')?.async('string')) ?? '';
-  if (!sheet) throw new Error('fixture site: securities sample has no xl/worksheets/sheet1.xml');
-  const shared = [...sst.matchAll(/<x:si>([\s\S]*?)<\/x:si>/g)].map((m) =>
-    unescapeXml([...m[1]!.matchAll(/<x:t[^>]*>([\s\S]*?)<\/x:t>/g)].map((t) => t[1]).join('')),
-  );
   const rows = new Map<string, SecuritySample>();
   let header: string[] = [];
-  const rowRe = /<x:row r="(\d+)"[^>]*>([\s\S]*?)<\/x:row>/g;
-  const cellRe = /<x:c r="([A-Z]+)\d+"([^>]*?)(?:\/>|>(?:<x:v>([\s\S]*?)<\/x:v>)?<\/x:c>)/g;
-  for (const rm of sheet.matchAll(rowRe)) {
-    const r = Number(rm[1]);
+  for await (const row of readFirstSheetRows(bytes)) {
+    const r = row.number;
     if (r < 3) continue;
     const cells: Record<string, string> = {};
-    for (const cm of rm[2]!.matchAll(cellRe)) {
-      const raw = cm[3] ?? '';
-      const type = /\bt="(\w+)"/.exec(cm[2] ?? '')?.[1];
-      cells[cm[1]!] = type === 's' ? (shared[Number(raw)] ?? '') : unescapeXml(raw);
-    }
+    COLS.forEach((c, i) => {
+      cells[c] = row.cells[i] ?? '';
+    });
     if (r === 3) {
       header = COLS.map((c) => cells[c] ?? '');
       continue;

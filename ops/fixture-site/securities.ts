@@ -10,6 +10,7 @@
  */
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { parts } from './format.ts';
 import type { Stock } from './universe.ts';
 
@@ -239,7 +240,7 @@ async function realify(xlsx: Buffer, spreadRef: string): Promise<Buffer> {
   const sheetPath = 'xl/worksheets/sheet1.xml';
   const sheet = await zip.file(sheetPath)?.async('string');
   const sstXml = (await zip.file('xl/sharedStrings.xml')?.async('string')) ?? '';
-  if (!sheet) throw new Error('fixture site: exceljs wrote no sheet1.xml');
+  if (!sheet) throw new HarbourError(ErrorCodes.Internal, 'fixture site: exceljs wrote no sheet1.xml');
   const sis = [...sstXml.matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => m[1]!);
   const plain = sis.map((si) =>
     unescapeXml([...si.matchAll(/<t(?:\s[^>]*)?>([\s\S]*?)<\/t>/g)].map((t) => t[1]).join('')),

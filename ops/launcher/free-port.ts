@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. The port is released before returning, so bind soon. */
 export function freePort(): Promise<number> {
@@ -28,7 +29,8 @@ export async function waitForPort(port: number, timeoutMs: number, host = '127.0
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${host}:${port} not open after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new HarbourError(ErrorCodes.StartTimeout, `port ${host}:${port} not open after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

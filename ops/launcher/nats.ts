@@ -68,7 +68,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
       await Promise.race([
         waitForPort(port, opts.startTimeoutMs ?? 15_000),
         exited.then(() => {
-          throw new Error(`nats-server exited: ${stderr}`);
+          throw new HarbourError(ErrorCodes.StartTimeout, `nats-server exited: ${stderr}`);
         }),
       ]);
     } catch (cause) {

@@ -6,6 +6,7 @@
  * `stop()` ends the watching and waits for a restart in progress, so a Ctrl-C that stops the
  * supervisor first and then the children stops every process, restarted ones included.
  */
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 
 export interface SupervisedChild {
   /** Name in log lines (`nats-server`, `postgres`). */
@@ -113,7 +114,7 @@ export function startSupervisor(children: SupervisedChild[], opts: SupervisorOpt
 
   const entry = (name: string) => {
     const e = entries.find((x) => x.child.name === name);
-    if (!e) throw new Error(`supervisor: no child named ${name}`);
+    if (!e) throw new HarbourError(ErrorCodes.Internal, `supervisor: no child named ${name}`);
     return e;
   };
   return {

@@ -1,5 +1,12 @@
 import type pg from 'pg';
-import { type Dataset, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
+import {
+  type Dataset,
+  ErrorCodes,
+  HarbourError,
+  isHarbourError,
+  type LakeCommitted,
+  SCHEMA_VERSION,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import { type Migration, migrate, withTransaction } from '../runtime/index.ts';
 
@@ -229,18 +236,19 @@ export function commitMerge(pool: pg.Pool, outputs: CommittedFile[], inputs: str
        where file_key = any($2) and status = 'active'`,
       [outputs.map((o) => o.fileKey).join(','), inputs],
     );
-    if (rowCount !== inputs.length) throw new MergeRaceLost();
+    if (rowCount !== inputs.length) throw mergeRaceLost();
     const at = new Date();
     for (const f of outputs) await insertFile(client, f, inputs, at);
     return true;
   }).catch((err) => {
-    if (err instanceof MergeRaceLost) return false;
+    if (isHarbourError(err, ErrorCodes.MergeRaceLost)) return false;
     throw err;
   });
 }
 
 /** Rolls a merge back when one of its inputs was replaced meanwhile. */
-class MergeRaceLost extends Error {}
+const mergeRaceLost = () =>
+  new HarbourError(ErrorCodes.MergeRaceLost, 'a merge input was replaced meanwhile; merge rolled back');
 
 export interface OutboxItem {
   id: number;

@@ -359,7 +359,7 @@ describe('parameters', () => {
     const res = await fetch(exportUrl(q));
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string; parameter: string; message: string };
-    expect(body).toMatchObject({ error: 'bad_parameter', parameter });
+    expect(body).toMatchObject({ error: 'bad_parameter', code: 'HARBOUR_ERR_BAD_PARAMETER', parameter });
     expect(body.message).toMatch(message);
   });
 
@@ -532,7 +532,7 @@ describe('limits and safety', () => {
       const second = await fetch(exportUrl({ codes: '00005', from: FROM, to: TO }));
       expect(second.status).toBe(429);
       expect(second.headers.get('retry-after')).toBe('5');
-      expect(await second.json()).toMatchObject({ error: 'busy' });
+      expect(await second.json()).toMatchObject({ error: 'busy', code: 'HARBOUR_ERR_BUSY' });
       await client.query('commit');
       const res = await first;
       expect(res.status).toBe(200);
@@ -583,6 +583,7 @@ describe('limits and safety', () => {
       const none = await fetch(`${guarded.url}/export.xlsx?${q}`);
       expect(none.status).toBe(401);
       expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await none.json()).toMatchObject({ error: 'unauthorized', code: 'HARBOUR_ERR_UNAUTHORIZED' });
       const wrong = await fetch(`${guarded.url}/api/stocks?q=ten`, {
         headers: { authorization: 'Bearer nope' },
       });
@@ -757,6 +758,7 @@ describe('workbook semantics', () => {
     expect(none.status).toBe(404);
     expect(await none.json()).toEqual({
       error: 'unknown_code',
+      code: 'HARBOUR_ERR_UNKNOWN_CODE',
       parameter: 'codes',
       message: 'codes: 99999, 88888 are not known stocks; Harbour has no prices for them',
     });
@@ -838,7 +840,10 @@ describe('HTTP protocol', () => {
       const res = await fetch(`${exporter.url}/export.xlsx?codes=700&from=${FROM}&to=${TO}`, { method });
       expect(res.status).toBe(405);
       expect(res.headers.get('allow')).toBe('GET, HEAD');
-      expect(await res.json()).toMatchObject({ error: 'method_not_allowed' });
+      expect(await res.json()).toMatchObject({
+        error: 'method_not_allowed',
+        code: 'HARBOUR_ERR_METHOD_NOT_ALLOWED',
+      });
       const page = await fetch(`${exporter.url}/`, { method });
       expect(page.status).toBe(405);
       expect(page.headers.get('allow')).toBe('GET, HEAD');
@@ -846,7 +851,9 @@ describe('HTTP protocol', () => {
   );
 
   it('an unknown path stays 404', async () => {
-    expect((await fetch(`${exporter.url}/nope`, { method: 'POST' })).status).toBe(404);
+    const res = await fetch(`${exporter.url}/nope`, { method: 'POST' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'not_found', code: 'HARBOUR_ERR_NOT_FOUND' });
   });
 
   it('10,000 codes → 414 naming codes, counted in the metrics (not Node’s bare 431)', async () => {
@@ -855,7 +862,11 @@ describe('HTTP protocol', () => {
     const res = await fetch(exportUrl({ codes, from: FROM, to: TO }));
     expect(res.status).toBe(414);
     const body = (await res.json()) as { error: string; parameter: string; message: string };
-    expect(body).toMatchObject({ error: 'uri_too_long', parameter: 'codes' });
+    expect(body).toMatchObject({
+      error: 'uri_too_long',
+      code: 'HARBOUR_ERR_REQUEST_TOO_LARGE',
+      parameter: 'codes',
+    });
     expect(body.message).toMatch(/codes is too long \(at most 200 codes per request\)/);
     expect(await metric('harbour_exporter_requests_total', '{route="/export.xlsx",status="414"}')).toBe(
       before + 1,

@@ -1,16 +1,17 @@
 import { type Static, type TObject, Type } from '@sinclair/typebox';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { SHEET_KINDS, type SheetKind } from './config.ts';
 
 /**
  * Query parameters of the exporter's routes: a TypeBox schema per route (validated by fastify's
  * ajv before the handler runs) plus the checks a schema cannot express (real calendar dates,
- * from ≤ to, range length, the items of comma lists). Every failure is a `ParamError` naming the
+ * from ≤ to, range length, the items of comma lists). Every failure is a `ParamError` (`HARBOUR_ERR_BAD_PARAMETER`) naming the
  * parameter, answered as 400 `{ error: 'bad_parameter', parameter, message }`.
  */
-export class ParamError extends Error {
+export class ParamError extends HarbourError {
   readonly parameter: string;
   constructor(parameter: string, message: string) {
-    super(message);
+    super(ErrorCodes.BadParameter, message, { detail: { parameter } });
     this.name = 'ParamError';
     this.parameter = parameter;
   }

@@ -13,6 +13,7 @@ import {
   type ServiceDeps,
 } from '../runtime/index.ts';
 import type { ExporterConfig } from './config.ts';
+import { addErrorCodes } from './error-codes.ts';
 import { registerLineage } from './lineage.ts';
 import { PAGE_CSP, renderPage } from './page.ts';
 import {
@@ -162,6 +163,8 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     // hook answers an over-long URL with 414 naming the parameter.
     http: { maxHeaderSize: config.maxRequestHeadBytes },
   });
+
+  addErrorCodes(app);
 
   // Every route's path and methods, for 405 + Allow on a known path with another method.
   const methodsByPath = new Map<string, Set<string>>();

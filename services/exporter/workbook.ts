@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { SheetKind } from './config.ts';
 import type { ExportParams } from './params.ts';
 import {
@@ -361,7 +362,9 @@ export async function prepareWorkbook(
       out.on('error', fail);
       out.on('close', () => {
         if (!out.writableFinished)
-          controller.abort(new Error('output closed before the workbook was complete'));
+          controller.abort(
+            new HarbourError(ErrorCodes.Unexpected, 'output closed before the workbook was complete'),
+          );
       });
       let rows = 0;
       try {

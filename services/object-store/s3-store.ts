@@ -92,6 +92,8 @@ type Sdk = typeof import('@aws-sdk/client-s3');
 let sdkModule: Promise<Sdk> | undefined;
 /** The SDK is loaded on first use: a process on the fs backend never pays for it (~30 MiB resident). */
 const loadSdk = () => (sdkModule ??= import('@aws-sdk/client-s3'));
+let storageModule: Promise<typeof import('@aws-sdk/lib-storage')> | undefined;
+const loadStorage = () => (storageModule ??= import('@aws-sdk/lib-storage'));
 
 /**
  * Objects in an S3 bucket (AWS, MinIO, s3rver...).
@@ -219,146 +221,46 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Uploads with `@aws-sdk/lib-storage`'s `Upload`: a body up to one part goes in a single
+   * PutObject, a longer one as a multipart upload of `partSize` parts, `queueSize` at once (memory:
+   * about (queueSize + 1) × partSize), aborted (AbortMultipartUpload, best effort: s3rver lacks it)
+   * on failure. The caller's abort stops reading the body and rejects at once; the upload is never
+   * completed, so no object appears.
+   */
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<{ size: number }> {
     const Key = this.fullKey(key);
     const { signal, contentType } = opts;
-    const parts = this.parts(body, signal);
-    try {
-      const first = await parts.next();
-      const firstPart = first.done ? Buffer.alloc(0) : first.value;
-      const second = first.done || firstPart.length < this.partSize ? undefined : await parts.next();
-      if (!second || second.done) {
-        signal?.throwIfAborted();
-        await this.call((s, c) =>
-          c.send(
-            new s.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentType: contentType }),
-            { abortSignal: signal },
-          ),
-        );
-        return { size: firstPart.length };
-      }
-      return await this.multipart(Key, contentType, [firstPart, second.value], parts, signal);
-    } catch (err) {
-      throw this.fail('put', key, err, signal);
-    } finally {
-      await parts.return(undefined);
-    }
-  }
-
-  /** Cuts the body into Buffers of exactly partSize (the last may be shorter, and is never empty). */
-  private async *parts(body: PutBody, signal?: AbortSignal): AsyncGenerator<Buffer, void, undefined> {
-    let pending: Buffer[] = [];
-    let pendingLen = 0;
-    for await (const chunk of bodyChunks(body, signal)) {
-      let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      while (pendingLen + buf.length >= this.partSize) {
-        const take = this.partSize - pendingLen;
-        pending.push(buf.subarray(0, take));
-        // Copy: the caller may reuse its chunk buffers once we move on.
-        yield Buffer.concat(pending, this.partSize);
-        buf = buf.subarray(take);
-        pending = [];
-        pendingLen = 0;
-      }
-      if (buf.length > 0) {
-        pending.push(Buffer.from(buf));
-        pendingLen += buf.length;
-      }
-    }
-    if (pendingLen > 0) yield Buffer.concat(pending, pendingLen);
-  }
-
-  private async multipart(
-    Key: string,
-    contentType: string | undefined,
-    head: Buffer[],
-    rest: AsyncGenerator<Buffer, void, undefined>,
-    signal: AbortSignal | undefined,
-  ): Promise<{ size: number }> {
-    const created = await this.call((s, c) =>
-      c.send(new s.CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: contentType }), {
-        abortSignal: signal,
-      }),
-    );
-    const UploadId = created.UploadId;
-    if (!UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
-    // Cancels in-flight parts on the caller's abort or on the first failed part.
-    const inner = new AbortController();
-    const onAbort = () => inner.abort(abortReason(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const etags: { PartNumber: number; ETag: string }[] = [];
-    const inflight = new Set<Promise<void>>();
-    let failure: unknown;
+    const upload = new AbortController();
+    const onAbort = () => upload.abort(abortReason(signal!));
     let size = 0;
-    let partNumber = 0;
-    const uploadPart = (data: Buffer) => {
-      const PartNumber = ++partNumber;
-      size += data.length;
-      const p: Promise<void> = this.call((s, c) =>
-        c.send(
-          new s.UploadPartCommand({
-            Bucket: this.bucket,
-            Key,
-            UploadId,
-            PartNumber,
-            Body: data,
-            ContentLength: data.length,
-          }),
-          { abortSignal: inner.signal },
-        ),
-      )
-        .then(
-          (r) => {
-            if (!r.ETag) throw new Error(`UploadPart ${PartNumber} answered without an ETag`);
-            etags.push({ PartNumber, ETag: r.ETag });
-          },
-          (err) => {
-            failure ??= err;
-            inner.abort(err);
-          },
-        )
-        .catch((err) => {
-          failure ??= err;
-          inner.abort(err);
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
+    // Upload keeps a part's chunks (uncopied when one chunk fills a part) while it reads on; a
+    // copy per chunk lets the caller reuse its buffers once a chunk is taken.
+    const copied = async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const chunk of chunks) {
+        size += chunk.byteLength;
+        yield Buffer.from(chunk);
+      }
     };
     try {
-      const feed = async function* () {
-        yield* head;
-        yield* rest;
-      };
-      for await (const data of feed()) {
-        if (failure !== undefined) break;
-        uploadPart(data);
-        while (inflight.size >= this.queueSize) await Promise.race(inflight);
-        if (failure !== undefined) break;
-      }
-      await Promise.all(inflight);
       signal?.throwIfAborted();
-      if (failure !== undefined) throw failure;
-      etags.sort((a, b) => a.PartNumber - b.PartNumber);
-      await this.call((s, c) =>
-        c.send(
-          new s.CompleteMultipartUploadCommand({
-            Bucket: this.bucket,
-            Key,
-            UploadId,
-            MultipartUpload: { Parts: etags },
-          }),
-          { abortSignal: signal },
-        ),
-      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const [{ Upload }, client] = await Promise.all([loadStorage(), this.call(async (_s, c) => c)]);
+      await new Upload({
+        client,
+        params: {
+          Bucket: this.bucket,
+          Key,
+          Body: Readable.from(copied(bodyChunks(body, signal)), { objectMode: false }),
+          ContentType: contentType,
+        },
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        abortController: upload,
+      }).done();
       return { size };
     } catch (err) {
-      inner.abort(err);
-      await Promise.allSettled(inflight);
-      // Best effort (s3rver, for one, does not implement AbortMultipartUpload).
-      await this.call((s, c) =>
-        c.send(new s.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })),
-      ).catch(() => {});
-      throw err;
+      throw this.fail('put', key, err, signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -395,7 +297,11 @@ export class S3ObjectStore implements ObjectStore {
         }
         throw err;
       }
-      if (!(res.Body instanceof Readable)) throw new Error('GetObject answered without a Node stream body');
+      if (!(res.Body instanceof Readable))
+        throw new HarbourError(
+          ErrorCodes.ObjectStoreUnavailable,
+          'GetObject answered without a Node stream body',
+        );
       return Readable.from(this.guardBody(res.Body, key, limit, signal), { objectMode: false });
     } catch (err) {
       throw this.fail('get', key, err, signal);

@@ -1,4 +1,5 @@
 import { endianness } from 'node:os';
+import { ErrorCodes, HarbourError } from '../../contracts/errors.ts';
 import { ByteBuffer } from './byte-buffer.ts';
 import type { ParquetColumn } from './columns.ts';
 
@@ -91,7 +92,11 @@ export abstract class ColumnBuilder {
   /** Appends a null; the column must be nullable. */
   pushNull(): void {
     const defs = this.defs;
-    if (!defs) throw new Error(`parquet: column ${this.column.name} is not nullable`);
+    if (!defs)
+      throw new HarbourError(
+        ErrorCodes.ParquetWriterState,
+        `parquet: column ${this.column.name} is not nullable`,
+      );
     if (this.rows === defs.length) this.defs = grow(defs, this.maxRows);
     this.defs![this.rows++] = 0;
     this.nulls++;

@@ -215,7 +215,10 @@ class StreamingParquetWriter implements ParquetFileWriter {
   private appendFrom(row: ParquetRow, sources: unknown[] | undefined): boolean {
     this.assertOpen();
     if (this.buffered >= this.rowGroupRows) {
-      throw new Error('parquet: row group is full, await flush() before appending more rows');
+      throw new HarbourError(
+        ErrorCodes.ParquetWriterState,
+        'parquet: row group is full, await flush() before appending more rows',
+      );
     }
     const builders = this.builders;
     for (let c = 0; c < builders.length; c++) {
@@ -252,7 +255,8 @@ class StreamingParquetWriter implements ParquetFileWriter {
     this.assertOpen();
     await this.settleInflight();
     if (this.appended === 0 && !this.allowEmpty) {
-      throw new Error(
+      throw new HarbourError(
+        ErrorCodes.ParquetWriterState,
         'parquet: refusing to finish a file with 0 rows (pass allowEmpty: true to write an empty file)',
       );
     }
@@ -434,9 +438,15 @@ class StreamingParquetWriter implements ParquetFileWriter {
   private assertOpen(): void {
     if (this.state === 'open') return;
     if (this.state === 'failed') {
-      throw new Error('parquet: writer failed earlier and cannot be used', { cause: this.failure });
+      throw new HarbourError(
+        ErrorCodes.ParquetWriterState,
+        'parquet: writer failed earlier and cannot be used',
+        {
+          cause: this.failure,
+        },
+      );
     }
-    throw new Error(`parquet: writer is ${this.state}`);
+    throw new HarbourError(ErrorCodes.ParquetWriterState, `parquet: writer is ${this.state}`);
   }
 
   private invalid(column: string, value: unknown, problem: string): HarbourError {

@@ -1,31 +1,18 @@
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, startTestNats, testDir, until } from '../../test/support/infra.ts';
+import { captureLog } from '../../test/support/log-capture.ts';
 import { connectInfra } from './deps.ts';
 import { dispositionFor } from './disposition.ts';
 import { createHealthRegistry } from './health.ts';
-import { createLogger } from './logger.ts';
 import { createRegistry } from './metrics.ts';
 import { retryTransient, withTransaction } from './pg.ts';
-
-/** A logger writing into `lines` (parsed JSON), as `npm start` writes to stdout. */
-function capture() {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      raw.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { raw, logger: createLogger({ level: 'debug', destination: sink }) };
-}
 
 describe('connections survive Postgres and NATS outages', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let nats: Awaited<ReturnType<typeof startTestNats>>;
   let infra: Awaited<ReturnType<typeof connectInfra>>;
-  const log = capture();
+  const log = captureLog();
   const registry = createRegistry({ defaultMetrics: false });
 
   beforeAll(async () => {
@@ -102,7 +89,7 @@ describe('connections survive Postgres and NATS outages', () => {
   });
 
   it('an error logged with { err } keeps type, code, message and stack, never the attached pg client', async () => {
-    const { raw, logger } = capture();
+    const { raw, logger } = captureLog();
     const client = await infra.pool.connect();
     const err = Object.assign(new Error('Connection terminated unexpectedly'), {
       code: 'ECONNRESET',

@@ -1,7 +1,14 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { type DlqMessage, ErrorCodes, isHarbourError, SCHEMA_VERSION } from '../../contracts/index.ts';
+import {
+  type DlqMessage,
+  ErrorCodes,
+  errorCodeOf,
+  isHarbourError,
+  SCHEMA_VERSION,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
+import { backoffMs } from './backoff.ts';
 import { isTransientPgError } from './pg.ts';
 
 /** What a message handler decided; `settle` carries it out. The only place messages are acked, delayed or dead-lettered. */
@@ -20,12 +27,6 @@ const PERMANENT = new Set<string>([
   ErrorCodes.SourceWindow,
 ]);
 
-/** Exponential back-off with full jitter, capped. `attempt` starts at 1. */
-export function backoffMs(attempt: number, baseMs = 1000, maxMs = 60_000): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
 /**
  * The default decision for a failed message: permanent errors go to the DLQ at once, anything else
  * is retried with back-off until `maxAttempts`, then goes to the DLQ with its last error. A lost or
@@ -38,7 +39,7 @@ export function dispositionFor(
   maxAttempts: number,
   retryBaseDelayMs = 1000,
 ): Disposition {
-  const code = isHarbourError(err) ? err.code : 'HARBOUR_ERR_UNEXPECTED';
+  const code = errorCodeOf(err);
   const reason = err instanceof Error ? err.message : String(err);
   const detail = isHarbourError(err) ? (err.detail ?? {}) : {};
   if (isTransientPgError(err)) {
@@ -78,7 +79,7 @@ export async function settle(
       const dlq: DlqMessage = {
         schema_version: SCHEMA_VERSION,
         stage: ctx.stage,
-        code: /^HARBOUR_ERR_[A-Z_]+$/.test(d.code) ? d.code : 'HARBOUR_ERR_UNEXPECTED',
+        code: /^HARBOUR_ERR_[A-Z_]+$/.test(d.code) ? d.code : ErrorCodes.Unexpected,
         reason: d.reason,
         detail: d.detail ?? {},
         original_subject: msg.subject,

@@ -1,3 +1,4 @@
+export { backoffMs } from './backoff.ts';
 export {
   type ConfigLeaf,
   type ConfigOrigin,
@@ -11,7 +12,7 @@ export {
 } from './config.ts';
 export { type ConsumeLoopOptions, consumeLoop, PULL_EXPIRES_MS } from './consume.ts';
 export { connectInfra, InfraConfig, type ServiceDeps } from './deps.ts';
-export { backoffMs, type Disposition, dispositionFor, settle } from './disposition.ts';
+export { type Disposition, dispositionFor, settle } from './disposition.ts';
 export { createHealthRegistry, type HealthCheck, type HealthRegistry } from './health.ts';
 export { createLease, type Lease } from './lease.ts';
 export { briefError, createLogger, type Logger, silentLogger } from './logger.ts';

@@ -11,9 +11,49 @@ export function createLogger(
       level: opts.level ?? 'info',
       base: { app: 'harbour', ...(opts.name ? { name: opts.name } : {}) },
       serializers: { err: serializeError },
+      redact: { paths: REDACT_PATHS, censor },
     },
     opts.destination,
   );
+}
+
+/**
+ * Secrets a log line must never show, wherever a config (or a section of it) is logged: at the top
+ * of the line, under one key (`{ config }`), or as a service's own section (`{ config: exporter }`).
+ * URLs keep scheme, user, host and path with the password replaced by `***`, so a log still says
+ * which server was meant; tokens, passwords and secret keys become `[redacted]`.
+ */
+const SECRET_URLS = ['postgres.url', 'nats.url'];
+const SECRETS = ['exporter.token', 'objectStore.secretAccessKey', 'reporter.smtp.pass'];
+/** The same secrets as seen from inside their section (a service logging its own config). */
+const SECTION_SECRETS = ['token', 'secretAccessKey', 'smtp.pass', 'pass'];
+const REDACT_PATHS = [
+  ...[...SECRET_URLS, ...SECRETS].flatMap((p) => [p, `*.${p}`]),
+  ...SECTION_SECRETS.map((p) => `*.${p}`),
+];
+
+function censor(value: unknown, path: string[]): unknown {
+  if (typeof value !== 'string' || value === '') return value;
+  if (path[path.length - 1] === 'url') return redactUrls(value);
+  return '[redacted]';
+}
+
+/** Every URL of a comma-separated list (NATS takes several) with its password replaced by `***`. */
+export function redactUrls(urls: string): string {
+  return urls
+    .split(',')
+    .map((u) => {
+      try {
+        const url = new URL(u.trim());
+        if (!url.password) return u;
+        url.password = '***';
+        return url.href;
+      } catch {
+        // Not a URL: it may still hold `user:secret@`; keep nothing after the scheme.
+        return u.includes('@') ? '[redacted]' : u;
+      }
+    })
+    .join(',');
 }
 
 /**

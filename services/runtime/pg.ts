@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { backoffMs } from './backoff.ts';
 import { briefError } from './logger.ts';
 import { counter } from './metrics.ts';
+import { sleep } from './service.ts';
 
 /** Runs `fn` in one transaction: commit when it resolves, rollback when it throws. */
 export async function withTransaction<T>(
@@ -101,8 +103,7 @@ export async function retryTransient<T>(
         announced = true;
         opts.logger.warn({ what: opts.what, err: briefError(err) }, 'Postgres unavailable, retrying');
       }
-      const capMs = Math.min(5000, 250 * 2 ** Math.min(attempt - 1, 5));
-      await new Promise((r) => setTimeout(r, capMs / 2 + Math.random() * (capMs / 2)));
+      await sleep(backoffMs(attempt, 250, 5000));
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { backoffMs } from './backoff.ts';
 import { configTable, loadConfig } from './config.ts';
 import { createHealthRegistry } from './health.ts';
 import { silentLogger } from './logger.ts';
@@ -139,5 +140,20 @@ describe('ops server', () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe('backoffMs', () => {
+  it('is full jitter: uniform in [0, min(max, base·2^(n−1))]', () => {
+    expect(backoffMs(1, 1000, 60_000, () => 0)).toBe(0);
+    expect(backoffMs(1, 1000, 60_000, () => 0.5)).toBe(500);
+    expect(backoffMs(3, 1000, 60_000, () => 0.999_999)).toBe(4000);
+    expect(backoffMs(30, 1000, 60_000, () => 0.999_999)).toBe(60_000);
+    expect(backoffMs(5000, 1000, 60_000, () => 0.5)).toBe(30_000);
+    const seen = Array.from({ length: 2000 }, () => backoffMs(4, 100, 10_000));
+    // Equal jitter would never go below half the ceiling (400); full jitter fills [0, 800].
+    expect(Math.min(...seen)).toBeLessThan(100);
+    expect(Math.max(...seen)).toBeGreaterThan(700);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(800);
   });
 });

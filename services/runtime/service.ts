@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
@@ -91,20 +92,12 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
   };
 }
 
-/** Sleeps `ms`, rejecting early with the signal's reason when it aborts. */
+/**
+ * Sleeps `ms` (node:timers/promises); when `signal` aborts, rejects at once with Node's
+ * `AbortError` (code `ABORT_ERR`, the signal's reason as `cause`).
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  return delay(ms, undefined, signal ? { signal } : undefined);
 }
 
 /** The contract each stage folder fulfils: a config schema (with defaults) and a start function. */

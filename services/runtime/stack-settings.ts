@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { ErrorCodes, HarbourError } from '../../contracts/errors.ts';
 
 /**
  * The settings file `npm run stack` writes while it runs: `HARBOUR_*=value` lines (a shell can
@@ -30,7 +31,10 @@ export async function writeStackSettings(
 ): Promise<void> {
   for (const [k, v] of Object.entries(vars)) {
     if (!/^HARBOUR_[A-Z0-9_]+$/.test(k) || /[\s'"\\$`]/.test(v))
-      throw new Error(`stack setting ${k}=${v} cannot be written as a plain shell assignment`);
+      throw new HarbourError(
+        ErrorCodes.Config,
+        `stack setting ${k}=${v} cannot be written as a plain shell assignment`,
+      );
   }
   const body = [
     `# Written by \`npm run stack\` (pid ${pid}) at ${new Date().toISOString()}; removed when it stops.`,

@@ -14,7 +14,6 @@ import {
   latin1Lines,
   parseCcass,
   parseCcassStockList,
-  parseQuotations,
   parseSecuritiesList,
   QuotationsStreamParser,
 } from './parsers/index.ts';
@@ -52,12 +51,6 @@ function expectOk(res: HttpResponse, what: string): HttpResponse {
   }
   return res;
 }
-
-const get = async (ctx: Ctx, url: string, what: string) =>
-  expectOk(
-    await ctx.http.request({ method: 'GET', url, ...(ctx.signal ? { signal: ctx.signal } : {}) }),
-    what,
-  );
 
 /**
  * Marks of a bot wall or challenge page (bot-management interstitials, CAPTCHA, "access denied"

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { type Dataset, LAKE_FILES_TABLE } from '../../contracts/index.ts';
+import { type Dataset, ErrorCodes, HarbourError, LAKE_FILES_TABLE } from '../../contracts/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import { iterateParquetRowGroups, type ParquetRow, readParquetRows } from '../parquet/index.ts';
 import type { InputFile } from './runner.ts';
@@ -39,10 +39,6 @@ export async function activeFiles(
   return rows;
 }
 
-export class LakeFileError extends Error {
-  override name = 'LakeFileError';
-}
-
 /** The object's bytes, checked against the catalog's sha256. */
 export async function fetchLakeFile(
   store: ObjectStore,
@@ -52,8 +48,10 @@ export async function fetchLakeFile(
   const bytes = await store.getBytes(file.file_key, signal ? { signal } : {});
   const sum = createHash('sha256').update(bytes).digest('hex');
   if (sum !== file.checksum) {
-    throw new LakeFileError(
+    throw new HarbourError(
+      ErrorCodes.LakeFile,
       `lake file ${file.file_key} has checksum ${sum}, the catalog says ${file.checksum}`,
+      { detail: { fileKey: file.file_key } },
     );
   }
   return bytes;

@@ -1,7 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DATASETS, type Dataset, GOLD_SCHEMA, goldTables } from '../../contracts/index.ts';
+import {
+  DATASETS,
+  type Dataset,
+  ErrorCodes,
+  GOLD_SCHEMA,
+  goldTables,
+  HarbourError,
+} from '../../contracts/index.ts';
 
 /**
  * SQL models, dbt-like: one file per gold table in `models/`, a comment header declaring the model
@@ -74,7 +81,7 @@ export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'models'
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
 function fail(file: string, msg: string): never {
-  throw new Error(`model file ${file}: ${msg}`);
+  throw new HarbourError(ErrorCodes.ModelDefinition, `model file ${file}: ${msg}`);
 }
 
 function list(s: string): string[] {
@@ -207,12 +214,17 @@ export function topoSort(models: Model[]): Model[] {
   const visit = (m: Model, path: string[]) => {
     const s = state.get(m.name);
     if (s === 'done') return;
-    if (s === 'visiting') throw new Error(`model dependency cycle: ${[...path, m.name].join(' → ')}`);
+    if (s === 'visiting')
+      throw new HarbourError(
+        ErrorCodes.ModelDefinition,
+        `model dependency cycle: ${[...path, m.name].join(' → ')}`,
+      );
     state.set(m.name, 'visiting');
     for (const dep of m.depends) {
       if (silver.has(dep)) continue;
       const up = byName.get(dep);
-      if (!up) throw new Error(`model ${m.name} depends on unknown ${dep}`);
+      if (!up)
+        throw new HarbourError(ErrorCodes.ModelDefinition, `model ${m.name} depends on unknown ${dep}`);
       visit(up, [...path, m.name]);
     }
     state.set(m.name, 'done');

@@ -1,10 +1,17 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
-import { DATASETS, type GoldUpdated, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
+import {
+  DATASETS,
+  ErrorCodes,
+  type GoldUpdated,
+  HarbourError,
+  type LakeCommitted,
+  SCHEMA_VERSION,
+} from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
-import { type CatalogFile, catalogFile, fetchLakeFile, LakeFileError, lakeRowGroups } from './lake.ts';
+import { type CatalogFile, catalogFile, fetchLakeFile, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
 import type { Model } from './models.ts';
 import {
@@ -89,10 +96,16 @@ export async function processLakeEvent(
 ): Promise<EventOutcome> {
   if (await alreadyLoaded(ctx.pool, event.file_key)) return { kind: 'duplicate' };
   const entry = await catalogFile(ctx.pool, event.file_key);
-  if (!entry) throw new LakeFileError(`lake file ${event.file_key} is not in the catalog (yet)`);
+  if (!entry) {
+    throw new HarbourError(ErrorCodes.LakeFile, `lake file ${event.file_key} is not in the catalog (yet)`, {
+      detail: { fileKey: event.file_key },
+    });
+  }
   if (entry.dataset !== event.dataset) {
-    throw new LakeFileError(
+    throw new HarbourError(
+      ErrorCodes.LakeFile,
       `lake file ${event.file_key} is ${entry.dataset} in the catalog, the event says ${event.dataset}`,
+      { detail: { fileKey: event.file_key } },
     );
   }
   let bytes: Uint8Array | null = null;

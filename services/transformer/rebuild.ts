@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
-import { DATASETS, type Dataset } from '../../contracts/index.ts';
+import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
@@ -96,12 +96,18 @@ export async function rebuild(
   let chosen: Model[] = all;
   if (opts.model) {
     if (!all.some((m) => m.name === opts.model)) {
-      throw new Error(`unknown model ${opts.model}; models: ${all.map((m) => m.name).join(', ')}`);
+      throw new HarbourError(
+        ErrorCodes.BadParameter,
+        `unknown model ${opts.model}; models: ${all.map((m) => m.name).join(', ')}`,
+        { detail: { parameter: 'model' } },
+      );
     }
     chosen = downstreamOf(all, opts.model);
   }
   if (opts.from !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.from))
-    throw new Error(`from must be yyyy-mm-dd, got ${opts.from}`);
+    throw new HarbourError(ErrorCodes.BadParameter, `from must be yyyy-mm-dd, got ${opts.from}`, {
+      detail: { parameter: 'from' },
+    });
   const from = opts.from ?? null;
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;

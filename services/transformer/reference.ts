@@ -6,7 +6,7 @@
  * checks the Postgres models' scoping and windowing, not just repeats them.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { DATASETS, type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
+import { type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
 import { datasetColumns, type ParquetColumnType } from '../parquet/index.ts';
 
 const DUCK_TYPES: Record<ParquetColumnType, string> = {
@@ -271,6 +271,3 @@ function normalise(row: Record<string, unknown>, cols: string[]): Record<string,
   }
   return out;
 }
-
-/** Every dataset name (for callers building the file lists). */
-export const REFERENCE_DATASETS = DATASETS;

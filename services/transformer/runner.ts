@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { DATASETS, type Dataset } from '../../contracts/index.ts';
+import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { datasetOfSilver, type Model, type ModelTest } from './models.ts';
 import { scopeTable, silverScopeName } from './silver.ts';
 
@@ -40,27 +40,32 @@ export interface ModelRunResult {
 }
 
 /** A model test of severity error failed: the whole batch is rolled back; nothing wrong is published. */
-export class ModelTestFailure extends Error {
+export class ModelTestFailure extends HarbourError {
   constructor(
     readonly run: ModelRunResult,
     readonly failed: TestResult[],
   ) {
     super(
+      ErrorCodes.ModelTestFailed,
       `model ${run.model} failed ${failed.length} test(s): ${failed.map((t) => `${t.test} (${t.failures} rows)`).join('; ')}`,
+      { detail: { model: run.model, tests: failed.map((t) => t.test) } },
     );
     this.name = 'ModelTestFailure';
   }
 }
 
 /** A failed model (SQL error or test failure) with what is known of its run, for the run history. */
-export class ModelRunError extends Error {
+export class ModelRunError extends HarbourError {
   constructor(
     readonly model: string,
     readonly runId: string,
     readonly startedAt: Date,
     override readonly cause: unknown,
   ) {
-    super(`model ${model} failed: ${(cause as Error)?.message ?? String(cause)}`);
+    super(ErrorCodes.ModelFailed, `model ${model} failed: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+      detail: { model, runId },
+    });
     this.name = 'ModelRunError';
   }
 }

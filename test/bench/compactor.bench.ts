@@ -37,7 +37,6 @@
  * Results go to test/bench/RESULTS.md between the markers of this benchmark, leaving other sections alone.
  */
 
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os, { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -66,7 +65,7 @@ import {
 } from '../../streams/index.ts';
 import { ccassEnvelope } from '../support/lake.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
@@ -297,30 +296,11 @@ async function runCompactor(spec: Extract<ChildSpec, { role: 'compactor' }>): Pr
 function runChild(spec: ChildSpec, cpuProf: string | null): Promise<ChildResult> {
   // One directory per side: the tsx loader thread writes a profile of its own next to the main thread's.
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, spec.role)] : [];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...prof, '--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      stdout += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !last.startsWith('{')) {
-        reject(new Error(`${spec.role} child exited with ${code}: ${stdout.slice(-2000)}`));
-        return;
-      }
-      resolvePromise(JSON.parse(last) as ChildResult);
-    });
-  });
+  return runJsonChild<ChildResult>(
+    [...prof, '--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)],
+    ROOT,
+    `${spec.role} child`,
+  );
 }
 
 /** The `n`-th business day (Mon–Fri) from FIRST_DATE. */
@@ -732,15 +712,6 @@ function renderSection(
     `Targets (issue 5): compactor ≥ 0.5× raw — ${target(ratio >= 0.5)} (${ratio.toFixed(2)}×); peak RSS ≤ 300 MB — ${target(rss <= 300e6)} (${mib(rss)} = ${(rss / 1e6).toFixed(0)} MB${compactors.length > 1 ? `; largest run ${(rssMax / 1e6).toFixed(0)} MB` : ''}).`,
   );
   return lines.join('\n');
-}
-
-/** A padded GFM table (as Biome formats it); every column but the first right-aligned. */
-function markdownTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, c) => (c > 0 ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, c) => (c > 0 ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(header), rule, ...rows.map(line)];
 }
 
 main().catch((err: unknown) => {

@@ -46,7 +46,7 @@ import { createGoldTables, generatedStocks, seedGold } from '../../services/expo
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import { addDays } from '../../services/scheduler/index.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
@@ -340,23 +340,11 @@ async function runCase(c: Case, pgUrl: string, codes: string[], keepFile: string
 
 async function runProbe(pgUrl: string, codes: string[], from: string): Promise<ProbeReport> {
   const spec: ChildSpec = { mode: 'probe', pgUrl, probe: { codes, from, to: TO, everyRows: 1000 } };
-  const proc = spawn(
-    process.execPath,
+  return runJsonChild<ProbeReport>(
     ['--expose-gc', '--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    ROOT,
+    'probe',
   );
-  let out = '';
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d: string) => {
-    out += d;
-  });
-  const code = await new Promise<number | null>((r) => proc.on('close', r));
-  const last = out.trim().split('\n').at(-1) ?? '';
-  if (code !== 0 || !last.startsWith('{')) throw new Error(`probe exited with ${code}: ${out.slice(-1000)}`);
-  return JSON.parse(last) as ProbeReport;
 }
 
 async function check(
@@ -514,18 +502,6 @@ async function main(): Promise<void> {
   }
 }
 
-function mdTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const right = (i: number) => i > 0;
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, i) => (right(i) ? (cells[i] ?? '').padStart(w) : (cells[i] ?? '').padEnd(w))).join(' | ')} |`;
-  return [
-    line(header),
-    `| ${widths.map((w, i) => (right(i) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`,
-    ...rows.map(line),
-  ];
-}
-
 function render(
   args: Args,
   results: CaseResult[],
@@ -593,7 +569,7 @@ function render(
       r.checked,
     ]);
   }
-  lines.push(...mdTable(header, table));
+  lines.push(...markdownTable(header, table));
   lines.push('');
   if (probes.length) {
     lines.push(
@@ -601,7 +577,7 @@ function render(
     );
     lines.push('');
     lines.push(
-      ...mdTable(
+      ...markdownTable(
         ['export', 'price rows', 'samples', 'heap before', 'max live heap', 'external (median / max)'],
         probes.map((p) => [
           `${p.stocks} × ${p.years}y`,

@@ -18,7 +18,6 @@
  * Results go to test/bench/RESULTS.md between the markers of this benchmark, leaving other sections alone.
  */
 
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -33,7 +32,7 @@ import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
 import { mulberry32 } from '../support/market.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SCRIPT), '../..');
@@ -550,23 +549,7 @@ function runCandidate(candidate: Candidate, args: Args, input: string, output: s
     '--batch',
     String(args.batch),
   ];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, childArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      stdout += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !last.startsWith('{')) {
-        reject(new Error(`candidate ${candidate.name} exited with ${code}: ${stdout.slice(-2000)}`));
-        return;
-      }
-      resolvePromise(JSON.parse(last) as ChildResult);
-    });
-  });
+  return runJsonChild<ChildResult>(childArgs, ROOT, `candidate ${candidate.name}`);
 }
 
 interface Check {
@@ -800,7 +783,6 @@ function renderSection(
         'peak RSS vs baseline',
       ],
       table,
-      'l',
     ),
   );
   lines.push('');
@@ -830,21 +812,11 @@ function renderSection(
           mib(s.writer),
           mib(s.writer - s.control),
         ]),
-        'r',
+        () => true,
       ),
     );
   }
   return lines.join('\n');
-}
-
-/** A padded GFM table (as Biome formats it); numeric columns right-aligned, the first as `firstAlign`. */
-function markdownTable(header: string[], rows: string[][], firstAlign: 'l' | 'r'): string[] {
-  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const right = (c: number) => c > 0 || firstAlign === 'r';
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, c) => (right(c) ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, c) => (right(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(header), rule, ...rows.map(line)];
 }
 
 main().catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,4 +30,46 @@ export function vmHwm(): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * A padded GFM table as Biome formats it (so RESULTS.md stays stable under `biome check --write`):
+ * every column as wide as its widest cell (at least 3, the shortest valid rule), right-aligned
+ * columns padded on the left with a `--:` rule. By default every column but the first is right-aligned.
+ */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: (column: number) => boolean = (c) => c > 0,
+): string[] {
+  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${widths.map((w, c) => (rightAligned(c) ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (rightAligned(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(header), rule, ...rows.map(line)];
+}
+
+/**
+ * Runs a benchmark's child process (`node <nodeArgs>` in `cwd`, stderr passed through) whose last
+ * stdout line is its JSON result; rejects, with the end of its output, when it exits non-zero or
+ * prints no JSON last.
+ */
+export function runJsonChild<T>(nodeArgs: readonly string[], cwd: string, label: string): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, nodeArgs, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      stdout += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !last.startsWith('{')) {
+        reject(new Error(`${label} exited with ${code}: ${stdout.slice(-2000)}`));
+        return;
+      }
+      resolvePromise(JSON.parse(last) as T);
+    });
+  });
 }

@@ -24,6 +24,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as flag from './flags.ts';
+import { markdownTable } from './results.ts';
 
 const DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(DIR, '../..');
@@ -198,12 +199,7 @@ export function header(args: Args, outcomes: Outcome[], totalMs: number): string
     o.bench.flags.length ? `\`${o.bench.flags.join(' ')}\`` : '(defaults)',
   ]);
   const head = ['benchmark', 'result', 'time', 'flags'];
-  const widths = head.map((h, c) => Math.max(3, h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((v, c) => (c === 2 ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join(' | ')} |`;
-  lines.push(line(head));
-  lines.push(`| ${widths.map((w, c) => (c === 2 ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`);
-  for (const r of rows) lines.push(line(r));
+  lines.push(...markdownTable(head, rows, (c) => c === 2));
   return lines.join('\n');
 }
 

@@ -13,7 +13,8 @@ import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { ErrorCodes, HarbourError, isHarbourError } from '../../../contracts/errors.ts';
-import { abortError, linkedController, sleep } from './abort.ts';
+import { backoffMs, sleep } from '../../runtime/index.ts';
+import { abortError, linkedController } from './abort.ts';
 import { type HttpClientConfig, type HttpClientConfigInput, resolveHttpClientConfig } from './config.ts';
 import { CookieJar } from './cookie-jar.ts';
 import { HostGate } from './host-gate.ts';
@@ -293,8 +294,10 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
     };
 
     const backOff = async (attempt: number, reason: string, retryAfterMs?: number): Promise<void> => {
-      const capMs = Math.min(cfg.retryMaxDelayMs, cfg.retryBaseDelayMs * 2 ** (attempt - 1));
-      const delayMs = Math.max(Math.round(random() * capMs), retryAfterMs ?? 0);
+      const delayMs = Math.max(
+        backoffMs(attempt, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs, random),
+        retryAfterMs ?? 0,
+      );
       metrics.requests.inc({ host, outcome: 'retry' });
       metrics.retries.inc({ host });
       log.debug({ url: hop.url.href, attempt, reason, delayMs, retryAfterMs }, 'http retry scheduled');

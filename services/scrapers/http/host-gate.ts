@@ -1,4 +1,5 @@
-import { abortError, sleep } from './abort.ts';
+import { sleep } from '../../runtime/index.ts';
+import { abortError } from './abort.ts';
 
 export interface HostGateOptions {
   /** Most attempts in flight at once. */

@@ -621,13 +621,20 @@ describe('helpers', () => {
       's=1',
       'root=2; Path=/',
       'gone=3; Max-Age=0',
-      'sec=4; Secure',
+      'insecure=6; Secure',
       'foreign=5; Domain=other.com',
     ]);
+    // A Secure cookie counts only when set over https (RFC 6265bis); then it goes to https only.
+    jar.store(new URL('https://example.com/a/page'), 'sec=4; Secure');
     expect(jar.header(new URL('http://example.com/a/other'))).toBe('s=1; root=2');
     expect(jar.header(new URL('http://example.com/b'))).toBe('root=2');
     expect(jar.header(new URL('https://example.com/a/x'))).toBe('s=1; sec=4; root=2');
     jar.store(url, 'root=2; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
     expect(jar.header(new URL('http://example.com/b'))).toBeUndefined();
+    // Host-only: a cookie with Domain=example.com set by www.example.com stays with www.example.com.
+    jar.store(new URL('http://www.example.com/'), 'shared=7; Domain=example.com; Path=/');
+    expect(jar.header(new URL('http://www.example.com/x'))).toBe('shared=7');
+    expect(jar.header(new URL('http://example.com/x'))).toBeUndefined();
+    expect(jar.header(new URL('http://api.example.com/x'))).toBeUndefined();
   });
 });
