@@ -3,6 +3,17 @@ import { Value } from '@sinclair/typebox/value';
 import type ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import {
+  cellValue,
+  dmy,
+  findSoffice,
+  goldPrices,
+  libreOfficeCsv,
+  readWorkbook,
+  sheetRows,
+  shown,
+} from '../../test/support/exporter.ts';
+import { createGoldTables, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase, testDir } from '../../test/support/infra.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
 import {
@@ -13,17 +24,6 @@ import {
   startExporter,
   stockSheetName,
 } from './index.ts';
-import { createGoldTables, seedGold } from './test-gold.ts';
-import {
-  cellValue,
-  dmy,
-  findSoffice,
-  goldPrices,
-  libreOfficeCsv,
-  readWorkbook,
-  sheetRows,
-  shown,
-} from './test-support.ts';
 
 const FROM = '2025-11-03';
 const TO = '2026-10-30';

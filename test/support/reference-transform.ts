@@ -7,7 +7,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DATASETS, type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
-import { datasetColumns, type ParquetColumnType } from '../parquet/index.ts';
+import { datasetColumns, type ParquetColumnType } from '../../services/parquet/index.ts';
 
 const DUCK_TYPES: Record<ParquetColumnType, string> = {
   string: 'VARCHAR',
