@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { DATASETS, GOLD_SCHEMA, type GoldTable, goldTables, isHarbourError } from '../contracts/index.ts';
 import { addDays, createCalendar, localDate } from '../services/calendar/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
-import { writeWorkbook } from '../services/exporter/index.ts';
+import { writeWorkbook } from '../services/gold/index.ts';
 import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../services/host.ts';
 import { createLogger, loadConfig } from '../services/runtime/index.ts';
 import { consumerNames, streamNames } from '../streams/index.ts';

@@ -15,15 +15,9 @@ import {
 } from '../../test/support/exporter.ts';
 import { createGoldTables, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase, testDir } from '../../test/support/infra.ts';
+import { SHEET_COLUMNS, safeText, stockSheetName } from '../gold/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
-import {
-  ExporterConfig,
-  type ExporterService,
-  SHEET_COLUMNS,
-  safeText,
-  startExporter,
-  stockSheetName,
-} from './index.ts';
+import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
 
 const FROM = '2025-11-03';
 const TO = '2026-10-30';

@@ -9,7 +9,7 @@ import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } 
 import { cellValue, readWorkbook } from '../../test/support/exporter.ts';
 import { createGoldTables, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase, serviceDeps, startTestNats } from '../../test/support/infra.ts';
-import { stockSheetName } from '../exporter/index.ts';
+import { stockSheetName } from '../gold/index.ts';
 import type { Service } from '../runtime/index.ts';
 import { createMailer, ReporterConfig, runDaily, startReporter } from './index.ts';
 

@@ -31,17 +31,16 @@ import { Value } from '@sinclair/typebox/value';
 import ExcelJS from 'exceljs';
 import pg from 'pg';
 import { startPostgres } from '../../ops/launcher/postgres.ts';
+import { ExporterConfig, startExporter } from '../../services/exporter/index.ts';
 import {
-  ExporterConfig,
+  allPriceRows,
   readOnly,
   SHEET_COLUMNS,
   safeText,
-  startExporter,
   stockSheetName,
   summaryRows,
   writeWorkbook,
-} from '../../services/exporter/index.ts';
-import { allPriceRows } from '../../services/exporter/queries.ts';
+} from '../../services/gold/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import { addDays } from '../../services/scheduler/index.ts';
 import { createGoldTables, generatedStocks, seedGold } from '../support/gold.ts';
