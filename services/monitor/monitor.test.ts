@@ -98,6 +98,27 @@ describe('monitor', () => {
     expect(expected.get('{dataset="ccass"}')).toBe(startOfDaySeconds('2026-10-02', HK));
   });
 
+  it("follows the scheduler's jobs (deps.schedule), not a copy of them", async () => {
+    // Quotes at 23:00 HKT only: at Monday 22:00 HKT Monday's run is not due yet, so Friday's is
+    // expected (the default 18:30 schedule above expects Monday's), and no other dataset is.
+    const own = await serviceDeps({
+      nc: nats.nc,
+      pool: db.pool,
+      schedule: {
+        jobs: [{ name: 'late-quotes', cron: '0 23 * * 1-5', dataset: 'quotes', dateRule: 'same_day' }],
+        timezone: HK,
+      },
+    });
+    const config = Value.Default(MonitorConfig, { refreshEveryMs: 60_000 }) as MonitorConfig;
+    const late = await startMonitor(config, own, { now: () => new Date('2026-10-05T14:00:00Z') });
+    try {
+      const expected = await samples(own, 'harbour_dataset_expected_as_of_timestamp_seconds');
+      expect([...expected]).toEqual([['{dataset="quotes"}', startOfDaySeconds('2026-10-02', HK)]]);
+    } finally {
+      await late.close();
+    }
+  });
+
   it('exports stream and consumer state', async () => {
     for (let i = 0; i < 5; i++) await deps.js.publish(subjects.raw('quotes'), JSON.stringify({ i }));
     await deps.js.publish(subjects.dlq('compactor'), '{}');
