@@ -12,7 +12,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset, LakeCommitted, RowsByDataset } from '../contracts/index.ts';
-import { migrateCatalog } from '../services/compactor/index.ts';
+import { migrateCatalog } from '../services/catalog/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats } from '../../test/support/infra.ts';
 import { createCalendar } from '../calendar/index.ts';
-import { migrateCatalog } from '../compactor/index.ts';
+import { migrateCatalog } from '../catalog/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 import { DEFAULT_JOBS } from '../scheduler/index.ts';
 import { migrateRunHistory } from '../scrapers/index.ts';

@@ -26,7 +26,7 @@ import {
   writeLakeFile,
 } from '../../test/support/transformer.ts';
 import { createCalendar } from '../calendar/index.ts';
-import { migrateCatalog } from '../compactor/index.ts';
+import { migrateCatalog } from '../catalog/index.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
 import {

@@ -36,7 +36,7 @@ import pg from 'pg';
 import type { Dataset, GoldTable, LakeCommitted } from '../../contracts/index.ts';
 import { goldTables } from '../../contracts/index.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
-import { migrateCatalog } from '../../services/compactor/index.ts';
+import { migrateCatalog } from '../../services/catalog/index.ts';
 import { FsObjectStore } from '../../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import {
