@@ -2,20 +2,15 @@ import type pg from 'pg';
 import { type Dataset, type LakeCommitted, SCHEMA_VERSION } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
 import { withTransaction } from '../runtime/index.ts';
+import type { CatalogFile } from './files.ts';
 
 // Writes of the lake catalog: the compactor's commits and merges, its watermarks and outbox.
 
-export interface CommittedFile {
-  fileKey: string;
-  dataset: Dataset;
-  partitionDate: string;
-  firstSeq: number;
-  lastSeq: number;
-  rows: number;
-  bytes: number;
-  checksum: string;
-  writer: string;
-}
+/** A file about to become visible: its catalog row as the committer knows it before the commit. */
+export type CommittedFile = Pick<
+  CatalogFile,
+  'fileKey' | 'dataset' | 'partitionDate' | 'firstSeq' | 'lastSeq' | 'rows' | 'bytes' | 'checksum' | 'writer'
+>;
 
 /** Highest RAW sequence committed by a consumer (0 = none): anything above it is certainly new. */
 export async function readWatermark(pool: pg.Pool, consumer: string): Promise<number> {
