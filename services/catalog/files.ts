@@ -23,61 +23,32 @@ export interface CatalogFile {
 
 type Db = pg.Pool | pg.PoolClient;
 
-const COLUMNS = `file_key, dataset, to_char(partition_date, 'YYYY-MM-DD') as partition_date,
-  first_seq::float8 as first_seq, last_seq::float8 as last_seq, rows::float8 as rows, bytes::float8 as bytes,
-  checksum, writer, status, committed_at, replaced_by, replaced_at`;
-
-interface Row {
-  file_key: string;
-  dataset: Dataset;
-  partition_date: string;
-  first_seq: number;
-  last_seq: number;
-  rows: number;
-  bytes: number;
-  checksum: string;
-  writer: string;
-  status: 'active' | 'replaced';
-  committed_at: Date;
-  replaced_by: string | null;
-  replaced_at: Date | null;
-}
-
-const fileOf = (r: Row): CatalogFile => ({
-  fileKey: r.file_key,
-  dataset: r.dataset,
-  partitionDate: r.partition_date,
-  firstSeq: r.first_seq,
-  lastSeq: r.last_seq,
-  rows: r.rows,
-  bytes: r.bytes,
-  checksum: r.checksum,
-  writer: r.writer,
-  status: r.status,
-  committedAt: r.committed_at,
-  replacedBy: r.replaced_by,
-  replacedAt: r.replaced_at,
-});
+// Selected straight into the CatalogFile shape: bigints as float8 (exact below 2^53), the date as text.
+const COLUMNS = `file_key as "fileKey", dataset, to_char(partition_date, 'YYYY-MM-DD') as "partitionDate",
+  first_seq::float8 as "firstSeq", last_seq::float8 as "lastSeq", rows::float8 as rows, bytes::float8 as bytes,
+  checksum, writer, status, committed_at as "committedAt", replaced_by as "replacedBy", replaced_at as "replacedAt"`;
 
 /** Catalog rows by dataset, partition and status (`lake ls`, merges, the sweeper), in lake order. */
 export async function listFiles(
   db: Db,
   filter: { dataset?: string; partitionDate?: string; status?: 'active' | 'replaced' | 'all' } = {},
 ): Promise<CatalogFile[]> {
-  const { rows } = await db.query<Row>(
+  const { rows } = await db.query<CatalogFile>(
     `select ${COLUMNS} from lake_files
      where ($1::text is null or dataset = $1) and ($2::date is null or partition_date = $2)
        and ($3 = 'all' or status = $3)
      order by dataset, partition_date, first_seq`,
     [filter.dataset ?? null, filter.partitionDate ?? null, filter.status ?? 'active'],
   );
-  return rows.map(fileOf);
+  return rows;
 }
 
 /** One file's row, active or replaced; null when the catalog does not name it. */
 export async function catalogFile(db: Db, fileKey: string): Promise<CatalogFile | null> {
-  const { rows } = await db.query<Row>(`select ${COLUMNS} from lake_files where file_key = $1`, [fileKey]);
-  return rows[0] ? fileOf(rows[0]) : null;
+  const { rows } = await db.query<CatalogFile>(`select ${COLUMNS} from lake_files where file_key = $1`, [
+    fileKey,
+  ]);
+  return rows[0] ?? null;
 }
 
 /** Active files, oldest data first (optionally only partitions from a date, only some datasets). */
@@ -85,14 +56,14 @@ export async function activeFiles(
   db: Db,
   opts: { from?: string | null; datasets?: readonly Dataset[] } = {},
 ): Promise<CatalogFile[]> {
-  const { rows } = await db.query<Row>(
+  const { rows } = await db.query<CatalogFile>(
     `select ${COLUMNS} from lake_files
      where status = 'active' and ($1::date is null or partition_date >= $1::date)
        and ($2::text[] is null or dataset = any($2))
      order by partition_date, dataset, first_seq, file_key`,
     [opts.from ?? null, opts.datasets ?? null],
   );
-  return rows.map(fileOf);
+  return rows;
 }
 
 /** Partitions of a dataset holding at least `minFiles` active files smaller than `smallBytes` (merge candidates). */
@@ -117,11 +88,11 @@ export async function fileStatuses(
   fileKeys: readonly string[],
 ): Promise<Map<string, { status: CatalogFile['status']; replacedBy: string | null }>> {
   if (!fileKeys.length) return new Map();
-  const { rows } = await db.query<Pick<Row, 'file_key' | 'status' | 'replaced_by'>>(
-    'select file_key, status, replaced_by from lake_files where file_key = any($1)',
+  const { rows } = await db.query<Pick<CatalogFile, 'fileKey' | 'status' | 'replacedBy'>>(
+    'select file_key as "fileKey", status, replaced_by as "replacedBy" from lake_files where file_key = any($1)',
     [fileKeys],
   );
-  return new Map(rows.map((r) => [r.file_key, { status: r.status, replacedBy: r.replaced_by }]));
+  return new Map(rows.map(({ fileKey, ...state }) => [fileKey, state]));
 }
 
 /** The catalog per dataset, as the monitor exports it. */
