@@ -1,8 +1,8 @@
 /**
  * The lake catalog in Postgres: the compactor writes it, everyone else reads it. A Parquet object
  * is part of the lake only while a `lake_files` row with status `active` names it; objects without
- * a row are invisible (and swept). Column meanings are part of the contract; the DDL lives with
- * the compactor's migrations.
+ * a row are invisible (and swept). Column meanings are part of the contract; the DDL and every
+ * query of these tables live in services/catalog.
  *
  * lake_files(
  *   file_key text primary key,         -- object key, e.g. bronze/ccass/date=2026-10-02/part-…parquet
@@ -16,8 +16,6 @@
  * Every lake file holds the dataset's row columns (contracts/datasets.ts) plus the metadata columns
  * `_seq` (RAW stream sequence), `_key`, `_as_of`, `_fetched_at`, `_run_id`, `_source_url` of its envelope.
  */
-
-export const LAKE_FILES_TABLE = 'lake_files';
 
 /** `bronze/<dataset>/date=<yyyy-mm-dd>/` — the Hive partition prefix of a dataset's date. */
 export function partitionPrefix(dataset: string, date: string): string {

@@ -11,8 +11,9 @@ import {
   isHarbourError,
 } from '../contracts/index.ts';
 import { addDays, createCalendar, localDate } from '../services/calendar/index.ts';
+import { unsentOutbox } from '../services/catalog/index.ts';
 import { backfill, lakeList } from '../services/cli/commands.ts';
-import { writeWorkbook } from '../services/exporter/index.ts';
+import { writeWorkbook } from '../services/gold/index.ts';
 import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../services/host.ts';
 import { createLogger, loadConfig } from '../services/runtime/index.ts';
 import { consumerNames, streamNames } from '../streams/index.ts';
@@ -230,11 +231,7 @@ async function waitIdle(
 
 async function waitOutboxSent(host: Host, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (
-    Number(
-      (await host.deps.pool.query('select count(*) as n from lake_outbox where sent_at is null')).rows[0].n,
-    ) > 0
-  ) {
+  while ((await unsentOutbox(host.deps.pool, 1)).length > 0) {
     if (Date.now() > end)
       throw new HarbourError(ErrorCodes.StartTimeout, 'commit events were not published in time');
     await new Promise((r) => setTimeout(r, 250));

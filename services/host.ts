@@ -16,6 +16,7 @@ import {
   type ServiceDeps,
   startOpsServer,
 } from './runtime/index.ts';
+import { type SchedulerConfig, scheduleOf } from './scheduler/config.ts';
 
 /** The whole configuration of a Harbour process: shared infrastructure + one section per service. */
 export function harbourConfigSchema(defs: readonly ServiceDefinition[] = serviceDefinitions): TObject {
@@ -103,6 +104,8 @@ export async function startHost(
   const infra = {
     ...(await connectInfra(config, { logger, registry, health })),
     calendar: createCalendar(config.market),
+    // One schedule too: the scheduler section's jobs, which the monitor judges freshness by.
+    ...(config.scheduler ? { schedule: scheduleOf(config.scheduler as SchedulerConfig) } : {}),
   };
   const running: Service[] = [];
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;

@@ -6,9 +6,8 @@ import { ErrorCodes, errorCodeOf, HarbourError, HttpErrorCodes } from '../contra
 
 const ROOT = join(import.meta.dirname, '..');
 
-/** Test support that still lives in production folders (issue 22 moves it under test/). */
-const TEST_SUPPORT =
-  /(^|\/)(test-gold|test-support|testing|reference|test-helpers|test-fixtures)\.ts$|\.contract\.ts$|\.test\.ts$/;
+/** Tests beside the code they test; every other test helper lives under test/. */
+const TEST_SUPPORT = /\.test\.ts$/;
 
 /**
  * Files that may still create a plain `Error`, and why. Everything else Harbour throws carries a

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunCompleted, SCHEMA_VERSION } from '../contracts/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
 import { createCalendar } from '../services/calendar/index.ts';
-import { CompactorConfig, listFiles, migrateCatalog, startCompactor } from '../services/compactor/index.ts';
+import { listFiles, migrateCatalog } from '../services/catalog/index.ts';
+import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import type { Service } from '../services/runtime/index.ts';
 import {

@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../contracts/index.ts';
 import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
 import { ExporterConfig, startExporter } from '../services/exporter/index.ts';
-import { createGoldTables, seedGold } from '../services/exporter/test-gold.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../services/runtime/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { createGoldTables, seedGold } from './support/gold.ts';
 import { freshDatabase, readStream, serviceDeps, startTestNats, testDir, until } from './support/infra.ts';
 import { ccassEnvelope, queryLake } from './support/lake.ts';
 

@@ -11,9 +11,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGoldTables, generatedStocks, seedGold } from '../services/exporter/test-gold.ts';
-import { readWorkbook } from '../services/exporter/test-support.ts';
 import { ensureTopology, TopologyConfig } from '../streams/index.ts';
+import { readWorkbook } from './support/exporter.ts';
+import { createGoldTables, generatedStocks, seedGold } from './support/gold.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
 import { freePort, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
 

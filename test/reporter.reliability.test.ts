@@ -14,9 +14,9 @@ import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
-import { createGoldTables, seedGold } from '../services/exporter/test-gold.ts';
 import { createCalendar } from '../services/scheduler/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { createGoldTables, seedGold } from './support/gold.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
 

@@ -31,12 +31,12 @@ import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fi
 import { startPostgres } from '../ops/launcher/postgres.ts';
 import { createObjectStore, type ObjectStore } from '../services/object-store/index.ts';
 import { runProgress, tickRunId } from '../services/scrapers/index.ts';
-import { referenceGold } from '../services/transformer/reference.ts';
-import { diffGold, readAllGold } from '../services/transformer/testing.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { readStream, startTestNats, testDir } from './support/infra.ts';
 import { queryLake } from './support/lake.ts';
+import { referenceGold } from './support/reference-transform.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { diffGold, readAllGold } from './support/transformer.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const STOCKS = CHAOS ? 30 : 10;

@@ -15,8 +15,11 @@ import { freePort, until } from './support/service-process.ts';
 const repo = join(import.meta.dirname, '..');
 
 /** `npm run harbour -- <args>` as a user runs it in `cwd`, with `env` (default: nothing exported). */
-const harbour = (cwd: string, args: string[], env: NodeJS.ProcessEnv = withoutHarbourEnv()): Promise<CliRun> =>
-  runHarbour(args, { cwd, env });
+const harbour = (
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = withoutHarbourEnv(),
+): Promise<CliRun> => runHarbour(args, { cwd, env });
 
 function spawnLogged(
   cwd: string,

@@ -12,14 +12,14 @@ import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset, LakeCommitted, RowsByDataset } from '../contracts/index.ts';
-import { migrateCatalog } from '../services/compactor/index.ts';
+import { migrateCatalog } from '../services/catalog/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
-import { referenceGold } from '../services/transformer/reference.ts';
-import { diffGold, readAllGold, writeLakeFile } from '../services/transformer/testing.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
 import { createMarket, tradingDays } from './support/market.ts';
+import { referenceGold } from './support/reference-transform.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { diffGold, readAllGold, writeLakeFile } from './support/transformer.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 2000;

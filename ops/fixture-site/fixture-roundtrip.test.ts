@@ -12,9 +12,9 @@ import {
   parseQuote,
   parseSecuritiesList,
 } from '../../services/scrapers/parsers/index.ts';
+import { ccassSearch, quotationsPath, quoteToken } from '../../test/support/fixture-site.ts';
 import { tradingDaysBetween } from './calendar.ts';
 import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from './index.ts';
-import { ccassSearch, quotationsPath, quoteToken } from './test-helpers.ts';
 
 const TODAY = '2026-10-12';
 let site: FixtureSite;

@@ -2,10 +2,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTradingDay, tradingDaysBetween, useMarket } from './calendar.ts';
-import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from './index.ts';
-import { loadSamples, SAMPLE_FILES } from './samples.ts';
-import { SECURITIES_HEADER_2025 } from './securities.ts';
 import {
   ccassFigures,
   ccassForm,
@@ -15,7 +11,11 @@ import {
   quotationsPath,
   quoteToken,
   reportLines,
-} from './test-helpers.ts';
+} from '../../test/support/fixture-site.ts';
+import { isTradingDay, tradingDaysBetween, useMarket } from './calendar.ts';
+import { defaultSamplesDir, type FixtureSite, PATHS, startFixtureSite } from './index.ts';
+import { loadSamples, SAMPLE_FILES } from './samples.ts';
+import { SECURITIES_HEADER_2025 } from './securities.ts';
 
 const samplesDir = defaultSamplesDir();
 const TODAY = '2026-10-12';

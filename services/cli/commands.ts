@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { ensureTopology } from '../../streams/index.ts';
 import { addDays, createCalendar, localDate } from '../calendar/index.ts';
-import { listFiles, migrateCatalog } from '../compactor/index.ts';
+import { listFiles, migrateCatalog } from '../catalog/index.ts';
 import type { HarbourConfig } from '../host.ts';
 import {
   connectInfra,

@@ -16,9 +16,10 @@ import {
 } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
 import { ccassEnvelope, queryLake } from '../../test/support/lake.ts';
+import { listFiles } from '../catalog/index.ts';
 import { createObjectStore, type ObjectStore } from '../object-store/index.ts';
 import type { Service, ServiceDeps } from '../runtime/index.ts';
-import { CompactorConfig, listFiles, startCompactor } from './index.ts';
+import { CompactorConfig, startCompactor } from './index.ts';
 
 let nats: Awaited<ReturnType<typeof startTestNats>>;
 let db: Awaited<ReturnType<typeof freshDatabase>>;

@@ -13,6 +13,18 @@ import {
 } from '../../contracts/index.ts';
 import { consumerNames, kvBuckets, streamNames } from '../../streams/index.ts';
 import {
+  type CommittedFile,
+  commitBatch,
+  committedAmong,
+  markRunsInGold,
+  markSent,
+  migrateCatalog,
+  pruneCommittedSeqs,
+  readWatermark,
+  recordRunInLake,
+  unsentOutbox,
+} from '../catalog/index.ts';
+import {
   backoffMs,
   counter,
   createLease,
@@ -27,21 +39,10 @@ import {
   settle,
   sleep,
 } from '../runtime/index.ts';
-import {
-  type CommittedFile,
-  commitBatch,
-  committedAmong,
-  markSent,
-  migrateCatalog,
-  pruneCommittedSeqs,
-  readWatermark,
-  unsentOutbox,
-} from './catalog.ts';
 import type { CompactorConfig } from './config.ts';
 import { fileKeyFor } from './file-key.ts';
 import { mergePartitions } from './merge.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
-import { markRunsInGold, recordRunInLake } from './run-freshness.ts';
 import { cleanSpool } from './spool.ts';
 import { sweepOrphans } from './sweep.ts';
 

@@ -1,8 +1,6 @@
-export { type CatalogFile, catalogMigrations, listFiles, migrateCatalog } from './catalog.ts';
 export { startCompactor } from './compactor.ts';
 export { CompactorConfig } from './config.ts';
 export { fileKeyFor } from './file-key.ts';
 export { mergePartitions } from './merge.ts';
-export { markRunsInGold, recordRunInLake } from './run-freshness.ts';
 export { compactorService } from './service.ts';
 export { sweepOrphans } from './sweep.ts';

@@ -1,31 +1,20 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
 import type { Dataset } from '../../contracts/index.ts';
+import {
+  type CatalogFile,
+  type CommittedFile,
+  commitMerge,
+  listFiles,
+  smallFilePartitions,
+} from '../catalog/index.ts';
 import { iterateParquetRowGroups, openParquetFile } from '../parquet/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
-import { type CatalogFile, type CommittedFile, commitMerge, listFiles } from './catalog.ts';
 import type { CompactorConfig } from './config.ts';
 import { fileKeyFor } from './file-key.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 import { claimSpoolPath, releaseSpoolPath } from './spool.ts';
-
-/** Partitions of a dataset holding at least `minFiles` active files smaller than `smallBytes`. */
-async function partitionsToMerge(
-  pool: pg.Pool,
-  dataset: string,
-  smallBytes: number,
-  minFiles: number,
-): Promise<string[]> {
-  const { rows } = await pool.query<{ d: string }>(
-    `select to_char(partition_date, 'YYYY-MM-DD') as d from lake_files
-     where dataset = $1 and status = 'active' and bytes < $2
-     group by partition_date having count(*) >= $3 order by partition_date`,
-    [dataset, smallBytes, minFiles],
-  );
-  return rows.map((r) => r.d);
-}
 
 /**
  * Rewrites each partition's small files into as few files as the target size allows (the output
@@ -41,7 +30,7 @@ export async function mergePartitions(
   signal: AbortSignal,
 ): Promise<string[]> {
   const merged: string[] = [];
-  for (const date of await partitionsToMerge(
+  for (const date of await smallFilePartitions(
     deps.pool,
     dataset,
     config.mergeSmallFileBytes,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { listFiles } from '../catalog/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 
 /**
@@ -12,18 +13,15 @@ export async function sweepOrphans(
   graceMs: number,
   log: Logger,
 ): Promise<string[]> {
-  const { rows } = await deps.pool.query<{ file_key: string; status: string; replaced_at: Date | null }>(
-    'select file_key, status, replaced_at from lake_files where dataset = $1',
-    [dataset],
-  );
-  const known = new Map(rows.map((r) => [r.file_key, r]));
+  const files = await listFiles(deps.pool, { dataset, status: 'all' });
+  const known = new Map(files.map((f) => [f.fileKey, f]));
   const now = Date.now();
   const deleted: string[] = [];
   for await (const obj of deps.store.list(`bronze/${dataset}/`)) {
     const row = known.get(obj.key);
     const orphan = !row && now - obj.lastModified.getTime() > graceMs;
     const expired =
-      row?.status === 'replaced' && row.replaced_at !== null && now - row.replaced_at.getTime() > graceMs;
+      row?.status === 'replaced' && row.replacedAt !== null && now - row.replacedAt.getTime() > graceMs;
     if (!orphan && !expired) continue;
     await deps.store.delete(obj.key);
     deleted.push(obj.key);

@@ -3,12 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { Value } from '@sinclair/typebox/value';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dmy, goldPrices, readWorkbook, sheetRows } from '../../test/support/exporter.ts';
+import { createGoldTables, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase } from '../../test/support/infra.ts';
 import { createCalendar } from '../calendar/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
 import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
-import { createGoldTables, seedGold } from './test-gold.ts';
-import { dmy, goldPrices, readWorkbook, sheetRows } from './test-support.ts';
 
 type Box = { x: number; y: number; width: number; height: number };
 

@@ -3,17 +3,6 @@ import { Value } from '@sinclair/typebox/value';
 import type ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
-import { freshDatabase, testDir } from '../../test/support/infra.ts';
-import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
-import {
-  ExporterConfig,
-  type ExporterService,
-  SHEET_COLUMNS,
-  safeText,
-  startExporter,
-  stockSheetName,
-} from './index.ts';
-import { createGoldTables, seedGold } from './test-gold.ts';
 import {
   cellValue,
   dmy,
@@ -23,7 +12,12 @@ import {
   readWorkbook,
   sheetRows,
   shown,
-} from './test-support.ts';
+} from '../../test/support/exporter.ts';
+import { createGoldTables, seedGold } from '../../test/support/gold.ts';
+import { freshDatabase, testDir } from '../../test/support/infra.ts';
+import { SHEET_COLUMNS, safeText, stockSheetName } from '../gold/index.ts';
+import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
+import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
 
 const FROM = '2025-11-03';
 const TO = '2026-10-30';

@@ -1,6 +1,9 @@
 import { type Static, type TObject, Type } from '@sinclair/typebox';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { type ExportParams, stockCode } from '../gold/index.ts';
 import { SHEET_KINDS, type SheetKind } from './config.ts';
+
+export type { ExportParams };
 
 /**
  * Query parameters of the exporter's routes: a TypeBox schema per route (validated by fastify's
@@ -71,14 +74,6 @@ export const CcassQuery = Type.Object(
 );
 export type CcassQuery = Static<typeof CcassQuery>;
 
-/** What one export produces. `codes` are 5-digit, unique, in the caller's order. */
-export interface ExportParams {
-  codes: string[];
-  from: string;
-  to: string;
-  sheets: SheetKind[];
-}
-
 export interface ParamLimits {
   maxCodes: number;
   maxRangeDays: number;
@@ -87,14 +82,14 @@ export interface ParamLimits {
 
 /** `700` → `00700`; throws naming `parameter` for anything but 1–5 digits (and 0). */
 export function normaliseCode(raw: string, parameter = 'code'): string {
-  const s = raw.trim();
-  if (!/^\d{1,5}$/.test(s) || Number(s) === 0) {
+  const code = stockCode(raw);
+  if (code === null) {
     throw new ParamError(
       parameter,
-      `${parameter}: "${clip(s)}" is not an HKEX stock code (1–5 digits, e.g. 00700)`,
+      `${parameter}: "${clip(raw.trim())}" is not an HKEX stock code (1–5 digits, e.g. 00700)`,
     );
   }
-  return s.padStart(5, '0');
+  return code;
 }
 
 export function parseCodes(raw: string, maxCodes: number, parameter = 'codes'): string[] {

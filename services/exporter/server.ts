@@ -5,6 +5,18 @@ import type { TObject } from '@sinclair/typebox';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import {
+  allPriceRows,
+  ccassTop,
+  knownCodes,
+  latestName,
+  listStocks,
+  prepareWorkbook,
+  type Queryable,
+  readOnly,
+  type StockName,
+  workbookFileName,
+} from '../gold/index.ts';
+import {
   counter,
   createLifecycle,
   gauge,
@@ -28,18 +40,7 @@ import {
   parseRange,
   StocksQuery,
 } from './params.ts';
-import {
-  allPriceRows,
-  ccassTop,
-  knownCodes,
-  latestName,
-  listStocks,
-  type Queryable,
-  readOnly,
-  type StockName,
-} from './queries.ts';
 import { ExportSlots, type SlotRefusal } from './slots.ts';
-import { prepareWorkbook, workbookFileName } from './workbook.ts';
 
 export interface ExporterService extends Service {
   /** Base URL the server listens on, e.g. `http://127.0.0.1:8080`. */

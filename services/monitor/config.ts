@@ -1,6 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { streamNames } from '../../streams/index.ts';
-import { DEFAULT_JOBS, ScheduledJob } from '../scheduler/index.ts';
 
 export const MonitorConfig = Type.Object(
   {
@@ -20,19 +19,11 @@ export const MonitorConfig = Type.Object(
       description:
         'streams whose per-subject message counts are exported (only streams with a small, fixed set of subjects)',
     }),
-    jobs: Type.Array(ScheduledJob, {
-      default: DEFAULT_JOBS,
-      description: 'the schedule each dataset is expected to follow (keep equal to the scheduler section)',
-    }),
-    timezone: Type.String({
-      default: 'Asia/Hong_Kong',
-      description: 'time zone of the cron specs and business dates',
-    }),
     freshnessGraceMs: Type.Integer({
       minimum: 0,
       default: 2 * 3600_000,
       description:
-        'a scheduled run is expected in the gold tables this long after its tick (scrape + compaction + transform)',
+        'a scheduled run (scheduler.jobs) is expected in the gold tables this long after its tick (scrape + compaction + transform)',
     }),
     runInGoldWithinMs: Type.Integer({
       minimum: 1000,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats } from '../../test/support/infra.ts';
 import { createCalendar } from '../calendar/index.ts';
-import { migrateCatalog } from '../compactor/index.ts';
+import { migrateCatalog } from '../catalog/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 import { DEFAULT_JOBS } from '../scheduler/index.ts';
 import { migrateRunHistory } from '../scrapers/index.ts';
@@ -96,6 +96,27 @@ describe('monitor', () => {
     const expected = await samples(deps, 'harbour_dataset_expected_as_of_timestamp_seconds');
     expect(expected.get('{dataset="quotes"}')).toBe(startOfDaySeconds('2026-10-05', HK));
     expect(expected.get('{dataset="ccass"}')).toBe(startOfDaySeconds('2026-10-02', HK));
+  });
+
+  it("follows the scheduler's jobs (deps.schedule), not a copy of them", async () => {
+    // Quotes at 23:00 HKT only: at Monday 22:00 HKT Monday's run is not due yet, so Friday's is
+    // expected (the default 18:30 schedule above expects Monday's), and no other dataset is.
+    const own = await serviceDeps({
+      nc: nats.nc,
+      pool: db.pool,
+      schedule: {
+        jobs: [{ name: 'late-quotes', cron: '0 23 * * 1-5', dataset: 'quotes', dateRule: 'same_day' }],
+        timezone: HK,
+      },
+    });
+    const config = Value.Default(MonitorConfig, { refreshEveryMs: 60_000 }) as MonitorConfig;
+    const late = await startMonitor(config, own, { now: () => new Date('2026-10-05T14:00:00Z') });
+    try {
+      const expected = await samples(own, 'harbour_dataset_expected_as_of_timestamp_seconds');
+      expect([...expected]).toEqual([['{dataset="quotes"}', startOfDaySeconds('2026-10-02', HK)]]);
+    } finally {
+      await late.close();
+    }
   });
 
   it('exports stream and consumer state', async () => {

@@ -1,5 +1,6 @@
 import { createCalendar } from '../calendar/index.ts';
 import { createLifecycle, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
+import { defaultSchedule } from '../scheduler/config.ts';
 import type { MonitorConfig } from './config.ts';
 import { emptyState, type MonitorState, monitorMetrics, type Source } from './metrics.ts';
 import { expectedAsOf, startOfDaySeconds } from './schedule.ts';
@@ -36,6 +37,8 @@ export async function startMonitor(
   const log = deps.logger.child({ component: 'monitor' });
   const now = opts.now ?? (() => new Date());
   const calendar = deps.calendar ?? createCalendar();
+  // The scheduler's jobs and time zone (configured once, in the scheduler section).
+  const schedule = deps.schedule ?? defaultSchedule();
   const { state, refreshErrors } = monitorMetrics(deps.registry);
   const current: MonitorState = emptyState();
   current.runSloSeconds = config.runInGoldWithinMs / 1000;
@@ -68,14 +71,14 @@ export async function startMonitor(
     const expected = new Map<string, number>();
     for (const [dataset, date] of expectedAsOf(
       {
-        jobs: config.jobs,
-        timezone: config.timezone,
+        jobs: schedule.jobs,
+        timezone: schedule.timezone,
         calendar,
         graceMs: config.freshnessGraceMs,
       },
       at,
     )) {
-      expected.set(dataset, startOfDaySeconds(date, config.timezone));
+      expected.set(dataset, startOfDaySeconds(date, schedule.timezone));
     }
     current.expected = expected;
     let tables: Promise<Record<MonitoredTable, boolean>> | undefined;
@@ -102,7 +105,7 @@ export async function startMonitor(
       run(
         'gold',
         async () => {
-          current.gold = await readGold(deps.pool, await present(), config.timezone);
+          current.gold = await readGold(deps.pool, await present(), schedule.timezone);
         },
         () => {
           current.gold = undefined;

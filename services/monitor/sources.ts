@@ -5,6 +5,9 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import type pg from 'pg';
+import { type LakeDataset, lakeStats, type RunsPending, runsNotInGold } from '../catalog/index.ts';
+
+export type { LakeDataset, RunsPending };
 
 /** What the monitor reads, each part refreshed on its own: a part that fails is dropped, not kept stale. */
 export interface StreamState {
@@ -111,6 +114,14 @@ export const MONITORED_TABLES = [
 ] as const;
 export type MonitoredTable = (typeof MONITORED_TABLES)[number];
 
+/** Completed runs not in gold yet, per dataset; empty before the scrapers created the run history. */
+export async function readRunsPending(
+  pool: pg.Pool,
+  present: Record<MonitoredTable, boolean>,
+): Promise<RunsPending[]> {
+  return present.scrape_runs ? runsNotInGold(pool, present.lake_runs) : [];
+}
+
 /** Which of the tables the monitor reads exist yet (the transformer and compactor create them). */
 export async function tablesPresent(pool: pg.Pool): Promise<Record<MonitoredTable, boolean>> {
   const { rows } = await pool.query<{ name: MonitoredTable; present: boolean }>(
@@ -175,72 +186,10 @@ export async function readGold(
   return snapshot;
 }
 
-export interface LakeDataset {
-  dataset: string;
-  files: number;
-  bytes: number;
-  rows: number;
-  partitions: number;
-  maxFilesPerPartition: number;
-  /** Epoch seconds of the newest catalog row (a commit or a merge), active or replaced. */
-  lastCommitAt: number | null;
-}
-
-export interface RunsPending {
-  dataset: string;
-  /** Completed runs (with data) not yet in gold. */
-  pending: number;
-  /** Epoch seconds of the oldest of them completing; null when none is pending. */
-  oldestCompletedAt: number | null;
-}
-
-/** Completed runs older than this are history, not a freshness problem the alert should keep raising. */
-const RUNS_LOOKBACK = '7 days';
-
-/**
- * Scrape runs that published data and completed (the run history, `scrape_runs`) but are not in
- * gold yet (the compactor's `lake_runs.in_gold_at`), per dataset. Before the compactor created
- * `lake_runs` every completed run counts as pending.
- */
-export async function readRunsPending(
-  pool: pg.Pool,
-  present: Record<MonitoredTable, boolean>,
-): Promise<RunsPending[]> {
-  if (!present.scrape_runs) return [];
-  const inGold = present.lake_runs
-    ? 'exists (select 1 from lake_runs l where l.run_id = s.run_id and l.in_gold_at is not null)'
-    : 'false';
-  const { rows } = await pool.query<RunsPending>(
-    `select dataset, count(*) filter (where not ${inGold})::float8 as pending,
-       extract(epoch from min(completed_at) filter (where not ${inGold}))::float8 as "oldestCompletedAt"
-     from scrape_runs s
-     where completed_at > now() - interval '${RUNS_LOOKBACK}' and cardinality(partitions) > 0
-     group by dataset`,
-  );
-  return rows;
-}
-
 /** Active files of the lake catalog per dataset (contracts/catalog.ts); empty before the compactor created it. */
 export async function readLake(
   pool: pg.Pool,
   present: Record<MonitoredTable, boolean>,
 ): Promise<LakeDataset[]> {
-  if (!present.lake_files) return [];
-  const { rows } = await pool.query<LakeDataset>(
-    `with parts as (
-       select dataset, partition_date, count(*) as n, sum(bytes) as b, sum(rows) as r
-       from lake_files where status = 'active' group by dataset, partition_date
-     ), active as (
-       select dataset, sum(n)::float8 as files, sum(b)::float8 as bytes, sum(r)::float8 as rows,
-         count(*)::float8 as partitions, max(n)::float8 as "maxFilesPerPartition"
-       from parts group by dataset
-     ), commits as (
-       select dataset, extract(epoch from max(committed_at))::float8 as "lastCommitAt" from lake_files group by dataset
-     )
-     select c.dataset, coalesce(a.files, 0) as files, coalesce(a.bytes, 0) as bytes, coalesce(a.rows, 0) as rows,
-       coalesce(a.partitions, 0) as partitions, coalesce(a."maxFilesPerPartition", 0) as "maxFilesPerPartition",
-       c."lastCommitAt"
-     from commits c left join active a using (dataset)`,
-  );
-  return rows;
+  return present.lake_files ? lakeStats(pool) : [];
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isHarbourError } from '../../contracts/errors.ts';
 import { type S3ServerHandle, startS3Server } from '../../ops/launcher/s3-server.ts';
+import { describeObjectStoreContract } from '../../test/support/object-store-contract.ts';
 import { FS_TEMP_DIR, FsObjectStore } from './fs-store.ts';
 import {
   createObjectStore,
@@ -13,7 +14,6 @@ import {
   S3ObjectStore,
   type S3ObjectStoreConfig,
 } from './index.ts';
-import { describeObjectStoreContract } from './object-store.contract.ts';
 
 const run = promisify(execFile);
 

@@ -1,4 +1,4 @@
-import { dmy } from '../exporter/index.ts';
+import { dmy } from '../gold/index.ts';
 import type { ReportSettings } from './config.ts';
 import type { AlertEvent, ReportData, StockDay } from './data.ts';
 

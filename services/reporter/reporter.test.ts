@@ -6,10 +6,10 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
 import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import { cellValue, readWorkbook } from '../../test/support/exporter.ts';
+import { createGoldTables, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase, serviceDeps, startTestNats } from '../../test/support/infra.ts';
-import { stockSheetName } from '../exporter/index.ts';
-import { createGoldTables, seedGold } from '../exporter/test-gold.ts';
-import { cellValue, readWorkbook } from '../exporter/test-support.ts';
+import { stockSheetName } from '../gold/index.ts';
 import type { Service } from '../runtime/index.ts';
 import { createMailer, ReporterConfig, runDaily, startReporter } from './index.ts';
 

@@ -12,7 +12,7 @@ import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import { ErrorCodes, HarbourError, type Tick, tickValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames, subjects } from '../../streams/index.ts';
-import { normaliseCode, readOnly, writeWorkbook } from '../exporter/index.ts';
+import { readOnly, stockCode, writeWorkbook } from '../gold/index.ts';
 import {
   consumeLoop,
   counter,
@@ -92,13 +92,28 @@ export interface DailyRunResult {
   deferred: number;
 }
 
+/** The watch list as 5-digit codes, unique, in order; a bad entry is a config error naming it. */
+function watchCodes(watchList: readonly string[]): string[] {
+  const codes = watchList.map((c) => {
+    const code = stockCode(c);
+    if (code === null) {
+      throw new HarbourError(
+        ErrorCodes.Config,
+        `reporter.watchList: "${c.trim().slice(0, 40)}" is not an HKEX stock code (1–5 digits, e.g. 00700)`,
+      );
+    }
+    return code;
+  });
+  return [...new Set(codes)];
+}
+
 /**
  * One scheduled run for business date `date`: the daily report (once per job and date) and one
  * email per new market event. Safe to repeat: everything already sent is skipped.
  */
 export async function runDaily(ctx: ReporterContext, job: string, date: string): Promise<DailyRunResult> {
   const { config, pool, logger } = ctx;
-  const codes = [...new Set(config.watchList.map((c) => normaliseCode(c, 'watchList')))];
+  const codes = watchCodes(config.watchList);
   const result: DailyRunResult = { date, report: 'skipped', alerts: [], deferred: 0 };
   if (!codes.length) {
     logger.warn('reporter.watchList is empty: nothing to report');
@@ -196,13 +211,7 @@ export async function runDaily(ctx: ReporterContext, job: string, date: string):
  */
 export async function startReporter(config: ReporterConfig, deps: ServiceDeps): Promise<Service> {
   const log = deps.logger.child({ component: 'reporter' });
-  for (const c of config.watchList) {
-    try {
-      normaliseCode(c, 'watchList');
-    } catch (err) {
-      throw new HarbourError(ErrorCodes.Config, `reporter.watchList: ${(err as Error).message}`);
-    }
-  }
+  watchCodes(config.watchList);
   await migrateReporter(deps.pool);
   await ensureReporterConsumer(deps.jsm, config.job, config.ackWaitMs);
   const mailer = createMailer(config.smtp);

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TradingCalendar } from '../calendar/index.ts';
 import { createObjectStore, type ObjectStore, ObjectStoreConfig } from '../object-store/index.ts';
+import type { Schedule } from '../scheduler/config.ts';
 import type { HealthRegistry } from './health.ts';
 import { briefError } from './logger.ts';
 import { counter } from './metrics.ts';
@@ -63,6 +64,11 @@ export interface ServiceDeps {
    * a stage given none uses the default Hong Kong calendar.
    */
   calendar?: TradingCalendar;
+  /**
+   * The scheduler section's jobs and time zone (the host passes them to every stage, so they are
+   * configured once); a stage given none uses the scheduler's defaults.
+   */
+  schedule?: Schedule;
 }
 
 /**

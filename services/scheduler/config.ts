@@ -21,16 +21,18 @@ export const DEFAULT_JOBS: ScheduledJob[] = [
   { name: 'report-daily', cron: '0 20 * * 1-5', dateRule: 'same_day' },
 ];
 
+const DEFAULT_TIMEZONE = 'Asia/Hong_Kong';
+
 export const SchedulerConfig = Type.Object(
   {
     jobs: Type.Array(ScheduledJob, {
       default: DEFAULT_JOBS,
       description:
-        'cron jobs (5 fields, or 6 with seconds first): a JSON array, in a config file or this variable',
+        'cron jobs (5 fields, or 6 with seconds first): a JSON array, in a config file or this variable; the monitor expects each dataset on this schedule',
     }),
     timezone: Type.String({
-      default: 'Asia/Hong_Kong',
-      description: 'time zone of the cron specs and business dates',
+      default: DEFAULT_TIMEZONE,
+      description: 'time zone of the cron specs and business dates (the monitor uses it too)',
     }),
     evaluateEveryMs: Type.Integer({
       minimum: 100,
@@ -51,3 +53,20 @@ export const SchedulerConfig = Type.Object(
   { default: {} },
 );
 export type SchedulerConfig = Static<typeof SchedulerConfig>;
+
+/**
+ * The schedule as other stages see it: the scheduler section's jobs and time zone, configured once
+ * (`scheduler.jobs`, `scheduler.timezone`). The host hands it to every stage as `deps.schedule`; the
+ * monitor judges freshness by it, so what it expects is what the scheduler ticks.
+ */
+export interface Schedule {
+  jobs: ScheduledJob[];
+  timezone: string;
+}
+
+export function scheduleOf(config: Pick<SchedulerConfig, 'jobs' | 'timezone'>): Schedule {
+  return { jobs: config.jobs, timezone: config.timezone };
+}
+
+/** The schedule of the scheduler's defaults (a stage given no `deps.schedule`). */
+export const defaultSchedule = (): Schedule => ({ jobs: DEFAULT_JOBS, timezone: DEFAULT_TIMEZONE });

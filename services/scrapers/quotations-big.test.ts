@@ -34,7 +34,7 @@ interface Probe {
 }
 
 async function probe(mode: 'stream' | 'whole' | 'buffered'): Promise<Probe> {
-  const script = path.join(import.meta.dirname, 'quotations-memory-probe.ts');
+  const script = path.join(import.meta.dirname, '..', '..', 'test', 'support', 'quotations-memory-probe.ts');
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ['--import', 'tsx', script, site.url, DATE, mode],

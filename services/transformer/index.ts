@@ -1,5 +1,5 @@
 export { TransformerConfig } from './config.ts';
-export { activeFiles, type CatalogFile, catalogFile, fetchLakeFile } from './lake.ts';
+export { fetchLakeFile } from './lake.ts';
 export {
   findModel,
   type GoldLineage,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { ErrorCodes, HarbourError, isHarbourError, LAKE_FILES_TABLE } from '../../contracts/index.ts';
+import { ErrorCodes, HarbourError, isHarbourError } from '../../contracts/index.ts';
+import { fileStatuses } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import { readParquetRows } from '../parquet/index.ts';
 import { loadModels, type Model } from './models.ts';
@@ -46,13 +47,18 @@ export async function traceGoldRow(
   date: string | null,
 ): Promise<GoldLineage> {
   const m = findModel(model);
-  const { rows: src } = await pool.query<LineageSource>(
-    `select l.dataset, l.file_key, l.first_seq::float8 as first_seq, l.last_seq::float8 as last_seq, l.rows::float8 as rows,
-       f.status, f.replaced_by
-     from (${m.lineageSql}) l left join ${LAKE_FILES_TABLE} f on f.file_key = l.file_key
+  const { rows: read } = await pool.query<Omit<LineageSource, 'status' | 'replaced_by'>>(
+    `select l.dataset, l.file_key, l.first_seq::float8 as first_seq, l.last_seq::float8 as last_seq, l.rows::float8 as rows
+     from (${m.lineageSql}) l
      order by l.dataset, l.first_seq`,
     [key, date],
   );
+  // Each file's catalog status now (null for a file the catalog does not name).
+  const statuses = await fileStatuses(pool, [...new Set(read.map((s) => s.file_key))]);
+  const src: LineageSource[] = read.map((s) => {
+    const f = statuses.get(s.file_key);
+    return { ...s, status: f?.status ?? null, replaced_by: f?.replacedBy ?? null };
+  });
   const { rows: runs } = await pool.query<Omit<LineageRun, 'inputs'>>(
     `select run_id, batch_id, trigger, to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as finished_at
      from transform_runs

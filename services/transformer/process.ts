@@ -9,9 +9,10 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
+import { type CatalogFile, catalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
-import { type CatalogFile, catalogFile, fetchLakeFile, lakeRowGroups } from './lake.ts';
+import { fetchLakeFile, inputOf, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
 import type { Model } from './models.ts';
 import {
@@ -42,15 +43,6 @@ export type EventOutcome =
   | { kind: 'replaced'; replacedBy: string | null }
   | { kind: 'loaded'; batchId: string; silverRows: number; changedKeys: number; runs: ModelRunResult[] };
 
-const inputOf = (f: CatalogFile): InputFile => ({
-  file_key: f.file_key,
-  dataset: f.dataset,
-  partition_date: f.partition_date,
-  first_seq: f.first_seq,
-  last_seq: f.last_seq,
-  rows: f.rows,
-});
-
 async function alreadyLoaded(db: pg.Pool | pg.PoolClient, fileKey: string): Promise<boolean> {
   const { rowCount } = await db.query('select 1 from transform_files where file_key = $1', [fileKey]);
   return (rowCount ?? 0) > 0;
@@ -69,11 +61,11 @@ async function markFile(
      on conflict (file_key) do update set outcome = excluded.outcome, batch_id = excluded.batch_id,
        changed_keys = excluded.changed_keys, loaded_at = now()`,
     [
-      f.file_key,
+      f.fileKey,
       f.dataset,
-      f.partition_date,
-      f.first_seq,
-      f.last_seq,
+      f.partitionDate,
+      f.firstSeq,
+      f.lastSeq,
       f.rows,
       f.checksum,
       outcome,
@@ -127,19 +119,13 @@ export async function processLakeEvent(
     if (!now || now.status === 'replaced' || !bytes) {
       await markFile(client, entry, 'skipped_replaced', batchId, 0);
       await client.query('commit');
-      return { kind: 'replaced', replacedBy: now?.replaced_by ?? entry.replaced_by };
+      return { kind: 'replaced', replacedBy: now?.replacedBy ?? entry.replacedBy };
     }
     inputs = [inputOf(now)];
     await createSilverScopes(client, DATASETS);
-    const silver = await loadSilverFile(
-      client,
-      now.dataset,
-      now.file_key,
-      lakeRowGroups(now.dataset, bytes),
-      {
-        detectChanges: true,
-      },
-    );
+    const silver = await loadSilverFile(client, now.dataset, now.fileKey, lakeRowGroups(now.dataset, bytes), {
+      detectChanges: true,
+    });
     for (const table of silverTablesOf(now.dataset)) await analyzeIfGrown(client, table, silver.rows);
     const runs =
       silver.changedKeys > 0

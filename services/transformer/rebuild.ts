@@ -1,11 +1,12 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { activeFiles, type CatalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
 import type { TransformerConfig } from './config.ts';
-import { activeFiles, type CatalogFile, fetchLakeFile, readLakeRows } from './lake.ts';
+import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';
 import { flushOutbox, recordFailure, tuneTransaction } from './process.ts';
@@ -126,7 +127,7 @@ export async function rebuild(
     const files = reloadSilver ? await activeFiles(client, { from }) : [];
     // Lineage: a gold-only rebuild reads silver, i.e. every active file (from `from`).
     const sources = reloadSilver ? files : await activeFiles(client, { from });
-    inputs = sources.map(({ checksum: _c, status: _s, replaced_by: _r, ...f }) => f);
+    inputs = sources.map(inputOf);
     onProgress({ phase: 'start', batchId, files: files.length, models: chosen.map((m) => m.name) });
 
     if (reloadSilver) {
@@ -148,7 +149,7 @@ export async function rebuild(
           phase: 'silver',
           done,
           total: files.length,
-          file: f.file_key,
+          file: f.fileKey,
           dataset: f.dataset,
           rows,
           elapsedMs: elapsed(),
@@ -223,12 +224,12 @@ async function loadFiles(
     const rows = await next!;
     next = files[i + 1] ? decode(files[i + 1]!) : null;
     next?.catch(() => {}); // surfaced when awaited
-    await loadSilverFile(client, f.dataset, f.file_key, [rows], { detectChanges: false });
+    await loadSilverFile(client, f.dataset, f.fileKey, [rows], { detectChanges: false });
     await client.query(
       `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id)
        values ($1, $2, $3, $4, $5, $6, $7, 'loaded', $8)
        on conflict (file_key) do update set outcome = 'loaded', batch_id = excluded.batch_id, loaded_at = now()`,
-      [f.file_key, f.dataset, f.partition_date, f.first_seq, f.last_seq, f.rows, f.checksum, batchId],
+      [f.fileKey, f.dataset, f.partitionDate, f.firstSeq, f.lastSeq, f.rows, f.checksum, batchId],
     );
     onFile(i + 1, f, rows.length);
   }

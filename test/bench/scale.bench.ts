@@ -46,7 +46,7 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
-import { migrateCatalog } from '../../services/compactor/index.ts';
+import { migrateCatalog } from '../../services/catalog/index.ts';
 import {
   consumerNames,
   ensureTopology,

@@ -1,6 +1,6 @@
 /**
  * Transformer benchmark: gold refresh for one day of full-market data and a full rebuild of a year,
- * each next to DuckDB doing the same aggregations (services/transformer/reference.ts) on the same
+ * each next to DuckDB doing the same aggregations (test/support/reference-transform.ts) on the same
  * lake files in the same run; plus event-to-gold latency through the running service.
  *
  *   npx tsx test/bench/transformer.bench.ts [--stocks 2600] [--participants 100] [--days 245]
@@ -36,7 +36,7 @@ import pg from 'pg';
 import type { Dataset, GoldTable, LakeCommitted } from '../../contracts/index.ts';
 import { goldTables } from '../../contracts/index.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
-import { migrateCatalog } from '../../services/compactor/index.ts';
+import { migrateCatalog } from '../../services/catalog/index.ts';
 import { FsObjectStore } from '../../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import {
@@ -45,10 +45,10 @@ import {
   startTransformer,
   TransformerConfig,
 } from '../../services/transformer/index.ts';
-import { referenceSql } from '../../services/transformer/reference.ts';
-import { type EnvelopeSpec, writeLakeFile } from '../../services/transformer/testing.ts';
 import { ensureTopology, subjects, TopologyConfig } from '../../streams/index.ts';
 import { createMarket, tradingDays } from '../support/market.ts';
+import { referenceSql } from '../support/reference-transform.ts';
+import { type EnvelopeSpec, writeLakeFile } from '../support/transformer.ts';
 import * as flag from './flags.ts';
 import { RESULTS_PATH, writeResultsSection } from './results.ts';
 
@@ -347,7 +347,7 @@ async function main() {
       `- Market: ${fmt(STOCKS)} stocks (seeded PRNG: no-trade days, suspensions, listings during the year), one lake file per dataset and day as the compactor writes them.`,
       `- Year history: ${DAYS} trading days, ${fmt(histFiles)} files: ${fmt(histRows.quotes)} quotes, ${fmt(histRows.fundamentals)} fundamentals, ${fmt(histRows.securities)} securities-list rows, ${fmt(histRows.ccass)} CCASS rows (${CCASS_STOCKS} stocks a day, every stock on the last day; a full market for a year is ~${fmt(STOCKS * PARTICIPANTS * DAYS)} rows: \`--ccass-stocks ${STOCKS}\`).`,
       `- Daily refresh: each day's 4 files (securities ${fmt(last.rows.securities)}, quotes ${fmt(last.rows.quotes)}, fundamentals ${fmt(last.rows.fundamentals)}, CCASS ${fmt(last.rows.ccass)} rows = every stock × ~${PARTICIPANTS} participants) published one after another to the running service; each waits for the previous to reach gold.`,
-      `- DuckDB side: services/transformer/reference.ts (the independent computation the tests compare with) on the same Parquet files, in this process; for a day it reads what that day needs (${QUOTE_LOOKBACK} trading days of quotes, enough for 30 traded days of an illiquid stock, CCASS of the day and the day before, the day's fundamentals and list) and computes all gold tables. Results of both engines agree (row counts and column sums of every gold table: whole year, and the last refreshed day).`,
+      `- DuckDB side: test/support/reference-transform.ts (the independent computation the tests compare with) on the same Parquet files, in this process; for a day it reads what that day needs (${QUOTE_LOOKBACK} trading days of quotes, enough for 30 traded days of an illiquid stock, CCASS of the day and the day before, the day's fundamentals and list) and computes all gold tables. Results of both engines agree (row counts and column sums of every gold table: whole year, and the last refreshed day).`,
       '',
       '| scenario | Harbour (Postgres) | DuckDB | Postgres ÷ DuckDB |',
       '| --- | ---: | ---: | ---: |',

@@ -15,6 +15,7 @@ import {
   type ServiceDeps,
   silentLogger,
 } from '../../services/runtime/index.ts';
+import { defaultSchedule, type Schedule } from '../../services/scheduler/config.ts';
 
 /** A nats-server of this test file's own (JetStream names are global; tests kill and restart it). */
 export async function startTestNats(): Promise<{
@@ -81,6 +82,7 @@ export async function serviceDeps(parts: {
   pool?: pg.Pool;
   store?: ObjectStore;
   logger?: Logger;
+  schedule?: Schedule;
 }): Promise<ServiceDeps> {
   const deps = {
     nc: parts.nc,
@@ -90,6 +92,7 @@ export async function serviceDeps(parts: {
     registry: createRegistry({ defaultMetrics: false }),
     health: createHealthRegistry(),
     calendar: createCalendar(),
+    schedule: parts.schedule ?? defaultSchedule(),
     ...(parts.pool ? { pool: parts.pool } : {}),
     ...(parts.store ? { store: parts.store } : {}),
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../contracts/index.ts';
+import { harbourErrorOf, readFixture } from '../../../test/support/hkex-fixtures.ts';
 import { parseCcassStockList } from './ccass-stock-list.ts';
-import { harbourErrorOf, readFixture } from './test-fixtures.ts';
 
 describe('parseCcassStockList', () => {
   it('reads the old HTML form (4,755 stocks, whitespace-padded codes)', () => {

@@ -1,9 +1,9 @@
 import { load } from 'cheerio/slim';
 import { describe, expect, it } from 'vitest';
 import { type CcassRow, ErrorCodes, naturalKeys, rowValidators } from '../../../contracts/index.ts';
+import { harbourErrorOf, readFixture } from '../../../test/support/hkex-fixtures.ts';
 import { parseCcass } from './ccass.ts';
 import { parseOutcome } from './shared.ts';
-import { harbourErrorOf, readFixture } from './test-fixtures.ts';
 
 const TENCENT = readFixture('ccass', '00700-2019-10-29.html');
 const CKH_TRUNCATED = readFixture('ccass', '00001-2019-10-30.truncated-dom.html');

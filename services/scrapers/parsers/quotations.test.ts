@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, type QuoteRow, rowValidators } from '../../../contracts/index.ts';
+import { harbourErrorOf } from '../../../test/support/hkex-fixtures.ts';
 import { decodeLatin1, latin1Lines, parseQuotations, QuotationsStreamParser } from './quotations.ts';
-import { harbourErrorOf } from './test-fixtures.ts';
 
 /*
  * No whole real dYYMMDDe.htm exists among the samples; these reports are built from the excerpts in

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, type FundamentalRow, rowValidators } from '../../../contracts/index.ts';
+import { harbourErrorOf, readFixture } from '../../../test/support/hkex-fixtures.ts';
 import { parseQuote, quoteDate } from './quote.ts';
 import { parseOutcome } from './shared.ts';
-import { harbourErrorOf, readFixture } from './test-fixtures.ts';
 
 const BODY = readFixture('quote', '00700-2018-06-08-zh-getequityquote.from-code-comment.json');
 

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rowValidators } from '../../../contracts/index.ts';
+import { readFixture, readFixtureBytes } from '../../../test/support/hkex-fixtures.ts';
 import { parseQuote } from './quote.ts';
 import { parseSecuritiesList } from './securities-list.ts';
-import { readFixture, readFixtureBytes } from './test-fixtures.ts';
 
 describe('quote widget, English, 2026 (00653 BONJOUR HOLD, JSONP as the browser received it)', () => {
   const row = parseQuote(readFixture('quote', '00653-2026-01-26-eng-getequityquote.from-capture-json.jsonp'));

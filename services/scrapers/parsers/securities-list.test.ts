@@ -4,8 +4,8 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, rowValidators, type SecurityRow } from '../../../contracts/index.ts';
+import { fixturePath, harbourErrorOfAsync, readFixtureBytes } from '../../../test/support/hkex-fixtures.ts';
 import { parseSecuritiesList } from './securities-list.ts';
-import { fixturePath, harbourErrorOfAsync, readFixtureBytes } from './test-fixtures.ts';
 
 const XLSX = ['securities-list', 'ListOfSecurities-2021-10-11.xlsx'] as const;
 

@@ -2,9 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
-import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
-import type { SheetKind } from './config.ts';
-import type { ExportParams } from './params.ts';
+import { ErrorCodes, HarbourError, type SheetKind } from '../../contracts/index.ts';
 import {
   ccassTop,
   dayBefore,
@@ -16,6 +14,14 @@ import {
   summaryAsOf,
   summaryRows,
 } from './queries.ts';
+
+/** What one workbook holds. `codes` are 5-digit, unique, in the caller's order. */
+export interface ExportParams {
+  codes: string[];
+  from: string;
+  to: string;
+  sheets: SheetKind[];
+}
 
 /**
  * The workbook ("the father's format", ARCHITECTURE.md → Exporter):

@@ -8,87 +8,16 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import { type Migration, migrate, withTransaction } from '../runtime/index.ts';
+import { withTransaction } from '../runtime/index.ts';
+import type { CatalogFile } from './files.ts';
 
-/** DDL of the lake catalog described in contracts/catalog.ts, plus the compactor's watermarks and outbox. */
-export const catalogMigrations: Migration[] = [
-  {
-    id: '001-lake-catalog',
-    sql: `
-      create table lake_files (
-        file_key text primary key,
-        dataset text not null,
-        partition_date date not null,
-        first_seq bigint not null,
-        last_seq bigint not null,
-        rows bigint not null,
-        bytes bigint not null,
-        checksum text not null,
-        schema_version integer not null,
-        writer text not null,
-        committed_at timestamptz not null default now(),
-        status text not null default 'active' check (status in ('active', 'replaced')),
-        replaced_by text,
-        replaced_at timestamptz
-      );
-      create index lake_files_partition on lake_files (dataset, partition_date) where status = 'active';
-      create table lake_watermarks (
-        consumer text primary key,
-        dataset text not null,
-        last_seq bigint not null,
-        updated_at timestamptz not null default now()
-      );
-      create table lake_committed_seqs (
-        consumer text not null,
-        seq bigint not null,
-        file_key text not null,
-        primary key (consumer, seq)
-      );
-      create table lake_outbox (
-        id bigserial primary key,
-        subject text not null,
-        msg_id text not null unique,
-        payload jsonb not null,
-        created_at timestamptz not null default now(),
-        sent_at timestamptz
-      );
-      create index lake_outbox_unsent on lake_outbox (id) where sent_at is null;`,
-  },
-  {
-    // Sequences at or below pruned_through were forgotten from lake_committed_seqs; they still count as committed.
-    id: '002-pruned-through',
-    sql: 'alter table lake_watermarks add column pruned_through bigint not null default 0;',
-  },
-  {
-    // Scrape runs whose data the compactor confirmed in the lake (issue #20), and when it reached gold.
-    id: '003-lake-runs',
-    sql: `
-      create table lake_runs (
-        run_id text primary key,
-        dataset text not null,
-        partitions date[] not null,
-        last_raw_seq bigint not null,
-        completed_at timestamptz not null,
-        in_lake_at timestamptz not null default now(),
-        in_gold_at timestamptz
-      );
-      create index lake_runs_gold_pending on lake_runs (dataset) where in_gold_at is null;`,
-  },
-];
+// Writes of the lake catalog: the compactor's commits and merges, its watermarks and outbox.
 
-export const migrateCatalog = (pool: pg.Pool) => migrate(pool, 'compactor', catalogMigrations);
-
-export interface CommittedFile {
-  fileKey: string;
-  dataset: Dataset;
-  partitionDate: string;
-  firstSeq: number;
-  lastSeq: number;
-  rows: number;
-  bytes: number;
-  checksum: string;
-  writer: string;
-}
+/** A file about to become visible: its catalog row as the committer knows it before the commit. */
+export type CommittedFile = Pick<
+  CatalogFile,
+  'fileKey' | 'dataset' | 'partitionDate' | 'firstSeq' | 'lastSeq' | 'rows' | 'bytes' | 'checksum' | 'writer'
+>;
 
 /** Highest RAW sequence committed by a consumer (0 = none): anything above it is certainly new. */
 export async function readWatermark(pool: pg.Pool, consumer: string): Promise<number> {
@@ -267,41 +196,4 @@ export async function unsentOutbox(pool: pg.Pool, limit = 500): Promise<OutboxIt
 
 export async function markSent(pool: pg.Pool, ids: number[]): Promise<void> {
   if (ids.length) await pool.query('update lake_outbox set sent_at = now() where id = any($1)', [ids]);
-}
-
-export interface CatalogFile {
-  fileKey: string;
-  dataset: string;
-  partitionDate: string;
-  rows: number;
-  bytes: number;
-  firstSeq: number;
-  lastSeq: number;
-  status: string;
-  committedAt: Date;
-}
-
-export async function listFiles(
-  pool: pg.Pool,
-  filter: { dataset?: string; partitionDate?: string; status?: 'active' | 'replaced' | 'all' } = {},
-): Promise<CatalogFile[]> {
-  const { rows } = await pool.query(
-    `select file_key, dataset, to_char(partition_date, 'YYYY-MM-DD') as partition_date, rows, bytes, first_seq, last_seq, status, committed_at
-     from lake_files
-     where ($1::text is null or dataset = $1) and ($2::date is null or partition_date = $2)
-       and ($3 = 'all' or status = $3)
-     order by dataset, partition_date, first_seq`,
-    [filter.dataset ?? null, filter.partitionDate ?? null, filter.status ?? 'active'],
-  );
-  return rows.map((r) => ({
-    fileKey: r.file_key,
-    dataset: r.dataset,
-    partitionDate: r.partition_date,
-    rows: Number(r.rows),
-    bytes: Number(r.bytes),
-    firstSeq: Number(r.first_seq),
-    lastSeq: Number(r.last_seq),
-    status: r.status,
-    committedAt: r.committed_at,
-  }));
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { mulberry32 } from '../../test/support/market.ts';
-import { addDays, createCalendar } from '../calendar/index.ts';
+import { addDays, createCalendar } from '../../services/calendar/index.ts';
+import { mulberry32 } from './market.ts';
 
 /**
  * Test and benchmark helper: creates schema `gold` with the tables of contracts/gold.ts (same

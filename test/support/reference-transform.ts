@@ -6,8 +6,8 @@
  * checks the Postgres models' scoping and windowing, not just repeats them.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
-import { datasetColumns, type ParquetColumnType } from '../parquet/index.ts';
+import { DATASETS, type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
+import { datasetColumns, type ParquetColumnType } from '../../services/parquet/index.ts';
 
 const DUCK_TYPES: Record<ParquetColumnType, string> = {
   string: 'VARCHAR',

@@ -6,13 +6,18 @@
  * - `whole`: the same streaming decode/parse, but the whole body is read (every byte of the report);
  * - `buffered`: the body buffered whole, decoded to one string and parsed (the way before streaming).
  *
- *   npx tsx services/scrapers/quotations-memory-probe.ts <baseUrl> <yyyy-mm-dd> <stream|whole|buffered>
+ *   npx tsx test/support/quotations-memory-probe.ts <baseUrl> <yyyy-mm-dd> <stream|whole|buffered>
  */
 import { Value } from '@sinclair/typebox/value';
-import { SourcesConfig } from './config.ts';
-import { createHttpClient } from './http/index.ts';
-import { decodeLatin1, latin1Lines, parseQuotations, QuotationsStreamParser } from './parsers/index.ts';
-import { fetchQuotations, quotationsUrls } from './sources.ts';
+import { SourcesConfig } from '../../services/scrapers/config.ts';
+import { createHttpClient } from '../../services/scrapers/http/index.ts';
+import {
+  decodeLatin1,
+  latin1Lines,
+  parseQuotations,
+  QuotationsStreamParser,
+} from '../../services/scrapers/parsers/index.ts';
+import { fetchQuotations, quotationsUrls } from '../../services/scrapers/sources.ts';
 
 const [baseUrl, date, mode] = process.argv.slice(2);
 if (!baseUrl || !date || !['stream', 'whole', 'buffered'].includes(mode ?? '')) {

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HarbourError } from '../../../contracts/index.ts';
+import { HarbourError } from '../../contracts/index.ts';
 
-/** The repository root, derived from this file's location (services/scrapers/parsers/). */
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository root, derived from this file's location (test/support/). */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** `<repo>/test/fixtures/hkex`: the repository carries every real sample it uses. */
 export const hkexFixtures = path.resolve(repoRoot, 'test/fixtures/hkex');
 

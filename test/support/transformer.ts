@@ -14,9 +14,14 @@ import {
   type RowsByDataset,
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
-import type { ObjectStore } from '../object-store/index.ts';
-import { createParquetWriter, datasetColumns, type ParquetRow, readParquetRows } from '../parquet/index.ts';
-import { GOLD_KEYS, type GoldRows } from './reference.ts';
+import type { ObjectStore } from '../../services/object-store/index.ts';
+import {
+  createParquetWriter,
+  datasetColumns,
+  type ParquetRow,
+  readParquetRows,
+} from '../../services/parquet/index.ts';
+import { GOLD_KEYS, type GoldRows } from './reference-transform.ts';
 
 export interface EnvelopeSpec<D extends Dataset = Dataset> {
   seq: number;

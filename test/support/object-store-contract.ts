@@ -2,7 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isHarbourError } from '../../contracts/errors.ts';
-import { collect, type ObjectInfo, type ObjectStore, openAsyncBuffer } from './object-store.ts';
+import {
+  collect,
+  type ObjectInfo,
+  type ObjectStore,
+  openAsyncBuffer,
+} from '../../services/object-store/object-store.ts';
 
 /**
  * The behaviour every ObjectStore backend must show. Run it from a backend's test file:

@@ -1,5 +1,5 @@
 /** Helpers for tests driving the fixture site over real HTTP (also usable by scraper tests). */
-import { PATHS } from './index.ts';
+import { PATHS } from '../../ops/fixture-site/index.ts';
 
 /** Hidden inputs of a CCASS page (`__VIEWSTATE`, `__EVENTVALIDATION`, `today`, `sortBy`, …). */
 export function hiddenFields(html: string): Record<string, string> {

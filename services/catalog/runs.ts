@@ -47,3 +47,33 @@ export async function markRunsInGold(
   );
   return rows.map((r) => ({ runId: r.run_id, dataset: r.dataset, seconds: Math.max(0, r.seconds) }));
 }
+
+export interface RunsPending {
+  dataset: string;
+  /** Completed runs (with data) not yet in gold. */
+  pending: number;
+  /** Epoch seconds of the oldest of them completing; null when none is pending. */
+  oldestCompletedAt: number | null;
+}
+
+/** Completed runs older than this are history, not a freshness problem the alert should keep raising. */
+const RUNS_LOOKBACK = '7 days';
+
+/**
+ * Scrape runs that published data and completed (the run history, `scrape_runs`) but are not in
+ * gold yet (the compactor's `lake_runs.in_gold_at`), per dataset. Before the compactor created
+ * `lake_runs` (`lakeRunsPresent` false) every completed run counts as pending.
+ */
+export async function runsNotInGold(pool: pg.Pool, lakeRunsPresent: boolean): Promise<RunsPending[]> {
+  const inGold = lakeRunsPresent
+    ? 'exists (select 1 from lake_runs l where l.run_id = s.run_id and l.in_gold_at is not null)'
+    : 'false';
+  const { rows } = await pool.query<RunsPending>(
+    `select dataset, count(*) filter (where not ${inGold})::float8 as pending,
+       extract(epoch from min(completed_at) filter (where not ${inGold}))::float8 as "oldestCompletedAt"
+     from scrape_runs s
+     where completed_at > now() - interval '${RUNS_LOOKBACK}' and cardinality(partitions) > 0
+     group by dataset`,
+  );
+  return rows;
+}
