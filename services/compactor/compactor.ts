@@ -235,7 +235,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
   const lifecycle = createLifecycle({
     name: 'compactor',
     logger: log,
-    drainTimeoutMs: 120_000,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await Promise.allSettled(loops);
     },

@@ -46,7 +46,10 @@ export interface ExporterService extends Service {
 }
 
 /** What the exporter uses from the shared deps (it needs no NATS; the object store only for /lineage). */
-export type ExporterDeps = Pick<ServiceDeps, 'pool' | 'logger' | 'registry' | 'health' | 'calendar'> &
+export type ExporterDeps = Pick<
+  ServiceDeps,
+  'pool' | 'logger' | 'registry' | 'health' | 'calendar' | 'drainTimeoutMs'
+> &
   Partial<Pick<ServiceDeps, 'store'>>;
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
@@ -488,6 +491,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
   const lifecycle = createLifecycle({
     name: 'exporter',
     logger: log,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await app.close();
     },
@@ -497,5 +501,11 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
       await app.close().catch(() => {});
     },
   });
-  return { url, close: lifecycle.close, closed: lifecycle.closed };
+  return {
+    url,
+    close: lifecycle.close,
+    closed: lifecycle.closed,
+    force: lifecycle.force,
+    drained: lifecycle.drained,
+  };
 }

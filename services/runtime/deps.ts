@@ -63,6 +63,11 @@ export interface ServiceDeps {
    * a stage given none uses the default Hong Kong calendar.
    */
   calendar?: TradingCalendar;
+  /**
+   * Each service's drain deadline: the host's `shutdown.drainTimeoutMs`, so one setting bounds
+   * every drain (a service started without it uses `createLifecycle`'s 30 s).
+   */
+  drainTimeoutMs?: number;
 }
 
 /**
