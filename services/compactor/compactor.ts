@@ -14,12 +14,9 @@ import {
 import { consumerNames, kvBuckets, streamNames } from '../../streams/index.ts';
 import {
   backoffMs,
-  counter,
   createLease,
   createLifecycle,
   dispositionFor,
-  gauge,
-  histogram,
   type Logger,
   PULL_EXPIRES_MS,
   type Service,
@@ -27,25 +24,22 @@ import {
   settle,
   sleep,
 } from '../runtime/index.ts';
+import { ACK, Batch, NAK, replyOf, WORKING } from './batch.ts';
 import {
   type CommittedFile,
   commitBatch,
   committedAmong,
-  markSent,
   migrateCatalog,
   pruneCommittedSeqs,
   readWatermark,
-  unsentOutbox,
 } from './catalog.ts';
 import type { CompactorConfig } from './config.ts';
 import { fileKeyFor } from './file-key.ts';
-import { mergePartitions } from './merge.ts';
+import { compactorMetrics } from './metrics.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
-import { markRunsInGold, recordRunInLake } from './run-freshness.ts';
+import { recordRunInLake } from './run-freshness.ts';
+import { publishOutbox, runSchedule } from './schedule.ts';
 import { cleanSpool } from './spool.ts';
-import { sweepOrphans } from './sweep.ts';
-
-const FRESHNESS_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 /**
  * After a run's completion found records of it still to come (redeliveries after a crash), its
@@ -54,76 +48,7 @@ const FRESHNESS_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
  */
 const STRAGGLER_SETTLE_MS = 500;
 
-function compactorMetrics(deps: ServiceDeps) {
-  const r = deps.registry;
-  const ds = ['dataset'] as const;
-  return {
-    bufferedRows: gauge(r, 'harbour_compactor_buffered_rows', 'rows buffered, not yet committed', ds),
-    bufferedBytes: gauge(r, 'harbour_compactor_buffered_bytes', 'estimated encoded bytes buffered', ds),
-    filesCommitted: counter(r, 'harbour_compactor_files_committed_total', 'files committed to the lake', [
-      'dataset',
-      'kind',
-    ]),
-    rowsCommitted: counter(r, 'harbour_compactor_rows_committed_total', 'rows committed to the lake', ds),
-    fileBytes: histogram(r, 'harbour_compactor_file_size_bytes', 'size of committed files', ds, [
-      2 ** 16,
-      2 ** 20,
-      2 ** 23,
-      2 ** 25,
-      2 ** 27,
-      2 ** 29,
-    ]),
-    flushSeconds: histogram(
-      r,
-      'harbour_compactor_flush_duration_seconds',
-      'finish + upload + commit of one batch',
-      ds,
-      [0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
-    ),
-    skipped: counter(
-      r,
-      'harbour_compactor_redeliveries_skipped_total',
-      'redelivered envelopes already in a committed file',
-      ds,
-    ),
-    dlq: counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']),
-    retries: counter(
-      r,
-      'harbour_compactor_commit_retries_total',
-      'upload/commit attempts that failed and were retried',
-      ['dataset', 'step'],
-    ),
-    lastCommit: gauge(r, 'harbour_compactor_last_commit_timestamp_seconds', 'time of the last commit', ds),
-    leaseHeld: gauge(
-      r,
-      'harbour_compactor_lease_held',
-      '1 while this compactor owns the dataset (its lease)',
-      ds,
-    ),
-    runToLake: histogram(
-      r,
-      'harbour_run_to_lake_seconds',
-      'scrape run completed (last job ended) → every record of the run committed to the lake',
-      ds,
-      FRESHNESS_BUCKETS,
-    ),
-    runToGold: histogram(
-      r,
-      'harbour_run_to_gold_seconds',
-      'scrape run completed → the transformer loaded every lake file of its partitions (Postgres timestamps)',
-      ds,
-      FRESHNESS_BUCKETS,
-    ),
-    spoolFiles: gauge(r, 'harbour_compactor_spool_files', 'files in the spool directory after clean-up', []),
-    spoolBytes: gauge(r, 'harbour_compactor_spool_bytes', 'bytes in the spool directory after clean-up', []),
-    spoolRemoved: counter(
-      r,
-      'harbour_compactor_spool_removed_files_total',
-      'spool files removed because no live writer owned them (left by a killed process)',
-      [],
-    ),
-  };
-}
+const PULL_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Runs `fn` until it succeeds, backing off; gives up only when `signal` aborts. */
 async function untilDone<T>(
@@ -140,72 +65,6 @@ async function untilDone<T>(
       opts.onRetry?.();
       await sleep(delay, opts.signal);
     }
-  }
-}
-
-let batchCounter = 0;
-
-/**
- * JetStream's acknowledgement bodies, published to a delivery's reply subject. The batch keeps only
- * reply subjects (not the messages, whose payloads would hold the whole batch in memory).
- */
-const ACK = '+ACK';
-const NAK = '-NAK';
-const WORKING = '+WPI';
-
-/** The delivery's `$JS.ACK.…` reply subject (public on nats.js's JsMsg implementation, not on its interface). */
-function replyOf(msg: JsMsg): string {
-  const reply = (msg as JsMsg & { reply?: string }).reply;
-  if (!reply) throw new Error(`message ${msg.seq} has no reply subject to acknowledge`);
-  return reply;
-}
-const PULL_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * The batch of one dataset's consumer: messages delivered and not yet committed, and the open
- * partition files their rows went into. Nothing here is acked until `commitBatch` returned.
- */
-class Batch {
-  readonly id = `${Date.now().toString(36)}${(batchCounter++).toString(36)}`;
-  /** Reply subject per RAW sequence: what acking needs, without keeping the payload in memory. */
-  readonly msgs = new Map<number, string>();
-  readonly files = new Map<string, PartitionFile>();
-  /** Commits the batch `flushAgeMs` after its first message; cleared when it is flushed for another reason. */
-  ageTimer: NodeJS.Timeout | undefined;
-
-  get size() {
-    return this.msgs.size;
-  }
-  rows() {
-    let n = 0;
-    for (const f of this.files.values()) n += f.rows;
-    return n;
-  }
-  maxFileBytes() {
-    let n = 0;
-    for (const f of this.files.values()) n = Math.max(n, f.estimatedBytes);
-    return n;
-  }
-  maxFileRows() {
-    let n = 0;
-    for (const f of this.files.values()) n = Math.max(n, f.rows);
-    return n;
-  }
-  /** Moves the files of `dates` and their messages into a new batch; this one keeps the rest and its age timer. */
-  take(dates: ReadonlySet<string>): Batch {
-    const part = new Batch();
-    for (const [date, file] of this.files) {
-      if (!dates.has(date)) continue;
-      part.files.set(date, file);
-      this.files.delete(date);
-      for (const seq of file.seqs) {
-        const reply = this.msgs.get(seq);
-        if (reply === undefined) continue;
-        part.msgs.set(seq, reply);
-        this.msgs.delete(seq);
-      }
-    }
-    return part;
   }
 }
 
@@ -268,17 +127,6 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
   const kv = config.leaseTtlMs > 0 ? await new Kvm(deps.js).open(kvBuckets.leases) : undefined;
   /** Datasets this process owns now (all of them without leases): merges run only for these. */
   const owned = new Set<Dataset>(kv ? [] : config.datasets);
-
-  const publishOutbox = async () => {
-    const items = await unsentOutbox(deps.pool);
-    const sent: number[] = [];
-    for (const item of items) {
-      await deps.js.publish(item.subject, JSON.stringify(item.payload), { msgID: item.msgId });
-      sent.push(item.id);
-    }
-    await markSent(deps.pool, sent);
-    return sent.length;
-  };
 
   const runDataset = async (dataset: Dataset) => {
     const consumer = consumerNames.compactor(dataset);
@@ -399,7 +247,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
         },
         'batch committed',
       );
-      await publishOutbox().catch((err) =>
+      await publishOutbox(deps).catch((err) =>
         dlog.warn({ err }, 'commit events not published yet; outbox will retry'),
       );
       await pruneSeqs();
@@ -737,51 +585,10 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     m.leaseHeld.set({ dataset }, 0);
   };
 
-  /** Runs of the datasets this process owns whose data just reached gold: observed once each. */
-  const observeGold = async () => {
-    if (!owned.size) return;
-    try {
-      for (const r of await markRunsInGold(deps.pool, [...owned])) {
-        m.runToGold.observe({ dataset: r.dataset }, r.seconds);
-        log.info({ dataset: r.dataset, run: r.runId, seconds: r.seconds }, 'run in gold');
-      }
-    } catch (err) {
-      // No transformer yet (no transform_files table) or Postgres down: next round.
-      log.debug({ err }, 'gold freshness not checked');
-    }
-  };
-
-  const background = async () => {
-    let lastMerge = Date.now();
-    let lastSweep = 0;
-    while (!signal.aborted) {
-      await sleep(config.outboxEveryMs, signal).catch(() => {});
-      if (signal.aborted) break;
-      try {
-        await publishOutbox();
-        await observeGold();
-        if (config.mergeEveryMs > 0 && Date.now() - lastMerge >= config.mergeEveryMs) {
-          lastMerge = Date.now();
-          for (const dataset of owned) {
-            const merged = await mergePartitions(deps, config, dataset, writerId, signal);
-            if (merged.length) m.filesCommitted.inc({ dataset, kind: 'merge' }, merged.length);
-          }
-          await cleanSpoolDir();
-        }
-        if (Date.now() - lastSweep >= Math.max(config.sweepGraceMs, 60_000)) {
-          lastSweep = Date.now();
-          for (const dataset of config.datasets) await sweepOrphans(deps, dataset, config.sweepGraceMs, log);
-          // Temp files of uploads a killed process left in an fs lake (no live put is that old).
-          const temps = (await deps.store.sweepTemp?.(config.sweepGraceMs)) ?? 0;
-          if (temps) log.info({ removed: temps }, 'removed stale temporary files of the lake');
-        }
-      } catch (err) {
-        log.warn({ err }, 'background work failed; retrying next round');
-      }
-    }
-  };
-
-  const loops = [...config.datasets.map((d) => runDataset(d)), background()];
+  const loops = [
+    ...config.datasets.map((d) => runDataset(d)),
+    runSchedule({ deps, config, writerId, owned, signal, log, m, cleanSpoolDir }),
+  ];
   deps.health.add('compactor', () => ({ ok: !signal.aborted }));
   return lifecycle;
 }

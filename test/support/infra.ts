@@ -81,6 +81,8 @@ export async function serviceDeps(parts: {
   pool?: pg.Pool;
   store?: ObjectStore;
   logger?: Logger;
+  /** The drain deadline the host would give (`shutdown.drainTimeoutMs`); none → the lifecycle's 30 s. */
+  drainTimeoutMs?: number;
 }): Promise<ServiceDeps> {
   const deps = {
     nc: parts.nc,
@@ -90,6 +92,7 @@ export async function serviceDeps(parts: {
     registry: createRegistry({ defaultMetrics: false }),
     health: createHealthRegistry(),
     calendar: createCalendar(),
+    drainTimeoutMs: parts.drainTimeoutMs,
     ...(parts.pool ? { pool: parts.pool } : {}),
     ...(parts.store ? { store: parts.store } : {}),
   };
