@@ -1,15 +1,19 @@
 import type { JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { PartitionFile } from './partition-file.ts';
 
 let batchCounter = 0;
 
 /**
- * JetStream's acknowledgement bodies, published to a delivery's reply subject. The batch keeps only
- * reply subjects (not the messages, whose payloads would hold the whole batch in memory).
+ * JetStream's acknowledgement bodies, what `JsMsg.ack()`, `nak()` and `working()` publish to the
+ * delivery's reply subject. A batch acks this way, not through `JsMsg` or the shared `settle`:
+ * holding each `JsMsg` until the commit would hold every payload of the batch in memory (up to
+ * `maxBatchMessages` envelopes), which the spool exists to avoid; the reply subject is all acking
+ * needs. Messages settled one at a time use `msg.ack()`, `msg.nak()` and `settle`.
  */
-export const ACK = '+ACK';
-export const NAK = '-NAK';
-export const WORKING = '+WPI';
+const ACK = '+ACK';
+const NAK = '-NAK';
+const WORKING = '+WPI';
 
 /** The delivery's `$JS.ACK.…` reply subject (public on nats.js's JsMsg implementation, not on its interface). */
 export function replyOf(msg: JsMsg): string {
@@ -47,6 +51,18 @@ export class Batch {
     let n = 0;
     for (const f of this.files.values()) n = Math.max(n, f.rows);
     return n;
+  }
+  /** Acks every message of the batch (after its commit); the caller flushes the connection. */
+  ackAll(nc: NatsConnection): void {
+    for (const reply of this.msgs.values()) nc.publish(reply, ACK);
+  }
+  /** Hands every message back for redelivery now (the commit found them committed elsewhere). */
+  nakAll(nc: NatsConnection): void {
+    for (const reply of this.msgs.values()) nc.publish(reply, NAK);
+  }
+  /** Resets `ack_wait` of every message: buffered messages outlive it while they wait for the commit. */
+  working(nc: NatsConnection): void {
+    for (const reply of this.msgs.values()) nc.publish(reply, WORKING);
   }
   /** Moves the files of `dates` and their messages into a new batch; this one keeps the rest and its age timer. */
   take(dates: ReadonlySet<string>): Batch {

@@ -24,7 +24,7 @@ import {
   settle,
   sleep,
 } from '../runtime/index.ts';
-import { ACK, Batch, NAK, replyOf, WORKING } from './batch.ts';
+import { Batch, replyOf } from './batch.ts';
 import {
   type CommittedFile,
   commitBatch,
@@ -221,12 +221,12 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
           { messages: current.size },
           'batch overlaps committed sequences; handing it back for redelivery',
         );
-        for (const reply of current.msgs.values()) deps.nc.publish(reply, NAK);
+        current.nakAll(deps.nc);
         // They come back as redeliveries: runs must not count them as consumed meanwhile.
         uncleanBelow = Math.max(uncleanBelow, ...current.msgs.keys());
         return;
       }
-      for (const reply of current.msgs.values()) deps.nc.publish(reply, ACK);
+      current.ackAll(deps.nc);
       await deps.nc.flush();
       for (const { file } of files) {
         watermark = Math.max(watermark, file.lastSeq);
@@ -484,8 +484,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
     const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
     // `working()` so buffered messages outlive ack_wait while they wait for their batch's commit.
     const keepAlive = setInterval(() => {
-      for (const b of [batch, committing])
-        for (const reply of b?.msgs.values() ?? []) deps.nc.publish(reply, WORKING);
+      for (const b of [batch, committing]) b?.working(deps.nc);
     }, ackWaitMs / 3);
 
     let held = !lease;
