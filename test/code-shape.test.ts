@@ -26,7 +26,6 @@ const KNOWN_LONG: Record<string, number> = {
   'ops/launcher/nats-cluster.ts:startNatsCluster': 142,
   'services/compactor/compactor.ts:startCompactor': 559,
   'services/compactor/compactor.ts:runDataset': 456,
-  'services/exporter/server.ts:startExporter': 427,
   'services/exporter/test-gold.ts:seedGold': 344,
   'services/monitor/metrics.ts:monitorMetrics': 257,
   'services/monitor/monitor.ts:startMonitor': 128,
@@ -107,7 +106,10 @@ function scan(sources: [file: string, src: string][]): {
   return { long, casts };
 }
 
-const tracked = execFileSync('git', ['ls-files', '*.ts'], { cwd: root, encoding: 'utf8' })
+const tracked = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts'], {
+  cwd: root,
+  encoding: 'utf8',
+})
   .split('\n')
   .filter((f) => f && existsSync(join(root, f)));
 const production = tracked

@@ -22,7 +22,13 @@ export {
   type SummaryRow,
   summaryRows,
 } from './queries.ts';
-export { type ExporterDeps, type ExporterService, isLoopback, startExporter } from './server.ts';
+export {
+  buildExporterApp,
+  type ExporterDeps,
+  type ExporterService,
+  isLoopback,
+  startExporter,
+} from './server.ts';
 export { exporterService } from './service.ts';
 export { ExportSlots, type SlotRefusal, type SlotResult } from './slots.ts';
 export {
