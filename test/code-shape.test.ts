@@ -25,7 +25,6 @@ const KNOWN_LONG: Record<string, number> = {
   'ops/fixture-site/quotations.ts:quotationsHtml': 130,
   'ops/launcher/nats-cluster.ts:startNatsCluster': 142,
   'services/compactor/compactor.ts:startCompactor': 559,
-  'services/compactor/compactor.ts:runDataset': 456,
   'services/exporter/test-gold.ts:seedGold': 344,
   'services/monitor/metrics.ts:monitorMetrics': 257,
   'services/monitor/monitor.ts:startMonitor': 128,
