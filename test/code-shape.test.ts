@@ -24,7 +24,6 @@ const KNOWN_LONG: Record<string, number> = {
   'ops/fixture-site/index.ts:buildModel': 131,
   'ops/fixture-site/quotations.ts:quotationsHtml': 130,
   'ops/launcher/nats-cluster.ts:startNatsCluster': 142,
-  'services/compactor/compactor.ts:startCompactor': 559,
   'services/exporter/test-gold.ts:seedGold': 344,
   'services/monitor/metrics.ts:monitorMetrics': 257,
   'services/monitor/monitor.ts:startMonitor': 128,

@@ -37,6 +37,16 @@ export interface DatasetContext {
   cleanSpoolDir: () => Promise<void>;
 }
 
+/** A message that can never be processed (not an envelope, not a run event): to the DLQ at once. */
+export function refuse(ctx: DatasetContext, msg: JsMsg, err: unknown): Promise<void> {
+  return settle(msg, dispositionFor(err, 1, 1), {
+    js: ctx.deps.js,
+    stage: 'compactor',
+    logger: ctx.dlog,
+    onDlq: (code) => ctx.m.dlq.inc({ stage: 'compactor', code }),
+  });
+}
+
 /**
  * The batch of one dataset and its commit: messages are appended to the batch's partition files,
  * which are uploaded and made visible in ONE catalog transaction with their RAW sequences; only
@@ -224,12 +234,7 @@ export class Committer {
         );
       }
     } catch (err) {
-      await settle(msg, dispositionFor(err, 1, 1), {
-        js: deps.js,
-        stage: 'compactor',
-        logger: dlog,
-        onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }),
-      });
+      await refuse(this.ctx, msg, err);
       return;
     }
     if (!env.rows.length) {

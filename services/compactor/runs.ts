@@ -1,8 +1,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { type RunCompleted, runCompletedValidator } from '../../contracts/index.ts';
 import { consumerNames, streamNames } from '../../streams/index.ts';
-import { dispositionFor, PULL_EXPIRES_MS, settle, sleep } from '../runtime/index.ts';
-import type { Committer, DatasetContext } from './committer.ts';
+import { PULL_EXPIRES_MS, sleep } from '../runtime/index.ts';
+import { type Committer, type DatasetContext, refuse } from './committer.ts';
 import { recordRunInLake } from './run-freshness.ts';
 import { untilDone } from './until-done.ts';
 
@@ -133,7 +133,7 @@ export class RunTracker {
 
   /** Pulls run-completed events of this dataset while `both` is not aborted. */
   async consume(both: AbortSignal): Promise<void> {
-    const { deps, m, dlog, dataset } = this.ctx;
+    const { deps, dlog, dataset } = this.ctx;
     while (!both.aborted) {
       try {
         const c = await deps.js.consumers.get(streamNames.runs, consumerNames.compactorRuns(dataset));
@@ -147,12 +147,7 @@ export class RunTracker {
             try {
               event = runCompletedValidator.parse(msg.json());
             } catch (err) {
-              await settle(msg, dispositionFor(err, 1, 1), {
-                js: deps.js,
-                stage: 'compactor',
-                logger: dlog,
-                onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }),
-              });
+              await refuse(this.ctx, msg, err);
               continue;
             }
             await this.committer.serial(() => this.onRun(event, msg));
