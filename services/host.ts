@@ -52,7 +52,14 @@ export function harbourConfigSchema(defs: readonly ServiceDefinition[] = service
         drainTimeoutMs: Type.Integer({
           minimum: 0,
           default: 30_000,
-          description: 'graceful drain before forced close',
+          description:
+            "every service's drain deadline (stop pulling, finish in-flight work, flush) before it forces its own close",
+        }),
+        forceGraceMs: Type.Integer({
+          minimum: 0,
+          default: 5_000,
+          description:
+            "after the drain deadline, the time services' forced closes get before the host drops the shared connections",
         }),
       },
       { default: {} },
@@ -68,12 +75,12 @@ export type HarbourConfig = InfraConfig & {
   market: MarketConfig;
   ops: { host: string; port: number };
   log: { level: string };
-  shutdown: { drainTimeoutMs: number };
+  shutdown: { drainTimeoutMs: number; forceGraceMs: number };
   [service: string]: unknown;
 };
 
 export interface Host extends Service {
-  /** True once close has drained within `shutdown.drainTimeoutMs`, false when it was forced. */
+  /** True once every service drained within `shutdown.drainTimeoutMs`, false when any was forced. */
   readonly drained: Promise<boolean>;
   readonly opsUrl: string;
   readonly deps: ServiceDeps;
@@ -101,11 +108,13 @@ export async function startHost(
   const registry = createRegistry();
   const health = createHealthRegistry();
   // One trading calendar for every stage of the process, from the `market` setting.
+  // One shutdown policy: every service drains under the same deadline, then forces itself.
   const infra = {
     ...(await connectInfra(config, { logger, registry, health })),
     calendar: createCalendar(config.market),
     // One schedule too: the scheduler section's jobs, which the monitor judges freshness by.
     ...(config.scheduler ? { schedule: scheduleOf(config.scheduler as SchedulerConfig) } : {}),
+    drainTimeoutMs: config.shutdown.drainTimeoutMs,
   };
   const running: Service[] = [];
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
@@ -126,10 +135,12 @@ export async function startHost(
     throw err;
   }
   const opsServer = ops;
+  // The host's deadline covers each service's own drain (`drainTimeoutMs`) and its own forced
+  // close (`forceGraceMs`): only a service whose force hangs past both meets the host's force.
   const lifecycle = createLifecycle({
     name: 'host',
     logger,
-    drainTimeoutMs: config.shutdown.drainTimeoutMs,
+    drainTimeoutMs: config.shutdown.drainTimeoutMs + config.shutdown.forceGraceMs,
     drain: async () => {
       // One line per service as it stops: what a person watching Ctrl-C needs, nothing more.
       await Promise.allSettled(
@@ -137,8 +148,12 @@ export async function startHost(
       );
       await opsServer.close();
       await infra.close();
+      const drained = await Promise.all(running.map((s) => s.drained ?? true));
+      return drained.every(Boolean);
     },
     force: async () => {
+      // Not awaited: a service still here is stuck in its own force; the connections go regardless.
+      for (const s of running) void s.force?.().catch(() => {});
       await opsServer.close();
       await infra.nc.close();
     },

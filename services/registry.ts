@@ -8,7 +8,7 @@ import { scrapersService } from './scrapers/service.ts';
 import { transformerService } from './transformer/service.ts';
 
 /** Every stage `npm start` can run, by name (`--service <name>`), in start order. */
-export const serviceDefinitions = [
+export const serviceDefinitions: readonly ServiceDefinition[] = [
   schedulerService,
   scrapersService,
   compactorService,
@@ -16,4 +16,4 @@ export const serviceDefinitions = [
   exporterService,
   reporterService,
   monitorService,
-] as unknown as readonly ServiceDefinition[];
+];

@@ -205,7 +205,7 @@ export async function ensureTopology(
       report.created.push(`stream ${want.name}`);
       continue;
     }
-    const diff = differences(want, have as unknown as Record<string, unknown>, ['name']);
+    const diff = differences(want, have, ['name']);
     if (diff.length) conflicts.push(...diff.map((d) => `stream ${want.name}: ${d}`));
     else report.unchanged.push(`stream ${want.name}`);
   }
@@ -218,7 +218,7 @@ export async function ensureTopology(
       report.created.push(label);
       continue;
     }
-    const diff = differences(config, have as unknown as Record<string, unknown>, ['durable_name']);
+    const diff = differences(config, have, ['durable_name']);
     if (diff.length) conflicts.push(...diff.map((d) => `${label}: ${d}`));
     else report.unchanged.push(label);
   }
@@ -270,11 +270,11 @@ async function consumerInfo(
 }
 
 /** Declared fields whose existing value differs; fields the server fills in on its own are not compared. */
-function differences(want: object, have: Record<string, unknown>, skip: string[]): string[] {
+function differences(want: object, have: object, skip: string[]): string[] {
   const out: string[] = [];
   for (const [field, value] of Object.entries(want)) {
     if (skip.includes(field) || value === undefined) continue;
-    const actual = have[field];
+    const actual: unknown = Reflect.get(have, field);
     const same = Array.isArray(value)
       ? Array.isArray(actual) && [...value].sort().join('\0') === [...actual].sort().join('\0')
       : value === actual;

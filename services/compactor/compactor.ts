@@ -1,223 +1,24 @@
-import { createReadStream } from 'node:fs';
 import { hostname } from 'node:os';
-import type { JsMsg } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import {
-  type Dataset,
-  decodeEnvelope,
-  type Envelope,
-  ErrorCodes,
-  HarbourError,
-  type RunCompleted,
-  runCompletedValidator,
-} from '../../contracts/index.ts';
+import { type KV, Kvm } from '@nats-io/kv';
+import type { Dataset } from '../../contracts/index.ts';
 import { consumerNames, kvBuckets, streamNames } from '../../streams/index.ts';
+import { migrateCatalog, readWatermark } from '../catalog/index.ts';
 import {
-  type CommittedFile,
-  commitBatch,
-  committedAmong,
-  markRunsInGold,
-  markSent,
-  migrateCatalog,
-  pruneCommittedSeqs,
-  readWatermark,
-  recordRunInLake,
-  unsentOutbox,
-} from '../catalog/index.ts';
-import {
-  backoffMs,
-  counter,
   createLease,
   createLifecycle,
-  dispositionFor,
-  gauge,
-  histogram,
   type Logger,
-  PULL_EXPIRES_MS,
   type Service,
   type ServiceDeps,
-  settle,
   sleep,
 } from '../runtime/index.ts';
+import { Committer, type DatasetContext } from './committer.ts';
 import type { CompactorConfig } from './config.ts';
-import { fileKeyFor } from './file-key.ts';
-import { mergePartitions } from './merge.ts';
-import { type FinishedFile, PartitionFile } from './partition-file.ts';
+import { type CompactorMetrics, compactorMetrics } from './metrics.ts';
+import { pullRaw } from './pull.ts';
+import { RunTracker } from './runs.ts';
+import { runSchedule } from './schedule.ts';
 import { cleanSpool } from './spool.ts';
-import { sweepOrphans } from './sweep.ts';
-
-const FRESHNESS_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
-
-/**
- * After a run's completion found records of it still to come (redeliveries after a crash), its
- * partitions are committed this long after the last such record arrived: redeliveries come in a
- * burst, and one file for them beats one per message.
- */
-const STRAGGLER_SETTLE_MS = 500;
-
-function compactorMetrics(deps: ServiceDeps) {
-  const r = deps.registry;
-  const ds = ['dataset'] as const;
-  return {
-    bufferedRows: gauge(r, 'harbour_compactor_buffered_rows', 'rows buffered, not yet committed', ds),
-    bufferedBytes: gauge(r, 'harbour_compactor_buffered_bytes', 'estimated encoded bytes buffered', ds),
-    filesCommitted: counter(r, 'harbour_compactor_files_committed_total', 'files committed to the lake', [
-      'dataset',
-      'kind',
-    ]),
-    rowsCommitted: counter(r, 'harbour_compactor_rows_committed_total', 'rows committed to the lake', ds),
-    fileBytes: histogram(r, 'harbour_compactor_file_size_bytes', 'size of committed files', ds, [
-      2 ** 16,
-      2 ** 20,
-      2 ** 23,
-      2 ** 25,
-      2 ** 27,
-      2 ** 29,
-    ]),
-    flushSeconds: histogram(
-      r,
-      'harbour_compactor_flush_duration_seconds',
-      'finish + upload + commit of one batch',
-      ds,
-      [0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
-    ),
-    skipped: counter(
-      r,
-      'harbour_compactor_redeliveries_skipped_total',
-      'redelivered envelopes already in a committed file',
-      ds,
-    ),
-    dlq: counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']),
-    retries: counter(
-      r,
-      'harbour_compactor_commit_retries_total',
-      'upload/commit attempts that failed and were retried',
-      ['dataset', 'step'],
-    ),
-    lastCommit: gauge(r, 'harbour_compactor_last_commit_timestamp_seconds', 'time of the last commit', ds),
-    leaseHeld: gauge(
-      r,
-      'harbour_compactor_lease_held',
-      '1 while this compactor owns the dataset (its lease)',
-      ds,
-    ),
-    runToLake: histogram(
-      r,
-      'harbour_run_to_lake_seconds',
-      'scrape run completed (last job ended) → every record of the run committed to the lake',
-      ds,
-      FRESHNESS_BUCKETS,
-    ),
-    runToGold: histogram(
-      r,
-      'harbour_run_to_gold_seconds',
-      'scrape run completed → the transformer loaded every lake file of its partitions (Postgres timestamps)',
-      ds,
-      FRESHNESS_BUCKETS,
-    ),
-    spoolFiles: gauge(r, 'harbour_compactor_spool_files', 'files in the spool directory after clean-up', []),
-    spoolBytes: gauge(r, 'harbour_compactor_spool_bytes', 'bytes in the spool directory after clean-up', []),
-    spoolRemoved: counter(
-      r,
-      'harbour_compactor_spool_removed_files_total',
-      'spool files removed because no live writer owned them (left by a killed process)',
-      [],
-    ),
-  };
-}
-
-/** Runs `fn` until it succeeds, backing off; gives up only when `signal` aborts. */
-async function untilDone<T>(
-  fn: () => Promise<T>,
-  opts: { signal: AbortSignal; maxMs: number; log: Logger; what: string; onRetry?: () => void },
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (opts.signal.aborted) throw err;
-      const delay = backoffMs(attempt, 200, opts.maxMs);
-      opts.log.warn({ err, attempt, delayMs: delay }, `${opts.what} failed; retrying`);
-      opts.onRetry?.();
-      await sleep(delay, opts.signal);
-    }
-  }
-}
-
-let batchCounter = 0;
-
-/**
- * JetStream's acknowledgement bodies, published to a delivery's reply subject. The batch keeps only
- * reply subjects (not the messages, whose payloads would hold the whole batch in memory).
- */
-const ACK = '+ACK';
-const NAK = '-NAK';
-const WORKING = '+WPI';
-
-/** The delivery's `$JS.ACK.…` reply subject (public on nats.js's JsMsg implementation, not on its interface). */
-function replyOf(msg: JsMsg): string {
-  const reply = (msg as JsMsg & { reply?: string }).reply;
-  if (!reply) throw new Error(`message ${msg.seq} has no reply subject to acknowledge`);
-  return reply;
-}
-const PULL_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * The batch of one dataset's consumer: messages delivered and not yet committed, and the open
- * partition files their rows went into. Nothing here is acked until `commitBatch` returned.
- */
-class Batch {
-  readonly id = `${Date.now().toString(36)}${(batchCounter++).toString(36)}`;
-  /** Reply subject per RAW sequence: what acking needs, without keeping the payload in memory. */
-  readonly msgs = new Map<number, string>();
-  readonly files = new Map<string, PartitionFile>();
-  /** Commits the batch `flushAgeMs` after its first message; cleared when it is flushed for another reason. */
-  ageTimer: NodeJS.Timeout | undefined;
-
-  get size() {
-    return this.msgs.size;
-  }
-  rows() {
-    let n = 0;
-    for (const f of this.files.values()) n += f.rows;
-    return n;
-  }
-  maxFileBytes() {
-    let n = 0;
-    for (const f of this.files.values()) n = Math.max(n, f.estimatedBytes);
-    return n;
-  }
-  maxFileRows() {
-    let n = 0;
-    for (const f of this.files.values()) n = Math.max(n, f.rows);
-    return n;
-  }
-  /** Moves the files of `dates` and their messages into a new batch; this one keeps the rest and its age timer. */
-  take(dates: ReadonlySet<string>): Batch {
-    const part = new Batch();
-    for (const [date, file] of this.files) {
-      if (!dates.has(date)) continue;
-      part.files.set(date, file);
-      this.files.delete(date);
-      for (const seq of file.seqs) {
-        const reply = this.msgs.get(seq);
-        if (reply === undefined) continue;
-        part.msgs.set(seq, reply);
-        this.msgs.delete(seq);
-      }
-    }
-    return part;
-  }
-}
-
-/** A run-completed event being worked on: its message stays unacked until the run is confirmed in the lake. */
-interface OpenRun {
-  event: RunCompleted;
-  msg: JsMsg;
-  /** Consumed past its last sequence, but records of it may still be redelivered (a previous holder crashed). */
-  straggling: boolean;
-  timer: NodeJS.Timeout | undefined;
-}
+import { untilDone } from './until-done.ts';
 
 /**
  * Compacts `harbour.raw.<dataset>` into Parquet files in the lake, exactly once: rows are written
@@ -236,7 +37,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
   const lifecycle = createLifecycle({
     name: 'compactor',
     logger: log,
-    drainTimeoutMs: 120_000,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await Promise.allSettled(loops);
     },
@@ -270,519 +71,149 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
   /** Datasets this process owns now (all of them without leases): merges run only for these. */
   const owned = new Set<Dataset>(kv ? [] : config.datasets);
 
-  const publishOutbox = async () => {
-    const items = await unsentOutbox(deps.pool);
-    const sent: number[] = [];
-    for (const item of items) {
-      await deps.js.publish(item.subject, JSON.stringify(item.payload), { msgID: item.msgId });
-      sent.push(item.id);
-    }
-    await markSent(deps.pool, sent);
-    return sent.length;
+  const onFailure = (err: unknown) => {
+    if (!signal.aborted) lifecycle.fail(err);
   };
 
-  const runDataset = async (dataset: Dataset) => {
-    const consumer = consumerNames.compactor(dataset);
-    const dlog = log.child({ dataset });
-    let watermark = await untilDone(() => readWatermark(deps.pool, consumer), {
+  const loops = [
+    ...config.datasets.map((d) =>
+      runDataset({ deps, config, m, writerId, log, signal, forced, kv, owned, onFailure, cleanSpoolDir }, d),
+    ),
+    runSchedule({ deps, config, writerId, owned, signal, log, m, cleanSpoolDir }),
+  ];
+  deps.health.add('compactor', () => ({ ok: !signal.aborted }));
+  return lifecycle;
+}
+
+/** What the dataset loops of one compactor share. */
+interface Shared {
+  deps: ServiceDeps;
+  config: CompactorConfig;
+  m: CompactorMetrics;
+  writerId: string;
+  log: Logger;
+  /** Aborted when the compactor starts closing. */
+  signal: AbortSignal;
+  /** Aborted only by the forced phase: the final flush of a graceful stop runs under it. */
+  forced: AbortController;
+  /** The leases bucket; undefined when `leaseTtlMs` is 0. */
+  kv: KV | undefined;
+  /** Datasets this process owns now: merges run only for these. */
+  owned: Set<Dataset>;
+  onFailure: (err: unknown) => void;
+  cleanSpoolDir: () => Promise<void>;
+}
+
+/**
+ * One dataset's loop: while this process holds the dataset's lease (always, without leases) it
+ * pulls, batches and commits; a standby retries the lease. On close: the final flush, open run
+ * events handed back, the lease released.
+ */
+async function runDataset(shared: Shared, dataset: Dataset): Promise<void> {
+  const { deps, config, m, writerId, log, signal, forced, kv, owned, onFailure, cleanSpoolDir } = shared;
+  const consumer = consumerNames.compactor(dataset);
+  const dlog = log.child({ dataset });
+  const watermark = await untilDone(() => readWatermark(deps.pool, consumer), {
+    signal,
+    maxMs: config.commitRetryMaxMs,
+    log: dlog,
+    what: 'read watermark',
+  });
+  const lease = kv && createLease(kv, `compactor.${dataset}`, writerId, config.leaseTtlMs);
+  const ctx: DatasetContext = {
+    deps,
+    config,
+    m,
+    writerId,
+    dataset,
+    consumer,
+    dlog,
+    lease: lease || undefined,
+    signal,
+    onFailure,
+    cleanSpoolDir,
+  };
+  const committer = new Committer(ctx, watermark);
+  const runs = new RunTracker(ctx, committer);
+
+  const { config: consumerConfig } = await untilDone(
+    () => deps.jsm.consumers.info(streamNames.raw, consumer),
+    {
       signal,
       maxMs: config.commitRetryMaxMs,
       log: dlog,
-      what: 'read watermark',
-    });
-    const lease = kv && createLease(kv, `compactor.${dataset}`, writerId, config.leaseTtlMs);
-    let batch = new Batch();
-    // The batch being committed: a redelivery of one of its messages must not enter the next batch.
-    let committing: Batch | null = null;
-    // Appends and flushes never interleave: both run through this chain.
-    let chain: Promise<unknown> = Promise.resolve();
-    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-      const p = chain.then(fn);
-      chain = p.catch(() => {});
-      return p;
-    };
+      what: 'consumer info',
+    },
+  );
+  const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
+  // `working()` so buffered messages outlive ack_wait while they wait for their batch's commit.
+  const keepAlive = setInterval(() => {
+    for (const b of [committer.batch, committer.committing]) b?.working(deps.nc);
+  }, ackWaitMs / 3);
 
-    /** Commits the batch, or with `only` just those partitions (the rest keeps buffering). */
-    const flush = async (reason: string, sig: AbortSignal = signal, only?: ReadonlySet<string>) => {
-      if (!batch.size) return;
-      let current = batch;
-      if (only && [...batch.files.keys()].some((d) => !only.has(d))) {
-        current = batch.take(only);
-        if (!current.size) return;
-      } else {
-        clearTimeout(current.ageTimer);
-        batch = new Batch();
-      }
-      committing = current;
+  let held = !lease;
+  // An unreachable bucket changes nothing: no one else can take the lease meanwhile, so a holder
+  // keeps compacting (stopping would strand its in-flight deliveries until ack_wait) and a standby waits.
+  const tryLease = async () => {
+    if (lease) {
       try {
-        await commitCurrent(current, reason, sig);
-      } finally {
-        committing = null;
-        for (const f of current.files.values()) await f.discard();
-        await cleanSpoolDir();
-      }
-      // A commit may be what held a straggling run's confirmation back (the ack floor).
-      for (const r of runs.values()) if (r.straggling) armRun(r);
-    };
-
-    const commitCurrent = async (current: Batch, reason: string, sig: AbortSignal) => {
-      const t0 = performance.now();
-      const finished: FinishedFile[] = [];
-      for (const f of current.files.values()) finished.push(await f.finish());
-      const files = finished.map((f) => ({
-        finished: f,
-        file: {
-          fileKey: fileKeyFor(f, writerId, current.id),
-          dataset,
-          partitionDate: f.partitionDate,
-          firstSeq: f.firstSeq,
-          lastSeq: f.lastSeq,
-          rows: f.rows,
-          bytes: f.bytes,
-          checksum: f.checksum,
-          writer: writerId,
-        } satisfies CommittedFile,
-      }));
-      for (const { finished: f, file } of files) {
-        await untilDone(() => deps.store.put(file.fileKey, createReadStream(f.spoolPath), { signal: sig }), {
-          signal: sig,
-          maxMs: config.commitRetryMaxMs,
-          log: dlog,
-          what: `upload ${file.fileKey}`,
-          onRetry: () => m.retries.inc({ dataset, step: 'upload' }),
-        });
-      }
-      const outcome = await untilDone(
-        () =>
-          commitBatch(
-            deps.pool,
-            consumer,
-            dataset,
-            files.map(({ file, finished: f }) => ({ file, seqs: f.seqs })),
-          ),
-        {
-          signal: sig,
-          maxMs: config.commitRetryMaxMs,
-          log: dlog,
-          what: 'catalog commit',
-          onRetry: () => m.retries.inc({ dataset, step: 'commit' }),
-        },
-      );
-      if (outcome === 'conflict') {
-        // Some sequences were committed meanwhile: hand everything back; redelivery sorts it out.
-        dlog.warn(
-          { messages: current.size },
-          'batch overlaps committed sequences; handing it back for redelivery',
-        );
-        for (const reply of current.msgs.values()) deps.nc.publish(reply, NAK);
-        // They come back as redeliveries: runs must not count them as consumed meanwhile.
-        uncleanBelow = Math.max(uncleanBelow, ...current.msgs.keys());
-        return;
-      }
-      for (const reply of current.msgs.values()) deps.nc.publish(reply, ACK);
-      await deps.nc.flush();
-      for (const { file } of files) {
-        watermark = Math.max(watermark, file.lastSeq);
-        m.filesCommitted.inc({ dataset, kind: 'batch' });
-        m.rowsCommitted.inc({ dataset }, file.rows);
-        m.fileBytes.observe({ dataset }, file.bytes);
-      }
-      m.flushSeconds.observe({ dataset }, (performance.now() - t0) / 1000);
-      m.lastCommit.set({ dataset }, Date.now() / 1000);
-      m.bufferedRows.set({ dataset }, batch.rows());
-      m.bufferedBytes.set({ dataset }, batch.maxFileBytes());
-      dlog.info(
-        {
-          reason,
-          outcome,
-          files: files.map((f) => ({ key: f.file.fileKey, rows: f.file.rows, bytes: f.file.bytes })),
-          messages: current.size,
-        },
-        'batch committed',
-      );
-      await publishOutbox().catch((err) =>
-        dlog.warn({ err }, 'commit events not published yet; outbox will retry'),
-      );
-      await pruneSeqs();
-    };
-
-    const pruneSeqs = async () => {
-      try {
-        const info = await deps.jsm.consumers.info(streamNames.raw, consumer);
-        await pruneCommittedSeqs(deps.pool, consumer, info.ack_floor.stream_seq);
+        held = await lease.tryAcquire(Date.now());
       } catch (err) {
-        dlog.debug({ err }, 'pruning committed sequences skipped');
+        dlog.debug({ err }, 'lease bucket unreachable; keeping the current lease state');
       }
-    };
+    }
+    m.leaseHeld.set({ dataset }, held ? 1 : 0);
+    if (held) owned.add(dataset);
+    else owned.delete(dataset);
+    return held;
+  };
+  const renewEveryMs = Math.max(100, Math.floor(config.leaseTtlMs / 3));
 
-    const add = async (msg: JsMsg) => {
-      const seq = msg.seq;
-      // Redelivered while its batch is still open or committing: keep the newest handle for the ack.
-      for (const b of [batch, committing]) {
-        if (b?.msgs.has(seq)) {
-          b.msgs.set(seq, replyOf(msg));
-          return;
-        }
-      }
-      if (
-        seq <= watermark &&
-        (
-          await untilDone(() => committedAmong(deps.pool, consumer, [seq]), {
-            signal,
-            maxMs: config.commitRetryMaxMs,
-            log: dlog,
-            what: 'committed check',
-          })
-        ).has(seq)
-      ) {
-        m.skipped.inc({ dataset });
-        msg.ack();
-        return;
-      }
-      let env: Envelope;
-      try {
-        env = decodeEnvelope(msg.data);
-        if (env.dataset !== dataset) {
-          throw new HarbourError(
-            ErrorCodes.SchemaInvalid,
-            `envelope of dataset ${env.dataset} on the ${dataset} subject`,
-            { detail: { path: '/dataset' } },
-          );
-        }
-      } catch (err) {
-        await settle(msg, dispositionFor(err, 1, 1), {
-          js: deps.js,
-          stage: 'compactor',
-          logger: dlog,
-          onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }),
-        });
-        return;
-      }
-      if (!env.rows.length) {
-        msg.ack();
-        return;
-      }
-      let file = batch.files.get(env.as_of);
-      if (!file) {
-        file = await PartitionFile.open({
-          spoolDir: config.spoolDir,
-          dataset,
-          partitionDate: env.as_of,
-          rowGroupRows: config.rowGroupRows,
-          writerId,
-        });
-        batch.files.set(env.as_of, file);
-      }
-      if (!batch.size) {
-        const started = batch;
-        started.ageTimer = setTimeout(() => {
-          serial(() => (batch === started ? flush('age') : Promise.resolve())).catch(onFailure);
-        }, config.flushAgeMs);
-      }
-      await file.append(seq, env);
-      batch.msgs.set(seq, replyOf(msg));
-      m.bufferedRows.set({ dataset }, batch.rows());
-      m.bufferedBytes.set({ dataset }, batch.maxFileBytes());
-      if (batch.maxFileBytes() >= config.targetFileBytes) await flush('bytes');
-      else if (batch.maxFileRows() >= config.maxFileRows) await flush('rows');
-      else if (batch.size >= config.maxBatchMessages) await flush('messages');
-      else if (msg.info.pending === 0 && batch.rows() >= config.drainFlushMinRows) await flush('drained');
-    };
-    const onFailure = (err: unknown) => {
-      if (!signal.aborted) lifecycle.fail(err);
-    };
-
-    // Run completion (issue #20). JetStream hands a consumer's new messages out in sequence order,
-    // so once this process has consumed past a run's last RAW sequence every record of the run is
-    // committed or in its batch, unless some were delivered before (to a holder that crashed, a
-    // pull lost to a re-bind, a batch handed back) and are still unacked: those come back as
-    // redeliveries after ack_wait. `uncleanBelow` is the highest sequence that may still come back
-    // that way (0 = none); it clears once the ack floor passes it or, with the lease (one holder),
-    // once every unacked delivery is in this batch.
-    const runs = new Map<string, OpenRun>();
-    let consumedSeq = 0;
-    let deliveredAtBind = 0;
-    let uncleanBelow = lease ? 0 : Number.MAX_SAFE_INTEGER; // shared consumer: others hold deliveries too
-
-    /**
-     * Commits the run's open partitions (one file each) and acks its event once every record of
-     * it is in the lake. While records of it may still be redelivered it commits nothing (that
-     * would split the partition) and waits for them: `straggling`, re-armed by each redelivery.
-     */
-    const settleRun = async (r: OpenRun) => {
-      clearTimeout(r.timer);
-      if (!runs.has(r.event.run_id)) return;
-      let floor = 0;
-      if (uncleanBelow > 0) {
-        const info = await untilDone(
-          async () => {
-            await deps.nc.flush(); // acks of skipped messages first
-            return deps.jsm.consumers.info(streamNames.raw, consumer);
-          },
-          { signal, maxMs: config.commitRetryMaxMs, log: dlog, what: 'consumer info' },
-        );
-        floor = info.ack_floor.stream_seq;
-        if (floor >= uncleanBelow || (lease && info.num_ack_pending <= batch.size)) uncleanBelow = 0;
-      }
-      const consumedNow = (x: OpenRun) =>
-        x.event.last_raw_seq <= floor ||
-        (uncleanBelow === 0 &&
-          (x.event.last_raw_seq <= consumedSeq || x.event.last_raw_seq <= deliveredAtBind));
-      if (!consumedNow(r)) {
-        r.straggling = uncleanBelow > 0; // otherwise simply not consumed yet: afterAdd settles it
-        // Shared consumer: commit this process's share; the ack floor tells when the others did theirs.
-        if (!lease && r.event.last_raw_seq <= consumedSeq)
-          await flush('run completed', signal, new Set(r.event.partitions));
-        return;
-      }
-      // Every run consumed by now goes in the same commit (a backfill's days finish together).
-      const ready = [...runs.values()].filter(consumedNow);
-      await flush('run completed', signal, new Set(ready.flatMap((x) => x.event.partitions)));
-      for (const x of ready) {
-        clearTimeout(x.timer);
-        runs.delete(x.event.run_id);
-        if (!x.event.partitions.length) {
-          x.msg.ack(); // published nothing: nothing to put in the lake or gold
-          continue;
-        }
-        const seconds = await untilDone(() => recordRunInLake(deps.pool, x.event), {
-          signal,
-          maxMs: config.commitRetryMaxMs,
-          log: dlog,
-          what: 'record run in lake',
-        });
-        if (seconds !== null) m.runToLake.observe({ dataset }, seconds);
-        x.msg.ack();
-        dlog.info({ run: x.event.run_id, seconds, partitions: x.event.partitions.length }, 'run in lake');
-      }
-    };
-    const armRun = (r: OpenRun) => {
-      clearTimeout(r.timer);
-      r.timer = setTimeout(() => serial(() => settleRun(r)).catch(onFailure), STRAGGLER_SETTLE_MS);
-    };
-    const onRun = async (event: RunCompleted, msg: JsMsg) => {
-      const known = runs.get(event.run_id);
-      if (known) {
-        known.msg = msg; // a redelivery (not confirmed within ack_wait): ack the newest handle, look again
-        if (known.straggling) armRun(known);
-        return;
-      }
-      const r: OpenRun = { event, msg, straggling: false, timer: undefined };
-      runs.set(event.run_id, r);
-      const last = event.last_raw_seq;
-      if (last <= consumedSeq || last <= deliveredAtBind) await settleRun(r);
-    };
-    /** After each RAW message: settle runs this one completes, re-arm straggling runs it may belong to. */
-    const afterAdd = async (seq: number) => {
-      consumedSeq = Math.max(consumedSeq, seq);
-      for (const r of runs.values()) {
-        if (r.straggling) {
-          if (seq <= r.event.last_raw_seq) armRun(r);
-        } else if (r.event.last_raw_seq <= consumedSeq) await settleRun(r);
-      }
-    };
-    /** Hands open run events back (shutdown, lease lost) so the next holder gets them at once. */
-    const releaseRuns = () => {
-      for (const r of runs.values()) {
-        clearTimeout(r.timer);
-        r.msg.nak();
-      }
-      runs.clear();
-    };
-
-    /** Pulls run-completed events of this dataset while `both` is not aborted. */
-    const consumeRuns = async (both: AbortSignal) => {
-      while (!both.aborted) {
-        try {
-          const c = await deps.js.consumers.get(streamNames.runs, consumerNames.compactorRuns(dataset));
-          const messages = await c.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
-          const stop = () => messages.stop();
-          both.addEventListener('abort', stop, { once: true });
-          try {
-            for await (const msg of messages) {
-              if (both.aborted) break;
-              let event: RunCompleted;
-              try {
-                event = runCompletedValidator.parse(msg.json());
-              } catch (err) {
-                await settle(msg, dispositionFor(err, 1, 1), {
-                  js: deps.js,
-                  stage: 'compactor',
-                  logger: dlog,
-                  onDlq: (code) => m.dlq.inc({ stage: 'compactor', code }),
-                });
-                continue;
-              }
-              await serial(() => onRun(event, msg));
-            }
-          } finally {
-            both.removeEventListener('abort', stop);
-          }
-        } catch (err) {
-          if (!both.aborted) dlog.warn({ err }, 'run events consumer failed; re-binding shortly');
-        }
-        if (!both.aborted) await sleep(1000, both).catch(() => {});
-      }
-    };
-
-    const { config: consumerConfig } = await untilDone(
-      () => deps.jsm.consumers.info(streamNames.raw, consumer),
-      {
-        signal,
-        maxMs: config.commitRetryMaxMs,
-        log: dlog,
-        what: 'consumer info',
-      },
-    );
-    const ackWaitMs = Math.max(300, Number(consumerConfig.ack_wait ?? 30e9) / 1e6);
-    // `working()` so buffered messages outlive ack_wait while they wait for their batch's commit.
-    const keepAlive = setInterval(() => {
-      for (const b of [batch, committing])
-        for (const reply of b?.msgs.values() ?? []) deps.nc.publish(reply, WORKING);
-    }, ackWaitMs / 3);
-
-    let held = !lease;
-    // An unreachable bucket changes nothing: no one else can take the lease meanwhile, so a holder
-    // keeps compacting (stopping would strand its in-flight deliveries until ack_wait) and a standby waits.
-    const tryLease = async () => {
-      if (lease) {
-        try {
-          held = await lease.tryAcquire(Date.now());
-        } catch (err) {
-          dlog.debug({ err }, 'lease bucket unreachable; keeping the current lease state');
-        }
-      }
-      m.leaseHeld.set({ dataset }, held ? 1 : 0);
-      if (held) owned.add(dataset);
-      else owned.delete(dataset);
-      return held;
-    };
-    const renewEveryMs = Math.max(100, Math.floor(config.leaseTtlMs / 3));
-
-    /** Pulls until the signal aborts or the lease is lost (`tenure` aborted by the renewal). */
-    const consumeWhileOwner = async () => {
-      const tenure = new AbortController();
-      const renew = lease
-        ? setInterval(() => {
-            void tryLease().then((held) => {
-              if (!held) tenure.abort();
-            });
-          }, renewEveryMs)
-        : undefined;
-      const both = AbortSignal.any([signal, tenure.signal]);
-      const runsLoop = consumeRuns(both);
-      try {
-        while (!both.aborted) {
-          try {
-            const c = await deps.js.consumers.get(streamNames.raw, consumer);
-            // Deliveries not acked at (re)bind belong to a previous holder or pull: they come back later.
-            const bound = await deps.jsm.consumers.info(streamNames.raw, consumer);
-            deliveredAtBind = Math.max(deliveredAtBind, bound.delivered.stream_seq);
-            if (bound.delivered.stream_seq > bound.ack_floor.stream_seq)
-              uncleanBelow = Math.max(uncleanBelow, bound.delivered.stream_seq);
-            // Pull by bytes, not messages: 1 000 large envelopes overflow nats-server's per-client
-            // buffer, the server cuts the connection and in-flight messages wait out ack_wait.
-            const messages = await c.consume({ max_bytes: PULL_MAX_BYTES, expires: PULL_EXPIRES_MS });
-            const stop = () => messages.stop();
-            both.addEventListener('abort', stop, { once: true });
-            try {
-              for await (const msg of messages) {
-                if (both.aborted) {
-                  // Not in any batch: hand it back now rather than after ack_wait.
-                  msg.nak();
-                  break;
-                }
-                await serial(async () => {
-                  await add(msg);
-                  await afterAdd(msg.seq);
-                });
-              }
-            } finally {
-              both.removeEventListener('abort', stop);
-            }
-          } catch (err) {
-            if (!both.aborted) dlog.warn({ err }, 'consumer failed; re-binding shortly');
-          }
-          if (!both.aborted) await sleep(1000, both).catch(() => {});
-        }
-      } finally {
-        clearInterval(renew);
-        await runsLoop;
-      }
-      if (!signal.aborted) {
-        dlog.warn('dataset lease lost; committing what is buffered and standing by');
-        await serial(() => flush('lease lost')).catch((err) =>
+  /** Pulls until the signal aborts or the lease is lost (`tenure` aborted by the renewal). */
+  const consumeWhileOwner = async () => {
+    const tenure = new AbortController();
+    const renew = lease
+      ? setInterval(() => {
+          void tryLease().then((held) => {
+            if (!held) tenure.abort();
+          });
+        }, renewEveryMs)
+      : undefined;
+    const both = AbortSignal.any([signal, tenure.signal]);
+    const runsLoop = runs.consume(both);
+    try {
+      await pullRaw(ctx, committer, runs, both);
+    } finally {
+      clearInterval(renew);
+      await runsLoop;
+    }
+    if (!signal.aborted) {
+      dlog.warn('dataset lease lost; committing what is buffered and standing by');
+      await committer
+        .serial(() => committer.flush('lease lost'))
+        .catch((err) =>
           dlog.warn({ err }, 'flush after losing the lease failed; messages will be redelivered'),
         );
-        await serial(async () => releaseRuns());
-      }
-    };
-
-    try {
-      while (!signal.aborted) {
-        if (await tryLease()) await consumeWhileOwner();
-        else await sleep(renewEveryMs, signal).catch(() => {});
-      }
-    } finally {
-      clearTimeout(batch.ageTimer);
-      clearInterval(keepAlive);
-      await chain;
-    }
-    // Graceful stop: the signal is aborted, so retries stop; what cannot be committed now is redelivered later.
-    await serial(() => flush('shutdown', forced.signal)).catch((err) =>
-      dlog.warn({ err }, 'final flush failed; messages will be redelivered'),
-    );
-    await serial(async () => releaseRuns());
-    // Hand the dataset over at once instead of letting a standby wait out the TTL.
-    await lease?.release().catch(() => {});
-    m.leaseHeld.set({ dataset }, 0);
-  };
-
-  /** Runs of the datasets this process owns whose data just reached gold: observed once each. */
-  const observeGold = async () => {
-    if (!owned.size) return;
-    try {
-      for (const r of await markRunsInGold(deps.pool, [...owned])) {
-        m.runToGold.observe({ dataset: r.dataset }, r.seconds);
-        log.info({ dataset: r.dataset, run: r.runId, seconds: r.seconds }, 'run in gold');
-      }
-    } catch (err) {
-      // No transformer yet (no transform_files table) or Postgres down: next round.
-      log.debug({ err }, 'gold freshness not checked');
+      await committer.serial(async () => runs.release());
     }
   };
 
-  const background = async () => {
-    let lastMerge = Date.now();
-    let lastSweep = 0;
+  try {
     while (!signal.aborted) {
-      await sleep(config.outboxEveryMs, signal).catch(() => {});
-      if (signal.aborted) break;
-      try {
-        await publishOutbox();
-        await observeGold();
-        if (config.mergeEveryMs > 0 && Date.now() - lastMerge >= config.mergeEveryMs) {
-          lastMerge = Date.now();
-          for (const dataset of owned) {
-            const merged = await mergePartitions(deps, config, dataset, writerId, signal);
-            if (merged.length) m.filesCommitted.inc({ dataset, kind: 'merge' }, merged.length);
-          }
-          await cleanSpoolDir();
-        }
-        if (Date.now() - lastSweep >= Math.max(config.sweepGraceMs, 60_000)) {
-          lastSweep = Date.now();
-          for (const dataset of config.datasets) await sweepOrphans(deps, dataset, config.sweepGraceMs, log);
-          // Temp files of uploads a killed process left in an fs lake (no live put is that old).
-          const temps = (await deps.store.sweepTemp?.(config.sweepGraceMs)) ?? 0;
-          if (temps) log.info({ removed: temps }, 'removed stale temporary files of the lake');
-        }
-      } catch (err) {
-        log.warn({ err }, 'background work failed; retrying next round');
-      }
+      if (await tryLease()) await consumeWhileOwner();
+      else await sleep(renewEveryMs, signal).catch(() => {});
     }
-  };
-
-  const loops = [...config.datasets.map((d) => runDataset(d)), background()];
-  deps.health.add('compactor', () => ({ ok: !signal.aborted }));
-  return lifecycle;
+  } finally {
+    clearTimeout(committer.batch.ageTimer);
+    clearInterval(keepAlive);
+    await committer.idle();
+  }
+  // Graceful stop: the signal is aborted, so retries stop; what cannot be committed now is redelivered later.
+  await committer
+    .serial(() => committer.flush('shutdown', forced.signal))
+    .catch((err) => dlog.warn({ err }, 'final flush failed; messages will be redelivered'));
+  await committer.serial(async () => runs.release());
+  // Hand the dataset over at once instead of letting a standby wait out the TTL.
+  await lease?.release().catch(() => {});
+  m.leaseHeld.set({ dataset }, 0);
 }

@@ -13,6 +13,12 @@ export {
   parseSheets,
   rangeDays,
 } from './params.ts';
-export { type ExporterDeps, type ExporterService, isLoopback, startExporter } from './server.ts';
+export {
+  buildExporterApp,
+  type ExporterDeps,
+  type ExporterService,
+  isLoopback,
+  startExporter,
+} from './server.ts';
 export { exporterService } from './service.ts';
 export { ExportSlots, type SlotRefusal, type SlotResult } from './slots.ts';

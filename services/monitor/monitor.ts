@@ -134,7 +134,7 @@ export async function startMonitor(
   const lifecycle = createLifecycle({
     name: 'monitor',
     logger: log,
-    drainTimeoutMs: 10_000,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await loop;
       if (state.current === current) state.current = emptyState();

@@ -226,6 +226,7 @@ export async function startReporter(config: ReporterConfig, deps: ServiceDeps): 
   const lifecycle = createLifecycle({
     name: 'reporter',
     logger: log,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await loop;
       mailer.close();

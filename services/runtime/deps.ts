@@ -69,6 +69,11 @@ export interface ServiceDeps {
    * configured once); a stage given none uses the scheduler's defaults.
    */
   schedule?: Schedule;
+  /**
+   * Each service's drain deadline: the host's `shutdown.drainTimeoutMs`, so one setting bounds
+   * every drain (a service started without it uses `createLifecycle`'s 30 s).
+   */
+  drainTimeoutMs?: number;
 }
 
 /**

@@ -110,6 +110,33 @@ describe('lifecycle', () => {
     expect(await lc.drained).toBe(false);
   });
 
+  it('force() cuts a drain short: the forced phase runs at once and drained is false', async () => {
+    const order: string[] = [];
+    const lc = createLifecycle({
+      name: 't',
+      logger: silentLogger(),
+      drainTimeoutMs: 60_000,
+      drain: () => sleep(10_000),
+      force: async () => {
+        order.push('force');
+      },
+    });
+    void lc.close();
+    const t0 = Date.now();
+    await lc.force();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(order).toEqual(['force']);
+    expect(await lc.drained).toBe(false);
+    await lc.force();
+    expect(order).toEqual(['force']);
+  });
+
+  it('a drain that reports false (something inside was forced) is not drained', async () => {
+    const lc = createLifecycle({ name: 't', logger: silentLogger(), drain: async () => false });
+    await lc.close();
+    expect(await lc.drained).toBe(false);
+  });
+
   it('rejects closed with the failure when the service fails', async () => {
     const lc = createLifecycle({ name: 't', logger: silentLogger(), drain: async () => {} });
     lc.fail(new Error('boom'));

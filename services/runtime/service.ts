@@ -8,19 +8,31 @@ import type { ServiceDeps } from './deps.ts';
 export interface Service {
   close(): Promise<void>;
   readonly closed: Promise<void>;
+  /**
+   * Cuts a close short: runs the forced phase now (starting the close if it has not begun) and
+   * settles once closed. The host calls it when its own deadline passes; a no-op once closed.
+   */
+  force?(): Promise<void>;
+  /** Settles once closed: true when the drain completed within its deadline, false when forced. */
+  readonly drained?: Promise<boolean>;
 }
 
 export interface LifecycleOptions {
   name: string;
   logger: Logger;
-  /** Graceful phase: stop pulling, finish in-flight work, flush. */
-  drain: () => Promise<void>;
+  /**
+   * Graceful phase: stop pulling, finish in-flight work, flush. Returning false says it completed
+   * only by forcing something inside (the host: a service was forced), so `drained` is false.
+   */
+  drain: () => Promise<unknown>;
   /** Forced phase after `drainTimeoutMs`: drop connections, abandon work (unacked messages get redelivered). */
   force?: () => Promise<void>;
+  /** The drain deadline; services pass `deps.drainTimeoutMs` (the host's one shutdown setting). */
   drainTimeoutMs?: number;
 }
 
 export interface Lifecycle extends Service {
+  force(): Promise<void>;
   /** Aborted as soon as close begins; pass it to every I/O call. */
   readonly signal: AbortSignal;
   /** Marks the service failed: `closed` rejects with `err` after the forced close. */
@@ -49,6 +61,10 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
   });
   let closing: Promise<void> | undefined;
   let failure: unknown;
+  let forceNow!: () => void;
+  const forcedEarly = new Promise<'forced'>((res) => {
+    forceNow = () => res('forced');
+  });
 
   const shutdown = (): Promise<void> => {
     if (closing) return closing;
@@ -61,11 +77,16 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
         timer = setTimeout(() => res('timeout'), timeoutMs);
       });
       try {
-        const outcome = await Promise.race([opts.drain().then(() => 'drained' as const), deadline]);
-        if (outcome === 'timeout') {
-          opts.logger.warn({ service: opts.name, timeoutMs }, 'drain deadline passed; forcing close');
+        const outcome = await Promise.race([
+          opts.drain().then((ok) => (ok === false ? ('partly' as const) : ('drained' as const))),
+          deadline,
+          forcedEarly,
+        ]);
+        if (outcome === 'timeout' || outcome === 'forced') {
+          const why = outcome === 'timeout' ? 'drain deadline passed' : 'force requested';
+          opts.logger.warn({ service: opts.name, timeoutMs }, `${why}; forcing close`);
           await opts.force?.();
-        } else completed = true;
+        } else completed = outcome === 'drained';
       } catch (err) {
         opts.logger.error({ service: opts.name, err }, 'error while draining; forcing close');
         await opts.force?.().catch(() => {});
@@ -82,6 +103,10 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
   return {
     signal: controller.signal,
     close: shutdown,
+    force() {
+      forceNow();
+      return shutdown();
+    },
     closed,
     drained,
     fail(err) {

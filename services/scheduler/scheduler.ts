@@ -101,6 +101,7 @@ export async function startScheduler(
   const lifecycle = createLifecycle({
     name: 'scheduler',
     logger: log,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await loop;
       await lease.release();

@@ -76,6 +76,7 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   const lifecycle = createLifecycle({
     name: 'scrapers',
     logger: log,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       clearInterval(cleanTimer);
       await Promise.allSettled(loops);

@@ -94,7 +94,7 @@ function list(s: string): string[] {
 function parseTest(file: string, severity: TestSeverity, spec: string): ModelTest {
   const m = /^([a-z_]+)\((.*)\)$/s.exec(spec.trim());
   if (!m) fail(file, `cannot read test "${spec}"`);
-  const [, kind, args] = m as unknown as [string, string, string];
+  const [, kind = '', args = ''] = m;
   const label = `${kind}(${args.trim()})`;
   switch (kind) {
     case 'unique':

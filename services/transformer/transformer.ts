@@ -49,6 +49,7 @@ export async function startTransformer(config: TransformerConfig, deps: ServiceD
   const lifecycle = createLifecycle({
     name: 'transformer',
     logger: log,
+    drainTimeoutMs: deps.drainTimeoutMs,
     drain: async () => {
       await loop;
       await outboxBusy;

@@ -83,6 +83,8 @@ export async function serviceDeps(parts: {
   store?: ObjectStore;
   logger?: Logger;
   schedule?: Schedule;
+  /** The drain deadline the host would give (`shutdown.drainTimeoutMs`); none → the lifecycle's 30 s. */
+  drainTimeoutMs?: number;
 }): Promise<ServiceDeps> {
   const deps = {
     nc: parts.nc,
@@ -93,6 +95,7 @@ export async function serviceDeps(parts: {
     health: createHealthRegistry(),
     calendar: createCalendar(),
     schedule: parts.schedule ?? defaultSchedule(),
+    drainTimeoutMs: parts.drainTimeoutMs,
     ...(parts.pool ? { pool: parts.pool } : {}),
     ...(parts.store ? { store: parts.store } : {}),
   };
