@@ -15,6 +15,7 @@ import {
 import { runDemo } from './demo.ts';
 import { defaultSamplesDir, startFixtureSite } from './fixture-site/index.ts';
 import { preferredPort } from './launcher/free-port.ts';
+import { leaveSignalsToCaller } from './launcher/postgres.ts';
 import { startPrometheus } from './launcher/prometheus.ts';
 import { DEFAULT_PORTS, startStack } from './launcher/stack.ts';
 
@@ -32,6 +33,7 @@ const externalPgUrl = process.env.HARBOUR_PG_URL;
 const print = (line: string) => console.log(line);
 const untilSignal = () =>
   new Promise<void>((done) => {
+    leaveSignalsToCaller();
     process.once('SIGINT', () => done());
     process.once('SIGTERM', () => done());
   });

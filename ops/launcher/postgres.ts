@@ -16,6 +16,16 @@ import { freePort } from './free-port.ts';
 exitHook.unhookEvent('beforeExit');
 exitHook.unhookEvent('exit');
 
+/**
+ * For a process that handles SIGINT/SIGTERM/SIGHUP itself and stops its servers (the stack, the
+ * demo with --serve): drops async-exit-hook's signal handlers, which would otherwise race that stop
+ * with their own and end the process with 128+n before it finishes.
+ */
+export function leaveSignalsToCaller(): void {
+  const hooked = new Set(exitHook.hookedEvents());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) if (hooked.has(signal)) exitHook.unhookEvent(signal);
+}
+
 export interface PostgresOptions {
   /** Cluster files live under `<dataDir>/pgdata` (kept between runs). */
   dataDir: string;
