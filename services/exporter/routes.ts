@@ -244,9 +244,18 @@ function registerExportRoutes(
     ['outcome'],
   );
   const slots = new ExportSlots(config.maxConcurrentExports, config.maxExportsPerClient, config.exportWaitMs);
-  gauge(r, 'harbour_exporter_exports_in_flight', 'workbooks being streamed now', [], function () {
-    this.set(slots.running);
-  });
+  // An export from its slot until its outcome is counted: the slot goes back when the response
+  // closes, which the client may see before the writer has settled and counted the export.
+  const unfinished = new Set<object>();
+  gauge(
+    r,
+    'harbour_exporter_exports_in_flight',
+    'workbook exports not finished (streaming, or their outcome not yet counted)',
+    [],
+    function () {
+      this.set(unfinished.size);
+    },
+  );
   /** 429 for an export that waited `exportWaitMs` for a slot: says whose exports hold the slots. */
   const exportBusy = (reply: FastifyReply, refusal: SlotRefusal) => {
     const waited = `waited ${Math.round(config.exportWaitMs / 1000)} s for a free slot`;
@@ -293,6 +302,8 @@ function registerExportRoutes(
       const slot = await slots.acquire(req.ip, gone.signal);
       reply.raw.off('close', onGone);
       if ('refused' in slot) return exportBusy(reply, slot.refused);
+      const exportRun = {};
+      unfinished.add(exportRun);
       // The slot is the response's: given back when it ends (last byte handed over, or the client gone).
       if (reply.raw.destroyed || reply.raw.writableFinished) slot.release();
       else reply.raw.once('close', slot.release);
@@ -309,11 +320,13 @@ function registerExportRoutes(
       } catch (err) {
         slot.release();
         exportsTotal.inc({ outcome: 'failed' });
+        unfinished.delete(exportRun);
         throw err;
       }
       if (!plan.knownCodes.length) {
         await plan.release();
         slot.release();
+        unfinished.delete(exportRun);
         return noKnownCode(reply, plan.unknownCodes);
       }
       const out = new PassThrough();
@@ -336,7 +349,8 @@ function registerExportRoutes(
           exportsTotal.inc({ outcome: aborted ? 'aborted' : 'failed' });
           if (aborted) log.info({ err: (err as Error).message }, 'workbook export aborted');
           else log.error({ err }, 'workbook export failed while streaming');
-        });
+        })
+        .finally(() => unfinished.delete(exportRun));
       return workbookHeaders(reply, plan.filename, plan.unknownCodes).send(out);
     },
   );

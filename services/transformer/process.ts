@@ -56,10 +56,13 @@ async function markFile(
   changedKeys: number,
 ): Promise<void> {
   await client.query(
-    `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id, changed_keys)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    // clock_timestamp(), not now() (the transaction's start): this runs after the gold models, just
+    // before the commit, so loaded_at says when the file's silver AND gold were done (the run → gold
+    // freshness the catalog derives from it).
+    `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id, changed_keys, loaded_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, clock_timestamp())
      on conflict (file_key) do update set outcome = excluded.outcome, batch_id = excluded.batch_id,
-       changed_keys = excluded.changed_keys, loaded_at = now()`,
+       changed_keys = excluded.changed_keys, loaded_at = excluded.loaded_at`,
     [
       f.fileKey,
       f.dataset,
