@@ -227,15 +227,8 @@ function registerApiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   if (deps.store) registerLineage(app, { pool: deps.pool, store: deps.store });
 }
 
-/** `HEAD` and `GET /export.xlsx`: the workbook, streamed under an export slot. */
-function registerExportRoutes(
-  app: FastifyInstance,
-  ctx: RouteContext,
-  limits: Parameters<typeof parseExportParams>[1],
-): void {
-  const { config, deps, log, read, api } = ctx;
-  const shutdown = { signal: ctx.shutdown };
-  const r = deps.registry;
+/** The export metrics; `unfinished` holds an export from its slot until its outcome is counted. */
+function exportMetrics(r: ExporterDeps['registry']) {
   const exportRows = counter(r, 'harbour_exporter_rows_written_total', 'price rows written into workbooks');
   const exportsTotal = counter(
     r,
@@ -243,9 +236,8 @@ function registerExportRoutes(
     'workbook exports by outcome (ok, aborted, failed)',
     ['outcome'],
   );
-  const slots = new ExportSlots(config.maxConcurrentExports, config.maxExportsPerClient, config.exportWaitMs);
-  // An export from its slot until its outcome is counted: the slot goes back when the response
-  // closes, which the client may see before the writer has settled and counted the export.
+  // The slot goes back when the response closes, which the client may see before the writer has
+  // settled and counted the export: the gauge says "finished" only once it is counted.
   const unfinished = new Set<object>();
   gauge(
     r,
@@ -256,6 +248,19 @@ function registerExportRoutes(
       this.set(unfinished.size);
     },
   );
+  return { exportRows, exportsTotal, unfinished };
+}
+
+/** `HEAD` and `GET /export.xlsx`: the workbook, streamed under an export slot. */
+function registerExportRoutes(
+  app: FastifyInstance,
+  ctx: RouteContext,
+  limits: Parameters<typeof parseExportParams>[1],
+): void {
+  const { config, deps, log, read, api } = ctx;
+  const shutdown = { signal: ctx.shutdown };
+  const slots = new ExportSlots(config.maxConcurrentExports, config.maxExportsPerClient, config.exportWaitMs);
+  const { exportRows, exportsTotal, unfinished } = exportMetrics(deps.registry);
   /** 429 for an export that waited `exportWaitMs` for a slot: says whose exports hold the slots. */
   const exportBusy = (reply: FastifyReply, refusal: SlotRefusal) => {
     const waited = `waited ${Math.round(config.exportWaitMs / 1000)} s for a free slot`;
