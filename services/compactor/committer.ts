@@ -8,12 +8,12 @@ import {
   HarbourError,
 } from '../../contracts/index.ts';
 import { streamNames } from '../../streams/index.ts';
-import { type CommittedFile, commitBatch, committedAmong, pruneCommittedSeqs } from '../catalog/index.ts';
+import { commitBatch, committedAmong, pruneCommittedSeqs } from '../catalog/index.ts';
 import type { Lease } from '../runtime/index.ts';
 import { dispositionFor, type Logger, type ServiceDeps, settle } from '../runtime/index.ts';
 import { Batch, replyOf } from './batch.ts';
 import type { CompactorConfig } from './config.ts';
-import { fileKeyFor } from './file-key.ts';
+import { committedFileOf } from './file-key.ts';
 import type { CompactorMetrics } from './metrics.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 import { publishOutbox } from './schedule.ts';
@@ -111,20 +111,7 @@ export class Committer {
     const t0 = performance.now();
     const finished: FinishedFile[] = [];
     for (const f of current.files.values()) finished.push(await f.finish());
-    const files = finished.map((f) => ({
-      finished: f,
-      file: {
-        fileKey: fileKeyFor(f, writerId, current.id),
-        dataset,
-        partitionDate: f.partitionDate,
-        firstSeq: f.firstSeq,
-        lastSeq: f.lastSeq,
-        rows: f.rows,
-        bytes: f.bytes,
-        checksum: f.checksum,
-        writer: writerId,
-      } satisfies CommittedFile,
-    }));
+    const files = finished.map((f) => ({ finished: f, file: committedFileOf(f, writerId, current.id) }));
     for (const { finished: f, file } of files) {
       await untilDone(() => deps.store.put(file.fileKey, createReadStream(f.spoolPath), { signal: sig }), {
         signal: sig,

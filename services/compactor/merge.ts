@@ -2,17 +2,11 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Dataset } from '../../contracts/index.ts';
-import {
-  type CatalogFile,
-  type CommittedFile,
-  commitMerge,
-  listFiles,
-  smallFilePartitions,
-} from '../catalog/index.ts';
+import { type CatalogFile, commitMerge, listFiles, smallFilePartitions } from '../catalog/index.ts';
 import { iterateParquetRowGroups, openParquetFile } from '../parquet/index.ts';
 import type { ServiceDeps } from '../runtime/index.ts';
 import type { CompactorConfig } from './config.ts';
-import { fileKeyFor } from './file-key.ts';
+import { committedFileOf } from './file-key.ts';
 import { type FinishedFile, PartitionFile } from './partition-file.ts';
 import { claimSpoolPath, releaseSpoolPath } from './spool.ts';
 
@@ -89,17 +83,9 @@ async function mergeFiles(
     }
     if (out.rows > 0) finished.push(await out.finish());
     const stamp = Date.now().toString(36);
-    const outputs: CommittedFile[] = finished.map((f, i) => ({
-      fileKey: fileKeyFor(f, `merged-${writerId}`, `${stamp}-${i}`),
-      dataset,
-      partitionDate: date,
-      firstSeq: f.firstSeq,
-      lastSeq: f.lastSeq,
-      rows: f.rows,
-      bytes: f.bytes,
-      checksum: f.checksum,
-      writer: writerId,
-    }));
+    const outputs = finished.map((f, i) =>
+      committedFileOf(f, writerId, `${stamp}-${i}`, `merged-${writerId}`),
+    );
     for (const [i, f] of finished.entries()) {
       await deps.store.put(outputs[i]!.fileKey, createReadStream(f.spoolPath), { signal });
     }
