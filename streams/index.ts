@@ -7,4 +7,4 @@ export {
   TopologyConfig,
   type TopologyReport,
 } from './topology.ts';
-export { dropAckedWorkQueueMessages } from './work-queue.ts';
+export { dropFinishedWorkQueueMessages } from './work-queue.ts';

@@ -1,8 +1,10 @@
 /**
  * The JOBS work queue after a nats-server crash, on real nats-server, Postgres and the fixture HKEX
  * site: a kill -9 mid-backfill can leave acked jobs in the work-queue stream behind the consumer's
- * ack floor (never delivered again, never deleted). When the work is done, the monitor's work-queue
- * depth is 0 and the scrapers have removed the leftovers, so no false backlog stays.
+ * ack floor (never delivered again, never deleted), and right after the restart it reports an ack
+ * floor past jobs it still redelivers. Every job is done (none is lost to the clean-up), then the
+ * monitor's work-queue depth is 0 and the scrapers have removed the finished leftovers, so no false
+ * backlog stays.
  */
 import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';

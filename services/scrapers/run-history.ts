@@ -1,3 +1,4 @@
+import type { StoredMsg } from '@nats-io/jetstream';
 import type pg from 'pg';
 import { type Dataset, type RunCompleted, SCHEMA_VERSION, type ScrapeJob } from '../../contracts/index.ts';
 import { type Migration, migrate, withTransaction } from '../runtime/index.ts';
@@ -139,6 +140,28 @@ export async function recordJobOutcome(pool: pg.Pool, jobId: string, outcome: Jo
       outcome.rawLastSeq ?? null,
     ],
   );
+}
+
+/**
+ * The stream sequences of those JOBS messages whose job has a terminal outcome in the run history
+ * (a message that cannot be read as a job is not claimed: it stays for a person to see).
+ */
+export async function finishedJobMessages(pool: pg.Pool, msgs: StoredMsg[]): Promise<Set<number>> {
+  const seqOf = new Map<string, number>();
+  for (const m of msgs) {
+    try {
+      const id = (m.json() as { job_id?: unknown }).job_id;
+      if (typeof id === 'string') seqOf.set(id, m.seq);
+    } catch {
+      // not a job: leave it
+    }
+  }
+  if (!seqOf.size) return new Set();
+  const { rows } = await pool.query<{ job_id: string }>(
+    'select job_id from scrape_jobs where job_id = any($1) and status = any($2)',
+    [[...seqOf.keys()], TERMINAL_STATUSES],
+  );
+  return new Set(rows.map((r) => seqOf.get(r.job_id)!));
 }
 
 /** Job statuses that leave a run open; every other status (done, no data, dead-lettered, skipped…) ends the job. */

@@ -1,5 +1,5 @@
 import { ErrorCodes, isHarbourError, tickValidator } from '../../contracts/index.ts';
-import { consumerNames, dropAckedWorkQueueMessages, streamNames } from '../../streams/index.ts';
+import { consumerNames, dropFinishedWorkQueueMessages, streamNames } from '../../streams/index.ts';
 import { createCalendar } from '../calendar/index.ts';
 import {
   consumeLoop,
@@ -13,7 +13,7 @@ import {
 import type { ScrapersConfig } from './config.ts';
 import { createHttpClient } from './http/index.ts';
 import { planRun } from './planner.ts';
-import { migrateRunHistory } from './run-history.ts';
+import { finishedJobMessages, migrateRunHistory } from './run-history.ts';
 import { handleJob } from './worker.ts';
 
 export const tickRunId = (job: string, scheduledAt: string) => `tick:${job}:${scheduledAt}`;
@@ -55,7 +55,7 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
     },
   );
 
-  // Acked jobs a nats-server crash left in the work queue (see dropAckedWorkQueueMessages).
+  // Acked jobs a nats-server crash left in the work queue (see dropFinishedWorkQueueMessages).
   const jobsRemoved = counter(
     r,
     'harbour_scraper_acked_jobs_removed_total',
@@ -64,7 +64,12 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   );
   const cleanJobs = async () => {
     try {
-      const dropped = await dropAckedWorkQueueMessages(deps.jsm, streamNames.jobs, consumerNames.scrapers);
+      const dropped = await dropFinishedWorkQueueMessages(
+        deps.jsm,
+        streamNames.jobs,
+        consumerNames.scrapers,
+        (msgs) => finishedJobMessages(deps.pool, msgs),
+      );
       jobsRemoved.inc(dropped);
       if (dropped) log.info({ dropped }, 'removed acked jobs left in the JOBS work queue');
     } catch (err) {
