@@ -5,11 +5,11 @@ import { consumerNames, kvBuckets, streamNames } from '../../streams/index.ts';
 import { migrateCatalog, readWatermark } from '../catalog/index.ts';
 import {
   createLease,
-  createLifecycle,
   type Logger,
   type Service,
   type ServiceDeps,
   sleep,
+  stageLifecycle,
 } from '../runtime/index.ts';
 import { Committer, type DatasetContext } from './committer.ts';
 import type { CompactorConfig } from './config.ts';
@@ -34,10 +34,7 @@ export async function startCompactor(config: CompactorConfig, deps: ServiceDeps)
   const m = compactorMetrics(deps);
   // Aborted only by the forced phase: the final flush of a graceful stop runs under it.
   const forced = new AbortController();
-  const lifecycle = createLifecycle({
-    name: 'compactor',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('compactor', log, deps, {
     drain: async () => {
       await Promise.allSettled(loops);
     },

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
-import { createLifecycle, type Logger, type Service, type ServiceDeps } from '../runtime/index.ts';
+import { type Logger, type Service, type ServiceDeps, stageLifecycle } from '../runtime/index.ts';
 import { bearerAuth } from './auth.ts';
 import type { ExporterConfig } from './config.ts';
 import { addErrorCodes } from './error-codes.ts';
@@ -81,10 +81,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, tokenRequired: Boolean(config.token) }, 'exporter listening');
 
-  const lifecycle = createLifecycle({
-    name: 'exporter',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('exporter', log, deps, {
     drain: async () => {
       await app.close();
     },

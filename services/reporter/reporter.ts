@@ -6,6 +6,7 @@ import {
   DeliverPolicy,
   JetStreamApiError,
   type JetStreamManager,
+  type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Transporter } from 'nodemailer';
@@ -16,11 +17,12 @@ import { readOnly, stockCode, writeWorkbook } from '../gold/index.ts';
 import {
   consumeLoop,
   counter,
-  createLifecycle,
+  type Disposition,
   dispositionFor,
   type Logger,
   type Service,
   type ServiceDeps,
+  stageLifecycle,
 } from '../runtime/index.ts';
 import { addDays } from '../scheduler/index.ts';
 import type { ReporterConfig } from './config.ts';
@@ -204,6 +206,37 @@ export async function runDaily(ctx: ReporterContext, job: string, date: string):
   return result;
 }
 
+interface TickContext extends ReporterContext {
+  /** The service's: a run cut short by closing hands its tick back. */
+  signal: AbortSignal;
+  /** A run failed (it is retried with back-off). */
+  onRunFailed: () => void;
+}
+
+/**
+ * One delivered tick: `runDaily` for its date when it is this reporter's job (other jobs are acked).
+ * A failure is counted and retried with back-off; shutting down mid-run hands the tick back.
+ */
+async function handleTick(ctx: TickContext, msg: JsMsg): Promise<Disposition | 'aborted'> {
+  const { config, logger } = ctx;
+  let tick: Tick;
+  try {
+    tick = tickValidator.parse(msg.json());
+  } catch (err) {
+    return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
+  }
+  if (tick.job !== config.job) return { kind: 'ack' };
+  try {
+    await runDaily(ctx, tick.job, tick.date);
+    return { kind: 'ack' };
+  } catch (err) {
+    if (ctx.signal.aborted) return 'aborted';
+    ctx.onRunFailed();
+    logger.warn({ err, date: tick.date, attempt: msg.info.deliveryCount }, 'daily report run failed');
+    return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
+  }
+}
+
 /**
  * The reporter service: migrates its ledger, ensures its consumer on TICKS
  * (`harbour.tick.<job>`), then runs `runDaily` for each tick. A failure (SMTP down, Postgres)
@@ -223,10 +256,7 @@ export async function startReporter(config: ReporterConfig, deps: ServiceDeps): 
     ['kind', 'outcome'],
   );
   const dlqTotal = counter(r, 'harbour_dlq_messages_total', 'messages sent to the DLQ', ['stage', 'code']);
-  const lifecycle = createLifecycle({
-    name: 'reporter',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('reporter', log, deps, {
     drain: async () => {
       await loop;
       mailer.close();
@@ -236,6 +266,15 @@ export async function startReporter(config: ReporterConfig, deps: ServiceDeps): 
     },
   });
   const { signal } = lifecycle;
+  const ctx: TickContext = {
+    pool: deps.pool,
+    mailer,
+    config,
+    logger: log,
+    onEmail: (kind, outcome) => emails.inc({ kind: kind.startsWith('alert') ? 'alert' : kind, outcome }),
+    signal,
+    onRunFailed: () => emails.inc({ kind: 'any', outcome: 'failed' }),
+  };
   const loop = consumeLoop({
     js: deps.js,
     stream: streamNames.ticks,
@@ -245,36 +284,7 @@ export async function startReporter(config: ReporterConfig, deps: ServiceDeps): 
     logger: log,
     signal,
     onDlq: (code) => dlqTotal.inc({ stage: 'reporter', code }),
-    handle: async (msg) => {
-      let tick: Tick;
-      try {
-        tick = tickValidator.parse(msg.json());
-      } catch (err) {
-        return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
-      }
-      if (tick.job !== config.job) return { kind: 'ack' };
-      try {
-        await runDaily(
-          {
-            pool: deps.pool,
-            mailer,
-            config,
-            logger: log,
-            progress: () => msg.working(),
-            onEmail: (kind, outcome) =>
-              emails.inc({ kind: kind.startsWith('alert') ? 'alert' : kind, outcome }),
-          },
-          tick.job,
-          tick.date,
-        );
-        return { kind: 'ack' };
-      } catch (err) {
-        if (signal.aborted) return 'aborted';
-        emails.inc({ kind: 'any', outcome: 'failed' });
-        log.warn({ err, date: tick.date, attempt: msg.info.deliveryCount }, 'daily report run failed');
-        return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
-      }
-    },
+    handle: (msg) => handleTick({ ...ctx, progress: () => msg.working() }, msg),
   });
   deps.health.add('reporter', () => ({
     ok: !signal.aborted,

@@ -35,9 +35,11 @@ export {
   defineService,
   type Lifecycle,
   type LifecycleOptions,
+  lazyService,
   type Service,
   type ServiceDefinition,
   sleep,
+  stageLifecycle,
 } from './service.ts';
 export {
   readStackSettings,

@@ -118,6 +118,19 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
 }
 
 /**
+ * A stage's lifecycle: `createLifecycle` named after the stage, logging to its logger, with the
+ * drain deadline the host passes every stage (`deps.drainTimeoutMs`).
+ */
+export function stageLifecycle(
+  name: string,
+  logger: Logger,
+  deps: Pick<ServiceDeps, 'drainTimeoutMs'>,
+  phases: Pick<LifecycleOptions, 'drain' | 'force'>,
+): Lifecycle {
+  return createLifecycle({ name, logger, drainTimeoutMs: deps.drainTimeoutMs, ...phases });
+}
+
+/**
  * Sleeps `ms` (node:timers/promises); when `signal` aborts, rejects at once with Node's
  * `AbortError` (code `ABORT_ERR`, the signal's reason as `cause`).
  */
@@ -135,4 +148,18 @@ export interface ServiceDefinition<S extends TSchema = TSchema> {
 
 export function defineService<S extends TSchema>(def: ServiceDefinition<S>): ServiceDefinition<S> {
   return def;
+}
+
+/**
+ * A stage as the host runs it (`--service <name>`), from its name, config schema, description and a
+ * `load` that imports the stage's code and returns its start function. The code is imported only when
+ * the stage starts, so a process pays (in memory and start-up) only for the stages it runs.
+ */
+export function lazyService<S extends TSchema>(
+  name: string,
+  config: S,
+  description: string,
+  load: () => Promise<(config: Static<S>, deps: ServiceDeps) => Promise<Service>>,
+): ServiceDefinition<S> {
+  return defineService({ name, description, config, start: async (cfg, deps) => (await load())(cfg, deps) });
 }

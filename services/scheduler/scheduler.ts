@@ -6,11 +6,11 @@ import { createCalendar, localDate } from '../calendar/index.ts';
 import {
   counter,
   createLease,
-  createLifecycle,
   gauge,
   type Service,
   type ServiceDeps,
   sleep,
+  stageLifecycle,
 } from '../runtime/index.ts';
 import type { ScheduledJob, SchedulerConfig } from './config.ts';
 import { dueSlots } from './schedule.ts';
@@ -98,10 +98,7 @@ export async function startScheduler(
     }
   };
 
-  const lifecycle = createLifecycle({
-    name: 'scheduler',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('scheduler', log, deps, {
     drain: async () => {
       await loop;
       await lease.release();

@@ -1,14 +1,10 @@
-import { defineService } from '../runtime/index.ts';
+import { lazyService } from '../runtime/index.ts';
 import { SchedulerConfig } from './config.ts';
 
-/**
- * The stage as the host runs it (`--service scheduler`). Its code is imported when it starts, so a
- * process pays (in memory and start-up) only for the stages it runs.
- */
-export const schedulerService = defineService({
-  name: 'scheduler',
-  description:
-    'publishes cron ticks (harbour.tick.<job>) under a KV leader lease, catching up after downtime',
-  config: SchedulerConfig,
-  start: async (config, deps) => (await import('./scheduler.ts')).startScheduler(config, deps),
-});
+/** The stage as the host runs it (`--service scheduler`); its code is imported when it starts. */
+export const schedulerService = lazyService(
+  'scheduler',
+  SchedulerConfig,
+  'publishes cron ticks (harbour.tick.<job>) under a KV leader lease, catching up after downtime',
+  async () => (await import('./scheduler.ts')).startScheduler,
+);

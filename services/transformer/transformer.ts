@@ -3,11 +3,11 @@ import { type LakeCommitted, lakeCommittedValidator } from '../../contracts/inde
 import { consumerNames, streamNames } from '../../streams/index.ts';
 import {
   consumeLoop,
-  createLifecycle,
   type Disposition,
   dispositionFor,
   type Service,
   type ServiceDeps,
+  stageLifecycle,
 } from '../runtime/index.ts';
 import type { TransformerConfig } from './config.ts';
 import { transformerMetrics } from './metrics.ts';
@@ -46,10 +46,7 @@ export async function startTransformer(config: TransformerConfig, deps: ServiceD
     return outboxBusy;
   };
 
-  const lifecycle = createLifecycle({
-    name: 'transformer',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('transformer', log, deps, {
     drain: async () => {
       await loop;
       await outboxBusy;
