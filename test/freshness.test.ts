@@ -7,9 +7,8 @@
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type RunCompleted, SCHEMA_VERSION } from '../contracts/index.ts';
-import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
 import { createCalendar } from '../services/calendar/index.ts';
 import { listFiles, migrateCatalog } from '../services/catalog/index.ts';
 import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
@@ -18,53 +17,40 @@ import type { Service } from '../services/runtime/index.ts';
 import {
   createHttpClient,
   migrateRunHistory,
+  type PlanRequest,
   planRun,
   runProgress,
   ScrapersConfig,
   startScrapers,
 } from '../services/scrapers/index.ts';
 import { startTransformer, TransformerConfig } from '../services/transformer/index.ts';
-import { ensureTopology, msgIds, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, readStream, serviceDeps, startTestNats, testDir, until } from './support/infra.ts';
+import { msgIds, streamNames, subjects } from '../streams/index.ts';
+import { readStream, serviceDeps, testDir, until } from './support/infra.ts';
 import { ccassEnvelope, queryLake } from './support/lake.ts';
 import { logTail, type ServiceProcess, startServiceProcess } from './support/service-process.ts';
+import { fsLakeEnv, useSuiteInfra } from './support/suite.ts';
 
 const DAYS = ['2026-10-05', '2026-10-06', '2026-10-07', '2026-10-08', '2026-10-09'];
 
 describe('a backfill with the default compactor settings', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let site: FixtureSite;
   const services: Service[] = [];
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-    db = await freshDatabase();
-    site = await startFixtureSite({
-      samplesDir: defaultSamplesDir(),
-      seed: 11,
-      stocks: 40,
-      today: '2026-10-16',
-    });
-  });
-  afterAll(async () => {
-    for (const s of services.reverse()) await s.close();
-    await site?.close();
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    site: { seed: 11, stocks: 40, today: '2026-10-16' },
+    beforeStop: async () => {
+      for (const s of services.reverse()) await s.close();
+    },
   });
 
   it('is in the lake within 2 s of its last job and in gold shortly after', {
     timeout: 120_000,
   }, async () => {
     const store = createObjectStore({ backend: 'fs', root: await testDir('lake') });
-    const deps = await serviceDeps({ nc: nats.nc, pool: db.pool, store });
+    const deps = await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool, store });
     const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
     const scrapers: ScrapersConfig = {
       ...defaults,
       planner: false,
-      sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
+      sources: { ccassBaseUrl: infra.site.url, hkexBaseUrl: infra.site.url, quoteBaseUrl: infra.site.url },
       http: { ...defaults.http, requestsPerSecond: 50, burst: 10 },
     };
     const compactor: CompactorConfig = {
@@ -76,30 +62,30 @@ describe('a backfill with the default compactor settings', () => {
     services.push(await startTransformer(Value.Default(TransformerConfig, {}) as TransformerConfig, deps));
 
     // What `harbour backfill --dataset quotes --from 2026-10-05 --to 2026-10-09` does.
-    await migrateRunHistory(db.pool);
-    const http = createHttpClient(scrapers.http, { logger: deps.logger });
+    await migrateRunHistory(infra.db.pool);
+    const plan = async (req: PlanRequest) => {
+      const http = createHttpClient(scrapers.http, { logger: deps.logger });
+      const ctx = {
+        js: deps.js,
+        pool: infra.db.pool,
+        http,
+        sources: scrapers.sources,
+        calendar: createCalendar(),
+        codes: [],
+        logger: deps.logger,
+      };
+      await planRun(ctx, req).finally(() => http.close());
+    };
     const runs: string[] = [];
     for (const date of DAYS) {
       const runId = `backfill:test:quotes:${date}`;
-      await planRun(
-        {
-          js: deps.js,
-          pool: db.pool,
-          http,
-          sources: scrapers.sources,
-          calendar: createCalendar(),
-          codes: [],
-          logger: deps.logger,
-        },
-        { runId, dataset: 'quotes', date, trigger: 'backfill' },
-      );
+      await plan({ runId, dataset: 'quotes', date, trigger: 'backfill' });
       runs.push(runId);
     }
-    await http.close();
     services.push(await startScrapers(scrapers, deps));
     await until(
       async () => {
-        const p = await runProgress(db.pool, runs);
+        const p = await runProgress(infra.db.pool, runs);
         return p.total === runs.length && p.finished === p.total;
       },
       60_000,
@@ -111,13 +97,13 @@ describe('a backfill with the default compactor settings', () => {
     let events: RunCompleted[] = [];
     await until(
       async () => {
-        events = (await readStream<RunCompleted>(nats.jsm, streamNames.runs)).map((m) => m.data);
+        events = (await readStream<RunCompleted>(infra.nats.jsm, streamNames.runs)).map((m) => m.data);
         return events.length >= runs.length;
       },
       10_000,
       'every run-completed event',
     );
-    const raw = await readStream<{ run_id: string }>(nats.jsm, streamNames.raw, subjects.raw('quotes'));
+    const raw = await readStream<{ run_id: string }>(infra.nats.jsm, streamNames.raw, subjects.raw('quotes'));
     expect(events.map((e) => e.run_id).sort()).toEqual(runs);
     for (const e of events) {
       const seqs = raw.filter((m) => m.data.run_id === e.run_id).map((m) => m.seq);
@@ -128,11 +114,11 @@ describe('a backfill with the default compactor settings', () => {
 
     // Every run completed, and its data is in the lake within 2 s of its last job.
     await until(
-      async () => (await db.pool.query('select 1 from lake_runs')).rowCount === DAYS.length,
+      async () => (await infra.db.pool.query('select 1 from lake_runs')).rowCount === DAYS.length,
       10_000,
       'every run in the lake',
     );
-    const { rows: timing } = await db.pool.query<{ run_id: string; lake_s: number; parts: string[] }>(
+    const { rows: timing } = await infra.db.pool.query<{ run_id: string; lake_s: number; parts: string[] }>(
       `select s.run_id, extract(epoch from l.in_lake_at - s.completed_at)::float8 as lake_s,
          to_json(s.partitions) as parts
        from scrape_runs s join lake_runs l using (run_id) where s.run_id = any($1) order by s.run_id`,
@@ -143,32 +129,32 @@ describe('a backfill with the default compactor settings', () => {
     for (const t of timing) expect(t.lake_s).toBeLessThan(2);
 
     // One file per partition, holding exactly the site's rows for that day.
-    const files = await listFiles(db.pool, { dataset: 'quotes' });
+    const files = await listFiles(infra.db.pool, { dataset: 'quotes' });
     expect(files.map((f) => f.partitionDate)).toEqual(DAYS);
-    for (const f of files) expect(f.rows).toBe(site.model.quoteRows(f.partitionDate)?.length);
+    for (const f of files) expect(f.rows).toBe(infra.site.model.quoteRows(f.partitionDate)?.length);
     const [lake] = await queryLake<{ n: number; days: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'quotes',
       'select count(*)::int as n, count(distinct trade_date)::int as days from lake',
     );
-    const expected = DAYS.reduce((a, d) => a + (site.model.quoteRows(d)?.length ?? 0), 0);
+    const expected = DAYS.reduce((a, d) => a + (infra.site.model.quoteRows(d)?.length ?? 0), 0);
     expect(lake).toEqual({ n: expected, days: DAYS.length });
 
     // And in gold shortly after: daily_prices holds every quotation row; the run history says when.
     await until(
       async () =>
-        (await db.pool.query('select 1 from lake_runs where in_gold_at is not null')).rowCount ===
+        (await infra.db.pool.query('select 1 from lake_runs where in_gold_at is not null')).rowCount ===
         DAYS.length,
       30_000,
       'every run in gold',
     );
-    const { rows: gold } = await db.pool.query<{ n: string }>(
+    const { rows: gold } = await infra.db.pool.query<{ n: string }>(
       'select count(*) as n from gold.daily_prices where trade_date = any($1::date[])',
       [DAYS],
     );
     expect(Number(gold[0]?.n)).toBe(expected);
-    const { rows: goldTiming } = await db.pool.query<{ s: number }>(
+    const { rows: goldTiming } = await infra.db.pool.query<{ s: number }>(
       'select extract(epoch from in_gold_at - completed_at)::float8 as s from lake_runs order by run_id',
     );
     console.log('run completed → in gold (s):', goldTiming.map((t) => t.s.toFixed(3)).join(', '));
@@ -177,39 +163,32 @@ describe('a backfill with the default compactor settings', () => {
     // A run whose jobs end without data (an unknown stock) completes too; the event names only
     // what was published.
     const ccassRun = 'backfill:test:ccass:2026-10-09';
-    const known = site.universe()[0]!.code;
-    const http2 = createHttpClient(scrapers.http, { logger: deps.logger });
-    await planRun(
-      {
-        js: deps.js,
-        pool: db.pool,
-        http: http2,
-        sources: scrapers.sources,
-        calendar: createCalendar(),
-        codes: [],
-        logger: deps.logger,
-      },
-      { runId: ccassRun, dataset: 'ccass', date: '2026-10-09', trigger: 'backfill', codes: [known, '99999'] },
-    );
-    await http2.close();
+    const known = infra.site.universe()[0]!.code;
+    await plan({
+      runId: ccassRun,
+      dataset: 'ccass',
+      date: '2026-10-09',
+      trigger: 'backfill',
+      codes: [known, '99999'],
+    });
     await until(
       async () =>
-        (await db.pool.query('select 1 from lake_runs where run_id = $1', [ccassRun])).rowCount === 1,
+        (await infra.db.pool.query('select 1 from lake_runs where run_id = $1', [ccassRun])).rowCount === 1,
       30_000,
       'the CCASS run in the lake',
     );
-    expect((await runProgress(db.pool, [ccassRun])).byStatus).toEqual({ done: 1, unknown_stock: 1 });
-    const { rows: status } = await db.pool.query(
+    expect((await runProgress(infra.db.pool, [ccassRun])).byStatus).toEqual({ done: 1, unknown_stock: 1 });
+    const { rows: status } = await infra.db.pool.query(
       'select done, unknown_stock, open, completed_at is not null as completed from scrape_run_status where run_id = $1',
       [ccassRun],
     );
     expect(status).toEqual([{ done: '1', unknown_stock: '1', open: '0', completed: true }]);
     const ccassEvent = (
-      await readStream<RunCompleted>(nats.jsm, streamNames.runs, subjects.runCompleted('ccass'))
+      await readStream<RunCompleted>(infra.nats.jsm, streamNames.runs, subjects.runCompleted('ccass'))
     )[0]?.data;
     expect(ccassEvent?.partitions).toEqual(['2026-10-09']);
-    expect((await listFiles(db.pool, { dataset: 'ccass' })).map((f) => f.rows)).toEqual([
-      site.model.ccassRows(known, '2026-10-09')?.length,
+    expect((await listFiles(infra.db.pool, { dataset: 'ccass' })).map((f) => f.rows)).toEqual([
+      infra.site.model.ccassRows(known, '2026-10-09')?.length,
     ]);
 
     // The histograms a dashboard reads.
@@ -221,23 +200,11 @@ describe('a backfill with the default compactor settings', () => {
 
 describe('interleaved runs and a compactor killed between their completions', () => {
   const ACK_WAIT_MS = 3000;
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   let child: ServiceProcess | undefined;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, {
-      ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
-      compactorAckWaitMs: ACK_WAIT_MS,
-    });
-    db = await freshDatabase();
-    await migrateCatalog(db.pool);
-  });
-  afterAll(async () => {
-    await child?.stop('SIGKILL');
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    topology: { compactorAckWaitMs: ACK_WAIT_MS },
+    prepare: () => migrateCatalog(infra.db.pool),
+    beforeStop: async () => child?.stop('SIGKILL'),
   });
 
   it('commits each record once, each run as soon as it completes', { timeout: 120_000 }, async () => {
@@ -246,20 +213,16 @@ describe('interleaved runs and a compactor killed between their completions', ()
     const spool = await testDir('spool');
     const logPath = join(spool, 'compactor.log');
     // Default compactor settings (flushAgeMs 10 min) except a short lease, so the restart need not wait 15 s.
-    const env = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
-      HARBOUR_OBJECT_STORE_BACKEND: 'fs',
-      HARBOUR_OBJECT_STORE_ROOT: root,
+    const env = infra.env({
+      ...fsLakeEnv(root),
       HARBOUR_TOPOLOGY_COMPACTOR_ACK_WAIT_MS: String(ACK_WAIT_MS),
       HARBOUR_COMPACTOR_DATASETS: 'ccass',
       HARBOUR_COMPACTOR_SPOOL_DIR: spool,
       HARBOUR_COMPACTOR_LEASE_TTL_MS: '1500',
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'info',
-    };
-    const js = jetstream(nats.nc);
+    });
+    const js = jetstream(infra.nats.nc);
     const seqs: Record<'a' | 'b' | 'c', number[]> = { a: [], b: [], c: [] };
     const publish = async (run: 'a' | 'b' | 'c', i: number) => {
       // Run a collects 2026-10-05 and 2026-10-06, run b 2026-10-06 and 2026-10-07: one shared partition.
@@ -292,17 +255,20 @@ describe('interleaved runs and a compactor killed between their completions', ()
     const lakeSeconds = async (run: string) =>
       Number(
         (
-          await db.pool.query(
+          await infra.db.pool.query(
             'select extract(epoch from in_lake_at - completed_at)::float8 as s from lake_runs where run_id = $1',
             [run],
           )
         ).rows[0]?.s,
       );
     const inLake = async (run: string) =>
-      (await db.pool.query('select 1 from lake_runs where run_id = $1', [run]).catch(() => ({ rowCount: 0 })))
-        .rowCount === 1;
+      (
+        await infra.db.pool
+          .query('select 1 from lake_runs where run_id = $1', [run])
+          .catch(() => ({ rowCount: 0 }))
+      ).rowCount === 1;
     const consumed = async () => {
-      const info = await nats.jsm.consumers.info(streamNames.raw, 'compactor-ccass');
+      const info = await infra.nats.jsm.consumers.info(streamNames.raw, 'compactor-ccass');
       return info.num_pending === 0;
     };
 
@@ -340,14 +306,14 @@ describe('interleaved runs and a compactor killed between their completions', ()
 
     // Every record once: DuckDB over the files the catalog lists.
     const [lake] = await queryLake<{ n: number; ids: number; seqs: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       'select count(*)::int as n, count(distinct participant_id)::int as ids, count(distinct _seq)::int as seqs from lake',
     );
     expect(lake).toEqual({ n: 60 * 40, ids: 60 * 40, seqs: 60 });
     const runsInLake = await queryLake<{ run: string; n: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       'select _run_id as run, count(*)::int as n from lake group by 1 order by 1',
@@ -357,14 +323,14 @@ describe('interleaved runs and a compactor killed between their completions', ()
       { run: 'run-b', n: 40 * 40 },
     ]);
     // Nothing waited for flushAgeMs: the consumer has nothing unacked, every run event is acked.
-    const raw = await nats.jsm.consumers.info(streamNames.raw, 'compactor-ccass');
+    const raw = await infra.nats.jsm.consumers.info(streamNames.raw, 'compactor-ccass');
     expect(raw.num_ack_pending).toBe(0);
-    const runEvents = await nats.jsm.consumers.info(streamNames.runs, 'compactor-runs-ccass');
+    const runEvents = await infra.nats.jsm.consumers.info(streamNames.runs, 'compactor-runs-ccass');
     expect(runEvents.num_ack_pending + runEvents.num_pending).toBe(0);
-    expect(await readStream(nats.jsm, streamNames.runs)).toHaveLength(2);
+    expect(await readStream(infra.nats.jsm, streamNames.runs)).toHaveLength(2);
     // Files: run a's completion committed its two partitions (10-06 with b's records so far); b's
     // completion then one file per partition for everything b still had, redeliveries included.
-    const files = await listFiles(db.pool, { dataset: 'ccass' });
+    const files = await listFiles(infra.db.pool, { dataset: 'ccass' });
     const perPartition = (d: string) => files.filter((f) => f.partitionDate === d).map((f) => f.rows);
     console.log('files:', files.map((f) => `${f.partitionDate} ${f.rows} rows`).join(', '));
     expect(perPartition('2026-10-05')).toEqual([10 * 40]);
@@ -378,7 +344,7 @@ describe('interleaved runs and a compactor killed between their completions', ()
     child = await startServiceProcess('compactor', env, logPath);
     // Once it pulls (a pull request waits on both its consumers): start-up is not part of the figure.
     const pulls = async (stream: string, consumer: string) =>
-      (await nats.jsm.consumers.info(stream, consumer)).num_waiting > 0;
+      (await infra.nats.jsm.consumers.info(stream, consumer)).num_waiting > 0;
     await until(
       async () =>
         (await pulls(streamNames.raw, 'compactor-ccass')) &&
@@ -393,7 +359,7 @@ describe('interleaved runs and a compactor killed between their completions', ()
     console.log(`run c in the lake ${cSeconds.toFixed(3)} s after its completion`);
     expect(cSeconds).toBeLessThan(2);
     expect(
-      (await listFiles(db.pool, { dataset: 'ccass', partitionDate: '2026-10-08' })).map((f) => f.rows),
+      (await listFiles(infra.db.pool, { dataset: 'ccass', partitionDate: '2026-10-08' })).map((f) => f.rows),
     ).toEqual([5 * 40]);
   });
 });

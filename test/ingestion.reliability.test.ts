@@ -16,9 +16,8 @@
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Envelope, SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
-import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Envelope } from '../contracts/index.ts';
 import { type Service, silentLogger } from '../services/runtime/index.ts';
 import { createCalendar } from '../services/scheduler/index.ts';
 import {
@@ -28,11 +27,11 @@ import {
   runProgress,
   ScrapersConfig,
   startScrapers,
-  tickRunId,
 } from '../services/scrapers/index.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, readStream, serviceDeps, startTestNats, testDir } from './support/infra.ts';
+import { streamNames } from '../streams/index.ts';
+import { readStream, serviceDeps, testDir } from './support/infra.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { publishDailyRuns, useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const STOCKS = CHAOS ? 40 : 10;
@@ -45,56 +44,17 @@ const HOSTILE_DATES = CHAOS
   : ['2026-09-14'];
 const DLQ_CODES = CHAOS ? 5 : 1;
 const ACK_WAIT_MS = 2000;
-const topology = { ...(Value.Default(TopologyConfig, {}) as TopologyConfig), jobsAckWaitMs: ACK_WAIT_MS };
 
-let nats: Awaited<ReturnType<typeof startTestNats>>;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let site: FixtureSite;
-
-beforeAll(async () => {
-  nats = await startTestNats();
-  await ensureTopology(nats.nc, nats.jsm, topology);
-  db = await freshDatabase();
-  await migrateRunHistory(db.pool);
-  site = await startFixtureSite({
-    samplesDir: defaultSamplesDir(),
-    seed: 31,
-    stocks: STOCKS,
-    today: '2026-10-16',
-  });
+const infra = useSuiteInfra({
+  topology: { jobsAckWaitMs: ACK_WAIT_MS },
+  site: { seed: 31, stocks: STOCKS, today: '2026-10-16' },
+  prepare: () => migrateRunHistory(infra.db.pool),
 });
-afterAll(async () => {
-  await site?.close();
-  await db?.drop();
-  await nats?.stop();
-});
-
-async function publishRuns(dates: readonly string[]): Promise<string[]> {
-  const js = jetstream(nats.nc);
-  const runIds: string[] = [];
-  for (const date of dates) {
-    for (const [job, dataset, at] of [
-      ['ccass-daily', 'ccass', `${date}T01:00:00.000Z`],
-      ['quotes-daily', 'quotes', `${date}T10:30:00.000Z`],
-    ] as const) {
-      const tick: Tick = {
-        schema_version: SCHEMA_VERSION,
-        job,
-        scheduled_at: at,
-        date,
-        dataset,
-        catch_up: false,
-      };
-      await js.publish(subjects.tick(job), JSON.stringify(tick), { msgID: `${job}:${at}` });
-      runIds.push(tickRunId(job, at));
-    }
-  }
-  return runIds;
-}
+const publishRuns = (dates: readonly string[]) => publishDailyRuns(infra.nats, dates);
 
 /** RAW holds each page of `dates` once, with exactly the rows the site serves. */
 async function expectRawMatchesSite(dates: readonly string[]): Promise<number> {
-  const raw = (await readStream<Envelope>(nats.jsm, streamNames.raw)).map((m) => m.data);
+  const raw = (await readStream<Envelope>(infra.nats.jsm, streamNames.raw)).map((m) => m.data);
   const mine = raw.filter((e) => dates.includes(e.as_of));
   const perPage = new Map<string, number>();
   for (const e of mine)
@@ -107,14 +67,14 @@ async function expectRawMatchesSite(dates: readonly string[]): Promise<number> {
     'pages in RAW more than once',
   ).toEqual([]);
   for (const date of dates) {
-    for (const { code } of site.universe()) {
+    for (const { code } of infra.site.universe()) {
       const rows = mine
         .filter((e) => e.dataset === 'ccass' && e.as_of === date && e.key.split('#')[0] === code)
         .flatMap((e) => e.rows);
-      expect(rows, `ccass ${code} ${date}`).toEqual(site.model.ccassRows(code, date));
+      expect(rows, `ccass ${code} ${date}`).toEqual(infra.site.model.ccassRows(code, date));
     }
     const quotes = mine.filter((e) => e.dataset === 'quotes' && e.as_of === date).flatMap((e) => e.rows);
-    expect(quotes, `quotes ${date}`).toEqual(site.model.quoteRows(date));
+    expect(quotes, `quotes ${date}`).toEqual(infra.site.model.quoteRows(date));
   }
   return mine.length;
 }
@@ -127,25 +87,19 @@ describe('scraper process killed again and again mid-run', () => {
     timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
     const logPath = join(await testDir('scraper-kill-log'), 'scrapers.log');
-    const env = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
+    const env = infra.env({
       HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(ACK_WAIT_MS),
-      HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
-      HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
-      HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
       HARBOUR_SCRAPERS_HTTP_REQUESTS_PER_SECOND: '100',
       HARBOUR_SCRAPERS_CONCURRENCY: '3',
       HARBOUR_SCRAPERS_RETRY_BASE_DELAY_MS: '500',
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'warn',
-    };
+    });
     child = await startServiceProcess('scrapers', env, logPath);
-    site.faults.set({ slowMs: 300, pathPrefix: '/sdw/search/searchsdw.aspx' });
+    infra.site.faults.set({ slowMs: 300, pathPrefix: '/sdw/search/searchsdw.aspx' });
     const runIds = await publishRuns(KILL_DATES);
     const expected = KILL_DATES.length * (STOCKS + 1);
-    const done = async () => (await runProgress(db.pool, runIds)).byStatus.done ?? 0;
+    const done = async () => (await runProgress(infra.db.pool, runIds)).byStatus.done ?? 0;
     const killedAt: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       // Kill while it works: once this incarnation finished a job, at a random moment after.
@@ -164,19 +118,19 @@ describe('scraper process killed again and again mid-run', () => {
     }
     await until(
       async () => {
-        const p = await runProgress(db.pool, runIds);
+        const p = await runProgress(infra.db.pool, runIds);
         return p.total === expected && p.finished === p.total;
       },
       CHAOS ? 600_000 : 120_000,
       'every job to finish',
     );
-    site.faults.reset();
+    infra.site.faults.reset();
     await child.stop('SIGTERM');
     child = undefined;
-    expect((await runProgress(db.pool, runIds)).byStatus).toEqual({ done: expected });
+    expect((await runProgress(infra.db.pool, runIds)).byStatus).toEqual({ done: expected });
     expect(killedAt.length).toBeGreaterThan(0);
     const envelopes = await expectRawMatchesSite(KILL_DATES);
-    expect((await nats.jsm.streams.info(streamNames.dlq)).state.messages).toBe(0);
+    expect((await infra.nats.jsm.streams.info(streamNames.dlq)).state.messages).toBe(0);
     console.log(
       `scraper kill test: ${expected} jobs, ${killedAt.length} kill -9s (at ${killedAt.join(', ')} jobs done); all done, RAW ${envelopes} envelopes, each page once`,
     );
@@ -191,7 +145,11 @@ describe('hostile answers over whole runs', () => {
     timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
     const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
-    const sources = { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url };
+    const sources = {
+      ccassBaseUrl: infra.site.url,
+      hkexBaseUrl: infra.site.url,
+      quoteBaseUrl: infra.site.url,
+    };
     scrapers = await startScrapers(
       {
         ...defaults,
@@ -208,50 +166,51 @@ describe('hostile answers over whole runs', () => {
         retryBaseDelayMs: 100,
         maxAttempts: 8,
       },
-      await serviceDeps({ nc: nats.nc, pool: db.pool }),
+      await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool }),
     );
     // Faults that fired over the rounds (`reset()` zeroes the site's own counters).
     const firedInRounds: Record<string, number> = {};
     for (const [round, date] of HOSTILE_DATES.entries()) {
       // Transient faults sprinkled over the run: each absorbed by HTTP retries or job retries.
-      site.faults.reset();
-      site.faults.set({ status5xx: { count: 2 + (round % 3), status: round % 2 ? 502 : 503 } });
-      site.faults.set({ reset: 1 + (round % 2) });
-      site.faults.set({ slowMs: 2000, count: 1 });
-      site.faults.set({ maintenance: 2 + round, truncate: 2 + round });
+      infra.site.faults.reset();
+      infra.site.faults.set({ status5xx: { count: 2 + (round % 3), status: round % 2 ? 502 : 503 } });
+      infra.site.faults.set({ reset: 1 + (round % 2) });
+      infra.site.faults.set({ slowMs: 2000, count: 1 });
+      infra.site.faults.set({ maintenance: 2 + round, truncate: 2 + round });
       const runIds = await publishRuns([date]);
       await until(
         async () => {
-          const p = await runProgress(db.pool, runIds);
+          const p = await runProgress(infra.db.pool, runIds);
           return p.total === STOCKS + 1 && p.finished === p.total;
         },
         CHAOS ? 300_000 : 120_000,
         `round ${round + 1} to finish`,
       );
-      expect((await runProgress(db.pool, runIds)).byStatus, `round ${round + 1}`).toEqual({
+      expect((await runProgress(infra.db.pool, runIds)).byStatus, `round ${round + 1}`).toEqual({
         done: STOCKS + 1,
       });
-      for (const [k, n] of Object.entries(site.faults.fired)) firedInRounds[k] = (firedInRounds[k] ?? 0) + n;
+      for (const [k, n] of Object.entries(infra.site.faults.fired))
+        firedInRounds[k] = (firedInRounds[k] ?? 0) + n;
     }
-    site.faults.reset();
+    infra.site.faults.reset();
     await expectRawMatchesSite(HOSTILE_DATES);
     expect(firedInRounds.maintenance).toBeGreaterThan(0);
     expect(firedInRounds.truncate).toBeGreaterThan(0);
     expect(firedInRounds.status5xx).toBeGreaterThan(0);
 
     // A page that stays in maintenance: dead-lettered with the reason after maxAttempts, never published.
-    site.faults.set({ maintenance: true });
+    infra.site.faults.set({ maintenance: true });
     const http = createHttpClient({});
     const date = '2026-09-21';
-    const codes = site
+    const codes = infra.site
       .universe()
       .slice(0, DLQ_CODES)
       .map((s) => s.code);
     const runId = `hostile:maintenance:${date}`;
     await planRun(
       {
-        js: jetstream(nats.nc),
-        pool: db.pool,
+        js: jetstream(infra.nats.nc),
+        pool: infra.db.pool,
         http,
         sources,
         calendar: createCalendar(),
@@ -263,22 +222,22 @@ describe('hostile answers over whole runs', () => {
     await http.close();
     await until(
       async () => {
-        const p = await runProgress(db.pool, [runId]);
+        const p = await runProgress(infra.db.pool, [runId]);
         return p.total === codes.length && p.finished === p.total;
       },
       CHAOS ? 300_000 : 120_000,
       'the maintenance jobs to be dead-lettered',
     );
-    site.faults.reset();
-    expect((await runProgress(db.pool, [runId])).byStatus).toEqual({ dlq: codes.length });
-    const { rows } = await db.pool.query<{ outcome_code: string }>(
+    infra.site.faults.reset();
+    expect((await runProgress(infra.db.pool, [runId])).byStatus).toEqual({ dlq: codes.length });
+    const { rows } = await infra.db.pool.query<{ outcome_code: string }>(
       'select outcome_code from scrape_jobs where run_id = $1',
       [runId],
     );
     expect(rows.map((r) => r.outcome_code)).toEqual(codes.map(() => 'HARBOUR_ERR_PARSE_MAINTENANCE'));
-    const raw = (await readStream<Envelope>(nats.jsm, streamNames.raw)).map((m) => m.data);
+    const raw = (await readStream<Envelope>(infra.nats.jsm, streamNames.raw)).map((m) => m.data);
     expect(raw.filter((e) => e.as_of === date)).toEqual([]);
-    const dlq = (await readStream<{ code: string }>(nats.jsm, streamNames.dlq)).map((m) => m.data);
+    const dlq = (await readStream<{ code: string }>(infra.nats.jsm, streamNames.dlq)).map((m) => m.data);
     expect(dlq.filter((d) => d.code === 'HARBOUR_ERR_PARSE_MAINTENANCE')).toHaveLength(codes.length);
     console.log(
       `hostile pages: ${HOSTILE_DATES.length} run(s) of ${STOCKS + 1} jobs each completed through faults ${JSON.stringify(firedInRounds)}; ` +

@@ -6,19 +6,16 @@
  * monitor's work-queue depth is 0 and the scrapers have removed the finished leftovers, so no false
  * backlog stays.
  */
-import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
-import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
+import { describe, expect, it } from 'vitest';
 import { MonitorConfig, startMonitor } from '../services/monitor/index.ts';
 import type { Service, ServiceDeps } from '../services/runtime/index.ts';
-import { runProgress, ScrapersConfig, startScrapers, tickRunId } from '../services/scrapers/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, serviceDeps, startTestNats, until } from './support/infra.ts';
+import { runProgress, ScrapersConfig, startScrapers } from '../services/scrapers/index.ts';
+import { consumerNames, streamNames } from '../streams/index.ts';
+import { serviceDeps, until } from './support/infra.ts';
+import { publishTick, useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
-const topology = { ...(Value.Default(TopologyConfig, {}) as TopologyConfig), jobsAckWaitMs: 2000 };
 
 /** One sample of a metric (no labels or the given label set) from the registry's exposition. */
 async function sample(deps: ServiceDeps, name: string, labels = ''): Promise<number | undefined> {
@@ -33,34 +30,27 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
   const stocks = CHAOS ? 120 : 40;
   const kills = CHAOS ? 3 : 1;
   const dates = ['2026-10-05', '2026-10-06', '2026-10-07', '2026-10-08', '2026-10-09'];
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let site: FixtureSite;
   const running: Service[] = [];
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, topology);
-    db = await freshDatabase();
-    site = await startFixtureSite({ samplesDir: defaultSamplesDir(), seed: 11, stocks, today: '2026-10-16' });
-  });
-  afterAll(async () => {
-    await Promise.allSettled(running.map((s) => s.close()));
-    await site?.close();
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    topology: { jobsAckWaitMs: 2000 },
+    site: { seed: 11, stocks, today: '2026-10-16' },
+    beforeStop: () => Promise.allSettled(running.map((s) => s.close())),
   });
 
   it(`jobs waiting returns to 0 and the queue holds nothing once ${stocks * dates.length} jobs are done`, {
     timeout: CHAOS ? 600_000 : 180_000,
   }, async () => {
     const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
-    const scraperDeps = await serviceDeps({ nc: nats.nc, pool: db.pool });
+    const scraperDeps = await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool });
     running.push(
       await startScrapers(
         {
           ...defaults,
-          sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
+          sources: {
+            ccassBaseUrl: infra.site.url,
+            hkexBaseUrl: infra.site.url,
+            quoteBaseUrl: infra.site.url,
+          },
           http: {
             ...defaults.http,
             requestsPerSecond: 200,
@@ -75,7 +65,7 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
         scraperDeps,
       ),
     );
-    const monitorDeps = await serviceDeps({ nc: nats.nc, pool: db.pool });
+    const monitorDeps = await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool });
     running.push(
       await startMonitor(
         { ...(Value.Default(MonitorConfig, {}) as MonitorConfig), refreshEveryMs: 200 },
@@ -83,31 +73,27 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
       ),
     );
 
-    const js = jetstream(nats.nc);
     const runIds: string[] = [];
-    for (const date of dates) {
-      const t: Tick = {
-        schema_version: SCHEMA_VERSION,
-        job: 'ccass-daily',
-        scheduled_at: `${date}T01:00:00.000Z`,
-        date,
-        dataset: 'ccass',
-        catch_up: false,
-      };
-      await js.publish(subjects.tick(t.job), JSON.stringify(t), { msgID: `${t.job}:${t.scheduled_at}` });
-      runIds.push(tickRunId(t.job, t.scheduled_at));
-    }
+    for (const date of dates)
+      runIds.push(
+        await publishTick(infra.nats, {
+          job: 'ccass-daily',
+          date,
+          scheduledAt: `${date}T01:00:00.000Z`,
+          dataset: 'ccass',
+        }),
+      );
     const total = stocks * dates.length;
-    const progress = () => runProgress(db.pool, runIds);
+    const progress = () => runProgress(infra.db.pool, runIds);
     // Kill -9 nats-server while the scrapers are in the middle of the work (at 1/4, 2/4, 3/4 of it).
     const killedAt: number[] = [];
     for (let k = 1; k <= kills; k++) {
       const at = Math.floor((total * k) / (kills + 1));
       await until(async () => (await progress()).finished >= at, 120_000, `${at} jobs done`);
       killedAt.push((await progress()).finished);
-      await nats.server.kill();
+      await infra.nats.server.kill();
       await new Promise((r) => setTimeout(r, 1000));
-      await nats.server.start();
+      await infra.nats.server.start();
     }
 
     await until(
@@ -120,7 +106,7 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
     ).catch(async (err: Error) => {
       // What a stall looks like: job outcomes so far and the JOBS consumer's view.
       const p = await progress();
-      const consumer = await nats.jsm.consumers
+      const consumer = await infra.nats.jsm.consumers
         .info(streamNames.jobs, consumerNames.scrapers)
         .catch((e) => String(e));
       throw new Error(
@@ -141,6 +127,6 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
     console.log(
       `JOBS after nats-server kill -9s at ${killedAt.join(', ')}/${total} jobs done: depth 0, stream empty; ${removed} acked jobs removed from behind the ack floor`,
     );
-    expect((await nats.jsm.streams.info(streamNames.jobs)).state.messages).toBe(0);
+    expect((await infra.nats.jsm.streams.info(streamNames.jobs)).state.messages).toBe(0);
   });
 });

@@ -17,10 +17,12 @@ import { CompactorConfig, startCompactor } from '../services/compactor/index.ts'
 import { ExporterConfig, startExporter } from '../services/exporter/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../services/runtime/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { consumerNames, streamNames, subjects } from '../streams/index.ts';
 import { createGoldTables, seedGold } from './support/gold.ts';
-import { freshDatabase, readStream, serviceDeps, startTestNats, testDir, until } from './support/infra.ts';
+import { freshDatabase, readStream, serviceDeps, testDir, until } from './support/infra.ts';
 import { ccassEnvelope, queryLake } from './support/lake.ts';
+import { mulberry32 } from './support/market.ts';
+import { useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const GOOD = CHAOS ? 5_000 : 200;
@@ -28,37 +30,14 @@ const POISON = CHAOS ? 500 : 20;
 const ROWS = 20;
 const BAD_REQUESTS = CHAOS ? 5_000 : 300;
 
-/** Deterministic pseudo-random numbers, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('poison records among good ones', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-    db = await freshDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-    await nats?.stop();
-  });
+  const infra = useSuiteInfra();
 
   it(`dead-letters ${POISON} poison records with code and sequence, and the lake holds ${GOOD} good envelopes once`, {
     timeout: CHAOS ? 900_000 : 120_000,
   }, async () => {
     const store = createObjectStore({ backend: 'fs', root: await testDir('poison-lake') });
-    const deps = await serviceDeps({ nc: nats.nc, pool: db.pool, store });
+    const deps = await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool, store });
     const svc = await startCompactor(
       {
         ...(Value.Default(CompactorConfig, {}) as CompactorConfig),
@@ -70,7 +49,7 @@ describe('poison records among good ones', () => {
       deps,
     );
     try {
-      const rnd = prng(18);
+      const rnd = mulberry32(18); // seeded: a failing case can be replayed
       const poisonSeqs = new Map<number, string>();
       let good = 0;
       let poison = 0;
@@ -102,14 +81,14 @@ describe('poison records among good ones', () => {
       const committed = async () =>
         Number(
           (
-            await db.pool.query(
+            await infra.db.pool.query(
               "select coalesce(sum(rows), 0) as n from lake_files where dataset = 'ccass' and status = 'active'",
             )
           ).rows[0].n,
         );
       await until(
         async () => {
-          const c = await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
+          const c = await infra.nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
           return c.ack_floor.stream_seq === lastSeq && (await committed()) === GOOD * ROWS;
         },
         CHAOS ? 600_000 : 60_000,
@@ -117,7 +96,7 @@ describe('poison records among good ones', () => {
       );
       const dlq = (
         await readStream<{ code: string; original_seq: number; stage: string; reason: string }>(
-          nats.jsm,
+          infra.nats.jsm,
           streamNames.dlq,
         )
       ).map((m) => m.data);
@@ -130,7 +109,7 @@ describe('poison records among good ones', () => {
         expect(d.reason.length).toBeGreaterThan(0);
       }
       const [lake] = await queryLake<{ n: number; ids: number; seqs: number }>(
-        db.pool,
+        infra.db.pool,
         store,
         'ccass',
         'select count(*) as n, count(distinct participant_id) as ids, count(distinct _seq) as seqs from lake',
@@ -170,7 +149,7 @@ describe('malformed requests to the exporter', () => {
       },
     );
     try {
-      const rnd = prng(19);
+      const rnd = mulberry32(19);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
       const junk = () =>
         pick([

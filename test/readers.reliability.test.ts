@@ -9,13 +9,12 @@
  */
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopology, TopologyConfig } from '../streams/index.ts';
+import { describe, expect, it } from 'vitest';
 import { readWorkbook } from './support/exporter.ts';
 import { createGoldTables, generatedStocks, seedGold } from './support/gold.ts';
-import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
+import { testDir } from './support/infra.ts';
 import { freePort, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const KILLS = CHAOS ? 10 : 1;
@@ -57,30 +56,17 @@ function download(
 }
 
 describe('read-only services under kill -9', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   let child: ServiceProcess | undefined;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-    db = await freshDatabase();
-    await createGoldTables(db.pool);
-    await seedGold(db.pool, { stocks: STOCKS, from: FROM, to: TO });
-  });
-  afterAll(async () => {
-    await child?.stop('SIGKILL');
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    prepare: async () => {
+      await createGoldTables(infra.db.pool);
+      await seedGold(infra.db.pool, { stocks: STOCKS, from: FROM, to: TO });
+    },
+    beforeStop: async () => child?.stop('SIGKILL'),
   });
 
-  const baseEnv = async () => ({
-    ...process.env,
-    HARBOUR_NATS_URL: nats.server.url,
-    HARBOUR_POSTGRES_URL: db.url,
-    HARBOUR_OPS_PORT: String(await freePort()),
-    HARBOUR_LOG_LEVEL: 'warn',
-  });
+  const baseEnv = async () =>
+    infra.env({ HARBOUR_OPS_PORT: String(await freePort()), HARBOUR_LOG_LEVEL: 'warn' });
 
   it(`exporter: a download cut by kill -9 is seen as cut (${KILLS}×); after a restart the whole workbook comes`, {
     timeout: CHAOS ? 900_000 : 180_000,
@@ -124,7 +110,7 @@ describe('read-only services under kill -9', () => {
     const restartMs = Date.now() - t0;
     expect(whole).toMatchObject({ status: 200, complete: true });
     const wb = await readWorkbook(whole.body);
-    const { rows } = await db.pool.query<{ code: string; n: string }>(
+    const { rows } = await infra.db.pool.query<{ code: string; n: string }>(
       `select code, count(*) as n from gold.daily_prices where trade_date between $1 and $2 group by code`,
       [FROM, TO],
     );

@@ -6,19 +6,15 @@
  * kill fell between the SMTP server's acceptance and the ledger commit (at most once per kill).
  * Default (CI) size is small; `npm run test:chaos` (HARBOUR_CHAOS=1) runs more dates and kills.
  */
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { Value } from '@sinclair/typebox/value';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
 import { createCalendar } from '../services/scheduler/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { consumerNames, streamNames } from '../streams/index.ts';
 import { createGoldTables, seedGold } from './support/gold.ts';
-import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
+import { consumerExists, testDir } from './support/infra.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { type SmtpSink, startSmtpSink } from './support/smtp.ts';
+import { publishTick, useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const DATES = CHAOS ? 20 : 8;
@@ -28,92 +24,63 @@ const LAST = '2026-10-30';
 const SMTP_DELAY_MS = 150;
 
 describe('reporter crash test: kill -9 at random moments', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let smtp: SMTPServer;
-  let smtpPort: number;
+  let smtp: SmtpSink | undefined;
   const inbox: { messageId: string; subject: string }[] = [];
   let child: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    smtp = new SMTPServer({
-      logger: false,
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      onData(stream, _session, cb) {
-        simpleParser(stream).then(
-          (mail) => {
-            inbox.push({ messageId: mail.messageId ?? '', subject: mail.subject ?? '' });
-            setTimeout(() => cb(), SMTP_DELAY_MS);
-          },
-          (err: Error) => cb(err),
-        );
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-    smtpPort = (smtp.server.address() as AddressInfo).port;
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-    db = await freshDatabase();
-    await createGoldTables(db.pool);
-    await seedGold(db.pool, { from: '2026-05-01', to: LAST });
+    smtp = await startSmtpSink(
+      { authOptional: true, disabledCommands: ['STARTTLS'] },
+      (mail) => inbox.push({ messageId: mail.messageId ?? '', subject: mail.subject ?? '' }),
+      SMTP_DELAY_MS,
+    );
   });
-  afterAll(async () => {
-    await child?.stop('SIGKILL');
-    await db?.drop();
-    await nats?.stop();
-    await new Promise<void>((resolve) => smtp?.close(() => resolve()));
+  afterAll(async () => smtp?.close());
+  const infra = useSuiteInfra({
+    prepare: async () => {
+      await createGoldTables(infra.db.pool);
+      await seedGold(infra.db.pool, { from: '2026-05-01', to: LAST });
+    },
+    beforeStop: async () => child?.stop('SIGKILL'),
   });
 
   it(`every report and alert is delivered after ${KILLS} kill -9s of the reporter`, {
     timeout: CHAOS ? 900_000 : 240_000,
   }, async () => {
     const logPath = join(await testDir('reporter-log'), 'reporter.log');
-    const env = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
+    const env = infra.env({
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'warn',
       HARBOUR_REPORTER_WATCH_LIST: '00700,00005,02319,00001,00388',
       HARBOUR_REPORTER_SMTP_HOST: '127.0.0.1',
-      HARBOUR_REPORTER_SMTP_PORT: String(smtpPort),
+      HARBOUR_REPORTER_SMTP_PORT: String(smtp!.port),
       HARBOUR_REPORTER_SMTP_TO: 'father@example.test',
       HARBOUR_REPORTER_ALERTS_CCASS_MOVE_PCT_ISSUED: '0.05',
       HARBOUR_REPORTER_ALERTS_MAX_PER_TICK: '6',
       HARBOUR_REPORTER_ACK_WAIT_MS: '3000',
       HARBOUR_REPORTER_RETRY_BASE_DELAY_MS: '200',
-    };
+    });
     const start = async () => {
       child = await startServiceProcess('reporter', env, logPath);
     };
     await start();
     // The reporter creates its consumer (deliver policy `new`): ticks published before it would be skipped.
     await until(
-      () =>
-        nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter).then(
-          () => true,
-          () => false,
-        ),
+      () => consumerExists(infra.nats.jsm, streamNames.ticks, consumerNames.reporter),
       30_000,
       'the reporter consumer',
     );
     const dates = createCalendar().tradingDays('2026-09-01', LAST).slice(-DATES);
-    const js = jetstream(nats.nc);
     for (const date of dates) {
-      const tick: Tick = {
-        schema_version: SCHEMA_VERSION,
+      await publishTick(infra.nats, {
         job: 'report-daily',
-        scheduled_at: `${date}T12:00:00.000Z`,
         date,
-        catch_up: false,
-      };
-      await js.publish(subjects.tick('report-daily'), JSON.stringify(tick), {
-        msgID: `report-daily:${date}`,
+        scheduledAt: `${date}T12:00:00.000Z`,
+        msgId: `report-daily:${date}`,
       });
     }
     const drained = async () => {
-      const info = await nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
+      const info = await infra.nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
       return info.num_pending === 0 && info.num_ack_pending === 0;
     };
 
@@ -139,7 +106,7 @@ describe('reporter crash test: kill -9 at random moments', () => {
     await child!.stop('SIGTERM');
     child = undefined;
 
-    const { rows: ledger } = await db.pool.query<{
+    const { rows: ledger } = await infra.db.pool.query<{
       event_key: string;
       message_id: string | null;
       sent: boolean;

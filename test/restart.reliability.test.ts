@@ -16,27 +16,24 @@
  * Default (CI) size is small; `npm run test:chaos` (HARBOUR_CHAOS=1) runs more stocks and days with
  * 20 s outages.
  */
-import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATASETS, type Dataset, type Envelope, SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
+import { DATASETS, type Dataset, type Envelope } from '../contracts/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
 import { startPostgres } from '../ops/launcher/postgres.ts';
 import { createObjectStore, type ObjectStore } from '../services/object-store/index.ts';
-import { runProgress, tickRunId } from '../services/scrapers/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { readStream, startTestNats, testDir } from './support/infra.ts';
-import { queryLake } from './support/lake.ts';
-import { referenceGold } from './support/reference-transform.ts';
+import { runProgress } from '../services/scrapers/index.ts';
+import { consumerNames, ensureTopology, streamNames, TopologyConfig } from '../streams/index.ts';
+import { spawnBackfill } from './support/cli.ts';
+import { consumerExists, readStream, startTestNats, testDir } from './support/infra.ts';
+import { envelopesIn, lakeEnvelopes } from './support/lake.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
-import { diffGold, readAllGold } from './support/transformer.ts';
+import { type SmtpSink, startSmtpSink } from './support/smtp.ts';
+import { fsLakeEnv, publishDailyRuns, publishTick, serviceEnv, type TestNats } from './support/suite.ts';
+import { diffGold, readAllGold, referenceGoldOfLake } from './support/transformer.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const STOCKS = CHAOS ? 30 : 10;
@@ -60,9 +57,21 @@ const topology: TopologyConfig = {
 };
 
 let pgServer: Awaited<ReturnType<typeof startPostgres>>;
-let nats: Awaited<ReturnType<typeof startTestNats>>;
+let nats: TestNats;
 let site: FixtureSite;
 let pool: pg.Pool;
+
+/** A service process's environment here: our own Postgres, the fixture site, the short ack waits of `topology`, then `extra`. */
+const childEnv = <E extends Record<string, string>>(extra: E) =>
+  serviceEnv(
+    { natsUrl: nats.server.url, postgresUrl: pgServer.url, siteUrl: site.url },
+    {
+      HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(topology.jobsAckWaitMs),
+      HARBOUR_TOPOLOGY_COMPACTOR_ACK_WAIT_MS: String(topology.compactorAckWaitMs),
+      HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(topology.eventsAckWaitMs),
+      ...extra,
+    },
+  );
 
 /** A query on a fresh connection that yields undefined while Postgres is down. */
 async function probe<T>(fn: (c: pg.Client) => Promise<T>): Promise<T | undefined> {
@@ -109,29 +118,19 @@ afterAll(async () => {
 
 describe('services through three Postgres restarts and a nats-server kill', () => {
   let child: ServiceProcess | undefined;
-  let smtp: SMTPServer;
+  let smtp: SmtpSink | undefined;
   let store: ObjectStore;
   const inbox: string[] = [];
 
   beforeAll(async () => {
-    smtp = new SMTPServer({
-      logger: false,
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      onData(stream, _session, cb) {
-        stream.on('data', () => {});
-        stream.on('end', () => {
-          inbox.push('mail');
-          cb();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    smtp = await startSmtpSink({ authOptional: true, disabledCommands: ['STARTTLS'] }, () =>
+      inbox.push('mail'),
+    );
   });
   afterAll(async () => {
     await child?.stop('SIGKILL');
     await store?.close();
-    await new Promise<void>((resolve) => smtp?.close(() => resolve()));
+    await smtp?.close();
   });
 
   it('the service process never exits, and lake, silver and gold hold every record once', {
@@ -141,20 +140,10 @@ describe('services through three Postgres restarts and a nats-server kill', () =
     store = createObjectStore({ backend: 'fs', root });
     const logPath = join(await testDir('restart-log'), 'services.log');
     const codes = site.universe().map((s) => s.code);
-    const env = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: pgServer.url,
-      HARBOUR_OBJECT_STORE_BACKEND: 'fs',
-      HARBOUR_OBJECT_STORE_ROOT: root,
+    const env = childEnv({
+      ...fsLakeEnv(root),
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'info',
-      HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(topology.jobsAckWaitMs),
-      HARBOUR_TOPOLOGY_COMPACTOR_ACK_WAIT_MS: String(topology.compactorAckWaitMs),
-      HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(topology.eventsAckWaitMs),
-      HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
-      HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
-      HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
       HARBOUR_SCRAPERS_HTTP_REQUESTS_PER_SECOND: '100',
       HARBOUR_SCRAPERS_HTTP_BURST: '20',
       HARBOUR_SCRAPERS_CONCURRENCY: '4',
@@ -168,10 +157,10 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       HARBOUR_COMPACTOR_LEASE_TTL_MS: '5000',
       HARBOUR_REPORTER_WATCH_LIST: codes.slice(0, 3).join(','),
       HARBOUR_REPORTER_SMTP_HOST: '127.0.0.1',
-      HARBOUR_REPORTER_SMTP_PORT: String((smtp.server.address() as AddressInfo).port),
+      HARBOUR_REPORTER_SMTP_PORT: String(smtp!.port),
       HARBOUR_REPORTER_SMTP_TO: 'father@example.test',
       HARBOUR_REPORTER_RETRY_BASE_DELAY_MS: '1000',
-    };
+    });
     child = await startServiceProcess(['scrapers', 'compactor', 'transformer', 'reporter'], env, logPath);
     const alive = () => child!.child.exitCode === null && child!.child.signalCode === null;
     const expectAlive = async (when: string) => {
@@ -205,39 +194,14 @@ describe('services through three Postgres restarts and a nats-server kill', () =
     };
     // The reporter's consumer delivers new ticks only: wait until it exists.
     await until(
-      () =>
-        nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter).then(
-          () => true,
-          () => false,
-        ),
+      () => consumerExists(nats.jsm, streamNames.ticks, consumerNames.reporter),
       60_000,
       'the reporter consumer',
     ).catch(fail);
 
     // The CCASS site answers slowly enough that scraping goes on through every restart.
     site.faults.set({ slowMs: CHAOS ? 150 : 250, pathPrefix: '/sdw/search/searchsdw.aspx' });
-    const js = jetstream(nats.nc);
-    const publishTick = async (job: string, date: string, at: string, dataset?: Dataset) => {
-      const tick: Tick = {
-        schema_version: SCHEMA_VERSION,
-        job,
-        scheduled_at: at,
-        date,
-        ...(dataset ? { dataset } : {}),
-        catch_up: false,
-      };
-      await js.publish(subjects.tick(job), JSON.stringify(tick), { msgID: `${job}:${at}` });
-    };
-    const runIds: string[] = [];
-    for (const date of DATES) {
-      for (const [job, dataset, at] of [
-        ['ccass-daily', 'ccass', `${date}T01:00:00.000Z`],
-        ['quotes-daily', 'quotes', `${date}T10:30:00.000Z`],
-      ] as const) {
-        await publishTick(job, date, at, dataset);
-        runIds.push(tickRunId(job, at));
-      }
-    }
+    const runIds = await publishDailyRuns(nats, DATES);
     const expectedJobs = DATES.length * (STOCKS + 1);
     const done = async () =>
       (await probe((c) => c.query("select count(*)::int as n from scrape_jobs where status = 'done'")))
@@ -251,7 +215,7 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       const mark = Math.floor((expectedJobs * (k + 1)) / 5);
       await until(async () => (await done()) >= mark, 120_000, `${mark} jobs done`).catch(fail);
       const date = DATES[k % DATES.length]!;
-      await publishTick('report-daily', date, `${date}T12:00:00.000Z`);
+      await publishTick(nats, { job: 'report-daily', date, scheduledAt: `${date}T12:00:00.000Z` });
       await sleep(200);
       const atStop = await done();
       const downMs = await restartPostgres(PG_OUTAGE_MS);
@@ -351,16 +315,10 @@ describe('services through three Postgres restarts and a nats-server kill', () =
 
     // The lake (DuckDB over the files the catalog lists): every RAW record once, under its sequence.
     for (const d of ['ccass', 'quotes'] as const) {
-      const lake = await queryLake<{ seq: number; key: string; n: number }>(
-        pool,
-        store,
-        d,
-        'select _seq as seq, _key as key, count(*) as n from lake group by _seq, _key order by _seq',
-      );
-      const want = raw
-        .filter((r) => r.env.dataset === d)
-        .map((r) => ({ seq: r.seq, key: r.env.key, n: r.env.rows.length }));
-      expect(lake, `lake ${d}: one group per RAW envelope, its rows once`).toEqual(want);
+      expect(
+        await lakeEnvelopes(pool, store, d),
+        `lake ${d}: one group per RAW envelope, its rows once`,
+      ).toEqual(envelopesIn(raw, d));
     }
 
     // Silver: every record once; gold: equal to DuckDB's computation over the lake.
@@ -371,16 +329,10 @@ describe('services through three Postgres restarts and a nats-server kill', () =
     expect(await count('silver.ccass')).toBe(rowsOf('ccass'));
     expect(await count('silver.quotes')).toBe(rowsOf('quotes'));
     const gold = await readAllGold(pool);
-    const duck = await DuckDBInstance.create(':memory:');
-    const conn = await duck.connect();
-    const { rows: files } = await pool.query<{ dataset: Dataset; file_key: string }>(
-      `select dataset, file_key from lake_files where status = 'active'`,
-    );
-    const paths: Record<Dataset, string[]> = { securities: [], quotes: [], fundamentals: [], ccass: [] };
-    for (const f of files) paths[f.dataset].push(join(root, ...f.file_key.split('/')));
-    const reference = await referenceGold(conn, paths);
-    conn.closeSync();
-    duck.closeSync();
+    const reference = await referenceGoldOfLake(pool, root);
+    const activeFiles = (
+      await pool.query<{ n: number }>("select count(*)::int as n from lake_files where status = 'active'")
+    ).rows[0]!.n;
     const goldCounts = Object.fromEntries(Object.entries(gold).map(([t, rows]) => [t, rows.length]));
     expect(goldCounts['daily_prices']).toBeGreaterThan(0);
     expect(diffGold(gold, reference, { relTol: 1e-9 })).toEqual([]);
@@ -412,7 +364,7 @@ describe('services through three Postgres restarts and a nats-server kill', () =
     }
     console.log(
       `restart test: ${events.join('; ')}; ${expectedJobs} jobs done, RAW ${raw.length} envelopes / ${rawRows} records, ` +
-        `lake ${files.length} files, each record once, silver ccass ${await count('silver.ccass')} quotes ${await count('silver.quotes')}, ` +
+        `lake ${activeFiles} files, each record once, silver ccass ${await count('silver.ccass')} quotes ${await count('silver.quotes')}, ` +
         `gold ${JSON.stringify(goldCounts)} equal to DuckDB, ${reports.length} reports + ${inbox.length - reports.length} alerts mailed; ` +
         `log: ${lines('Postgres connection lost')} "Postgres connection lost", ${lines('NATS disconnected, reconnecting')} "NATS disconnected", ` +
         `${lines('NATS reconnected')} "NATS reconnected", longest line ${longest} chars; warnings/errors ${JSON.stringify(Object.fromEntries(warnings))}; all done ${elapsed} ms after the first restart`,
@@ -435,47 +387,24 @@ describe('harbour backfill through a Postgres restart', () => {
     const dates = ['2026-09-28', '2026-09-29', '2026-09-30'];
     site.faults.reset();
     site.faults.set({ slowMs: 600, pathPrefix: '/sdw/search/searchsdw.aspx' });
-    const cli = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'services/cli.ts',
-        'backfill',
-        '--dataset',
-        'ccass',
-        '--from',
-        dates[0]!,
-        '--to',
-        dates.at(-1)!,
-        '--codes',
-        codes.join(','),
-      ],
+    const cli = spawnBackfill(
+      { dataset: 'ccass', from: dates[0]!, to: dates.at(-1)! },
+      ['--codes', codes.join(',')],
       {
-        cwd: join(import.meta.dirname, '..'),
-        env: {
-          ...process.env,
-          HARBOUR_NATS_URL: nats.server.url,
-          HARBOUR_POSTGRES_URL: pgServer.url,
-          HARBOUR_TOPOLOGY_JOBS_ACK_WAIT_MS: String(topology.jobsAckWaitMs),
-          HARBOUR_TOPOLOGY_COMPACTOR_ACK_WAIT_MS: String(topology.compactorAckWaitMs),
-          HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(topology.eventsAckWaitMs),
-          HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
-          HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
-          HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
+        env: childEnv({
           HARBOUR_SCRAPERS_HTTP_REQUESTS_PER_SECOND: '100',
           HARBOUR_SCRAPERS_CONCURRENCY: '2',
           HARBOUR_SCRAPERS_RETRY_BASE_DELAY_MS: '1000',
-        },
+        }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
     let stdout = '';
     let stderr = '';
-    cli.stdout.on('data', (b) => {
+    cli.stdout!.on('data', (b) => {
       stdout += String(b);
     });
-    cli.stderr.on('data', (b) => {
+    cli.stderr!.on('data', (b) => {
       stderr += String(b);
     });
     const exited = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));

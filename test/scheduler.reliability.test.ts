@@ -7,11 +7,10 @@
  * Default (CI) size is small; `npm run test:chaos` (HARBOUR_CHAOS=1) kills more often.
  */
 import { join } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Tick } from '../contracts/index.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
+import { streamNames, subjects } from '../streams/index.ts';
+import { testDir } from './support/infra.ts';
 import {
   freePort,
   logTail,
@@ -19,6 +18,7 @@ import {
   startServiceProcess,
   until,
 } from './support/service-process.ts';
+import { useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const KILLS = CHAOS ? 10 : 3;
@@ -26,38 +26,28 @@ const EVERY_S = 2;
 const LEASE_TTL_MS = 2000;
 
 describe('scheduler crash test: kill -9 of the leader', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   const procs: { port: number; log: string; proc?: ServiceProcess }[] = [];
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-    db = await freshDatabase();
-  });
-  afterAll(async () => {
-    for (const p of procs) await p.proc?.stop('SIGKILL');
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    beforeStop: async () => {
+      for (const p of procs) await p.proc?.stop('SIGKILL');
+    },
   });
 
   it(`publishes every slot once across ${KILLS} kill -9s of the leader`, {
     timeout: CHAOS ? 600_000 : 180_000,
   }, async () => {
     const dir = await testDir('scheduler-log');
-    const env = (port: number) => ({
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
-      HARBOUR_OPS_PORT: String(port),
-      HARBOUR_LOG_LEVEL: 'warn',
-      HARBOUR_SCHEDULER_JOBS: JSON.stringify([
-        { name: 'pulse', cron: `*/${EVERY_S} * * * * *`, dateRule: 'same_day' },
-      ]),
-      HARBOUR_SCHEDULER_EVALUATE_EVERY_MS: '200',
-      HARBOUR_SCHEDULER_LEASE_TTL_MS: String(LEASE_TTL_MS),
-      HARBOUR_SCHEDULER_CATCH_UP_MAX_TICKS: '10',
-    });
+    const env = (port: number) =>
+      infra.env({
+        HARBOUR_OPS_PORT: String(port),
+        HARBOUR_LOG_LEVEL: 'warn',
+        HARBOUR_SCHEDULER_JOBS: JSON.stringify([
+          { name: 'pulse', cron: `*/${EVERY_S} * * * * *`, dateRule: 'same_day' },
+        ]),
+        HARBOUR_SCHEDULER_EVALUATE_EVERY_MS: '200',
+        HARBOUR_SCHEDULER_LEASE_TTL_MS: String(LEASE_TTL_MS),
+        HARBOUR_SCHEDULER_CATCH_UP_MAX_TICKS: '10',
+      });
     for (const name of ['a', 'b'])
       procs.push({ port: await freePort(), log: join(dir, `scheduler-${name}.log`) });
     const start = async (p: (typeof procs)[number]) => {
@@ -71,10 +61,10 @@ describe('scheduler crash test: kill -9 of the leader', () => {
       return /^harbour_scheduler_leader 1$/m.test(text);
     };
     const ticks = async (): Promise<{ tick: Tick; at: number }[]> => {
-      const info = await nats.jsm.streams.info(streamNames.ticks);
+      const info = await infra.nats.jsm.streams.info(streamNames.ticks);
       const out: { tick: Tick; at: number }[] = [];
       for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-        const m = await nats.jsm.streams.getMessage(streamNames.ticks, { seq });
+        const m = await infra.nats.jsm.streams.getMessage(streamNames.ticks, { seq });
         if (m?.subject === subjects.tick('pulse')) out.push({ tick: m.json<Tick>(), at: m.time.getTime() });
       }
       return out;

@@ -11,13 +11,13 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../contracts/index.ts';
-import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, readStream, startTestNats, testDir } from './support/infra.ts';
+import { consumerNames, streamNames, subjects } from '../streams/index.ts';
+import { spawnBackfill } from './support/cli.ts';
+import { readStream, testDir } from './support/infra.ts';
 import { freePort, logTail, until } from './support/service-process.ts';
+import { fsLakeEnv, serviceEnv, useSuiteInfra } from './support/suite.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
@@ -59,33 +59,18 @@ const alive = (pid: number) => {
 };
 
 describe('SIGTERM to `npm start` during a backfill', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let site: FixtureSite;
   const started: ChildProcess[] = [];
   /** npm's process tree as it ran (a node orphaned by npm's exit is no longer its descendant). */
   let tree: number[] = [];
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-    db = await freshDatabase();
-    site = await startFixtureSite({
-      samplesDir: defaultSamplesDir(),
-      seed: 5,
-      stocks: CHAOS ? 120 : 40,
-      today: '2026-10-16',
-    });
-  });
-  afterAll(async () => {
-    // On a failure: the whole tree (killing npm alone would orphan node).
-    for (const c of started)
-      if (c.exitCode === null && c.signalCode === null)
-        for (const pid of [...descendants(c.pid!), c.pid!]) process.kill(pid, 'SIGKILL');
-    for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
-    await site?.close();
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    site: { seed: 5, stocks: CHAOS ? 120 : 40, today: '2026-10-16' },
+    beforeStop: async () => {
+      // On a failure: the whole tree (killing npm alone would orphan node).
+      for (const c of started)
+        if (c.exitCode === null && c.signalCode === null)
+          for (const pid of [...descendants(c.pid!), c.pid!]) process.kill(pid, 'SIGKILL');
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    },
   });
 
   it('`npm start -- --help` prints the usage and exits 0; an unknown option exits 2 with a coded error', async () => {
@@ -120,16 +105,16 @@ describe('SIGTERM to `npm start` during a backfill', () => {
     const log = await open(logPath, 'w');
     const npm = spawn('npm', ['start', '--', '--service', 'compactor'], {
       cwd: repoRoot,
-      env: {
-        ...process.env,
-        HARBOUR_NATS_URL: nats.server.url,
-        HARBOUR_POSTGRES_URL: db.url,
-        HARBOUR_OBJECT_STORE_ROOT: join(dir, 'lake'),
-        HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
-        // No time to drain: the deadline passes before the services have closed.
-        HARBOUR_SHUTDOWN_DRAIN_TIMEOUT_MS: '0',
-        HARBOUR_OPS_PORT: '0',
-      },
+      env: serviceEnv(
+        { natsUrl: infra.nats.server.url, postgresUrl: infra.db.url },
+        {
+          HARBOUR_OBJECT_STORE_ROOT: join(dir, 'lake'),
+          HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
+          // No time to drain: the deadline passes before the services have closed.
+          HARBOUR_SHUTDOWN_DRAIN_TIMEOUT_MS: '0',
+          HARBOUR_OPS_PORT: '0',
+        },
+      ),
       stdio: ['ignore', log.fd, log.fd],
     });
     started.push(npm);
@@ -152,15 +137,8 @@ describe('SIGTERM to `npm start` during a backfill', () => {
   }, async () => {
     const dir = await testDir('signals');
     const opsPort = await freePort();
-    const env = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
-      HARBOUR_OBJECT_STORE_BACKEND: 'fs',
-      HARBOUR_OBJECT_STORE_ROOT: join(dir, 'lake'),
-      HARBOUR_SCRAPERS_SOURCES_CCASS_BASE_URL: site.url,
-      HARBOUR_SCRAPERS_SOURCES_HKEX_BASE_URL: site.url,
-      HARBOUR_SCRAPERS_SOURCES_QUOTE_BASE_URL: site.url,
+    const env = infra.env({
+      ...fsLakeEnv(join(dir, 'lake')),
       HARBOUR_SCRAPERS_HTTP_REQUESTS_PER_SECOND: '20',
       HARBOUR_SCRAPERS_CONCURRENCY: '2',
       // The batch stays open until the stop: only the drain commits it.
@@ -172,7 +150,7 @@ describe('SIGTERM to `npm start` during a backfill', () => {
       HARBOUR_SHUTDOWN_DRAIN_TIMEOUT_MS: '60000',
       HARBOUR_OPS_PORT: String(opsPort),
       HARBOUR_LOG_LEVEL: 'info',
-    };
+    });
     const logPath = join(dir, 'npm-start.log');
     const metric = async (name: string) => {
       const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`).then(
@@ -184,7 +162,7 @@ describe('SIGTERM to `npm start` during a backfill', () => {
     // Every service started (the ops server answers before the stages have migrated their tables).
     const running = async () => /"msg":"harbour running"/.test(readFileSync(logPath, 'utf8'));
     const committedRows = async () =>
-      Number((await db.pool.query('select coalesce(sum(rows),0) as n from lake_files')).rows[0].n);
+      Number((await infra.db.pool.query('select coalesce(sum(rows),0) as n from lake_files')).rows[0].n);
     let cli: ChildProcess | undefined;
     try {
       for (let round = 1; round <= ROUNDS; round++) {
@@ -201,23 +179,10 @@ describe('SIGTERM to `npm start` during a backfill', () => {
           throw err;
         });
         if (!cli) {
-          cli = spawn(
-            process.execPath,
-            [
-              '--import',
-              'tsx',
-              'services/cli.ts',
-              'backfill',
-              '--dataset',
-              'ccass',
-              '--from',
-              '2026-10-05',
-              '--to',
-              '2026-10-09',
-              '--no-workers',
-            ],
-            { cwd: repoRoot, env: { ...env, HARBOUR_LOG_LEVEL: 'warn' }, stdio: 'ignore' },
-          );
+          cli = spawnBackfill({ dataset: 'ccass', from: '2026-10-05', to: '2026-10-09' }, ['--no-workers'], {
+            env: { ...env, HARBOUR_LOG_LEVEL: 'warn' },
+            stdio: 'ignore',
+          });
           started.push(cli);
         }
         // Mid-backfill: pages are being scraped and the compactor holds them in an open batch.
@@ -240,8 +205,11 @@ describe('SIGTERM to `npm start` during a backfill', () => {
         // The pending batch is committed: every envelope up to the ack floor is in the lake, the
         // rest was never acked (messages still in the client's pull buffer at the stop: JetStream
         // delivers them again, nothing is lost) and the lake holds none of it.
-        const consumer = await nats.jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
-        const raw = await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw('ccass'));
+        const consumer = await infra.nats.jsm.consumers.info(
+          streamNames.raw,
+          consumerNames.compactor('ccass'),
+        );
+        const raw = await readStream<Envelope>(infra.nats.jsm, streamNames.raw, subjects.raw('ccass'));
         const acked = raw.filter((m) => m.seq <= consumer.ack_floor.stream_seq);
         const ackedRows = acked.reduce((n, m) => n + m.data.rows.length, 0);
         const rows = await committedRows();

@@ -7,19 +7,17 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { jetstream } from '@nats-io/jetstream';
-import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Dataset, LakeCommitted, RowsByDataset } from '../contracts/index.ts';
 import { migrateCatalog } from '../services/catalog/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, startTestNats, testDir } from './support/infra.ts';
+import { streamNames, subjects } from '../streams/index.ts';
+import { testDir } from './support/infra.ts';
 import { createMarket, tradingDays } from './support/market.ts';
-import { referenceGold } from './support/reference-transform.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
-import { diffGold, readAllGold, writeLakeFile } from './support/transformer.ts';
+import { fsLakeEnv, useSuiteInfra } from './support/suite.ts';
+import { diffGold, readAllGold, referenceGoldOfLake, writeLakeFile } from './support/transformer.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 2000;
@@ -30,23 +28,11 @@ const PARTICIPANTS = 15;
 const KILLS = CHAOS ? 15 : 4;
 
 describe('transformer crash test: kill -9 at random moments', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   let child: ServiceProcess | undefined;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, {
-      ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
-      eventsAckWaitMs: ACK_WAIT_MS,
-    });
-    db = await freshDatabase();
-    await migrateCatalog(db.pool);
-  });
-  afterAll(async () => {
-    await child?.stop('SIGKILL');
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    topology: { eventsAckWaitMs: ACK_WAIT_MS },
+    prepare: () => migrateCatalog(infra.db.pool),
+    beforeStop: async () => child?.stop('SIGKILL'),
   });
 
   it(`gold equals the reference after ${KILLS} kill -9s of the transformer`, {
@@ -71,7 +57,7 @@ describe('transformer crash test: kill -9 at random moments', () => {
         fetched_at: `${asOf}T10:00:00.000Z`,
         rows: p.rows,
       }));
-      events.push((await writeLakeFile(store, db.pool, dataset, envs)).event);
+      events.push((await writeLakeFile(store, infra.db.pool, dataset, envs)).event);
       published[dataset] += pages.reduce((n, p) => n + p.rows.length, 0);
     };
     // The securities list once, quotes every day (one page per stock), fundamentals weekly, CCASS at the end.
@@ -95,36 +81,32 @@ describe('transformer crash test: kill -9 at random moments', () => {
           market.ccassOf(date, d, STOCKS).map((p) => ({ key: p.code, rows: p.rows })),
         );
     }
-    const js = jetstream(nats.nc);
+    const js = jetstream(infra.nats.nc);
     for (const e of events) {
       await js.publish(subjects.lakeCommitted(e.dataset), JSON.stringify(e), { msgID: e.file_key });
     }
 
     const logDir = await testDir('transformer-log');
     const logPath = join(logDir, 'transformer.log');
-    const childEnv = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
-      HARBOUR_OBJECT_STORE_BACKEND: 'fs',
-      HARBOUR_OBJECT_STORE_ROOT: root,
+    const childEnv = infra.env({
+      ...fsLakeEnv(root),
       HARBOUR_TOPOLOGY_EVENTS_ACK_WAIT_MS: String(ACK_WAIT_MS),
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'info',
-    };
+    });
     const startChild = async () => {
       child = await startServiceProcess('transformer', childEnv, logPath);
     };
     const acked = async () =>
-      (await nats.jsm.consumers.info(streamNames.events, 'transformer')).ack_floor.stream_seq;
+      (await infra.nats.jsm.consumers.info(streamNames.events, 'transformer')).ack_floor.stream_seq;
     // Events not yet acked. Unlike the ack floor, this falls while an earlier event waits for a retry.
     const outstanding = async () => {
-      const info = await nats.jsm.consumers.info(streamNames.events, 'transformer');
+      const info = await infra.nats.jsm.consumers.info(streamNames.events, 'transformer');
       return info.num_pending + info.num_ack_pending;
     };
     // On a stall: what the service logged last and what its Postgres sessions are doing.
     const withLog = async (err: unknown) => {
-      const { rows } = await db.pool.query(
+      const { rows } = await infra.db.pool.query(
         `select pid, state, wait_event_type, wait_event, left(query, 120) as query
            from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
       );
@@ -155,20 +137,11 @@ describe('transformer crash test: kill -9 at random moments', () => {
     child = undefined;
     const elapsed = Date.now() - t0;
 
-    const gold = await readAllGold(db.pool);
-    const duck = await DuckDBInstance.create(':memory:');
-    const conn = await duck.connect();
-    const { rows: files } = await db.pool.query<{ dataset: Dataset; file_key: string }>(
-      `select dataset, file_key from lake_files where status = 'active'`,
-    );
-    const paths: Record<Dataset, string[]> = { securities: [], quotes: [], fundamentals: [], ccass: [] };
-    for (const f of files) paths[f.dataset].push(join(root, ...f.file_key.split('/')));
-    const reference = await referenceGold(conn, paths);
-    conn.closeSync();
-    duck.closeSync();
+    const gold = await readAllGold(infra.db.pool);
+    const reference = await referenceGoldOfLake(infra.db.pool, root);
 
     const count = async (table: string) =>
-      Number((await db.pool.query(`select count(*) as n from ${table}`)).rows[0].n);
+      Number((await infra.db.pool.query(`select count(*) as n from ${table}`)).rows[0].n);
     const retried = (await readFile(logPath, 'utf8'))
       .split('\n')
       .filter((l) => l.includes('lake event failed')).length;

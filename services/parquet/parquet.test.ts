@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, rowSchemas, rowValidators } from '../../contracts/datasets.ts';
 import { ErrorCodes, isHarbourError } from '../../contracts/errors.ts';
+import { DUCK_TYPES } from '../../test/support/reference-transform.ts';
 import {
   columnsFor,
   createParquetWriter,
@@ -259,16 +260,6 @@ async function duckRows(path: string, columns: ParquetColumn[]): Promise<Parquet
     return out;
   });
 }
-
-const DUCK_TYPES: Record<ParquetColumn['type'], string> = {
-  string: 'VARCHAR',
-  double: 'DOUBLE',
-  int64: 'BIGINT',
-  int32: 'INTEGER',
-  boolean: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'TIMESTAMP WITH TIME ZONE',
-};
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'harbour-parquet-'));

@@ -31,6 +31,7 @@ import { datasetColumns, type ParquetColumn } from '../../services/parquet/colum
 import { readParquetInfo } from '../../services/parquet/reader.ts';
 import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../services/parquet/writer.ts';
 import { mulberry32 } from '../support/market.ts';
+import { DUCK_TYPES } from '../support/reference-transform.ts';
 import * as flag from './flags.ts';
 import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
 
@@ -398,16 +399,6 @@ function toHyparquet(type: ParquetColumn['type'], v: unknown): unknown {
   if (type === 'timestamp') return BigInt(Date.parse(v as string));
   return v;
 }
-
-const DUCK_TYPES: Record<string, string> = {
-  string: 'VARCHAR',
-  double: 'DOUBLE',
-  int64: 'BIGINT',
-  int32: 'INTEGER',
-  boolean: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'TIMESTAMPTZ',
-};
 
 async function runChild(args: Args): Promise<ChildResult> {
   const name = args.child!;

@@ -2,7 +2,7 @@
  * Test support: run `harbour` (services/cli.ts) as a user's shell would, in a child process.
  * Children run with tsx's loader by absolute URL, so they work in directories without node_modules.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +19,22 @@ export const nodeWithTsx = (script: string, ...args: string[]) =>
 /** The environment of a new shell in which nothing was exported: no HARBOUR_* variable at all. */
 export const withoutHarbourEnv = (): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARBOUR_')));
+
+/**
+ * `harbour backfill --dataset <dataset> --from <from> --to <to> …more` as a child process in the
+ * repository (`opts`: its environment and stdio).
+ */
+export function spawnBackfill(
+  range: { dataset: string; from: string; to: string },
+  more: readonly string[],
+  opts: SpawnOptions,
+): ChildProcess {
+  const [bin, argv] = nodeWithTsx(
+    join(repoRoot, 'services', 'cli.ts'),
+    ...['backfill', '--dataset', range.dataset, '--from', range.from, '--to', range.to, ...more],
+  );
+  return spawn(bin, argv, { cwd: repoRoot, ...opts });
+}
 
 export interface CliRun {
   code: number | null;

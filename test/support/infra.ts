@@ -123,6 +123,14 @@ export async function readStream<T = unknown>(
   return out;
 }
 
+/** Whether the durable consumer `name` of `stream` exists now (a condition for `until`). */
+export function consumerExists(jsm: JetStreamManager, stream: string, name: string): Promise<boolean> {
+  return jsm.consumers.info(stream, name).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Polls `cond` every 100 ms until it holds, or fails naming `what`. */
 export async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;

@@ -76,3 +76,36 @@ export async function queryLake<T = Record<string, unknown>>(
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** An envelope as a test reads it back from RAW: its stream sequence and content. */
+export interface RawEnvelope {
+  seq: number;
+  env: Envelope;
+}
+
+/**
+ * The lake by envelope: one `{ seq, key, n }` per RAW sequence its files hold (`n` rows), in
+ * sequence order. `envelopesIn(raw, dataset)` is what it must equal when every record is there once.
+ */
+export function lakeEnvelopes(
+  pool: pg.Pool,
+  store: ObjectStore,
+  dataset: string,
+): Promise<{ seq: number; key: string; n: number }[]> {
+  return queryLake(
+    pool,
+    store,
+    dataset,
+    'select _seq as seq, _key as key, count(*) as n from lake group by _seq, _key order by _seq',
+  );
+}
+
+/** `{ seq, key, n }` of each RAW envelope of `dataset`, in the order given (RAW's). */
+export function envelopesIn(
+  raw: readonly RawEnvelope[],
+  dataset: string,
+): { seq: number; key: string; n: number }[] {
+  return raw
+    .filter((r) => r.env.dataset === dataset)
+    .map((r) => ({ seq: r.seq, key: r.env.key, n: r.env.rows.length }));
+}

@@ -6,17 +6,18 @@
  * checks the Postgres models' scoping and windowing, not just repeats them.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { DATASETS, type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
+import { type Dataset, type GoldTable, goldTables } from '../../contracts/index.ts';
 import { datasetColumns, type ParquetColumnType } from '../../services/parquet/index.ts';
 
-const DUCK_TYPES: Record<ParquetColumnType, string> = {
+/** DuckDB's type of each Parquet column type, as `DESCRIBE` names it (also what a cast or `read_json` takes). */
+export const DUCK_TYPES: Record<ParquetColumnType, string> = {
   string: 'VARCHAR',
   double: 'DOUBLE',
   int64: 'BIGINT',
   int32: 'INTEGER',
   boolean: 'BOOLEAN',
   date: 'DATE',
-  timestamp: 'TIMESTAMPTZ',
+  timestamp: 'TIMESTAMP WITH TIME ZONE',
 };
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -225,7 +226,8 @@ export const GOLD_KEYS: Record<GoldTable, string[]> = {
   dq_row_counts: ['dataset', 'as_of'],
 };
 
-const DATE_COLUMNS = new Set([
+/** Gold columns holding a calendar date (compared as yyyy-mm-dd). */
+export const GOLD_DATE_COLUMNS: ReadonlySet<string> = new Set([
   'trade_date',
   'month',
   'high_date',
@@ -248,7 +250,7 @@ export async function referenceGold(
   for (const table of Object.keys(goldTables) as GoldTable[]) {
     const cols = Object.keys(goldTables[table].properties);
     const select = cols.map((c) => {
-      if (DATE_COLUMNS.has(c)) return `CAST(${c} AS VARCHAR) AS ${c}`;
+      if (GOLD_DATE_COLUMNS.has(c)) return `CAST(${c} AS VARCHAR) AS ${c}`;
       if (INSTANT_COLUMNS.has(c)) return `CAST(epoch_ms(${c}) AS DOUBLE) AS ${c}`;
       return `${c}`;
     });

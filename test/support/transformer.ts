@@ -4,6 +4,7 @@
  * registers them in `lake_files` and returns the `LakeCommitted` event. Not used by the service.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type pg from 'pg';
 import {
   type Dataset,
@@ -21,7 +22,7 @@ import {
   type ParquetRow,
   readParquetRows,
 } from '../../services/parquet/index.ts';
-import { GOLD_KEYS, type GoldRows } from './reference-transform.ts';
+import { GOLD_DATE_COLUMNS, GOLD_KEYS, type GoldRows, referenceGold } from './reference-transform.ts';
 
 export interface EnvelopeSpec<D extends Dataset = Dataset> {
   seq: number;
@@ -176,22 +177,11 @@ export async function mergeLakeFiles(
 
 // ------------------------------------------------------------------ comparing gold tables
 
-const DATE_COLUMNS = new Set([
-  'trade_date',
-  'month',
-  'high_date',
-  'low_date',
-  'holding_date',
-  'prev_holding_date',
-  'as_of',
-  'latest_as_of',
-]);
-
 /** A gold table's rows from Postgres in key order: dates as yyyy-mm-dd, instants as ISO strings. */
 export async function readGoldTable(pool: pg.Pool, table: GoldTable): Promise<Record<string, unknown>[]> {
   const cols = Object.keys(goldTables[table].properties);
   const select = cols.map((c) => {
-    if (DATE_COLUMNS.has(c)) return `to_char(${c}, 'YYYY-MM-DD') as ${c}`;
+    if (GOLD_DATE_COLUMNS.has(c)) return `to_char(${c}, 'YYYY-MM-DD') as ${c}`;
     if (c === 'loaded_at') return `to_char(${c} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${c}`;
     return c;
   });
@@ -201,6 +191,7 @@ export async function readGoldTable(pool: pg.Pool, table: GoldTable): Promise<Re
   return rows;
 }
 
+/** Every gold table from Postgres, as {@link readGoldTable} reads it. */
 export async function readAllGold(pool: pg.Pool): Promise<GoldRows> {
   const out = {} as GoldRows;
   for (const t of Object.keys(goldTables) as GoldTable[]) out[t] = await readGoldTable(pool, t);
@@ -245,4 +236,23 @@ export function diffGold(a: GoldRows, b: GoldRows, opts: { relTol?: number; limi
     out.push(...found.slice(0, opts.limit ?? 20));
   }
   return out;
+}
+
+/** DuckDB's reference gold (`referenceGold`) over the lake files the catalog lists as active, in the local lake `root`. */
+export async function referenceGoldOfLake(pool: pg.Pool, root: string): Promise<GoldRows> {
+  const { rows: files } = await pool.query<{ dataset: Dataset; file_key: string }>(
+    `select dataset, file_key from lake_files where status = 'active'`,
+  );
+  const paths: Record<Dataset, string[]> = { securities: [], quotes: [], fundamentals: [], ccass: [] };
+  for (const f of files) paths[f.dataset].push(join(root, ...f.file_key.split('/')));
+  // Loaded on use, as in `queryLake`: benchmark children import this module and must not carry DuckDB.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const duck = await DuckDBInstance.create(':memory:');
+  const conn = await duck.connect();
+  try {
+    return await referenceGold(conn, paths);
+  } finally {
+    conn.closeSync();
+    duck.closeSync();
+  }
 }
