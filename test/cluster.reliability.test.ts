@@ -15,13 +15,13 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Envelope, SCHEMA_VERSION, type Tick } from '../contracts/index.ts';
+import type { Envelope } from '../contracts/index.ts';
 import { defaultSamplesDir, type FixtureSite, startFixtureSite } from '../ops/fixture-site/index.ts';
 import {
   type NatsClusterHandle,
@@ -31,11 +31,12 @@ import {
 import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
 import { createObjectStore, type ObjectStore } from '../services/object-store/index.ts';
 import { createLogger, type Service } from '../services/runtime/index.ts';
-import { runProgress, ScrapersConfig, startScrapers, tickRunId } from '../services/scrapers/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { runProgress, ScrapersConfig, startScrapers } from '../services/scrapers/index.ts';
+import { consumerNames, ensureTopology, streamNames, TopologyConfig } from '../streams/index.ts';
 import { freshDatabase, readStream, serviceDeps, testDir, until } from './support/infra.ts';
-import { queryLake } from './support/lake.ts';
+import { envelopesIn, lakeEnvelopes } from './support/lake.ts';
 import { logTail } from './support/service-process.ts';
+import { publishDailyRuns } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const STOCKS = CHAOS ? 80 : 20;
@@ -301,25 +302,7 @@ describe('pipeline on a 3-node JetStream cluster', () => {
 
     // The CCASS site answers slowly enough that the run is still going when nodes die.
     site.faults.set({ slowMs: CHAOS ? 200 : 250, pathPrefix: '/sdw/search/searchsdw.aspx' });
-    const js = jetstream(conns[0]!);
-    const runIds: string[] = [];
-    for (const date of DATES) {
-      for (const [job, dataset, at] of [
-        ['ccass-daily', 'ccass', `${date}T10:00:00.000Z`],
-        ['quotes-daily', 'quotes', `${date}T10:30:00.000Z`],
-      ] as const) {
-        const tick: Tick = {
-          schema_version: SCHEMA_VERSION,
-          job,
-          scheduled_at: at,
-          date,
-          dataset,
-          catch_up: false,
-        };
-        await js.publish(subjects.tick(job), JSON.stringify(tick), { msgID: `${job}:${at}` });
-        runIds.push(tickRunId(job, at));
-      }
-    }
+    const runIds = await publishDailyRuns({ nc: conns[0]! }, DATES, '10:00');
     const expectedJobs = DATES.length * (STOCKS + 1);
     const progress = () => runProgress(db.pool, runIds);
 
@@ -490,16 +473,10 @@ describe('pipeline on a 3-node JetStream cluster', () => {
     }
     let files = 0;
     for (const d of DATASETS) {
-      const lake = await queryLake<{ seq: number; key: string; n: number }>(
-        db.pool,
-        store,
-        d,
-        'select _seq as seq, _key as key, count(*) as n from lake group by _seq, _key order by _seq',
-      );
-      const want = raw
-        .filter((r) => r.env.dataset === d)
-        .map((r) => ({ seq: r.seq, key: r.env.key, n: r.env.rows.length }));
-      expect(lake, `lake ${d}: one group per RAW envelope, its rows once`).toEqual(want);
+      expect(
+        await lakeEnvelopes(db.pool, store, d),
+        `lake ${d}: one group per RAW envelope, its rows once`,
+      ).toEqual(envelopesIn(raw, d));
       files += Number(
         (
           await db.pool.query(

@@ -12,19 +12,32 @@ import { startPostgres } from '../ops/launcher/postgres.ts';
 import { startS3Server } from '../ops/launcher/s3-server.ts';
 import { CompactorConfig, startCompactor } from '../services/compactor/index.ts';
 import { createObjectStore } from '../services/object-store/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
-import { freshDatabase, serviceDeps, startTestNats, testDir } from './support/infra.ts';
-import { ccassEnvelope, queryLake } from './support/lake.ts';
+import { consumerNames, ensureTopology, streamNames, subjects } from '../streams/index.ts';
+import { serviceDeps, startTestNats, testDir } from './support/infra.ts';
+import { ccassEnvelope, publishCcassEnvelopes, queryLake } from './support/lake.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { type TestNats, testTopology, useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const ACK_WAIT_MS = 3000;
-const topology = {
-  ...(Value.Default(TopologyConfig, {}) as TopologyConfig),
-  compactorAckWaitMs: ACK_WAIT_MS,
-};
 
-async function consumerIdle(jsm: Awaited<ReturnType<typeof startTestNats>>['jsm']) {
+/** The lake on an S3 server (the run's shared one or a test's own), under `prefix` when given. */
+function s3Store(
+  s3: { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string },
+  prefix?: string,
+) {
+  const { endpoint, bucket, accessKeyId, secretAccessKey } = s3;
+  return createObjectStore({
+    backend: 's3',
+    endpoint,
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    ...(prefix ? { prefix } : {}),
+  });
+}
+
+async function consumerIdle(jsm: TestNats['jsm']) {
   const info = await jsm.consumers.info(streamNames.raw, consumerNames.compactor('ccass'));
   return info.num_pending === 0 && info.num_ack_pending === 0;
 }
@@ -33,19 +46,10 @@ describe('compactor crash test: kill -9 at random moments', () => {
   const envelopes = CHAOS ? 4000 : 240;
   const rowsPerEnvelope = 250;
   const kills = CHAOS ? 20 : 10;
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   let child: ServiceProcess | undefined;
-
-  beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, topology);
-    db = await freshDatabase();
-  });
-  afterAll(async () => {
-    await child?.stop('SIGKILL');
-    await db?.drop();
-    await nats?.stop();
+  const infra = useSuiteInfra({
+    topology: { compactorAckWaitMs: ACK_WAIT_MS },
+    beforeStop: async () => child?.stop('SIGKILL'),
   });
 
   it(`holds exactly the ${envelopes * rowsPerEnvelope} published records after ${kills} kill -9s`, {
@@ -54,10 +58,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
     const s3 = inject('s3')!;
     const prefix = `crash-${Date.now()}/`;
     const spool = await testDir('spool');
-    const env = {
-      ...process.env,
-      HARBOUR_NATS_URL: nats.server.url,
-      HARBOUR_POSTGRES_URL: db.url,
+    const env = infra.env({
       HARBOUR_OBJECT_STORE_BACKEND: 's3',
       HARBOUR_OBJECT_STORE_ENDPOINT: s3.endpoint,
       HARBOUR_OBJECT_STORE_BUCKET: s3.bucket,
@@ -75,7 +76,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
       HARBOUR_OPS_PORT: '0',
       HARBOUR_LOG_LEVEL: 'warn',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
+    });
     const logPath = join(spool, 'compactor.log');
     const startChild = async () => {
       child = await startServiceProcess('compactor', env, logPath);
@@ -84,9 +85,9 @@ describe('compactor crash test: kill -9 at random moments', () => {
     // Publish concurrently with the kills.
     const publishing = (async () => {
       for (let i = 0; i < envelopes; i++) {
-        await nats.nc.flush();
+        await infra.nats.nc.flush();
         await (await import('@nats-io/jetstream'))
-          .jetstream(nats.nc)
+          .jetstream(infra.nats.nc)
           .publish(
             subjects.raw('ccass'),
             JSON.stringify(
@@ -98,7 +99,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
     })();
 
     const committedRows = () =>
-      db.pool.query('select coalesce(sum(rows),0) as n from lake_files').then(
+      infra.db.pool.query('select coalesce(sum(rows),0) as n from lake_files').then(
         (r) => Number(r.rows[0].n),
         () => 0,
       );
@@ -119,7 +120,7 @@ describe('compactor crash test: kill -9 at random moments', () => {
     }
     await publishing;
     await until(
-      () => consumerIdle(nats.jsm),
+      () => consumerIdle(infra.nats.jsm),
       CHAOS ? 1_800_000 : 120_000,
       'the compactor to commit everything',
     ).catch(async (err) => {
@@ -135,22 +136,15 @@ describe('compactor crash test: kill -9 at random moments', () => {
     await child!.stop('SIGTERM');
     child = undefined;
 
-    const store = createObjectStore({
-      backend: 's3',
-      endpoint: s3.endpoint,
-      bucket: s3.bucket,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-      prefix,
-    });
+    const store = s3Store(s3, prefix);
     const [lake] = await queryLake<{ n: number; ids: number; envelopes: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       'select count(*) as n, count(distinct participant_id) as ids, count(distinct _key) as envelopes from lake',
     );
     const files = Number(
-      await db.pool.query('select count(*) as n from lake_files').then((r) => r.rows[0].n),
+      await infra.db.pool.query('select count(*) as n from lake_files').then((r) => r.rows[0].n),
     );
     console.log(
       `crash test: ${kills} kill -9s (rows committed at each kill: ${killedAt.join(', ')}), ${files} files; lake holds ${lake!.n} rows, ${lake!.ids} distinct, from ${lake!.envelopes} envelopes; published ${envelopes * rowsPerEnvelope}`,
@@ -162,14 +156,14 @@ describe('compactor crash test: kill -9 at random moments', () => {
 
 describe('compactor outages: object store, Postgres, nats-server', () => {
   const outageMs = CHAOS ? 30_000 : 4_000;
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nats: TestNats;
   let pgServer: Awaited<ReturnType<typeof startPostgres>>;
   let pool: pg.Pool;
   let s3: Awaited<ReturnType<typeof startS3Server>>;
 
   beforeAll(async () => {
     nats = await startTestNats();
-    await ensureTopology(nats.nc, nats.jsm, topology);
+    await ensureTopology(nats.nc, nats.jsm, testTopology({ compactorAckWaitMs: ACK_WAIT_MS }));
     pgServer = await startPostgres({ dataDir: await testDir('pg-outage') });
     pool = new pg.Pool({ connectionString: pgServer.url, max: 4, connectionTimeoutMillis: 2000 });
     pool.on('error', () => {});
@@ -185,13 +179,7 @@ describe('compactor outages: object store, Postgres, nats-server', () => {
   it(`never acks before commit and loses nothing across ${outageMs / 1000}s outages`, {
     timeout: CHAOS ? 600_000 : 180_000,
   }, async () => {
-    const store = createObjectStore({
-      backend: 's3',
-      endpoint: s3.endpoint,
-      bucket: s3.bucket,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-    });
+    const store = s3Store(s3);
     const deps = await serviceDeps({ nc: nats.nc, pool, store });
     const config = {
       ...(Value.Default(CompactorConfig, {}) as CompactorConfig),
@@ -205,12 +193,7 @@ describe('compactor outages: object store, Postgres, nats-server', () => {
     const js = deps.js;
     let published = 0;
     const publish = async (n: number, tag: string) => {
-      for (let i = 0; i < n; i++)
-        await js.publish(
-          subjects.raw('ccass'),
-          JSON.stringify(ccassEnvelope(`${tag}${i}`, '2026-10-02', 100)),
-        );
-      published += n * 100;
+      published += await publishCcassEnvelopes(js, n, tag, '2026-10-02', 100);
     };
     const committed = async () => {
       const c = new pg.Client({ connectionString: pgServer.url, connectionTimeoutMillis: 1000 });

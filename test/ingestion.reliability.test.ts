@@ -15,7 +15,6 @@
  */
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../contracts/index.ts';
 import { type Service, silentLogger } from '../services/runtime/index.ts';
@@ -25,13 +24,12 @@ import {
   migrateRunHistory,
   planRun,
   runProgress,
-  ScrapersConfig,
   startScrapers,
 } from '../services/scrapers/index.ts';
 import { streamNames } from '../streams/index.ts';
 import { readStream, serviceDeps, testDir } from './support/infra.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
-import { publishDailyRuns, useSuiteInfra } from './support/suite.ts';
+import { publishDailyRuns, siteScrapersConfig, siteSources, useSuiteInfra } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const STOCKS = CHAOS ? 40 : 10;
@@ -144,28 +142,9 @@ describe('hostile answers over whole runs', () => {
   it('every run completes with what the site serves; a page that stays in maintenance is dead-lettered', {
     timeout: CHAOS ? 900_000 : 180_000,
   }, async () => {
-    const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
-    const sources = {
-      ccassBaseUrl: infra.site.url,
-      hkexBaseUrl: infra.site.url,
-      quoteBaseUrl: infra.site.url,
-    };
+    const sources = siteSources(infra.site.url);
     scrapers = await startScrapers(
-      {
-        ...defaults,
-        sources,
-        http: {
-          ...defaults.http,
-          requestsPerSecond: 100,
-          burst: 20,
-          perHostConcurrency: 4,
-          retryBaseDelayMs: 20,
-          retryMaxDelayMs: 200,
-          timeoutMs: 1500,
-        },
-        retryBaseDelayMs: 100,
-        maxAttempts: 8,
-      },
+      siteScrapersConfig(infra.site.url, { maxAttempts: 8 }, { perHostConcurrency: 4, timeoutMs: 1500 }),
       await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool }),
     );
     // Faults that fired over the rounds (`reset()` zeroes the site's own counters).

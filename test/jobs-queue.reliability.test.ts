@@ -76,12 +76,14 @@ describe('JOBS depth after a nats-server kill mid-backfill', () => {
     const runIds: string[] = [];
     for (const date of dates)
       runIds.push(
-        await publishTick(infra.nats, {
-          job: 'ccass-daily',
-          date,
-          scheduledAt: `${date}T01:00:00.000Z`,
-          dataset: 'ccass',
-        }),
+        (
+          await publishTick(infra.nats, {
+            job: 'ccass-daily',
+            date,
+            scheduledAt: `${date}T01:00:00.000Z`,
+            dataset: 'ccass',
+          })
+        ).runId,
       );
     const total = stocks * dates.length;
     const progress = () => runProgress(infra.db.pool, runIds);

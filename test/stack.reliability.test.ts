@@ -11,10 +11,11 @@ import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../ops/launcher/stack.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../streams/index.ts';
+import { ensureTopology, streamNames, TopologyConfig } from '../streams/index.ts';
 import { testDir } from './support/infra.ts';
-import { ccassEnvelope } from './support/lake.ts';
+import { publishCcassEnvelopes } from './support/lake.ts';
 import { logTail, type ServiceProcess, startServiceProcess, until } from './support/service-process.ts';
+import { fsLakeEnv, serviceEnv } from './support/suite.ts';
 
 const CHAOS = process.env.HARBOUR_CHAOS === '1';
 const KILLS = CHAOS ? 4 : 1;
@@ -57,11 +58,8 @@ describe('npm run stack supervises its children', () => {
     compactor = await startServiceProcess(
       'compactor',
       {
-        ...process.env,
-        HARBOUR_NATS_URL: nats.url,
-        HARBOUR_POSTGRES_URL: postgres.url,
-        HARBOUR_OBJECT_STORE_BACKEND: 'fs',
-        HARBOUR_OBJECT_STORE_ROOT: join(dir, 'lake'),
+        ...serviceEnv({ natsUrl: nats.url, postgresUrl: postgres.url }),
+        ...fsLakeEnv(join(dir, 'lake')),
         HARBOUR_COMPACTOR_DATASETS: 'ccass',
         HARBOUR_COMPACTOR_FLUSH_AGE_MS: '300',
         HARBOUR_COMPACTOR_SPOOL_DIR: join(dir, 'spool'),
@@ -73,12 +71,7 @@ describe('npm run stack supervises its children', () => {
     );
     let published = 0;
     const publish = async (tag: string, n: number) => {
-      for (let i = 0; i < n; i++)
-        await js.publish(
-          subjects.raw('ccass'),
-          JSON.stringify(ccassEnvelope(`${tag}${i}`, '2026-10-05', 50)),
-        );
-      published += n * 50;
+      published += await publishCcassEnvelopes(js, n, tag, '2026-10-05', 50);
     };
     const committed = () =>
       pool.query('select coalesce(sum(rows),0) as n from lake_files').then(

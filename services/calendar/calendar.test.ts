@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
+import { HKEX_2024_CLOSURES } from '../../test/support/hkex-fixtures.ts';
 import { harbourConfigSchema } from '../host.ts';
 import { loadConfig } from '../runtime/index.ts';
 import { ADDED_CLOSURE_NAME, createCalendar, MarketConfig } from './index.ts';
@@ -9,30 +10,11 @@ import { ADDED_CLOSURE_NAME, createCalendar, MarketConfig } from './index.ts';
 const run = promisify(execFile);
 const repoRoot = new URL('../../', import.meta.url).pathname;
 
-/** HKEX's published 2024 full-day closures (weekdays), from its holiday circular. */
-const HKEX_2024 = [
-  '2024-01-01',
-  '2024-02-12',
-  '2024-02-13',
-  '2024-03-29',
-  '2024-04-01',
-  '2024-04-04',
-  '2024-05-01',
-  '2024-05-15',
-  '2024-06-10',
-  '2024-07-01',
-  '2024-09-18',
-  '2024-10-01',
-  '2024-10-11',
-  '2024-12-25',
-  '2024-12-26',
-];
-
 describe('the trading calendar (date-holidays, Hong Kong)', () => {
   const cal = createCalendar();
 
   it('closes on the Hong Kong holidays of any year, with their names', () => {
-    expect(cal.closures(2024).map((c) => c.date)).toEqual(HKEX_2024);
+    expect(cal.closures(2024).map((c) => c.date)).toEqual(HKEX_2024_CLOSURES);
     const y2027 = cal.closures(2027);
     expect(y2027.map((c) => c.date)).toEqual(
       expect.arrayContaining(['2027-02-08', '2027-02-09', '2027-03-26', '2027-12-27']),
@@ -61,7 +43,7 @@ describe('the trading calendar (date-holidays, Hong Kong)', () => {
       '2024-04-03',
       '2024-04-05',
     ]);
-    expect(cal.tradingDays('2024-01-01', '2024-12-31')).toHaveLength(262 - HKEX_2024.length);
+    expect(cal.tradingDays('2024-01-01', '2024-12-31')).toHaveLength(262 - HKEX_2024_CLOSURES.length);
   });
 
   it('adds and removes closures from the market setting', () => {

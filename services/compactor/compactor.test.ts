@@ -4,7 +4,7 @@ import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dlqMessageValidator, lakeCommittedValidator } from '../../contracts/index.ts';
 import {
   consumerNames,
@@ -14,28 +14,22 @@ import {
   subjects,
   TopologyConfig,
 } from '../../streams/index.ts';
-import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { serviceDeps, testDir } from '../../test/support/infra.ts';
 import { ccassEnvelope, queryLake } from '../../test/support/lake.ts';
+import { useSuiteInfra } from '../../test/support/suite.ts';
 import { listFiles } from '../catalog/index.ts';
 import { createObjectStore, type ObjectStore } from '../object-store/index.ts';
 import type { Service, ServiceDeps } from '../runtime/index.ts';
 import { CompactorConfig, startCompactor } from './index.ts';
 
-let nats: Awaited<ReturnType<typeof startTestNats>>;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
 let store: ObjectStore;
 let deps: ServiceDeps;
 
-beforeAll(async () => {
-  nats = await startTestNats();
-  await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-  db = await freshDatabase();
-  store = createObjectStore({ backend: 'fs', root: await testDir('lake') });
-  deps = await serviceDeps({ nc: nats.nc, pool: db.pool, store });
-});
-afterAll(async () => {
-  await db?.drop();
-  await nats?.stop();
+const infra = useSuiteInfra({
+  prepare: async () => {
+    store = createObjectStore({ backend: 'fs', root: await testDir('lake') });
+    deps = await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool, store });
+  },
 });
 
 async function config(over: Partial<CompactorConfig> = {}): Promise<CompactorConfig> {
@@ -59,7 +53,7 @@ async function until(cond: () => Promise<boolean>, ms = 20_000) {
 const committedRows = async (dataset = 'ccass') =>
   Number(
     (
-      await db.pool.query(
+      await infra.db.pool.query(
         "select coalesce(sum(rows), 0) as n from lake_files where dataset = $1 and status = 'active'",
         [dataset],
       )
@@ -82,20 +76,20 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     const badAck = await deps.js.publish(subjects.raw('ccass'), JSON.stringify(bad));
     await until(async () => (await committedRows()) === 1000);
 
-    const files = await listFiles(db.pool, { dataset: 'ccass' });
+    const files = await listFiles(infra.db.pool, { dataset: 'ccass' });
     expect(new Set(files.map((f) => f.partitionDate))).toEqual(new Set(['2026-10-02', '2026-10-05']));
     for (const f of files)
       expect(f.fileKey).toMatch(/^bronze\/ccass\/date=2026-10-0[25]\/part-\d{12}-\d{12}-[\w.-]+\.parquet$/);
 
     const [stats] = await queryLake<{ n: number; ids: number; dates: number; seqs: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       'select count(*) as n, count(distinct participant_id) as ids, count(distinct holding_date) as dates, count(distinct _seq) as seqs from lake',
     );
     expect(stats).toEqual({ n: 1000, ids: 1000, dates: 2, seqs: 20 });
     const typed = await queryLake<{ t: string; d: string }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       'select typeof(shareholding) as t, typeof(holding_date) as d from lake limit 1',
@@ -103,17 +97,19 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     expect(typed[0]).toEqual({ t: 'DOUBLE', d: 'DATE' });
 
     // Commit events, one per file, on harbour.lake.committed.ccass.
-    await until(async () => (await nats.jsm.streams.info(streamNames.events)).state.messages >= files.length);
-    const ev = await nats.jsm.streams.getMessage(streamNames.events, {
+    await until(
+      async () => (await infra.nats.jsm.streams.info(streamNames.events)).state.messages >= files.length,
+    );
+    const ev = await infra.nats.jsm.streams.getMessage(streamNames.events, {
       last_by_subj: subjects.lakeCommitted('ccass'),
     });
     const event = lakeCommittedValidator.parse(ev!.json());
     expect(files.map((f) => f.fileKey)).toContain(event.file_key);
 
     // The bad envelope is in the DLQ with its reason and original sequence; nothing of it reached the lake.
-    await until(async () => (await nats.jsm.streams.info(streamNames.dlq)).state.messages === 1);
+    await until(async () => (await infra.nats.jsm.streams.info(streamNames.dlq)).state.messages === 1);
     const dlq = dlqMessageValidator.parse(
-      (await nats.jsm.streams.getMessage(streamNames.dlq, { seq: 1 }))!.json(),
+      (await infra.nats.jsm.streams.getMessage(streamNames.dlq, { seq: 1 }))!.json(),
     );
     expect(dlq).toMatchObject({
       stage: 'compactor',
@@ -130,22 +126,23 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     // cluster, or the consumer is recreated. Here it is recreated, so every RAW message comes again.
     const consumer = consumerNames.compactor('ccass');
     const before = await committedRows();
-    const { rows } = await db.pool.query('select pruned_through from lake_watermarks where consumer = $1', [
-      consumer,
-    ]);
+    const { rows } = await infra.db.pool.query(
+      'select pruned_through from lake_watermarks where consumer = $1',
+      [consumer],
+    );
     expect(Number(rows[0].pruned_through)).toBeGreaterThan(0); // the first test's sequences were pruned
-    await nats.jsm.consumers.delete(streamNames.raw, consumer);
-    await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
+    await infra.nats.jsm.consumers.delete(streamNames.raw, consumer);
+    await ensureTopology(infra.nats.nc, infra.nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
     svc = await startCompactor(await config({ datasets: ['ccass'] }), deps);
     await deps.js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope('b0', '2026-10-05', 10)));
     await until(async () => {
-      const c = await nats.jsm.consumers.info(streamNames.raw, consumer);
+      const c = await infra.nats.jsm.consumers.info(streamNames.raw, consumer);
       return c.num_pending === 0 && c.num_ack_pending === 0 && (await committedRows()) >= before + 10;
     });
     await svc.close();
     expect(await committedRows()).toBe(before + 10);
     const [stats] = await queryLake<{ n: number; seqs: number; ids: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       'select count(*) as n, count(distinct _seq) as seqs, count(distinct participant_id) as ids from lake',
@@ -158,7 +155,7 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     const rowsOn = async () =>
       Number(
         (
-          await db.pool.query(
+          await infra.db.pool.query(
             "select coalesce(sum(rows),0) as n from lake_files where partition_date = $1 and status='active'",
             [date],
           )
@@ -201,7 +198,7 @@ describe('compactor on real nats-server, Postgres and object store', () => {
         async () =>
           Number(
             (
-              await db.pool.query(
+              await infra.db.pool.query(
                 "select coalesce(sum(rows),0) as n from lake_files where partition_date = $1 and status='active'",
                 [date],
               )
@@ -210,13 +207,13 @@ describe('compactor on real nats-server, Postgres and object store', () => {
       );
     }
     await svc.close();
-    const small = await listFiles(db.pool, { dataset: 'ccass', partitionDate: date });
+    const small = await listFiles(infra.db.pool, { dataset: 'ccass', partitionDate: date });
     expect(small.length).toBeGreaterThanOrEqual(12);
 
     const { mergePartitions } = await import('./merge.ts');
     const cfg = await config({ targetFileBytes: target, mergeSmallFileBytes: target / 2, mergeMinFiles: 4 });
     await mergePartitions(deps, cfg, 'ccass', 'test', new AbortController().signal);
-    const after = await listFiles(db.pool, { dataset: 'ccass', partitionDate: date });
+    const after = await listFiles(infra.db.pool, { dataset: 'ccass', partitionDate: date });
     const bytes = after.reduce((a, f) => a + f.bytes, 0);
     const ratio = after.length / Math.ceil(bytes / target);
     console.log(
@@ -224,7 +221,7 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     );
     expect(ratio).toBeLessThanOrEqual(1.1);
     const [stats] = await queryLake<{ n: number; ids: number }>(
-      db.pool,
+      infra.db.pool,
       store,
       'ccass',
       `select count(*) as n, count(distinct participant_id) as ids from lake where holding_date = DATE '${date}'`,
@@ -240,10 +237,13 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     const cfg = async (writerId: string) =>
       config({ datasets: ['ccass'], writerId, leaseTtlMs: 1500, flushAgeMs: 200 });
     const a = await startCompactor(await cfg('wa'), deps);
-    const b = await startCompactor(await cfg('wb'), await serviceDeps({ nc: nats.nc, pool: db.pool, store }));
+    const b = await startCompactor(
+      await cfg('wb'),
+      await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool, store }),
+    );
     const writersOn = async (date: string) =>
       (
-        await db.pool.query<{ writer: string; rows: string; first: Date }>(
+        await infra.db.pool.query<{ writer: string; rows: string; first: Date }>(
           `select writer, sum(rows) as rows, min(committed_at) as first from lake_files
            where partition_date = $1 and status = 'active' group by writer`,
           [date],
@@ -282,7 +282,7 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     await file(`ccass-2026-10-02-p${process.pid}-1-c.parquet`, 1000); // this pid, not in use
     await file(`ccass-2026-10-02-p${alive.pid}-1-d.parquet`, 777); // a live writer's open batch
     await file('notes.log', 10); // not a spool file
-    const own = await serviceDeps({ nc: nats.nc, pool: db.pool, store });
+    const own = await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool, store });
     const metric = async (name: string) =>
       Number(/ (\S+)$/.exec((await own.registry.getSingleMetricAsString(name)).trim())?.[1]);
     const left = async () => (await readdir(cfg.spoolDir)).sort();
@@ -297,7 +297,7 @@ describe('compactor on real nats-server, Postgres and object store', () => {
       const rowsOn = async () =>
         Number(
           (
-            await db.pool.query(
+            await infra.db.pool.query(
               "select coalesce(sum(rows),0) as n from lake_files where partition_date = '2026-10-20' and status = 'active'",
             )
           ).rows[0].n,
@@ -327,7 +327,7 @@ describe('compactor on real nats-server, Postgres and object store', () => {
     const lake = createObjectStore({ backend: 'fs', root });
     const c = await startCompactor(
       await config({ datasets: ['quotes'], sweepGraceMs: 5000, outboxEveryMs: 100, leaseTtlMs: 0 }),
-      await serviceDeps({ nc: nats.nc, pool: db.pool, store: lake }),
+      await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool, store: lake }),
     );
     try {
       await until(async () => !(await readdir(tmp)).includes('killed.part'), 10_000);

@@ -1,14 +1,12 @@
-import type { AddressInfo } from 'node:net';
-import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
-import { type ParsedMail, simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
-import { consumerNames, ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
+import { consumerNames, streamNames } from '../../streams/index.ts';
 import { cellValue, readWorkbook } from '../../test/support/exporter.ts';
 import { createGoldTables, seedGold } from '../../test/support/gold.ts';
-import { freshDatabase, serviceDeps, startTestNats } from '../../test/support/infra.ts';
+import { serviceDeps } from '../../test/support/infra.ts';
+import { type SmtpSink, startSmtpSink } from '../../test/support/smtp.ts';
+import { publishTick, useSuiteInfra } from '../../test/support/suite.ts';
 import { stockSheetName } from '../gold/index.ts';
 import type { Service } from '../runtime/index.ts';
 import { createMailer, ReporterConfig, runDaily, startReporter } from './index.ts';
@@ -16,10 +14,7 @@ import { createMailer, ReporterConfig, runDaily, startReporter } from './index.t
 const D = '2026-10-30';
 const WATCH = ['00700', '00005', '02319', '99999'];
 
-let nats: Awaited<ReturnType<typeof startTestNats>>;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let smtp: SMTPServer;
-let smtpPort: number;
+let smtp: SmtpSink | undefined;
 const inbox: { mail: ParsedMail; rcpt: string[]; user: string | undefined }[] = [];
 let reporter: Service | undefined;
 
@@ -31,7 +26,7 @@ function config(): ReporterConfig {
     smtp: {
       ...c.smtp,
       host: '127.0.0.1',
-      port: smtpPort,
+      port: smtp!.port,
       requireTls: true,
       rejectUnauthorized: false, // smtp-server's built-in self-signed certificate
       user: 'harbour',
@@ -54,19 +49,15 @@ async function until(cond: () => Promise<boolean> | boolean, ms = 20_000): Promi
 
 /** Publishes a report tick and waits until the reporter has acked it. */
 async function tick(msgId: string): Promise<void> {
-  const t: Tick = {
-    schema_version: SCHEMA_VERSION,
+  const { seq } = await publishTick(infra.nats, {
     job: 'report-daily',
-    scheduled_at: `${D}T12:00:00.000Z`,
     date: D,
-    catch_up: false,
-  };
-  const ack = await jetstream(nats.nc).publish(subjects.tick('report-daily'), JSON.stringify(t), {
-    msgID: msgId,
+    scheduledAt: `${D}T12:00:00.000Z`,
+    msgId,
   });
   await until(async () => {
-    const info = await nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
-    return info.ack_floor.stream_seq >= ack.seq && info.num_ack_pending === 0;
+    const info = await infra.nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
+    return info.ack_floor.stream_seq >= seq && info.num_ack_pending === 0;
   });
 }
 
@@ -74,32 +65,27 @@ const alerts = () => inbox.filter((m) => m.mail.subject?.startsWith('Harbour ale
 const reports = () => inbox.filter((m) => m.mail.subject?.startsWith('Harbour daily report'));
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    logger: false,
-    onAuth(auth, _session, cb) {
-      if (auth.username === 'harbour' && auth.password === 'letmein') cb(null, { user: auth.username });
-      else cb(new Error('bad credentials'));
+  smtp = await startSmtpSink(
+    {
+      onAuth(auth, _session, cb) {
+        if (auth.username === 'harbour' && auth.password === 'letmein') cb(null, { user: auth.username });
+        else cb(new Error('bad credentials'));
+      },
     },
-    onData(stream, session, cb) {
-      simpleParser(stream).then(
-        (mail) => {
-          inbox.push({
-            mail,
-            rcpt: session.envelope.rcptTo.map((r) => r.address),
-            user: session.user as string | undefined,
-          });
-          cb();
-        },
-        (err: Error) => cb(err),
-      );
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  smtpPort = (smtp.server.address() as AddressInfo).port;
-  nats = await startTestNats();
-  await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-  db = await freshDatabase();
-  db.pool.on('error', () => {});
+    (mail, session) =>
+      inbox.push({
+        mail,
+        rcpt: session.envelope.rcptTo.map((r) => r.address),
+        user: session.user as string | undefined,
+      }),
+  );
+});
+afterAll(async () => smtp?.close());
+const infra = useSuiteInfra({ prepare: seed, beforeStop: async () => reporter?.close() });
+
+/** The gold tables with one engineered event of each alert rule on D. */
+async function seed(): Promise<void> {
+  const db = infra.db;
   await createGoldTables(db.pool);
   await seedGold(db.pool, { from: '2026-05-01', to: D });
   // Engineer one event of each rule on D.
@@ -122,19 +108,12 @@ beforeAll(async () => {
      where code = '02319' and holding_date = $1::date and participant_key = 'C00010'`,
     [D],
   );
-});
-
-afterAll(async () => {
-  await reporter?.close();
-  await nats?.stop();
-  await db?.drop();
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()));
-});
+}
 
 describe('reporter on a real nats-server, Postgres and SMTP server', () => {
   it('creates its consumer on TICKS for its job', async () => {
-    reporter = await startReporter(config(), await serviceDeps({ nc: nats.nc, pool: db.pool }));
-    const info = await nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
+    reporter = await startReporter(config(), await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool }));
+    const info = await infra.nats.jsm.consumers.info(streamNames.ticks, consumerNames.reporter);
     expect(info.config).toMatchObject({
       filter_subject: 'harbour.tick.report-daily',
       ack_policy: 'explicit',
@@ -158,7 +137,7 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     expect(html).toContain('ccass: 23 of 39 expected rows on 30/10/2026'); // the seeded short day
     expect(html).toContain('No prices for 99999');
     // The biggest mover of the day leads the table, with its signed change.
-    const { rows } = await db.pool.query(
+    const { rows } = await infra.db.pool.query(
       `select code, name, change_pct::float8 as chg from gold.daily_prices
        where code = any($1) and trade_date = $2 order by abs(change_pct) desc limit 1`,
       [WATCH, D],
@@ -186,7 +165,7 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     ]);
     const summary = wb.getWorksheet('Summary')!;
     expect(cellValue(summary.getCell('A6'))).toBe('99999');
-    const { rows: c } = await db.pool.query(
+    const { rows: c } = await infra.db.pool.query(
       "select close::float8 as close from gold.daily_prices where code = '00700' and trade_date = $1",
       [D],
     );
@@ -195,7 +174,7 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
 
   it('sends one email per market event, to the alert recipients', async () => {
     const subjects = alerts().map((a) => a.mail.subject);
-    const { rows } = await db.pool.query(
+    const { rows } = await infra.db.pool.query(
       "select close::float8 as close from gold.daily_prices where code = '00700' and trade_date = $1",
       [D],
     );
@@ -220,7 +199,7 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
       expect(a.mail.html).toContain('Harbour sends each event once');
       expect(a.mail.messageId).toMatch(/^<harbour-[0-9a-f]{32}@example\.test>$/);
     }
-    const { rows: ledger } = await db.pool.query(
+    const { rows: ledger } = await infra.db.pool.query(
       "select count(*)::int as n from reporter.sent_emails where kind like 'alert:%' and sent_at is not null",
     );
     expect(ledger[0].n).toBe(alerts().length);
@@ -231,10 +210,10 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     await tick('report-daily:again'); // e.g. a second scheduler outside the dedup window, or a manual re-run
     const direct = await runDaily(
       {
-        pool: db.pool,
+        pool: infra.db.pool,
         mailer: createMailer(config().smtp),
         config: config(),
-        logger: (await serviceDeps({ nc: nats.nc })).logger,
+        logger: (await serviceDeps({ nc: infra.nats.nc })).logger,
       },
       'report-daily',
       D,
@@ -246,7 +225,7 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     expect(inbox.length).toBe(before);
 
     // A new CCASS move on the same date: only its alert goes out.
-    await db.pool.query(
+    await infra.db.pool.query(
       `update gold.ccass_changes set change_pct_issued = -1.75, change_shares = -68775000
        where code = '02319' and holding_date = $1::date and participant_key = 'B01451'`,
       [D],
@@ -263,17 +242,22 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
 
   it('a failed send (SMTP refuses the login) leaves the event unsent, and the next run sends it', async () => {
     const D2 = '2026-10-29';
-    const logger = (await serviceDeps({ nc: nats.nc })).logger;
+    const logger = (await serviceDeps({ nc: infra.nats.nc })).logger;
     const bad = { ...config(), smtp: { ...config().smtp, pass: 'wrong' } };
     await expect(
-      runDaily({ pool: db.pool, mailer: createMailer(bad.smtp), config: bad, logger }, 'report-daily', D2),
+      runDaily(
+        { pool: infra.db.pool, mailer: createMailer(bad.smtp), config: bad, logger },
+        'report-daily',
+        D2,
+      ),
     ).rejects.toThrow(/Invalid login|bad credentials|535/);
-    const { rows } = await db.pool.query('select sent_at from reporter.sent_emails where event_key = $1', [
-      `report:report-daily:${D2}`,
-    ]);
+    const { rows } = await infra.db.pool.query(
+      'select sent_at from reporter.sent_emails where event_key = $1',
+      [`report:report-daily:${D2}`],
+    );
     expect(rows.filter((r) => r.sent_at !== null)).toEqual([]);
     const ok = await runDaily(
-      { pool: db.pool, mailer: createMailer(config().smtp), config: config(), logger },
+      { pool: infra.db.pool, mailer: createMailer(config().smtp), config: config(), logger },
       'report-daily',
       D2,
     );

@@ -4,64 +4,40 @@
  * a past date is refused, recorded as a failed run and acknowledged (no job, no DLQ entry).
  */
 import { jetstream } from '@nats-io/jetstream';
-import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Envelope, SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
-import {
-  defaultSamplesDir,
-  type FixtureSite,
-  PATHS,
-  startFixtureSite,
-} from '../../ops/fixture-site/index.ts';
-import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
-import { freshDatabase, readStream, serviceDeps, startTestNats, until } from '../../test/support/infra.ts';
+import { PATHS } from '../../ops/fixture-site/index.ts';
+import { streamNames, subjects } from '../../streams/index.ts';
+import { readStream, serviceDeps, until } from '../../test/support/infra.ts';
+import { siteScrapersConfig, siteSources, useSuiteInfra } from '../../test/support/suite.ts';
 import { addDays, createCalendar, localDate } from '../calendar/index.ts';
 import type { Service } from '../runtime/index.ts';
-import { ScrapersConfig } from './config.ts';
 import { runProgress } from './run-history.ts';
 import { startScrapers, tickRunId } from './scrapers.ts';
 
-let nats: Awaited<ReturnType<typeof startTestNats>>;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let site: FixtureSite;
 let scrapers: Service | undefined;
 
 const CODES = ['00700', '00005'];
-const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
 
-beforeAll(async () => {
-  nats = await startTestNats();
-  await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-  db = await freshDatabase();
+const infra = useSuiteInfra({
   // the site's today is the real Hong Kong date, as for the planner
-  site = await startFixtureSite({ samplesDir: defaultSamplesDir(), seed: 9, stocks: 8 });
-  scrapers = await startScrapers(
-    {
-      ...defaults,
-      sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: `${site.url}/hkexwidget` },
-      http: {
-        ...defaults.http,
-        requestsPerSecond: 100,
-        burst: 20,
-        retryBaseDelayMs: 20,
-        retryMaxDelayMs: 200,
-      },
-      codes: CODES,
-      retryBaseDelayMs: 100,
-      maxAttempts: 3,
-    },
-    await serviceDeps({ nc: nats.nc, pool: db.pool }),
-  );
-});
-afterAll(async () => {
-  await scrapers?.close();
-  await site?.close();
-  await db?.drop();
-  await nats?.stop();
+  site: { seed: 9, stocks: 8 },
+  prepare: async () => {
+    const url = infra.site.url;
+    scrapers = await startScrapers(
+      siteScrapersConfig(url, {
+        sources: { ...siteSources(url), quoteBaseUrl: `${url}/hkexwidget` },
+        codes: CODES,
+        maxAttempts: 3,
+      }),
+      await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool }),
+    );
+  },
+  beforeStop: async () => scrapers?.close(),
 });
 
 const publishTick = (t: Tick) =>
-  jetstream(nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), {
+  jetstream(infra.nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), {
     msgID: `${t.job}:${t.scheduled_at}`,
   });
 
@@ -83,20 +59,20 @@ describe('fundamentals ticks', () => {
     const runId = tickRunId(daily.job, daily.scheduled_at);
     await until(
       async () => {
-        const p = await runProgress(db.pool, [runId]);
+        const p = await runProgress(infra.db.pool, [runId]);
         return p.total === CODES.length && p.finished === p.total;
       },
       30_000,
       'the daily fundamentals run to finish',
     );
-    expect((await runProgress(db.pool, [runId])).byStatus).toEqual({ done: 2 });
-    const raw = (await readStream<Envelope>(nats.jsm, streamNames.raw, subjects.raw('fundamentals'))).map(
-      (m) => m.data,
-    );
+    expect((await runProgress(infra.db.pool, [runId])).byStatus).toEqual({ done: 2 });
+    const raw = (
+      await readStream<Envelope>(infra.nats.jsm, streamNames.raw, subjects.raw('fundamentals'))
+    ).map((m) => m.data);
     expect(raw.map((e) => e.key).sort()).toEqual([...CODES].sort());
     for (const e of raw) {
-      expect(e.as_of).toBe(site.model.latestTradingDay());
-      const want = site.model.fundamental(e.key)!;
+      expect(e.as_of).toBe(infra.site.model.latestTradingDay());
+      const want = infra.site.model.fundamental(e.key)!;
       expect(e.rows).toHaveLength(1);
       // amounts printed in M/B units are rounded by the widget; prices, EPS, P/E and shares are exact
       expect(e.rows[0]).toMatchObject({
@@ -110,7 +86,7 @@ describe('fundamentals ticks', () => {
       });
     }
     // one token page read for the whole run
-    expect(site.stats().of(PATHS.equitiesPage)).toBe(1);
+    expect(infra.site.stats().of(PATHS.equitiesPage)).toBe(1);
 
     const past = calendar.previousTradingDay(today);
     const catchUp: Tick = { ...daily, scheduled_at: `${past}T11:00:00.000Z`, date: past, catch_up: true };
@@ -118,12 +94,12 @@ describe('fundamentals ticks', () => {
     const pastRun = tickRunId(catchUp.job, catchUp.scheduled_at);
     await until(
       async () =>
-        (await db.pool.query('select 1 from scrape_runs where run_id = $1', [pastRun])).rowCount === 1 &&
-        (await nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_ack_pending === 0,
+        (await infra.db.pool.query('select 1 from scrape_runs where run_id = $1', [pastRun])).rowCount ===
+          1 && (await infra.nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_ack_pending === 0,
       15_000,
       'the past tick to be handled',
     );
-    const { rows } = await db.pool.query<{ status: string; planned_jobs: number; note: string }>(
+    const { rows } = await infra.db.pool.query<{ status: string; planned_jobs: number; note: string }>(
       'select status, planned_jobs, note from scrape_runs where run_id = $1',
       [pastRun],
     );
@@ -131,13 +107,14 @@ describe('fundamentals ticks', () => {
     expect(rows[0]!.note).toMatch(
       new RegExp(`${past} is past, the earliest date that can be collected now is ${today}`),
     );
-    expect((await nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_pending).toBe(0);
+    expect((await infra.nats.jsm.consumers.info(streamNames.ticks, 'planner')).num_pending).toBe(0);
     // retried it would reach the DLQ within this (maxAttempts 3, first retry after ~100 ms)
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await nats.jsm.streams.info(streamNames.dlq)).state.messages).toBe(0);
+    expect((await infra.nats.jsm.streams.info(streamNames.dlq)).state.messages).toBe(0);
     expect(
       Number(
-        (await db.pool.query('select count(*) as n from scrape_jobs where run_id = $1', [pastRun])).rows[0].n,
+        (await infra.db.pool.query('select count(*) as n from scrape_jobs where run_id = $1', [pastRun]))
+          .rows[0].n,
       ),
     ).toBe(0);
   });

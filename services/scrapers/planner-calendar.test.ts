@@ -4,31 +4,22 @@
  */
 import { jetstream } from '@nats-io/jetstream';
 import { Value } from '@sinclair/typebox/value';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ScrapeJob } from '../../contracts/index.ts';
 import { defaultSamplesDir, PATHS, startFixtureSite } from '../../ops/fixture-site/index.ts';
-import { ensureTopology, streamNames, TopologyConfig } from '../../streams/index.ts';
-import { freshDatabase, readStream, serviceDeps, startTestNats, until } from '../../test/support/infra.ts';
+import { streamNames } from '../../streams/index.ts';
+import { HKEX_2024_CLOSURES } from '../../test/support/hkex-fixtures.ts';
+import { readStream, serviceDeps, until } from '../../test/support/infra.ts';
+import { siteScrapersConfig, useSuiteInfra } from '../../test/support/suite.ts';
 import { addDays, createCalendar } from '../calendar/index.ts';
 import { silentLogger } from '../runtime/index.ts';
-import { ScrapersConfig, SourcesConfig } from './config.ts';
+import { SourcesConfig } from './config.ts';
 import { createHttpClient } from './http/index.ts';
 import { planRun } from './planner.ts';
 import { migrateRunHistory, runProgress } from './run-history.ts';
 import { startScrapers } from './scrapers.ts';
 
-let nats: Awaited<ReturnType<typeof startTestNats>>;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-
-beforeAll(async () => {
-  [nats, db] = await Promise.all([startTestNats(), freshDatabase()]);
-  await ensureTopology(nats.nc, nats.jsm, Value.Default(TopologyConfig, {}) as TopologyConfig);
-  await migrateRunHistory(db.pool);
-});
-afterAll(async () => {
-  await db?.drop();
-  await nats?.stop();
-});
+const infra = useSuiteInfra({ prepare: () => migrateRunHistory(infra.db.pool) });
 
 describe('a 2024 backfill of quotations', () => {
   it('plans one job per 2024 trading day and none on a 2024 holiday (recorded as skipped)', {
@@ -38,8 +29,8 @@ describe('a 2024 backfill of quotations', () => {
     // Quotations are one job per day: the planner never fetches the stock list for them.
     const http = createHttpClient();
     const ctx = {
-      js: jetstream(nats.nc),
-      pool: db.pool,
+      js: jetstream(infra.nats.nc),
+      pool: infra.db.pool,
       http,
       sources: Value.Default(SourcesConfig, {}) as SourcesConfig,
       calendar,
@@ -58,30 +49,14 @@ describe('a 2024 backfill of quotations', () => {
     } finally {
       await http.close();
     }
-    const jobs = (await readStream<ScrapeJob>(nats.jsm, streamNames.jobs)).map((m) => m.data);
+    const jobs = (await readStream<ScrapeJob>(infra.nats.jsm, streamNames.jobs)).map((m) => m.data);
     const planned = jobs.map((j) => j.date).sort();
     expect(planned).toHaveLength(247); // 262 weekdays − 15 HKEX closures
-    for (const holiday of [
-      '2024-01-01',
-      '2024-02-12',
-      '2024-02-13',
-      '2024-03-29',
-      '2024-04-01',
-      '2024-04-04',
-      '2024-05-01',
-      '2024-05-15',
-      '2024-06-10',
-      '2024-07-01',
-      '2024-09-18',
-      '2024-10-01',
-      '2024-10-11',
-      '2024-12-25',
-      '2024-12-26',
-    ]) {
+    for (const holiday of HKEX_2024_CLOSURES) {
       expect(planned).not.toContain(holiday);
     }
     expect(planned).toContain('2024-12-24'); // Christmas Eve: a half day, traded
-    const { rows } = await db.pool.query<{ status: string; n: number }>(
+    const { rows } = await infra.db.pool.query<{ status: string; n: number }>(
       `select status, count(*)::int as n from scrape_runs group by status order by status`,
     );
     expect(rows).toEqual([
@@ -93,7 +68,7 @@ describe('a 2024 backfill of quotations', () => {
 
 describe('a trading day on which the exchange turned out closed (no report)', () => {
   it('is recorded as no_data after one request, not retried', { timeout: 120_000 }, async () => {
-    await nats.jsm.streams.purge(streamNames.jobs);
+    await infra.nats.jsm.streams.purge(streamNames.jobs);
     // The site (the "real" exchange) stayed shut on Thursday 2026-10-08, e.g. for a typhoon; the
     // pipeline's calendar was not told (market.holidaysAdd), so it plans that day.
     const site = await startFixtureSite({
@@ -103,28 +78,15 @@ describe('a trading day on which the exchange turned out closed (no report)', ()
       today: '2026-10-16',
       market: { holidaysAdd: ['2026-10-08'] },
     });
-    const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
     const scrapers = await startScrapers(
-      {
-        ...defaults,
-        sources: { ccassBaseUrl: site.url, hkexBaseUrl: site.url, quoteBaseUrl: site.url },
-        http: {
-          ...defaults.http,
-          requestsPerSecond: 100,
-          burst: 20,
-          retryBaseDelayMs: 20,
-          retryMaxDelayMs: 200,
-        },
-        retryBaseDelayMs: 100,
-        planner: false,
-      },
-      await serviceDeps({ nc: nats.nc, pool: db.pool }),
+      siteScrapersConfig(site.url, { planner: false }),
+      await serviceDeps({ nc: infra.nats.nc, pool: infra.db.pool }),
     );
     const http = createHttpClient();
     try {
       const ctx = {
-        js: jetstream(nats.nc),
-        pool: db.pool,
+        js: jetstream(infra.nats.nc),
+        pool: infra.db.pool,
         http,
         sources: Value.Default(SourcesConfig, {}) as SourcesConfig,
         calendar: createCalendar(),
@@ -137,11 +99,11 @@ describe('a trading day on which the exchange turned out closed (no report)', ()
         expect(planned.status).toBe('planned');
       }
       await until(
-        async () => (await runProgress(db.pool, runs)).finished === 2,
+        async () => (await runProgress(infra.db.pool, runs)).finished === 2,
         60_000,
         'both runs to finish',
       );
-      const { rows } = await db.pool.query<{ date: string; status: string }>(
+      const { rows } = await infra.db.pool.query<{ date: string; status: string }>(
         `select r.business_date::text as date, j.status from scrape_jobs j join scrape_runs r using (run_id)
          where r.run_id = any($1) order by r.business_date`,
         [runs],
@@ -152,7 +114,7 @@ describe('a trading day on which the exchange turned out closed (no report)', ()
       ]);
       await new Promise((r) => setTimeout(r, 1000)); // a retry would come within this (100 ms base)
       expect(site.stats().of(`${PATHS.quotationsDir}d261008e.htm`)).toBe(1);
-      expect((await runProgress(db.pool, runs)).byStatus).toEqual({ no_data: 1, done: 1 });
+      expect((await runProgress(infra.db.pool, runs)).byStatus).toEqual({ no_data: 1, done: 1 });
     } finally {
       await http.close();
       await scrapers.close();

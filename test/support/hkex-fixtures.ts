@@ -9,6 +9,25 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** `<repo>/test/fixtures/hkex`: the repository carries every real sample it uses. */
 export const hkexFixtures = path.resolve(repoRoot, 'test/fixtures/hkex');
 
+/** HKEX's published 2024 full-day closures (weekdays), from its holiday circular. */
+export const HKEX_2024_CLOSURES: readonly string[] = [
+  '2024-01-01',
+  '2024-02-12',
+  '2024-02-13',
+  '2024-03-29',
+  '2024-04-01',
+  '2024-04-04',
+  '2024-05-01',
+  '2024-05-15',
+  '2024-06-10',
+  '2024-07-01',
+  '2024-09-18',
+  '2024-10-01',
+  '2024-10-11',
+  '2024-12-25',
+  '2024-12-26',
+];
+
 export function fixturePath(...parts: string[]): string {
   return path.join(hkexFixtures, ...parts);
 }

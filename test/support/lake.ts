@@ -1,8 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type pg from 'pg';
 import { type CcassRow, type Envelope, SCHEMA_VERSION } from '../../contracts/index.ts';
 import type { ObjectStore } from '../../services/object-store/index.ts';
+import { subjects } from '../../streams/subjects.ts';
 
 /** A CCASS envelope whose rows carry unique participant ids `P<tag>-<i>`, so duplicates are countable. */
 export function ccassEnvelope(tag: string, date: string, rows: number, code = '00700'): Envelope<'ccass'> {
@@ -29,6 +31,22 @@ export function ccassEnvelope(tag: string, date: string, rows: number, code = '0
       }),
     ),
   };
+}
+
+/**
+ * Publishes `n` CCASS envelopes (`ccassEnvelope(<tag><i>, date, rows)`) to RAW one after another;
+ * returns how many rows they carry.
+ */
+export async function publishCcassEnvelopes(
+  js: JetStreamClient,
+  n: number,
+  tag: string,
+  date: string,
+  rows: number,
+): Promise<number> {
+  for (let i = 0; i < n; i++)
+    await js.publish(subjects.raw('ccass'), JSON.stringify(ccassEnvelope(`${tag}${i}`, date, rows)));
+  return n * rows;
 }
 
 /**

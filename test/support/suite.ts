@@ -13,7 +13,7 @@ import {
   type FixtureSiteConfig,
   startFixtureSite,
 } from '../../ops/fixture-site/index.ts';
-import { tickRunId } from '../../services/scrapers/index.ts';
+import { ScrapersConfig, tickRunId } from '../../services/scrapers/index.ts';
 import { ensureTopology, msgIds, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, startTestNats } from './infra.ts';
 
@@ -108,6 +108,38 @@ export function serviceEnv<E extends Record<string, string>>(
   return { ...env, ...extra };
 }
 
+/** Every HKEX source at the fixture site's `siteUrl`. */
+export function siteSources(siteUrl: string): ScrapersConfig['sources'] {
+  return { ccassBaseUrl: siteUrl, hkexBaseUrl: siteUrl, quoteBaseUrl: siteUrl };
+}
+
+/**
+ * The scrapers' settings for a test against the fixture site: every source at `siteUrl`, an HTTP
+ * client as fast as a local site allows with short retry delays (then `http`), a failed job retried
+ * after 100 ms; then `over`.
+ */
+export function siteScrapersConfig(
+  siteUrl: string,
+  over: Partial<ScrapersConfig> = {},
+  http: Partial<ScrapersConfig['http']> = {},
+): ScrapersConfig {
+  const defaults = Value.Default(ScrapersConfig, {}) as ScrapersConfig;
+  return {
+    ...defaults,
+    sources: siteSources(siteUrl),
+    http: {
+      ...defaults.http,
+      requestsPerSecond: 100,
+      burst: 20,
+      retryBaseDelayMs: 20,
+      retryMaxDelayMs: 200,
+      ...http,
+    },
+    retryBaseDelayMs: 100,
+    ...over,
+  };
+}
+
 /** The environment variables of a lake in a local directory (`root`). */
 export function fsLakeEnv(root: string): {
   HARBOUR_OBJECT_STORE_BACKEND: 'fs';
@@ -118,12 +150,13 @@ export function fsLakeEnv(root: string): {
 
 /**
  * Publishes the tick the scheduler would for `job` at `scheduledAt` (business date `date`), with the
- * scheduler's `Nats-Msg-Id` unless `msgId` is given; returns the id of the run it starts.
+ * scheduler's `Nats-Msg-Id` unless `msgId` is given; returns the id of the run it starts and the
+ * stream's acknowledgement.
  */
 export async function publishTick(
   nats: Pick<TestNats, 'nc'>,
   tick: { job: string; date: string; scheduledAt: string; dataset?: Dataset; msgId?: string },
-): Promise<string> {
+): Promise<{ runId: string; seq: number; duplicate: boolean }> {
   const t: Tick = {
     schema_version: SCHEMA_VERSION,
     job: tick.job,
@@ -132,10 +165,10 @@ export async function publishTick(
     ...(tick.dataset ? { dataset: tick.dataset } : {}),
     catch_up: false,
   };
-  await jetstream(nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), {
+  const ack = await jetstream(nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), {
     msgID: tick.msgId ?? msgIds.tick(t.job, t.scheduled_at),
   });
-  return tickRunId(t.job, t.scheduled_at);
+  return { runId: tickRunId(t.job, t.scheduled_at), seq: ack.seq, duplicate: ack.duplicate };
 }
 
 /**
@@ -153,7 +186,13 @@ export async function publishDailyRuns(
       ['ccass-daily', 'ccass', ccassTime],
       ['quotes-daily', 'quotes', '10:30'],
     ] as const) {
-      runIds.push(await publishTick(nats, { job, date, dataset, scheduledAt: `${date}T${time}:00.000Z` }));
+      const { runId } = await publishTick(nats, {
+        job,
+        date,
+        dataset,
+        scheduledAt: `${date}T${time}:00.000Z`,
+      });
+      runIds.push(runId);
     }
   }
   return runIds;
