@@ -38,8 +38,8 @@
  */
 
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os, { cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import os, { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -66,10 +66,9 @@ import {
 } from '../../streams/index.ts';
 import { ccassEnvelope } from '../support/lake.ts';
 import * as flag from './flags.ts';
-import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, runJsonChild, sectionHead, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
-const ROOT = resolve(dirname(SCRIPT), '../..');
 const DATASET = 'ccass' as const;
 const FIRST_DATE = '2026-05-04'; // a Monday
 const loadStart = os.loadavg()[0]!;
@@ -299,7 +298,6 @@ function runChild(spec: ChildSpec, cpuProf: string | null): Promise<ChildResult>
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, spec.role)] : [];
   return runJsonChild<ChildResult>(
     [...prof, '--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)],
-    ROOT,
     `${spec.role} child`,
   );
 }
@@ -572,8 +570,7 @@ async function main(): Promise<void> {
     const section = renderSection(args, published, raws, compactors, checks);
     process.stdout.write(`${section}\n`);
     if (args.results) {
-      await writeResultsSection('compactor', section);
-      log(`wrote ${relative(ROOT, RESULTS_PATH)}`);
+      log(`wrote ${await writeResultsSection('compactor', section)}`);
     }
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -589,7 +586,6 @@ function renderSection(
   compactors: ChildResult[],
   checks: Check[],
 ): string {
-  const cpu = cpus();
   const flags = [
     `--records ${args.records}`,
     args.rowsPerEnvelope === 250 ? '' : `--rows-per-envelope ${args.rowsPerEnvelope}`,
@@ -606,13 +602,12 @@ function renderSection(
   const rssMax = Math.max(...compactors.map((c) => c.maxRss));
   const target = (ok: boolean) => (ok ? 'met' : '**missed**');
   const lines: string[] = [];
-  lines.push('## Compactor (RAW → committed Parquet) vs raw JetStream consume+ack');
-  lines.push('');
-  lines.push(`- Date: ${new Date().toISOString()}`);
   lines.push(
-    `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}`,
+    ...sectionHead(
+      'Compactor (RAW → committed Parquet) vs raw JetStream consume+ack',
+      `npx tsx test/bench/compactor.bench.ts ${flags.join(' ')}`,
+    ),
   );
-  lines.push(`- Command: \`npx tsx test/bench/compactor.bench.ts ${flags.join(' ')}\``);
   lines.push(
     `- Runs: ${args.repeat === 1 ? '1 (raw, then compactor)' : `${args.repeat} pairs (raw, then compactor), figures are per-field medians; compactor ÷ raw per pair: ${ratios.map((r) => `${r.toFixed(3)}×`).join(', ')}, the median is _vs raw_`}. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (the machine is shared with other work, so times carry some noise).`,
   );

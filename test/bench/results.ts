@@ -1,16 +1,22 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cpus, release, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
 
 /** Shared by the benchmarks: where results go, how a section is replaced, how peak memory is read. */
 export const RESULTS_PATH = join(import.meta.dirname, 'RESULTS.md');
+/** The repository: the benchmarks' children run there (`node --import tsx`). */
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 const NEW_FILE =
   '# Harbour benchmarks\n\nEach benchmark rewrites only its own section (between its `bench:<name>` markers) and records the machine, date and command it ran with.\n';
 
-/** Replaces the text between `<!-- bench:<name>:start -->` and `…:end -->` (appends the section when absent). */
-export async function writeResultsSection(name: string, section: string): Promise<void> {
+/**
+ * Replaces the text between `<!-- bench:<name>:start -->` and `…:end -->` (appends the section when
+ * absent); returns the results file's path relative to the repository, for the log.
+ */
+export async function writeResultsSection(name: string, section: string): Promise<string> {
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   const block = `${start}\n${section}\n${end}`;
@@ -20,6 +26,25 @@ export async function writeResultsSection(name: string, section: string): Promis
   if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + end.length);
   else text = `${text.trimEnd()}\n\n${block}\n`;
   await writeFile(RESULTS_PATH, text);
+  return relative(REPO_ROOT, RESULTS_PATH);
+}
+
+/** The machine a benchmark ran on, as its section's `- Machine:` line gives it (RAM in GiB, or MiB). */
+export function machineLine(ram: 'GiB' | 'MiB' = 'GiB'): string {
+  const cpu = cpus();
+  const amount = (totalmem() / 2 ** (ram === 'GiB' ? 30 : 20)).toFixed(1);
+  return `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${amount} ${ram} RAM, Linux ${release()}, Node ${process.version}`;
+}
+
+/** The head of a benchmark's section: its title, then the date, the machine and the command it ran with. */
+export function sectionHead(title: string, command: string, ram: 'GiB' | 'MiB' = 'GiB'): string[] {
+  return [
+    `## ${title}`,
+    '',
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${machineLine(ram)}`,
+    `- Command: \`${command}\``,
+  ];
 }
 
 /** Peak resident set size of this process (VmHWM), in bytes; null where /proc is unavailable. */
@@ -50,13 +75,13 @@ export function markdownTable(
 }
 
 /**
- * Runs a benchmark's child process (`node <nodeArgs>` in `cwd`, stderr passed through) whose last
- * stdout line is its JSON result; rejects, with the end of its output, when it exits non-zero or
+ * Runs a benchmark's child process (`node <nodeArgs>` in the repository, stderr passed through) whose
+ * last stdout line is its JSON result; rejects, with the end of its output, when it exits non-zero or
  * prints no JSON last.
  */
-export function runJsonChild<T>(nodeArgs: readonly string[], cwd: string, label: string): Promise<T> {
+export function runJsonChild<T>(nodeArgs: readonly string[], label: string): Promise<T> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {

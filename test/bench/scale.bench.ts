@@ -29,7 +29,7 @@
  * @bench-quick --stocks 300 --days 15 --participants 40
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -58,7 +58,7 @@ import {
 import { createMarket, tradingDays } from '../support/market.ts';
 import { logTail, type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
 import * as flag from './flags.ts';
-import { RESULTS_PATH, writeResultsSection } from './results.ts';
+import { machineLine, RESULTS_PATH, writeResultsSection } from './results.ts';
 
 const flags = flag.readFlags(
   {
@@ -325,12 +325,11 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- report
     const gold10 = (xs: DayFigures[]) => mean(xs.map((d) => d.toGoldMs));
     const window = Math.max(1, Math.min(20, Math.floor(days.length / 4)));
-    const cpu = cpus();
     const lines: string[] = [
       `## Scale: ${DAYS} trading days of ${fmt(STOCKS)} stocks through the pipeline`,
       '',
       `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}; nats-server, embedded Postgres (default settings, fsync on) and the fs lake on one disk. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
+      `- Machine: ${machineLine()}; nats-server, embedded Postgres (default settings, fsync on) and the fs lake on one disk. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
       `- Command: \`npx tsx test/bench/scale.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS}\``,
       `- Flow: each of ${DAYS} trading days (${calendar[0]} … ${calendar[DAYS - 1]}) publishes the scrapers' output for ${fmt(STOCKS)} stocks to \`RAW\` (securities list and quotations one envelope each, fundamentals and CCASS one envelope per stock page), then one run-completed event per dataset, then waits for the compactor (own process) to commit it to the lake and for the transformer (own process) to load it into silver and refresh gold, before the next day. Compactor and transformer default config.`,
       `- Published: ${fmt(published.ccass)} CCASS rows, ${fmt(published.quotes)} quotes, ${fmt(published.fundamentals)} fundamentals, ${fmt(published.securities)} securities-list rows; ${gib(publishedBytes)} of JSON; \`RAW\` holds ${fmt(raw.state.messages)} messages, ${gib(raw.state.bytes)}.`,

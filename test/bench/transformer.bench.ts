@@ -148,38 +148,38 @@ const NUMERIC = (t: GoldTable) =>
     .filter(([, v]) => JSON.stringify(v).includes('"number"') || JSON.stringify(v).includes('"integer"'))
     .map(([k]) => k);
 
-async function pgFingerprint(
-  pool: pg.Pool,
+/** Each gold table's row count and numeric column sums (`where` narrows a table), `[n, ...sums]`, from `sumsOf`'s row. */
+async function fingerprint(
   where: (t: GoldTable) => string | null,
+  sumsOf: (t: GoldTable, cols: string[], where: string | null) => Promise<Record<string, number>>,
 ): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const t of Object.keys(goldTables) as GoldTable[]) {
     const cols = NUMERIC(t);
-    const w = where(t);
-    const { rows } = await pool.query(
-      `select count(*)::float8 as n${cols.map((c) => `, coalesce(sum(${c}), 0)::float8 as ${c}`).join('')} from gold.${t} ${w ? `where ${w}` : ''}`,
-    );
-    out[t] = [rows[0].n, ...cols.map((c) => rows[0][c] as number)];
-  }
-  return out;
-}
-
-async function duckFingerprint(
-  conn: Awaited<ReturnType<DuckDBInstance['connect']>>,
-  where: (t: GoldTable) => string | null,
-): Promise<Record<string, number[]>> {
-  const out: Record<string, number[]> = {};
-  for (const t of Object.keys(goldTables) as GoldTable[]) {
-    const cols = NUMERIC(t);
-    const w = where(t);
-    const reader = await conn.runAndReadAll(
-      `SELECT CAST(count(*) AS DOUBLE) AS n${cols.map((c) => `, CAST(coalesce(sum(${c}), 0) AS DOUBLE) AS ${c}`).join('')} FROM g_${t} ${w ? `WHERE ${w}` : ''}`,
-    );
-    const row = reader.getRowObjectsJS()[0] as Record<string, number>;
+    const row = await sumsOf(t, cols, where(t));
     out[t] = [row['n']!, ...cols.map((c) => row[c]!)];
   }
   return out;
 }
+
+const pgFingerprint = (pool: pg.Pool, where: (t: GoldTable) => string | null) =>
+  fingerprint(where, async (t, cols, w) => {
+    const { rows } = await pool.query(
+      `select count(*)::float8 as n${cols.map((c) => `, coalesce(sum(${c}), 0)::float8 as ${c}`).join('')} from gold.${t} ${w ? `where ${w}` : ''}`,
+    );
+    return rows[0] as Record<string, number>;
+  });
+
+const duckFingerprint = (
+  conn: Awaited<ReturnType<DuckDBInstance['connect']>>,
+  where: (t: GoldTable) => string | null,
+) =>
+  fingerprint(where, async (t, cols, w) => {
+    const reader = await conn.runAndReadAll(
+      `SELECT CAST(count(*) AS DOUBLE) AS n${cols.map((c) => `, CAST(coalesce(sum(${c}), 0) AS DOUBLE) AS ${c}`).join('')} FROM g_${t} ${w ? `WHERE ${w}` : ''}`,
+    );
+    return reader.getRowObjectsJS()[0] as Record<string, number>;
+  });
 
 function compareFingerprints(a: Record<string, number[]>, b: Record<string, number[]>): string[] {
   const bad: string[] = [];
