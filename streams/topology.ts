@@ -15,6 +15,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { DATASETS, ErrorCodes, HarbourError } from '../contracts/index.ts';
 import { consumerNames, kvBuckets, streamNames, subjects } from './subjects.ts';
 
+/** How long a stream keeps a message (at least a minute). */
+const maxAge = (defaultMs: number, description: string) =>
+  Type.Integer({ minimum: 60_000, default: defaultMs, description });
+
 /** Knobs of the JetStream topology; everything else is fixed by design. */
 export const TopologyConfig = Type.Object({
   replicas: Type.Integer({
@@ -27,27 +31,16 @@ export const TopologyConfig = Type.Object({
     default: 'file',
     description: 'JetStream storage of every stream: `file` or `memory`',
   }),
-  rawMaxAgeMs: Type.Integer({
-    minimum: 60_000,
-    default: 7 * 24 * 3600_000,
-    description: 'how long raw envelopes stay in RAW after the compactor acked them (replay window)',
-  }),
-  eventsMaxAgeMs: Type.Integer({
-    minimum: 60_000,
-    default: 30 * 24 * 3600_000,
-    description:
-      'how long lake-committed and gold-updated events stay in EVENTS (and run-completed events in RUNS)',
-  }),
-  dlqMaxAgeMs: Type.Integer({
-    minimum: 60_000,
-    default: 90 * 24 * 3600_000,
-    description: 'how long dead letters stay in DLQ for inspection and replay',
-  }),
-  ticksMaxAgeMs: Type.Integer({
-    minimum: 60_000,
-    default: 7 * 24 * 3600_000,
-    description: 'how long scheduler ticks stay in TICKS',
-  }),
+  rawMaxAgeMs: maxAge(
+    7 * 24 * 3600_000,
+    'how long raw envelopes stay in RAW after the compactor acked them (replay window)',
+  ),
+  eventsMaxAgeMs: maxAge(
+    30 * 24 * 3600_000,
+    'how long lake-committed and gold-updated events stay in EVENTS (and run-completed events in RUNS)',
+  ),
+  dlqMaxAgeMs: maxAge(90 * 24 * 3600_000, 'how long dead letters stay in DLQ for inspection and replay'),
+  ticksMaxAgeMs: maxAge(7 * 24 * 3600_000, 'how long scheduler ticks stay in TICKS'),
   duplicateWindowMs: Type.Integer({
     minimum: 1000,
     default: 24 * 3600_000,

@@ -1,6 +1,19 @@
 import type { Dashboard } from '@grafana/schema';
 import { customVariable, dashboard, sql, sqlVariable, table, timeseries } from './lib.ts';
 
+/** One line per selected stock (`$code`): `column` of `table` by trade date, the line named by `metric`. */
+function perStock(column: string, metric = 'code', table = 'gold.daily_prices') {
+  return sql(
+    `
+    select trade_date::timestamp as time, ${metric} as metric, ${column} as value
+    from ${table}
+    where code in ($code) and $__timeFilter(trade_date) and ${column} is not null
+    order by 1, 2
+  `,
+    'time_series',
+  );
+}
+
 /** Market: prices, volume, directed volume, CCASS holders and the stock picker, from the gold tables. */
 export function marketDashboard(): Dashboard {
   return dashboard({
@@ -35,33 +48,13 @@ export function marketDashboard(): Dashboard {
           timeseries({
             title: 'Close',
             unit: 'currencyHKD',
-            targets: [
-              sql(
-                `
-                select trade_date::timestamp as time, code as metric, close as value
-                from gold.daily_prices
-                where code in ($code) and $__timeFilter(trade_date) and close is not null
-                order by 1, 2
-              `,
-                'time_series',
-              ),
-            ],
+            targets: [perStock('close')],
           }),
           timeseries({
             title: 'Volume',
             unit: 'short',
             style: 'bars',
-            targets: [
-              sql(
-                `
-                select trade_date::timestamp as time, code as metric, volume as value
-                from gold.daily_prices
-                where code in ($code) and $__timeFilter(trade_date) and volume is not null
-                order by 1, 2
-              `,
-                'time_series',
-              ),
-            ],
+            targets: [perStock('volume')],
           }),
           timeseries({
             title: 'Directed volume',
@@ -71,24 +64,8 @@ export function marketDashboard(): Dashboard {
             style: 'bars',
             w: 24,
             targets: [
-              sql(
-                `
-                select trade_date::timestamp as time, code || ' daily' as metric, directed_volume as value
-                from gold.daily_prices
-                where code in ($code) and $__timeFilter(trade_date) and directed_volume is not null
-                order by 1, 2
-              `,
-                'time_series',
-              ),
-              sql(
-                `
-                select trade_date::timestamp as time, code || ' 30 trading days' as metric, dv_30d_trading as value
-                from gold.rolling_directed_volume
-                where code in ($code) and $__timeFilter(trade_date) and dv_30d_trading is not null
-                order by 1, 2
-              `,
-                'time_series',
-              ),
+              perStock('directed_volume', "code || ' daily'"),
+              perStock('dv_30d_trading', "code || ' 30 trading days'", 'gold.rolling_directed_volume'),
             ],
           }),
           table({

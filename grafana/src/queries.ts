@@ -25,15 +25,20 @@ export interface TimeRange {
 
 /** Every PromQL query of the dashboard's panels. */
 export function promQueries(d: Dashboard): PromQuery[] {
+  return targetsOf(d, PROMETHEUS.uid).map(({ panel, target: t }) => ({
+    dashboard: d.uid!,
+    panel,
+    refId: String(t.refId),
+    expr: String(t.expr),
+  }));
+}
+
+/** Every panel target of the dashboard on the data source `uid`, with its panel's title. */
+function targetsOf(d: Dashboard, uid: string): { panel: string; target: Record<string, unknown> }[] {
   return panelsOf(d).flatMap((p) =>
     (p.targets ?? [])
-      .filter((t) => (t.datasource as { uid?: string } | undefined)?.uid === PROMETHEUS.uid)
-      .map((t) => ({
-        dashboard: d.uid!,
-        panel: p.title ?? '',
-        refId: String(t.refId),
-        expr: String(t.expr),
-      })),
+      .filter((t) => (t.datasource as { uid?: string } | undefined)?.uid === uid)
+      .map((target) => ({ panel: p.title ?? '', target })),
   );
 }
 
@@ -48,17 +53,13 @@ export function sqlQueries(d: Dashboard): SqlQuery[] {
       rawSql: String(v.query),
       format: 'table' as const,
     }));
-  const panels = panelsOf(d).flatMap((p) =>
-    (p.targets ?? [])
-      .filter((t) => (t.datasource as { uid?: string } | undefined)?.uid === POSTGRES.uid)
-      .map((t) => ({
-        dashboard: d.uid!,
-        panel: p.title ?? '',
-        refId: String(t.refId),
-        rawSql: String(t.rawSql),
-        format: t.format === 'time_series' ? ('time_series' as const) : ('table' as const),
-      })),
-  );
+  const panels = targetsOf(d, POSTGRES.uid).map(({ panel, target: t }) => ({
+    dashboard: d.uid!,
+    panel,
+    refId: String(t.refId),
+    rawSql: String(t.rawSql),
+    format: t.format === 'time_series' ? ('time_series' as const) : ('table' as const),
+  }));
   return [...vars, ...panels];
 }
 

@@ -198,11 +198,11 @@ export function createColumnBuilder(
     case 'string':
       return new StringBuilder(column, maxRows, dictionaryPageBytes);
     case 'double':
-      return new DoubleBuilder(column, maxRows, toDouble);
+      return new DoubleBuilder(column, maxRows, toDouble, DOUBLES);
     case 'int32':
-      return new Int32Builder(column, maxRows, toInt32);
+      return new Int32Builder(column, maxRows, toInt32, INT32S);
     case 'date':
-      return new Int32Builder(column, maxRows, cachedConverter(dateToDays));
+      return new Int32Builder(column, maxRows, cachedConverter(dateToDays), INT32S);
     case 'int64':
       return new Int64Builder(column, maxRows, toInt64);
     case 'timestamp':
@@ -216,18 +216,40 @@ export function createColumnBuilder(
   }
 }
 
+/** A fixed-width number column's layout: its physical type, its typed array, one value's PLAIN bytes. */
+interface NumberLayout<A extends Float64Array | Int32Array> {
+  readonly physicalType: PhysicalType;
+  create(n: number): A;
+  /** One value as PLAIN bytes (little-endian), for machines whose own byte order is not. */
+  writeOne(v: number, out: ByteBuffer): void;
+}
+
+const DOUBLES: NumberLayout<Float64Array> = {
+  physicalType: PhysicalType.Double,
+  create: (n) => new Float64Array(n),
+  writeOne: (v, out) => out.f64(v),
+};
+
+const INT32S: NumberLayout<Int32Array> = {
+  physicalType: PhysicalType.Int32,
+  create: (n) => new Int32Array(n),
+  writeOne: (v, out) => out.i32(v),
+};
+
 /** Fixed-width numbers in a typed array; PLAIN is the array's own bytes (little-endian machines). */
 abstract class TypedArrayBuilder<A extends Float64Array | Int32Array> extends ColumnBuilder {
+  readonly physicalType: PhysicalType;
   protected data: A;
 
   constructor(
     column: ParquetColumn,
     maxRows: number,
     private readonly convert: Convert<number>,
-    create: (n: number) => A,
+    private readonly layout: NumberLayout<A>,
   ) {
     super(column, maxRows);
-    this.data = create(Math.min(maxRows, INITIAL_ROWS));
+    this.physicalType = layout.physicalType;
+    this.data = layout.create(Math.min(maxRows, INITIAL_ROWS));
   }
 
   protected add(value: unknown): boolean {
@@ -248,23 +270,23 @@ abstract class TypedArrayBuilder<A extends Float64Array | Int32Array> extends Co
   protected plain(from: number, to: number, out: ByteBuffer): void {
     const width = this.data.BYTES_PER_ELEMENT;
     if (LITTLE_ENDIAN) out.bytesOf(new Uint8Array(this.data.buffer, from * width, (to - from) * width));
-    else for (let i = from; i < to; i++) this.writeOne(this.data[i]!, out);
+    else for (let i = from; i < to; i++) this.layout.writeOne(this.data[i]!, out);
   }
+}
 
-  protected abstract writeOne(v: number, out: ByteBuffer): void;
+/** The smallest and the largest of the first `n` (at least one) numbers of `data`, none of them NaN. */
+function smallestAndLargest(data: Int32Array | Float64Array, n: number): [number, number] {
+  let min = data[0]!;
+  let max = min;
+  for (let i = 1; i < n; i++) {
+    const v = data[i]!;
+    if (v < min) min = v;
+    else if (v > max) max = v;
+  }
+  return [min, max];
 }
 
 class DoubleBuilder extends TypedArrayBuilder<Float64Array> {
-  readonly physicalType = PhysicalType.Double;
-
-  constructor(column: ParquetColumn, maxRows: number, convert: Convert<number>) {
-    super(column, maxRows, convert, (n) => new Float64Array(n));
-  }
-
-  protected writeOne(v: number, out: ByteBuffer): void {
-    out.f64(v);
-  }
-
   protected minMax(): { min?: Uint8Array; max?: Uint8Array } {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
@@ -283,24 +305,8 @@ class DoubleBuilder extends TypedArrayBuilder<Float64Array> {
 }
 
 class Int32Builder extends TypedArrayBuilder<Int32Array> {
-  readonly physicalType = PhysicalType.Int32;
-
-  constructor(column: ParquetColumn, maxRows: number, convert: Convert<number>) {
-    super(column, maxRows, convert, (n) => new Int32Array(n));
-  }
-
-  protected writeOne(v: number, out: ByteBuffer): void {
-    out.i32(v);
-  }
-
   protected minMax(): { min?: Uint8Array; max?: Uint8Array } {
-    let min = this.data[0]!;
-    let max = min;
-    for (let i = 1; i < this.values; i++) {
-      const v = this.data[i]!;
-      if (v < min) min = v;
-      else if (v > max) max = v;
-    }
+    const [min, max] = smallestAndLargest(this.data, this.values);
     const b = new ByteBuffer(8);
     b.i32(min);
     b.i32(max);
@@ -362,13 +368,7 @@ class Int64Builder extends ColumnBuilder {
   protected minMax(): { min?: Uint8Array; max?: Uint8Array } {
     const b = new ByteBuffer(16);
     if (this.big.size === 0) {
-      let min = this.data[0]!;
-      let max = min;
-      for (let i = 1; i < this.values; i++) {
-        const v = this.data[i]!;
-        if (v < min) min = v;
-        else if (v > max) max = v;
-      }
+      const [min, max] = smallestAndLargest(this.data, this.values);
       b.i64(min);
       b.i64(max);
     } else {

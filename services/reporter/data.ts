@@ -1,17 +1,16 @@
 import type pg from 'pg';
+import type { PriceRow } from '../gold/index.ts';
 
-/** What the daily report shows, read from the gold tables for a watch list and a business date. */
-export interface StockDay {
+/**
+ * What the daily report shows, read from the gold tables for a watch list and a business date: a
+ * stock's figures of the day as the workbook's price rows have them (none when it has no row).
+ */
+export interface StockDay
+  extends Pick<PriceRow, 'close' | 'changePct' | 'volume' | 'turnover' | 'directedVolume' | 'dv30'> {
   code: string;
   name: string | null;
   date: string | null;
   status: string | null;
-  close: number | null;
-  changePct: number | null;
-  volume: number | null;
-  turnover: number | null;
-  directedVolume: number | null;
-  dv30: number | null;
 }
 
 export interface ConcentrationChange {
@@ -61,6 +60,18 @@ export interface ReportData {
   rowCounts: RowCount[];
 }
 
+/** SQL joining `nm.name`: the name on the latest gold price row of the stock `code` (an SQL expression). */
+const latestName = (code: string) => `left join lateral (
+       select d.name from gold.daily_prices d where d.code = ${code} order by d.trade_date desc limit 1
+     ) nm on true`;
+
+/** What every alert event says of its stock, from its row: code, name, date. */
+const about = (r: { code: string; name: string | null; date: string }) => ({
+  code: r.code,
+  name: r.name,
+  date: r.date,
+});
+
 export async function loadReportData(
   db: pg.ClientBase,
   codes: string[],
@@ -92,9 +103,7 @@ export async function loadReportData(
        select * from gold.ccass_concentration c where c.code = req.code and c.holding_date < c1.holding_date
        order by c.holding_date desc limit 1
      ) c0 on true
-     left join lateral (
-       select d.name from gold.daily_prices d where d.code = req.code order by d.trade_date desc limit 1
-     ) nm on true
+     ${latestName('req.code')}
      order by abs(coalesce(c1.top10_pct - c0.top10_pct, 0)) desc, req.ord`,
     [codes, date],
   );
@@ -108,9 +117,7 @@ export async function loadReportData(
        select max(c.holding_date) as d from gold.ccass_changes c where c.code = req.code and c.holding_date <= $2::date
      ) last on true
      join gold.ccass_changes x on x.code = req.code and x.holding_date = last.d and x.prev_holding_date is not null
-     left join lateral (
-       select d.name from gold.daily_prices d where d.code = req.code order by d.trade_date desc limit 1
-     ) nm on true
+     ${latestName('req.code')}
      where x.change_pct_issued is not null
      order by abs(x.change_pct_issued) desc, x.code, x.participant_key
      limit $3`,
@@ -187,9 +194,7 @@ export interface AlertQuery {
 export async function findAlertEvents(db: pg.ClientBase, q: AlertQuery): Promise<AlertEvent[]> {
   const events: AlertEvent[] = [];
   const since = `($2::date - ($3::int - 1))`;
-  const names = `left join lateral (
-       select d.name from gold.daily_prices d where d.code = t.code order by d.trade_date desc limit 1
-     ) nm on true`;
+  const names = latestName('t.code');
   if (q.ccassMovePctIssued > 0) {
     const { rows } = await db.query(
       `select t.code, nm.name, t.holding_date::text as date, t.prev_holding_date::text as "prevDate",
@@ -207,9 +212,7 @@ export async function findAlertEvents(db: pg.ClientBase, q: AlertQuery): Promise
       events.push({
         rule: 'ccass_move',
         key: `ccass-move:${r.code}:${r.date}:${r.participantKey}`,
-        code: r.code,
-        name: r.name,
-        date: r.date,
+        ...about(r),
         prevDate: r.prevDate,
         participantId: r.participantId,
         participantName: r.participantName,
@@ -240,29 +243,15 @@ export async function findAlertEvents(db: pg.ClientBase, q: AlertQuery): Promise
       [q.codes, q.date, q.lookbackDays],
     );
     for (const r of rows) {
-      if (r.high !== null && r.close > r.high) {
-        events.push({
-          rule: 'month_high',
-          key: `month-high:${r.code}:${r.date}`,
-          code: r.code,
-          name: r.name,
-          date: r.date,
-          close: r.close,
-          level: r.high,
-          levelFrom: r.levelFrom,
-        });
-      }
-      if (r.low !== null && r.close < r.low) {
-        events.push({
-          rule: 'month_low',
-          key: `month-low:${r.code}:${r.date}`,
-          code: r.code,
-          name: r.name,
-          date: r.date,
-          close: r.close,
-          level: r.low,
-          levelFrom: r.levelFrom,
-        });
+      const broken = [
+        ['month_high', 'month-high', r.high, r.high !== null && r.close > r.high],
+        ['month_low', 'month-low', r.low, r.low !== null && r.close < r.low],
+      ] as const;
+      for (const [rule, keyPrefix, level, hit] of broken) {
+        if (hit) {
+          const key = `${keyPrefix}:${r.code}:${r.date}`;
+          events.push({ rule, key, ...about(r), close: r.close, level, levelFrom: r.levelFrom });
+        }
       }
     }
   }
@@ -286,9 +275,7 @@ export async function findAlertEvents(db: pg.ClientBase, q: AlertQuery): Promise
       events.push({
         rule: 'dv_sign',
         key: `dv-sign:${r.code}:${r.date}:${r.dv30 > 0 ? 'positive' : 'negative'}`,
-        code: r.code,
-        name: r.name,
-        date: r.date,
+        ...about(r),
         prevDate: r.prevDate,
         dv30: r.dv30,
         prevDv30: r.prevDv30,

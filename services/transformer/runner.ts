@@ -190,6 +190,27 @@ async function runTests(
   return results;
 }
 
+/** What a model run's delete or insert touched: rows, their first and last date, their stock codes. */
+interface Touched {
+  n: number;
+  lo: string | null;
+  hi: string | null;
+  codes: string[] | null;
+}
+
+const UNTOUCHED: Touched = { n: 0, lo: null, hi: null, codes: null };
+
+/** Runs `dml` (a delete or insert `returning d, c`: a row's date and code) and sums up what it touched. */
+async function touched(client: pg.PoolClient, dml: string): Promise<Touched> {
+  const { rows } = await client.query<Touched>(
+    `with t as (${dml})
+     select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
+       array_agg(distinct c) filter (where c is not null) as codes
+     from t`,
+  );
+  return rows[0] ?? UNTOUCHED;
+}
+
 export interface RunModelsOptions {
   batchId: string;
   trigger: 'event' | 'rebuild';
@@ -239,46 +260,28 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         dateCol ? `g.${dateCol} as d` : 'null::date as d',
         codeCol ? `g.${codeCol} as c` : 'null::text as c',
       ];
-      let deleted: { n: number; lo: string | null; hi: string | null; codes: string[] | null };
+      let deleted: Touched;
       if (opts.truncate) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${model.table}`);
         await client.query(`truncate ${model.table}`);
-        deleted = { n: rows[0]?.n ?? 0, lo: null, hi: null, codes: null };
+        deleted = { ...UNTOUCHED, n: rows[0]?.n ?? 0 };
       } else {
-        const { rows } = await client.query<{
-          n: number;
-          lo: string | null;
-          hi: string | null;
-          codes: string[] | null;
-        }>(
-          `with del as (
-             delete from ${model.table} g
+        deleted = await touched(
+          client,
+          `delete from ${model.table} g
              where g.ctid = any(array(select g.ctid from ${scopedRows(model, 'g', 'g.ctid')}))
-             returning ${ret.join(', ')})
-           select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
-             array_agg(distinct c) filter (where c is not null) as codes
-           from del`,
+             returning ${ret.join(', ')}`,
         );
-        deleted = rows[0] ?? { n: 0, lo: null, hi: null, codes: null };
       }
       const cols = model.columns.join(', ');
-      const { rows: ins } = await client.query<{
-        n: number;
-        lo: string | null;
-        hi: string | null;
-        codes: string[] | null;
-      }>(
-        `with ins as (
-           insert into ${model.table} as g (${cols})
+      const written = await touched(
+        client,
+        `insert into ${model.table} as g (${cols})
            select ${model.columns.map((c) => `m.${c}`).join(', ')}
            from (${substitute(model.modelSql, model)}) m
            ${scopeJoin(model, 'm')}
-           returning ${ret.join(', ')})
-         select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
-           array_agg(distinct c) filter (where c is not null) as codes
-         from ins`,
+           returning ${ret.join(', ')}`,
       );
-      const written = ins[0] ?? { n: 0, lo: null, hi: null, codes: null };
       // Later models read this table: after a bulk rewrite, give the planner its real size.
       const readLater = opts.models.some(
         (m) => m.depends.includes(model.name) && (!opts.only || opts.only.has(m.name)),

@@ -30,8 +30,8 @@ function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
-function notXlsx(why: string): never {
-  fail(ErrorCodes.ParseLayout, `not a readable .xlsx workbook: ${why}`);
+function notXlsx(why: string, cause?: unknown): never {
+  fail(ErrorCodes.ParseLayout, `not a readable .xlsx workbook: ${why}`, undefined, cause);
 }
 
 function readCentralDirectory(zip: Uint8Array): Map<string, ZipEntry> {
@@ -94,12 +94,7 @@ function readEntryText(zip: Uint8Array, e: ZipEntry): string {
   try {
     return new TextDecoder().decode(e.method === 0 ? data : inflateRawSync(data));
   } catch (cause) {
-    fail(
-      ErrorCodes.ParseLayout,
-      `not a readable .xlsx workbook: ${e.name} does not inflate`,
-      undefined,
-      cause,
-    );
+    notXlsx(`${e.name} does not inflate`, cause);
   }
 }
 
@@ -118,12 +113,7 @@ async function* streamEntryText(zip: Uint8Array, e: ZipEntry): AsyncGenerator<st
       yield decoder.decode(chunk, { stream: true });
     }
   } catch (cause) {
-    fail(
-      ErrorCodes.ParseLayout,
-      `not a readable .xlsx workbook: ${e.name} does not inflate`,
-      undefined,
-      cause,
-    );
+    notXlsx(`${e.name} does not inflate`, cause);
   } finally {
     source.unpipe(inflate);
     inflate.destroy();
