@@ -48,6 +48,18 @@ const require = createRequire(import.meta.url);
 /** Every stage `--service` knows, and every variable a Harbour process reads. */
 const stageNames = new Set(serviceDefinitions.map((d) => d.name));
 const validEnv = new Set(configLeaves(harbourConfigSchema(serviceDefinitions)).map((l) => l.env));
+/** The `stages` a deployment runs (one per `what`: container, Deployment) are exactly the stages `--service` knows. */
+function expectEveryStage(stages: readonly string[], what: string): void {
+  const deployed = new Set(stages);
+  expect(
+    [...stageNames].filter((n) => !deployed.has(n)),
+    `stages without a ${what}`,
+  ).toEqual([]);
+  expect(
+    [...deployed].filter((n) => !stageNames.has(n)),
+    `${what}s of stages services/registry.ts does not know`,
+  ).toEqual([]);
+}
 const badEnv = (names: Iterable<string>) =>
   [...names].filter((n) => n.startsWith('HARBOUR_') && !validEnv.has(n));
 
@@ -223,15 +235,10 @@ describe('docker compose (ops/compose/docker-compose.yml)', () => {
         `:${s.environment?.HARBOUR_OPS_PORT}/healthz`,
       );
     }
-    const stages = new Set(harbour.map(([, , svc]) => svc));
-    expect(
-      [...stageNames].filter((n) => !stages.has(n)),
-      'stages without a container',
-    ).toEqual([]);
-    expect(
-      [...stages].filter((n) => !stageNames.has(n)),
-      'containers of stages services/registry.ts does not know',
-    ).toEqual([]);
+    expectEveryStage(
+      harbour.map(([, , svc]) => svc),
+      'container',
+    );
     for (const stage of ['scrapers', 'transformer']) {
       const replicas = harbour.filter(([, , svc]) => svc === stage).map(([, s]) => s.deploy?.replicas ?? 1);
       expect(Math.max(...replicas), `${stage} replicas`).toBeGreaterThan(1);
@@ -674,15 +681,10 @@ describe('Kubernetes manifests (ops/k8s, kustomize base)', () => {
 
   it('every Harbour stage runs as a Deployment, scrapers and transformer with replicas, one compactor per dataset group', () => {
     const all = harbourContainers();
-    const stages = new Set(all.map((h) => h.svc));
-    expect(
-      [...stageNames].filter((n) => !stages.has(n)),
-      'stages without a Deployment',
-    ).toEqual([]);
-    expect(
-      [...stages].filter((n) => !stageNames.has(n)),
-      'Deployments of stages services/registry.ts does not know',
-    ).toEqual([]);
+    expectEveryStage(
+      all.map((h) => h.svc),
+      'Deployment',
+    );
     for (const stage of ['scrapers', 'transformer'])
       expect(
         Math.max(...all.filter((h) => h.svc === stage).map((h) => h.d.spec.replicas ?? 1)),

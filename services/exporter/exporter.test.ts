@@ -68,8 +68,9 @@ async function copyStock(code: string, name: string): Promise<void> {
   );
 }
 
+/** Downloads the export of `q` (over `FROM`…`TO` unless it says otherwise) once the exporter is idle again. */
 async function download(q: Record<string, string>): Promise<{ res: Response; bytes: Uint8Array }> {
-  const res = await fetch(exportUrl(q));
+  const res = await fetch(exportUrl({ from: FROM, to: TO, ...q }));
   const bytes = new Uint8Array(await res.arrayBuffer());
   await exportsIdle();
   return { res, bytes };
@@ -94,12 +95,7 @@ describe('GET /export.xlsx, read back with exceljs', () => {
   let res: Response;
 
   beforeAll(async () => {
-    const d = await download({
-      codes: '00700,5,02319,99999',
-      from: FROM,
-      to: TO,
-      sheets: 'ccass,summary,prices',
-    });
+    const d = await download({ codes: '00700,5,02319,99999', sheets: 'ccass,summary,prices' });
     res = d.res;
     expect(res.status).toBe(200);
     wb = await readWorkbook(d.bytes);
@@ -279,12 +275,7 @@ describe('LibreOffice headless', () => {
       ctx.skip();
       return;
     }
-    const { res, bytes } = await download({
-      codes: '00700,02319,99999',
-      from: FROM,
-      to: TO,
-      sheets: 'summary,prices,ccass',
-    });
+    const { res, bytes } = await download({ codes: '00700,02319,99999', sheets: 'summary,prices,ccass' });
     expect(res.status).toBe(200);
     const sheets = await libreOfficeCsv(soffice, bytes, await testDir('lo'));
     expect([...sheets.keys()].sort()).toEqual(
@@ -455,12 +446,7 @@ describe('formula injection', () => {
       `insert into gold.ccass_concentration select '08888', holding_date, issued_shares, participants, top5_pct, top10_pct,
          intermediaries_pct, consenting_pct, non_consenting_pct from gold.ccass_concentration where code = '00700'`,
     );
-    const { res, bytes } = await download({
-      codes: '08888',
-      from: FROM,
-      to: TO,
-      sheets: 'summary,prices,ccass',
-    });
+    const { res, bytes } = await download({ codes: '08888', sheets: 'summary,prices,ccass' });
     expect(res.status).toBe(200);
     const wb = await readWorkbook(bytes);
     const texts: string[] = [];
@@ -498,7 +484,7 @@ describe('formula injection', () => {
       ctx.skip();
       return;
     }
-    const { res, bytes } = await download({ codes: '08887', from: FROM, to: TO, sheets: 'summary' });
+    const { res, bytes } = await download({ codes: '08887', sheets: 'summary' });
     expect(res.status).toBe(200);
     const sheets = await libreOfficeCsv(soffice, bytes, await testDir('lo-formula'));
     const summary = sheets.get('Summary')!;
@@ -737,7 +723,7 @@ describe('workbook semantics', () => {
   });
 
   it('unknown codes are always listed: Summary with Notes even with sheets=prices, header; none known → 404 naming them', async () => {
-    const { res, bytes } = await download({ codes: '700,5,99999', from: FROM, to: TO, sheets: 'prices' });
+    const { res, bytes } = await download({ codes: '700,5,99999', sheets: 'prices' });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-harbour-unknown-codes')).toBe('99999');
     const wb = await readWorkbook(bytes);
@@ -812,7 +798,7 @@ describe('workbook semantics', () => {
     expect(stockSheetName('00062', "TRANSPORT INT'L")).toBe("00062 TRANSPORT INT'L");
     expect(stockSheetName('00001', "ODD NAME'")).toBe('00001 ODD NAME');
     await copyStock('00062', "TRANSPORT INT'L");
-    const { res, bytes } = await download({ codes: '62', from: FROM, to: TO, sheets: 'prices' });
+    const { res, bytes } = await download({ codes: '62', sheets: 'prices' });
     expect(res.status).toBe(200);
     expect((await readWorkbook(bytes)).worksheets.map((w) => w.name)).toEqual([
       'Summary',

@@ -7,7 +7,7 @@ import { createHealthRegistry } from './health.ts';
 import { silentLogger } from './logger.ts';
 import { createRegistry } from './metrics.ts';
 import { startOpsServer } from './ops-server.ts';
-import { createLifecycle, sleep } from './service.ts';
+import { createLifecycle, sleep, stageLifecycle } from './service.ts';
 
 const Schema = Type.Object({
   nats: Type.Object(
@@ -92,17 +92,23 @@ describe('lifecycle', () => {
     expect(await lc.drained).toBe(true);
   });
 
-  it('forces after the drain deadline', async () => {
-    const order: string[] = [];
-    const lc = createLifecycle({
-      name: 't',
-      logger: silentLogger(),
-      drainTimeoutMs: 50,
-      drain: () => sleep(10_000),
-      force: async () => {
-        order.push('force');
+  /** A stage's lifecycle whose drain outlasts any deadline here; `order` records the forced phase. */
+  const stuckDrain = (drainTimeoutMs: number, order: string[]) =>
+    stageLifecycle(
+      't',
+      silentLogger(),
+      { drainTimeoutMs },
+      {
+        drain: () => sleep(10_000),
+        force: async () => {
+          order.push('force');
+        },
       },
-    });
+    );
+
+  it('forces after the drain deadline (a stage takes it from deps.drainTimeoutMs)', async () => {
+    const order: string[] = [];
+    const lc = stuckDrain(50, order);
     const t0 = Date.now();
     await lc.close();
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -112,15 +118,7 @@ describe('lifecycle', () => {
 
   it('force() cuts a drain short: the forced phase runs at once and drained is false', async () => {
     const order: string[] = [];
-    const lc = createLifecycle({
-      name: 't',
-      logger: silentLogger(),
-      drainTimeoutMs: 60_000,
-      drain: () => sleep(10_000),
-      force: async () => {
-        order.push('force');
-      },
-    });
+    const lc = stuckDrain(60_000, order);
     void lc.close();
     const t0 = Date.now();
     await lc.force();

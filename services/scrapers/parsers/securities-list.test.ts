@@ -18,23 +18,22 @@ function zip(files: Record<string, string>, method: 0 | 8 = 8): Uint8Array {
     const raw = Buffer.from(text, 'utf8');
     const data = method === 8 ? deflateRawSync(raw) : raw;
     const nameBytes = Buffer.from(name, 'utf8');
-    const local = Buffer.alloc(30);
+    // The fields a local header and a central directory entry share, from `at` on (version needed to
+    // extract, method, CRC-32, compressed and uncompressed size, name length; no flags, time or extra).
+    const entryFields = (header: Buffer, at: number) => {
+      header.writeUInt16LE(20, at);
+      header.writeUInt16LE(method, at + 4);
+      header.writeUInt32LE(crc32(raw), at + 10);
+      header.writeUInt32LE(data.length, at + 14);
+      header.writeUInt32LE(raw.length, at + 18);
+      header.writeUInt16LE(nameBytes.length, at + 22);
+      return header;
+    };
+    const local = entryFields(Buffer.alloc(30), 4);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(crc32(raw), 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(raw.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const central = Buffer.alloc(46);
+    const central = entryFields(Buffer.alloc(46), 6);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(crc32(raw), 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(raw.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt16LE(20, 4); // version made by
     central.writeUInt32LE(offset, 42);
     locals.push(local, nameBytes, data);
     centrals.push(central, nameBytes);
@@ -323,7 +322,9 @@ describe('parseSecuritiesList refusals', () => {
 });
 
 describe('parseSecuritiesList on the current (18-column, 2025) layout', () => {
-  it('reads the real 2025-12-31 workbook: every security, its as-of date and the trading currency', async () => {
+  it('reads the real 2025-12-31 workbook: every security, its as-of date and the trading currency', {
+    timeout: 60_000,
+  }, async () => {
     const { asOf, rows } = await parseSecuritiesList(
       readFixtureBytes('securities-list', 'ListOfSecurities-2025-12-31.xlsx'),
     );
@@ -338,6 +339,9 @@ describe('parseSecuritiesList on the current (18-column, 2025) layout', () => {
       isin: 'KYG217651051',
       currency: 'HKD',
     });
+    expect(rows.at(-1)).toMatchObject({ code: '89988', name: 'BABA-WR', board_lot: 100, currency: 'RMB' });
+    expect(new Set(rows.map((r) => r.code)).size).toBe(17_157);
+    for (const r of rows.slice(0, 200)) expect(rowValidators.securities.problems(r)).toEqual([]);
     expect(new Set(rows.map((r) => r.currency))).toEqual(
       new Set(['HKD', 'USD', 'EUR', 'JPY', 'AUD', 'SGD', 'RMB']),
     );
