@@ -6,6 +6,16 @@ import { freshDatabase } from '../../test/support/infra.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
 import { buildExporterApp, ExporterConfig } from './index.ts';
 
+/** An error answer: `status`, and a JSON body with (at least) `body`. */
+function expectError(
+  res: { statusCode: number; json(): unknown },
+  status: number,
+  body: Record<string, string>,
+) {
+  expect(res.statusCode).toBe(status);
+  expect(res.json()).toMatchObject(body);
+}
+
 /**
  * HTTP edge cases of the exporter's fastify plugins, through `inject` (no socket) against a real
  * Postgres with seeded gold: auth, limits, parameter errors, 405/404, metrics and the `onClose` hook.
@@ -60,8 +70,7 @@ describe('exporter HTTP edge (inject)', () => {
   it('an over-long URL → 414 naming the parameter, before auth', async () => {
     const codes = Array.from({ length: 3_000 }, (_, i) => String(i + 1)).join(',');
     const res = await app.inject({ url: `/export.xlsx?codes=${codes}&from=2026-10-01&to=2026-10-30` });
-    expect(res.statusCode).toBe(414);
-    expect(res.json()).toMatchObject({ error: 'uri_too_long', parameter: 'codes' });
+    expectError(res, 414, { error: 'uri_too_long', parameter: 'codes' });
   });
 
   it('a body over bodyLimitBytes → 413', async () => {
@@ -71,8 +80,7 @@ describe('exporter HTTP edge (inject)', () => {
       headers: auth,
       payload: 'x'.repeat(2048),
     });
-    expect(res.statusCode).toBe(413);
-    expect(res.json()).toMatchObject({ error: 'body_too_large' });
+    expectError(res, 413, { error: 'body_too_large' });
   });
 
   it('a known path with another method → 405 with Allow; an unknown path → 404', async () => {
@@ -87,17 +95,14 @@ describe('exporter HTTP edge (inject)', () => {
       url: '/api/prices?code=700&from=2026-10-01&to=2026-10-30&colour=red',
       headers: auth,
     });
-    expect(extra.statusCode).toBe(400);
-    expect(extra.json()).toMatchObject({ error: 'bad_parameter', parameter: 'colour' });
+    expectError(extra, 400, { error: 'bad_parameter', parameter: 'colour' });
     const badDate = await app.inject({ url: '/api/ccass?code=700&date=2026-13-01', headers: auth });
-    expect(badDate.statusCode).toBe(400);
-    expect(badDate.json()).toMatchObject({ error: 'bad_parameter', parameter: 'date' });
+    expectError(badDate, 400, { error: 'bad_parameter', parameter: 'date' });
     const unknown = await app.inject({
       url: '/api/prices?code=99999&from=2026-10-01&to=2026-10-30',
       headers: auth,
     });
-    expect(unknown.statusCode).toBe(404);
-    expect(unknown.json()).toMatchObject({ error: 'unknown_code', parameter: 'code' });
+    expectError(unknown, 404, { error: 'unknown_code', parameter: 'code' });
   });
 
   it('HEAD /export.xlsx answers the workbook headers without a body', async () => {
