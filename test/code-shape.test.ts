@@ -20,10 +20,6 @@ const MAX_LINES = 120;
 /** `file:function` → its length when listed. */
 const KNOWN_LONG: Record<string, number> = {
   'ops/demo.ts:runDemo': 150,
-  'ops/fixture-site/index.ts:startFixtureSite': 314,
-  'ops/fixture-site/index.ts:buildModel': 131,
-  'ops/fixture-site/samples.ts:deriveCcass': 130,
-  'ops/fixture-site/quotations.ts:quotationsHtml': 130,
   'ops/launcher/nats-cluster.ts:startNatsCluster': 142,
   'services/monitor/metrics.ts:monitorMetrics': 257,
   'services/monitor/monitor.ts:startMonitor': 130,
