@@ -19,8 +19,6 @@ const MAX_LINES = 120;
 
 /** `file:function` → its length when listed. */
 const KNOWN_LONG: Record<string, number> = {
-  'ops/demo.ts:runDemo': 150,
-  'ops/launcher/nats-cluster.ts:startNatsCluster': 142,
   'services/monitor/metrics.ts:monitorMetrics': 257,
   'services/monitor/monitor.ts:startMonitor': 130,
   'services/reporter/render.ts:renderReport': 140,
