@@ -19,8 +19,6 @@ const MAX_LINES = 120;
 
 /** `file:function` → its length when listed. */
 const KNOWN_LONG: Record<string, number> = {
-  'services/monitor/metrics.ts:monitorMetrics': 257,
-  'services/monitor/monitor.ts:startMonitor': 130,
   'services/reporter/render.ts:renderReport': 140,
   'services/scrapers/http/client.ts:createHttpClient': 257,
   'services/scrapers/parsers/ccass.ts:parseCcass': 214,
