@@ -93,24 +93,20 @@ function quoteRowsOf(universe: readonly Stock[], market: Market, date: string): 
 
 /** A CCASS snapshot in parser order: participant rows (consenting names without the printed ` *`), then the summary. */
 function ccassRowsOf(code: string, date: string, snap: CcassSnapshot): CcassRow[] {
-  const row = (
-    row_type: CcassRow['row_type'],
-    shareholding: number,
-    more: Partial<CcassRow> = {},
-  ): CcassRow => ({
+  const row = (kind: CcassRow['row_type'], shares: number, more: Partial<CcassRow> = {}): CcassRow => ({
     code,
     holding_date: date,
-    row_type,
+    row_type: kind,
     participant_id: null,
     participant_name: null,
     address: null,
-    shareholding,
+    shareholding: shares,
     pct_issued: null,
     participants: null,
     ...more,
   });
-  const summary = (row_type: CcassRow['row_type'], g: CcassSnapshot['total']): CcassRow =>
-    row(row_type, g.shares, { pct_issued: g.pctHundredths / 100, participants: g.count });
+  const summary = (kind: CcassRow['row_type'], g: CcassSnapshot['total']): CcassRow =>
+    row(kind, g.shares, { pct_issued: g.pctHundredths / 100, participants: g.count });
   return [
     ...snap.rows.map((r) =>
       row('participant', r.shares, {

@@ -1,12 +1,5 @@
 import { createCalendar } from '../calendar/index.ts';
-import {
-  type Counter,
-  createLifecycle,
-  type Logger,
-  type Service,
-  type ServiceDeps,
-  sleep,
-} from '../runtime/index.ts';
+import { createLifecycle, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
 import { defaultSchedule } from '../scheduler/config.ts';
 import type { MonitorConfig } from './config.ts';
 import { emptyState, type MonitorState, monitorMetrics, SOURCES, type Source } from './metrics.ts';
@@ -94,7 +87,11 @@ type RunSource = (source: Source, read: () => Promise<void>, drop: () => void) =
  * Reads a source into `current` and records how it went (`up`, `refreshedAt`, `refreshSeconds`,
  * `refreshErrors`). A failure is logged once per outage, and again when the source is readable.
  */
-function sourceRunner(current: MonitorState, refreshErrors: Counter<'source'>, log: Logger): RunSource {
+function sourceRunner(
+  current: MonitorState,
+  refreshErrors: ReturnType<typeof monitorMetrics>['refreshErrors'],
+  log: ServiceDeps['logger'],
+): RunSource {
   const failedBefore = new Set<Source>();
   return async (source, read, drop) => {
     const t0 = performance.now();

@@ -2,6 +2,7 @@ import { ErrorCodes, isHarbourError, tickValidator } from '../../contracts/index
 import { consumerNames, dropFinishedWorkQueueMessages, streamNames } from '../../streams/index.ts';
 import { createCalendar } from '../calendar/index.ts';
 import {
+  type ConsumeLoopOptions,
   type Counter,
   consumeLoop,
   counter,
@@ -13,7 +14,7 @@ import {
   type ServiceDeps,
 } from '../runtime/index.ts';
 import type { ScrapersConfig } from './config.ts';
-import { createHttpClient, type HttpClient } from './http/index.ts';
+import { createHttpClient } from './http/index.ts';
 import { type PlannerContext, planRun } from './planner.ts';
 import { finishedJobMessages, migrateRunHistory } from './run-history.ts';
 import { handleJob, type WorkerContext } from './worker.ts';
@@ -51,8 +52,9 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   // A job's message is kept alive at a third of the JOBS consumer's ack wait.
   const { config: jobsConsumer } = await deps.jsm.consumers.info(streamNames.jobs, consumerNames.scrapers);
   const keepAliveMs = Math.max(100, Number(jobsConsumer.ack_wait ?? 30e9) / 1e6 / 3);
-  const loops = [workerLoop(config, deps, { http, log, signal, metrics }, keepAliveMs)];
-  if (config.planner) loops.push(plannerLoop(config, deps, { http, log, signal, metrics }));
+  const common = { js: deps.js, pool: deps.pool, http, sources: config.sources, logger: log, signal };
+  const loops = [workerLoop(config, { common, metrics }, keepAliveMs)];
+  if (config.planner) loops.push(plannerLoop(config, deps, { common, metrics }));
   if (config.jobsCleanEveryMs > 0) {
     cleanTimer = setInterval(() => void cleanJobs(), config.jobsCleanEveryMs);
     void cleanJobs();
@@ -101,11 +103,9 @@ function scraperMetrics(deps: ServiceDeps) {
   return { jobsTotal, recordsTotal, envelopesTotal, dlqTotal, jobsRemoved };
 }
 
-/** What both consume loops are given. */
+/** What both consume loops are given: what their handlers share, and the service's metrics. */
 interface LoopContext {
-  http: HttpClient;
-  log: Logger;
-  signal: AbortSignal;
+  common: Pick<WorkerContext & PlannerContext, 'js' | 'pool' | 'http' | 'sources' | 'logger' | 'signal'>;
   metrics: ReturnType<typeof scraperMetrics>;
 }
 
@@ -131,65 +131,42 @@ function jobsCleaner(deps: ServiceDeps, jobsRemoved: Counter<never>, log: Logger
 }
 
 /** The job workers: `concurrency` jobs at once from JOBS. */
-function workerLoop(
-  config: ScrapersConfig,
-  deps: ServiceDeps,
-  ctx: LoopContext,
-  keepAliveMs: number,
-): Promise<void> {
-  const { http, log, signal, metrics } = ctx;
+function workerLoop(config: ScrapersConfig, ctx: LoopContext, keepAliveMs: number): Promise<void> {
+  const { metrics } = ctx;
   const workerCtx: WorkerContext = {
-    js: deps.js,
-    pool: deps.pool,
-    http,
-    sources: config.sources,
+    ...ctx.common,
     maxAttempts: config.maxAttempts,
     retryBaseDelayMs: config.retryBaseDelayMs,
     maxRowsPerEnvelope: config.maxRowsPerEnvelope,
     keepAliveMs,
-    logger: log,
-    signal,
     onOutcome: (dataset: string, outcome: string) => metrics.jobsTotal.inc({ dataset, outcome }),
     onPublished: (dataset: string, envelopes: number, rows: number) => {
       metrics.envelopesTotal.inc({ dataset }, envelopes);
       metrics.recordsTotal.inc({ dataset }, rows);
     },
   };
-  return consumeLoop({
-    js: deps.js,
+  return serviceLoop(ctx, {
     stream: streamNames.jobs,
     consumer: consumerNames.scrapers,
     concurrency: config.concurrency,
     stage: 'scrapers',
-    logger: log,
-    signal,
     handle: (msg) => handleJob(workerCtx, msg),
-    onDlq: (code) => metrics.dlqTotal.inc({ stage: 'scrapers', code }),
   });
 }
 
 /** The planner: one tick at a time from TICKS, each planned into a run of jobs. */
 function plannerLoop(config: ScrapersConfig, deps: ServiceDeps, ctx: LoopContext): Promise<void> {
-  const { http, log, signal, metrics } = ctx;
+  const { signal } = ctx.common;
   const plannerCtx: PlannerContext = {
-    js: deps.js,
-    pool: deps.pool,
-    http,
-    sources: config.sources,
+    ...ctx.common,
     calendar: deps.calendar ?? createCalendar(),
     codes: config.codes,
-    logger: log,
-    signal,
   };
-  return consumeLoop({
-    js: deps.js,
+  return serviceLoop(ctx, {
     stream: streamNames.ticks,
     consumer: consumerNames.planner,
     concurrency: 1,
     stage: 'planner',
-    logger: log,
-    signal,
-    onDlq: (code) => metrics.dlqTotal.inc({ stage: 'planner', code }),
     handle: async (msg) => {
       try {
         const tick = tickValidator.parse(msg.json());
@@ -208,5 +185,19 @@ function plannerLoop(config: ScrapersConfig, deps: ServiceDeps, ctx: LoopContext
         return dispositionFor(err, msg.info.deliveryCount, config.maxAttempts, config.retryBaseDelayMs);
       }
     },
+  });
+}
+
+/** A consume loop of this service; what it sends to the DLQ is counted by its stage. */
+function serviceLoop(
+  { common, metrics }: LoopContext,
+  opts: Pick<ConsumeLoopOptions, 'stream' | 'consumer' | 'concurrency' | 'stage' | 'handle'>,
+): Promise<void> {
+  return consumeLoop({
+    ...opts,
+    js: common.js,
+    logger: common.logger,
+    signal: common.signal,
+    onDlq: (code) => metrics.dlqTotal.inc({ stage: opts.stage, code }),
   });
 }
