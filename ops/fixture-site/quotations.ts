@@ -84,6 +84,20 @@ export interface QuotationsOptions {
   minBytes?: number;
 }
 
+type SectionAnchor = (typeof SECTIONS)[number][0];
+const SECTION_TITLES = new Map<string, string>(SECTIONS);
+
+/** A security as the report lists it. */
+interface Listed {
+  s: Stock;
+  q: DayQuote;
+}
+
+/** Code (6 wide, no marker) and the name's first 16 characters: how the sections after QUOTATIONS start a line. */
+function stockColumns(s: Stock): string {
+  return `${String(Number(s.code)).padStart(6)} ${s.name.slice(0, 16).padEnd(16)}`;
+}
+
 /** One board's report for a trading day, as HTML (text HTML-escaped inside the `<pre>` chunks). */
 export function quotationsHtml(
   market: Market,
@@ -91,24 +105,53 @@ export function quotationsHtml(
   board: 'main' | 'gem' = 'main',
   opts: QuotationsOptions = {},
 ): string {
-  const quotes = market.universe
+  const quotes: Listed[] = market.universe
     .filter((s) => s.board === board)
     .map((s) => ({ s, q: market.day(s.code, date)! }));
   const traded = quotes.filter((x) => x.q.status === 'traded');
-  const totalTurnover = traded.reduce((a, x) => a + (x.s.currency === 'RMB' ? 0 : (x.q.turnover ?? 0)), 0);
-  const adv = traded.filter((x) => x.q.close > x.q.prevClose).length;
-  const dec = traded.filter((x) => x.q.close < x.q.prevClose).length;
   const susp = quotes.filter((x) => x.q.status === 'suspended' || x.q.status === 'halted');
 
-  const out: string[] = [];
-  const esc = (s: string) => escapeHtml(s).replace(/&quot;/g, '"');
-  const section = (anchor: string, title: string, lines: string[]) => {
-    out.push(`<a name = "${anchor}">${title}</a>`, '');
+  const out: string[] = reportHead(date, board);
+  const section = (anchor: SectionAnchor, lines: string[]) => {
+    out.push(`<a name = "${anchor}">${SECTION_TITLES.get(anchor)}</a>`, '');
     for (const l of lines) out.push(esc(l)); // no spread: a padded section has ~10^6 lines
     out.push('', RULE);
   };
+  section('market_highlights', marketHighlights(traded, susp.length));
+  const qlines: string[] = [...QUOTATION_HEADER, ''];
+  for (const { s, q } of quotes) qlines.push(...quotationLines(s, q));
+  section('quotations', qlines);
+  const sales = salesRecords(traded, date);
+  padSales(sales, opts.minBytes ?? 0, out);
+  section('sales_all', sales);
+  section(
+    'sales_over',
+    traded.filter((x) => (x.q.turnover ?? 0) > 500_000).map((x) => `${stockColumns(x.s)} ${px(x.q.close)}`),
+  );
+  section('amendments', ['NIL']);
+  section(
+    'dealings_suspstocks',
+    susp.length ? susp.map((x) => `${stockColumns(x.s)} ${x.q.status.toUpperCase()}`) : ['NIL'],
+  );
+  section('adj_turnover', ['NIL']);
+  section('short_selling', shortSelling(traded));
+  for (const anchor of ['adj_short', 'options_exercised', 'efn_highlights', 'overseas_highlights'] as const)
+    section(anchor, ['NIL']);
+  section('other_info', [
+    '* Constituent stocks of the Hang Seng Index',
+    '# Other remarks: see the relevant announcements',
+  ]);
+  return htmlDocument(out, board, Math.max(1, opts.chunkLines ?? 64));
+}
 
-  out.push(
+/** HTML-escaped as the real reports are: `&`, `<`, `>` escaped, quotes left as they are. */
+function esc(s: string): string {
+  return escapeHtml(s).replace(/&quot;/g, '"');
+}
+
+/** The report's title block, DATE line and table of contents (already escaped). */
+function reportHead(date: string, board: 'main' | 'gem'): string[] {
+  return [
     '',
     '                    THE STOCK EXCHANGE OF HONG KONG LIMITED',
     '                  ' + esc('\u00a9 Hong Kong Exchanges and Clearing Limited'),
@@ -124,80 +167,67 @@ export function quotationsHtml(
     ...SECTIONS.map(([a, t]) => `<a href = "#${a}">${t}</a>`),
     '',
     RULE,
-  );
+  ];
+}
 
-  section('market_highlights', 'MARKET HIGHLIGHTS', [
+/** The day's totals; RMB counters' turnover is not in the HK$ total. */
+function marketHighlights(traded: Listed[], suspended: number): string[] {
+  const totalTurnover = traded.reduce((a, x) => a + (x.s.currency === 'RMB' ? 0 : (x.q.turnover ?? 0)), 0);
+  const adv = traded.filter((x) => x.q.close > x.q.prevClose).length;
+  const dec = traded.filter((x) => x.q.close < x.q.prevClose).length;
+  return [
     `TOTAL MARKET TURNOVER (HK$)             ${commas(totalTurnover).padStart(24)}`,
     `NO. OF SECURITIES TRADED                ${String(traded.length).padStart(24)}`,
     `NO. OF SECURITIES ADVANCED              ${String(adv).padStart(24)}`,
     `NO. OF SECURITIES DECLINED              ${String(dec).padStart(24)}`,
     `NO. OF SECURITIES UNCHANGED             ${String(traded.length - adv - dec).padStart(24)}`,
-    `NO. OF SECURITIES SUSPENDED/HALTED      ${String(susp.length).padStart(24)}`,
-  ]);
+    `NO. OF SECURITIES SUSPENDED/HALTED      ${String(suspended).padStart(24)}`,
+  ];
+}
 
-  const qlines: string[] = [...QUOTATION_HEADER, ''];
-  for (const { s, q } of quotes) qlines.push(...quotationLines(s, q));
-  section('quotations', 'QUOTATIONS', qlines);
-
+/** Two lines per traded security: its code and name, then `shares-price` trades at its open, high, low and close. */
+function salesRecords(traded: Listed[], date: string): string[] {
   const i = tradingDayIndex(date) ?? 0;
   const sales: string[] = [];
   for (const { s, q } of traded) {
     const prices = [q.open, q.high, q.low, q.close].filter((p): p is number => p !== null).map(px);
-    sales.push(`${String(Number(s.code)).padStart(6)} ${s.name.slice(0, 16).padEnd(16)}`);
+    sales.push(stockColumns(s));
     sales.push(
       `       ${prices.map((p, k) => `${commas(s.boardLot * (1 + ((i + k) % 7)))}-${p}`).join(' ')}`,
     );
   }
-  // A real report is ~25 MB, nearly all of it trade records: more trades of the same stocks.
-  const minBytes = opts.minBytes ?? 0;
-  if (minBytes > 0 && sales.length > 0) {
-    const size = () => sales.length * 40 + out.reduce((a, l) => a + l.length + 2, 0);
-    const base = sales.slice();
-    for (let k = 1; size() < minBytes; k++) {
-      for (let j = 1; j < base.length; j += 2) sales.push(base[j - 1]!, `${base[j]!}  (${k})`);
-    }
+  return sales;
+}
+
+/**
+ * A real report is ~25 MB, nearly all of it trade records: adds more trades of the same stocks
+ * (pairs of lines, each repeat numbered) until the report so far (`before`, escaped) and the sales
+ * records reach `minBytes` (estimated at 40 bytes a sales line).
+ */
+function padSales(sales: string[], minBytes: number, before: readonly string[]): void {
+  if (minBytes <= 0 || sales.length === 0) return;
+  const beforeBytes = before.reduce((a, l) => a + l.length + 2, 0);
+  const base = sales.slice();
+  for (let k = 1; sales.length * 40 + beforeBytes < minBytes; k++) {
+    for (let j = 1; j < base.length; j += 2) sales.push(base[j - 1]!, `${base[j]!}  (${k})`);
   }
-  section('sales_all', 'SALES RECORDS FOR ALL STOCKS', sales);
-  section(
-    'sales_over',
-    'SALES RECORDS OVER $500,000',
-    traded
-      .filter((x) => (x.q.turnover ?? 0) > 500_000)
-      .map(
-        (x) => `${String(Number(x.s.code)).padStart(6)} ${x.s.name.slice(0, 16).padEnd(16)} ${px(x.q.close)}`,
-      ),
-  );
-  section('amendments', 'AMENDMENTS', ['NIL']);
-  section(
-    'dealings_suspstocks',
-    'DEALINGS IN SUSPENDED STOCKS',
-    susp.length
-      ? susp.map(
-          (x) =>
-            `${String(Number(x.s.code)).padStart(6)} ${x.s.name.slice(0, 16).padEnd(16)} ${x.q.status.toUpperCase()}`,
-        )
-      : ['NIL'],
-  );
-  section('adj_turnover', 'ADJUSTED TURNOVER', ['NIL']);
-  section('short_selling', 'SHORT SELLING TURNOVER - DAILY REPORT', [
+}
+
+/** Short selling of the fixed (well-known) stocks: 12 % of their volume and turnover. */
+function shortSelling(traded: Listed[]): string[] {
+  return [
     ' CODE  NAME OF STOCK           SHARES         TURNOVER ($)',
     ...traded
       .filter((x) => x.s.fixed)
       .map(
         (x) =>
-          `${String(Number(x.s.code)).padStart(6)} ${x.s.name.slice(0, 16).padEnd(16)}${commas(Math.round((x.q.volume ?? 0) * 0.12)).padStart(14)}${commas(Math.round((x.q.turnover ?? 0) * 0.12)).padStart(20)}`,
+          `${stockColumns(x.s)}${commas(Math.round((x.q.volume ?? 0) * 0.12)).padStart(14)}${commas(Math.round((x.q.turnover ?? 0) * 0.12)).padStart(20)}`,
       ),
-  ]);
-  section('adj_short', 'ADJUSTED SHORT SELLING TURNOVER', ['NIL']);
-  section('options_exercised', 'STOCK OPTIONS EXERCISED', ['NIL']);
-  section('efn_highlights', 'EXCHANGE FUND NOTES HIGHLIGHTS', ['NIL']);
-  section('overseas_highlights', 'OVERSEAS SECURITIES HIGHLIGHTS', ['NIL']);
-  section('other_info', 'OTHER INFORMATION', [
-    '* Constituent stocks of the Hang Seng Index',
-    '# Other remarks: see the relevant announcements',
-  ]);
+  ];
+}
 
-  const chunkLines = Math.max(1, opts.chunkLines ?? 64);
+/** The report's lines (escaped) cut into `<pre><font size='1'>` chunks of `chunkLines`, in an HTML page with CRLF line ends. */
+function htmlDocument(out: readonly string[], board: 'main' | 'gem', chunkLines: number): string {
   const chunks: string[] = [];
   for (let i = 0; i < out.length; i += chunkLines) {
     chunks.push(`<pre><font size='1'>\r\n${out.slice(i, i + chunkLines).join('\r\n')}\r\n</font></pre>`);

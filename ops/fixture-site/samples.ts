@@ -126,16 +126,15 @@ async function doLoad(dir: string): Promise<Samples> {
   };
 }
 
+function layoutError(message: string): HarbourError {
+  return new HarbourError(ErrorCodes.ParseLayout, `fixture site: CCASS sample template: ${message}`);
+}
+
 /** Replaces exactly one occurrence of `re` (throws if the sample's structure is not as expected). */
 function replaceOne(s: string, re: RegExp, repl: string, what: string): string {
   const flags = re.flags.includes('g') ? re.flags : `${re.flags}g`;
   const all = s.match(new RegExp(re.source, flags));
-  if (all?.length !== 1) {
-    throw new HarbourError(
-      ErrorCodes.ParseLayout,
-      `fixture site: CCASS sample template: expected one ${what}, found ${all?.length ?? 0}`,
-    );
-  }
+  if (all?.length !== 1) throw layoutError(`expected one ${what}, found ${all?.length ?? 0}`);
   return s.replace(re, repl);
 }
 
@@ -148,7 +147,7 @@ function divEnd(html: string, start: number): number {
     depth += m[0] === '</div>' ? -1 : 1;
     if (depth === 0) return m.index + m[0].length;
   }
-  throw new HarbourError(ErrorCodes.ParseLayout, 'fixture site: CCASS sample template: unbalanced <div>');
+  throw layoutError('unbalanced <div>');
 }
 
 const BODY_RE = /<div class="mobile-list-body">([^<]*)<\/div>/g;
@@ -157,135 +156,139 @@ function numberOf(s: string): number {
   return Number(s.replace(/,/g, '').trim());
 }
 
+/** A template slot: the sample text `re` matches (exactly once) becomes `repl`; `what` names it in errors. */
+type Slot = readonly [re: RegExp, repl: string, what: string];
+
+/** The page head's slots: the form's hidden fields and text boxes, and the mobile view's date and stock. */
+const HEAD_SLOTS: readonly Slot[] = [
+  [
+    /(<input type="hidden" name="__VIEWSTATE" id="__VIEWSTATE" value=")[^"]*(" \/>)/,
+    '$1{{VIEWSTATE}}$2',
+    '__VIEWSTATE',
+  ],
+  [/(name="today" id="today" value=")[^"]*(")/, '$1{{TODAY}}$2', 'today'],
+  [/(name="sortBy" id="sortBy" value=")[^"]*(")/, '$1{{SORTBY}}$2', 'sortBy'],
+  [
+    /(name="sortDirection" id="sortDirection" value=")[^"]*(" \/>)/,
+    // The 2026 form (09868 captures) also carries originalShareholdingDate and has no
+    // __EVENTVALIDATION; the 2019 sample this template comes from has neither.
+    '$1{{SORTDIR}}$2\n\t<input type="hidden" name="originalShareholdingDate" id="originalShareholdingDate" value="{{DATE_YMD}}" />',
+    'sortDirection',
+  ],
+  [/(name="alertMsg" id="alertMsg")( \/>)/, '$1{{ALERT}}$2', 'alertMsg'],
+  [/(name="txtShareholdingDate" type="text" value=")[^"]*(")/, '$1{{DATE_YMD}}$2', 'txtShareholdingDate'],
+  [/(name="txtStockCode" type="text" value=")[^"]*(")/, '$1{{CODE}}$2', 'txtStockCode'],
+  [/(name="txtStockName" type="text" value=")[^"]*(")/, '$1{{NAME}}$2', 'txtStockName'],
+  [/(<b>Shareholding Date: <\/b>\s*)\d{2}\/\d{2}\/\d{4}/, '$1{{DATE_DMY}}', 'mobile shareholding date'],
+  [
+    /(<div class="search-bar__selectedItem-filter searchStock">\s*)\d{5} <b>[^<]*<\/b>/,
+    '$1{{CODE}} <b>{{NAME}}</b>',
+    'mobile stock',
+  ],
+];
+
+/** The page tail's slots: the date picker's bounds. */
+const TAIL_SLOTS: readonly Slot[] = [
+  [/(MAX: new Date\(')[^']*('\))/, '$1{{MAXDATE}}$2', 'MAX date'],
+  [/(options\.MIN = new Date\(')[^']*('\))/, '$1{{MINDATE}}$2', 'MIN date'],
+  [/(attr\('data-reset', ')[^']*('\))/, '$1{{MAXDATE}}$2', 'data-reset'],
+];
+
+function fillSlots(s: string, slots: readonly Slot[]): string {
+  return slots.reduce((text, [re, repl, what]) => replaceOne(text, re, repl, what), s);
+}
+
+/** The sample page as the CCASS templates (see {@link CcassTemplate}), its participants and its summary figures. */
 export function deriveCcass(html: string): {
   template: CcassTemplate;
   participants: SampleParticipant[];
   summary: Samples['ccassSummary'];
 } {
   const resStart = html.indexOf('<div class="ccass-search-result">');
-  if (resStart < 0)
-    throw new HarbourError(
-      ErrorCodes.ParseLayout,
-      'fixture site: CCASS sample template: no .ccass-search-result',
-    );
+  if (resStart < 0) throw layoutError('no .ccass-search-result');
   const resEnd = divEnd(html, resStart);
-  let head = html.slice(0, resStart);
-  let tail = html.slice(resEnd);
-  const result = html.slice(resStart, resEnd);
+  const pageHead = fillSlots(html.slice(0, resStart), HEAD_SLOTS);
+  const pageTail = fillSlots(html.slice(resEnd), TAIL_SLOTS);
+  const result = resultTemplate(html.slice(resStart, resEnd));
+  return {
+    template: {
+      pageHead,
+      pageTail,
+      resultHead: result.resultHead,
+      row: result.row,
+      resultTail: result.resultTail,
+    },
+    participants: participantsOf(result.body),
+    summary: {
+      issued: numberOf(result.issuedText),
+      nonConsentingShares: numberOf(result.summaryValues[6] ?? '0'),
+      nonConsentingCount: numberOf(result.summaryValues[7] ?? '0'),
+    },
+  };
+}
 
-  head = replaceOne(
-    head,
-    /(<input type="hidden" name="__VIEWSTATE" id="__VIEWSTATE" value=")[^"]*(" \/>)/,
-    '$1{{VIEWSTATE}}$2',
-    '__VIEWSTATE',
-  );
-  head = replaceOne(head, /(name="today" id="today" value=")[^"]*(")/, '$1{{TODAY}}$2', 'today');
-  head = replaceOne(head, /(name="sortBy" id="sortBy" value=")[^"]*(")/, '$1{{SORTBY}}$2', 'sortBy');
-  head = replaceOne(
-    head,
-    /(name="sortDirection" id="sortDirection" value=")[^"]*(" \/>)/,
-    // The 2026 form (09868 captures) also carries originalShareholdingDate and has no
-    // __EVENTVALIDATION; the 2019 sample this template comes from has neither.
-    '$1{{SORTDIR}}$2\n\t<input type="hidden" name="originalShareholdingDate" id="originalShareholdingDate" value="{{DATE_YMD}}" />',
-    'sortDirection',
-  );
-  head = replaceOne(head, /(name="alertMsg" id="alertMsg")( \/>)/, '$1{{ALERT}}$2', 'alertMsg');
-  head = replaceOne(
-    head,
-    /(name="txtShareholdingDate" type="text" value=")[^"]*(")/,
-    '$1{{DATE_YMD}}$2',
-    'txtShareholdingDate',
-  );
-  head = replaceOne(
-    head,
-    /(name="txtStockCode" type="text" value=")[^"]*(")/,
-    '$1{{CODE}}$2',
-    'txtStockCode',
-  );
-  head = replaceOne(
-    head,
-    /(name="txtStockName" type="text" value=")[^"]*(")/,
-    '$1{{NAME}}$2',
-    'txtStockName',
-  );
-  head = replaceOne(
-    head,
-    /(<b>Shareholding Date: <\/b>\s*)\d{2}\/\d{2}\/\d{4}/,
-    '$1{{DATE_DMY}}',
-    'mobile shareholding date',
-  );
-  head = replaceOne(
-    head,
-    /(<div class="search-bar__selectedItem-filter searchStock">\s*)\d{5} <b>[^<]*<\/b>/,
-    '$1{{CODE}} <b>{{NAME}}</b>',
-    'mobile stock',
-  );
-  tail = replaceOne(tail, /(MAX: new Date\(')[^']*('\))/, '$1{{MAXDATE}}$2', 'MAX date');
-  tail = replaceOne(tail, /(options\.MIN = new Date\(')[^']*('\))/, '$1{{MINDATE}}$2', 'MIN date');
-  tail = replaceOne(tail, /(attr\('data-reset', ')[^']*('\))/, '$1{{MAXDATE}}$2', 'data-reset');
-
+/**
+ * The result area split around its table body: the head (summary values → {{S0}}…{{S11}}, issued
+ * shares → {{ISSUED}}), the first detail row as the row template, and the tail; with the sample's
+ * own summary texts and detail rows.
+ */
+function resultTemplate(result: string): Pick<CcassTemplate, 'resultHead' | 'row' | 'resultTail'> & {
+  /** The sample's detail rows (the table body). */
+  body: string;
+  /** The 12 summary texts: 4 rows × (shareholding, participants, %). */
+  summaryValues: string[];
+  issuedText: string;
+} {
   const tbodyOpen = result.indexOf('<tbody>');
   const tbodyClose = result.lastIndexOf('</tbody>');
-  if (tbodyOpen < 0 || tbodyClose < 0)
-    throw new HarbourError(ErrorCodes.ParseLayout, 'fixture site: CCASS sample template: no <tbody>');
-  let resultHead = result.slice(0, tbodyOpen + '<tbody>'.length);
+  if (tbodyOpen < 0 || tbodyClose < 0) throw layoutError('no <tbody>');
   const body = result.slice(tbodyOpen + '<tbody>'.length, tbodyClose);
   const firstTr = body.indexOf('<tr>');
   const firstTrEnd = body.indexOf('</tr>') + '</tr>'.length;
   const lastTrEnd = body.lastIndexOf('</tr>') + '</tr>'.length;
-  const leading = body.slice(0, firstTr);
-  let row = leading + body.slice(firstTr, firstTrEnd);
-  const resultTail = body.slice(lastTrEnd) + result.slice(tbodyClose);
 
-  // summary values: 4 rows × (shareholding, participants, %)
   const summaryValues: string[] = [];
-  let n = 0;
-  resultHead = resultHead.replace(
-    /(<div class="value">)([^<]*)(<\/div>)/g,
-    (_m, a: string, v: string, b: string) => {
+  let resultHead = result
+    .slice(0, tbodyOpen + '<tbody>'.length)
+    .replace(/(<div class="value">)([^<]*)(<\/div>)/g, (_m, a: string, v: string, b: string) => {
       summaryValues.push(v);
-      return `${a}{{S${n++}}}${b}`;
-    },
-  );
-  if (n !== 12)
-    throw new HarbourError(
-      ErrorCodes.ParseLayout,
-      `fixture site: CCASS sample template: expected 12 summary values, found ${n}`,
-    );
-  let issuedText = '';
+      return `${a}{{S${summaryValues.length - 1}}}${b}`;
+    });
+  if (summaryValues.length !== 12)
+    throw layoutError(`expected 12 summary values, found ${summaryValues.length}`);
   resultHead = replaceOne(
     resultHead,
     /(<div class="summary-value">)([^<]*)(<\/div>)/,
     '$1{{ISSUED}}$3',
     'issued shares',
   );
-  issuedText = /<div class="summary-value">([^<]*)<\/div>/.exec(result)?.[1] ?? '';
 
   const keys = ['ID', 'PNAME', 'ADDR', 'SH', 'PCT'];
   let k = 0;
-  row = row.replace(BODY_RE, () => `<div class="mobile-list-body">{{${keys[k++] ?? 'X'}}}</div>`);
-  if (k !== 5)
-    throw new HarbourError(
-      ErrorCodes.ParseLayout,
-      `fixture site: CCASS sample template: expected 5 values per row, found ${k}`,
-    );
+  const row = (body.slice(0, firstTr) + body.slice(firstTr, firstTrEnd)).replace(
+    BODY_RE,
+    () => `<div class="mobile-list-body">{{${keys[k++] ?? 'X'}}}</div>`,
+  );
+  if (k !== 5) throw layoutError(`expected 5 values per row, found ${k}`);
+  return {
+    resultHead,
+    row,
+    resultTail: body.slice(lastTrEnd) + result.slice(tbodyClose),
+    body,
+    summaryValues,
+    issuedText: /<div class="summary-value">([^<]*)<\/div>/.exec(result)?.[1] ?? '',
+  };
+}
 
+/** The detail rows of a result table body (rows without the 5 values are skipped). */
+function participantsOf(body: string): SampleParticipant[] {
   const participants: SampleParticipant[] = [];
   for (const tr of body.split('</tr>')) {
     const vals = [...tr.matchAll(BODY_RE)].map((m) => m[1]!.trim());
     if (vals.length !== 5) continue;
     participants.push({ id: vals[0]!, name: vals[1]!, address: vals[2]!, shares: numberOf(vals[3]!) });
   }
-
-  return {
-    template: { pageHead: head, pageTail: tail, resultHead, row, resultTail },
-    participants,
-    summary: {
-      issued: numberOf(issuedText),
-      nonConsentingShares: numberOf(summaryValues[6] ?? '0'),
-      nonConsentingCount: numberOf(summaryValues[7] ?? '0'),
-    },
-  };
+  return participants;
 }
 
 /** The legacy HTML stock list: code (padded with whitespace) and name in `<a onclick="ssc(this)">`. */

@@ -89,126 +89,23 @@ async function fetchJson<T>(url: string, timeoutMs = 1000): Promise<T | null> {
   }
 }
 
+/** One node to start: its name, ports and store. */
+interface NodeSpec {
+  name: string;
+  port: number;
+  clusterPort: number;
+  dataDir: string;
+}
+
 /** Starts `size` nats-server processes with JetStream, routed to each other, and waits for a meta leader. */
 export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsClusterHandle> {
   const size = opts.size ?? 3;
   const clusterName = opts.name ?? 'harbour';
   if (size < 1) throw new HarbourError(ErrorCodes.Config, `cluster size must be at least 1, got ${size}`);
-  const specs: { name: string; port: number; clusterPort: number; dataDir: string }[] = [];
-  const taken = new Set<number>();
-  const pick = async () => {
-    for (;;) {
-      const p = await freePort();
-      if (!taken.has(p)) {
-        taken.add(p);
-        return p;
-      }
-    }
-  };
-  for (let i = 1; i <= size; i++) {
-    const name = `${clusterName}-${i}`;
-    const dataDir = join(opts.dataDir, name);
-    await mkdir(dataDir, { recursive: true });
-    specs.push({ name, port: await pick(), clusterPort: await pick(), dataDir });
-  }
-  const started = await Promise.allSettled(
-    specs.map((s) =>
-      startNatsServer({
-        dataDir: s.dataDir,
-        port: s.port,
-        name: s.name,
-        cluster: {
-          name: clusterName,
-          port: s.clusterPort,
-          routes: specs.filter((o) => o !== s).map((o) => `nats-route://127.0.0.1:${o.clusterPort}`),
-        },
-        ...(opts.log ? { log: opts.log } : {}),
-      }),
-    ),
-  );
-  const handles = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const failed = started.find((r) => r.status === 'rejected');
-  if (failed) {
-    await Promise.allSettled(handles.map((h) => h.stop()));
-    throw (failed as PromiseRejectedResult).reason;
-  }
-
-  const nodes: NatsClusterNode[] = specs.map((s, i) => {
-    const h = handles[i] as NatsServerHandle;
-    return {
-      name: s.name,
-      url: h.url,
-      port: h.port,
-      clusterPort: s.clusterPort,
-      monitorUrl: h.monitorUrl,
-      get pid() {
-        return h.pid;
-      },
-      get running() {
-        return h.pid !== undefined;
-      },
-      start: () => h.start(),
-      stop: () => h.stop(),
-      kill: () => h.kill(),
-      meta: async () =>
-        (await fetchJson<{ meta_cluster?: MetaClusterView }>(`${h.monitorUrl}/jsz`))?.meta_cluster ?? null,
-      streams: async () => {
-        const jsz = await fetchJson<{
-          account_details?: {
-            stream_detail?: { name: string; cluster?: { leader?: string }; state: NodeStreamState }[];
-          }[];
-        }>(`${h.monitorUrl}/jsz?accounts=true&streams=true`);
-        if (!jsz) return null;
-        const out: Record<string, NodeStreamState> = {};
-        for (const account of jsz.account_details ?? [])
-          for (const st of account.stream_detail ?? []) {
-            const { messages, bytes, first_seq, last_seq } = st.state;
-            out[st.name] = {
-              messages,
-              bytes,
-              first_seq,
-              last_seq,
-              ...(st.cluster?.leader ? { leader: st.cluster.leader } : {}),
-            };
-          }
-        return out;
-      },
-    };
-  });
-
-  const waitForMetaLeader: NatsClusterHandle['waitForMetaLeader'] = async (w = {}) => {
-    const timeoutMs = w.timeoutMs ?? opts.readyTimeoutMs ?? 30_000;
-    const allCurrent = w.allCurrent ?? true;
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
-      const up = nodes.filter((n) => n.running);
-      const views = await Promise.all(up.map((n) => n.meta()));
-      const leaders = new Set(views.map((v) => v?.leader ?? ''));
-      const [leader] = [...leaders];
-      // The leader's view lists its followers (`replicas`); each must be current and online.
-      // A leader that is not running is a stale view of nodes that have not noticed yet.
-      const leaderView = views[up.findIndex((n) => n.name === leader)];
-      const followersOk =
-        !allCurrent ||
-        (leaderView?.replicas?.length === size - 1 &&
-          leaderView.replicas.every((r) => r.current && !r.offline));
-      if (leaders.size === 1 && leader && leaderView?.leader === leader && followersOk) return leader;
-      last = up
-        .map((n, i) => {
-          const reps = views[i]?.replicas?.map((r) => `${r.name}${r.current ? '' : ' (not current)'}`);
-          return `${n.name}: leader ${views[i]?.leader || '(none)'}${reps ? `, followers ${reps.join(' ')}` : ''}`;
-        })
-        .join('; ');
-      if (Date.now() > deadline)
-        throw new HarbourError(
-          ErrorCodes.StartTimeout,
-          `JetStream cluster ${clusterName} has no agreed meta leader after ${timeoutMs} ms (${last})`,
-        );
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
-
+  const specs = await planNodes(opts.dataDir, clusterName, size);
+  const handles = await startNodes(specs, clusterName, opts.log);
+  const nodes = specs.map((s, i) => clusterNode(s, handles[i]!));
+  const waitForMetaLeader = metaLeaderWaiter(nodes, clusterName, opts.readyTimeoutMs ?? 30_000);
   const cluster: NatsClusterHandle = {
     nodes,
     urls: nodes.map((n) => n.url),
@@ -231,4 +128,144 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
     throw err;
   }
   return cluster;
+}
+
+/** Names, stores (created) and distinct free ports (client and cluster) for `size` nodes. */
+async function planNodes(dataDir: string, clusterName: string, size: number): Promise<NodeSpec[]> {
+  const specs: NodeSpec[] = [];
+  const taken = new Set<number>();
+  const pick = async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
+  for (let i = 1; i <= size; i++) {
+    const name = `${clusterName}-${i}`;
+    const nodeDir = join(dataDir, name);
+    await mkdir(nodeDir, { recursive: true });
+    specs.push({ name, port: await pick(), clusterPort: await pick(), dataDir: nodeDir });
+  }
+  return specs;
+}
+
+/** Starts every node, each routed to all the others; when one fails, stops the rest and throws its error. */
+async function startNodes(
+  specs: readonly NodeSpec[],
+  clusterName: string,
+  log: ((msg: string) => void) | undefined,
+): Promise<NatsServerHandle[]> {
+  const started = await Promise.allSettled(
+    specs.map((s) =>
+      startNatsServer({
+        dataDir: s.dataDir,
+        port: s.port,
+        name: s.name,
+        cluster: {
+          name: clusterName,
+          port: s.clusterPort,
+          routes: specs.filter((o) => o !== s).map((o) => `nats-route://127.0.0.1:${o.clusterPort}`),
+        },
+        ...(log ? { log } : {}),
+      }),
+    ),
+  );
+  const handles = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(handles.map((h) => h.stop()));
+    throw failed.reason;
+  }
+  return handles;
+}
+
+function clusterNode(s: NodeSpec, h: NatsServerHandle): NatsClusterNode {
+  return {
+    name: s.name,
+    url: h.url,
+    port: h.port,
+    clusterPort: s.clusterPort,
+    monitorUrl: h.monitorUrl,
+    get pid() {
+      return h.pid;
+    },
+    get running() {
+      return h.pid !== undefined;
+    },
+    start: () => h.start(),
+    stop: () => h.stop(),
+    kill: () => h.kill(),
+    meta: async () =>
+      (await fetchJson<{ meta_cluster?: MetaClusterView }>(`${h.monitorUrl}/jsz`))?.meta_cluster ?? null,
+    streams: () => nodeStreams(h.monitorUrl),
+  };
+}
+
+/** A node's own replica of each stream, from its `/jsz`; null when it does not answer. */
+async function nodeStreams(monitorUrl: string): Promise<Record<string, NodeStreamState> | null> {
+  const jsz = await fetchJson<{
+    account_details?: {
+      stream_detail?: { name: string; cluster?: { leader?: string }; state: NodeStreamState }[];
+    }[];
+  }>(`${monitorUrl}/jsz?accounts=true&streams=true`);
+  if (!jsz) return null;
+  const out: Record<string, NodeStreamState> = {};
+  for (const account of jsz.account_details ?? [])
+    for (const st of account.stream_detail ?? []) {
+      const { messages, bytes, first_seq, last_seq } = st.state;
+      out[st.name] = {
+        messages,
+        bytes,
+        first_seq,
+        last_seq,
+        ...(st.cluster?.leader ? { leader: st.cluster.leader } : {}),
+      };
+    }
+  return out;
+}
+
+/** The cluster's `waitForMetaLeader` (see {@link NatsClusterHandle}); polls every running node's `/jsz`. */
+function metaLeaderWaiter(
+  nodes: readonly NatsClusterNode[],
+  clusterName: string,
+  defaultTimeoutMs: number,
+): NatsClusterHandle['waitForMetaLeader'] {
+  return async (w = {}) => {
+    const timeoutMs = w.timeoutMs ?? defaultTimeoutMs;
+    const allCurrent = w.allCurrent ?? true;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const up = nodes.filter((n) => n.running);
+      const views = await Promise.all(up.map((n) => n.meta()));
+      const leaders = new Set(views.map((v) => v?.leader ?? ''));
+      const [leader] = [...leaders];
+      // The leader's view lists its followers (`replicas`); each must be current and online.
+      // A leader that is not running is a stale view of nodes that have not noticed yet.
+      const leaderView = views[up.findIndex((n) => n.name === leader)];
+      const followersOk =
+        !allCurrent ||
+        (leaderView?.replicas?.length === nodes.length - 1 &&
+          leaderView.replicas.every((r) => r.current && !r.offline));
+      if (leaders.size === 1 && leader && leaderView?.leader === leader && followersOk) return leader;
+      if (Date.now() > deadline)
+        throw new HarbourError(
+          ErrorCodes.StartTimeout,
+          `JetStream cluster ${clusterName} has no agreed meta leader after ${timeoutMs} ms (${describeViews(up, views)})`,
+        );
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+}
+
+/** Each running node's idea of the meta leader and its followers, for the timeout's message. */
+function describeViews(up: readonly NatsClusterNode[], views: readonly (MetaClusterView | null)[]): string {
+  return up
+    .map((n, i) => {
+      const reps = views[i]?.replicas?.map((r) => `${r.name}${r.current ? '' : ' (not current)'}`);
+      return `${n.name}: leader ${views[i]?.leader || '(none)'}${reps ? `, followers ${reps.join(' ')}` : ''}`;
+    })
+    .join('; ');
 }

@@ -1,6 +1,16 @@
 import { DATASETS } from '../../contracts/index.ts';
 import { type Counter, counter, type Registry, gauge as registerGauge } from '../runtime/index.ts';
-import type { GoldSnapshot, JetStreamSnapshot, LakeDataset, MonitoredTable, RunsPending } from './sources.ts';
+import type {
+  ConsumerState,
+  DatasetFreshness,
+  DatasetRowCount,
+  GoldSnapshot,
+  JetStreamSnapshot,
+  LakeDataset,
+  MonitoredTable,
+  RunsPending,
+  StreamState,
+} from './sources.ts';
 
 export const SOURCES = ['jetstream', 'gold', 'catalog'] as const;
 export type Source = (typeof SOURCES)[number];
@@ -31,6 +41,19 @@ export function emptyState(): MonitorState {
 }
 
 /**
+ * Registers one gauge whose series are `rows` of the latest state, computed at scrape time; a row
+ * whose value is not a finite number has no series.
+ */
+type AddGauge = <L extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  rows: (s: MonitorState) => Iterable<Row<L>>,
+) => void;
+
+const nowSeconds = () => Date.now() / 1000;
+
+/**
  * Registers the monitor's gauges. Each gauge is filled at scrape time from the latest snapshot
  * (`collect()`): series of vanished streams, consumers or datasets disappear, ages are computed
  * at the moment of the scrape.
@@ -45,50 +68,54 @@ export function monitorMetrics(r: Registry): {
     states.set(r, holder);
   }
   const state = holder;
-  const gauge = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    rows: (s: MonitorState) => Iterable<Row<L>>,
-  ) =>
+  const gauge: AddGauge = (name, help, labelNames, rows) => {
     registerGauge(r, name, help, labelNames, function collect() {
       this.reset();
       for (const [labels, value] of rows(state.current)) {
         if (typeof value === 'number' && Number.isFinite(value)) this.set(labels as never, value);
       }
     });
-  const streams = (s: MonitorState) => s.jetstream?.streams ?? [];
-  const consumers = (s: MonitorState) => s.jetstream?.consumers ?? [];
-  const nowSeconds = () => Date.now() / 1000;
+  };
+  streamGauges(gauge);
+  consumerGauges(gauge);
+  datasetGauges(gauge);
+  lakeGauges(gauge);
+  runGauges(gauge);
+  monitorGauges(gauge);
+  const refreshErrors = counter(
+    r,
+    'harbour_monitor_refresh_errors_total',
+    'refreshes of a source that failed',
+    ['source'],
+  );
+  for (const source of SOURCES) refreshErrors.inc({ source }, 0);
+  return { state, refreshErrors };
+}
 
-  // ---------------------------------------------------------------- JetStream streams
-  gauge('harbour_jetstream_stream_messages', 'messages stored in the stream', ['stream'], (s) =>
-    streams(s).map((x) => [{ stream: x.stream }, x.messages]),
+const streams = (s: MonitorState) => s.jetstream?.streams ?? [];
+const consumers = (s: MonitorState) => s.jetstream?.consumers ?? [];
+
+/** JetStream streams: one series per stream. */
+function streamGauges(gauge: AddGauge): void {
+  const streamGauge = (name: string, help: string, value: (x: StreamState) => number | null) =>
+    gauge(name, help, ['stream'], (s) => streams(s).map((x) => [{ stream: x.stream }, value(x)]));
+  streamGauge('harbour_jetstream_stream_messages', 'messages stored in the stream', (x) => x.messages);
+  streamGauge('harbour_jetstream_stream_bytes', 'bytes stored in the stream', (x) => x.bytes);
+  streamGauge(
+    'harbour_jetstream_stream_first_sequence',
+    'sequence of the oldest message kept',
+    (x) => x.firstSeq,
   );
-  gauge('harbour_jetstream_stream_bytes', 'bytes stored in the stream', ['stream'], (s) =>
-    streams(s).map((x) => [{ stream: x.stream }, x.bytes]),
-  );
-  gauge('harbour_jetstream_stream_first_sequence', 'sequence of the oldest message kept', ['stream'], (s) =>
-    streams(s).map((x) => [{ stream: x.stream }, x.firstSeq]),
-  );
-  gauge(
+  streamGauge(
     'harbour_jetstream_stream_last_sequence',
     'sequence of the newest message (only grows: its rate is the publish rate)',
-    ['stream'],
-    (s) => streams(s).map((x) => [{ stream: x.stream }, x.lastSeq]),
+    (x) => x.lastSeq,
   );
-  gauge('harbour_jetstream_stream_consumers', 'consumers of the stream', ['stream'], (s) =>
-    streams(s).map((x) => [{ stream: x.stream }, x.consumers]),
-  );
-  gauge(
+  streamGauge('harbour_jetstream_stream_consumers', 'consumers of the stream', (x) => x.consumers);
+  streamGauge(
     'harbour_jetstream_stream_last_message_age_seconds',
     'seconds since the newest message was stored (absent while the stream is empty)',
-    ['stream'],
-    (s) =>
-      streams(s).map((x) => [
-        { stream: x.stream },
-        x.lastMessageAt === null ? null : nowSeconds() - x.lastMessageAt / 1000,
-      ]),
+    (x) => (x.lastMessageAt === null ? null : nowSeconds() - x.lastMessageAt / 1000),
   );
   gauge(
     'harbour_jetstream_stream_subject_messages',
@@ -101,13 +128,11 @@ export function monitorMetrics(r: Registry): {
         ),
       ),
   );
+}
 
-  // ---------------------------------------------------------------- JetStream consumers
-  const consumerGauge = (
-    name: string,
-    help: string,
-    value: (c: JetStreamSnapshot['consumers'][number]) => number,
-  ) =>
+/** JetStream consumers: one series per durable consumer; and the depth of work-queue streams, which comes from them. */
+function consumerGauges(gauge: AddGauge): void {
+  const consumerGauge = (name: string, help: string, value: (c: ConsumerState) => number) =>
     gauge(name, help, ['stream', 'consumer'], (s) =>
       consumers(s).map((c) => [{ stream: c.stream, consumer: c.consumer }, value(c)]),
     );
@@ -165,26 +190,32 @@ export function monitorMetrics(r: Registry): {
     'seconds since the consumer last delivered or had a message acknowledged (since creation if never)',
     (c) => nowSeconds() - c.lastActiveAt / 1000,
   );
+}
 
-  // ---------------------------------------------------------------- datasets (gold data-quality tables)
-  const freshness = (s: MonitorState) => s.gold?.freshness ?? [];
-  gauge(
+/** Datasets as the gold data-quality tables see them (dq_freshness, dq_row_counts), and what the schedule expects. */
+function datasetGauges(gauge: AddGauge): void {
+  const freshnessGauge = (name: string, help: string, value: (f: DatasetFreshness) => number | null) =>
+    gauge(name, help, ['dataset'], (s) =>
+      (s.gold?.freshness ?? []).map((f) => [{ dataset: f.dataset }, value(f)]),
+    );
+  const rowCountGauge = (name: string, help: string, value: (c: DatasetRowCount) => number | null) =>
+    gauge(name, help, ['dataset'], (s) =>
+      (s.gold?.rowCounts ?? []).map((c) => [{ dataset: c.dataset }, value(c)]),
+    );
+  freshnessGauge(
     'harbour_dataset_latest_as_of_timestamp_seconds',
     'latest business date loaded (00:00 in the business time zone), from gold.dq_freshness',
-    ['dataset'],
-    (s) => freshness(s).map((f) => [{ dataset: f.dataset }, f.latestAsOf]),
+    (f) => f.latestAsOf,
   );
-  gauge(
+  freshnessGauge(
     'harbour_dataset_loaded_timestamp_seconds',
     'when the data of the latest business date was fetched from the source, from gold.dq_freshness',
-    ['dataset'],
-    (s) => freshness(s).map((f) => [{ dataset: f.dataset }, f.loadedAt]),
+    (f) => f.loadedAt,
   );
-  gauge(
+  freshnessGauge(
     'harbour_dataset_load_lag_seconds',
     'fetch time of the latest business date minus its 00:00, from gold.dq_freshness',
-    ['dataset'],
-    (s) => freshness(s).map((f) => [{ dataset: f.dataset }, f.lagSeconds]),
+    (f) => f.lagSeconds,
   );
   gauge(
     'harbour_dataset_expected_as_of_timestamp_seconds',
@@ -192,33 +223,30 @@ export function monitorMetrics(r: Registry): {
     ['dataset'],
     (s) => [...(s.expected ?? new Map<string, number>())].map(([dataset, t]) => [{ dataset }, t]),
   );
-  const rowCounts = (s: MonitorState) => s.gold?.rowCounts ?? [];
-  gauge(
+  rowCountGauge(
     'harbour_dataset_rows',
     'rows of the latest business date, from gold.dq_row_counts',
-    ['dataset'],
-    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.rows]),
+    (c) => c.rows,
   );
-  gauge(
+  rowCountGauge(
     'harbour_dataset_expected_rows',
     'rows expected for the latest business date, from gold.dq_row_counts',
-    ['dataset'],
-    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.expected]),
+    (c) => c.expected,
   );
-  gauge(
+  rowCountGauge(
     'harbour_dataset_rows_ratio',
     'rows ÷ expected rows of the latest business date, from gold.dq_row_counts',
-    ['dataset'],
-    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.ratio]),
+    (c) => c.ratio,
   );
-  gauge(
+  rowCountGauge(
     'harbour_dataset_row_count_as_of_timestamp_seconds',
     'business date (00:00) the row count gauges describe',
-    ['dataset'],
-    (s) => rowCounts(s).map((c) => [{ dataset: c.dataset }, c.asOf]),
+    (c) => c.asOf,
   );
+}
 
-  // ---------------------------------------------------------------- lake catalog
+/** The lake catalog: one series per dataset. */
+function lakeGauges(gauge: AddGauge): void {
   const lakeGauge = (name: string, help: string, value: (d: LakeDataset) => number | null) =>
     gauge(name, help, ['dataset'], (s) => (s.lake ?? []).map((d) => [{ dataset: d.dataset }, value(d)]));
   lakeGauge('harbour_lake_files', 'active Parquet files in the lake', (d) => d.files);
@@ -235,27 +263,29 @@ export function monitorMetrics(r: Registry): {
     'newest catalog commit (file or merge)',
     (d) => d.lastCommitAt,
   );
+}
 
-  // ---------------------------------------------------------------- run freshness (issue #20)
-  // Every dataset gets a series (0 = nothing pending), so the alert sees a value, not an absence.
-  const pendingOf = (s: MonitorState, dataset: string) => s.runs?.find((p) => p.dataset === dataset);
-  gauge(
+/**
+ * Run freshness (issue #20): completed scrape runs not in gold yet. Every dataset gets a series
+ * (0 = nothing pending), so the alert sees a value, not an absence; none while the runs could not
+ * be read.
+ */
+function runGauges(gauge: AddGauge): void {
+  const runGauge = (name: string, help: string, value: (p: RunsPending | undefined) => number) =>
+    gauge(name, help, ['dataset'], (s) =>
+      s.runs
+        ? DATASETS.map((dataset) => [{ dataset }, value(s.runs?.find((p) => p.dataset === dataset))])
+        : [],
+    );
+  runGauge(
     'harbour_run_gold_pending_seconds',
     'age of the oldest completed scrape run whose data is not in gold yet (0 = none), from scrape_runs and lake_runs',
-    ['dataset'],
-    (s) =>
-      s.runs
-        ? DATASETS.map((dataset) => {
-            const at = pendingOf(s, dataset)?.oldestCompletedAt;
-            return [{ dataset }, at ? Math.max(0, nowSeconds() - at) : 0];
-          })
-        : [],
+    (p) => (p?.oldestCompletedAt ? Math.max(0, nowSeconds() - p.oldestCompletedAt) : 0),
   );
-  gauge(
+  runGauge(
     'harbour_run_gold_pending_runs',
     'completed scrape runs (of the last 7 days) whose data is not in gold yet',
-    ['dataset'],
-    (s) => (s.runs ? DATASETS.map((dataset) => [{ dataset }, pendingOf(s, dataset)?.pending ?? 0]) : []),
+    (p) => p?.pending ?? 0,
   );
   gauge(
     'harbour_run_gold_slo_seconds',
@@ -263,32 +293,29 @@ export function monitorMetrics(r: Registry): {
     ['dataset'],
     (s) => DATASETS.map((dataset) => [{ dataset }, s.runSloSeconds]),
   );
+}
 
-  // ---------------------------------------------------------------- the monitor itself
-  gauge('harbour_monitor_source_up', '1 when the last refresh of the source succeeded', ['source'], (s) =>
-    SOURCES.map((source) => [{ source }, s.up[source] === undefined ? null : s.up[source] ? 1 : 0]),
+/** The monitor itself: each source's last refresh, and the tables it reads. */
+function monitorGauges(gauge: AddGauge): void {
+  const sourceGauge = (
+    name: string,
+    help: string,
+    value: (s: MonitorState, source: Source) => Row<'source'>[1],
+  ) => gauge(name, help, ['source'], (s) => SOURCES.map((source) => [{ source }, value(s, source)]));
+  sourceGauge('harbour_monitor_source_up', '1 when the last refresh of the source succeeded', (s, source) =>
+    s.up[source] === undefined ? null : s.up[source] ? 1 : 0,
   );
   gauge('harbour_monitor_table_present', '1 when the table the monitor reads exists', ['table'], (s) =>
     Object.entries(s.tables ?? {}).map(([table, present]) => [{ table }, present ? 1 : 0]),
   );
-  gauge(
+  sourceGauge(
     'harbour_monitor_last_refresh_timestamp_seconds',
     'end of the last successful refresh of the source',
-    ['source'],
-    (s) => SOURCES.map((source) => [{ source }, s.refreshedAt[source]]),
+    (s, source) => s.refreshedAt[source],
   );
-  gauge(
+  sourceGauge(
     'harbour_monitor_refresh_duration_seconds',
     'duration of the last refresh of the source',
-    ['source'],
-    (s) => SOURCES.map((source) => [{ source }, s.refreshSeconds[source]]),
+    (s, source) => s.refreshSeconds[source],
   );
-  const refreshErrors = counter(
-    r,
-    'harbour_monitor_refresh_errors_total',
-    'refreshes of a source that failed',
-    ['source'],
-  );
-  for (const source of SOURCES) refreshErrors.inc({ source }, 0);
-  return { state, refreshErrors };
 }

@@ -58,7 +58,7 @@ const HEAD_L = `${HEAD};text-align:left`;
 const red = (v: number | null) =>
   v !== null && v < 0 ? 'color:#c00000;' : v !== null && v > 0 ? 'color:#1e7a44;' : '';
 
-function table(headers: string[], rows: { cells: string[]; styles?: string[] }[], leftColumns = 1): string {
+function table(headers: string[], rows: TableRow[], leftColumns = 1): string {
   const th = headers.map((h, i) => `<th style="${i < leftColumns ? HEAD_L : HEAD}">${esc(h)}</th>`).join('');
   const tr = rows
     .map(
@@ -76,30 +76,85 @@ function textTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
+/** A table row: its cells as shown, and a CSS prefix per cell (colour) for the HTML table. */
+interface TableRow {
+  cells: string[];
+  styles?: string[];
+}
+
+/** The report's tables, each row shown in both the HTML and the text part (moves: HTML only). */
+interface ReportTables {
+  movers: TableRow[];
+  dvLeaders: TableRow[];
+  concentration: TableRow[];
+  moves: TableRow[];
+  freshness: TableRow[];
+  rowCounts: TableRow[];
+}
+
+/** The daily report: subject, HTML and text of the same tables. */
 export function renderReport(
   data: ReportData,
   settings: ReportSettings,
   dq: DqStatus,
   workbookName?: string,
 ): MailContent {
-  const top = settings.top;
   const known = data.stocks.filter((s) => s.date !== null);
-  const unknown = data.stocks.filter((s) => s.date === null).map((s) => s.code);
-  const movers = [...known]
-    .filter((s) => s.changePct !== null)
-    .sort((a, b) => Math.abs(b.changePct ?? 0) - Math.abs(a.changePct ?? 0) || a.code.localeCompare(b.code))
-    .slice(0, top);
-  const dvLeaders = [...known]
-    .filter((s) => s.dv30 !== null)
-    .sort((a, b) => Math.abs(b.dv30 ?? 0) - Math.abs(a.dv30 ?? 0) || a.code.localeCompare(b.code))
-    .slice(0, top);
-  const conc = data.concentration.slice(0, top);
+  const tables: ReportTables = {
+    movers: largest(known, (s) => s.changePct, settings.top).map(moverRow),
+    dvLeaders: largest(known, (s) => s.dv30, settings.top).map((s) => ({
+      cells: [label(s.code, s.name), num(s.dv30, 0, true), num(s.directedVolume, 0, true)],
+      styles: ['', red(s.dv30), red(s.directedVolume)],
+    })),
+    concentration: data.concentration.slice(0, settings.top).map(concentrationRow),
+    moves: data.moves.map((m) => ({
+      cells: [
+        label(m.code, m.name),
+        m.participantId ? `${m.participantName} (${m.participantId})` : m.participantName,
+        num(m.changeShares, 0, true),
+        num(m.changePctIssued, 3, true),
+      ],
+      styles: ['', '', red(m.changeShares), red(m.changePctIssued)],
+    })),
+    freshness: data.freshness.map((f) => ({
+      cells: [
+        f.dataset,
+        f.latestAsOf ? dmy(f.latestAsOf) : 'never',
+        f.lagSeconds === null ? '–' : `${num(f.lagSeconds / 3600, 1)} h`,
+      ],
+      styles: [],
+    })),
+    rowCounts: data.rowCounts.map((c) => ({
+      cells: [
+        c.dataset,
+        dmy(c.asOf),
+        num(c.rows),
+        num(c.expected),
+        c.ratio === null ? '–' : `${num(c.ratio * 100, 1)} %`,
+      ],
+      styles: ['', '', '', '', c.ratio !== null && c.ratio < settings.minRowRatio ? 'color:#c00000;' : ''],
+    })),
+  };
   const dqWord = dq.ok
     ? 'data quality OK'
     : `data quality: ${dq.issues.length} ${dq.issues.length === 1 ? 'issue' : 'issues'}`;
-  const subject = `${settings.subjectPrefix} daily report ${dmy(data.date)}: ${data.stocks.length} stocks, ${dqWord}`;
+  return {
+    subject: `${settings.subjectPrefix} daily report ${dmy(data.date)}: ${data.stocks.length} stocks, ${dqWord}`,
+    html: reportHtml(data, settings, dq, tables, workbookName),
+    text: reportText(data, settings, dq, tables),
+  };
+}
 
-  const moverRows = movers.map((s: StockDay) => ({
+/** The `top` stocks with a value, by its size (either sign), ties by code. */
+function largest(stocks: StockDay[], value: (s: StockDay) => number | null, top: number): StockDay[] {
+  return stocks
+    .filter((s) => value(s) !== null)
+    .sort((a, b) => Math.abs(value(b) ?? 0) - Math.abs(value(a) ?? 0) || a.code.localeCompare(b.code))
+    .slice(0, top);
+}
+
+function moverRow(s: StockDay): TableRow {
+  return {
     cells: [
       label(s.code, s.name),
       s.date ? dmy(s.date) : '–',
@@ -109,112 +164,79 @@ export function renderReport(
       num(s.turnover),
     ],
     styles: ['', '', '', red(s.changePct)],
-  }));
-  const dvRows = dvLeaders.map((s) => ({
-    cells: [label(s.code, s.name), num(s.dv30, 0, true), num(s.directedVolume, 0, true)],
-    styles: ['', red(s.dv30), red(s.directedVolume)],
-  }));
-  const concRows = conc.map((c) => {
-    const change = c.prevTop10Pct === null || c.top10Pct === null ? null : c.top10Pct - c.prevTop10Pct;
-    return {
-      cells: [
-        label(c.code, c.name),
-        dmy(c.date),
-        num(c.top10Pct, 2),
-        num(change, 2, true),
-        num(c.participants),
-      ],
-      styles: ['', '', '', red(change)],
-    };
-  });
-  const moveRows = data.moves.map((m) => ({
-    cells: [
-      label(m.code, m.name),
-      m.participantId ? `${m.participantName} (${m.participantId})` : m.participantName,
-      num(m.changeShares, 0, true),
-      num(m.changePctIssued, 3, true),
-    ],
-    styles: ['', '', red(m.changeShares), red(m.changePctIssued)],
-  }));
-  const dqRows = [
-    ...data.freshness.map((f) => ({
-      cells: [
-        f.dataset,
-        f.latestAsOf ? dmy(f.latestAsOf) : 'never',
-        f.lagSeconds === null ? '–' : `${num(f.lagSeconds / 3600, 1)} h`,
-      ],
-      styles: [],
-    })),
-  ];
-  const countRows = data.rowCounts.map((c) => ({
-    cells: [
-      c.dataset,
-      dmy(c.asOf),
-      num(c.rows),
-      num(c.expected),
-      c.ratio === null ? '–' : `${num(c.ratio * 100, 1)} %`,
-    ],
-    styles: ['', '', '', '', c.ratio !== null && c.ratio < settings.minRowRatio ? 'color:#c00000;' : ''],
-  }));
+  };
+}
 
-  const html = `<!doctype html>
+function concentrationRow(c: ReportData['concentration'][number]): TableRow {
+  const change = c.prevTop10Pct === null || c.top10Pct === null ? null : c.top10Pct - c.prevTop10Pct;
+  return {
+    cells: [
+      label(c.code, c.name),
+      dmy(c.date),
+      num(c.top10Pct, 2),
+      num(change, 2, true),
+      num(c.participants),
+    ],
+    styles: ['', '', '', red(change)],
+  };
+}
+
+function reportHtml(
+  data: ReportData,
+  settings: ReportSettings,
+  dq: DqStatus,
+  t: ReportTables,
+  workbookName: string | undefined,
+): string {
+  const unknown = data.stocks.filter((s) => s.date === null).map((s) => s.code);
+  return `<!doctype html>
 <html><body style="font-family:Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#1f2933">
 <h1 style="font-size:20px">${esc(settings.subjectPrefix)} daily report, ${esc(dmy(data.date))}</h1>
 <p>Watch list: ${esc(data.stocks.map((s) => label(s.code, s.name)).join(', '))}.${unknown.length ? ` No prices for ${esc(unknown.join(', '))}.` : ''}</p>
 <p id="dq-status" style="font-weight:600;${dq.ok ? 'color:#1e7a44' : 'color:#c00000'}">${esc(dq.ok ? 'Data quality: OK' : `Data quality: ${dq.issues.length} issue(s)`)}</p>
 ${dq.ok ? '' : `<ul>${dq.issues.map((i) => `<li>${esc(i)}</li>`).join('')}</ul>`}
 <h2 style="font-size:16px">Top movers</h2>
-${movers.length ? table(['Stock', 'Date', 'Close', 'Change %', 'Volume', 'Turnover (HKD)'], moverRows) : '<p>No prices.</p>'}
+${t.movers.length ? table(['Stock', 'Date', 'Close', 'Change %', 'Volume', 'Turnover (HKD)'], t.movers) : '<p>No prices.</p>'}
 <h2 style="font-size:16px">Directed-volume leaders (30 trading days)</h2>
-${dvLeaders.length ? table(['Stock', '30-day directed volume', 'Day directed volume'], dvRows) : '<p>No directed volume.</p>'}
+${t.dvLeaders.length ? table(['Stock', '30-day directed volume', 'Day directed volume'], t.dvLeaders) : '<p>No directed volume.</p>'}
 <h2 style="font-size:16px">CCASS concentration changes</h2>
-${conc.length ? table(['Stock', 'Holding date', 'Top-10 %', 'Change (pp)', 'Participants'], concRows) : '<p>No CCASS holdings.</p>'}
-${moveRows.length ? `<h3 style="font-size:14px">Largest participant moves</h3>\n${table(['Stock', 'Participant', 'Change (shares)', 'Change (% of issued)'], moveRows, 2)}` : ''}
+${t.concentration.length ? table(['Stock', 'Holding date', 'Top-10 %', 'Change (pp)', 'Participants'], t.concentration) : '<p>No CCASS holdings.</p>'}
+${t.moves.length ? `<h3 style="font-size:14px">Largest participant moves</h3>\n${table(['Stock', 'Participant', 'Change (shares)', 'Change (% of issued)'], t.moves, 2)}` : ''}
 <h2 style="font-size:16px">Data quality</h2>
-${table(['Dataset', 'Latest as of', 'Lag'], dqRows)}
-${countRows.length ? table(['Dataset', 'Date', 'Rows', 'Expected', 'Ratio'], countRows) : ''}
+${table(['Dataset', 'Latest as of', 'Lag'], t.freshness)}
+${t.rowCounts.length ? table(['Dataset', 'Date', 'Rows', 'Expected', 'Ratio'], t.rowCounts) : ''}
 ${workbookName ? `<p>The attached workbook <b>${esc(workbookName)}</b> has the watch list's prices${settings.sheets.includes('ccass') ? ' and CCASS holders' : ''}.</p>` : ''}
 <p style="color:#7b8794;font-size:12px">Sent by Harbour. Figures from the gold tables; percentages of CCASS holdings are of issued shares.</p>
 </body></html>`;
+}
 
-  const text = [
+/** The plain-text part: each table under its title, a blank line between. */
+function reportText(data: ReportData, settings: ReportSettings, dq: DqStatus, t: ReportTables): string {
+  const section = (title: string, headers: string[], rows: TableRow[]) =>
+    `${title}\n${textTable(
+      headers,
+      rows.map((r) => r.cells),
+    )}`;
+  return [
     `${settings.subjectPrefix} daily report, ${dmy(data.date)}`,
     '',
     dq.ok
       ? 'Data quality: OK'
       : `Data quality: ${dq.issues.length} issue(s)\n${dq.issues.map((i) => `  - ${i}`).join('\n')}`,
     '',
-    'Top movers',
-    textTable(
-      ['Stock', 'Date', 'Close', 'Change %', 'Volume', 'Turnover'],
-      moverRows.map((r) => r.cells),
-    ),
+    section('Top movers', ['Stock', 'Date', 'Close', 'Change %', 'Volume', 'Turnover'], t.movers),
     '',
-    'Directed-volume leaders (30 trading days)',
-    textTable(
-      ['Stock', '30-day DV', 'Day DV'],
-      dvRows.map((r) => r.cells),
-    ),
+    section('Directed-volume leaders (30 trading days)', ['Stock', '30-day DV', 'Day DV'], t.dvLeaders),
     '',
-    'CCASS concentration changes',
-    textTable(
+    section(
+      'CCASS concentration changes',
       ['Stock', 'Holding date', 'Top-10 %', 'Change pp', 'Participants'],
-      concRows.map((r) => r.cells),
+      t.concentration,
     ),
     '',
-    'Data quality',
-    textTable(
-      ['Dataset', 'Latest as of', 'Lag'],
-      dqRows.map((r) => r.cells),
-    ),
-    countRows.length
-      ? `\n${textTable(
-          ['Dataset', 'Date', 'Rows', 'Expected', 'Ratio'],
-          countRows.map((r) => r.cells),
-        )}`
-      : '',
+    section('Data quality', ['Dataset', 'Latest as of', 'Lag'], t.freshness),
+    t.rowCounts.length ? section('', ['Dataset', 'Date', 'Rows', 'Expected', 'Ratio'], t.rowCounts) : '',
   ].join('\n');
-  return { subject, html, text };
 }
 
 /** One email per market event. */

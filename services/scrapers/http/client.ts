@@ -19,6 +19,7 @@ import { type HttpClientConfig, type HttpClientConfigInput, resolveHttpClientCon
 import { CookieJar } from './cookie-jar.ts';
 import { HostGate } from './host-gate.ts';
 import { createHttpMetrics, type HttpMetrics, type HttpOutcome } from './metrics.ts';
+import { RequestBudget } from './request-budget.ts';
 
 export type HttpMethod = 'GET' | 'POST';
 /** Response headers, lower-case names; repeated headers (set-cookie) are arrays. */
@@ -151,11 +152,22 @@ const NETWORK_CODES = new Set([
   'Z_BUF_ERROR',
 ]);
 
+/** What every request of one client shares. */
+interface ClientContext {
+  cfg: HttpClientConfig;
+  agent: Agent;
+  jar: CookieJar;
+  metrics: HttpMetrics;
+  /** Back-off jitter, [0, 1). */
+  random: () => number;
+  budget: RequestBudget;
+  hosts: HostStates;
+}
+
 export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpClientDeps = {}): HttpClient {
   const cfg = resolveHttpClientConfig(config);
   const logger = deps.logger ?? pino({ level: 'silent' });
   const metrics: HttpMetrics = createHttpMetrics(deps.metrics?.registry);
-  const random = deps.random ?? Math.random;
   const agent = new Agent({
     connections: cfg.perHostConcurrency,
     keepAliveTimeout: cfg.keepAliveTimeoutMs,
@@ -163,28 +175,69 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
     bodyTimeout: cfg.timeoutMs,
     connect: { timeout: cfg.timeoutMs },
   });
-  const jar = new CookieJar();
-  const hosts = new Map<string, HostState>();
-  const closeController = new AbortController();
-  // Request budget: a token bucket of `requestBudget` attempts refilled at requestBudget per
-  // requestBudgetWindowMs. A rate, not a lifetime: a process running for months sends as much on
-  // its last day as on its first.
-  let budgetTokens = cfg.requestBudget;
-  let budgetAt = Date.now();
-  const refillPerMs = cfg.requestBudget / cfg.requestBudgetWindowMs;
-  const refillBudget = () => {
-    const now = Date.now();
-    budgetTokens = Math.min(cfg.requestBudget, budgetTokens + (now - budgetAt) * refillPerMs);
-    budgetAt = now;
+  const ctx: ClientContext = {
+    cfg,
+    agent,
+    jar: new CookieJar(),
+    metrics,
+    random: deps.random ?? Math.random,
+    budget: new RequestBudget(cfg, logger, metrics),
+    hosts: new HostStates(cfg, logger, metrics),
   };
-  let budgetWarned = false;
+  const closeController = new AbortController();
   let closing: Promise<void> | undefined;
 
-  const hostState = (host: string): HostState => {
-    let state = hosts.get(host);
+  const request = async (req: HttpRequest): Promise<HttpResponse> => {
+    let hop = firstHop(req, cfg);
+    if (closeController.signal.aborted) throw abortError(closeController.signal);
+    const { controller, dispose } = linkedController([req.signal, closeController.signal]);
+    try {
+      for (let redirects = 0; ; redirects++) {
+        const res = await send(ctx, hop, controller.signal);
+        const next = redirects < cfg.maxRedirects ? redirectHop(hop, res) : undefined;
+        if (next) {
+          hop = next;
+          continue;
+        }
+        return makeResponse(res, hop.url);
+      }
+    } finally {
+      dispose();
+    }
+  };
+
+  return {
+    request,
+    config: cfg,
+    budgetRemaining: () => ctx.budget.remaining(),
+    hostDelayMs: (host) => ctx.hosts.delayMs(host),
+    slowDown: (host) => ctx.hosts.of(host).gate.slowDown(),
+    close() {
+      if (!closing) {
+        closeController.abort(new Error('http client closed'));
+        closing = agent.destroy().catch(() => undefined);
+      }
+      return closing;
+    },
+  };
+}
+
+/** Each host's gate (concurrency, rate, adaptive delay) and logger, made on its first request. */
+class HostStates {
+  private readonly hosts = new Map<string, HostState>();
+
+  constructor(
+    private readonly cfg: HttpClientConfig,
+    private readonly logger: Logger,
+    private readonly metrics: HttpMetrics,
+  ) {}
+
+  of(host: string): HostState {
+    let state = this.hosts.get(host);
     if (!state) {
+      const { cfg, metrics } = this;
       metrics.hostDelay.set({ host }, 0);
-      const log = logger.child({ component: 'http-client', host });
+      const log = this.logger.child({ component: 'http-client', host });
       state = {
         log,
         gate: new HostGate({
@@ -201,212 +254,189 @@ export function createHttpClient(config: HttpClientConfigInput = {}, deps: HttpC
           },
         }),
       };
-      hosts.set(host, state);
+      this.hosts.set(host, state);
     }
     return state;
-  };
+  }
 
-  const budgetError = (hop: Hop, refillMs: number): HarbourError =>
-    new HarbourError(
-      ErrorCodes.HttpBudget,
-      `http request budget of ${cfg.requestBudget} per ${cfg.requestBudgetWindowMs} ms spent`,
-      {
-        detail: {
-          url: hop.url.href,
-          method: hop.method,
-          budget: cfg.requestBudget,
-          windowMs: cfg.requestBudgetWindowMs,
-          refillMs: Math.ceil(refillMs),
-        },
-      },
+  /** The host's current adaptive delay; 0 for a host not asked yet. */
+  delayMs(host: string): number {
+    return this.hosts.get(host)?.gate.delayMs ?? 0;
+  }
+}
+
+/** One attempt: send, store cookies, read (or drop) the body. Throws on network/abort/size errors. */
+async function attemptOnce(
+  { agent, jar, cfg }: ClientContext,
+  hop: Hop,
+  signal: AbortSignal,
+): Promise<Omit<RawResponse, 'attempts'>> {
+  const headers = { ...hop.headers };
+  const cookie = jar.header(hop.url);
+  if (cookie) headers['cookie'] = headers['cookie'] ? `${headers['cookie']}; ${cookie}` : cookie;
+  const res = await undiciRequest(hop.url, {
+    dispatcher: agent,
+    method: hop.method,
+    headers,
+    body: hop.body,
+    signal,
+    headersTimeout: hop.idleTimeoutMs,
+    bodyTimeout: hop.idleTimeoutMs,
+  });
+  jar.store(hop.url, res.headers['set-cookie']);
+  if (isRetryableStatus(res.statusCode)) {
+    await res.body.dump({ limit: DUMP_LIMIT_BYTES }).catch(() => undefined);
+    return { status: res.statusCode, headers: res.headers, body: EMPTY };
+  }
+  if (hop.sink && res.statusCode >= 200 && res.statusCode < 300) {
+    const sink = hop.sink();
+    await streamBody(res, hop, cfg.maxBodyBytes, sink);
+    return { status: res.statusCode, headers: res.headers, body: EMPTY, sink };
+  }
+  const body = await readBody(res, hop, cfg.maxBodyBytes);
+  return { status: res.statusCode, headers: res.headers, body };
+}
+
+/** How one attempt went: its answer, or what it failed with (and whether that was its own deadline). */
+type AttemptOutcome =
+  | { result: Omit<RawResponse, 'attempts'> }
+  | { result: undefined; failure: unknown; timedOut: boolean };
+
+/**
+ * One attempt within the budget and the host's gate, under the hop's whole-attempt deadline; its
+ * duration is observed whatever the outcome.
+ */
+async function timedAttempt(
+  ctx: ClientContext,
+  hop: Hop,
+  gate: HostGate,
+  signal: AbortSignal,
+): Promise<AttemptOutcome & { elapsedMs: number }> {
+  await ctx.budget.take(hop, signal);
+  const release = await gate.acquire(signal);
+  const { controller, dispose } = linkedController([signal]);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`attempt timed out after ${hop.timeoutMs} ms`));
+  }, hop.timeoutMs);
+  const started = performance.now();
+  let outcome: AttemptOutcome;
+  try {
+    outcome = { result: await attemptOnce(ctx, hop, controller.signal) };
+  } catch (failure) {
+    outcome = { result: undefined, failure, timedOut };
+  } finally {
+    clearTimeout(timer);
+    dispose();
+    release();
+  }
+  const elapsedMs = performance.now() - started;
+  ctx.metrics.duration.observe({ host: hop.url.host }, elapsedMs / 1000);
+  return { ...outcome, elapsedMs };
+}
+
+/**
+ * Sends one hop with politeness, budget and retries: network errors and timeouts (not fatal
+ * ones), 429 and 5xx are retried with back-off up to `maxRetries`, honouring a Retry-After no
+ * longer than `retryAfterMaxMs`. Every attempt's answer adjusts the host's adaptive delay.
+ */
+async function send(ctx: ClientContext, hop: Hop, signal: AbortSignal): Promise<RawResponse> {
+  const { cfg, metrics } = ctx;
+  const host = hop.url.host;
+  const { gate, log } = ctx.hosts.of(host);
+  const retry = new RetryRecord(ctx, hop, log, signal);
+  for (let attempt = 1; ; attempt++) {
+    const tried = await timedAttempt(ctx, hop, gate, signal);
+    if (!tried.result) {
+      const { failure, timedOut } = tried;
+      if (signal.aborted) throw abortError(signal);
+      if (isHarbourError(failure)) {
+        const status = failure.detail?.['status'];
+        if (typeof status === 'number') metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+        throw failure;
+      }
+      const kind = timedOut ? 'timeout' : classifyError(failure);
+      gate.slowDown();
+      retry.failedWith(undefined, timedOut ? `timeout after ${hop.timeoutMs} ms` : describeError(failure));
+      if (kind === 'fatal' || attempt > cfg.maxRetries) {
+        metrics.requests.inc({ host, outcome: kind === 'fatal' ? 'network_error' : kind });
+        throw retry.giveUp(attempt, {}, failure);
+      }
+      await retry.backOff(attempt);
+      continue;
+    }
+
+    const { result, elapsedMs } = tried;
+    const status = result.status;
+    if (status === 429 || status >= 500 || elapsedMs > cfg.slowResponseMs) gate.slowDown();
+    else if (status >= 200 && status < 300) gate.speedUp();
+    if (!isRetryableStatus(status)) {
+      metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+      return { ...result, attempts: attempt };
+    }
+    retry.failedWith(status, undefined);
+    const retryAfterMs = parseRetryAfterMs(result.headers['retry-after']);
+    if (retryAfterMs !== undefined && retryAfterMs > cfg.retryAfterMaxMs) {
+      metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+      throw retry.giveUp(attempt, { retryAfterMs });
+    }
+    if (attempt > cfg.maxRetries) {
+      metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
+      throw retry.giveUp(attempt);
+    }
+    if (retryAfterMs !== undefined) gate.pauseFor(retryAfterMs);
+    await retry.backOff(attempt, retryAfterMs);
+  }
+}
+
+/** A hop's retries: the last failure (a status or an error), the back-off before the next attempt, the final error. */
+class RetryRecord {
+  private lastStatus: number | undefined;
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly ctx: ClientContext,
+    private readonly hop: Hop,
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  failedWith(status: number | undefined, error: string | undefined): void {
+    this.lastStatus = status;
+    this.lastError = error;
+  }
+
+  /** Waits the jittered back-off of `attempt`, or `retryAfterMs` when longer. */
+  async backOff(attempt: number, retryAfterMs?: number): Promise<void> {
+    const { cfg, metrics, random } = this.ctx;
+    const host = this.hop.url.host;
+    const reason = this.lastStatus !== undefined ? `status ${this.lastStatus}` : this.lastError;
+    const delayMs = Math.max(
+      backoffMs(attempt, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs, random),
+      retryAfterMs ?? 0,
     );
+    metrics.requests.inc({ host, outcome: 'retry' });
+    metrics.retries.inc({ host });
+    this.log.debug(
+      { url: this.hop.url.href, attempt, reason, delayMs, retryAfterMs },
+      'http retry scheduled',
+    );
+    await sleep(delayMs, this.signal);
+  }
 
-  /**
-   * Takes one attempt from the budget, waiting for the refill when it is spent. A wait longer than
-   * `retryAfterMaxMs` fails the request at once (the job is retried later) rather than holding it.
-   */
-  const takeBudget = async (hop: Hop, signal: AbortSignal): Promise<void> => {
-    for (;;) {
-      refillBudget();
-      if (budgetTokens >= 1) {
-        budgetTokens -= 1;
-        budgetWarned = false;
-        return;
-      }
-      const refillMs = refillPerMs > 0 ? (1 - budgetTokens) / refillPerMs : Number.POSITIVE_INFINITY;
-      if (!budgetWarned) {
-        budgetWarned = true;
-        logger.warn(
-          { component: 'http-client', budget: cfg.requestBudget, windowMs: cfg.requestBudgetWindowMs },
-          'http request budget spent; waiting for it to refill',
-        );
-      }
-      if (refillMs > cfg.retryAfterMaxMs) throw budgetError(hop, refillMs);
-      metrics.budgetWaits.inc();
-      await sleep(Math.ceil(refillMs), signal);
-    }
-  };
-
-  /** One attempt: send, store cookies, read (or drop) the body. Throws on network/abort/size errors. */
-  const attemptOnce = async (hop: Hop, signal: AbortSignal): Promise<Omit<RawResponse, 'attempts'>> => {
-    const headers = { ...hop.headers };
-    const cookie = jar.header(hop.url);
-    if (cookie) headers['cookie'] = headers['cookie'] ? `${headers['cookie']}; ${cookie}` : cookie;
-    const res = await undiciRequest(hop.url, {
-      dispatcher: agent,
-      method: hop.method,
-      headers,
-      body: hop.body,
-      signal,
-      headersTimeout: hop.idleTimeoutMs,
-      bodyTimeout: hop.idleTimeoutMs,
-    });
-    jar.store(hop.url, res.headers['set-cookie']);
-    if (isRetryableStatus(res.statusCode)) {
-      await res.body.dump({ limit: DUMP_LIMIT_BYTES }).catch(() => undefined);
-      return { status: res.statusCode, headers: res.headers, body: EMPTY };
-    }
-    if (hop.sink && res.statusCode >= 200 && res.statusCode < 300) {
-      const sink = hop.sink();
-      await streamBody(res, hop, cfg.maxBodyBytes, sink);
-      return { status: res.statusCode, headers: res.headers, body: EMPTY, sink };
-    }
-    const body = await readBody(res, hop, cfg.maxBodyBytes);
-    return { status: res.statusCode, headers: res.headers, body };
-  };
-
-  /** Sends one hop with politeness, budget and retries. */
-  const send = async (hop: Hop, signal: AbortSignal): Promise<RawResponse> => {
-    const host = hop.url.host;
-    const { gate, log } = hostState(host);
-    let lastStatus: number | undefined;
-    let lastError: string | undefined;
-
-    const giveUp = (attempts: number, extra: Record<string, unknown> = {}, cause?: unknown): HarbourError => {
-      const detail = { url: hop.url.href, method: hop.method, attempts, lastStatus, lastError, ...extra };
-      log.warn(detail, 'http request failed, giving up');
-      const what = lastStatus !== undefined ? `status ${lastStatus}` : (lastError ?? 'unknown error');
-      return new HarbourError(
-        ErrorCodes.HttpFailed,
-        `${hop.method} ${hop.url.href} failed after ${attempts} attempt(s): ${what}`,
-        { detail, cause },
-      );
-    };
-
-    const backOff = async (attempt: number, reason: string, retryAfterMs?: number): Promise<void> => {
-      const delayMs = Math.max(
-        backoffMs(attempt, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs, random),
-        retryAfterMs ?? 0,
-      );
-      metrics.requests.inc({ host, outcome: 'retry' });
-      metrics.retries.inc({ host });
-      log.debug({ url: hop.url.href, attempt, reason, delayMs, retryAfterMs }, 'http retry scheduled');
-      await sleep(delayMs, signal);
-    };
-
-    for (let attempt = 1; ; attempt++) {
-      await takeBudget(hop, signal);
-      const release = await gate.acquire(signal);
-
-      const { controller, dispose } = linkedController([signal]);
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort(new Error(`attempt timed out after ${hop.timeoutMs} ms`));
-      }, hop.timeoutMs);
-      const started = performance.now();
-      let result: Omit<RawResponse, 'attempts'> | undefined;
-      let failure: unknown;
-      try {
-        result = await attemptOnce(hop, controller.signal);
-      } catch (err) {
-        failure = err;
-      } finally {
-        clearTimeout(timer);
-        dispose();
-        release();
-      }
-      const elapsedMs = performance.now() - started;
-      metrics.duration.observe({ host }, elapsedMs / 1000);
-
-      if (!result) {
-        if (signal.aborted) throw abortError(signal);
-        if (isHarbourError(failure)) {
-          const status = failure.detail?.['status'];
-          if (typeof status === 'number') metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
-          throw failure;
-        }
-        const kind = timedOut ? 'timeout' : classifyError(failure);
-        gate.slowDown();
-        lastStatus = undefined;
-        lastError = timedOut ? `timeout after ${hop.timeoutMs} ms` : describeError(failure);
-        if (kind === 'fatal' || attempt > cfg.maxRetries) {
-          metrics.requests.inc({ host, outcome: kind === 'fatal' ? 'network_error' : kind });
-          throw giveUp(attempt, {}, failure);
-        }
-        await backOff(attempt, lastError);
-        continue;
-      }
-
-      const status = result.status;
-      if (status === 429 || status >= 500 || elapsedMs > cfg.slowResponseMs) gate.slowDown();
-      else if (status >= 200 && status < 300) gate.speedUp();
-      if (!isRetryableStatus(status)) {
-        metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
-        return { ...result, attempts: attempt };
-      }
-      lastStatus = status;
-      lastError = undefined;
-      const retryAfterMs = parseRetryAfterMs(result.headers['retry-after']);
-      if (retryAfterMs !== undefined && retryAfterMs > cfg.retryAfterMaxMs) {
-        metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
-        throw giveUp(attempt, { retryAfterMs });
-      }
-      if (attempt > cfg.maxRetries) {
-        metrics.requests.inc({ host, outcome: outcomeOfStatus(status) });
-        throw giveUp(attempt);
-      }
-      if (retryAfterMs !== undefined) gate.pauseFor(retryAfterMs);
-      await backOff(attempt, `status ${status}`, retryAfterMs);
-    }
-  };
-
-  const request = async (req: HttpRequest): Promise<HttpResponse> => {
-    let hop = firstHop(req, cfg);
-    if (closeController.signal.aborted) throw abortError(closeController.signal);
-    const { controller, dispose } = linkedController([req.signal, closeController.signal]);
-    try {
-      for (let redirects = 0; ; redirects++) {
-        const res = await send(hop, controller.signal);
-        const next = redirects < cfg.maxRedirects ? redirectHop(hop, res) : undefined;
-        if (next) {
-          hop = next;
-          continue;
-        }
-        return makeResponse(res, hop.url);
-      }
-    } finally {
-      dispose();
-    }
-  };
-
-  return {
-    request,
-    config: cfg,
-    budgetRemaining: () => {
-      refillBudget();
-      return Math.floor(budgetTokens);
-    },
-    hostDelayMs: (host) => hosts.get(host)?.gate.delayMs ?? 0,
-    slowDown: (host) => hostState(host).gate.slowDown(),
-    close() {
-      if (!closing) {
-        closeController.abort(new Error('http client closed'));
-        closing = agent.destroy().catch(() => undefined);
-      }
-      return closing;
-    },
-  };
+  /** HttpFailed after `attempts`, logged, with the last status or error. */
+  giveUp(attempts: number, extra: Record<string, unknown> = {}, cause?: unknown): HarbourError {
+    const { hop, lastStatus, lastError } = this;
+    const detail = { url: hop.url.href, method: hop.method, attempts, lastStatus, lastError, ...extra };
+    this.log.warn(detail, 'http request failed, giving up');
+    const what = lastStatus !== undefined ? `status ${lastStatus}` : (lastError ?? 'unknown error');
+    return new HarbourError(
+      ErrorCodes.HttpFailed,
+      `${hop.method} ${hop.url.href} failed after ${attempts} attempt(s): ${what}`,
+      { detail, cause },
+    );
+  }
 }
 
 function firstHop(req: HttpRequest, cfg: HttpClientConfig): Hop {

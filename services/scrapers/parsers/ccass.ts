@@ -146,40 +146,15 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
 
   const datarows = $('#pnlResultSummary .ccass-search-datarow');
   if (datarows.length === 0) classifyNoResult($);
-
   const lines = new Map<SummaryKey, CcassSummaryLine>();
   datarows.each((_, el) => {
     const row = $(el);
     const label = cleanText(row.find('.summary-category').text());
-    const key = summaryKey(label);
-    if (key === null) {
-      fail(ErrorCodes.ParseLayout, `CCASS summary has an unknown line "${label}"`, { label });
-    }
-    const read = (cls: string): string => cleanText(row.find(`.${cls} .value`).first().text());
-    const shareholding = parseDecimal(read('shareholding'));
-    const participants = parseDecimal(read('number-of-participants'));
-    const pct = parsePercent(read('percent-of-participants'));
-    if (
-      shareholding === null ||
-      shareholding === undefined ||
-      participants === null ||
-      participants === undefined ||
-      !Number.isInteger(participants) ||
-      participants < 0 ||
-      pct === undefined
-    ) {
-      fail(ErrorCodes.ParseLayout, `CCASS summary line "${label}" has unreadable figures`, {
-        label,
-        shareholding: read('shareholding'),
-        participants: read('number-of-participants'),
-        pct: read('percent-of-participants'),
-      });
-    }
+    const [key, line] = readSummaryLine(label, (cls) => cleanText(row.find(`.${cls} .value`).first().text()));
     if (lines.has(key))
       fail(ErrorCodes.ParseLayout, `CCASS summary line "${label}" appears twice`, { label });
-    lines.set(key, { shareholding, participants, pctIssued: pct });
+    lines.set(key, line);
   });
-
   const intermediaries = lines.get('intermediaries');
   const total = lines.get('total');
   if (!intermediaries || !total) {
@@ -187,7 +162,83 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
       found: [...lines.keys()],
     });
   }
+  const issuedShares = readIssuedShares($);
+  const { code, holdingDate, name } = readIdentity($);
 
+  const participants = readDetailRows($);
+  const consenting = lines.get('consenting') ?? null;
+  checkComplete({ code, holdingDate }, participants, intermediaries, consenting);
+
+  const rows: CcassRow[] = participants.map((p) => ({
+    code,
+    holding_date: holdingDate,
+    row_type: 'participant',
+    participant_id: p.id,
+    participant_name: p.name,
+    address: p.address,
+    // May be negative: HKEX notes individual intermediaries can show a negative shareholding.
+    shareholding: p.shareholding,
+    pct_issued: p.pctIssued,
+    participants: null,
+  }));
+  const summaryRow = (
+    rowType: CcassRow['row_type'],
+    shareholding: number,
+    line?: CcassSummaryLine,
+  ): CcassRow => ({
+    code,
+    holding_date: holdingDate,
+    row_type: rowType,
+    participant_id: null,
+    participant_name: null,
+    address: null,
+    shareholding,
+    pct_issued: line ? line.pctIssued : null,
+    participants: line ? line.participants : null,
+  });
+  const nonConsenting = lines.get('non_consenting') ?? null;
+  rows.push(summaryRow('intermediaries', intermediaries.shareholding, intermediaries));
+  if (consenting) rows.push(summaryRow('consenting', consenting.shareholding, consenting));
+  if (nonConsenting) rows.push(summaryRow('non_consenting', nonConsenting.shareholding, nonConsenting));
+  rows.push(summaryRow('total', total.shareholding, total));
+  rows.push(summaryRow('issued_shares', issuedShares));
+
+  return {
+    summary: { code, name, holdingDate, issuedShares, intermediaries, consenting, nonConsenting, total },
+    rows,
+  };
+}
+
+/** One line of the result summary, labelled `label`: its key and figures (`read` gives a figure's text by its class). */
+function readSummaryLine(label: string, read: (cls: string) => string): [SummaryKey, CcassSummaryLine] {
+  const key = summaryKey(label);
+  if (key === null) {
+    fail(ErrorCodes.ParseLayout, `CCASS summary has an unknown line "${label}"`, { label });
+  }
+  const shareholding = parseDecimal(read('shareholding'));
+  const participants = parseDecimal(read('number-of-participants'));
+  const pct = parsePercent(read('percent-of-participants'));
+  if (
+    shareholding === null ||
+    shareholding === undefined ||
+    participants === null ||
+    participants === undefined ||
+    !Number.isInteger(participants) ||
+    participants < 0 ||
+    pct === undefined
+  ) {
+    fail(ErrorCodes.ParseLayout, `CCASS summary line "${label}" has unreadable figures`, {
+      label,
+      shareholding: read('shareholding'),
+      participants: read('number-of-participants'),
+      pct: read('percent-of-participants'),
+    });
+  }
+  return [key, { shareholding, participants, pctIssued: pct }];
+}
+
+/** "Total number of Issued Shares/Warrants/Units" under the summary. */
+function readIssuedShares($: CheerioAPI): number {
   const issuedText = cleanText($('#pnlResultSummary .ccass-search-remarks .summary-value').first().text());
   const issuedShares = parseDecimal(issuedText);
   if (issuedShares === null || issuedShares === undefined) {
@@ -195,7 +246,11 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
       value: issuedText,
     });
   }
+  return issuedShares;
+}
 
+/** Which stock and date the page is for: the form's text boxes, else the mobile view's search bar. */
+function readIdentity($: CheerioAPI): { code: string; holdingDate: string; name: string } {
   const codeText = cleanText($('#txtStockCode').attr('value'));
   const code =
     normalizeStockCode(codeText) ??
@@ -216,19 +271,29 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
   const name =
     cleanText($('#txtStockName').attr('value')) ||
     cleanText($('.search-bar__selectedItem-filter.searchStock b').first().text());
+  return { code, holdingDate, name };
+}
 
-  const rows: CcassRow[] = [];
-  // Rows per summary section, as the page marks them: a consenting investor participant is printed
-  // with its name ending in ` *` and no ID. An empty ID alone says nothing: market-intermediary rows
-  // may have none (HKSCC itself holds shares of some stocks), and the summary counts them there.
-  const found = {
-    intermediaries: { rows: 0, shareholding: 0 },
-    consenting: { rows: 0, shareholding: 0 },
-  };
-  const trs = $('#pnlResultNormal table tbody tr');
-  trs.each((i, el) => {
-    const tr = $(el);
-    const tds = tr.children('td');
+/** A detail row as read; `consenting` when the page marks it as a consenting investor participant. */
+interface DetailRow {
+  id: string | null;
+  name: string | null;
+  address: string | null;
+  shareholding: number;
+  pctIssued: number | null;
+  consenting: boolean;
+}
+
+/**
+ * The detail table's rows. A consenting investor participant is printed with its name ending in
+ * ` *` and no ID (its name is kept without the mark). An empty ID alone says nothing: market-
+ * intermediary rows may have none (HKSCC itself holds shares of some stocks), and the summary
+ * counts them there.
+ */
+function readDetailRows($: CheerioAPI): DetailRow[] {
+  const rows: DetailRow[] = [];
+  $('#pnlResultNormal table tbody tr').each((i, el) => {
+    const tds = $(el).children('td');
     if (tds.length === 0) return; // spacer / header rows
     // A cell's value sits inside `.mobile-list-body` (after a `.mobile-list-heading` label).
     const get = (cls: string): string | null => {
@@ -261,42 +326,52 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
       });
     }
     const consenting = id === '' && CONSENTING_MARK_RE.test(rawName);
-    const section = consenting ? found.consenting : found.intermediaries;
-    section.rows += 1;
-    section.shareholding += shareholding;
-    const participantName = consenting ? rawName.replace(CONSENTING_MARK_RE, '') : rawName;
+    const name = consenting ? rawName.replace(CONSENTING_MARK_RE, '') : rawName;
     rows.push({
-      code,
-      holding_date: holdingDate,
-      row_type: 'participant',
-      participant_id: id === '' ? null : id,
-      participant_name: participantName === '' ? null : participantName,
+      id: id === '' ? null : id,
+      name: name === '' ? null : name,
       address: address === null || address === '' ? null : address,
-      // May be negative: HKEX notes individual intermediaries can show a negative shareholding.
       shareholding,
-      pct_issued: pct,
-      participants: null,
+      pctIssued: pct,
+      consenting,
     });
   });
+  return rows;
+}
 
-  // Completeness, section by section: each summary line against the rows the page marks as its own.
-  const consenting = lines.get('consenting') ?? null;
+/**
+ * Completeness, section by section (market intermediaries, consenting investors): each summary
+ * line against the rows the page marks as its own. Fewer rows than a line counts → ParseTruncated
+ * (the page stops short); more, or shareholdings that do not add up → ParseLayout.
+ */
+function checkComplete(
+  page: { code: string; holdingDate: string },
+  rows: readonly DetailRow[],
+  intermediaries: CcassSummaryLine,
+  consenting: CcassSummaryLine | null,
+): void {
+  const tally = (which: boolean) => {
+    const own = rows.filter((r) => r.consenting === which);
+    return { rows: own.length, shareholding: own.reduce((a, r) => a + r.shareholding, 0) };
+  };
   const sections = [
-    { name: 'market intermediaries', line: intermediaries, found: found.intermediaries },
+    { name: 'market intermediaries', line: intermediaries, found: tally(false) },
     {
       name: 'consenting investor participants',
       line: consenting ?? { shareholding: 0, participants: 0, pctIssued: null },
-      found: found.consenting,
+      found: tally(true),
     },
   ];
+  const [mi, ci] = sections as [(typeof sections)[0], (typeof sections)[0]];
   const detail = {
     expected: intermediaries.participants + (consenting?.participants ?? 0),
     found: rows.length,
     expectedIntermediaries: intermediaries.participants,
-    foundIntermediaries: found.intermediaries.rows,
+    foundIntermediaries: mi.found.rows,
     expectedConsenting: consenting?.participants ?? 0,
-    foundConsenting: found.consenting.rows,
+    foundConsenting: ci.found.rows,
   };
+  const { code, holdingDate } = page;
   const short = sections.filter((x) => x.found.rows < x.line.participants);
   if (short.length > 0) {
     fail(
@@ -321,37 +396,4 @@ export function parseCcass(html: string): { summary: CcassSummary; rows: CcassRo
       );
     }
   }
-
-  const summaryRow = (rowType: SummaryKey, line: CcassSummaryLine): CcassRow => ({
-    code,
-    holding_date: holdingDate,
-    row_type: rowType,
-    participant_id: null,
-    participant_name: null,
-    address: null,
-    shareholding: line.shareholding,
-    pct_issued: line.pctIssued,
-    participants: line.participants,
-  });
-  const nonConsenting = lines.get('non_consenting') ?? null;
-  rows.push(summaryRow('intermediaries', intermediaries));
-  if (consenting) rows.push(summaryRow('consenting', consenting));
-  if (nonConsenting) rows.push(summaryRow('non_consenting', nonConsenting));
-  rows.push(summaryRow('total', total));
-  rows.push({
-    code,
-    holding_date: holdingDate,
-    row_type: 'issued_shares',
-    participant_id: null,
-    participant_name: null,
-    address: null,
-    shareholding: issuedShares,
-    pct_issued: null,
-    participants: null,
-  });
-
-  return {
-    summary: { code, name, holdingDate, issuedShares, intermediaries, consenting, nonConsenting, total },
-    rows,
-  };
 }

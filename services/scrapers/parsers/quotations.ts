@@ -241,57 +241,16 @@ export class QuotationsStreamParser {
     this.rows.push(row);
   }
 
+  /** One line inside the quotations section (tags dropped, entities decoded). */
   private sectionLine(html: string): void {
     const line = unescapeHtml(stripTags(html).replace(/<[^>]*$/, ''));
     const lineNo = this.lineNo;
     if (line.trim() === '') return;
-    const tradeDate = this.tradeDate;
-    const board = this.board;
-
     if (this.pending !== null) {
-      const m = LINE2_RE.exec(line);
-      if (!m || CODE_RE.test(line.slice(0, this.nameCol + 1))) {
-        fail(
-          ErrorCodes.ParseLayout,
-          `Daily Quotations line ${lineNo}: expected the second line (closing, bid, low, turnover) of stock ${this.pending.code}`,
-          { line: lineNo, text: excerpt(line), code: this.pending.code },
-        );
-      }
-      const p = this.pending;
-      const prevClose = num(p.values[0]!, 'previous close', p.lineNo);
-      const ask = num(p.values[1]!, 'ask', p.lineNo);
-      const high = num(p.values[2]!, 'high', p.lineNo);
-      const volume = num(p.values[3]!, 'shares traded', p.lineNo);
-      const closing = num(m[1]!, 'closing', lineNo);
-      const bid = num(m[2]!, 'bid', lineNo);
-      const low = num(m[3]!, 'low', lineNo);
-      const turnover = num(m[4]!, 'turnover', lineNo);
-      const noTrade = volume === null || volume === 0 || (high === null && low === null);
-      this.push(
-        {
-          code: p.code,
-          trade_date: tradeDate,
-          board,
-          name: p.name,
-          currency: p.currency,
-          status: noTrade ? 'no_trade' : 'traded',
-          flags: p.flags,
-          prev_close: prevClose,
-          open: null,
-          high,
-          low,
-          close: closing ?? (noTrade ? prevClose : null),
-          ask,
-          bid,
-          volume,
-          turnover,
-        },
-        p.lineNo,
-      );
+      this.secondLine(this.pending, line, lineNo);
       this.pending = null;
       return;
     }
-
     if (CLOSING_RULE_RE.test(line)) {
       if (this.rows.length > 0) {
         this.closed = true;
@@ -315,7 +274,16 @@ export class QuotationsStreamParser {
       }
       return; // titles, sub-headings, the second header line, notes
     }
-    if (this.hasCurrency === null) {
+    this.securityLine(code, line, lineNo);
+  }
+
+  /**
+   * The first line of a security (its code already matched): a suspended or halted security is
+   * complete in this one line; any other waits, `pending`, for its second line.
+   */
+  private securityLine(code: RegExpExecArray, line: string, lineNo: number): void {
+    const hasCurrency = this.hasCurrency;
+    if (hasCurrency === null) {
       fail(
         ErrorCodes.ParseLayout,
         `Daily Quotations line ${lineNo}: a security line before the column header`,
@@ -325,7 +293,7 @@ export class QuotationsStreamParser {
         },
       );
     }
-    if (tradeDate === '') {
+    if (this.tradeDate === '') {
       fail(
         ErrorCodes.ParseLayout,
         'Daily Quotations report has no readable DATE line (e.g. "DATE: 02 OCT 2026 (FRIDAY)") before its quotations',
@@ -340,7 +308,7 @@ export class QuotationsStreamParser {
       let name = printedName(susp[1]);
       let currency: string | null = null;
       const cur = /^(.*\S)\s+([A-Z]{3})$/.exec(name);
-      if (this.hasCurrency && cur) {
+      if (hasCurrency && cur) {
         name = printedName(cur[1]);
         currency = cur[2]!;
       }
@@ -350,50 +318,87 @@ export class QuotationsStreamParser {
           text: excerpt(line),
         });
       }
-      this.push(
-        {
-          code: stockCode,
-          trade_date: tradeDate,
-          board,
-          name,
-          currency,
-          status: susp[2] === 'HALTED' ? 'halted' : 'suspended',
-          flags,
-          prev_close: null,
-          open: null,
-          high: null,
-          low: null,
-          close: null,
-          ask: null,
-          bid: null,
-          volume: null,
-          turnover: null,
-        },
-        lineNo,
-      );
+      const status = susp[2] === 'HALTED' ? 'halted' : 'suspended';
+      this.push({ ...this.rowStart(stockCode, name, currency), status, flags, ...NO_FIGURES }, lineNo);
       return;
     }
 
-    const m = (this.hasCurrency ? LINE1_CUR_RE : LINE1_NOCUR_RE).exec(rest);
+    const m = (hasCurrency ? LINE1_CUR_RE : LINE1_NOCUR_RE).exec(rest);
     const name = m ? printedName(m[1]) : '';
     if (!m || name === '') {
       fail(
         ErrorCodes.ParseLayout,
-        `Daily Quotations line ${lineNo}: cannot read stock ${stockCode} (expected name${this.hasCurrency ? ', currency' : ''} and four figures, or TRADING SUSPENDED/HALTED)`,
+        `Daily Quotations line ${lineNo}: cannot read stock ${stockCode} (expected name${hasCurrency ? ', currency' : ''} and four figures, or TRADING SUSPENDED/HALTED)`,
         { line: lineNo, text: excerpt(line) },
       );
     }
-    const values = this.hasCurrency ? m.slice(3, 7) : m.slice(2, 6);
+    const values = hasCurrency ? m.slice(3, 7) : m.slice(2, 6);
     this.pending = {
       lineNo,
       code: stockCode,
       flags,
       name,
-      currency: this.hasCurrency ? m[2]! : null,
+      currency: hasCurrency ? m[2]! : null,
       values: values as string[],
     };
   }
+
+  /** The second line of the pending security (closing, bid, low, turnover): the security's row. */
+  private secondLine(p: PendingLine1, line: string, lineNo: number): void {
+    const m = LINE2_RE.exec(line);
+    if (!m || CODE_RE.test(line.slice(0, this.nameCol + 1))) {
+      fail(
+        ErrorCodes.ParseLayout,
+        `Daily Quotations line ${lineNo}: expected the second line (closing, bid, low, turnover) of stock ${p.code}`,
+        { line: lineNo, text: excerpt(line), code: p.code },
+      );
+    }
+    const prevClose = num(p.values[0]!, 'previous close', p.lineNo);
+    const ask = num(p.values[1]!, 'ask', p.lineNo);
+    const high = num(p.values[2]!, 'high', p.lineNo);
+    const volume = num(p.values[3]!, 'shares traded', p.lineNo);
+    const closing = num(m[1]!, 'closing', lineNo);
+    const bid = num(m[2]!, 'bid', lineNo);
+    const low = num(m[3]!, 'low', lineNo);
+    const turnover = num(m[4]!, 'turnover', lineNo);
+    const noTrade = volume === null || volume === 0 || (high === null && low === null);
+    this.push(
+      {
+        ...this.rowStart(p.code, p.name, p.currency),
+        status: noTrade ? 'no_trade' : 'traded',
+        flags: p.flags,
+        prev_close: prevClose,
+        open: null,
+        high,
+        low,
+        close: closing ?? (noTrade ? prevClose : null),
+        ask,
+        bid,
+        volume,
+        turnover,
+      },
+      p.lineNo,
+    );
+  }
+
+  /** The leading fields of a row: the security, this report's date and board. */
+  private rowStart(code: string, name: string, currency: string | null) {
+    return { code, trade_date: this.tradeDate, board: this.board, name, currency };
+  }
 }
+
+/** A security's figures when the report prints none (suspended, halted). */
+const NO_FIGURES = {
+  prev_close: null,
+  open: null,
+  high: null,
+  low: null,
+  close: null,
+  ask: null,
+  bid: null,
+  volume: null,
+  turnover: null,
+} as const;
 
 /** Index of the `<a name="…">` anchor of `name` in `html`, or -1. */
 function findAnchor(html: string, name: string): number {

@@ -67,6 +67,52 @@ export function quoteDate(s: string): string | null {
  * is an HTTP 403, not a code), so an unrecognised code is its own retryable error and never "no data".
  */
 export function parseQuote(body: string): FundamentalRow {
+  const q = new QuoteFields(quoteObject(body));
+  const code = normalizeStockCode(cleanText(q.str('sym')));
+  if (code === null) {
+    if (cleanText(q.str('sym')) === '') {
+      fail(ErrorCodes.ParseUnknownStock, 'quote widget answered with an empty quote (unknown stock?)');
+    }
+    fail(ErrorCodes.ParseLayout, `quote widget symbol "${q.str('sym')}" is not an HKEX stock code`, {
+      sym: q.str('sym'),
+    });
+  }
+  const asOf = quoteDate(q.str('updatetime'));
+  if (asOf === null) {
+    fail(ErrorCodes.ParseLayout, `quote widget update time "${q.str('updatetime')}" is not a readable date`, {
+      updatetime: q.str('updatetime'),
+    });
+  }
+  const epsCcy = cleanText(q.str('eps_ccy'));
+
+  return {
+    code,
+    as_of: asOf,
+    last: q.num('ls'),
+    prev_close: q.num('hc'),
+    open: q.num('op'),
+    high: q.num('hi'),
+    low: q.num('lo'),
+    volume: q.withUnit('vo', 'vo_u'),
+    turnover: q.withUnit('am', 'am_u'),
+    eps: q.num('eps'),
+    eps_currency: epsCcy === '' || epsCcy === '-' ? null : epsCcy,
+    pe: q.num('pe'),
+    dividend_yield: q.num('div_yield'),
+    market_cap: q.withUnit('mkt_cap', 'mkt_cap_u'),
+    issued_shares: q.num('amt_os'),
+  };
+}
+
+/** The widget's `data` object as it answers it. */
+interface WidgetData {
+  responsecode?: unknown;
+  responsemsg?: unknown;
+  quote?: unknown;
+}
+
+/** The answer's `data` (JSON or JSONP); anything else → ParseLayout. */
+function widgetData(body: string): WidgetData {
   const json = unwrapJsonp(body);
   let doc: unknown;
   try {
@@ -79,31 +125,19 @@ export function parseQuote(body: string): FundamentalRow {
       cause,
     );
   }
-  const data = (doc as { data?: unknown } | null)?.data as
-    | { responsecode?: unknown; responsemsg?: unknown; quote?: unknown }
-    | undefined;
+  const data = (doc as { data?: unknown } | null)?.data as WidgetData | null | undefined;
   if (data === undefined || data === null || typeof data !== 'object') {
     fail(ErrorCodes.ParseLayout, 'quote widget answer has no "data" object', { start: excerpt(json, 120) });
   }
+  return data;
+}
+
+/** The answer's `data.quote`, once its response code is "000" and the quote is a non-empty object. */
+function quoteObject(body: string): Record<string, unknown> {
+  const data = widgetData(body);
   const responseCode = data.responsecode === undefined ? '000' : String(data.responsecode).trim();
   const responseMsg = cleanText(String(data.responsemsg ?? ''));
-  if (responseCode !== '000') {
-    const detail = { responseCode, responseMsg };
-    if (MAINTENANCE_RE.test(responseMsg)) {
-      fail(ErrorCodes.ParseMaintenance, `quote widget is under maintenance: ${responseMsg}`, detail);
-    }
-    if (/token/i.test(responseMsg)) {
-      fail(ErrorCodes.QuoteToken, `quote widget refused the token: ${responseMsg}`, detail);
-    }
-    if (/invalid|not found|no such|unknown|symbol|stock code/i.test(responseMsg)) {
-      fail(ErrorCodes.ParseUnknownStock, `quote widget does not know the stock: ${responseMsg}`, detail);
-    }
-    fail(
-      ErrorCodes.QuoteResponse,
-      `quote widget answered with the unknown response code ${responseCode}${responseMsg ? ` (${responseMsg})` : ''}`,
-      detail,
-    );
-  }
+  if (responseCode !== '000') refuseResponse(responseCode, responseMsg);
   const quote = data.quote as Record<string, unknown> | null | undefined;
   if (
     quote === null ||
@@ -118,23 +152,49 @@ export function parseQuote(body: string): FundamentalRow {
   if (typeof quote !== 'object') {
     fail(ErrorCodes.ParseLayout, 'quote widget "data.quote" is not an object', { type: typeof quote });
   }
+  return quote;
+}
 
-  const str = (key: string): string => {
-    const v = quote[key];
+/** A response code other than "000", classified by its message (see {@link parseQuote}). */
+function refuseResponse(responseCode: string, responseMsg: string): never {
+  const detail = { responseCode, responseMsg };
+  if (MAINTENANCE_RE.test(responseMsg)) {
+    fail(ErrorCodes.ParseMaintenance, `quote widget is under maintenance: ${responseMsg}`, detail);
+  }
+  if (/token/i.test(responseMsg)) {
+    fail(ErrorCodes.QuoteToken, `quote widget refused the token: ${responseMsg}`, detail);
+  }
+  if (/invalid|not found|no such|unknown|symbol|stock code/i.test(responseMsg)) {
+    fail(ErrorCodes.ParseUnknownStock, `quote widget does not know the stock: ${responseMsg}`, detail);
+  }
+  fail(
+    ErrorCodes.QuoteResponse,
+    `quote widget answered with the unknown response code ${responseCode}${responseMsg ? ` (${responseMsg})` : ''}`,
+    detail,
+  );
+}
+
+/** A quote's fields read as text or numbers; an unreadable number or unit → ParseLayout. */
+class QuoteFields {
+  constructor(private readonly quote: Record<string, unknown>) {}
+
+  /** The field as text; absent or null → ''. */
+  str(key: string): string {
+    const v = this.quote[key];
     return v === null || v === undefined ? '' : String(v);
-  };
-  const num = (key: string): number | null => {
-    const n = parseDecimal(typeof quote[key] === 'number' ? (quote[key] as number) : str(key));
-    if (n === undefined) {
-      fail(ErrorCodes.ParseLayout, `quote widget field "${key}" is not a number: "${str(key)}"`, {
-        field: key,
-        value: quote[key],
-      });
-    }
+  }
+
+  /** The field as a number; `-` and the like → null. */
+  num(key: string): number | null {
+    const v = this.quote[key];
+    const n = parseDecimal(typeof v === 'number' ? v : this.str(key));
+    if (n === undefined) this.notANumber(key);
     return n;
-  };
-  const withUnit = (key: string, unitKey: string): number | null => {
-    const unit = cleanText(str(unitKey)).toUpperCase();
+  }
+
+  /** An amount printed with a unit suffix in `unitKey` (K/M/B/T, 千/萬/億…), multiplied out. */
+  withUnit(key: string, unitKey: string): number | null {
+    const unit = cleanText(this.str(unitKey)).toUpperCase();
     const pow = UNIT_POW[unit];
     if (pow === undefined) {
       fail(ErrorCodes.ParseLayout, `quote widget field "${unitKey}" has an unknown unit "${unit}"`, {
@@ -142,51 +202,18 @@ export function parseQuote(body: string): FundamentalRow {
         value: unit,
       });
     }
-    const raw = quote[key];
+    const raw = this.quote[key];
     // Plain digits scale exactly as text; exponent notation (1e21) falls back to float multiplication.
-    let n = scaleDecimal(str(key), pow);
+    let n = scaleDecimal(this.str(key), pow);
     if (n === undefined && typeof raw === 'number' && Number.isFinite(raw)) n = raw * 10 ** pow;
-    if (n === undefined) {
-      fail(ErrorCodes.ParseLayout, `quote widget field "${key}" is not a number: "${str(key)}"`, {
-        field: key,
-        value: quote[key],
-      });
-    }
+    if (n === undefined) this.notANumber(key);
     return n;
-  };
+  }
 
-  const code = normalizeStockCode(cleanText(str('sym')));
-  if (code === null) {
-    if (cleanText(str('sym')) === '') {
-      fail(ErrorCodes.ParseUnknownStock, 'quote widget answered with an empty quote (unknown stock?)');
-    }
-    fail(ErrorCodes.ParseLayout, `quote widget symbol "${str('sym')}" is not an HKEX stock code`, {
-      sym: str('sym'),
+  private notANumber(key: string): never {
+    fail(ErrorCodes.ParseLayout, `quote widget field "${key}" is not a number: "${this.str(key)}"`, {
+      field: key,
+      value: this.quote[key],
     });
   }
-  const asOf = quoteDate(str('updatetime'));
-  if (asOf === null) {
-    fail(ErrorCodes.ParseLayout, `quote widget update time "${str('updatetime')}" is not a readable date`, {
-      updatetime: str('updatetime'),
-    });
-  }
-  const epsCcy = cleanText(str('eps_ccy'));
-
-  return {
-    code,
-    as_of: asOf,
-    last: num('ls'),
-    prev_close: num('hc'),
-    open: num('op'),
-    high: num('hi'),
-    low: num('lo'),
-    volume: withUnit('vo', 'vo_u'),
-    turnover: withUnit('am', 'am_u'),
-    eps: num('eps'),
-    eps_currency: epsCcy === '' || epsCcy === '-' ? null : epsCcy,
-    pe: num('pe'),
-    dividend_yield: num('div_yield'),
-    market_cap: withUnit('mkt_cap', 'mkt_cap_u'),
-    issued_shares: num('amt_os'),
-  };
 }
