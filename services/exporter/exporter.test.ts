@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
 import type ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +17,7 @@ import {
 } from '../../test/support/exporter.ts';
 import { createGoldTables, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase, testDir } from '../../test/support/infra.ts';
-import { SHEET_COLUMNS, safeText, stockSheetName } from '../gold/index.ts';
+import { SHEET_COLUMNS, safeText, stockSheetName, writeWorkbook } from '../gold/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
 import { ExporterConfig, type ExporterService, startExporter } from './index.ts';
 
@@ -613,6 +615,33 @@ async function metric(name: string, labels?: string): Promise<number> {
   }
   return sum;
 }
+
+describe('a client that does not read', () => {
+  it('holds the export at its pace: nothing piles up while the output is unread, every row once it reads', async () => {
+    const out = new PassThrough({ highWaterMark: 1024 });
+    let rows = 0;
+    const params = { codes: CODES, from: FROM, to: TO, sheets: ['prices' as const] };
+    const writing = writeWorkbook(db.pool, params, out, { batchRows: 50, onRows: (n) => (rows += n) });
+    let finished = false;
+    void writing.then(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    let total = 0;
+    for (const code of CODES) total += (await goldPrices(db.pool, code, FROM, TO)).length;
+    expect(finished).toBe(false);
+    expect(rows).toBeLessThanOrEqual(total / 3);
+    const chunks: Buffer[] = [];
+    const ended = once(out, 'end');
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const stats = await writing;
+    await ended;
+    expect(stats.rows).toBe(total);
+    const wb = await readWorkbook(Buffer.concat(chunks));
+    expect(wb.worksheets.map((w) => w.name)).toEqual([
+      'Summary',
+      ...CODES.map((c) => stockSheetName(c, NAMES[c]!)),
+    ]);
+  });
+});
 
 describe('export slots and HEAD', () => {
   it('one client downloading 50 workbooks strictly one after another gets 50 × 200', async () => {

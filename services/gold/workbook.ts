@@ -51,7 +51,7 @@ export interface ExportParams {
  *
  * Memory stays flat: the workbook is written with exceljs' streaming writer, rows are read in
  * keyset pages of `batchRows`, each row is committed at once, and after each page the writer waits
- * until the zip stream has taken the sheet's bytes (backpressure from the output stream).
+ * until the sheet's zip entry and the output stream have room (backpressure from the client).
  */
 export interface WorkbookOptions {
   /** Rows per keyset page (default 1000). */
@@ -302,9 +302,11 @@ function put(row: ExcelJS.Row, col: number, value: number | string | Date | null
  * (the zip) or writes without waiting (the pipe) instead of reading an undefined member.
  */
 
-/** The zip entry stream, as far as backpressure reads it. */
-interface ZipEntryStream extends EventEmitter {
+/** A writable stream, as far as backpressure reads it (Node's streams and readable-stream 3 alike). */
+interface DrainingStream extends EventEmitter {
   readonly writableNeedDrain?: boolean;
+  readonly writableLength?: number;
+  readonly writableHighWaterMark?: number;
 }
 
 function workbookZip(wb: ExcelJS.stream.xlsx.WorkbookWriter): EventEmitter {
@@ -314,7 +316,7 @@ function workbookZip(wb: ExcelJS.stream.xlsx.WorkbookWriter): EventEmitter {
 }
 
 /** The stream a streamed sheet's bytes go through on their way into the zip, when there is one. */
-function sheetPipe(sheet: Sheet): ZipEntryStream | undefined {
+function sheetPipe(sheet: Sheet): DrainingStream | undefined {
   const stream = 'stream' in sheet ? sheet.stream : undefined;
   if (typeof stream !== 'object' || stream === null || !('pipes' in stream) || !Array.isArray(stream.pipes))
     return undefined;
@@ -323,14 +325,31 @@ function sheetPipe(sheet: Sheet): ZipEntryStream | undefined {
 }
 
 /**
- * Waits for the sheet's zip entry to drain. Found while typing it (issue #22): the entry streams of
- * archiver (readable-stream 3, under exceljs 4.4) have no `writableNeedDrain`, so this wait never
- * happens today; left as it was, the fix is its own change.
+ * True when the stream's buffer is full. The zip entry streams of archiver (readable-stream 3,
+ * under exceljs 4.4) have no `writableNeedDrain`; their buffered length against the high-water
+ * mark says the same (a write that filled it returned false, so 'drain' follows).
  */
-async function backpressure(sheet: Sheet, signal: AbortSignal): Promise<void> {
+function needsDrain(s: DrainingStream): boolean {
+  return (
+    s.writableNeedDrain ?? (s.writableLength ?? 0) >= (s.writableHighWaterMark ?? Number.POSITIVE_INFINITY)
+  );
+}
+
+/**
+ * Waits until the sheet's zip entry and the output have room: a client that reads slowly (or not at
+ * all) holds the export at its own pace instead of the workbook piling up in memory.
+ */
+async function backpressure(sheet: Sheet, { out, signal }: Pace): Promise<void> {
   const pipe = sheetPipe(sheet);
-  if (pipe?.writableNeedDrain) await once(pipe, 'drain', { signal });
+  if (pipe && needsDrain(pipe)) await once(pipe, 'drain', { signal });
+  if (needsDrain(out)) await once(out, 'drain', { signal });
   signal.throwIfAborted();
+}
+
+/** What a sheet writer paces itself by: the export's abort signal and the output it writes to. */
+interface Pace {
+  signal: AbortSignal;
+  out: DrainingStream;
 }
 
 /** The download's file name: `harbour-<codes or N-stocks>-<from>-<to>.xlsx`. */
@@ -405,9 +424,9 @@ export async function prepareWorkbook(
         for (const r of known) {
           signal.throwIfAborted();
           if (want('prices')) {
-            rows += await writePriceSheet(wb, client, r, params, batchRows, signal, opts.onRows);
+            rows += await writePriceSheet(wb, client, r, params, batchRows, { signal, out }, opts.onRows);
           }
-          if (want('ccass')) rows += await writeCcassSheet(wb, client, r, params, topN, signal);
+          if (want('ccass')) rows += await writeCcassSheet(wb, client, r, params, topN, { signal, out });
         }
         await Promise.race([
           wb.commit(),
@@ -554,7 +573,7 @@ async function writePriceSheet(
   stock: SummaryRow,
   params: ExportParams,
   batchRows: number,
-  signal: AbortSignal,
+  pace: Pace,
   onRows?: (n: number) => void,
 ): Promise<number> {
   // Widths before the first row (a streamed sheet cannot widen later): from the widest values.
@@ -566,7 +585,7 @@ async function writePriceSheet(
   let after = dayBefore(params.from);
   let total = 0;
   for (;;) {
-    signal.throwIfAborted();
+    pace.signal.throwIfAborted();
     const page = await priceRows(db, stock.code, after, params.to, batchRows);
     for (const r of page) {
       const row = sheet.addRow([]);
@@ -575,7 +594,7 @@ async function writePriceSheet(
     }
     total += page.length;
     if (page.length) onRows?.(page.length);
-    await backpressure(sheet, signal);
+    await backpressure(sheet, pace);
     if (page.length < batchRows) break;
     after = (page[page.length - 1] as PriceRow).date;
   }
@@ -589,7 +608,7 @@ async function writeCcassSheet(
   stock: SummaryRow,
   params: ExportParams,
   topN: number,
-  signal: AbortSignal,
+  pace: Pace,
 ): Promise<number> {
   const top = await ccassTop(db, stock.code, params.to, topN);
   const sheet = wb.addWorksheet(ccassSheetName(stock.code), { views: FROZEN_HEADER });
@@ -633,7 +652,7 @@ async function writeCcassSheet(
     put(row, 8, h.kind, S.text);
     row.commit();
   }
-  await backpressure(sheet, signal);
+  await backpressure(sheet, pace);
   sheet.commit();
   return holders.length;
 }

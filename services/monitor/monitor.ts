@@ -1,5 +1,5 @@
 import { createCalendar } from '../calendar/index.ts';
-import { createLifecycle, type Service, type ServiceDeps, sleep } from '../runtime/index.ts';
+import { type Service, type ServiceDeps, sleep, stageLifecycle } from '../runtime/index.ts';
 import { defaultSchedule } from '../scheduler/config.ts';
 import type { MonitorConfig } from './config.ts';
 import { emptyState, type MonitorState, monitorMetrics, SOURCES, type Source } from './metrics.ts';
@@ -51,10 +51,7 @@ export async function startMonitor(
     return refreshing;
   };
 
-  const lifecycle = createLifecycle({
-    name: 'monitor',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('monitor', log, deps, {
     drain: async () => {
       await loop;
       if (state.current === current) state.current = emptyState();
