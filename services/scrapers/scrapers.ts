@@ -6,12 +6,12 @@ import {
   type Counter,
   consumeLoop,
   counter,
-  createLifecycle,
   dispositionFor,
   gauge,
   type Logger,
   type Service,
   type ServiceDeps,
+  stageLifecycle,
 } from '../runtime/index.ts';
 import type { ScrapersConfig } from './config.ts';
 import { createHttpClient } from './http/index.ts';
@@ -34,10 +34,7 @@ export async function startScrapers(config: ScrapersConfig, deps: ServiceDeps): 
   const cleanJobs = jobsCleaner(deps, metrics.jobsRemoved, log);
   let cleanTimer: NodeJS.Timeout | undefined;
 
-  const lifecycle = createLifecycle({
-    name: 'scrapers',
-    logger: log,
-    drainTimeoutMs: deps.drainTimeoutMs,
+  const lifecycle = stageLifecycle('scrapers', log, deps, {
     drain: async () => {
       clearInterval(cleanTimer);
       await Promise.allSettled(loops);
