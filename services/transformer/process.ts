@@ -9,7 +9,7 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import { type CatalogFile, catalogFile } from '../catalog/index.ts';
+import { catalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
 import { fetchLakeFile, inputOf, lakeRowGroups } from './lake.ts';
@@ -48,42 +48,28 @@ async function alreadyLoaded(db: pg.Pool | pg.PoolClient, fileKey: string): Prom
   return (rowCount ?? 0) > 0;
 }
 
-async function markFile(
+/**
+ * Records that the transformer is done with a lake file (its details stay in the catalog's
+ * `lake_files`, joined by key). Called after the gold models, just before the commit: loaded_at is
+ * clock_timestamp(), not now() (the transaction's start), so it says when the file's silver AND gold
+ * were done (the run → gold freshness the catalog derives from it).
+ */
+export async function markFile(
   client: pg.PoolClient,
-  f: CatalogFile,
+  fileKey: string,
   outcome: 'loaded' | 'skipped_replaced',
   batchId: string,
   changedKeys: number,
 ): Promise<void> {
   await client.query(
-    // clock_timestamp(), not now() (the transaction's start): this runs after the gold models, just
-    // before the commit, so loaded_at says when the file's silver AND gold were done (the run → gold
-    // freshness the catalog derives from it).
-    `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id, changed_keys, loaded_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, clock_timestamp())
+    `insert into transform_files (file_key, outcome, batch_id, changed_keys, loaded_at)
+     values ($1, $2, $3, $4, clock_timestamp())
      on conflict (file_key) do update set outcome = excluded.outcome, batch_id = excluded.batch_id,
        changed_keys = excluded.changed_keys, loaded_at = excluded.loaded_at`,
-    [
-      f.fileKey,
-      f.dataset,
-      f.partitionDate,
-      f.firstSeq,
-      f.lastSeq,
-      f.rows,
-      f.checksum,
-      outcome,
-      batchId,
-      changedKeys,
-    ],
+    [fileKey, outcome, batchId, changedKeys],
   );
 }
 
-/**
- * Handles one `harbour.lake.committed.<dataset>` event: idempotent (a file loads once; a file the
- * catalog has since replaced is skipped, its rows arrive with the merged file), order-independent
- * (silver keeps the latest envelope whatever the arrival order). Silver upsert and every affected
- * model run in ONE transaction: a failed model test rolls it all back and is recorded as a failed run.
- */
 export async function processLakeEvent(
   ctx: TransformContext,
   event: LakeCommitted,
@@ -120,7 +106,7 @@ export async function processLakeEvent(
     // Re-read under the lock: a merge may have replaced the file since.
     const now = await catalogFile(client, event.file_key);
     if (!now || now.status === 'replaced' || !bytes) {
-      await markFile(client, entry, 'skipped_replaced', batchId, 0);
+      await markFile(client, entry.fileKey, 'skipped_replaced', batchId, 0);
       await client.query('commit');
       return { kind: 'replaced', replacedBy: now?.replacedBy ?? entry.replacedBy };
     }
@@ -134,7 +120,7 @@ export async function processLakeEvent(
       silver.changedKeys > 0
         ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })
         : [];
-    await markFile(client, now, 'loaded', batchId, silver.changedKeys);
+    await markFile(client, now.fileKey, 'loaded', batchId, silver.changedKeys);
     await client.query('commit');
     ctx.metrics.silverRows.inc({ dataset: now.dataset }, silver.rows);
     for (const r of runs) ctx.metrics.observeRun(r, 'event');

@@ -9,7 +9,7 @@ import type { TransformerConfig } from './config.ts';
 import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';
-import { flushOutbox, recordFailure, tuneTransaction } from './process.ts';
+import { flushOutbox, markFile, recordFailure, tuneTransaction } from './process.ts';
 import { type InputFile, lockTransformer, type ModelRunResult, newBatchId, runModels } from './runner.ts';
 import { migrateTransformer, SILVER_TABLES } from './schema.ts';
 import { createSilverScopes, loadSilverFile, seedSilverScope } from './silver.ts';
@@ -140,7 +140,11 @@ export async function rebuild(
           for (const [table, col] of DATE_COLUMN[ds])
             await client.query(`delete from ${table} where ${col} >= $1`, [from]);
         }
-        await client.query('delete from transform_files where partition_date >= $1', [from]);
+        await client.query(
+          `delete from transform_files t using lake_files f
+           where f.file_key = t.file_key and f.partition_date >= $1`,
+          [from],
+        );
       }
       await loadFiles(client, deps, files, batchId, opts.signal, (done, f, rows) => {
         silverRows += rows;
@@ -225,12 +229,7 @@ async function loadFiles(
     next = files[i + 1] ? decode(files[i + 1]!) : null;
     next?.catch(() => {}); // surfaced when awaited
     await loadSilverFile(client, f.dataset, f.fileKey, [rows], { detectChanges: false });
-    await client.query(
-      `insert into transform_files (file_key, dataset, partition_date, first_seq, last_seq, rows, checksum, outcome, batch_id)
-       values ($1, $2, $3, $4, $5, $6, $7, 'loaded', $8)
-       on conflict (file_key) do update set outcome = 'loaded', batch_id = excluded.batch_id, loaded_at = now()`,
-      [f.fileKey, f.dataset, f.partitionDate, f.firstSeq, f.lastSeq, f.rows, f.checksum, batchId],
-    );
+    await markFile(client, f.fileKey, 'loaded', batchId, 0);
     onFile(i + 1, f, rows.length);
   }
 }

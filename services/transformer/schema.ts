@@ -284,6 +284,14 @@ export const transformerMigrations: Migration[] = [
       -- quotes contract had the column)
       alter table silver.quotes add column board text;`,
   },
+  {
+    id: '004-transform-files-by-key',
+    sql: `
+      -- transform_files said again what the catalog's lake_files says of each file (dataset,
+      -- partition, sequences, rows, checksum); it keeps only what the transformer adds, joined by key.
+      alter table transform_files drop column dataset, drop column partition_date, drop column first_seq,
+        drop column last_seq, drop column rows, drop column checksum;`,
+  },
 ];
 
 export function migrateTransformer(pool: pg.Pool): Promise<string[]> {
