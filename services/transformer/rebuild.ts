@@ -72,6 +72,27 @@ const DATE_COLUMN: Record<Dataset, [table: string, column: string][]> = {
 };
 
 /**
+ * Empties what a silver reload rewrites: everything (from = null), or the silver rows and loaded-file
+ * records from `from` on, after scoping the keys that had rows there (they are recomputed even if
+ * the reload brings none back).
+ */
+async function clearSilver(client: pg.PoolClient, from: string | null): Promise<void> {
+  if (from === null) {
+    await client.query(`truncate ${SILVER_TABLES.join(', ')}, transform_files`);
+    return;
+  }
+  for (const ds of DATASETS) await seedSilverScope(client, ds, from);
+  for (const ds of DATASETS) {
+    for (const [table, col] of DATE_COLUMN[ds])
+      await client.query(`delete from ${table} where ${col} >= $1`, [from]);
+  }
+  await client.query(
+    `delete from transform_files t using lake_files f where f.file_key = t.file_key and f.partition_date >= $1`,
+    [from],
+  );
+}
+
+/**
  * Rebuilds silver from every active lake file of the catalog and gold from scratch, in ONE
  * transaction under the transformer lock (events wait; readers keep seeing the old tables until the
  * commit — except that a full rebuild truncates, so readers of a truncated table wait for the commit).
@@ -131,21 +152,7 @@ export async function rebuild(
     onProgress({ phase: 'start', batchId, files: files.length, models: chosen.map((m) => m.name) });
 
     if (reloadSilver) {
-      if (from === null) {
-        await client.query(`truncate ${SILVER_TABLES.join(', ')}, transform_files`);
-      } else {
-        // Keys that had rows from `from` get recomputed even if the reload brings none back.
-        for (const ds of DATASETS) await seedSilverScope(client, ds, from);
-        for (const ds of DATASETS) {
-          for (const [table, col] of DATE_COLUMN[ds])
-            await client.query(`delete from ${table} where ${col} >= $1`, [from]);
-        }
-        await client.query(
-          `delete from transform_files t using lake_files f
-           where f.file_key = t.file_key and f.partition_date >= $1`,
-          [from],
-        );
-      }
+      await clearSilver(client, from);
       await loadFiles(client, deps, files, batchId, opts.signal, (done, f, rows) => {
         silverRows += rows;
         metrics?.silverRows.inc({ dataset: f.dataset }, rows);
