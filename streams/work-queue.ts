@@ -14,7 +14,8 @@ const MAX_PER_ROUND = 1_000;
  * The ack floor alone does not prove a message was acked: right after such a restart nats-server
  * 2.9 reports an ack floor past messages it still redelivers (delivered before the crash, nak'd with
  * a delay after it). Purging by the floor lost those jobs (seen in CI: 8 of 200 jobs never done).
- * So each candidate is read and removed only when `finished` says its work is recorded as done.
+ * So each candidate is read and removed only when `finished` says its work is recorded as done:
+ * the owner's record, not the subject, decides what goes.
  */
 export async function dropFinishedWorkQueueMessages(
   jsm: JetStreamManager,
@@ -26,12 +27,11 @@ export async function dropFinishedWorkQueueMessages(
   const floor = ci.ack_floor?.stream_seq ?? 0;
   const si = await jsm.streams.info(stream);
   if (si.state.messages === 0 || si.state.first_seq > floor) return 0;
-  const filter = ci.config.filter_subject;
   const candidates: StoredMsg[] = [];
   const last = Math.min(floor, si.state.first_seq + MAX_PER_ROUND - 1);
   for (let seq = si.state.first_seq; seq <= last; seq++) {
     const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (m && (!filter || subjectMatches(filter, m.subject))) candidates.push(m);
+    if (m) candidates.push(m);
   }
   if (!candidates.length) return 0;
   const done = await finished(candidates);
@@ -41,15 +41,4 @@ export async function dropFinishedWorkQueueMessages(
       dropped++;
   }
   return dropped;
-}
-
-/** NATS subject matching with `*` (one token) and `>` (the rest). */
-function subjectMatches(filter: string, subject: string): boolean {
-  const f = filter.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '>') return s.length > i;
-    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
-  }
-  return f.length === s.length;
 }
