@@ -40,6 +40,21 @@ export const TransformerConfig = Type.Object(
       default: 0,
       description: 'Postgres statement_timeout of the transformer transaction (0 = none)',
     }),
+    duckdbMemoryLimit: Type.String({
+      pattern: '^[0-9]+(\\.[0-9]+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$',
+      default: '1GB',
+      description: 'DuckDB memory_limit of the transformer (what does not fit spills to duckdbTempDir)',
+    }),
+    duckdbThreads: Type.Integer({
+      minimum: 1,
+      default: 2,
+      description: 'DuckDB worker threads of the transformer',
+    }),
+    duckdbTempDir: Type.String({
+      default: '',
+      description:
+        'local directory for DuckDB spill files and the transformer\'s working copies of lake files ("" = <os tmpdir>/harbour-transformer-<pid>)',
+    }),
   },
   { default: {} },
 );

@@ -34,6 +34,10 @@ import {
  * select … where code = $1 and trade_date = $2    -- the silver rows (lake files, seqs) behind one gold row
  * ```
  *
+ * `-- engine: duckdb` (the CCASS models): no @scope; @model is DuckDB SQL over the relations the
+ * engine provides for one holding date — `cur` (its silver rows), `prev` (the silver rows of each
+ * of its stocks' previous holding date) and `sets` (code, holding_date, prev_holding_date).
+ *
  * `{{changed:X}}` is the scope table of an upstream X (a silver dataset's changed keys, or the keys an
  * upstream model rewrote in this batch); `{{scope}}` is this model's own scope (k text, lo date, hi
  * date; one row per key, ranges inclusive, ±infinity allowed). The runner deletes the scoped rows
@@ -70,6 +74,11 @@ export interface Model {
   /** Columns in contracts/gold.ts order. */
   columns: string[];
   tests: ModelTest[];
+  /**
+   * Where the model runs: `postgres` (the scoped @scope/@model over silver and gold tables) or
+   * `duckdb` (CCASS: @model over one holding date's silver Parquet, see ccass-lake.ts).
+   */
+  engine: 'postgres' | 'duckdb';
   scopeSql: string;
   modelSql: string;
   lineageSql: string;
@@ -175,9 +184,14 @@ export function parseModel(file: string, text: string): Model {
   if (!name || !IDENT.test(name)) fail(file, 'header lacks "-- model: <name>"');
   const schema = (goldTables as Record<string, { properties: Record<string, unknown> }>)[name];
   if (!schema) fail(file, `model ${name} is not a gold table of contracts/gold.ts`);
-  for (const s of ['scope', 'model', 'lineage']) {
+  const engine = header['engine'] ?? 'postgres';
+  if (engine !== 'postgres' && engine !== 'duckdb')
+    fail(file, `engine must be postgres or duckdb, got ${engine}`);
+  // A DuckDB model is scoped by the engine (whole holding dates), so it has no @scope.
+  for (const s of engine === 'duckdb' ? ['model', 'lineage'] : ['scope', 'model', 'lineage']) {
     if (!sections[s]?.join('\n').trim()) fail(file, `section @${s} is missing or empty`);
   }
+  if (engine === 'duckdb' && sections['scope']) fail(file, 'a duckdb model has no @scope section');
   const key = list(header['key'] ?? '');
   const [scopeKey, scopeDate, ...extra] = list(header['scope'] ?? '');
   if (!key.length) fail(file, 'header lacks "-- key: …"');
@@ -198,7 +212,8 @@ export function parseModel(file: string, text: string): Model {
     scopeDate: scopeDate ?? null,
     columns,
     tests,
-    scopeSql: strip(sections['scope']!.join('\n')),
+    engine,
+    scopeSql: strip((sections['scope'] ?? []).join('\n')),
     modelSql: strip(sections['model']!.join('\n')),
     lineageSql: strip(sections['lineage']!.join('\n')),
     file,

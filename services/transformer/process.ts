@@ -9,9 +9,11 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import { catalogFile } from '../catalog/index.ts';
+import { type CatalogFile, catalogFile, listFiles } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
+import { refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
+import type { Duck } from './duck.ts';
 import { fetchLakeFile, inputOf, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
 import type { Model } from './models.ts';
@@ -26,11 +28,13 @@ import {
   recordRun,
   runModels,
 } from './runner.ts';
-import { createSilverScopes, loadSilverFile, silverTablesOf } from './silver.ts';
+import { createSilverScopes, loadSilverFile } from './silver.ts';
 
 export interface TransformContext {
   pool: pg.Pool;
   store: ObjectStore;
+  /** The embedded DuckDB that computes CCASS silver and gold (ccass-lake.ts). */
+  duck: Duck;
   logger: Logger;
   models: Model[];
   metrics: TransformerMetrics;
@@ -89,6 +93,8 @@ export async function processLakeEvent(
       { detail: { fileKey: event.file_key } },
     );
   }
+  if (entry.dataset === 'ccass') return processCcassEvent(ctx, entry, signal);
+  const dataset = entry.dataset;
   let bytes: Uint8Array | null = null;
   if (entry.status === 'active') bytes = await fetchLakeFile(ctx.store, entry, signal);
 
@@ -112,10 +118,10 @@ export async function processLakeEvent(
     }
     inputs = [inputOf(now)];
     await createSilverScopes(client, DATASETS);
-    const silver = await loadSilverFile(client, now.dataset, now.fileKey, lakeRowGroups(now.dataset, bytes), {
+    const silver = await loadSilverFile(client, dataset, now.fileKey, lakeRowGroups(dataset, bytes), {
       detectChanges: true,
     });
-    for (const table of silverTablesOf(now.dataset)) await analyzeIfGrown(client, table, silver.rows);
+    await analyzeIfGrown(client, `silver.${dataset}`, silver.rows);
     const runs =
       silver.changedKeys > 0
         ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })
@@ -125,6 +131,72 @@ export async function processLakeEvent(
     ctx.metrics.silverRows.inc({ dataset: now.dataset }, silver.rows);
     for (const r of runs) ctx.metrics.observeRun(r, 'event');
     return { kind: 'loaded', batchId, silverRows: silver.rows, changedKeys: silver.changedKeys, runs };
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    await recordFailure(ctx, { batchId, trigger: 'event', inputs }, err);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A CCASS file: its whole partition (every active file of the holding date) is rebuilt as silver
+ * Parquet by DuckDB and the gold it changes recomputed (ccass-lake.ts), in one transaction under the
+ * transformer lock; every file of the partition is marked loaded, so their own events are acked as
+ * duplicates. Replaced derived objects are deleted after the commit.
+ */
+async function processCcassEvent(
+  ctx: TransformContext,
+  entry: CatalogFile,
+  signal?: AbortSignal,
+): Promise<EventOutcome> {
+  const batchId = newBatchId('event');
+  const client = await ctx.pool.connect();
+  let inputs: InputFile[] = [];
+  try {
+    await client.query('begin');
+    await tuneTransaction(client, ctx);
+    await lockTransformer(client);
+    if (await alreadyLoaded(client, entry.fileKey)) {
+      await client.query('rollback');
+      return { kind: 'duplicate' };
+    }
+    const now = await catalogFile(client, entry.fileKey);
+    if (!now || now.status === 'replaced') {
+      await markFile(client, entry.fileKey, 'skipped_replaced', batchId, 0);
+      await client.query('commit');
+      return { kind: 'replaced', replacedBy: now?.replacedBy ?? entry.replacedBy };
+    }
+    const files = await listFiles(client, { dataset: 'ccass', partitionDate: now.partitionDate });
+    inputs = files.map(inputOf);
+    await createSilverScopes(client, DATASETS);
+    const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
+    const refreshed = await refreshCcassDate(client, lake, {
+      date: now.partitionDate,
+      batchId,
+      trigger: 'event',
+      inputs,
+      models: ctx.models,
+    });
+    const changed = refreshed.changedCodes.length;
+    const runs = changed
+      ? [
+          ...refreshed.runs,
+          ...(await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })),
+        ]
+      : [];
+    for (const f of files) {
+      if (f.fileKey === now.fileKey || !(await alreadyLoaded(client, f.fileKey)))
+        await markFile(client, f.fileKey, 'loaded', batchId, f.fileKey === now.fileKey ? changed : 0);
+    }
+    await client.query('commit');
+    ctx.metrics.silverRows.inc({ dataset: 'ccass' }, refreshed.silverRows);
+    for (const r of runs) ctx.metrics.observeRun(r, 'event');
+    await sweepLakehouseGarbage(ctx.pool, ctx.store).catch((err) =>
+      ctx.logger.warn({ err }, 'replaced lake objects not deleted yet; retried after the next event'),
+    );
+    return { kind: 'loaded', batchId, silverRows: refreshed.silverRows, changedKeys: changed, runs };
   } catch (err) {
     await client.query('rollback').catch(() => {});
     await recordFailure(ctx, { batchId, trigger: 'event', inputs }, err);

@@ -5,14 +5,16 @@ import { activeFiles, type CatalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
+import { clearCcass, rebuildCcassGold, refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
 import type { TransformerConfig } from './config.ts';
+import { openDuck } from './duck.ts';
 import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';
 import { flushOutbox, markFile, recordFailure, tuneTransaction } from './process.ts';
 import { type InputFile, lockTransformer, type ModelRunResult, newBatchId, runModels } from './runner.ts';
 import { migrateTransformer, SILVER_TABLES } from './schema.ts';
-import { createSilverScopes, loadSilverFile, seedSilverScope } from './silver.ts';
+import { createSilverScopes, type KeyedDataset, loadSilverFile, seedSilverScope } from './silver.ts';
 
 export interface RebuildOptions {
   /** Rebuild only this gold model (and the models downstream of it) from the current silver. */
@@ -61,14 +63,10 @@ export interface RebuildDeps {
   registry?: Registry;
 }
 
-const DATE_COLUMN: Record<Dataset, [table: string, column: string][]> = {
-  securities: [['silver.securities', 'as_of']],
-  quotes: [['silver.quotes', 'trade_date']],
-  fundamentals: [['silver.fundamentals', 'as_of']],
-  ccass: [
-    ['silver.ccass', 'holding_date'],
-    ['silver.ccass_sets', 'holding_date'],
-  ],
+const DATE_COLUMN: Record<KeyedDataset, [table: string, column: string]> = {
+  securities: ['silver.securities', 'as_of'],
+  quotes: ['silver.quotes', 'trade_date'],
+  fundamentals: ['silver.fundamentals', 'as_of'],
 };
 
 /**
@@ -76,16 +74,16 @@ const DATE_COLUMN: Record<Dataset, [table: string, column: string][]> = {
  * records from `from` on, after scoping the keys that had rows there (they are recomputed even if
  * the reload brings none back).
  */
-async function clearSilver(client: pg.PoolClient, from: string | null): Promise<void> {
+async function clearSilver(client: pg.PoolClient, from: string | null, models: Model[]): Promise<void> {
   if (from === null) {
+    await clearCcass(client, null, models);
     await client.query(`truncate ${SILVER_TABLES.join(', ')}, transform_files`);
     return;
   }
   for (const ds of DATASETS) await seedSilverScope(client, ds, from);
-  for (const ds of DATASETS) {
-    for (const [table, col] of DATE_COLUMN[ds])
-      await client.query(`delete from ${table} where ${col} >= $1`, [from]);
-  }
+  await clearCcass(client, from, models);
+  for (const [table, col] of Object.values(DATE_COLUMN))
+    await client.query(`delete from ${table} where ${col} >= $1`, [from]);
   await client.query(
     `delete from transform_files t using lake_files f where f.file_key = t.file_key and f.partition_date >= $1`,
     [from],
@@ -134,9 +132,16 @@ export async function rebuild(
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
   const batchId = newBatchId('rebuild');
+  const duck = await openDuck({
+    memoryLimit: config.duckdbMemoryLimit ?? '1GB',
+    threads: config.duckdbThreads ?? 2,
+    tempDir: config.duckdbTempDir ?? '',
+  });
+  const lake = { pool: deps.pool, store: deps.store, duck, ...(opts.signal ? { signal: opts.signal } : {}) };
   const client = await deps.pool.connect();
   let inputs: InputFile[] = [];
   let silverRows = 0;
+  const ccassRuns: ModelRunResult[] = [];
   try {
     await client.query('begin');
     await tuneTransaction(client, {
@@ -146,14 +151,18 @@ export async function rebuild(
     await lockTransformer(client);
     await createSilverScopes(client, DATASETS);
     const files = reloadSilver ? await activeFiles(client, { from }) : [];
+    const keyed = files.filter((f): f is KeyedFile => f.dataset !== 'ccass');
+    const ccassDates = new Map<string, CatalogFile[]>();
+    for (const f of files.filter((x) => x.dataset === 'ccass'))
+      ccassDates.set(f.partitionDate, [...(ccassDates.get(f.partitionDate) ?? []), f]);
     // Lineage: a gold-only rebuild reads silver, i.e. every active file (from `from`).
     const sources = reloadSilver ? files : await activeFiles(client, { from });
     inputs = sources.map(inputOf);
     onProgress({ phase: 'start', batchId, files: files.length, models: chosen.map((m) => m.name) });
 
     if (reloadSilver) {
-      await clearSilver(client, from);
-      await loadFiles(client, deps, files, batchId, opts.signal, (done, f, rows) => {
+      await clearSilver(client, from, all);
+      await loadFiles(client, deps, keyed, batchId, opts.signal, (done, f, rows) => {
         silverRows += rows;
         metrics?.silverRows.inc({ dataset: f.dataset }, rows);
         onProgress({
@@ -166,30 +175,78 @@ export async function rebuild(
           elapsedMs: elapsed(),
         });
       });
+      let done = keyed.length;
+      // The DuckDB models run with each CCASS holding date; their gold steps frame the dates.
+      const duckModels = ccassDates.size ? chosen.filter((m) => m.engine === 'duckdb') : [];
+      for (const m of duckModels)
+        onProgress({ phase: 'gold', model: m.name, state: 'start', elapsedMs: elapsed() });
+      for (const [date, of] of ccassDates) {
+        opts.signal?.throwIfAborted();
+        const r = await refreshCcassDate(client, lake, {
+          date,
+          batchId,
+          trigger: 'rebuild',
+          inputs: of.map(inputOf),
+          models: all,
+        });
+        ccassRuns.push(...r.runs);
+        for (const f of of) await markFile(client, f.fileKey, 'loaded', batchId, 0);
+        silverRows += r.silverRows;
+        metrics?.silverRows.inc({ dataset: 'ccass' }, r.silverRows);
+        done += of.length;
+        onProgress({
+          phase: 'silver',
+          done,
+          total: files.length,
+          file: `silver/ccass/date=${date}`,
+          dataset: 'ccass',
+          rows: r.silverRows,
+          elapsedMs: elapsed(),
+        });
+      }
+      for (const m of duckModels) {
+        const rows = ccassRuns.filter((r) => r.model === m.name).reduce((a, r) => a + r.rowsWritten, 0);
+        onProgress({ phase: 'gold', model: m.name, state: 'done', rows, elapsedMs: elapsed() });
+      }
+    } else if (chosen.some((m) => m.engine === 'duckdb')) {
+      ccassRuns.push(
+        ...(await rebuildCcassGold(client, lake, from, {
+          batchId,
+          trigger: 'rebuild',
+          inputs,
+          models: chosen,
+        })),
+      );
     }
     // Fresh statistics: the planner must not plan millions of rows as the empty tables it saw.
     if (reloadSilver) await client.query(`analyze ${SILVER_TABLES.join(', ')}`);
     for (const ds of DATASETS) await seedSilverScope(client, ds, from);
 
-    const runs = await runModels(client, {
-      batchId,
-      trigger: 'rebuild',
-      models: all,
-      only: new Set(chosen.map((m) => m.name)),
-      truncate: from === null,
-      inputs,
-      onModel: (model, state, r) =>
-        onProgress({
-          phase: 'gold',
-          model,
-          state,
-          ...(r ? { rows: r.rowsWritten } : {}),
-          elapsedMs: elapsed(),
-        }),
-    });
+    const runs = ccassRuns;
+    runs.push(
+      ...(await runModels(client, {
+        batchId,
+        trigger: 'rebuild',
+        models: all,
+        only: new Set(chosen.map((m) => m.name)),
+        truncate: from === null,
+        inputs,
+        onModel: (model, state, r) =>
+          onProgress({
+            phase: 'gold',
+            model,
+            state,
+            ...(r ? { rows: r.rowsWritten } : {}),
+            elapsedMs: elapsed(),
+          }),
+      })),
+    );
     onProgress({ phase: 'commit', elapsedMs: elapsed() });
     await client.query('commit');
     for (const r of runs) metrics?.observeRun(r, 'rebuild');
+    await sweepLakehouseGarbage(deps.pool, deps.store).catch((err) =>
+      deps.logger.warn({ err }, 'replaced lake objects not deleted yet; the transformer deletes them'),
+    );
     if (deps.js) {
       await flushOutbox(deps.pool, deps.js).catch((err) =>
         deps.logger.warn(
@@ -212,21 +269,24 @@ export async function rebuild(
     throw err;
   } finally {
     client.release();
+    await duck.close();
   }
 }
 
 /**
  * Loads files in order; the next file is fetched and decoded while Postgres works on the current one.
  */
+type KeyedFile = CatalogFile & { dataset: KeyedDataset };
+
 async function loadFiles(
   client: pg.PoolClient,
   deps: RebuildDeps,
-  files: CatalogFile[],
+  files: KeyedFile[],
   batchId: string,
   signal: AbortSignal | undefined,
-  onFile: (done: number, f: CatalogFile, rows: number) => void,
+  onFile: (done: number, f: KeyedFile, rows: number) => void,
 ): Promise<void> {
-  const decode = async (f: CatalogFile): Promise<ParquetRow[]> =>
+  const decode = async (f: KeyedFile): Promise<ParquetRow[]> =>
     readLakeRows(f.dataset, await fetchLakeFile(deps.store, f, signal));
   let next: Promise<ParquetRow[]> | null = files[0] ? decode(files[0]) : null;
   for (let i = 0; i < files.length; i++) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { type Migration, migrate } from '../runtime/index.ts';
+import { servedCcassMigration } from './served-ccass.ts';
 
 /**
  * Tables the transformer owns.
@@ -292,6 +293,54 @@ export const transformerMigrations: Migration[] = [
       alter table transform_files drop column dataset, drop column partition_date, drop column first_seq,
         drop column last_seq, drop column rows, drop column checksum;`,
   },
+  {
+    id: '006-ccass-silver-in-lake',
+    sql: `
+      -- CCASS silver moves to the lake (silver/ccass/date=…/, built by DuckDB): Postgres keeps one row
+      -- per set (which fetch, how many rows, what the page promised) and the lake files behind it.
+      drop table silver.ccass;
+      truncate silver.ccass_sets;
+      alter table silver.ccass_sets add column participant_rows integer not null default 0,
+        add column promised integer not null default 0;
+      create table silver.ccass_set_files (
+        code text not null,
+        holding_date date not null,
+        file_key text not null,
+        first_seq bigint not null,
+        last_seq bigint not null,
+        rows bigint not null,
+        primary key (code, holding_date, file_key)
+      );
+      -- The lake's derived files (silver and gold Parquet) in force, one per layer, table and date;
+      -- replaced by a commit that names the new file, so readers never see half a partition.
+      create table lakehouse_files (
+        layer text not null check (layer in ('silver', 'gold')),
+        name text not null,
+        partition_date date not null,
+        file_key text not null,
+        rows bigint not null,
+        bytes bigint not null,
+        checksum text not null,
+        batch_id text not null,
+        built_at timestamptz not null default clock_timestamp(),
+        primary key (layer, name, partition_date)
+      );
+      -- Objects to delete: 'replaced' (no longer in force: deleted after the commit that replaced
+      -- them) and 'pending' (uploaded ahead of a commit: the commit removes the row; after a crash
+      -- the object is deleted once the row is an hour old).
+      create table lakehouse_garbage (
+        file_key text primary key,
+        reason text not null check (reason in ('pending', 'replaced')),
+        since timestamptz not null default now()
+      );
+      -- CCASS silver is rebuilt from the lake by the next event for each file, or by a rebuild.
+      delete from transform_files t using lake_files f where f.file_key = t.file_key and f.dataset = 'ccass';`,
+  },
+  {
+    id: '007-served-ccass-changes',
+    // gold.ccass_changes becomes a view over per-set arrays and a participants dimension (served-ccass.ts).
+    sql: servedCcassMigration,
+  },
 ];
 
 export function migrateTransformer(pool: pg.Pool): Promise<string[]> {
@@ -303,6 +352,6 @@ export const SILVER_TABLES = [
   'silver.securities',
   'silver.quotes',
   'silver.fundamentals',
-  'silver.ccass',
   'silver.ccass_sets',
+  'silver.ccass_set_files',
 ] as const;

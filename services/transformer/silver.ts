@@ -11,7 +11,8 @@ import {
 } from '../parquet/index.ts';
 
 /**
- * Silver: one typed, deduplicated Postgres table per dataset, loaded from lake files in bulk:
+ * Silver of securities, quotes and fundamentals: one typed, deduplicated Postgres table per
+ * dataset (CCASS silver is Parquet in the lake, built by DuckDB: ccass-lake.ts), loaded in bulk:
  * the file's rows are streamed with COPY into a temporary stage table, then ONE
  * `INSERT … ON CONFLICT DO UPDATE` merges them in by natural key.
  *
@@ -20,11 +21,6 @@ import {
  *   latest envelope, by RAW stream sequence `_seq`. A row never replaces one with a higher `_seq`, so
  *   files may arrive in any order and more than once. Same `_seq` (the same envelope, e.g. in a
  *   merged file) only moves the row's lineage (`_file_key`) to the newer file.
- * - ccass: a (code, holding_date) holds the rows of ONE fetch of the page (an envelope, or the
- *   `#i/n` parts of one page split over several envelopes: same `_run_id`, `_fetched_at` and base
- *   `_key`). A later fetch (by `_fetched_at`, then `_run_id`, then key: a total order, so the outcome
- *   does not depend on arrival order) REPLACES the whole set: participants that vanished vanish.
- *   Parts of the current fetch are merged into it; an older fetch is ignored.
  *
  * When asked to, the load also records which keys really changed (new row, or a newer envelope
  * with different values) in the `_scope_silver_<dataset>` temp table (k = code, lo/hi = dates):
@@ -47,10 +43,8 @@ export function stageColumns(dataset: Dataset): ParquetColumn[] {
   return datasetColumns(dataset).filter((c) => c.name !== '_source_url');
 }
 
-/** The silver tables a dataset's load writes. */
-export function silverTablesOf(dataset: Dataset): string[] {
-  return dataset === 'ccass' ? ['silver.ccass', 'silver.ccass_sets'] : [`silver.${dataset}`];
-}
+/** The datasets whose silver is a Postgres table (CCASS silver is in the lake: ccass-lake.ts). */
+export type KeyedDataset = Exclude<Dataset, 'ccass'>;
 
 export const scopeTable = (name: string) => `_scope_${name.replace(/[^a-z0-9_]/g, '_')}`;
 export const silverScopeName = (dataset: Dataset) => `silver.${dataset}`;
@@ -142,7 +136,7 @@ interface KeyedSpec {
   scopeDate: string;
 }
 
-function keyedSpec(dataset: 'securities' | 'quotes' | 'fundamentals'): KeyedSpec {
+function keyedSpec(dataset: KeyedDataset): KeyedSpec {
   const rowCols = datasetColumns(dataset, { meta: false }).map((c) => c.name);
   switch (dataset) {
     case 'securities':
@@ -184,7 +178,7 @@ const LINEAGE: [string, string][] = [
 
 async function upsertKeyed(
   client: pg.PoolClient,
-  dataset: 'securities' | 'quotes' | 'fundamentals',
+  dataset: KeyedDataset,
   stage: string,
   fileKey: string,
   detect: boolean,
@@ -224,106 +218,6 @@ async function upsertKeyed(
   return rows[0]?.changed ?? 0;
 }
 
-// ------------------------------------------------------------------ ccass sets
-
-const CCASS_VALUES = [
-  'participant_id',
-  'participant_name',
-  'address',
-  'shareholding',
-  'pct_issued',
-  'participants',
-];
-const FETCH_KEY = (alias: string) => `regexp_replace(${alias}._key, '#[0-9]+/[0-9]+$', '')`;
-
-async function upsertCcass(
-  client: pg.PoolClient,
-  stage: string,
-  fileKey: string,
-  detect: boolean,
-): Promise<number> {
-  await client.query('drop table if exists _ccass_win');
-  // The best fetch of each (code, holding_date) in this file, kept only when it is not older
-  // than the set silver holds; `newer` = it replaces that set.
-  await client.query(`
-    create temp table _ccass_win on commit drop as
-    with f as (
-      select distinct on (code, holding_date) code, holding_date, _fetched_at, _run_id, ${FETCH_KEY('s')} as fetch_key
-      from ${stage} s
-      order by code, holding_date, _fetched_at desc, _run_id desc, fetch_key desc)
-    select f.*, (c.code is null or (f._fetched_at, f._run_id, f.fetch_key) > (c.fetched_at, c.run_id, c.fetch_key)) as newer
-    from f left join silver.ccass_sets c using (code, holding_date)
-    where c.code is null or (f._fetched_at, f._run_id, f.fetch_key) >= (c.fetched_at, c.run_id, c.fetch_key)`);
-  // The stage rows of those fetches, one per key (latest envelope first).
-  const rows = (cond: string) => `
-    select distinct on (s.code, s.holding_date, s.row_type, participant_key)
-      s.code, s.holding_date, s.row_type,
-      case when s.row_type = 'participant' then coalesce(s.participant_id, s.participant_name, '') else '' end as participant_key,
-      s.participant_id, s.participant_name, s.address, s.shareholding, s.pct_issued, s.participants,
-      s._seq, $1::text as _file_key, s._fetched_at, s._run_id
-    from ${stage} s
-    join _ccass_win w on w.code = s.code and w.holding_date = s.holding_date
-      and w._fetched_at = s._fetched_at and w._run_id = s._run_id and w.fetch_key = ${FETCH_KEY('s')}
-    where ${cond}
-    order by s.code, s.holding_date, s.row_type, participant_key, s._seq desc, s.shareholding desc`;
-  let changed = 0;
-  if (detect) {
-    // A newer fetch changes its set; more parts of the current fetch change it only if they add or alter rows.
-    const res = await client.query(
-      `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
-       select code, min(holding_date), max(holding_date) from (
-         select code, holding_date from _ccass_win where newer
-         union
-         select r.code, r.holding_date from (${rows('not w.newer')}) r
-         left join lateral (
-           select * from silver.ccass x where x.code = r.code and x.holding_date = r.holding_date
-             and x.row_type = r.row_type and x.participant_key = r.participant_key offset 0) t on true
-         where t.code is null or (r._seq > t._seq
-           and (${CCASS_VALUES.map((v) => `r.${v}`).join(', ')}) is distinct from (${CCASS_VALUES.map((v) => `t.${v}`).join(', ')}))
-       ) x group by code`,
-      [fileKey],
-    );
-    changed = res.rowCount ?? 0;
-  }
-  // Replaced sets go, found set by set through the primary key (never a scan of the whole table).
-  await client.query(`
-    delete from silver.ccass t where t.ctid = any(array(
-      select x.ctid from _ccass_win w
-      cross join lateral (select ctid from silver.ccass x where x.code = w.code and x.holding_date = w.holding_date offset 0) x
-      where w.newer))`);
-  const cols = [
-    'code',
-    'holding_date',
-    'row_type',
-    'participant_key',
-    ...CCASS_VALUES,
-    '_seq',
-    '_file_key',
-    '_fetched_at',
-    '_run_id',
-  ];
-  await client.query(
-    `insert into silver.ccass (${cols.join(', ')})
-     ${rows('true')}
-     on conflict (code, holding_date, row_type, participant_key) do update set
-       ${cols
-         .slice(4)
-         .map((c) => `${c} = excluded.${c}`)
-         .join(', ')}
-     where excluded._seq > silver.ccass._seq
-        or (excluded._seq = silver.ccass._seq and excluded._file_key <> silver.ccass._file_key)`,
-    [fileKey],
-  );
-  await client.query(
-    `insert into silver.ccass_sets (code, holding_date, fetched_at, run_id, fetch_key, _file_key)
-     select code, holding_date, _fetched_at, _run_id, fetch_key, $1 from _ccass_win
-     on conflict (code, holding_date) do update set fetched_at = excluded.fetched_at, run_id = excluded.run_id,
-       fetch_key = excluded.fetch_key, _file_key = excluded._file_key`,
-    [fileKey],
-  );
-  return changed;
-}
-
 // ------------------------------------------------------------------ entry points
 
 /** Creates the (empty) change-scope temp tables of the silver datasets, dropped at commit. */
@@ -348,16 +242,13 @@ export interface SilverLoadResult {
  */
 export async function loadSilverFile(
   client: pg.PoolClient,
-  dataset: Dataset,
+  dataset: KeyedDataset,
   fileKey: string,
   batches: AsyncIterable<ParquetRow[]> | Iterable<ParquetRow[]>,
   opts: { detectChanges: boolean },
 ): Promise<SilverLoadResult> {
   const { stage, rows } = await copyIntoStage(client, dataset, batches);
-  const changedKeys =
-    dataset === 'ccass'
-      ? await upsertCcass(client, stage, fileKey, opts.detectChanges)
-      : await upsertKeyed(client, dataset, stage, fileKey, opts.detectChanges);
+  const changedKeys = await upsertKeyed(client, dataset, stage, fileKey, opts.detectChanges);
   return { rows, changedKeys };
 }
 

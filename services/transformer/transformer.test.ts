@@ -15,6 +15,7 @@ import {
 } from '../../contracts/index.ts';
 import { ensureTopology, streamNames, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, serviceDeps, startTestNats, testDir } from '../../test/support/infra.ts';
+import { readCcassSilver } from '../../test/support/lake.ts';
 import { referenceGold } from '../../test/support/reference-transform.ts';
 import {
   diffGold,
@@ -324,6 +325,8 @@ const activePaths = async (): Promise<Record<Dataset, string[]>> => {
   return out;
 };
 
+const silverCcass = () => readCcassSilver(db.pool, store.root);
+
 async function reference() {
   const conn = await duck.connect();
   try {
@@ -606,9 +609,8 @@ describe('transformer on Postgres + NATS + object store', () => {
 
     // The re-scraped CCASS page replaced its set: the vanished participants are gone, shown as exited.
     const d2 = CCASS_DATES[2]!;
-    const { rows: set } = await db.pool.query(
-      `select participant_id from silver.ccass where code = '00001' and holding_date = $1 and row_type = 'participant'`,
-      [d2],
+    const set = (await silverCcass()).filter(
+      (r) => r.code === '00001' && r.holding_date === d2 && r.row_type === 'participant',
     );
     expect(set.map((r) => r.participant_id)).not.toContain('C00003');
     const { rows: ch } = await db.pool.query(
@@ -623,11 +625,10 @@ describe('transformer on Postgres + NATS + object store', () => {
     );
     expect(back[0].kind).toBe('new');
     // The stale fetch did not win; the split page has all its rows.
-    const { rows: stale } = await db.pool.query(
-      `select count(*)::int as n from silver.ccass where code = '00002' and holding_date = $1 and participant_id = 'C00001'`,
-      [CCASS_DATES[3]],
+    const stale = (await silverCcass()).filter(
+      (r) => r.code === '00002' && r.holding_date === CCASS_DATES[3] && r.participant_id === 'C00001',
     );
-    expect(stale[0].n).toBe(1);
+    expect(stale).toHaveLength(1);
     const conc = await goldRow('ccass_concentration', 'code = $1 and holding_date = $2', [
       '00002',
       CCASS_DATES[4],
@@ -743,10 +744,7 @@ describe('transformer on Postgres + NATS + object store', () => {
     expect(rows[0].model).toBe('ccass_concentration');
     expect(rows[0].error).toMatch(/range\(top10_pct, 0, 100\)/);
     expect(await readGoldTable(db.pool, 'ccass_concentration')).toEqual(incremental.ccass_concentration);
-    const { rows: silver } = await db.pool.query(
-      `select count(*)::int as n from silver.ccass where code = '00004'`,
-    );
-    expect(silver[0].n).toBe(0);
+    expect((await silverCcass()).filter((r) => r.code === '00004')).toHaveLength(0);
     const metrics = await deps.registry.getSingleMetricAsString(
       'harbour_transformer_model_test_failures_total',
     );
@@ -765,22 +763,19 @@ describe('transformer on Postgres + NATS + object store', () => {
     await service?.close();
     service = undefined;
     const progress: RebuildProgress[] = [];
-    const silverBefore = (
-      await db.pool.query('select * from silver.ccass order by code, holding_date, row_type, participant_key')
-    ).rows;
+    const silverBefore = await silverCcass();
     const full = await rebuild(config(), { ...deps }, (p) => progress.push(p));
     expect(full.files).toBe(events.length - 2 + 1); // the two merged files are replaced by one
-    expect(progress.filter((p) => p.phase === 'silver')).toHaveLength(full.files);
+    // One step per quotes/fundamentals/securities file, one per CCASS holding date (its files at once).
+    const ccassFiles = events.filter((e) => e.dataset === 'ccass').length;
+    expect(progress.filter((p) => p.phase === 'silver')).toHaveLength(
+      full.files - ccassFiles + CCASS_DATES.length,
+    );
+    expect(progress.filter((p) => p.phase === 'silver').at(-1)).toMatchObject({ done: full.files });
     expect(progress.filter((p) => p.phase === 'gold' && p.state === 'done')).toHaveLength(8);
     expect(progress.at(-1)?.phase).toBe('done');
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
-    expect(
-      (
-        await db.pool.query(
-          'select * from silver.ccass order by code, holding_date, row_type, participant_key',
-        )
-      ).rows,
-    ).toEqual(silverBefore);
+    expect(await silverCcass()).toEqual(silverBefore);
 
     await rebuild(config(), deps, () => {}, { model: 'daily_prices' });
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);

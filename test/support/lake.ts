@@ -127,3 +127,29 @@ export function envelopesIn(
     .filter((r) => r.env.dataset === dataset)
     .map((r) => ({ seq: r.seq, key: r.env.key, n: r.env.rows.length }));
 }
+
+/**
+ * The CCASS silver rows in force, read with DuckDB from the Parquet files `lakehouse_files` names
+ * (fs lake under `root`), ordered by their key; dates as yyyy-mm-dd.
+ */
+export async function readCcassSilver(pool: pg.Pool, root: string): Promise<Record<string, unknown>[]> {
+  const { rows } = await pool.query<{ file_key: string }>(
+    `select file_key from lakehouse_files where layer = 'silver' and name = 'ccass' order by partition_date`,
+  );
+  if (!rows.length) return [];
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const duck = await DuckDBInstance.create(':memory:');
+  const conn = await duck.connect();
+  try {
+    const files = rows.map((r) => `'${join(root, ...r.file_key.split('/')).replace(/'/g, "''")}'`);
+    const reader = await conn.runAndReadAll(
+      `select * replace (strftime(holding_date, '%Y-%m-%d') as holding_date, _seq::double as _seq,
+         participants::double as participants, strftime(_fetched_at, '%Y-%m-%dT%H:%M:%S.%gZ') as _fetched_at)
+       from read_parquet([${files.join(', ')}]) order by code, holding_date, row_type, participant_key`,
+    );
+    return reader.getRowObjectsJS();
+  } finally {
+    conn.closeSync();
+    duck.closeSync();
+  }
+}

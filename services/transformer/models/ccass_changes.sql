@@ -5,6 +5,7 @@
 --   kind = new (absent before), exited (absent now: shareholding 0), changed or unchanged. The first
 --   holding date of a stock has prev_holding_date null and every participant is new.
 -- depends: silver.ccass
+-- engine: duckdb
 -- key: code, holding_date, participant_key
 -- scope: code, holding_date
 -- test: unique(code, holding_date, participant_key)
@@ -14,61 +15,35 @@
 -- test: expect(kind <> 'exited' or shareholding = 0)
 -- test: expect(kind <> 'new' or prev_shareholding = 0)
 -- test: expect(prev_holding_date is null or prev_holding_date < holding_date)
--- @scope
--- a set also changes the next holding date's comparison
-select s.k, s.lo, coalesce((
-  select min(n.holding_date) from silver.ccass_sets n where n.code = s.k and n.holding_date > s.hi), s.hi)
-from {{changed:silver.ccass}} s
 -- @model
-with d as (
-  select cs.code, cs.holding_date, (
-    select max(p.holding_date) from silver.ccass_sets p
-    where p.code = cs.code and p.holding_date < cs.holding_date) as prev
-  from {{scope}} s
-  cross join lateral (
-    select x.code, x.holding_date from silver.ccass_sets x
-    where x.code = s.k and x.holding_date between s.lo and s.hi offset 0) cs
+with c as (
+  select code, participant_key, participant_id, participant_name, shareholding from cur where row_type = 'participant'
 ),
-cur as (
-  select d.code, d.holding_date, d.prev, c.participant_key, c.participant_id, c.participant_name, c.shareholding
-  from d cross join lateral (
-    select * from silver.ccass x
-    where x.code = d.code and x.holding_date = d.holding_date and x.row_type = 'participant' offset 0) c
-),
-old as (
-  select d.code, d.holding_date, d.prev, c.participant_key, c.participant_id, c.participant_name, c.shareholding
-  from d cross join lateral (
-    select * from silver.ccass x
-    where x.code = d.code and x.holding_date = d.prev and x.row_type = 'participant' offset 0) c
+p as (
+  select code, participant_key, participant_id, participant_name, shareholding from prev where row_type = 'participant'
 ),
 issued as (
-  select d.code, d.holding_date, c.shareholding as issued
-  from d cross join lateral (
-    select x.shareholding from silver.ccass x
-    where x.code = d.code and x.holding_date = d.holding_date and x.row_type = 'issued_shares'
-      and x.participant_key = '' offset 0) c
+  select code, shareholding as issued from cur where row_type = 'issued_shares' and participant_key = ''
 ),
 j as (
-  select coalesce(cur.code, old.code) as code, coalesce(cur.holding_date, old.holding_date) as holding_date,
-    coalesce(cur.prev, old.prev) as prev_holding_date,
-    coalesce(cur.participant_key, old.participant_key) as participant_key,
-    coalesce(cur.participant_id, old.participant_id) as participant_id,
-    coalesce(cur.participant_name, old.participant_name, cur.participant_id, old.participant_id, '') as participant_name,
-    coalesce(cur.shareholding, 0) as shareholding,
-    coalesce(old.shareholding, 0) as prev_shareholding,
-    case when old.code is null then 'new' when cur.code is null then 'exited'
-         when cur.shareholding <> old.shareholding then 'changed' else 'unchanged' end as kind
-  from cur full join old
-    on cur.code = old.code and cur.holding_date = old.holding_date and cur.participant_key = old.participant_key
+  select coalesce(c.code, p.code) as code,
+    coalesce(c.participant_key, p.participant_key) as participant_key,
+    coalesce(c.participant_id, p.participant_id) as participant_id,
+    coalesce(c.participant_name, p.participant_name, c.participant_id, p.participant_id, '') as participant_name,
+    coalesce(c.shareholding, 0) as shareholding,
+    coalesce(p.shareholding, 0) as prev_shareholding,
+    case when p.code is null then 'new' when c.code is null then 'exited'
+         when c.shareholding <> p.shareholding then 'changed' else 'unchanged' end as kind
+  from c full join p on c.code = p.code and c.participant_key = p.participant_key
 )
-select j.code, j.holding_date, j.prev_holding_date, j.participant_key, j.participant_id, j.participant_name,
+select sets.code, sets.holding_date, sets.prev_holding_date, j.participant_key, j.participant_id, j.participant_name,
   j.shareholding, j.prev_shareholding, j.shareholding - j.prev_shareholding as change_shares,
   case when i.issued > 0 then 100 * (j.shareholding - j.prev_shareholding) / i.issued end as change_pct_issued,
   j.kind
-from j left join issued i on i.code = j.code and i.holding_date = j.holding_date
+from j join sets using (code) left join issued i using (code)
 -- @lineage
-select 'ccass' as dataset, c._file_key as file_key, min(c._seq) as first_seq, max(c._seq) as last_seq, count(*) as rows
-from silver.ccass c
-where c.code = $1 and (c.holding_date = $2 or c.holding_date = (
+select 'ccass' as dataset, f.file_key, min(f.first_seq) as first_seq, max(f.last_seq) as last_seq, sum(f.rows) as rows
+from silver.ccass_set_files f
+where f.code = $1 and (f.holding_date = $2 or f.holding_date = (
   select max(p.holding_date) from silver.ccass_sets p where p.code = $1 and p.holding_date < $2::date))
-group by c._file_key
+group by f.file_key

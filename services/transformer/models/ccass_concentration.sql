@@ -5,6 +5,7 @@
 --   % = the page's summary lines' shareholdings as % of issued shares. Percentages are null when the
 --   issued shares are unknown or zero.
 -- depends: silver.ccass
+-- engine: duckdb
 -- key: code, holding_date
 -- scope: code, holding_date
 -- test: unique(code, holding_date)
@@ -16,50 +17,36 @@
 -- test[warn]: range(intermediaries_pct, 0, 100)
 -- test[warn]: range(consenting_pct, 0, 100)
 -- test[warn]: range(non_consenting_pct, 0, 100)
--- @scope
-select k, lo, hi from {{changed:silver.ccass}}
 -- @model
-with sets as (
-  select cs.code, cs.holding_date from {{scope}} s
-  cross join lateral (
-    select x.code, x.holding_date from silver.ccass_sets x
-    where x.code = s.k and x.holding_date between s.lo and s.hi offset 0) cs
-),
-c as (
-  select c.* from sets
-  cross join lateral (
-    select * from silver.ccass x where x.code = sets.code and x.holding_date = sets.holding_date offset 0) c
-),
-ranked as (
-  select code, holding_date, shareholding,
-    row_number() over (partition by code, holding_date order by shareholding desc) as rn
-  from c where row_type = 'participant'
+with ranked as (
+  select code, shareholding, row_number() over (partition by code order by shareholding desc) as rn
+  from cur where row_type = 'participant'
 ),
 top as (
-  select code, holding_date, count(*) as n,
+  select code, count(*) as n,
     sum(shareholding) filter (where rn <= 5) as top5,
     sum(shareholding) filter (where rn <= 10) as top10
-  from ranked group by code, holding_date
+  from ranked group by code
 ),
 summary as (
-  select code, holding_date,
+  select code,
     max(shareholding) filter (where row_type = 'issued_shares') as issued,
     max(shareholding) filter (where row_type = 'intermediaries') as intermediaries,
     max(shareholding) filter (where row_type = 'consenting') as consenting,
     max(shareholding) filter (where row_type = 'non_consenting') as non_consenting
-  from c where row_type <> 'participant' group by code, holding_date
+  from cur where row_type <> 'participant' group by code
 )
 select sets.code, sets.holding_date, sm.issued as issued_shares,
-  coalesce(t.n, 0)::int as participants,
+  coalesce(t.n, 0)::integer as participants,
   case when sm.issued > 0 then 100 * coalesce(t.top5, 0) / sm.issued end as top5_pct,
   case when sm.issued > 0 then 100 * coalesce(t.top10, 0) / sm.issued end as top10_pct,
   case when sm.issued > 0 then 100 * sm.intermediaries / sm.issued end as intermediaries_pct,
   case when sm.issued > 0 then 100 * sm.consenting / sm.issued end as consenting_pct,
   case when sm.issued > 0 then 100 * sm.non_consenting / sm.issued end as non_consenting_pct
 from sets
-left join top t using (code, holding_date)
-left join summary sm using (code, holding_date)
+left join top t using (code)
+left join summary sm using (code)
 -- @lineage
-select 'ccass' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
-from silver.ccass where code = $1 and holding_date = $2
-group by _file_key
+select 'ccass' as dataset, file_key, min(first_seq) as first_seq, max(last_seq) as last_seq, sum(rows) as rows
+from silver.ccass_set_files where code = $1 and holding_date = $2
+group by file_key

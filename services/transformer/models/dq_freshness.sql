@@ -47,7 +47,7 @@ select dataset, file_key, first_seq, last_seq, rows from (
   select 'fundamentals', _file_key, min(_seq), max(_seq), count(*)
   from silver.fundamentals where $1 = 'fundamentals' and as_of = (select max(as_of) from silver.fundamentals) group by _file_key
   union all
-  select 'ccass', c._file_key, min(c._seq), max(c._seq), count(*)
-  from silver.ccass_sets cs join silver.ccass c on c.code = cs.code and c.holding_date = cs.holding_date
-  where $1 = 'ccass' and cs.holding_date = (select max(holding_date) from silver.ccass_sets) group by c._file_key
+  select 'ccass', file_key, min(first_seq), max(last_seq), sum(rows)
+  from silver.ccass_set_files
+  where $1 = 'ccass' and holding_date = (select max(holding_date) from silver.ccass_sets) group by file_key
 ) x where $2::date is null or $2::date is not null

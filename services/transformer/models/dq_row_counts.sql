@@ -29,7 +29,7 @@ select 'quotes', min(lo), 'infinity' from {{changed:silver.securities}} having c
 union all
 select 'fundamentals', min(lo), 'infinity' from {{changed:silver.securities}} having count(*) > 0
 -- @model
--- every read goes through a date index (ccass: its sets, then each set by its key)
+-- every read goes through a date index (ccass: the sets' own counts, silver.ccass_sets)
 with counts as (
   select 'quotes' as dataset, q.trade_date as as_of, count(*) as n, null::bigint as promised
   from {{scope}} s cross join lateral (
@@ -41,15 +41,11 @@ with counts as (
     select x.as_of from silver.fundamentals x where s.k = 'fundamentals' and x.as_of between s.lo and s.hi offset 0) f
   group by f.as_of
   union all
-  select 'ccass', cs.holding_date, count(*) filter (where c.row_type = 'participant'),
-    coalesce(sum(c.participants) filter (where c.row_type in ('intermediaries', 'consenting')), 0)
+  select 'ccass', cs.holding_date, sum(cs.participant_rows), sum(cs.promised)
   from {{scope}} s
   cross join lateral (
-    select x.code, x.holding_date from silver.ccass_sets x
+    select x.holding_date, x.participant_rows, x.promised from silver.ccass_sets x
     where s.k = 'ccass' and x.holding_date between s.lo and s.hi offset 0) cs
-  cross join lateral (
-    select x.row_type, x.participants from silver.ccass x
-    where x.code = cs.code and x.holding_date = cs.holding_date offset 0) c
   group by cs.holding_date
   union all
   select 'securities', l.as_of, count(*), null
@@ -74,8 +70,8 @@ from expected
 select dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows from (
   select 'quotes' as dataset, _file_key, _seq from silver.quotes where $1 = 'quotes' and trade_date = $2
   union all select 'fundamentals', _file_key, _seq from silver.fundamentals where $1 = 'fundamentals' and as_of = $2
-  union all select 'ccass', c._file_key, c._seq from silver.ccass_sets cs
-    join silver.ccass c on c.code = cs.code and c.holding_date = cs.holding_date
-    where $1 = 'ccass' and cs.holding_date = $2
   union all select 'securities', _file_key, _seq from silver.securities where $1 = 'securities' and as_of = $2
 ) x group by dataset, _file_key
+union all
+select 'ccass', file_key, min(first_seq), max(last_seq), sum(rows)
+from silver.ccass_set_files where $1 = 'ccass' and holding_date = $2 group by file_key

@@ -1,0 +1,580 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { listFiles } from '../catalog/index.ts';
+import type { ObjectStore } from '../object-store/index.ts';
+import { type Duck, sqlString } from './duck.ts';
+import type { Model, ModelTest } from './models.ts';
+import {
+  type InputFile,
+  ModelRunError,
+  type ModelRunResult,
+  ModelTestFailure,
+  recordRun,
+  runIdOf,
+  type TestResult,
+  testViolation,
+} from './runner.ts';
+import {
+  CCASS_CHANGES_STAGE_COLUMNS,
+  clearServedCcassChanges,
+  createCcassChangesStage,
+  serveCcassChanges,
+} from './served-ccass.ts';
+import { scopeTable, silverScopeName } from './silver.ts';
+
+/**
+ * CCASS in the lake: silver and gold computed by DuckDB over Parquet, one holding date at a time.
+ *
+ * - **Silver** `silver/ccass/date=D/part-<batch>.parquet`: every active bronze file of partition D
+ *   (the catalog's), one set per stock: the rows of its latest fetch (by `_fetched_at`, `_run_id`,
+ *   base `_key`: a total order on the fetch, so parts of one page merge and an older fetch arriving
+ *   late loses), each (row_type, participant_key) once (latest `_seq`). Rebuilt whole from the
+ *   bronze files each time the partition gains a file, so arrival order and duplicates do not matter.
+ *   Postgres keeps an index of it: `silver.ccass_sets` (one row per set: its fetch, participant rows,
+ *   participants its page promised) and `silver.ccass_set_files` (lake files and RAW sequences behind
+ *   each set: lineage).
+ * - **Gold** `gold/<model>/date=X/part-<batch>.parquet` for the `engine: duckdb` models, recomputed
+ *   for every stock of X when X's silver changed and for the next holding date of each stock whose
+ *   set changed (its comparison base). Their tests run in DuckDB before anything is uploaded or
+ *   served; a failure throws and the caller's transaction publishes nothing.
+ * - **Served** into Postgres in the caller's transaction: gold.ccass_concentration rows, and
+ *   gold.ccass_changes in its compact shape (served-ccass.ts).
+ *
+ * The derived files in force are rows of `lakehouse_files`, replaced by the caller's commit; an
+ * object is registered as pending garbage before its upload (a crash before the commit leaves it
+ * to the sweep) and the file it replaces becomes garbage in the same commit (`sweepLakehouseGarbage`).
+ */
+export interface CcassLake {
+  pool: pg.Pool;
+  store: ObjectStore;
+  duck: Duck;
+  signal?: AbortSignal;
+}
+
+export interface CcassRefresh {
+  silverRows: number;
+  /** Stocks whose set changed (fetch or values); the dq models' scope. */
+  changedCodes: string[];
+  runs: ModelRunResult[];
+}
+
+interface DerivedFile {
+  fileKey: string;
+  checksum: string;
+}
+
+/** Columns of a silver CCASS row (DuckDB), in file order. */
+const SILVER_VALUES = [
+  'code',
+  'row_type',
+  'participant_key',
+  'participant_id',
+  'participant_name',
+  'address',
+  'shareholding',
+  'pct_issued',
+  'participants',
+  '_fetched_at',
+  '_run_id',
+  'fetch_key',
+];
+const SILVER_LINEAGE = ['_seq', '_file_key'];
+
+const derivedKey = (layer: 'silver' | 'gold', name: string, date: string, batchId: string) =>
+  `${layer}/${name}/date=${date}/part-${batchId}.parquet`;
+
+async function derivedFile(
+  db: pg.Pool | pg.PoolClient,
+  layer: 'silver' | 'gold',
+  name: string,
+  date: string,
+): Promise<DerivedFile | null> {
+  const { rows } = await db.query<DerivedFile>(
+    `select file_key as "fileKey", checksum from lakehouse_files where layer = $1 and name = $2 and partition_date = $3`,
+    [layer, name, date],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Writes `select` to Parquet with DuckDB, uploads it as the layer's file for (name, date) and
+ * records it in the caller's transaction (the file it replaces becomes garbage at the commit).
+ */
+async function publishDerived(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  file: { layer: 'silver' | 'gold'; name: string; date: string; batchId: string; select: string },
+): Promise<number> {
+  const out = lake.duck.scratch(`${file.name}-${file.date}.parquet`);
+  await lake.duck.run(
+    `copy (${file.select}) to ${sqlString(out)} (format parquet, compression zstd, row_group_size 122880)`,
+  );
+  const bytes = await readFile(out);
+  await lake.duck.forget([out]);
+  const key = derivedKey(file.layer, file.name, file.date, file.batchId);
+  await lake.pool.query(
+    `insert into lakehouse_garbage (file_key, reason) values ($1, 'pending') on conflict (file_key) do nothing`,
+    [key],
+  );
+  await lake.store.put(key, bytes, lake.signal ? { signal: lake.signal } : {});
+  const [{ n } = { n: 0 }] = await lake.duck.rows(`select count(*)::double as n from (${file.select})`);
+  const { rows: old } = await client.query<{ file_key: string }>(
+    `select file_key from lakehouse_files where layer = $1 and name = $2 and partition_date = $3`,
+    [file.layer, file.name, file.date],
+  );
+  await client.query(
+    `insert into lakehouse_files (layer, name, partition_date, file_key, rows, bytes, checksum, batch_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (layer, name, partition_date) do update set file_key = excluded.file_key, rows = excluded.rows,
+       bytes = excluded.bytes, checksum = excluded.checksum, batch_id = excluded.batch_id, built_at = clock_timestamp()`,
+    [
+      file.layer,
+      file.name,
+      file.date,
+      key,
+      Number(n),
+      bytes.length,
+      createHash('sha256').update(bytes).digest('hex'),
+      file.batchId,
+    ],
+  );
+  await client.query('delete from lakehouse_garbage where file_key = $1', [key]);
+  if (old[0] && old[0].file_key !== key)
+    await client.query(
+      `insert into lakehouse_garbage (file_key, reason) values ($1, 'replaced')
+       on conflict (file_key) do update set reason = 'replaced', since = now()`,
+      [old[0].file_key],
+    );
+  return Number(n);
+}
+
+/** Deletes garbage objects (replaced ones at once, pending ones after an hour) and their rows. */
+export async function sweepLakehouseGarbage(pool: pg.Pool, store: ObjectStore): Promise<number> {
+  const { rows } = await pool.query<{ file_key: string }>(
+    `select file_key from lakehouse_garbage
+     where reason = 'replaced' or since < now() - interval '1 hour' order by since limit 1000`,
+  );
+  for (const r of rows) {
+    await store.delete(r.file_key);
+    await pool.query('delete from lakehouse_garbage where file_key = $1', [r.file_key]);
+  }
+  return rows.length;
+}
+
+/** DuckDB table `name` = the silver rows of `date` (its file in force), or nothing. */
+async function loadSilver(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  name: string,
+  date: string,
+): Promise<boolean> {
+  const f = await derivedFile(client, 'silver', 'ccass', date);
+  if (!f) {
+    await lake.duck.run(`create or replace temp table ${name} as select * from s_new where false`);
+    return false;
+  }
+  const path = await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal);
+  await lake.duck.run(
+    `create or replace temp table ${name} as select * from read_parquet(${sqlString(path)})`,
+  );
+  return true;
+}
+
+/** Builds `s_new`: the silver rows of `date` from the partition's active bronze files. */
+async function buildSilver(client: pg.PoolClient, lake: CcassLake, date: string): Promise<number> {
+  const files = await listFiles(client, { dataset: 'ccass', partitionDate: date });
+  const paths: string[] = [];
+  for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+  const prefix = `${lake.duck.lakeRoot}/`;
+  const source = paths.length
+    ? `read_parquet([${paths.map(sqlString).join(', ')}], filename = true)`
+    : `(select null::varchar as code where false)`;
+  if (!paths.length) {
+    // No active file (cannot happen while the catalog keeps a partition): an empty silver partition.
+    await lake.duck.run(
+      `create or replace temp table s_new as select * from (values (
+         null::varchar, null::date, null::varchar, null::varchar, null::varchar, null::varchar, null::varchar,
+         null::double, null::double, null::bigint, null::bigint, null::varchar, null::timestamptz, null::varchar, null::varchar))
+       t (code, holding_date, row_type, participant_key, participant_id, participant_name, address, shareholding,
+          pct_issued, participants, _seq, _file_key, _fetched_at, _run_id, fetch_key) where false`,
+    );
+    return 0;
+  }
+  await lake.duck.run(`
+    create or replace temp table s_new as
+    with raw as (
+      select r.code, r.holding_date, r.row_type,
+        case when r.row_type = 'participant' then coalesce(r.participant_id, r.participant_name, '') else '' end as participant_key,
+        r.participant_id, r.participant_name, r.address, r.shareholding, r.pct_issued, r.participants,
+        r._seq, substr(r.filename, ${prefix.length + 1}) as _file_key, r._fetched_at, r._run_id,
+        regexp_replace(r._key, '#[0-9]+/[0-9]+$', '') as fetch_key
+      from ${source} r
+      where r.holding_date = date ${sqlString(date)}
+    ),
+    win as (
+      select code, _fetched_at, _run_id, fetch_key from raw
+      qualify row_number() over (partition by code order by _fetched_at desc, _run_id desc, fetch_key desc) = 1
+    )
+    select raw.code, raw.holding_date, raw.row_type, raw.participant_key, raw.participant_id, raw.participant_name,
+      raw.address, raw.shareholding, raw.pct_issued, raw.participants, raw._seq, raw._file_key, raw._fetched_at,
+      raw._run_id, raw.fetch_key
+    from raw join win on raw.code = win.code and raw._fetched_at = win._fetched_at
+      and raw._run_id = win._run_id and raw.fetch_key = win.fetch_key
+    qualify row_number() over (
+      partition by raw.code, raw.row_type, raw.participant_key order by raw._seq desc, raw.shareholding desc) = 1
+    order by raw.code, raw.row_type, raw.participant_key`);
+  const [{ n } = { n: 0 }] = await lake.duck.rows('select count(*)::double as n from s_new');
+  return Number(n);
+}
+
+/** Stocks whose set differs between `s_old` and `s_new` (values or fetch), and whether lineage moved. */
+async function diffSilver(duck: Duck): Promise<{ codes: string[]; moved: boolean }> {
+  const sym = (cols: string[]) =>
+    `(select ${cols.join(', ')} from s_new except select ${cols.join(', ')} from s_old)
+     union all (select ${cols.join(', ')} from s_old except select ${cols.join(', ')} from s_new)`;
+  const changed = await duck.rows(`select distinct code from (${sym(SILVER_VALUES)}) order by code`);
+  const [moved] = await duck.rows(
+    `select count(*)::double as n from (${sym([...SILVER_VALUES, ...SILVER_LINEAGE])})`,
+  );
+  return { codes: changed.map((r) => String(r['code'])), moved: Number(moved?.['n'] ?? 0) > 0 };
+}
+
+/** Replaces the Postgres index of the date's silver sets (sets and their lake files) from `s_new`. */
+async function indexSilverSets(client: pg.PoolClient, duck: Duck, date: string): Promise<void> {
+  const sets = await duck.rows(`
+    select code, max(_fetched_at) as fetched_at, max(_run_id) as run_id, max(fetch_key) as fetch_key,
+      arg_max(_file_key, _seq) as file_key,
+      (count(*) filter (where row_type = 'participant'))::double as participant_rows,
+      coalesce(sum(participants) filter (where row_type in ('intermediaries', 'consenting')), 0)::double as promised
+    from s_new group by code`);
+  const files = await duck.rows(`
+    select code, _file_key as file_key, min(_seq)::double as first_seq, max(_seq)::double as last_seq,
+      count(*)::double as rows
+    from s_new group by code, _file_key`);
+  await client.query('delete from silver.ccass_sets where holding_date = $1', [date]);
+  await client.query('delete from silver.ccass_set_files where holding_date = $1', [date]);
+  await client.query(
+    `insert into silver.ccass_sets (code, holding_date, fetched_at, run_id, fetch_key, _file_key, participant_rows, promised)
+     select code, $2::date, fetched_at, run_id, fetch_key, file_key, participant_rows, promised
+     from jsonb_to_recordset($1::jsonb) as x(code text, fetched_at timestamptz, run_id text, fetch_key text,
+       file_key text, participant_rows integer, promised integer)`,
+    [JSON.stringify(sets), date],
+  );
+  await client.query(
+    `insert into silver.ccass_set_files (code, holding_date, file_key, first_seq, last_seq, rows)
+     select code, $2::date, file_key, first_seq, last_seq, rows
+     from jsonb_to_recordset($1::jsonb) as x(code text, file_key text, first_seq bigint, last_seq bigint, rows bigint)`,
+    [JSON.stringify(files), date],
+  );
+}
+
+/** COPYs the rows of a DuckDB query into a Postgres table (CSV: DuckDB writes NULL empty and '' quoted). */
+async function copyFromDuck(
+  client: pg.PoolClient,
+  duck: Duck,
+  select: string,
+  target: string,
+  columns: readonly string[],
+): Promise<number> {
+  const csv = duck.scratch('copy.csv');
+  await duck.run(`copy (${select}) to ${sqlString(csv)} (format csv, header false)`);
+  try {
+    const sink = client.query(
+      copyFrom(`copy ${target} (${columns.join(', ')}) from stdin with (format csv)`),
+    );
+    await pipeline(createReadStream(csv), sink);
+    return sink.rowCount;
+  } finally {
+    await duck.forget([csv]);
+  }
+}
+
+async function runDuckTests(duck: Duck, model: Model, table: string): Promise<TestResult[]> {
+  const results: TestResult[] = [];
+  const rowTests = model.tests.filter(
+    (t): t is Exclude<ModelTest, { kind: 'unique' }> => t.kind !== 'unique',
+  );
+  if (rowTests.length) {
+    const [row = {}] = await duck.rows(
+      `select ${rowTests.map((t, i) => `(count(*) filter (where ${testViolation(t)}))::double as t${i}`).join(', ')} from ${table} g`,
+    );
+    rowTests.forEach((t, i) => {
+      results.push({ test: t.label, severity: t.severity, failures: Number(row[`t${i}`] ?? 0) });
+    });
+  }
+  for (const t of model.tests) {
+    if (t.kind !== 'unique') continue;
+    const [row] = await duck.rows(
+      `select count(*)::double as n from (select 1 from ${table} g group by ${t.columns.map((c) => `g.${c}`).join(', ')} having count(*) > 1)`,
+    );
+    results.push({ test: t.label, severity: t.severity, failures: Number(row?.['n'] ?? 0) });
+  }
+  return results;
+}
+
+/** Loads `cur`, `sets` and `prev` for holding date X (X's silver is `s_new` when X is the refreshed date). */
+async function loadDate(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  x: string,
+  refreshed: string | null,
+): Promise<number> {
+  const { duck } = lake;
+  if (x === refreshed) await duck.run('create or replace temp table cur as select * from s_new');
+  else await loadSilver(client, lake, 'cur', x);
+  const { rows: sets } = await client.query<{ code: string; prev: string | null }>(
+    `select x.code, to_char((select max(p.holding_date) from silver.ccass_sets p
+        where p.code = x.code and p.holding_date < x.holding_date), 'YYYY-MM-DD') as prev
+     from silver.ccass_sets x where x.holding_date = $1 order by x.code`,
+    [x],
+  );
+  await duck.run(
+    'create or replace temp table sets (code varchar, holding_date date, prev_holding_date date)',
+  );
+  for (let i = 0; i < sets.length; i += 2_000) {
+    const chunk = sets.slice(i, i + 2_000);
+    await duck.run(
+      `insert into sets values ${chunk.map((s) => `(${sqlString(s.code)}, date ${sqlString(x)}, ${s.prev ? `date ${sqlString(s.prev)}` : 'null'})`).join(', ')}`,
+    );
+  }
+  const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
+  const sources: string[] = [];
+  for (const d of prevDates) {
+    if (d === refreshed) {
+      sources.push('select * from s_new');
+      continue;
+    }
+    const f = await derivedFile(client, 'silver', 'ccass', d);
+    if (f)
+      sources.push(
+        `select * from read_parquet(${sqlString(await duck.local(lake.store, f.fileKey, f.checksum, lake.signal))})`,
+      );
+  }
+  await duck.run(
+    `create or replace temp table prev as select p.* from (${sources.length ? sources.join(' union all ') : 'select * from s_new where false'}) p
+     join sets s on s.code = p.code and s.prev_holding_date = p.holding_date`,
+  );
+  return sets.length;
+}
+
+/** Serves one model's rows of date X into Postgres; returns rows deleted and written. */
+async function serveModel(
+  client: pg.PoolClient,
+  duck: Duck,
+  model: Model,
+  table: string,
+  x: string,
+): Promise<{ deleted: number; written: number }> {
+  const select = `select ${model.columns.join(', ')} from ${table}`;
+  if (model.name === 'ccass_changes') {
+    const stage = await createCcassChangesStage(client, '_stage_ccass_changes');
+    // The set's issued shares ride along: the served view derives change_pct_issued from them.
+    await copyFromDuck(
+      client,
+      duck,
+      `select ${CCASS_CHANGES_STAGE_COLUMNS.filter((c) => c !== 'issued_shares')
+        .map((c) => `g.${c}`)
+        .join(', ')}, i.shareholding
+       from ${table} g left join cur i on i.code = g.code and i.row_type = 'issued_shares' and i.participant_key = ''`,
+      stage,
+      CCASS_CHANGES_STAGE_COLUMNS,
+    );
+    const r = await serveCcassChanges(client, stage, [x]);
+    return { deleted: r.deleted, written: r.rows };
+  }
+  const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = $1`, [x]);
+  const written = await copyFromDuck(client, duck, select, model.table, model.columns);
+  return { deleted: del.rowCount ?? 0, written };
+}
+
+interface RunAcc {
+  result: ModelRunResult;
+  t0: number;
+}
+
+/**
+ * Recomputes the DuckDB models for holding date X (every stock of it), tests them, writes their
+ * gold Parquet and serves them. Results accumulate into `acc` (one run per model per batch).
+ */
+async function refreshGoldDate(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  models: Model[],
+  x: string,
+  refreshed: string | null,
+  batchId: string,
+  acc: Map<string, RunAcc>,
+): Promise<void> {
+  const stocks = await loadDate(client, lake, x, refreshed);
+  const codes = (await lake.duck.rows('select code from sets order by code')).map((r) => String(r['code']));
+  for (const model of models) {
+    const run = acc.get(model.name)!;
+    const table = `g_${model.name}`;
+    try {
+      await lake.duck.run(`create or replace temp table ${table} as ${model.modelSql}`);
+      const tests = await runDuckTests(lake.duck, model, table);
+      const r = run.result;
+      r.tests = mergeTests(r.tests, tests);
+      r.scopeKeys += stocks;
+      r.codes = [...new Set([...r.codes, ...codes])].sort();
+      r.from = r.from && r.from < x ? r.from : x;
+      r.to = r.to && r.to > x ? r.to : x;
+      const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
+      if (failed.length) {
+        r.durationMs = performance.now() - run.t0;
+        throw new ModelTestFailure(r, failed);
+      }
+      await publishDerived(client, lake, {
+        layer: 'gold',
+        name: model.name,
+        date: x,
+        batchId,
+        select: `select ${model.columns.join(', ')} from ${table} order by ${model.key.join(', ')}`,
+      });
+      const served = await serveModel(client, lake.duck, model, table, x);
+      r.rowsDeleted += served.deleted;
+      r.rowsWritten += served.written;
+      r.publish = r.rowsWritten + r.rowsDeleted > 0;
+    } catch (err) {
+      if (err instanceof ModelTestFailure) throw err;
+      throw new ModelRunError(model.name, run.result.runId, run.result.startedAt, err);
+    }
+  }
+}
+
+function mergeTests(a: TestResult[], b: TestResult[]): TestResult[] {
+  if (!a.length) return b;
+  return a.map((t, i) => ({ ...t, failures: t.failures + (b[i]?.failures ?? 0) }));
+}
+
+type BatchOptions = { batchId: string; trigger: 'event' | 'rebuild'; inputs: InputFile[]; models: Model[] };
+
+/** Recomputes the DuckDB models for each date (ascending) and records one run per model. */
+async function runGold(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  dates: readonly string[],
+  refreshed: string | null,
+  opts: BatchOptions,
+): Promise<ModelRunResult[]> {
+  const models = opts.models.filter((m) => m.engine === 'duckdb');
+  const acc = new Map<string, RunAcc>();
+  for (const m of models) {
+    acc.set(m.name, {
+      t0: performance.now(),
+      result: {
+        runId: runIdOf(opts.batchId, m.name),
+        model: m.name,
+        rowsWritten: 0,
+        rowsDeleted: 0,
+        scopeKeys: 0,
+        codes: [],
+        from: null,
+        to: null,
+        startedAt: new Date(),
+        durationMs: 0,
+        tests: [],
+        publish: false,
+      },
+    });
+  }
+  for (const x of dates) await refreshGoldDate(client, lake, models, x, refreshed, opts.batchId, acc);
+  const runs: ModelRunResult[] = [];
+  for (const { result, t0 } of acc.values()) {
+    result.durationMs = performance.now() - t0;
+    await recordRun(client, opts, result, 'succeeded', null);
+    runs.push(result);
+  }
+  return runs;
+}
+
+/**
+ * Refreshes CCASS holding date `date` inside the caller's transaction (which holds the transformer
+ * lock): rebuilds its silver from the lake, and when a set changed, the DuckDB models' gold for it
+ * and for the next holding date of each changed stock; fills the silver.ccass scope table for the
+ * Postgres models (createSilverScopes must have run) and records the runs.
+ */
+export async function refreshCcassDate(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  opts: BatchOptions & { date: string },
+): Promise<CcassRefresh> {
+  const { duck } = lake;
+  const { date, batchId } = opts;
+  const silverRows = await buildSilver(client, lake, date);
+  const hadOld = await loadSilver(client, lake, 's_old', date);
+  const diff = await diffSilver(duck);
+  if (hadOld && !diff.moved) return { silverRows, changedCodes: [], runs: [] };
+  await publishDerived(client, lake, {
+    layer: 'silver',
+    name: 'ccass',
+    date,
+    batchId,
+    select: 'select * from s_new',
+  });
+  await indexSilverSets(client, duck, date);
+  if (!diff.codes.length) return { silverRows, changedCodes: [], runs: [] };
+
+  await client.query(
+    `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi) select unnest($1::text[]), $2::date, $2::date`,
+    [diff.codes, date],
+  );
+  const { rows: next } = await client.query<{ d: string }>(
+    `select distinct to_char(n.d, 'YYYY-MM-DD') as d from unnest($1::text[]) c(code)
+     cross join lateral (select min(x.holding_date) as d from silver.ccass_sets x
+       where x.code = c.code and x.holding_date > $2::date) n
+     where n.d is not null order by 1`,
+    [diff.codes, date],
+  );
+  const runs = await runGold(client, lake, [date, ...next.map((r) => r.d)], date, opts);
+  return { silverRows, changedCodes: diff.codes, runs };
+}
+
+/** Holding dates with CCASS silver (from `from`), ascending. */
+export async function ccassSilverDates(client: pg.PoolClient, from: string | null): Promise<string[]> {
+  const { rows } = await client.query<{ d: string }>(
+    `select to_char(partition_date, 'YYYY-MM-DD') as d from lakehouse_files
+     where layer = 'silver' and name = 'ccass' and ($1::date is null or partition_date >= $1::date) order by 1`,
+    [from],
+  );
+  return rows.map((r) => r.d);
+}
+
+/** Rebuild of the DuckDB models alone: their gold for every silver date (from `from`), silver untouched. */
+export async function rebuildCcassGold(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  from: string | null,
+  opts: BatchOptions,
+): Promise<ModelRunResult[]> {
+  const dates = await ccassSilverDates(client, from);
+  if (!dates.length) return [];
+  return runGold(client, lake, dates, null, opts);
+}
+
+/**
+ * Forgets CCASS silver and the DuckDB models' gold from `from` (all when null), in the caller's
+ * transaction: the index rows, the served rows, the derived files in force (garbage at the commit).
+ * A rebuild then refreshes every partition again in date order.
+ */
+export async function clearCcass(client: pg.PoolClient, from: string | null, models: Model[]): Promise<void> {
+  const cond = (col: string) => `($1::date is null or ${col} >= $1::date)`;
+  await client.query(`delete from silver.ccass_sets where ${cond('holding_date')}`, [from]);
+  await client.query(`delete from silver.ccass_set_files where ${cond('holding_date')}`, [from]);
+  for (const m of models.filter((x) => x.engine === 'duckdb')) {
+    if (m.name === 'ccass_changes') await clearServedCcassChanges(client, from);
+    else await client.query(`delete from ${m.table} where ${cond(m.scopeDate ?? 'holding_date')}`, [from]);
+  }
+  await client.query(
+    `with gone as (
+       delete from lakehouse_files where (layer = 'silver' and name = 'ccass' or layer = 'gold' and name = any($2))
+         and ${cond('partition_date')} returning file_key)
+     insert into lakehouse_garbage (file_key, reason) select file_key, 'replaced' from gone
+     on conflict (file_key) do update set reason = 'replaced', since = now()`,
+    [from, models.filter((x) => x.engine === 'duckdb').map((m) => m.name)],
+  );
+}

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import type { ObjectStore } from '../object-store/index.ts';
+
+/**
+ * The transformer's embedded DuckDB: one in-memory database with the configured memory limit,
+ * threads and spill directory, one connection whose statements run one at a time, and a local
+ * working directory holding copies of the lake objects DuckDB reads (it reads local files only:
+ * no httpfs offline) and the files it writes before they are uploaded.
+ */
+export interface Duck {
+  /** Runs statements (no result). */
+  run(sql: string): Promise<void>;
+  /** Runs a query and returns its rows as plain JS values (dates as Date, big integers as bigint). */
+  rows(sql: string): Promise<Record<string, unknown>[]>;
+  /** Local path of a lake object, downloaded once and checked against its sha256 (objects are immutable). */
+  local(store: ObjectStore, key: string, checksum: string, signal?: AbortSignal): Promise<string>;
+  /** A fresh local path for a file DuckDB writes (removed with `forget`). */
+  scratch(name: string): string;
+  /** Removes local files: scratch output, and copies of objects no longer wanted. */
+  forget(paths: readonly string[]): Promise<void>;
+  /** The directory lake copies live under: `<root>/lake/<object key>`. */
+  readonly lakeRoot: string;
+  close(): Promise<void>;
+}
+
+export interface DuckOptions {
+  memoryLimit: string;
+  threads: number;
+  /** "" = <os tmpdir>/harbour-transformer-<pid> */
+  tempDir: string;
+  /** Copies of lake objects kept for reuse (the latest silver partitions are read again by the next day). */
+  keepCopies?: number;
+}
+
+export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+export async function openDuck(opts: DuckOptions): Promise<Duck> {
+  const root = opts.tempDir || join(tmpdir(), `harbour-transformer-${process.pid}`);
+  const lakeRoot = join(root, 'lake');
+  const outRoot = join(root, 'out');
+  await mkdir(join(root, 'spill'), { recursive: true });
+  await mkdir(lakeRoot, { recursive: true });
+  await mkdir(outRoot, { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:', {
+    memory_limit: opts.memoryLimit,
+    threads: String(opts.threads),
+    temp_directory: join(root, 'spill'),
+    preserve_insertion_order: 'false',
+  });
+  const conn = await instance.connect();
+  // DuckDB runs one statement at a time on a connection; callers queue here.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => {});
+    return next;
+  };
+  const copies = new Map<string, string>(); // key → local path, least recently used first
+  const keep = opts.keepCopies ?? 48;
+  let seq = 0;
+
+  const evict = async () => {
+    while (copies.size > keep) {
+      const [key, path] = copies.entries().next().value as [string, string];
+      copies.delete(key);
+      await rm(path, { force: true });
+    }
+  };
+
+  return {
+    lakeRoot,
+    run: (sql) =>
+      serial(async () => {
+        await conn.run(sql);
+      }),
+    rows: (sql) => serial(async () => (await conn.runAndReadAll(sql)).getRowObjectsJS()),
+    async local(store, key, checksum, signal) {
+      const have = copies.get(key);
+      if (have) {
+        copies.delete(key);
+        copies.set(key, have);
+        return have;
+      }
+      const bytes = await store.getBytes(key, signal ? { signal } : {});
+      const sum = createHash('sha256').update(bytes).digest('hex');
+      if (sum !== checksum)
+        throw new HarbourError(
+          ErrorCodes.LakeFile,
+          `lake object ${key} has checksum ${sum}, the catalog says ${checksum}`,
+          { detail: { fileKey: key } },
+        );
+      const path = join(lakeRoot, ...key.split('/'));
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, bytes);
+      copies.set(key, path);
+      await evict();
+      return path;
+    },
+    scratch: (name) => join(outRoot, `${++seq}-${name.replace(/[^A-Za-z0-9_.=-]/g, '_')}`),
+    async forget(paths) {
+      for (const p of paths) {
+        for (const [k, v] of copies) if (v === p) copies.delete(k);
+        await rm(p, { force: true });
+      }
+    },
+    async close() {
+      await queue;
+      conn.closeSync();
+      instance.closeSync();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}

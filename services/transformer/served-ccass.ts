@@ -1,0 +1,117 @@
+import type pg from 'pg';
+
+/**
+ * gold.ccass_changes as Postgres serves it: one row per stock and holding date
+ * (`gold.ccass_change_sets`: participant ids, shareholding now and before, as arrays) and a
+ * participants dimension with integer keys (`gold.ccass_participants`), read through the view
+ * `gold.ccass_changes` with exactly the columns of contracts/gold.ts. A full market's year is
+ * ~640 k set rows instead of ~63 M participant rows; the full participant-by-day history is also
+ * Parquet in the lake (`gold/ccass_changes/date=…/`).
+ *
+ * In the arrays a NULL shareholding means absent now (kind exited, shareholding 0) and a NULL
+ * previous shareholding absent before (kind new); the view derives change_shares,
+ * change_pct_issued (with the set's issued shares) and kind the way the model does, so it returns
+ * the model's rows value for value.
+ */
+export const servedCcassMigration = `
+  drop table gold.ccass_changes;
+  create table gold.ccass_participants (
+    id integer generated always as identity primary key,
+    participant_key text not null,
+    participant_id text,
+    participant_name text not null
+  );
+  create unique index ccass_participants_triple
+    on gold.ccass_participants (participant_key, (coalesce(participant_id, '')), participant_name);
+  create table gold.ccass_change_sets (
+    code text not null,
+    holding_date date not null,
+    prev_holding_date date,
+    issued_shares double precision,
+    participant integer[] not null,
+    shareholding double precision[] not null,
+    prev_shareholding double precision[] not null,
+    primary key (code, holding_date)
+  );
+  create index ccass_change_sets_date on gold.ccass_change_sets (holding_date);
+  create view gold.ccass_changes as
+  select s.code, s.holding_date, s.prev_holding_date, p.participant_key, p.participant_id, p.participant_name,
+    coalesce(u.sh, 0) as shareholding, coalesce(u.psh, 0) as prev_shareholding,
+    coalesce(u.sh, 0) - coalesce(u.psh, 0) as change_shares,
+    case when s.issued_shares > 0 then 100 * (coalesce(u.sh, 0) - coalesce(u.psh, 0)) / s.issued_shares end
+      as change_pct_issued,
+    case when u.psh is null then 'new' when u.sh is null then 'exited'
+         when u.sh <> u.psh then 'changed' else 'unchanged' end as kind
+  from gold.ccass_change_sets s
+  cross join lateral unnest(s.participant, s.shareholding, s.prev_shareholding) as u (pid, sh, psh)
+  join gold.ccass_participants p on p.id = u.pid;`;
+
+/** Columns of the stage `serveCcassChanges` reads: the model's rows plus the set's issued shares. */
+export const CCASS_CHANGES_STAGE_COLUMNS = [
+  'code',
+  'holding_date',
+  'prev_holding_date',
+  'participant_key',
+  'participant_id',
+  'participant_name',
+  'shareholding',
+  'prev_shareholding',
+  'kind',
+  'issued_shares',
+] as const;
+
+/** Creates (empty) the temp stage table the caller COPYs the rows into; dropped at commit. */
+export async function createCcassChangesStage(client: pg.PoolClient, name: string): Promise<string> {
+  await client.query(`drop table if exists ${name}`);
+  await client.query(
+    `create temp table ${name} (code text, holding_date date, prev_holding_date date, participant_key text,
+       participant_id text, participant_name text, shareholding double precision,
+       prev_shareholding double precision, kind text, issued_shares double precision) on commit drop`,
+  );
+  return name;
+}
+
+/**
+ * Replaces the served sets of `dates` with the stage's rows (every set of those dates must be in
+ * the stage), in the caller's transaction. Returns participant rows deleted and written.
+ */
+export async function serveCcassChanges(
+  client: pg.PoolClient,
+  stage: string,
+  dates: readonly string[],
+): Promise<{ deleted: number; rows: number }> {
+  await client.query(
+    `insert into gold.ccass_participants (participant_key, participant_id, participant_name)
+     select distinct participant_key, participant_id, participant_name from ${stage}
+     on conflict (participant_key, (coalesce(participant_id, '')), participant_name) do nothing`,
+  );
+  const { rows: gone } = await client.query<{ n: number }>(
+    `with d as (delete from gold.ccass_change_sets where holding_date = any($1::date[]) returning participant)
+     select coalesce(sum(cardinality(participant)), 0)::float8 as n from d`,
+    [dates],
+  );
+  const { rows: put } = await client.query<{ n: number }>(
+    `with ins as (
+       insert into gold.ccass_change_sets (code, holding_date, prev_holding_date, issued_shares, participant,
+         shareholding, prev_shareholding)
+       select s.code, s.holding_date, max(s.prev_holding_date), max(s.issued_shares),
+         array_agg(p.id order by s.participant_key),
+         array_agg(case when s.kind = 'exited' then null else s.shareholding end order by s.participant_key),
+         array_agg(case when s.kind = 'new' then null else s.prev_shareholding end order by s.participant_key)
+       from ${stage} s
+       join gold.ccass_participants p on p.participant_key = s.participant_key
+         and coalesce(p.participant_id, '') = coalesce(s.participant_id, '') and p.participant_name = s.participant_name
+       group by s.code, s.holding_date
+       returning participant)
+     select coalesce(sum(cardinality(participant)), 0)::float8 as n from ins`,
+  );
+  return { deleted: gone[0]?.n ?? 0, rows: put[0]?.n ?? 0 };
+}
+
+/** Empties the served sets from `from` (all when null); the dimension stays (ids are stable). */
+export async function clearServedCcassChanges(client: pg.PoolClient, from: string | null): Promise<void> {
+  await client.query(
+    'delete from gold.ccass_change_sets where $1::date is null or holding_date >= $1::date',
+    [from],
+  );
+}
