@@ -6,7 +6,11 @@ import type { Dashboard, Panel, RowPanel } from '@grafana/schema';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goldTables } from '../contracts/index.ts';
-import { migrateTransformer } from '../services/transformer/index.ts';
+import {
+  createCcassChangesStage,
+  migrateTransformer,
+  serveCcassChanges,
+} from '../services/transformer/index.ts';
 import { freshDatabase } from '../test/support/infra.ts';
 import { generatedFiles, staleFiles } from './build.ts';
 import { dashboards, expandSql, provisionedDatasources, sqlQueries, type TimeRange } from './src/index.ts';
@@ -188,7 +192,27 @@ describe('dashboards as code', () => {
 
 const RANGE: TimeRange = { from: new Date('2026-09-01T00:00:00Z'), to: new Date('2026-10-31T23:59:59Z') };
 
+/** CCASS changes as the transformer serves them (per-set arrays behind the gold.ccass_changes view). */
+async function serveChanges(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const stage = await createCcassChangesStage(client, '_stage');
+    await client.query(`insert into ${stage} values
+      ('00001', '2026-10-05', '2026-10-02', 'C00019', 'C00019', 'HSBC NOMINEES', 1500000000, 1490000000, 'changed', 3800000000),
+      ('00001', '2026-10-05', '2026-10-02', 'B01451', 'B01451', 'GOLDMAN SACHS', 300000000, 300000000, 'unchanged', 3800000000),
+      ('00001', '2026-10-06', '2026-10-05', 'C00019', 'C00019', 'HSBC NOMINEES', 1510000000, 1500000000, 'changed', 3800000000),
+      ('00001', '2026-10-06', '2026-10-05', 'B01451', 'B01451', 'GOLDMAN SACHS', 290000000, 300000000, 'changed', 3800000000),
+      ('00001', '2026-10-06', '2026-10-05', 'MR CHAN', null, 'MR CHAN', 5000, 0, 'new', 3800000000)`);
+    await serveCcassChanges(client, stage, ['2026-10-05', '2026-10-06']);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
+
 async function insertGoldRows(pool: pg.Pool): Promise<void> {
+  await serveChanges(pool);
   await pool.query(`
     insert into gold.daily_prices (code, trade_date, name, currency, status, open, high, low, close, prev_close, change_pct, volume, turnover, directed_volume)
     select code, d::date, name, 'HKD', 'traded', null, c + 0.2, c - 0.2, c, c - 0.1, 1.0, v, v * c, case when i % 2 = 0 then v else -v end
@@ -204,12 +228,6 @@ async function insertGoldRows(pool: pg.Pool): Promise<void> {
     insert into gold.ccass_concentration values
       ('00001', '2026-10-05', 3800000000, 610, 61.5, 75.2, 80.1, 1.2, 18.7),
       ('00001', '2026-10-06', 3800000000, 612, 61.7, 75.4, 80.3, 1.2, 18.5);
-    insert into gold.ccass_changes values
-      ('00001', '2026-10-05', '2026-10-02', 'C00019', 'C00019', 'HSBC NOMINEES', 1500000000, 1490000000, 10000000, 0.26, 'changed'),
-      ('00001', '2026-10-05', '2026-10-02', 'B01451', 'B01451', 'GOLDMAN SACHS', 300000000, 300000000, 0, 0, 'unchanged'),
-      ('00001', '2026-10-06', '2026-10-05', 'C00019', 'C00019', 'HSBC NOMINEES', 1510000000, 1500000000, 10000000, 0.26, 'changed'),
-      ('00001', '2026-10-06', '2026-10-05', 'B01451', 'B01451', 'GOLDMAN SACHS', 290000000, 300000000, -10000000, -0.26, 'changed'),
-      ('00001', '2026-10-06', '2026-10-05', 'MR CHAN', null, 'MR CHAN', 5000, 0, 5000, 0.0001, 'new');
     insert into gold.stock_picker values
       ('00001', '2026-10-09', 'CKH HOLDINGS', 40.5, 5.1, 7.9, 4.2, 155000000000, 210000000, 0.00135),
       ('00005', '2026-10-09', 'HSBC HOLDINGS', 70.5, 6.2, 11.4, 5.9, 1300000000000, 2900000000, 0.00223);

@@ -298,6 +298,7 @@ export const transformerMigrations: Migration[] = [
     sql: `
       -- CCASS silver moves to the lake (silver/ccass/date=…/, built by DuckDB): Postgres keeps one row
       -- per set (which fetch, how many rows, what the page promised) and the lake files behind it.
+      -- An existing database needs one rebuild to move its CCASS silver.
       drop table silver.ccass;
       truncate silver.ccass_sets;
       alter table silver.ccass_sets add column participant_rows integer not null default 0,
@@ -332,9 +333,7 @@ export const transformerMigrations: Migration[] = [
         file_key text primary key,
         reason text not null check (reason in ('pending', 'replaced')),
         since timestamptz not null default now()
-      );
-      -- CCASS silver is rebuilt from the lake by the next event for each file, or by a rebuild.
-      delete from transform_files t using lake_files f where f.file_key = t.file_key and f.dataset = 'ccass';`,
+      );`,
   },
   {
     id: '007-served-ccass-changes',

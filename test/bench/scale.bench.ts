@@ -306,7 +306,13 @@ async function main(): Promise<void> {
     const gold: Record<string, number> = {};
     for (const t of Object.keys(goldTables))
       gold[t] = Number((await pool.query(`select count(*) as n from gold.${t}`)).rows[0].n);
-    const silverCcass = Number((await pool.query('select count(*) as n from silver.ccass')).rows[0].n);
+    const silverCcass = Number(
+      (
+        await pool.query(
+          `select coalesce(sum(rows), 0) as n from lakehouse_files where layer = 'silver' and name = 'ccass'`,
+        )
+      ).rows[0].n,
+    );
     const dbBytes = Number((await pool.query('select pg_database_size(current_database()) as n')).rows[0].n);
     const raw = await jsm.streams.info(streamNames.raw);
 
@@ -344,7 +350,7 @@ async function main(): Promise<void> {
       ),
       `| all | ${fmt(activeFiles)} | ${mib(lake.reduce((a, l) => a + Number(l.bytes), 0))} | ${fmt(lake.reduce((a, l) => a + Number(l.rows), 0))} | |`,
       '',
-      `Small files: ${fmt(activeFiles)} active files in ${fmt(parts.length)} partitions (dataset × date) where ceil(bytes ÷ ${mib(TARGET_FILE_BYTES)}) per partition asks for ${fmt(needed)}: ratio **${(activeFiles / needed).toFixed(3)}**; ${fmt(Number(replaced[0]!.n))} files were replaced by merges during the run. Postgres database after the year: ${gib(dbBytes)} (silver.ccass ${fmt(silverCcass)} rows).`,
+      `Small files: ${fmt(activeFiles)} active files in ${fmt(parts.length)} partitions (dataset × date) where ceil(bytes ÷ ${mib(TARGET_FILE_BYTES)}) per partition asks for ${fmt(needed)}: ratio **${(activeFiles / needed).toFixed(3)}**; ${fmt(Number(replaced[0]!.n))} files were replaced by merges during the run. Postgres database after the year: ${gib(dbBytes)} (CCASS silver: ${fmt(silverCcass)} rows in the lake's Parquet, none in Postgres).`,
       '',
       '| per day | p50 | p95 | max |',
       '| --- | ---: | ---: | ---: |',
