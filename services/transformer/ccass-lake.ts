@@ -9,6 +9,7 @@ import type { ObjectStore } from '../object-store/index.ts';
 import { type Duck, sqlString } from './duck.ts';
 import type { Model, ModelTest } from './models.ts';
 import {
+  emptyRun,
   type InputFile,
   ModelRunError,
   type ModelRunResult,
@@ -466,20 +467,7 @@ async function runGold(
   for (const m of models) {
     acc.set(m.name, {
       t0: performance.now(),
-      result: {
-        runId: runIdOf(opts.batchId, m.name),
-        model: m.name,
-        rowsWritten: 0,
-        rowsDeleted: 0,
-        scopeKeys: 0,
-        codes: [],
-        from: null,
-        to: null,
-        startedAt: new Date(),
-        durationMs: 0,
-        tests: [],
-        publish: false,
-      },
+      result: emptyRun(runIdOf(opts.batchId, m.name), m.name, new Date()),
     });
   }
   for (const x of dates) await refreshGoldDate(client, lake, models, x, refreshed, opts.batchId, acc);

@@ -19,6 +19,7 @@ import type { TransformerMetrics } from './metrics.ts';
 import type { Model } from './models.ts';
 import {
   analyzeIfGrown,
+  emptyRun,
   type InputFile,
   lockTransformer,
   ModelRunError,
@@ -74,6 +75,33 @@ export async function markFile(
   );
 }
 
+/**
+ * Begins an event's transaction under the transformer lock and settles what needs no work: a file
+ * already loaded (rolled back: duplicate) or replaced by a merge since (recorded as skipped). The
+ * catalog row is re-read under the lock; otherwise the open transaction's file is returned.
+ */
+async function beginEvent(
+  ctx: TransformContext,
+  client: pg.PoolClient,
+  entry: CatalogFile,
+  batchId: string,
+): Promise<EventOutcome | CatalogFile> {
+  await client.query('begin');
+  await tuneTransaction(client, ctx);
+  await lockTransformer(client);
+  if (await alreadyLoaded(client, entry.fileKey)) {
+    await client.query('rollback');
+    return { kind: 'duplicate' };
+  }
+  const now = await catalogFile(client, entry.fileKey);
+  if (!now || now.status === 'replaced') {
+    await markFile(client, entry.fileKey, 'skipped_replaced', batchId, 0);
+    await client.query('commit');
+    return { kind: 'replaced', replacedBy: now?.replacedBy ?? entry.replacedBy };
+  }
+  return now;
+}
+
 export async function processLakeEvent(
   ctx: TransformContext,
   event: LakeCommitted,
@@ -102,23 +130,13 @@ export async function processLakeEvent(
   const client = await ctx.pool.connect();
   let inputs: InputFile[] = [];
   try {
-    await client.query('begin');
-    await tuneTransaction(client, ctx);
-    await lockTransformer(client);
-    if (await alreadyLoaded(client, event.file_key)) {
-      await client.query('rollback');
-      return { kind: 'duplicate' };
-    }
-    // Re-read under the lock: a merge may have replaced the file since.
-    const now = await catalogFile(client, event.file_key);
-    if (!now || now.status === 'replaced' || !bytes) {
-      await markFile(client, entry.fileKey, 'skipped_replaced', batchId, 0);
-      await client.query('commit');
-      return { kind: 'replaced', replacedBy: now?.replacedBy ?? entry.replacedBy };
-    }
+    const now = await beginEvent(ctx, client, entry, batchId);
+    if ('kind' in now) return now;
+    // A file read as replaced is still replaced under the lock (settled above): bytes are there.
+    const data = bytes ?? (await fetchLakeFile(ctx.store, now, signal));
     inputs = [inputOf(now)];
     await createSilverScopes(client, DATASETS);
-    const silver = await loadSilverFile(client, dataset, now.fileKey, lakeRowGroups(dataset, bytes), {
+    const silver = await loadSilverFile(client, dataset, now.fileKey, lakeRowGroups(dataset, data), {
       detectChanges: true,
     });
     await analyzeIfGrown(client, `silver.${dataset}`, silver.rows);
@@ -155,19 +173,8 @@ async function processCcassEvent(
   const client = await ctx.pool.connect();
   let inputs: InputFile[] = [];
   try {
-    await client.query('begin');
-    await tuneTransaction(client, ctx);
-    await lockTransformer(client);
-    if (await alreadyLoaded(client, entry.fileKey)) {
-      await client.query('rollback');
-      return { kind: 'duplicate' };
-    }
-    const now = await catalogFile(client, entry.fileKey);
-    if (!now || now.status === 'replaced') {
-      await markFile(client, entry.fileKey, 'skipped_replaced', batchId, 0);
-      await client.query('commit');
-      return { kind: 'replaced', replacedBy: now?.replacedBy ?? entry.replacedBy };
-    }
+    const now = await beginEvent(ctx, client, entry, batchId);
+    if ('kind' in now) return now;
     const files = await listFiles(client, { dataset: 'ccass', partitionDate: now.partitionDate });
     inputs = files.map(inputOf);
     await createSilverScopes(client, DATASETS);
@@ -231,18 +238,8 @@ export async function recordFailure(
   } else if (err instanceof ModelRunError) {
     message = err.message;
     run = {
-      runId: err.runId,
-      model: err.model,
-      rowsWritten: 0,
-      rowsDeleted: 0,
-      scopeKeys: 0,
-      codes: [],
-      from: null,
-      to: null,
-      startedAt: err.startedAt,
+      ...emptyRun(err.runId, err.model, err.startedAt),
       durationMs: Date.now() - err.startedAt.getTime(),
-      tests: [],
-      publish: false,
     };
   }
   if (!run) return;

@@ -70,6 +70,22 @@ export class ModelRunError extends HarbourError {
   }
 }
 
+/** A run that has written nothing yet (results accumulate into it, or it records a failure). */
+export const emptyRun = (runId: string, model: string, startedAt: Date): ModelRunResult => ({
+  runId,
+  model,
+  rowsWritten: 0,
+  rowsDeleted: 0,
+  scopeKeys: 0,
+  codes: [],
+  from: null,
+  to: null,
+  startedAt,
+  durationMs: 0,
+  tests: [],
+  publish: false,
+});
+
 export const newBatchId = (trigger: 'event' | 'rebuild') =>
   `${trigger === 'event' ? 'ev' : 'rb'}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
 export const runIdOf = (batchId: string, model: string) => `${batchId}:${model}`;
