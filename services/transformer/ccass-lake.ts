@@ -19,12 +19,7 @@ import {
   type TestResult,
   testViolation,
 } from './runner.ts';
-import {
-  CCASS_CHANGES_STAGE_COLUMNS,
-  clearServedCcassChanges,
-  createCcassChangesStage,
-  serveCcassChanges,
-} from './served-ccass.ts';
+import { clearServedCcassChanges, participantIds } from './served-ccass.ts';
 import { scopeTable, silverScopeName } from './silver.ts';
 
 /**
@@ -232,16 +227,25 @@ async function buildSilver(client: pg.PoolClient, lake: CcassLake, date: string)
   return Number(n);
 }
 
-/** Stocks whose set differs between `s_old` and `s_new` (values or fetch), and whether lineage moved. */
+/**
+ * Stocks whose set differs between `s_old` and `s_new` (values or fetch), and whether lineage moved.
+ * Compared per stock by an order-independent digest of its rows (xor of 64-bit row hashes; rows are
+ * unique per stock), one pass over each side.
+ */
 async function diffSilver(duck: Duck): Promise<{ codes: string[]; moved: boolean }> {
-  const sym = (cols: string[]) =>
-    `(select ${cols.join(', ')} from s_new except select ${cols.join(', ')} from s_old)
-     union all (select ${cols.join(', ')} from s_old except select ${cols.join(', ')} from s_new)`;
-  const changed = await duck.rows(`select distinct code from (${sym(SILVER_VALUES)}) order by code`);
-  const [moved] = await duck.rows(
-    `select count(*)::double as n from (${sym([...SILVER_VALUES, ...SILVER_LINEAGE])})`,
-  );
-  return { codes: changed.map((r) => String(r['code'])), moved: Number(moved?.['n'] ?? 0) > 0 };
+  const digest = (t: string) => `select code, count(*) as n, bit_xor(hash(${SILVER_VALUES.join(', ')})) as hv,
+      bit_xor(hash(${[...SILVER_VALUES, ...SILVER_LINEAGE].join(', ')})) as hl
+    from ${t} group by code`;
+  const rows = await duck.rows(`
+    select coalesce(a.code, b.code) as code,
+      (a.n is distinct from b.n or a.hv is distinct from b.hv) as changed
+    from (${digest('s_new')}) a full join (${digest('s_old')}) b on a.code = b.code
+    where a.n is distinct from b.n or a.hv is distinct from b.hv or a.hl is distinct from b.hl
+    order by 1`);
+  return {
+    codes: rows.filter((r) => r['changed'] === true).map((r) => String(r['code'])),
+    moved: rows.length > 0,
+  };
 }
 
 /** Replaces the Postgres index of the date's silver sets (sets and their lake files) from `s_new`. */
@@ -362,6 +366,68 @@ async function loadDate(
   return sets.length;
 }
 
+/**
+ * Serves ccass_changes of date X: the participants it names get their dimension ids, DuckDB folds
+ * each stock's rows into the per-set arrays (Postgres array literals, ordered by participant_key;
+ * NULL = absent now / before) and they are COPYed in place of the date's sets.
+ */
+async function serveChanges(
+  client: pg.PoolClient,
+  duck: Duck,
+  table: string,
+  x: string,
+): Promise<{ deleted: number; written: number }> {
+  const triples = await duck.rows(
+    `select distinct participant_key, participant_id, participant_name from ${table}`,
+  );
+  const ids = await participantIds(client, triples);
+  await duck.run(
+    'create or replace temp table dim (id integer, participant_key varchar, participant_id varchar, participant_name varchar)',
+  );
+  for (let i = 0; i < ids.length; i += 2_000) {
+    const lit = (v: string | null) => (v === null ? 'null' : sqlString(v));
+    await duck.run(
+      `insert into dim values ${ids
+        .slice(i, i + 2_000)
+        .map(
+          (r) => `(${r.id}, ${lit(r.participant_key)}, ${lit(r.participant_id)}, ${lit(r.participant_name)})`,
+        )
+        .join(', ')}`,
+    );
+  }
+  const arr = (v: string) => `'{' || string_agg(${v}, ',' order by g.participant_key) || '}'`;
+  const gone = await client.query<{ n: number }>(
+    `with d as (delete from gold.ccass_change_sets where holding_date = $1 returning participant)
+     select coalesce(sum(cardinality(participant)), 0)::float8 as n from d`,
+    [x],
+  );
+  await copyFromDuck(
+    client,
+    duck,
+    `select g.code, g.holding_date, max(g.prev_holding_date), max(i.shareholding),
+       ${arr('d.id::varchar')},
+       ${arr(`case when g.kind = 'exited' then 'NULL' else g.shareholding::varchar end`)},
+       ${arr(`case when g.kind = 'new' then 'NULL' else g.prev_shareholding::varchar end`)}
+     from ${table} g
+     join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
+       and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
+     left join cur i on i.code = g.code and i.row_type = 'issued_shares' and i.participant_key = ''
+     group by g.code, g.holding_date`,
+    'gold.ccass_change_sets',
+    [
+      'code',
+      'holding_date',
+      'prev_holding_date',
+      'issued_shares',
+      'participant',
+      'shareholding',
+      'prev_shareholding',
+    ],
+  );
+  const [{ n } = { n: 0 }] = await duck.rows(`select count(*)::double as n from ${table}`);
+  return { deleted: gone.rows[0]?.n ?? 0, written: Number(n) };
+}
+
 /** Serves one model's rows of date X into Postgres; returns rows deleted and written. */
 async function serveModel(
   client: pg.PoolClient,
@@ -370,25 +436,15 @@ async function serveModel(
   table: string,
   x: string,
 ): Promise<{ deleted: number; written: number }> {
-  const select = `select ${model.columns.join(', ')} from ${table}`;
-  if (model.name === 'ccass_changes') {
-    const stage = await createCcassChangesStage(client, '_stage_ccass_changes');
-    // The set's issued shares ride along: the served view derives change_pct_issued from them.
-    await copyFromDuck(
-      client,
-      duck,
-      `select ${CCASS_CHANGES_STAGE_COLUMNS.filter((c) => c !== 'issued_shares')
-        .map((c) => `g.${c}`)
-        .join(', ')}, i.shareholding
-       from ${table} g left join cur i on i.code = g.code and i.row_type = 'issued_shares' and i.participant_key = ''`,
-      stage,
-      CCASS_CHANGES_STAGE_COLUMNS,
-    );
-    const r = await serveCcassChanges(client, stage, [x]);
-    return { deleted: r.deleted, written: r.rows };
-  }
+  if (model.name === 'ccass_changes') return serveChanges(client, duck, table, x);
   const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = $1`, [x]);
-  const written = await copyFromDuck(client, duck, select, model.table, model.columns);
+  const written = await copyFromDuck(
+    client,
+    duck,
+    `select ${model.columns.join(', ')} from ${table}`,
+    model.table,
+    model.columns,
+  );
   return { deleted: del.rowCount ?? 0, written };
 }
 
