@@ -108,6 +108,34 @@ export async function serveCcassChanges(
   return { deleted: gone[0]?.n ?? 0, rows: put[0]?.n ?? 0 };
 }
 
+export interface ParticipantTriple {
+  participant_key: string;
+  participant_id: string | null;
+  participant_name: string;
+}
+
+/** Dimension ids of the given participants, adding those it lacks (in the caller's transaction). */
+export async function participantIds(
+  client: pg.PoolClient,
+  triples: readonly Record<string, unknown>[],
+): Promise<(ParticipantTriple & { id: number })[]> {
+  const input = JSON.stringify(triples);
+  const shape = `jsonb_to_recordset($1::jsonb) as x(participant_key text, participant_id text, participant_name text)`;
+  await client.query(
+    `insert into gold.ccass_participants (participant_key, participant_id, participant_name)
+     select participant_key, participant_id, participant_name from ${shape}
+     on conflict (participant_key, (coalesce(participant_id, '')), participant_name) do nothing`,
+    [input],
+  );
+  const { rows } = await client.query<ParticipantTriple & { id: number }>(
+    `select p.id, p.participant_key, p.participant_id, p.participant_name from ${shape}
+     join gold.ccass_participants p on p.participant_key = x.participant_key
+       and coalesce(p.participant_id, '') = coalesce(x.participant_id, '') and p.participant_name = x.participant_name`,
+    [input],
+  );
+  return rows;
+}
+
 /** Empties the served sets from `from` (all when null); the dimension stays (ids are stable). */
 export async function clearServedCcassChanges(client: pg.PoolClient, from: string | null): Promise<void> {
   await client.query(
