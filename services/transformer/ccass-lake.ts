@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { listFiles } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import { type Duck, sqlString } from './duck.ts';
@@ -161,6 +162,21 @@ export async function sweepLakehouseGarbage(pool: pg.Pool, store: ObjectStore): 
   return rows.length;
 }
 
+/**
+ * After a rollback: deletes what the batch uploaded (its pending garbage) at once, instead of
+ * leaving it for the hour-old sweep that exists for crashes.
+ */
+export async function discardBatchUploads(pool: pg.Pool, store: ObjectStore, batchId: string): Promise<void> {
+  const { rows } = await pool.query<{ file_key: string }>(
+    `select file_key from lakehouse_garbage where reason = 'pending' and file_key like $1`,
+    [`%/part-${batchId}.parquet`],
+  );
+  for (const r of rows) {
+    await store.delete(r.file_key);
+    await pool.query('delete from lakehouse_garbage where file_key = $1', [r.file_key]);
+  }
+}
+
 /** DuckDB table `name` = the silver rows of `date` (its file in force), or nothing. */
 async function loadSilver(
   client: pg.PoolClient,
@@ -185,21 +201,13 @@ async function buildSilver(client: pg.PoolClient, lake: CcassLake, date: string)
   const files = await listFiles(client, { dataset: 'ccass', partitionDate: date });
   const paths: string[] = [];
   for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+  // Callers hold the lock and saw an active file of the partition: an empty list is a broken catalog.
+  if (!paths.length)
+    throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
+      detail: { partitionDate: date },
+    });
   const prefix = `${lake.duck.lakeRoot}/`;
-  const source = paths.length
-    ? `read_parquet([${paths.map(sqlString).join(', ')}], filename = true)`
-    : `(select null::varchar as code where false)`;
-  if (!paths.length) {
-    // No active file (cannot happen while the catalog keeps a partition): an empty silver partition.
-    await lake.duck.run(
-      `create or replace temp table s_new as select * from (values (
-         null::varchar, null::date, null::varchar, null::varchar, null::varchar, null::varchar, null::varchar,
-         null::double, null::double, null::bigint, null::bigint, null::varchar, null::timestamptz, null::varchar, null::varchar))
-       t (code, holding_date, row_type, participant_key, participant_id, participant_name, address, shareholding,
-          pct_issued, participants, _seq, _file_key, _fetched_at, _run_id, fetch_key) where false`,
-    );
-    return 0;
-  }
+  const source = `read_parquet([${paths.map(sqlString).join(', ')}], filename = true)`;
   await lake.duck.run(`
     create or replace temp table s_new as
     with raw as (

@@ -12,7 +12,7 @@ import { subjects } from '../../streams/index.ts';
 import { type CatalogFile, catalogFile, listFiles } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
-import { refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
+import { discardBatchUploads, refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
 import type { Duck } from './duck.ts';
 import { fetchLakeFile, inputOf, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
@@ -206,6 +206,7 @@ async function processCcassEvent(
     return { kind: 'loaded', batchId, silverRows: refreshed.silverRows, changedKeys: changed, runs };
   } catch (err) {
     await client.query('rollback').catch(() => {});
+    await discardBatchUploads(ctx.pool, ctx.store, batchId).catch(() => {}); // else swept in an hour
     await recordFailure(ctx, { batchId, trigger: 'event', inputs }, err);
     throw err;
   } finally {

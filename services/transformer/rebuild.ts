@@ -5,7 +5,13 @@ import { activeFiles, type CatalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
-import { clearCcass, rebuildCcassGold, refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
+import {
+  clearCcass,
+  discardBatchUploads,
+  rebuildCcassGold,
+  refreshCcassDate,
+  sweepLakehouseGarbage,
+} from './ccass-lake.ts';
 import type { TransformerConfig } from './config.ts';
 import { openDuck } from './duck.ts';
 import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
@@ -260,6 +266,7 @@ export async function rebuild(
     return result;
   } catch (err) {
     await client.query('rollback').catch(() => {});
+    await discardBatchUploads(deps.pool, deps.store, batchId).catch(() => {}); // else swept in an hour
     if (metrics)
       await recordFailure(
         { pool: deps.pool, metrics, logger: deps.logger },

@@ -781,5 +781,16 @@ describe('transformer on Postgres + NATS + object store', () => {
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
     await rebuild(config(), deps, () => {}, { from: CCASS_DATES[3] });
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
+
+    // The lake holds exactly the derived files in force: one silver file per CCASS holding date and
+    // one per DuckDB model and date; every replaced one was deleted after its commit.
+    const { rows: inForce } = await db.pool.query<{ file_key: string }>(
+      'select file_key from lakehouse_files order by file_key',
+    );
+    expect(inForce).toHaveLength(CCASS_DATES.length * 3);
+    const stored: string[] = [];
+    for (const prefix of ['silver/', 'gold/']) for await (const o of store.list(prefix)) stored.push(o.key);
+    expect(stored.sort()).toEqual(inForce.map((r) => r.file_key));
+    expect((await db.pool.query('select count(*)::int as n from lakehouse_garbage')).rows[0].n).toBe(0);
   });
 });
