@@ -11,10 +11,11 @@ import {
   migrateTransformer,
   serveCcassChanges,
 } from '../services/transformer/index.ts';
+import { latestDay, panelTimingLines, timePanels } from '../test/bench/panels.ts';
 import { freshDatabase } from '../test/support/infra.ts';
 import { generatedFiles, staleFiles } from './build.ts';
-import { dashboards, expandSql, provisionedDatasources, sqlQueries, type TimeRange } from './src/index.ts';
-import { variablesOf } from './src/queries.ts';
+import { dashboards, provisionedDatasources, sqlQueries, type TimeRange } from './src/index.ts';
+import { runSqlQueries } from './src/run-queries.ts';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -273,35 +274,65 @@ describe('SQL panels on Postgres', () => {
     const queries = sqlQueries(dashboard);
     if (!queries.length) continue;
     it(`every SQL query of ${file} runs and returns rows (${queries.length} queries)`, async () => {
-      // Variables take the values Grafana would select by default: the first option, or all of them for a multi-value one.
-      const vars: Record<string, { value: string | string[]; multi: boolean }> = {};
-      for (const [name, v] of variablesOf(dashboard)) {
-        if (v.type === 'custom') vars[name] = { value: String(v.current?.value), multi: false };
-      }
-      for (const q of queries) {
-        const text = expandSql(q.rawSql, RANGE, vars);
-        const res = await db.pool.query(text).catch((err: Error) => {
-          throw new Error(`${q.dashboard} / ${q.panel} ${q.refId}: ${err.message}\n${text}`);
-        });
-        expect(
-          res.rows.length,
-          `${q.dashboard} / ${q.panel} ${q.refId} returns rows\n${text}`,
-        ).toBeGreaterThan(0);
-        const columns = res.fields.map((f) => f.name);
-        if (q.refId === 'variable') {
-          const name = q.panel.slice(1);
-          const v = variablesOf(dashboard).get(name)!;
-          const values = res.rows.map((r) => String(r.__value ?? Object.values(r)[0]));
-          vars[name] = { value: v.multi ? values : values[0]!, multi: v.multi ?? false };
-        } else if (q.format === 'time_series') {
+      // Variables take the values Grafana would select by default (runSqlQueries): the first option, or all of them for a multi-value one.
+      const runs = await runSqlQueries(db.pool, dashboard, RANGE);
+      expect(runs.map((r) => r.query)).toEqual(queries);
+      for (const { query: q, sql, rows, columns } of runs) {
+        expect(rows.length, `${q.dashboard} / ${q.panel} ${q.refId} returns rows\n${sql}`).toBeGreaterThan(0);
+        if (q.format === 'time_series') {
           expect(columns[0], `${q.panel}: first column is time`).toBe('time');
-          expect(res.rows[0].time).toBeInstanceOf(Date);
+          expect(rows[0]!.time).toBeInstanceOf(Date);
           const values = columns.filter((c) => c !== 'time' && c !== 'metric');
           expect(values.length, `${q.panel}: has value columns`).toBeGreaterThan(0);
-          for (const c of values)
-            expect(typeof res.rows[0][c], `${q.panel}: ${c} is a number`).toBe('number');
+          for (const c of values) expect(typeof rows[0]![c], `${q.panel}: ${c} is a number`).toBe('number');
         }
       }
     });
   }
+
+  it('the panel timing of the scale benchmark times every SQL query on the default range of its dashboard', async () => {
+    const lastDay = await latestDay(db.pool);
+    expect(lastDay).toBe('2026-10-09');
+    const timed = await timePanels(db.pool, lastDay);
+    const expected = dashboards().flatMap(({ dashboard }) => sqlQueries(dashboard));
+    expect(timed.map((t) => [t.dashboard, t.panel, t.refId])).toEqual(
+      expected.map((q) => [q.dashboard, q.panel, q.refId]),
+    );
+    for (const t of timed) {
+      expect(t.timesMs, `${t.dashboard} / ${t.panel}`).toHaveLength(3);
+      expect(t.bestMs).toBe(Math.min(...t.timesMs));
+      expect(t.bestMs).toBeGreaterThan(0);
+    }
+    // On the fixture, the market's 180 days and data quality's 30 days before 2026-10-09 hold rows for every panel.
+    expect(timed.filter((t) => t.rows === 0).map((t) => t.panel)).toEqual([]);
+    const lines = panelTimingLines(timed, lastDay);
+    expect(lines.filter((l) => l.startsWith('| harbour-')).length).toBe(timed.length);
+    // A verdict either way (no timing threshold here: the fixture is not the year's data).
+    expect(lines.at(-1)).toMatch(/^Slowest: [\d.]+ ms .*(All \d+ queries answer in < 1 s|Not all under 1 s)/);
+  });
+
+  it('the panel timing runs standalone against a database (npx tsx test/bench/panels.ts --postgres-url <url>)', async () => {
+    const { stdout } = await exec(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'test', 'bench', 'panels.ts'), '--postgres-url', db.url],
+      { cwd: ROOT },
+    );
+    const queries = dashboards().flatMap(({ dashboard }) => sqlQueries(dashboard));
+    expect(stdout).toContain('| dashboard            | panel');
+    expect(stdout).toContain("now = the end of the data's last day, 2026-10-09 23:59:59 UTC");
+    expect(stdout.split('\n').filter((l) => l.startsWith('| harbour-')).length).toBe(queries.length);
+    expect(stdout).toMatch(new RegExp(`All ${queries.length} queries answer in < 1 s|Not all under 1 s`));
+  });
+
+  it('a failing query fails the run, naming its panel and the SQL sent', async () => {
+    const broken = structuredClone(dashboards().find((d) => d.file === 'market.json')!.dashboard);
+    const target = (broken.panels ?? []).flatMap((p) => ('targets' in p ? (p.targets ?? []) : []))[0]!;
+    (target as { rawSql: string }).rawSql =
+      'select * from gold.no_such_table where $__timeFilter(trade_date)';
+    await expect(
+      timePanels(db.pool, '2026-10-09', [{ file: 'market.json', dashboard: broken }]),
+    ).rejects.toThrow(
+      /harbour-market \/ Close A: relation "gold\.no_such_table" does not exist\nselect \* from gold\.no_such_table where trade_date BETWEEN/,
+    );
+  });
 });

@@ -7,11 +7,10 @@
  */
 import { Kvm } from '@nats-io/kv';
 import { Value } from '@sinclair/typebox/value';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, SCHEMA_VERSION, type Tick } from '../../contracts/index.ts';
-import { dashboards, expandPromQL, expandSql, promQueries, sqlQueries } from '../../grafana/src/index.ts';
-import { variablesOf } from '../../grafana/src/queries.ts';
+import { dashboards, expandPromQL, promQueries } from '../../grafana/src/index.ts';
+import { runSqlQueries } from '../../grafana/src/run-queries.ts';
 import { compactorService } from '../../services/compactor/index.ts';
 import { type HarbourConfig, type Host, harbourConfigSchema, startHost } from '../../services/host.ts';
 import { monitorService } from '../../services/monitor/index.ts';
@@ -344,27 +343,10 @@ describe.skipIf(!installed)('dashboards and rules against a running pipeline', (
 
   it('every SQL panel runs on the pipeline database; the gold panels return rows', async () => {
     const range = { from: new Date(`${DAYS[0]}T00:00:00+08:00`), to: new Date() };
-    const rowsOf = async (pool: pg.Pool, text: string) => (await pool.query(text)).rows;
     const withoutRows: string[] = [];
     for (const { dashboard } of dashboards()) {
-      const vars: Record<string, { value: string | string[]; multi: boolean }> = {};
-      for (const [name, v] of variablesOf(dashboard))
-        if (v.type === 'custom') vars[name] = { value: String(v.current?.value), multi: false };
-      for (const q of sqlQueries(dashboard)) {
-        const text = expandSql(q.rawSql, range, vars);
-        const rows = await rowsOf(db.pool, text).catch((err: Error) => {
-          throw new Error(`${q.dashboard} / ${q.panel}: ${err.message}\n${text}`);
-        });
-        if (q.refId === 'variable') {
-          const name = q.panel.slice(1);
-          const values = rows.map((r) => String(r.__value ?? Object.values(r)[0]));
-          vars[name] = {
-            value: variablesOf(dashboard).get(name)?.multi ? values : values[0]!,
-            multi: variablesOf(dashboard).get(name)?.multi ?? false,
-          };
-        }
+      for (const { query: q, rows } of await runSqlQueries(db.pool, dashboard, range))
         if (!rows.length) withoutRows.push(`${q.dashboard} / ${q.panel}`);
-      }
     }
     // A clean run has no failed model test and no day below its expected row count (both panels return rows
     // on the seeded database of grafana/grafana.test.ts).

@@ -20,8 +20,9 @@
  * Services run as deployed (`services/main.ts --service compactor|transformer`, default config)
  * on the local stack (nats-server, embedded Postgres, fs object store). Peak RSS is each service
  * process's VmHWM. Checks at the end: the catalog holds exactly the published rows of every dataset,
- * the transformer has loaded every active file, and every gold table has rows. Freshness per dataset
- * and day comes from the compactor's `lake_runs` (Postgres clock): run completed → in lake, and
+ * the transformer has loaded every active file, and every gold table has rows. Then every SQL query of
+ * the Grafana dashboards is timed on the year's data (`./panels.ts`; a failing query fails the run).
+ * Freshness per dataset and day comes from the compactor's `lake_runs` (Postgres clock): run completed → in lake, and
  * run completed → in gold (the transformer loaded every file of the run's partitions).
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark.
@@ -58,6 +59,7 @@ import {
 import { createMarket, tradingDays } from '../support/market.ts';
 import { logTail, type ServiceProcess, startServiceProcess } from '../support/service-process.ts';
 import * as flag from './flags.ts';
+import { panelTimingLines, timePanels } from './panels.ts';
 import { machineLine, RESULTS_PATH, writeResultsSection } from './results.ts';
 
 const flags = flag.readFlags(
@@ -328,6 +330,12 @@ async function main(): Promise<void> {
     if (problems.length) throw new Error(`scale check failed: ${problems.join('; ')}`);
     log(`run done in ${secs(totalMs)}; checks passed`);
 
+    // Every Grafana SQL panel on the year's data (issue #21: each < 1 s); a failing query fails the run.
+    const lastDay = calendar[DAYS - 1]!;
+    const panels = await timePanels(pool, lastDay);
+    const slowest = Math.max(...panels.map((p) => p.bestMs));
+    log(`${panels.length} Grafana SQL queries timed; slowest ${slowest.toFixed(1)} ms`);
+
     // ---------------------------------------------------------------- report
     const gold10 = (xs: DayFigures[]) => mean(xs.map((d) => d.toGoldMs));
     const window = Math.max(1, Math.min(20, Math.floor(days.length / 4)));
@@ -388,6 +396,8 @@ async function main(): Promise<void> {
       `Gold rows after the year: ${Object.entries(gold)
         .map(([t, n]) => `${t} ${fmt(n)}`)
         .join(', ')}.`,
+      '',
+      ...panelTimingLines(panels, lastDay),
     ];
     if (!flags['no-results']) {
       await writeResultsSection('scale', lines.join('\n'));
