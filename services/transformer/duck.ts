@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
+import type { TransformerConfig } from './config.ts';
 
 /**
  * The transformer's embedded DuckDB: one in-memory database with the configured memory limit,
@@ -36,6 +37,13 @@ export interface DuckOptions {
   /** Copies of lake objects kept for reuse (the latest silver partitions are read again by the next day). */
   keepCopies?: number;
 }
+
+/** The transformer config's DuckDB settings (a partial config takes the schema's defaults). */
+export const duckOptionsOf = (c: Partial<TransformerConfig>): DuckOptions => ({
+  memoryLimit: c.duckdbMemoryLimit ?? '1GB',
+  threads: c.duckdbThreads ?? 2,
+  tempDir: c.duckdbTempDir ?? '',
+});
 
 export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../object-store/index.ts';
 import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
 import {
+  type CcassLake,
   clearCcass,
   discardBatchUploads,
   rebuildCcassGold,
@@ -13,7 +14,7 @@ import {
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
 import type { TransformerConfig } from './config.ts';
-import { openDuck } from './duck.ts';
+import { duckOptionsOf, openDuck } from './duck.ts';
 import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';
@@ -118,31 +119,12 @@ export async function rebuild(
   const t0 = performance.now();
   const elapsed = () => performance.now() - t0;
   await migrateTransformer(deps.pool);
-  const all = loadModels();
-  let chosen: Model[] = all;
-  if (opts.model) {
-    if (!all.some((m) => m.name === opts.model)) {
-      throw new HarbourError(
-        ErrorCodes.BadParameter,
-        `unknown model ${opts.model}; models: ${all.map((m) => m.name).join(', ')}`,
-        { detail: { parameter: 'model' } },
-      );
-    }
-    chosen = downstreamOf(all, opts.model);
-  }
-  if (opts.from !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.from))
-    throw new HarbourError(ErrorCodes.BadParameter, `from must be yyyy-mm-dd, got ${opts.from}`, {
-      detail: { parameter: 'from' },
-    });
+  const { all, chosen } = chooseModels(opts);
   const from = opts.from ?? null;
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
   const batchId = newBatchId('rebuild');
-  const duck = await openDuck({
-    memoryLimit: config.duckdbMemoryLimit ?? '1GB',
-    threads: config.duckdbThreads ?? 2,
-    tempDir: config.duckdbTempDir ?? '',
-  });
+  const duck = await openDuck(duckOptionsOf(config));
   const lake = { pool: deps.pool, store: deps.store, duck, ...(opts.signal ? { signal: opts.signal } : {}) };
   const client = await deps.pool.connect();
   let inputs: InputFile[] = [];
@@ -158,9 +140,6 @@ export async function rebuild(
     await createSilverScopes(client, DATASETS);
     const files = reloadSilver ? await activeFiles(client, { from }) : [];
     const keyed = files.filter((f): f is KeyedFile => f.dataset !== 'ccass');
-    const ccassDates = new Map<string, CatalogFile[]>();
-    for (const f of files.filter((x) => x.dataset === 'ccass'))
-      ccassDates.set(f.partitionDate, [...(ccassDates.get(f.partitionDate) ?? []), f]);
     // Lineage: a gold-only rebuild reads silver, i.e. every active file (from `from`).
     const sources = reloadSilver ? files : await activeFiles(client, { from });
     inputs = sources.map(inputOf);
@@ -181,39 +160,18 @@ export async function rebuild(
           elapsedMs: elapsed(),
         });
       });
-      let done = keyed.length;
-      // The DuckDB models run with each CCASS holding date; their gold steps frame the dates.
-      const duckModels = ccassDates.size ? chosen.filter((m) => m.engine === 'duckdb') : [];
-      for (const m of duckModels)
-        onProgress({ phase: 'gold', model: m.name, state: 'start', elapsedMs: elapsed() });
-      for (const [date, of] of ccassDates) {
-        opts.signal?.throwIfAborted();
-        const r = await refreshCcassDate(client, lake, {
-          date,
-          batchId,
-          trigger: 'rebuild',
-          inputs: of.map(inputOf),
-          models: all,
-        });
-        ccassRuns.push(...r.runs);
-        for (const f of of) await markFile(client, f.fileKey, 'loaded', batchId, 0);
-        silverRows += r.silverRows;
-        metrics?.silverRows.inc({ dataset: 'ccass' }, r.silverRows);
-        done += of.length;
-        onProgress({
-          phase: 'silver',
-          done,
-          total: files.length,
-          file: `silver/ccass/date=${date}`,
-          dataset: 'ccass',
-          rows: r.silverRows,
-          elapsedMs: elapsed(),
-        });
-      }
-      for (const m of duckModels) {
-        const rows = ccassRuns.filter((r) => r.model === m.name).reduce((a, r) => a + r.rowsWritten, 0);
-        onProgress({ phase: 'gold', model: m.name, state: 'done', rows, elapsedMs: elapsed() });
-      }
+      const ccass = await reloadCcass(client, lake, files, {
+        batchId,
+        all,
+        chosen,
+        done: keyed.length,
+        signal: opts.signal,
+        onProgress,
+        elapsed,
+      });
+      ccassRuns.push(...ccass.runs);
+      silverRows += ccass.rows;
+      metrics?.silverRows.inc({ dataset: 'ccass' }, ccass.rows);
     } else if (chosen.some((m) => m.engine === 'duckdb')) {
       ccassRuns.push(
         ...(await rebuildCcassGold(client, lake, from, {
@@ -250,17 +208,7 @@ export async function rebuild(
     onProgress({ phase: 'commit', elapsedMs: elapsed() });
     await client.query('commit');
     for (const r of runs) metrics?.observeRun(r, 'rebuild');
-    await sweepLakehouseGarbage(deps.pool, deps.store).catch((err) =>
-      deps.logger.warn({ err }, 'replaced lake objects not deleted yet; the transformer deletes them'),
-    );
-    if (deps.js) {
-      await flushOutbox(deps.pool, deps.js).catch((err) =>
-        deps.logger.warn(
-          { err },
-          'gold.updated events not published yet; the transformer service publishes them',
-        ),
-      );
-    }
+    await afterCommit(deps);
     const result = { batchId, files: files.length, silverRows, runs, elapsedMs: elapsed() };
     onProgress({ phase: 'done', ...result });
     return result;
@@ -280,10 +228,100 @@ export async function rebuild(
   }
 }
 
+/** The models a rebuild recomputes: all, or `model` and those downstream of it; checks `from`. */
+function chooseModels(opts: RebuildOptions): { all: Model[]; chosen: Model[] } {
+  const all = loadModels();
+  if (opts.from !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.from))
+    throw new HarbourError(ErrorCodes.BadParameter, `from must be yyyy-mm-dd, got ${opts.from}`, {
+      detail: { parameter: 'from' },
+    });
+  if (!opts.model) return { all, chosen: all };
+  if (!all.some((m) => m.name === opts.model))
+    throw new HarbourError(
+      ErrorCodes.BadParameter,
+      `unknown model ${opts.model}; models: ${all.map((m) => m.name).join(', ')}`,
+      { detail: { parameter: 'model' } },
+    );
+  return { all, chosen: downstreamOf(all, opts.model) };
+}
+
+/** After the commit: replaced lake objects go, gold.updated events out (both retried by the service). */
+async function afterCommit(deps: RebuildDeps): Promise<void> {
+  await sweepLakehouseGarbage(deps.pool, deps.store).catch((err) =>
+    deps.logger.warn({ err }, 'replaced lake objects not deleted yet; the transformer deletes them'),
+  );
+  if (!deps.js) return;
+  await flushOutbox(deps.pool, deps.js).catch((err) =>
+    deps.logger.warn(
+      { err },
+      'gold.updated events not published yet; the transformer service publishes them',
+    ),
+  );
+}
+
 /**
  * Loads files in order; the next file is fetched and decoded while Postgres works on the current one.
  */
 type KeyedFile = CatalogFile & { dataset: KeyedDataset };
+
+/**
+ * CCASS silver and the DuckDB models' gold, holding date by holding date in date order, through
+ * the events' own `refreshCcassDate` (so a rebuild equals the incremental path). One `silver`
+ * step per date; the DuckDB models' `gold` steps frame the dates.
+ */
+async function reloadCcass(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  files: CatalogFile[],
+  o: {
+    batchId: string;
+    all: Model[];
+    chosen: Model[];
+    done: number;
+    signal: AbortSignal | undefined;
+    onProgress: (p: RebuildProgress) => void;
+    elapsed: () => number;
+  },
+): Promise<{ runs: ModelRunResult[]; rows: number }> {
+  const dates = new Map<string, CatalogFile[]>();
+  for (const f of files.filter((x) => x.dataset === 'ccass'))
+    dates.set(f.partitionDate, [...(dates.get(f.partitionDate) ?? []), f]);
+  const duckModels = dates.size ? o.chosen.filter((m) => m.engine === 'duckdb') : [];
+  for (const m of duckModels)
+    o.onProgress({ phase: 'gold', model: m.name, state: 'start', elapsedMs: o.elapsed() });
+  const runs: ModelRunResult[] = [];
+  let rows = 0;
+  let done = o.done;
+  for (const [date, of] of dates) {
+    o.signal?.throwIfAborted();
+    const inputs = of.map(inputOf);
+    const r = await refreshCcassDate(client, lake, {
+      date,
+      batchId: o.batchId,
+      trigger: 'rebuild',
+      inputs,
+      models: o.all,
+    });
+    runs.push(...r.runs);
+    for (const f of of) await markFile(client, f.fileKey, 'loaded', o.batchId, 0);
+    rows += r.silverRows;
+    done += of.length;
+    o.onProgress({
+      phase: 'silver',
+      done,
+      total: files.length,
+      file: `silver/ccass/date=${date}`,
+      dataset: 'ccass',
+      rows: r.silverRows,
+      elapsedMs: o.elapsed(),
+    });
+  }
+  for (const m of duckModels) {
+    const written = runs.filter((r) => r.model === m.name).reduce((a, r) => a + r.rowsWritten, 0);
+    o.onProgress({ phase: 'gold', model: m.name, state: 'done', rows: written, elapsedMs: o.elapsed() });
+  }
+  return { runs, rows };
+}
 
 async function loadFiles(
   client: pg.PoolClient,

@@ -10,7 +10,7 @@ import {
   stageLifecycle,
 } from '../runtime/index.ts';
 import type { TransformerConfig } from './config.ts';
-import { openDuck } from './duck.ts';
+import { duckOptionsOf, openDuck } from './duck.ts';
 import { transformerMetrics } from './metrics.ts';
 import { loadModels } from './models.ts';
 import { flushOutbox, processLakeEvent, type TransformContext } from './process.ts';
@@ -26,11 +26,7 @@ export async function startTransformer(config: TransformerConfig, deps: ServiceD
   await migrateTransformer(deps.pool);
   const models = loadModels();
   const metrics = transformerMetrics(deps.registry);
-  const duck = await openDuck({
-    memoryLimit: config.duckdbMemoryLimit,
-    threads: config.duckdbThreads,
-    tempDir: config.duckdbTempDir,
-  });
+  const duck = await openDuck(duckOptionsOf(config));
   const ctx: TransformContext = {
     pool: deps.pool,
     store: deps.store,
