@@ -64,7 +64,7 @@ interface DerivedFile {
   checksum: string;
 }
 
-/** Columns of a silver CCASS row (DuckDB), in file order. */
+/** What decides that a stock's set changed: its values and the fetch they come from (not where they are stored). */
 const SILVER_VALUES = [
   'code',
   'row_type',

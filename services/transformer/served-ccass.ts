@@ -34,6 +34,8 @@ export const servedCcassMigration = `
     primary key (code, holding_date)
   );
   create index ccass_change_sets_date on gold.ccass_change_sets (holding_date);
+  -- A left join on the dimension's key: a query that reads no participant column (max(holding_date))
+  -- never touches the dimension (join removal).
   create view gold.ccass_changes as
   select s.code, s.holding_date, s.prev_holding_date, p.participant_key, p.participant_id, p.participant_name,
     coalesce(u.sh, 0) as shareholding, coalesce(u.psh, 0) as prev_shareholding,
@@ -44,7 +46,7 @@ export const servedCcassMigration = `
          when u.sh <> u.psh then 'changed' else 'unchanged' end as kind
   from gold.ccass_change_sets s
   cross join lateral unnest(s.participant, s.shareholding, s.prev_shareholding) as u (pid, sh, psh)
-  join gold.ccass_participants p on p.id = u.pid;`;
+  left join gold.ccass_participants p on p.id = u.pid;`;
 
 /** Columns of the stage `serveCcassChanges` reads: the model's rows plus the set's issued shares. */
 export const CCASS_CHANGES_STAGE_COLUMNS = [
