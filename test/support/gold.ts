@@ -1,53 +1,68 @@
 import type pg from 'pg';
 import { addDays, createCalendar } from '../../services/calendar/index.ts';
+import {
+  createCcassChangesStage,
+  migrateTransformer,
+  serveCcassChanges,
+} from '../../services/transformer/index.ts';
+import { CCASS_CHANGES_STAGE_COLUMNS } from '../../services/transformer/served-ccass.ts';
 import { mulberry32 } from './market.ts';
 
 /**
- * Test and benchmark helper: creates schema `gold` with the tables of contracts/gold.ts (same
- * column names; types as the transformer is expected to use) and fills them with deterministic,
- * realistic data: HKEX tick sizes and board lots, no opening price except for the last days,
- * a suspension and a no-trade day, negative directed volume, CCASS participants drifting.
+ * Test and benchmark helper: creates the gold schema the way production does (the transformer's
+ * migrations: double precision columns, gold.ccass_changes a view over per-set arrays and a
+ * participants dimension, served-ccass.ts) and fills it with deterministic, realistic data: HKEX
+ * tick sizes and board lots, no opening price except for the last days, a suspension and a
+ * no-trade day, negative directed volume, CCASS participants drifting. CCASS changes are written the
+ * way the transformer writes them (a stage and `serveCcassChanges`); the other tables by insert.
  * Not used in production code.
  */
-export const GOLD_DDL = `
-create schema if not exists gold;
-create table if not exists gold.daily_prices (
-  code text not null, trade_date date not null, name text not null, currency text, status text not null,
-  open numeric, high numeric, low numeric, close numeric, prev_close numeric, change_pct numeric,
-  volume bigint, turnover numeric, directed_volume bigint,
-  primary key (code, trade_date));
-create table if not exists gold.monthly_high_low (
-  code text not null, month date not null, open numeric, high numeric, high_date date, low numeric,
-  low_date date, close numeric, volume bigint, trading_days integer not null,
-  primary key (code, month));
-create table if not exists gold.rolling_directed_volume (
-  code text not null, trade_date date not null, dv_30d_trading bigint, days_30d_trading integer not null,
-  dv_30d_calendar bigint, days_30d_calendar integer not null,
-  primary key (code, trade_date));
-create table if not exists gold.ccass_concentration (
-  code text not null, holding_date date not null, issued_shares numeric, participants integer not null,
-  top5_pct numeric, top10_pct numeric, intermediaries_pct numeric, consenting_pct numeric,
-  non_consenting_pct numeric,
-  primary key (code, holding_date));
-create table if not exists gold.ccass_changes (
-  code text not null, holding_date date not null, prev_holding_date date, participant_key text not null,
-  participant_id text, participant_name text not null, shareholding numeric not null,
-  prev_shareholding numeric not null, change_shares numeric not null, change_pct_issued numeric,
-  kind text not null,
-  primary key (code, holding_date, participant_key));
-create table if not exists gold.stock_picker (
-  code text not null, as_of date not null, name text not null, close numeric, eps numeric, pe numeric,
-  dividend_yield numeric, market_cap numeric, avg_turnover_20d numeric, turnover_ratio numeric,
-  primary key (code, as_of));
-create table if not exists gold.dq_freshness (
-  dataset text primary key, latest_as_of date, loaded_at timestamptz, lag_seconds double precision);
-create table if not exists gold.dq_row_counts (
-  dataset text not null, as_of date not null, rows integer not null, expected integer, ratio double precision,
-  primary key (dataset, as_of));
-`;
-
 export async function createGoldTables(pool: pg.Pool): Promise<void> {
-  await pool.query(GOLD_DDL);
+  // The transformer's migrations need nothing of the catalog's.
+  await migrateTransformer(pool);
+}
+
+/**
+ * Re-serves the CCASS change sets of `dates` the way the transformer does: a stage holding every
+ * set of those dates as served now (serveCcassChanges replaces whole dates), changed by `edit`, then
+ * served again in one transaction.
+ */
+export async function reserveCcassChanges(
+  pool: pg.Pool,
+  dates: readonly string[],
+  edit: (client: pg.PoolClient, stage: string) => Promise<unknown>,
+): Promise<void> {
+  await inStage(pool, dates, async (client, stage) => {
+    await client.query(
+      `insert into ${stage} (${CCASS_CHANGES_STAGE_COLUMNS.join(', ')})
+       select v.code, v.holding_date, v.prev_holding_date, v.participant_key, v.participant_id, v.participant_name,
+         v.shareholding, v.prev_shareholding, v.kind, s.issued_shares
+       from gold.ccass_changes v join gold.ccass_change_sets s using (code, holding_date)
+       where v.holding_date = any($1::date[])`,
+      [dates],
+    );
+    await edit(client, stage);
+  });
+}
+
+async function inStage(
+  pool: pg.Pool,
+  dates: readonly string[],
+  fill: (client: pg.PoolClient, stage: string) => Promise<void>,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const stage = await createCcassChangesStage(client, '_gold_ccass_stage');
+    await fill(client, stage);
+    await serveCcassChanges(client, stage, dates);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 export interface GoldStock {
@@ -263,21 +278,21 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
     });
   });
 
-  await insertRows(pool, 'daily_prices', all, {
+  await insertRows(pool, 'gold.daily_prices', all, {
     code: ['text', (d) => d.code],
     trade_date: ['date', (d) => d.date],
     name: ['text', (d) => d.name],
     currency: ['text', () => 'HKD'],
     status: ['text', (d) => d.status],
-    open: ['numeric', (d) => d.open],
-    high: ['numeric', (d) => d.high],
-    low: ['numeric', (d) => d.low],
-    close: ['numeric', (d) => d.close],
-    prev_close: ['numeric', (d) => d.prev],
-    change_pct: ['numeric', (d) => d.changePct],
-    volume: ['bigint', (d) => d.volume],
-    turnover: ['numeric', (d) => d.turnover],
-    directed_volume: ['bigint', (d) => d.dv],
+    open: ['float8', (d) => d.open],
+    high: ['float8', (d) => d.high],
+    low: ['float8', (d) => d.low],
+    close: ['float8', (d) => d.close],
+    prev_close: ['float8', (d) => d.prev],
+    change_pct: ['float8', (d) => d.changePct],
+    volume: ['float8', (d) => d.volume],
+    turnover: ['float8', (d) => d.turnover],
+    directed_volume: ['float8', (d) => d.dv],
   });
 
   // rolling_directed_volume and monthly_high_low, derived the way the transformer defines them.
@@ -311,12 +326,12 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
       months.get(key)!.days.push(d);
     }
   }
-  await insertRows(pool, 'rolling_directed_volume', rolling, {
+  await insertRows(pool, 'gold.rolling_directed_volume', rolling, {
     code: ['text', (r) => r.code],
     trade_date: ['date', (r) => r.date],
-    dv_30d_trading: ['bigint', (r) => r.t],
+    dv_30d_trading: ['float8', (r) => r.t],
     days_30d_trading: ['integer', (r) => r.tn],
-    dv_30d_calendar: ['bigint', (r) => r.c],
+    dv_30d_calendar: ['float8', (r) => r.c],
     days_30d_calendar: ['integer', (r) => r.cn],
   });
   const monthRows = [...months.values()].map((m) => {
@@ -340,16 +355,16 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
       tradingDays: traded.length,
     };
   });
-  await insertRows(pool, 'monthly_high_low', monthRows, {
+  await insertRows(pool, 'gold.monthly_high_low', monthRows, {
     code: ['text', (r) => r.code],
     month: ['date', (r) => r.month],
-    open: ['numeric', (r) => r.open],
-    high: ['numeric', (r) => r.high],
+    open: ['float8', (r) => r.open],
+    high: ['float8', (r) => r.high],
     high_date: ['date', (r) => r.highDate],
-    low: ['numeric', (r) => r.low],
+    low: ['float8', (r) => r.low],
     low_date: ['date', (r) => r.lowDate],
-    close: ['numeric', (r) => r.close],
-    volume: ['bigint', (r) => r.volume],
+    close: ['float8', (r) => r.close],
+    volume: ['float8', (r) => r.volume],
     trading_days: ['integer', (r) => r.tradingDays],
   });
 
@@ -378,17 +393,17 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
         };
       });
   });
-  await insertRows(pool, 'stock_picker', picks, {
+  await insertRows(pool, 'gold.stock_picker', picks, {
     code: ['text', (r) => r.code],
     as_of: ['date', (r) => r.date],
     name: ['text', (r) => r.name],
-    close: ['numeric', (r) => r.close],
-    eps: ['numeric', (r) => r.eps],
-    pe: ['numeric', (r) => r.pe],
-    dividend_yield: ['numeric', (r) => r.dy],
-    market_cap: ['numeric', (r) => r.cap],
-    avg_turnover_20d: ['numeric', (r) => r.avg],
-    turnover_ratio: ['numeric', (r) => r.ratio],
+    close: ['float8', (r) => r.close],
+    eps: ['float8', (r) => r.eps],
+    pe: ['float8', (r) => r.pe],
+    dividend_yield: ['float8', (r) => r.dy],
+    market_cap: ['float8', (r) => r.cap],
+    avg_turnover_20d: ['float8', (r) => r.avg],
+    turnover_ratio: ['float8', (r) => r.ratio],
   });
 
   // CCASS: holdings drift day by day for the last `ccassDays` trading days.
@@ -469,35 +484,34 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
       prevDate = date;
     }
   }
-  await insertRows(pool, 'ccass_changes', changes, {
+  // Served the way the transformer serves them: the model's rows plus issued shares, staged.
+  await inStage(pool, ccassDays, (client, stage) =>
+    insertRows(client, stage, changes, {
+      code: ['text', (r) => r.code],
+      holding_date: ['date', (r) => r.date],
+      prev_holding_date: ['date', (r) => r.prevDate],
+      participant_key: ['text', (r) => r.key],
+      participant_id: ['text', (r) => r.id],
+      participant_name: ['text', (r) => r.name],
+      shareholding: ['float8', (r) => r.holding],
+      prev_shareholding: ['float8', (r) => r.prevHolding],
+      kind: [
+        'text',
+        (r) => (r.prevDate === null ? 'new' : r.holding === r.prevHolding ? 'unchanged' : 'changed'),
+      ],
+      issued_shares: ['float8', (r) => r.issued],
+    }),
+  );
+  await insertRows(pool, 'gold.ccass_concentration', conc, {
     code: ['text', (r) => r.code],
     holding_date: ['date', (r) => r.date],
-    prev_holding_date: ['date', (r) => r.prevDate],
-    participant_key: ['text', (r) => r.key],
-    participant_id: ['text', (r) => r.id],
-    participant_name: ['text', (r) => r.name],
-    shareholding: ['numeric', (r) => r.holding],
-    prev_shareholding: ['numeric', (r) => r.prevHolding],
-    change_shares: ['numeric', (r) => r.holding - r.prevHolding],
-    change_pct_issued: [
-      'numeric',
-      (r) => Number((((r.holding - r.prevHolding) / r.issued) * 100).toFixed(6)),
-    ],
-    kind: [
-      'text',
-      (r) => (r.prevDate === null ? 'new' : r.holding === r.prevHolding ? 'unchanged' : 'changed'),
-    ],
-  });
-  await insertRows(pool, 'ccass_concentration', conc, {
-    code: ['text', (r) => r.code],
-    holding_date: ['date', (r) => r.date],
-    issued_shares: ['numeric', (r) => r.issued],
+    issued_shares: ['float8', (r) => r.issued],
     participants: ['integer', (r) => r.n],
-    top5_pct: ['numeric', (r) => r.top5],
-    top10_pct: ['numeric', (r) => r.top10],
-    intermediaries_pct: ['numeric', (r) => r.inter],
-    consenting_pct: ['numeric', (r) => r.cons],
-    non_consenting_pct: ['numeric', (r) => r.non],
+    top5_pct: ['float8', (r) => r.top5],
+    top10_pct: ['float8', (r) => r.top10],
+    intermediaries_pct: ['float8', (r) => r.inter],
+    consenting_pct: ['float8', (r) => r.cons],
+    non_consenting_pct: ['float8', (r) => r.non],
   });
 
   // Data quality: fresh quotes, CCASS one day behind with a short day.
@@ -508,7 +522,7 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
     { dataset: 'fundamentals', asOf: last, lag: 1_800 },
     { dataset: 'ccass', asOf: days[days.length - 2] ?? last, lag: 90_000 },
   ];
-  await insertRows(pool, 'dq_freshness', dq, {
+  await insertRows(pool, 'gold.dq_freshness', dq, {
     dataset: ['text', (r) => r.dataset],
     latest_as_of: ['date', (r) => r.asOf],
     loaded_at: ['timestamptz', (r) => `${r.asOf}T10:45:00Z`],
@@ -521,7 +535,7 @@ export async function seedGold(pool: pg.Pool, opts: SeedOptions): Promise<Seeded
       return { dataset, date, rows, expected, ratio: rows / expected };
     }),
   );
-  await insertRows(pool, 'dq_row_counts', counts, {
+  await insertRows(pool, 'gold.dq_row_counts', counts, {
     dataset: ['text', (r) => r.dataset],
     as_of: ['date', (r) => r.date],
     rows: ['integer', (r) => r.rows],
@@ -551,7 +565,7 @@ type ColumnSpec<T> = Record<string, [string, (row: T) => string | number | null]
 
 /** Bulk insert through `unnest` of one array per column, in chunks. */
 async function insertRows<T>(
-  pool: pg.Pool,
+  db: pg.Pool | pg.PoolClient,
   table: string,
   rows: readonly T[],
   columns: ColumnSpec<T>,
@@ -562,9 +576,6 @@ async function insertRows<T>(
     const chunk = rows.slice(i, i + 20_000);
     const arrays = specs.map(([, get]) => chunk.map(get));
     const unnest = specs.map(([type], j) => `$${j + 1}::${type}[]`).join(', ');
-    await pool.query(
-      `insert into gold.${table} (${names.join(', ')}) select * from unnest(${unnest})`,
-      arrays,
-    );
+    await db.query(`insert into ${table} (${names.join(', ')}) select * from unnest(${unnest})`, arrays);
   }
 }
