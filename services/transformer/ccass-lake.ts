@@ -5,9 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
-import { listFiles } from '../catalog/index.ts';
+import { type CatalogFile, listFiles } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
-import { type Duck, sqlString } from './duck.ts';
+import { type Duck, parquetFiles, sqlString } from './duck.ts';
+import { inputOf } from './lake.ts';
 import type { Model, ModelTest } from './models.ts';
 import {
   emptyRun,
@@ -54,6 +55,8 @@ export interface CcassLake {
 
 export interface CcassRefresh {
   silverRows: number;
+  /** The partition's files the silver was built from (`acceptedFiles`). */
+  files: CatalogFile[];
   /** Stocks whose set changed (fetch or values); the dq models' scope. */
   changedCodes: string[];
   runs: ModelRunResult[];
@@ -190,24 +193,53 @@ async function loadSilver(
     return false;
   }
   const path = await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal);
-  await lake.duck.run(
-    `create or replace temp table ${name} as select * from read_parquet(${sqlString(path)})`,
-  );
+  await lake.duck.run(`create or replace temp table ${name} as select * from ${parquetFiles([path])}`);
   return true;
 }
 
-/** Builds `s_new`: the silver rows of `date` from the partition's active bronze files. */
-async function buildSilver(client: pg.PoolClient, lake: CcassLake, date: string): Promise<number> {
-  const files = await listFiles(client, { dataset: 'ccass', partitionDate: date });
-  const paths: string[] = [];
-  for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
-  // Callers hold the lock and saw an active file of the partition: an empty list is a broken catalog.
-  if (!paths.length)
+/**
+ * The partition's files silver is built from: in a rebuild (`own` null) every active file; for an
+ * event, the active files already accepted (loaded by their own events, or merged from files that
+ * all were) plus the event's own file. A file whose event failed — unreadable, or rows failing a
+ * model test — thus never holds its partition back: only its own event retries and dead-letters.
+ */
+async function acceptedFiles(
+  client: pg.PoolClient,
+  date: string,
+  own: string | null,
+): Promise<CatalogFile[]> {
+  const all = await listFiles(client, { dataset: 'ccass', partitionDate: date, status: 'all' });
+  const active = all.filter((f) => f.status === 'active');
+  if (own === null) return active;
+  const { rows } = await client.query<{ file_key: string }>(
+    `select file_key from transform_files where outcome = 'loaded' and file_key = any($1)`,
+    [all.map((f) => f.fileKey)],
+  );
+  const loaded = new Set(rows.map((r) => r.file_key));
+  const mergedFromLoaded = (f: CatalogFile) => {
+    const inputs = all.filter((o) => o.replacedBy?.split(',').includes(f.fileKey));
+    return inputs.length > 0 && inputs.every((o) => loaded.has(o.fileKey));
+  };
+  return active.filter((f) => f.fileKey === own || loaded.has(f.fileKey) || mergedFromLoaded(f));
+}
+
+/** Builds `s_new`: the silver rows of `date` from its accepted bronze files (`acceptedFiles`). */
+async function buildSilver(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  date: string,
+  own: string | null,
+): Promise<{ rows: number; files: CatalogFile[] }> {
+  const files = await acceptedFiles(client, date, own);
+  // Callers hold the lock and saw an active file of the partition: none is a broken catalog.
+  if (!files.length)
     throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
       detail: { partitionDate: date },
     });
+  const paths: string[] = [];
+  for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
   const prefix = `${lake.duck.lakeRoot}/`;
-  const source = `read_parquet([${paths.map(sqlString).join(', ')}], filename = true)`;
+  const source = parquetFiles(paths, { filename: true });
   await lake.duck.run(`
     create or replace temp table s_new as
     with raw as (
@@ -232,7 +264,7 @@ async function buildSilver(client: pg.PoolClient, lake: CcassLake, date: string)
       partition by raw.code, raw.row_type, raw.participant_key order by raw._seq desc, raw.shareholding desc) = 1
     order by raw.code, raw.row_type, raw.participant_key`);
   const [{ n } = { n: 0 }] = await lake.duck.rows('select count(*)::double as n from s_new');
-  return Number(n);
+  return { rows: Number(n), files };
 }
 
 /**
@@ -364,7 +396,7 @@ async function loadDate(
     const f = await derivedFile(client, 'silver', 'ccass', d);
     if (f)
       sources.push(
-        `select * from read_parquet(${sqlString(await duck.local(lake.store, f.fileKey, f.checksum, lake.signal))})`,
+        `select * from ${parquetFiles([await duck.local(lake.store, f.fileKey, f.checksum, lake.signal)])}`,
       );
   }
   await duck.run(
@@ -553,14 +585,15 @@ async function runGold(
 export async function refreshCcassDate(
   client: pg.PoolClient,
   lake: CcassLake,
-  opts: BatchOptions & { date: string },
+  opts: BatchOptions & { date: string /** the event's file; null in a rebuild */; own: string | null },
 ): Promise<CcassRefresh> {
   const { duck } = lake;
   const { date, batchId } = opts;
-  const silverRows = await buildSilver(client, lake, date);
+  const { rows: silverRows, files } = await buildSilver(client, lake, date, opts.own);
+  opts = { ...opts, inputs: files.map(inputOf) };
   const hadOld = await loadSilver(client, lake, 's_old', date);
   const diff = await diffSilver(duck);
-  if (hadOld && !diff.moved) return { silverRows, changedCodes: [], runs: [] };
+  if (hadOld && !diff.moved) return { silverRows, files, changedCodes: [], runs: [] };
   await publishDerived(client, lake, {
     layer: 'silver',
     name: 'ccass',
@@ -569,7 +602,7 @@ export async function refreshCcassDate(
     select: 'select * from s_new',
   });
   await indexSilverSets(client, duck, date);
-  if (!diff.codes.length) return { silverRows, changedCodes: [], runs: [] };
+  if (!diff.codes.length) return { silverRows, files, changedCodes: [], runs: [] };
 
   await client.query(
     `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi) select unnest($1::text[]), $2::date, $2::date`,
@@ -583,7 +616,7 @@ export async function refreshCcassDate(
     [diff.codes, date],
   );
   const runs = await runGold(client, lake, [date, ...next.map((r) => r.d)], date, opts);
-  return { silverRows, changedCodes: diff.codes, runs };
+  return { silverRows, files, changedCodes: diff.codes, runs };
 }
 
 /** Holding dates with CCASS silver (from `from`), ascending. */

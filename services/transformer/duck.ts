@@ -47,6 +47,14 @@ export const duckOptionsOf = (c: Partial<TransformerConfig>): DuckOptions => ({
 
 export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
+/**
+ * A DuckDB relation over local Parquet files, with their columns only: lake paths contain
+ * `date=…/`, which DuckDB would otherwise add as a hive partition column. `filename` adds the
+ * path a row comes from.
+ */
+export const parquetFiles = (paths: readonly string[], opts: { filename?: boolean } = {}): string =>
+  `read_parquet([${paths.map(sqlString).join(', ')}], hive_partitioning = false${opts.filename ? ', filename = true' : ''})`;
+
 export async function openDuck(opts: DuckOptions): Promise<Duck> {
   const root = opts.tempDir || join(tmpdir(), `harbour-transformer-${process.pid}`);
   const lakeRoot = join(root, 'lake');

@@ -9,7 +9,7 @@ import {
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
 import { subjects } from '../../streams/index.ts';
-import { type CatalogFile, catalogFile, listFiles } from '../catalog/index.ts';
+import { type CatalogFile, catalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
 import { discardBatchUploads, refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
@@ -159,10 +159,10 @@ export async function processLakeEvent(
 }
 
 /**
- * A CCASS file: its whole partition (every active file of the holding date) is rebuilt as silver
+ * A CCASS file: its partition's silver (the files already accepted plus this one) is rebuilt as
  * Parquet by DuckDB and the gold it changes recomputed (ccass-lake.ts), in one transaction under the
- * transformer lock; every file of the partition is marked loaded, so their own events are acked as
- * duplicates. Replaced derived objects are deleted after the commit.
+ * transformer lock. Replaced derived objects are deleted after the commit; what a failed batch
+ * uploaded at once.
  */
 async function processCcassEvent(
   ctx: TransformContext,
@@ -175,12 +175,12 @@ async function processCcassEvent(
   try {
     const now = await beginEvent(ctx, client, entry, batchId);
     if ('kind' in now) return now;
-    const files = await listFiles(client, { dataset: 'ccass', partitionDate: now.partitionDate });
-    inputs = files.map(inputOf);
+    inputs = [inputOf(now)];
     await createSilverScopes(client, DATASETS);
     const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
     const refreshed = await refreshCcassDate(client, lake, {
       date: now.partitionDate,
+      own: now.fileKey,
       batchId,
       trigger: 'event',
       inputs,
@@ -193,10 +193,7 @@ async function processCcassEvent(
           ...(await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })),
         ]
       : [];
-    for (const f of files) {
-      if (f.fileKey === now.fileKey || !(await alreadyLoaded(client, f.fileKey)))
-        await markFile(client, f.fileKey, 'loaded', batchId, f.fileKey === now.fileKey ? changed : 0);
-    }
+    await markFile(client, now.fileKey, 'loaded', batchId, changed);
     await client.query('commit');
     ctx.metrics.silverRows.inc({ dataset: 'ccass' }, refreshed.silverRows);
     for (const r of runs) ctx.metrics.observeRun(r, 'event');

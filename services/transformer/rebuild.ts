@@ -297,6 +297,7 @@ async function reloadCcass(
     const inputs = of.map(inputOf);
     const r = await refreshCcassDate(client, lake, {
       date,
+      own: null,
       batchId: o.batchId,
       trigger: 'rebuild',
       inputs,

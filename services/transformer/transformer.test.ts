@@ -753,9 +753,43 @@ describe('transformer on Postgres + NATS + object store', () => {
       last_by_subj: subjects.dlq('transformer'),
     });
     expect(dlqMessageValidator.parse(dlq!.json()).reason).toMatch(/ccass_concentration failed/);
-    // Out of the lake again, so the rebuilds below see the same files as the incremental run.
-    await db.pool.query(`update lake_files set status = 'replaced' where file_key = $1`, [
-      bad.event.file_key,
+
+    // The dead-lettered file stays active in its partition but does not hold it back: a later page
+    // of the same day is loaded on its own (silver is built from the files already accepted).
+    const good = await writeLakeFile(
+      store,
+      db.pool,
+      'ccass',
+      [
+        {
+          seq: 2_000_001,
+          key: '00005',
+          as_of: date,
+          fetched_at: fetchedAt(date, 10),
+          rows: ccassSet('00005', date),
+        },
+      ],
+      { writer: 'good' },
+    );
+    await publish([good.event]);
+    await until(
+      async () =>
+        (
+          await db.pool.query(
+            `select 1 from gold.ccass_concentration where code = '00005' and holding_date = $1`,
+            [date],
+          )
+        ).rowCount === 1,
+      30_000,
+      'the good page of the poisoned day in gold',
+    );
+    const day = (await silverCcass()).filter((r) => r.holding_date === date);
+    expect(day.filter((r) => r.code === '00005').length).toBe(ccassSet('00005', date).length);
+    expect(day.filter((r) => r.code === '00004')).toHaveLength(0);
+
+    // Both out of the lake again, so the rebuilds below see the same files as the incremental run.
+    await db.pool.query(`update lake_files set status = 'replaced' where file_key = any($1)`, [
+      [bad.event.file_key, good.event.file_key],
     ]);
   });
 
@@ -763,7 +797,8 @@ describe('transformer on Postgres + NATS + object store', () => {
     await service?.close();
     service = undefined;
     const progress: RebuildProgress[] = [];
-    const silverBefore = await silverCcass();
+    // The incremental silver, without the page the poisoned-day test added and took out of the lake again.
+    const silverBefore = (await silverCcass()).filter((r) => r.code !== '00005');
     const full = await rebuild(config(), { ...deps }, (p) => progress.push(p));
     expect(full.files).toBe(events.length - 2 + 1); // the two merged files are replaced by one
     // One step per quotes/fundamentals/securities file, one per CCASS holding date (its files at once).

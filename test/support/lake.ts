@@ -145,7 +145,8 @@ export async function readCcassSilver(pool: pg.Pool, root: string): Promise<Reco
     const reader = await conn.runAndReadAll(
       `select * replace (strftime(holding_date, '%Y-%m-%d') as holding_date, _seq::double as _seq,
          participants::double as participants, strftime(_fetched_at, '%Y-%m-%dT%H:%M:%S.%gZ') as _fetched_at)
-       from read_parquet([${files.join(', ')}]) order by code, holding_date, row_type, participant_key`,
+       from read_parquet([${files.join(', ')}], hive_partitioning = false)
+       order by code, holding_date, row_type, participant_key`,
     );
     return reader.getRowObjectsJS();
   } finally {
