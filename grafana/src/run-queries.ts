@@ -50,9 +50,9 @@ export function defaultTimeRange(dashboard: Dashboard, now: Date): TimeRange {
 
 /**
  * Every SQL query of the dashboard (query-backed variables first, then panel targets) on `client`,
- * with the variable values Grafana selects by default: a custom variable its `current` value, a
- * query variable the first value its query returns, or every value for a multi-value one (the
- * `__value` column, else the first). Each query runs `warmup` times untimed, then `repeat` times
+ * with the variable values Grafana selects on a first load: a custom variable its `current` value,
+ * a query variable the first value its query returns (`__value`, else the first column; a
+ * multi-value variable without an "All" option selects just that one too). Each query runs `warmup` times untimed, then `repeat` times
  * timed. A query that fails throws, naming dashboard, panel and target, with the SQL sent; so does
  * a query variable with no value to select.
  */
@@ -89,7 +89,7 @@ export async function runSqlQueries(
       if (!values.length)
         throw new Error(`${where}: the variable's query returned no value to select\n${sql}`);
       const multi = variables.get(name)?.multi ?? false;
-      vars[name] = { value: multi ? values : values[0]!, multi };
+      vars[name] = { value: multi ? [values[0]!] : values[0]!, multi };
     }
   }
   return out;

@@ -2,7 +2,7 @@
  * Times every SQL query of the Grafana dashboards (panel targets and query-backed variables) on a
  * Harbour Postgres, as Grafana sends them on load (`grafana/src/run-queries.ts`): variables at their
  * defaults (a custom variable its default, a query variable its first value, a multi-value one
- * every value), each dashboard's default time range (`now-180d`, `now-30d`, …) with `now` at the end
+ * too: Grafana selects the first option of a variable without "All"), each dashboard's default time range (`now-180d`, `now-30d`, …) with `now` at the end
  * of the data's last day. Each query runs once untimed, then three times; its time is the best of
  * the three (client round trip through `pg`, every row fetched). A query that fails throws.
  *
@@ -97,7 +97,7 @@ export function panelTimingLines(
   const over = timed.filter((t) => t.bestMs >= PANEL_BUDGET_MS);
   const empty = timed.filter((t) => t.rows === 0);
   return [
-    `Grafana SQL panels: every SQL query of the dashboards (query-backed variables first, then panel targets) on this Postgres, as Grafana sends it on load (\`grafana/src/run-queries.ts\`, \`test/bench/panels.ts\`). Variables at Grafana's defaults: a custom variable its default, a query variable its first value, a multi-value one (\`$code\`) every value. Time range: each dashboard's default range with now = the end of the data's last day, ${lastDay} 23:59:59 UTC (${ranges}). Time: client round trip through \`pg\` with every row fetched, best of ${REPEAT} after ${WARMUP} warm-up run.`,
+    `Grafana SQL panels: every SQL query of the dashboards (query-backed variables first, then panel targets) on this Postgres, as Grafana sends it on load (\`grafana/src/run-queries.ts\`, \`test/bench/panels.ts\`). Variables at Grafana's defaults: a custom variable its default, a query variable its first value, a multi-value one (\`$code\`, no "All" option) its first value too, as Grafana selects on a first load. Time range: each dashboard's default range with now = the end of the data's last day, ${lastDay} 23:59:59 UTC (${ranges}). Time: client round trip through \`pg\` with every row fetched, best of ${REPEAT} after ${WARMUP} warm-up run.`,
     '',
     ...markdownTable(
       ['dashboard', 'panel', 'rows', 'time (ms)'],
