@@ -121,20 +121,16 @@ export async function processLakeEvent(
       { detail: { fileKey: event.file_key } },
     );
   }
-  if (entry.dataset === 'ccass') return processCcassEvent(ctx, entry, signal);
+  if (entry.dataset === 'ccass')
+    return inEventTransaction(ctx, entry, (client, now, batchId) =>
+      ccassWork(ctx, client, now, batchId, signal),
+    );
   const dataset = entry.dataset;
   let bytes: Uint8Array | null = null;
   if (entry.status === 'active') bytes = await fetchLakeFile(ctx.store, entry, signal);
-
-  const batchId = newBatchId('event');
-  const client = await ctx.pool.connect();
-  let inputs: InputFile[] = [];
-  try {
-    const now = await beginEvent(ctx, client, entry, batchId);
-    if ('kind' in now) return now;
-    // A file read as replaced is still replaced under the lock (settled above): bytes are there.
+  return inEventTransaction(ctx, entry, async (client, now, batchId) => {
+    // A file read as replaced is still replaced under the lock (settled by beginEvent): bytes are there.
     const data = bytes ?? (await fetchLakeFile(ctx.store, now, signal));
-    inputs = [inputOf(now)];
     await createSilverScopes(client, DATASETS);
     const silver = await loadSilverFile(client, dataset, now.fileKey, lakeRowGroups(dataset, data), {
       detectChanges: true,
@@ -142,16 +138,48 @@ export async function processLakeEvent(
     await analyzeIfGrown(client, `silver.${dataset}`, silver.rows);
     const runs =
       silver.changedKeys > 0
-        ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })
+        ? await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs: [inputOf(now)] })
         : [];
-    await markFile(client, now.fileKey, 'loaded', batchId, silver.changedKeys);
+    return { silverRows: silver.rows, changedKeys: silver.changedKeys, runs };
+  });
+}
+
+/** What an event's work did, for its outcome and metrics. */
+interface EventWork {
+  silverRows: number;
+  changedKeys: number;
+  runs: ModelRunResult[];
+}
+
+/**
+ * Runs an event's work in one transaction under the transformer lock (`beginEvent` settles
+ * duplicates and replaced files first), marks the file loaded and commits; then deletes the lake
+ * objects the commit replaced. On failure: rollback, what the batch uploaded to the lake deleted,
+ * the failed run recorded, the error rethrown (the consumer retries, then dead-letters).
+ */
+async function inEventTransaction(
+  ctx: TransformContext,
+  entry: CatalogFile,
+  work: (client: pg.PoolClient, now: CatalogFile, batchId: string) => Promise<EventWork>,
+): Promise<EventOutcome> {
+  const batchId = newBatchId('event');
+  const client = await ctx.pool.connect();
+  try {
+    const now = await beginEvent(ctx, client, entry, batchId);
+    if ('kind' in now) return now;
+    const done = await work(client, now, batchId);
+    await markFile(client, now.fileKey, 'loaded', batchId, done.changedKeys);
     await client.query('commit');
-    ctx.metrics.silverRows.inc({ dataset: now.dataset }, silver.rows);
-    for (const r of runs) ctx.metrics.observeRun(r, 'event');
-    return { kind: 'loaded', batchId, silverRows: silver.rows, changedKeys: silver.changedKeys, runs };
+    ctx.metrics.silverRows.inc({ dataset: now.dataset }, done.silverRows);
+    for (const r of done.runs) ctx.metrics.observeRun(r, 'event');
+    await sweepLakehouseGarbage(ctx.pool, ctx.store).catch((err) =>
+      ctx.logger.warn({ err }, 'replaced lake objects not deleted yet; retried after the next event'),
+    );
+    return { kind: 'loaded', batchId, ...done };
   } catch (err) {
     await client.query('rollback').catch(() => {});
-    await recordFailure(ctx, { batchId, trigger: 'event', inputs }, err);
+    await discardBatchUploads(ctx.pool, ctx.store, batchId).catch(() => {}); // else swept in an hour
+    await recordFailure(ctx, { batchId, trigger: 'event', inputs: [inputOf(entry)] }, err);
     throw err;
   } finally {
     client.release();
@@ -160,55 +188,35 @@ export async function processLakeEvent(
 
 /**
  * A CCASS file: its partition's silver (the files already accepted plus this one) is rebuilt as
- * Parquet by DuckDB and the gold it changes recomputed (ccass-lake.ts), in one transaction under the
- * transformer lock. Replaced derived objects are deleted after the commit; what a failed batch
- * uploaded at once.
+ * Parquet by DuckDB and the gold it changes recomputed (ccass-lake.ts); the Postgres models that
+ * read CCASS run on the changed stocks.
  */
-async function processCcassEvent(
+async function ccassWork(
   ctx: TransformContext,
-  entry: CatalogFile,
-  signal?: AbortSignal,
-): Promise<EventOutcome> {
-  const batchId = newBatchId('event');
-  const client = await ctx.pool.connect();
-  let inputs: InputFile[] = [];
-  try {
-    const now = await beginEvent(ctx, client, entry, batchId);
-    if ('kind' in now) return now;
-    inputs = [inputOf(now)];
-    await createSilverScopes(client, DATASETS);
-    const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
-    const refreshed = await refreshCcassDate(client, lake, {
-      date: now.partitionDate,
-      own: now.fileKey,
-      batchId,
-      trigger: 'event',
-      inputs,
-      models: ctx.models,
-    });
-    const changed = refreshed.changedCodes.length;
-    const runs = changed
-      ? [
-          ...refreshed.runs,
-          ...(await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })),
-        ]
-      : [];
-    await markFile(client, now.fileKey, 'loaded', batchId, changed);
-    await client.query('commit');
-    ctx.metrics.silverRows.inc({ dataset: 'ccass' }, refreshed.silverRows);
-    for (const r of runs) ctx.metrics.observeRun(r, 'event');
-    await sweepLakehouseGarbage(ctx.pool, ctx.store).catch((err) =>
-      ctx.logger.warn({ err }, 'replaced lake objects not deleted yet; retried after the next event'),
-    );
-    return { kind: 'loaded', batchId, silverRows: refreshed.silverRows, changedKeys: changed, runs };
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    await discardBatchUploads(ctx.pool, ctx.store, batchId).catch(() => {}); // else swept in an hour
-    await recordFailure(ctx, { batchId, trigger: 'event', inputs }, err);
-    throw err;
-  } finally {
-    client.release();
-  }
+  client: pg.PoolClient,
+  now: CatalogFile,
+  batchId: string,
+  signal: AbortSignal | undefined,
+): Promise<EventWork> {
+  const inputs = [inputOf(now)];
+  await createSilverScopes(client, DATASETS);
+  const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
+  const refreshed = await refreshCcassDate(client, lake, {
+    date: now.partitionDate,
+    own: now.fileKey,
+    batchId,
+    trigger: 'event',
+    inputs,
+    models: ctx.models,
+  });
+  const changedKeys = refreshed.changedCodes.length;
+  const runs = changedKeys
+    ? [
+        ...refreshed.runs,
+        ...(await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })),
+      ]
+    : [];
+  return { silverRows: refreshed.silverRows, changedKeys, runs };
 }
 
 /** Per-transaction settings: work_mem for the big sorts, an optional statement timeout. */
