@@ -46,7 +46,7 @@ const BACKFILL_OUTAGE_MS = CHAOS ? 40_000 : 20_000;
 /**
  * Redelivery waits, shortened: an ack sent just before nats-server dies can be lost with the
  * server's consumer state, and the message then comes again only after its ack wait (skipped as
- * already committed or loaded). At the defaults (5 and 10 min) the test would wait that long.
+ * already committed, loaded or sent). At the defaults (5 and 10 min) the test would wait that long.
  */
 const ACK_WAIT_MS = 5_000;
 const topology: TopologyConfig = {
@@ -160,6 +160,8 @@ describe('services through three Postgres restarts and a nats-server kill', () =
       HARBOUR_REPORTER_SMTP_PORT: String(smtp!.port),
       HARBOUR_REPORTER_SMTP_TO: 'father@example.test',
       HARBOUR_REPORTER_RETRY_BASE_DELAY_MS: '1000',
+      // A tick's ack lost with the killed server comes again only after this (default 5 min).
+      HARBOUR_REPORTER_ACK_WAIT_MS: String(2 * ACK_WAIT_MS),
     });
     child = await startServiceProcess(['scrapers', 'compactor', 'transformer', 'reporter'], env, logPath);
     const alive = () => child!.child.exitCode === null && child!.child.signalCode === null;
