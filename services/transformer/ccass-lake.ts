@@ -21,7 +21,7 @@ import {
   type TestResult,
   testViolation,
 } from './runner.ts';
-import { clearServedCcassChanges, participantIds } from './served-ccass.ts';
+import { clearServedCcassChanges, dropServedSets, participantIds } from './served-ccass.ts';
 import { scopeTable, silverScopeName } from './silver.ts';
 
 /**
@@ -114,6 +114,9 @@ async function publishDerived(
     `copy (${file.select}) to ${sqlString(out)} (format parquet, compression zstd, row_group_size 122880)`,
   );
   const bytes = await readFile(out);
+  const [{ n } = { n: 0 }] = await lake.duck.rows(
+    `select num_rows::double as n from parquet_file_metadata(${sqlString(out)})`,
+  );
   await lake.duck.forget([out]);
   const key = derivedKey(file.layer, file.name, file.date, file.batchId);
   await lake.pool.query(
@@ -121,11 +124,7 @@ async function publishDerived(
     [key],
   );
   await lake.store.put(key, bytes, lake.signal ? { signal: lake.signal } : {});
-  const [{ n } = { n: 0 }] = await lake.duck.rows(`select count(*)::double as n from (${file.select})`);
-  const { rows: old } = await client.query<{ file_key: string }>(
-    `select file_key from lakehouse_files where layer = $1 and name = $2 and partition_date = $3`,
-    [file.layer, file.name, file.date],
-  );
+  const old = await derivedFile(client, file.layer, file.name, file.date);
   await client.query(
     `insert into lakehouse_files (layer, name, partition_date, file_key, rows, bytes, checksum, batch_id)
      values ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -143,11 +142,11 @@ async function publishDerived(
     ],
   );
   await client.query('delete from lakehouse_garbage where file_key = $1', [key]);
-  if (old[0] && old[0].file_key !== key)
+  if (old && old.fileKey !== key)
     await client.query(
       `insert into lakehouse_garbage (file_key, reason) values ($1, 'replaced')
        on conflict (file_key) do update set reason = 'replaced', since = now()`,
-      [old[0].file_key],
+      [old.fileKey],
     );
   return Number(n);
 }
@@ -158,11 +157,15 @@ export async function sweepLakehouseGarbage(pool: pg.Pool, store: ObjectStore): 
     `select file_key from lakehouse_garbage
      where reason = 'replaced' or since < now() - interval '1 hour' order by since limit 1000`,
   );
+  await deleteGarbage(pool, store, rows);
+  return rows.length;
+}
+
+async function deleteGarbage(pool: pg.Pool, store: ObjectStore, rows: { file_key: string }[]): Promise<void> {
   for (const r of rows) {
     await store.delete(r.file_key);
     await pool.query('delete from lakehouse_garbage where file_key = $1', [r.file_key]);
   }
-  return rows.length;
 }
 
 /**
@@ -174,10 +177,7 @@ export async function discardBatchUploads(pool: pg.Pool, store: ObjectStore, bat
     `select file_key from lakehouse_garbage where reason = 'pending' and file_key like $1`,
     [`%/part-${batchId}.parquet`],
   );
-  for (const r of rows) {
-    await store.delete(r.file_key);
-    await pool.query('delete from lakehouse_garbage where file_key = $1', [r.file_key]);
-  }
+  await deleteGarbage(pool, store, rows);
 }
 
 /** DuckDB table `name` = the silver rows of `date` (its file in force), or nothing. */
@@ -367,7 +367,7 @@ async function loadDate(
   lake: CcassLake,
   x: string,
   refreshed: string | null,
-): Promise<number> {
+): Promise<string[]> {
   const { duck } = lake;
   if (x === refreshed) await duck.run('create or replace temp table cur as select * from s_new');
   else await loadSilver(client, lake, 'cur', x);
@@ -380,12 +380,12 @@ async function loadDate(
   await duck.run(
     'create or replace temp table sets (code varchar, holding_date date, prev_holding_date date)',
   );
-  for (let i = 0; i < sets.length; i += 2_000) {
-    const chunk = sets.slice(i, i + 2_000);
-    await duck.run(
-      `insert into sets values ${chunk.map((s) => `(${sqlString(s.code)}, date ${sqlString(x)}, ${s.prev ? `date ${sqlString(s.prev)}` : 'null'})`).join(', ')}`,
-    );
-  }
+  await duck.insert(
+    'sets',
+    sets.map(
+      (s) => `(${sqlString(s.code)}, date ${sqlString(x)}, ${s.prev ? `date ${sqlString(s.prev)}` : 'null'})`,
+    ),
+  );
   const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
   const sources: string[] = [];
   for (const d of prevDates) {
@@ -403,7 +403,7 @@ async function loadDate(
     `create or replace temp table prev as select p.* from (${sources.length ? sources.join(' union all ') : 'select * from s_new where false'}) p
      join sets s on s.code = p.code and s.prev_holding_date = p.holding_date`,
   );
-  return sets.length;
+  return sets.map((s) => s.code);
 }
 
 /**
@@ -424,23 +424,15 @@ async function serveChanges(
   await duck.run(
     'create or replace temp table dim (id integer, participant_key varchar, participant_id varchar, participant_name varchar)',
   );
-  for (let i = 0; i < ids.length; i += 2_000) {
-    const lit = (v: string | null) => (v === null ? 'null' : sqlString(v));
-    await duck.run(
-      `insert into dim values ${ids
-        .slice(i, i + 2_000)
-        .map(
-          (r) => `(${r.id}, ${lit(r.participant_key)}, ${lit(r.participant_id)}, ${lit(r.participant_name)})`,
-        )
-        .join(', ')}`,
-    );
-  }
-  const arr = (v: string) => `'{' || string_agg(${v}, ',' order by g.participant_key) || '}'`;
-  const gone = await client.query<{ n: number }>(
-    `with d as (delete from gold.ccass_change_sets where holding_date = $1 returning participant)
-     select coalesce(sum(cardinality(participant)), 0)::float8 as n from d`,
-    [x],
+  const lit = (v: string | null) => (v === null ? 'null' : sqlString(v));
+  await duck.insert(
+    'dim',
+    ids.map(
+      (r) => `(${r.id}, ${lit(r.participant_key)}, ${lit(r.participant_id)}, ${lit(r.participant_name)})`,
+    ),
   );
+  const arr = (v: string) => `'{' || string_agg(${v}, ',' order by g.participant_key) || '}'`;
+  const deleted = await dropServedSets(client, [x]);
   await copyFromDuck(
     client,
     duck,
@@ -465,7 +457,7 @@ async function serveChanges(
     ],
   );
   const [{ n } = { n: 0 }] = await duck.rows(`select count(*)::double as n from ${table}`);
-  return { deleted: gone.rows[0]?.n ?? 0, written: Number(n) };
+  return { deleted, written: Number(n) };
 }
 
 /** Serves one model's rows of date X into Postgres; returns rows deleted and written. */
@@ -506,8 +498,7 @@ async function refreshGoldDate(
   batchId: string,
   acc: Map<string, RunAcc>,
 ): Promise<void> {
-  const stocks = await loadDate(client, lake, x, refreshed);
-  const codes = (await lake.duck.rows('select code from sets order by code')).map((r) => String(r['code']));
+  const codes = await loadDate(client, lake, x, refreshed);
   for (const model of models) {
     const run = acc.get(model.name)!;
     const table = `g_${model.name}`;
@@ -516,7 +507,7 @@ async function refreshGoldDate(
       const tests = await runDuckTests(lake.duck, model, table);
       const r = run.result;
       r.tests = mergeTests(r.tests, tests);
-      r.scopeKeys += stocks;
+      r.scopeKeys += codes.length;
       r.codes = [...new Set([...r.codes, ...codes])].sort();
       r.from = r.from && r.from < x ? r.from : x;
       r.to = r.to && r.to > x ? r.to : x;

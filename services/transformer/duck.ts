@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { TransformerConfig } from './config.ts';
+import { fetchLakeFile } from './lake.ts';
 
 /**
  * The transformer's embedded DuckDB: one in-memory database with the configured memory limit,
@@ -18,6 +17,8 @@ export interface Duck {
   run(sql: string): Promise<void>;
   /** Runs a query and returns its rows as plain JS values (dates as Date, big integers as bigint). */
   rows(sql: string): Promise<Record<string, unknown>[]>;
+  /** Inserts SQL value tuples (`(1, 'a')`) into `table`, a few thousand per statement. */
+  insert(table: string, tuples: readonly string[]): Promise<void>;
   /** Local path of a lake object, downloaded once and checked against its sha256 (objects are immutable). */
   local(store: ObjectStore, key: string, checksum: string, signal?: AbortSignal): Promise<string>;
   /** A fresh local path for a file DuckDB writes (removed with `forget`). */
@@ -95,6 +96,10 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
         await conn.run(sql);
       }),
     rows: (sql) => serial(async () => (await conn.runAndReadAll(sql)).getRowObjectsJS()),
+    async insert(table, tuples) {
+      for (let i = 0; i < tuples.length; i += 2_000)
+        await serial(() => conn.run(`insert into ${table} values ${tuples.slice(i, i + 2_000).join(', ')}`));
+    },
     async local(store, key, checksum, signal) {
       const have = copies.get(key);
       if (have) {
@@ -102,14 +107,7 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
         copies.set(key, have);
         return have;
       }
-      const bytes = await store.getBytes(key, signal ? { signal } : {});
-      const sum = createHash('sha256').update(bytes).digest('hex');
-      if (sum !== checksum)
-        throw new HarbourError(
-          ErrorCodes.LakeFile,
-          `lake object ${key} has checksum ${sum}, the catalog says ${checksum}`,
-          { detail: { fileKey: key } },
-        );
+      const bytes = await fetchLakeFile(store, { fileKey: key, checksum }, signal);
       const path = join(lakeRoot, ...key.split('/'));
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, bytes);

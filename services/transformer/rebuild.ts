@@ -83,8 +83,8 @@ const DATE_COLUMN: Record<KeyedDataset, [table: string, column: string]> = {
  */
 async function clearSilver(client: pg.PoolClient, from: string | null, models: Model[]): Promise<void> {
   if (from === null) {
-    await clearCcass(client, null, models);
     await client.query(`truncate ${SILVER_TABLES.join(', ')}, transform_files`);
+    await clearCcass(client, null, models);
     return;
   }
   for (const ds of DATASETS) await seedSilverScope(client, ds, from);

@@ -82,16 +82,11 @@ export async function serveCcassChanges(
   stage: string,
   dates: readonly string[],
 ): Promise<{ deleted: number; rows: number }> {
-  await client.query(
-    `insert into gold.ccass_participants (participant_key, participant_id, participant_name)
-     select distinct participant_key, participant_id, participant_name from ${stage}
-     on conflict (participant_key, (coalesce(participant_id, '')), participant_name) do nothing`,
+  const { rows: triples } = await client.query(
+    `select distinct participant_key, participant_id, participant_name from ${stage}`,
   );
-  const { rows: gone } = await client.query<{ n: number }>(
-    `with d as (delete from gold.ccass_change_sets where holding_date = any($1::date[]) returning participant)
-     select coalesce(sum(cardinality(participant)), 0)::float8 as n from d`,
-    [dates],
-  );
+  await participantIds(client, triples);
+  const deleted = await dropServedSets(client, dates);
   const { rows: put } = await client.query<{ n: number }>(
     `with ins as (
        insert into gold.ccass_change_sets (code, holding_date, prev_holding_date, issued_shares, participant,
@@ -107,7 +102,17 @@ export async function serveCcassChanges(
        returning participant)
      select coalesce(sum(cardinality(participant)), 0)::float8 as n from ins`,
   );
-  return { deleted: gone[0]?.n ?? 0, rows: put[0]?.n ?? 0 };
+  return { deleted, rows: put[0]?.n ?? 0 };
+}
+
+/** Deletes the served sets of `dates`; returns the participant rows they held. */
+export async function dropServedSets(client: pg.PoolClient, dates: readonly string[]): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `with d as (delete from gold.ccass_change_sets where holding_date = any($1::date[]) returning participant)
+     select coalesce(sum(cardinality(participant)), 0)::float8 as n from d`,
+    [dates],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 export interface ParticipantTriple {
