@@ -94,6 +94,14 @@ describe.skipIf(!installed)('dashboards and rules against a running pipeline', (
       ).rows.map((r) => [r.dataset, r.d]),
     );
 
+  const idle = async () => {
+    for await (const stream of pipeline.deps.jsm.streams.list())
+      for await (const c of pipeline.deps.jsm.consumers.list(stream.config.name))
+        if (c.num_pending > 0 || c.num_ack_pending > 0) return false;
+    const unsent = await db.pool.query('select 1 from lake_outbox where sent_at is null limit 1');
+    return unsent.rowCount === 0;
+  };
+
   /** Waits until Prometheus has scraped the pipeline's current counters (so the next day moves them again). */
   const untilScraped = async () => {
     for (const name of [
@@ -160,10 +168,13 @@ describe.skipIf(!installed)('dashboards and rules against a running pipeline', (
       },
       40_000,
     );
-    // Every event handled by the transformer.
-    await until('the transformer to catch up', async () => {
-      const info = await pipeline.deps.jsm.consumers.info('EVENTS', 'transformer');
-      return info.num_pending === 0 && info.num_ack_pending === 0;
+    // Settled: a quotes or CCASS date is fresh with its first file, while later files of the day may
+    // still be in the compactor or its outbox. Every consumer idle and every committed file's event
+    // sent, three polls in a row, means the transformer has handled the whole day.
+    let quiet = 0;
+    await until('the pipeline to settle', async () => {
+      quiet = (await idle()) ? quiet + 1 : 0;
+      return quiet >= 3;
     });
   };
 
