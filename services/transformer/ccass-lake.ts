@@ -377,14 +377,10 @@ async function loadDate(
      from silver.ccass_sets x where x.holding_date = $1 order by x.code`,
     [x],
   );
-  await duck.run(
-    'create or replace temp table sets (code varchar, holding_date date, prev_holding_date date)',
-  );
-  await duck.insert(
+  await duck.table(
     'sets',
-    sets.map(
-      (s) => `(${sqlString(s.code)}, date ${sqlString(x)}, ${s.prev ? `date ${sqlString(s.prev)}` : 'null'})`,
-    ),
+    { code: 'varchar', holding_date: 'date', prev_holding_date: 'date' },
+    sets.map((s) => ({ code: s.code, holding_date: x, prev_holding_date: s.prev })),
   );
   const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
   const sources: string[] = [];
@@ -421,30 +417,30 @@ async function serveChanges(
     `select distinct participant_key, participant_id, participant_name from ${table}`,
   );
   const ids = await participantIds(client, triples);
-  await duck.run(
-    'create or replace temp table dim (id integer, participant_key varchar, participant_id varchar, participant_name varchar)',
-  );
-  const lit = (v: string | null) => (v === null ? 'null' : sqlString(v));
-  await duck.insert(
+  await duck.table(
     'dim',
-    ids.map(
-      (r) => `(${r.id}, ${lit(r.participant_key)}, ${lit(r.participant_id)}, ${lit(r.participant_name)})`,
-    ),
+    { id: 'integer', participant_key: 'varchar', participant_id: 'varchar', participant_name: 'varchar' },
+    ids,
   );
-  const arr = (v: string) => `'{' || string_agg(${v}, ',' order by g.participant_key) || '}'`;
+  // One list per set in participant order (one sort), written as Postgres array literals.
+  const arr = (field: string) =>
+    `'{' || array_to_string(list_transform(l, p -> coalesce(p.${field}::varchar, 'NULL')), ',') || '}'`;
   const deleted = await dropServedSets(client, [x]);
   await copyFromDuck(
     client,
     duck,
-    `select g.code, g.holding_date, max(g.prev_holding_date), max(i.shareholding),
-       ${arr('d.id::varchar')},
-       ${arr(`case when g.kind = 'exited' then 'NULL' else g.shareholding::varchar end`)},
-       ${arr(`case when g.kind = 'new' then 'NULL' else g.prev_shareholding::varchar end`)}
-     from ${table} g
-     join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
-       and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
-     left join cur i on i.code = g.code and i.row_type = 'issued_shares' and i.participant_key = ''
-     group by g.code, g.holding_date`,
+    `select code, holding_date, prev_holding_date, issued_shares, ${arr('id')}, ${arr('now')}, ${arr('before')}
+     from (
+       select g.code, g.holding_date, max(g.prev_holding_date) as prev_holding_date,
+         max(i.shareholding) as issued_shares,
+         list({'id': d.id,
+               'now': case when g.kind <> 'exited' then g.shareholding end,
+               'before': case when g.kind <> 'new' then g.prev_shareholding end} order by g.participant_key) as l
+       from ${table} g
+       join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
+         and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
+       left join cur i on i.code = g.code and i.row_type = 'issued_shares' and i.participant_key = ''
+       group by g.code, g.holding_date)`,
     'gold.ccass_change_sets',
     [
       'code',

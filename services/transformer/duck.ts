@@ -17,8 +17,12 @@ export interface Duck {
   run(sql: string): Promise<void>;
   /** Runs a query and returns its rows as plain JS values (dates as Date, big integers as bigint). */
   rows(sql: string): Promise<Record<string, unknown>[]>;
-  /** Inserts SQL value tuples (`(1, 'a')`) into `table`, a few thousand per statement. */
-  insert(table: string, tuples: readonly string[]): Promise<void>;
+  /**
+   * (Re)creates temp table `name` with `columns` (name → DuckDB type) holding `rows` (objects with
+   * those keys; dates as 'YYYY-MM-DD'). Loaded as one JSON-lines file: parsing SQL literals row by
+   * row costs ~30 µs a row, this a fraction of it.
+   */
+  table(name: string, columns: Readonly<Record<string, string>>, rows: readonly object[]): Promise<void>;
   /** Local path of a lake object, downloaded once and checked against its sha256 (objects are immutable). */
   local(store: ObjectStore, key: string, checksum: string, signal?: AbortSignal): Promise<string>;
   /** A fresh local path for a file DuckDB writes (removed with `forget`). */
@@ -96,9 +100,21 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
         await conn.run(sql);
       }),
     rows: (sql) => serial(async () => (await conn.runAndReadAll(sql)).getRowObjectsJS()),
-    async insert(table, tuples) {
-      for (let i = 0; i < tuples.length; i += 2_000)
-        await serial(() => conn.run(`insert into ${table} values ${tuples.slice(i, i + 2_000).join(', ')}`));
+    async table(name, columns, rows) {
+      const path = join(outRoot, `${++seq}-${name}.jsonl`);
+      await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n'));
+      const cols = Object.entries(columns)
+        .map(([c, t]) => `${sqlString(c)}: ${sqlString(t)}`)
+        .join(', ');
+      try {
+        await serial(() =>
+          conn.run(
+            `create or replace temp table ${name} as select * from read_json(${sqlString(path)}, format = 'newline_delimited', columns = {${cols}})`,
+          ),
+        );
+      } finally {
+        await rm(path, { force: true });
+      }
     },
     async local(store, key, checksum, signal) {
       const have = copies.get(key);

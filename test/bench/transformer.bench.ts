@@ -332,8 +332,17 @@ async function main() {
           throw new Error(`refresh of ${date} differs from DuckDB: ${bad.slice(0, 10).join('; ')}`);
       }
     }
+    // Where an event's time goes: its model runs (recorded durations) and the rest (silver, commit).
+    const { rows: eventModels } = await probe.query<{ dataset: string; model: string; ms: number }>(
+      `select f.dataset, r.model, avg(r.duration_ms)::float8 as ms
+       from transform_files t join lake_files f using (file_key) join transform_runs r using (batch_id)
+       where t.file_key = any($1) and r.status = 'succeeded'
+       group by f.dataset, r.model order by f.dataset, ms desc`,
+      [refreshed.flatMap((d) => d.events.map((e) => e.file_key))],
+    );
     await probe.end();
     await service.close();
+    if (process.env.PAUSE_PROFILE) { log(`PAUSED ${stack.postgres.url}`); await new Promise((r) => setTimeout(r, 1_200_000)); }
 
     // ---------------------------------------------------------- report
     const last = days.at(-1)!;
@@ -383,6 +392,20 @@ async function main() {
           95,
         ),
       )}** | ${secs(Math.max(...latencies.map((l) => l.ms)))} |`,
+      '',
+      'Event detail (mean over the refresh events): the model runs the transformer records, the rest of the latency being NATS, the silver load or build, lineage and the commit.',
+      '',
+      '| dataset | model runs (mean ms each) |',
+      '| --- | --- |',
+      ...(['securities', 'quotes', 'fundamentals', 'ccass'] as Dataset[]).map(
+        (ds) =>
+          `| ${ds} | ${
+            eventModels
+              .filter((m) => m.dataset === ds)
+              .map((m) => `${m.model} ${Math.round(m.ms)}`)
+              .join(', ') || '—'
+          } |`,
+      ),
       '',
       'Reading the ratios: the reference computes each answer from the Parquet files in memory and keeps nothing. Harbour keeps what it computes: CCASS silver and its gold as Parquet in the lake (DuckDB, one holding date per event, the models’ tests, then served into Postgres); quotes, fundamentals and the securities list in indexed, deduplicated Postgres tables (COPY + one upsert per file) with the affected keys recomputed by the Postgres models; lineage for every run; all in one transaction the exporter and Grafana read from. The rebuild refreshes CCASS holding date by holding date through the events’ own path.',
     ];

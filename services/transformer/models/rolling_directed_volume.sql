@@ -25,11 +25,22 @@ left join lateral (
   order by p.trade_date offset 29 limit 1
 ) t on true
 -- @model
-with b as (
+-- Two ways to the same windows, chosen per stock by how many rows its scope holds. A few rows (a
+-- day's event) read their windows row by row through the traded-rows index: the cost follows the
+-- rows in scope, not the history behind them. Many rows (a rebuild, a late correction) run window
+-- functions over the stock's rows once.
+with keys as (
+  select s.k, s.lo, s.hi, (
+    select count(*) from gold.daily_prices x where x.code = s.k and x.trade_date between s.lo and s.hi) as n
+  from {{scope}} s
+),
+narrow as (select k, lo, hi from keys where n <= 10),
+wide as (select k, lo, hi from keys where n > 10),
+b as (
   -- the scoped rows plus what their windows look back on: 30 traded rows (a row that did not
   -- trade sums the 30 traded days before it) and 29 calendar days before lo
   select p.code, p.trade_date, p.status, p.directed_volume
-  from {{scope}} s
+  from wide s
   cross join lateral (
     select min(x.trade_date) as start from (
       select q.trade_date from gold.daily_prices q
@@ -61,11 +72,31 @@ cal as (
       over (partition by b.code order by b.trade_date range between interval '29 days' preceding and current row) as days_cal
   from b left join tr t on t.code = b.code and t.trade_date = b.trade_date
 )
+select code, trade_date, dv_30d_trading, days_30d_trading, dv_30d_calendar, days_30d_calendar from (
 select code, trade_date,
   max(dv) over g as dv_30d_trading, coalesce(max(days) over g, 0)::int as days_30d_trading,
   dv_cal as dv_30d_calendar, days_cal::int as days_30d_calendar
 from cal
 window g as (partition by code, grp)
+) w
+union all
+select p.code, p.trade_date,
+  tw.dv, tw.days::int,
+  cw.dv, cw.days::int
+from narrow s
+cross join lateral (
+  select x.code, x.trade_date from gold.daily_prices x
+  where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) p
+cross join lateral (
+  select sum(t.directed_volume) as dv, count(*) as days from (
+    select q.directed_volume from gold.daily_prices q
+    where q.code = p.code and q.trade_date <= p.trade_date and q.status = 'traded'
+    order by q.trade_date desc limit 30) t
+) tw
+cross join lateral (
+  select sum(q.directed_volume) as dv, count(*) as days from gold.daily_prices q
+  where q.code = p.code and q.status = 'traded' and q.trade_date between p.trade_date - 29 and p.trade_date
+) cw
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.quotes
