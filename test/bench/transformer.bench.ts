@@ -342,7 +342,6 @@ async function main() {
     );
     await probe.end();
     await service.close();
-    if (process.env.PAUSE_PROFILE) { log(`PAUSED ${stack.postgres.url}`); await new Promise((r) => setTimeout(r, 1_200_000)); }
 
     // ---------------------------------------------------------- report
     const last = days.at(-1)!;
