@@ -252,14 +252,14 @@ async function buildSilver(
       where r.holding_date = date ${sqlString(date)}
     ),
     win as (
-      select code, _fetched_at, _run_id, fetch_key from raw
-      qualify row_number() over (partition by code order by _fetched_at desc, _run_id desc, fetch_key desc) = 1
+      -- the latest fetch of each stock (a struct compares field by field; no column is null)
+      select code, max({'at': _fetched_at, 'run': _run_id, 'key': fetch_key}) as f from raw group by code
     )
     select raw.code, raw.holding_date, raw.row_type, raw.participant_key, raw.participant_id, raw.participant_name,
       raw.address, raw.shareholding, raw.pct_issued, raw.participants, raw._seq, raw._file_key, raw._fetched_at,
       raw._run_id, raw.fetch_key
-    from raw join win on raw.code = win.code and raw._fetched_at = win._fetched_at
-      and raw._run_id = win._run_id and raw.fetch_key = win.fetch_key
+    from raw join win on raw.code = win.code and raw._fetched_at = win.f.at
+      and raw._run_id = win.f.run and raw.fetch_key = win.f.key
     qualify row_number() over (
       partition by raw.code, raw.row_type, raw.participant_key order by raw._seq desc, raw.shareholding desc) = 1
     order by raw.code, raw.row_type, raw.participant_key`);
