@@ -18,6 +18,8 @@ import {
  * -- model: rolling_directed_volume
  * -- description: …
  * -- depends: daily_prices                  (models and/or silver.<dataset>)
+ * -- reads: daily_prices(status, directed_volume)  (optional: the only columns of an upstream
+ *                                           model it reads; see below)
  * -- key: code, trade_date                  (unique key of the table)
  * -- scope: code, trade_date                (the key column and the date column a run is scoped by; date optional)
  * -- test: unique(code, trade_date)
@@ -33,6 +35,10 @@ import {
  * -- @lineage
  * select … where code = $1 and trade_date = $2    -- the silver rows (lake files, seqs) behind one gold row
  * ```
+ *
+ * `-- reads: X(c1, c2)` narrows `{{changed:X}}` to the keys whose rows of X appeared, disappeared or
+ * changed in c1, c2 (or a key or scope date column) in this batch; without it, every key X rewrote
+ * is in it. A fundamentals file rewrites each day's open price, which the rolling volume never reads.
  *
  * `-- engine: duckdb` (the CCASS models): no @scope; @model is DuckDB SQL over the relations the
  * engine provides for one holding date — `cur` (its silver rows), `prev` (the silver rows of each
@@ -68,6 +74,8 @@ export interface Model {
   table: string;
   /** Upstream models and `silver.<dataset>` names. */
   depends: string[];
+  /** Upstream model → the only columns of it this model reads (`-- reads:`). */
+  reads: Record<string, string[]>;
   key: string[];
   scopeKey: string;
   scopeDate: string | null;
@@ -207,6 +215,9 @@ export function parseModel(file: string, text: string): Model {
     description: header['description'] ?? '',
     table: `${GOLD_SCHEMA}.${name}`,
     depends: list(header['depends'] ?? ''),
+    reads: Object.fromEntries(
+      [...(header['reads'] ?? '').matchAll(/([a-z_]+)\(([^)]*)\)/g)].map((r) => [r[1]!, list(r[2]!)]),
+    ),
     key,
     scopeKey,
     scopeDate: scopeDate ?? null,
@@ -249,13 +260,21 @@ export function topoSort(models: Model[]): Model[] {
   return out;
 }
 
-/** Checks the `{{changed:X}}` references of each model against its declared dependencies. */
-function checkReferences(m: Model): void {
+/** Checks each model's `{{changed:X}}` references and `reads` against its declared dependencies. */
+function checkReferences(m: Model, byName: ReadonlyMap<string, Model>): void {
   for (const sql of [m.scopeSql, m.modelSql]) {
     for (const ref of sql.matchAll(/\{\{changed:([a-z_.]+)\}\}/g)) {
       if (!m.depends.includes(ref[1]!))
         fail(m.file, `uses {{changed:${ref[1]}}} but does not declare it in depends`);
     }
+  }
+  for (const [up, columns] of Object.entries(m.reads)) {
+    const model = byName.get(up);
+    if (!model || !m.depends.includes(up))
+      fail(m.file, `reads ${up}, which is not an upstream model in depends`);
+    const unknown = columns.filter((c) => !model.columns.includes(c));
+    if (!columns.length || unknown.length)
+      fail(m.file, `reads ${up}(${columns.join(', ')}): unknown or no columns`);
   }
 }
 
@@ -268,12 +287,12 @@ export function loadModels(dir = MODELS_DIR): Model[] {
     .filter((f) => f.endsWith('.sql'))
     .sort();
   const models = files.map((f) => parseModel(f, readFileSync(join(dir, f), 'utf8')));
-  const names = new Set<string>();
+  const byName = new Map<string, Model>();
   for (const m of models) {
-    if (names.has(m.name)) fail(m.file, `model ${m.name} is defined twice`);
-    names.add(m.name);
-    checkReferences(m);
+    if (byName.has(m.name)) fail(m.file, `model ${m.name} is defined twice`);
+    byName.set(m.name, m);
   }
+  for (const m of models) checkReferences(m, byName);
   const sorted = topoSort(models);
   if (dir === MODELS_DIR) cached = sorted;
   return sorted;

@@ -97,13 +97,51 @@ export async function lockTransformer(client: pg.PoolClient): Promise<void> {
   await client.query('select pg_advisory_xact_lock(hashtext($1))', [TRANSFORMER_LOCK]);
 }
 
-function substitute(sql: string, model: Model): string {
+/** `{{changed:X}}` for `model`: X's narrowed changes when `model` reads only some of X's columns. */
+const narrowedTable = (upstream: string, model: string) => scopeTable(`${upstream}__for__${model}`);
+
+function substitute(sql: string, model: Model, narrowed: ReadonlySet<string>): string {
   return sql
     .replace(/\{\{scope\}\}/g, scopeTable(model.name))
     .replace(/\{\{changed:([a-z_.]+)\}\}/g, (_, name: string) => {
+      if (narrowed.has(narrowedTable(name, model.name))) return narrowedTable(name, model.name);
       const ds = datasetOfSilver(name);
       return scopeTable(ds ? silverScopeName(ds) : name);
     });
+}
+
+/**
+ * For each later model that `reads` only some columns of `model`: the keys (and date range) whose
+ * rows of `model` appeared, disappeared or changed in those columns, from the scoped rows before
+ * (`old`) and now.
+ */
+async function narrowChanges(
+  client: pg.PoolClient,
+  model: Model,
+  old: string,
+  watchers: readonly Model[],
+  narrowed: Set<string>,
+): Promise<void> {
+  const now = scopedRows(model, 'g', `g.*`);
+  const d = model.scopeDate ?? null;
+  for (const w of watchers) {
+    const cols = [
+      ...new Set([...model.key, model.scopeKey, ...(d ? [d] : []), ...w.reads[model.name]!]),
+    ].join(', ');
+    const table = narrowedTable(model.name, w.name);
+    await client.query(`drop table if exists ${table}`);
+    await client.query(
+      `create temp table ${table} on commit drop as
+       select ${model.scopeKey}::text as k, ${d ? `min(${d})::date` : `'-infinity'::date`} as lo,
+         ${d ? `max(${d})::date` : `'infinity'::date`} as hi
+       from (
+         (select ${cols} from ${old} except all select ${cols} from ${now})
+         union all
+         (select ${cols} from ${now} except all select ${cols} from ${old})
+       ) x group by 1`,
+    );
+    narrowed.add(table);
+  }
 }
 
 function scopeJoin(model: Model, alias: string): string {
@@ -248,6 +286,7 @@ export interface RunModelsOptions {
  */
 export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): Promise<ModelRunResult[]> {
   const results: ModelRunResult[] = [];
+  const narrowed = new Set<string>();
   const pks = await goldPrimaryKeys(client);
   for (const ds of DATASETS) {
     await client.query(`analyze ${scopeTable(silverScopeName(ds))}`);
@@ -263,7 +302,7 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
       await client.query(
         `create temp table ${scope} on commit drop as
          select k::text as k, min(lo)::date as lo, max(hi)::date as hi
-         from (${substitute(model.scopeSql, model)}) x (k, lo, hi)
+         from (${substitute(model.scopeSql, model, narrowed)}) x (k, lo, hi)
          where k is not null group by k`,
       );
       const { rows: sc } = await client.query<{ n: number }>(`select count(*)::int as n from ${scope}`);
@@ -278,6 +317,15 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         dateCol ? `g.${dateCol} as d` : 'null::date as d',
         codeCol ? `g.${codeCol} as c` : 'null::text as c',
       ];
+      // Later models that read only some columns: keep the scoped rows' before-image to compare.
+      const watchers = opts.truncate ? [] : opts.models.filter((m) => m.reads[model.name]);
+      const old = scopeTable(`${model.name}__before`);
+      if (watchers.length) {
+        await client.query(`drop table if exists ${old}`);
+        await client.query(
+          `create temp table ${old} on commit drop as select g.* from ${scopedRows(model, 'g')}`,
+        );
+      }
       let deleted: Touched;
       if (opts.truncate) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${model.table}`);
@@ -296,10 +344,11 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         client,
         `insert into ${model.table} as g (${cols})
            select ${model.columns.map((c) => `m.${c}`).join(', ')}
-           from (${substitute(model.modelSql, model)}) m
+           from (${substitute(model.modelSql, model, narrowed)}) m
            ${scopeJoin(model, 'm')}
            returning ${ret.join(', ')}`,
       );
+      if (watchers.length) await narrowChanges(client, model, old, watchers, narrowed);
       // Later models read this table: after a bulk rewrite, give the planner its real size.
       const readLater = opts.models.some(
         (m) => m.depends.includes(model.name) && (!opts.only || opts.only.has(m.name)),

@@ -532,6 +532,18 @@ describe('transformer on Postgres + NATS + object store', () => {
     expect(problems).toEqual([]);
     expect(incremental.daily_prices.length).toBe([...quotes.values()].reduce((a, r) => a + r.length, 0));
     expect(incremental.ccass_changes.length).toBeGreaterThan(200);
+
+    // A fundamentals file rewrites daily prices' open only: the monthly table (which reads open)
+    // is recomputed, the rolling volume (`-- reads: daily_prices(status, directed_volume)`) is not.
+    const { rows: fundRuns } = await db.pool.query<{ model: string; runs: number; written: number }>(
+      `select r.model, count(*)::int as runs, sum(r.rows_written)::int as written
+       from transform_files t join lake_files f using (file_key) join transform_runs r using (batch_id)
+       where f.dataset = 'fundamentals' and r.status = 'succeeded' group by r.model`,
+    );
+    const byModel = new Map(fundRuns.map((r) => [r.model, r]));
+    expect(byModel.get('daily_prices')?.written).toBeGreaterThan(0);
+    expect(byModel.get('monthly_high_low')?.written).toBeGreaterThan(0);
+    expect(byModel.has('rolling_directed_volume')).toBe(false);
   });
 
   it('matches hand-worked values: suspension, no-trade days, a one-day month, a mid-window listing, CCASS re-scrape', async () => {

@@ -4,6 +4,7 @@
 --   count, and over the 30 CALENDAR days ending this day (traded rows in [day − 29, day]) with their
 --   count. A sum is null when its window holds no trade. A stock listed mid-window simply has fewer days.
 -- depends: daily_prices
+-- reads: daily_prices(status, directed_volume)
 -- key: code, trade_date
 -- scope: code, trade_date
 -- test: unique(code, trade_date)

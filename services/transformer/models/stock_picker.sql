@@ -8,6 +8,7 @@
 --   or before as_of (traded or no-trade, a no-trade day counting 0; suspended/halted days skipped;
 --   fewer days for a new listing). turnover_ratio = avg_turnover_20d ÷ market_cap.
 -- depends: silver.fundamentals, daily_prices, silver.securities
+-- reads: daily_prices(name, currency, close, turnover, status)
 -- key: code, as_of
 -- scope: code, as_of
 -- test: unique(code, as_of)
