@@ -23,18 +23,25 @@ select k,
   (date_trunc('month', hi::timestamp) + interval '1 month' - interval '1 day')::date
 from {{changed:daily_prices}}
 -- @model
+-- "The value on the first / last / extreme day" as min or max of [sort key, value] arrays (arrays
+-- compare element by element, and a stock has one row a day): plain aggregates, where ordered
+-- array_agg sorted each month's rows once per column (a day's event: 2,600 months, ~20 % faster).
 select p.code, date_trunc('month', p.trade_date::timestamp)::date as month,
-  (array_agg(coalesce(p.open, p.close) order by p.trade_date) filter (where p.status = 'traded'))[1] as open,
+  (min(array[p.trade_date - date '2000-01-01', coalesce(p.open, p.close)])
+    filter (where p.status = 'traded'))[2] as open,
   max(p.high) filter (where p.status = 'traded') as high,
-  (array_agg(p.trade_date order by p.high desc, p.trade_date) filter (where p.status = 'traded' and p.high is not null))[1] as high_date,
+  date '2000-01-01' - ((max(array[p.high, date '2000-01-01' - p.trade_date])
+    filter (where p.status = 'traded' and p.high is not null))[2])::int as high_date,
   min(p.low) filter (where p.status = 'traded') as low,
-  (array_agg(p.trade_date order by p.low, p.trade_date) filter (where p.status = 'traded' and p.low is not null))[1] as low_date,
-  (array_agg(p.close order by p.trade_date desc) filter (where p.close is not null))[1] as close,
+  date '2000-01-01' + ((min(array[p.low, p.trade_date - date '2000-01-01'])
+    filter (where p.status = 'traded' and p.low is not null))[2])::int as low_date,
+  (max(array[p.trade_date - date '2000-01-01', p.close]) filter (where p.close is not null))[2] as close,
   coalesce(sum(p.volume) filter (where p.status = 'traded'), 0) as volume,
   (count(*) filter (where p.status = 'traded'))::int as trading_days
 from {{scope}} s
 cross join lateral (
-  select * from gold.daily_prices x where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) p
+  select x.code, x.trade_date, x.status, x.open, x.high, x.low, x.close, x.volume from gold.daily_prices x
+  where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) p
 group by p.code, date_trunc('month', p.trade_date::timestamp)::date
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
