@@ -126,19 +126,23 @@ export async function participantIds(
   client: pg.PoolClient,
   triples: readonly Record<string, unknown>[],
 ): Promise<(ParticipantTriple & { id: number })[]> {
-  const input = JSON.stringify(triples);
-  const shape = `jsonb_to_recordset($1::jsonb) as x(participant_key text, participant_id text, participant_name text)`;
-  await client.query(
-    `insert into gold.ccass_participants (participant_key, participant_id, participant_name)
-     select participant_key, participant_id, participant_name from ${shape}
-     on conflict (participant_key, (coalesce(participant_id, '')), participant_name) do nothing`,
-    [input],
-  );
+  // One statement: the join sees the dimension as it was, `ins` returns the rows it adds.
   const { rows } = await client.query<ParticipantTriple & { id: number }>(
-    `select p.id, p.participant_key, p.participant_id, p.participant_name from ${shape}
+    `with x as (
+       select * from jsonb_to_recordset($1::jsonb) as x(participant_key text, participant_id text, participant_name text)
+     ),
+     ins as (
+       insert into gold.ccass_participants (participant_key, participant_id, participant_name)
+       select participant_key, participant_id, participant_name from x
+       on conflict (participant_key, (coalesce(participant_id, '')), participant_name) do nothing
+       returning id, participant_key, participant_id, participant_name
+     )
+     select p.id, p.participant_key, p.participant_id, p.participant_name from x
      join gold.ccass_participants p on p.participant_key = x.participant_key
-       and coalesce(p.participant_id, '') = coalesce(x.participant_id, '') and p.participant_name = x.participant_name`,
-    [input],
+       and coalesce(p.participant_id, '') = coalesce(x.participant_id, '') and p.participant_name = x.participant_name
+     union all
+     select id, participant_key, participant_id, participant_name from ins`,
+    [JSON.stringify(triples)],
   );
   return rows;
 }
