@@ -63,7 +63,9 @@ describe('connections survive Postgres and NATS outages', () => {
     const err = (await work) as Error & { code?: string };
     expect(err).toBeInstanceOf(Error);
     expect(err.code).toBe('57P01');
-    // The pool drops the dead clients and serves the next query on a new connection.
+    // The pool drops the dead clients (the idle one when its server's FATAL arrives, which under
+    // load can come after this line) and serves the next query on a new connection.
+    await until(async () => infra.pool.idleCount === 0, 5_000, 'the pool to drop its dead idle client');
     expect((await infra.pool.query('select 42 as n')).rows[0].n).toBe(42);
     await until(
       async () => (await metricValue('harbour_postgres_connection_errors_total')) >= 1,
