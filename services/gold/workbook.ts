@@ -210,9 +210,12 @@ export function stockSheetName(code: string, name: string | null): string {
 
 export const ccassSheetName = (code: string) => `CCASS ${code}`;
 
-/** `2026-10-30` → a Date at UTC midnight (Excel serial of that day). */
-function excelDate(iso: string): Date {
-  return new Date(`${iso}T00:00:00Z`);
+/**
+ * `2026-10-30` → that day's Excel serial (days since 1899-12-30), the number exceljs writes for a
+ * Date at UTC midnight: the cell is the same, without parsing a date string per cell.
+ */
+function excelDate(iso: string): number {
+  return Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / 86_400_000 + 25_569;
 }
 
 /** `2026-10-30` → `30/10/2026`, the workbook's date style in text. */
@@ -270,16 +273,27 @@ function setColumns(sheet: Sheet, widths: number[]): void {
   sheet.columns = widths.map((w) => ({ width: w + 0.43 }));
 }
 
+/**
+ * The next row of the sheet. Rows share one frozen empty row style (`style`, a member exceljs'
+ * types do not declare): exceljs caches a style's id by the style object, so each row's own `{}`
+ * would have its style XML built and looked up per row. Were the member renamed, the assignment
+ * would only add an unused property (the old cost, same file).
+ */
+function addRow(sheet: Sheet): ExcelJS.Row {
+  return Object.assign(sheet.addRow([]), { style: NO_STYLE });
+}
+const NO_STYLE: Style = Object.freeze({});
+
 /** Row 1: one text cell (it overflows into the empty cells to its right). */
 function addTitle(sheet: Sheet, title: string): void {
-  const row = sheet.addRow([]);
+  const row = addRow(sheet);
   put(row, 1, title, S.title);
   row.height = 20;
   row.commit();
 }
 
 function addHeader(sheet: Sheet, labels: readonly string[]): void {
-  const row = sheet.addRow([]);
+  const row = addRow(sheet);
   labels.forEach((label, i) => {
     put(row, i + 1, label, S.header);
   });
@@ -521,7 +535,7 @@ function writeSummary(
   );
   addHeader(sheet, SUMMARY_COLUMNS);
   rows.forEach((r, i) => {
-    const row = sheet.addRow([]);
+    const row = addRow(sheet);
     put(row, 1, r.code, S.text);
     put(row, 2, r.name, S.text);
     put(row, 3, r.lastClose, S.price);
@@ -538,12 +552,12 @@ function writeSummary(
     row.commit();
   });
   // The Notes block: a blank row, then `Notes` and one line per note in column A (overflowing right).
-  sheet.addRow([]).commit();
-  const head = sheet.addRow([]);
+  addRow(sheet).commit();
+  const head = addRow(sheet);
   put(head, 1, 'Notes', S.title);
   head.commit();
   for (const line of noteLines) {
-    const row = sheet.addRow([]);
+    const row = addRow(sheet);
     put(row, 1, line, S.text);
     row.commit();
   }
@@ -582,21 +596,29 @@ async function writePriceSheet(
   setColumns(sheet, priceWidths(stats));
   addTitle(sheet, `${stock.code} ${stock.name ?? ''}: daily prices ${dmy(params.from)} to ${dmy(params.to)}`);
   addHeader(sheet, PRICE_COLUMNS);
-  let after = dayBefore(params.from);
+  const read = (after: string) => {
+    const page = priceRows(db, stock.code, after, params.to, batchRows);
+    page.catch(() => {}); // awaited below; an export stopped before reading it must not leave it unhandled
+    return page;
+  };
+  let next = read(dayBefore(params.from));
   let total = 0;
   for (;;) {
     pace.signal.throwIfAborted();
-    const page = await priceRows(db, stock.code, after, params.to, batchRows);
+    const page = await next;
+    const more = page.length === batchRows;
+    // The next page is queried before this one is written: Postgres reads while rows are rendered
+    // (two pages in memory at most).
+    if (more) next = read((page[page.length - 1] as PriceRow).date);
     for (const r of page) {
-      const row = sheet.addRow([]);
+      const row = addRow(sheet);
       priceCells(row, r);
       row.commit();
     }
     total += page.length;
     if (page.length) onRows?.(page.length);
     await backpressure(sheet, pace);
-    if (page.length < batchRows) break;
-    after = (page[page.length - 1] as PriceRow).date;
+    if (!more) break;
   }
   sheet.commit();
   return total;
@@ -641,7 +663,7 @@ async function writeCcassSheet(
   addTitle(sheet, title);
   addHeader(sheet, CCASS_COLUMNS);
   for (const h of holders) {
-    const row = sheet.addRow([]);
+    const row = addRow(sheet);
     put(row, 1, h.rank, S.int);
     put(row, 2, h.participantId, S.text);
     put(row, 3, h.participantName, S.text);
