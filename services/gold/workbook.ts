@@ -50,8 +50,9 @@ export interface ExportParams {
  * as given and no reader evaluates it. `safeText` only drops XML-illegal control characters.
  *
  * Memory stays flat: the workbook is written with exceljs' streaming writer, rows are read in
- * keyset pages of `batchRows`, each row is committed at once, and after each page the writer waits
- * until the sheet's zip entry and the output stream have room (backpressure from the client).
+ * keyset pages of `batchRows` (the next page read while one is written), each page's rows are
+ * written at once (a price sheet's as their XML, `numberRowXml`), and after each page the writer
+ * waits until the sheet's zip entry and the output stream have room (backpressure from the client).
  */
 export interface WorkbookOptions {
   /** Rows per keyset page (default 1000). */
@@ -273,27 +274,16 @@ function setColumns(sheet: Sheet, widths: number[]): void {
   sheet.columns = widths.map((w) => ({ width: w + 0.43 }));
 }
 
-/**
- * The next row of the sheet. Rows share one frozen empty row style (`style`, a member exceljs'
- * types do not declare): exceljs caches a style's id by the style object, so each row's own `{}`
- * would have its style XML built and looked up per row. Were the member renamed, the assignment
- * would only add an unused property (the old cost, same file).
- */
-function addRow(sheet: Sheet): ExcelJS.Row {
-  return Object.assign(sheet.addRow([]), { style: NO_STYLE });
-}
-const NO_STYLE: Style = Object.freeze({});
-
 /** Row 1: one text cell (it overflows into the empty cells to its right). */
 function addTitle(sheet: Sheet, title: string): void {
-  const row = addRow(sheet);
+  const row = sheet.addRow([]);
   put(row, 1, title, S.title);
   row.height = 20;
   row.commit();
 }
 
 function addHeader(sheet: Sheet, labels: readonly string[]): void {
-  const row = addRow(sheet);
+  const row = sheet.addRow([]);
   labels.forEach((label, i) => {
     put(row, i + 1, label, S.header);
   });
@@ -327,6 +317,34 @@ function workbookZip(wb: ExcelJS.stream.xlsx.WorkbookWriter): EventEmitter {
   const zip = 'zip' in wb ? wb.zip : undefined;
   if (zip instanceof EventEmitter) return zip;
   throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streaming workbook writer has no zip stream');
+}
+
+/** A streamed sheet's own stream: its committed rows' XML is written into it (`numberRowXml`). */
+function sheetStream(sheet: Sheet): { write(xml: string): unknown } {
+  const stream = 'stream' in sheet ? sheet.stream : undefined;
+  if (
+    typeof stream === 'object' &&
+    stream !== null &&
+    'write' in stream &&
+    typeof stream.write === 'function'
+  )
+    return stream as { write(xml: string): unknown };
+  throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streamed worksheet has no stream');
+}
+
+/** The workbook's style ids (exceljs' `styles`; a style gets its id, and its XML, on first use). */
+function styleIds(wb: ExcelJS.stream.xlsx.WorkbookWriter): (s: Style) => number {
+  const styles = 'styles' in wb ? wb.styles : undefined;
+  if (
+    typeof styles === 'object' &&
+    styles !== null &&
+    'addStyleModel' in styles &&
+    typeof styles.addStyleModel === 'function'
+  ) {
+    const { addStyleModel } = styles as { addStyleModel(s: Style): number };
+    return (s) => addStyleModel.call(styles, s);
+  }
+  throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streaming workbook writer has no styles');
 }
 
 /** The stream a streamed sheet's bytes go through on their way into the zip, when there is one. */
@@ -535,7 +553,7 @@ function writeSummary(
   );
   addHeader(sheet, SUMMARY_COLUMNS);
   rows.forEach((r, i) => {
-    const row = addRow(sheet);
+    const row = sheet.addRow([]);
     put(row, 1, r.code, S.text);
     put(row, 2, r.name, S.text);
     put(row, 3, r.lastClose, S.price);
@@ -552,33 +570,58 @@ function writeSummary(
     row.commit();
   });
   // The Notes block: a blank row, then `Notes` and one line per note in column A (overflowing right).
-  addRow(sheet).commit();
-  const head = addRow(sheet);
+  sheet.addRow([]).commit();
+  const head = sheet.addRow([]);
   put(head, 1, 'Notes', S.title);
   head.commit();
   for (const line of noteLines) {
-    const row = addRow(sheet);
+    const row = sheet.addRow([]);
     put(row, 1, line, S.text);
     row.commit();
   }
   sheet.commit();
 }
 
-function priceCells(row: ExcelJS.Row, r: PriceRow): void {
-  put(row, 1, excelDate(r.date), S.date);
-  put(row, 2, r.open, S.price);
-  put(row, 3, r.high, S.price);
-  put(row, 4, r.low, S.price);
-  put(row, 5, r.close, S.price);
-  put(row, 6, r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct);
-  put(row, 7, r.volume, S.int);
-  put(row, 8, r.turnover, S.int);
-  put(row, 9, r.directedVolume, r.directedVolume !== null && r.directedVolume < 0 ? S.signedRed : S.signed);
-  put(row, 10, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
-  put(row, 11, r.monthHigh, S.price);
-  put(row, 12, r.monthHighDate && excelDate(r.monthHighDate), S.date);
-  put(row, 13, r.monthLow, S.price);
-  put(row, 14, r.monthLowDate && excelDate(r.monthLowDate), S.date);
+/** A price row's cells in column order: value (null: no cell) and style. */
+function priceCells(r: PriceRow): [number | null, Style][] {
+  return [
+    [excelDate(r.date), S.date],
+    [r.open, S.price],
+    [r.high, S.price],
+    [r.low, S.price],
+    [r.close, S.price],
+    [r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct],
+    [r.volume, S.int],
+    [r.turnover, S.int],
+    [r.directedVolume, r.directedVolume !== null && r.directedVolume < 0 ? S.signedRed : S.signed],
+    [r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed],
+    [r.monthHigh, S.price],
+    [r.monthHighDate === null ? null : excelDate(r.monthHighDate), S.date],
+    [r.monthLow, S.price],
+    [r.monthLowDate === null ? null : excelDate(r.monthLowDate), S.date],
+  ];
+}
+
+const COLUMN_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/**
+ * Row `n` of numeric cells (at most 26 columns), as exceljs renders it for cells written by `put`
+ * and committed (same elements, attributes and order, so the same file): a price sheet's rows are
+ * rendered here because exceljs' per-cell objects and XML building were most of an export's CPU.
+ * `styleId` must be called in cell order, as exceljs does, so styles get the same ids.
+ */
+function numberRowXml(n: number, cells: [number | null, Style][], styleId: (s: Style) => number): string {
+  let xml = '';
+  let min = 0;
+  let max = 0;
+  cells.forEach(([value, s], i) => {
+    if (value === null) return;
+    min ||= i + 1;
+    max = i + 1;
+    const id = styleId(s);
+    xml += `<c r="${COLUMN_LETTERS[i]}${n}"${id ? ` s="${id}"` : ''}><v>${value}</v></c>`;
+  });
+  return `<row r="${n}" spans="${min}:${max}" x14ac:dyDescent="0.25">${xml}</row>`;
 }
 
 async function writePriceSheet(
@@ -596,6 +639,10 @@ async function writePriceSheet(
   setColumns(sheet, priceWidths(stats));
   addTitle(sheet, `${stock.code} ${stock.name ?? ''}: daily prices ${dmy(params.from)} to ${dmy(params.to)}`);
   addHeader(sheet, PRICE_COLUMNS);
+  // Title (row 1) and header (row 2) are committed, so written: price rows follow them from row 3.
+  const stream = sheetStream(sheet);
+  const styleId = styleIds(wb);
+  let rowNumber = 2;
   const read = (after: string) => {
     const page = priceRows(db, stock.code, after, params.to, batchRows);
     page.catch(() => {}); // awaited below; an export stopped before reading it must not leave it unhandled
@@ -610,11 +657,7 @@ async function writePriceSheet(
     // The next page is queried before this one is written: Postgres reads while rows are rendered
     // (two pages in memory at most).
     if (more) next = read((page[page.length - 1] as PriceRow).date);
-    for (const r of page) {
-      const row = addRow(sheet);
-      priceCells(row, r);
-      row.commit();
-    }
+    stream.write(page.map((r) => numberRowXml(++rowNumber, priceCells(r), styleId)).join(''));
     total += page.length;
     if (page.length) onRows?.(page.length);
     await backpressure(sheet, pace);
@@ -663,7 +706,7 @@ async function writeCcassSheet(
   addTitle(sheet, title);
   addHeader(sheet, CCASS_COLUMNS);
   for (const h of holders) {
-    const row = addRow(sheet);
+    const row = sheet.addRow([]);
     put(row, 1, h.rank, S.int);
     put(row, 2, h.participantId, S.text);
     put(row, 3, h.participantName, S.text);
