@@ -50,8 +50,9 @@ export interface ExportParams {
  * as given and no reader evaluates it. `safeText` only drops XML-illegal control characters.
  *
  * Memory stays flat: the workbook is written with exceljs' streaming writer, rows are read in
- * keyset pages of `batchRows`, each row is committed at once, and after each page the writer waits
- * until the sheet's zip entry and the output stream have room (backpressure from the client).
+ * keyset pages of `batchRows` (the next page read while one is written), each page's rows are
+ * written at once (a price sheet's as their XML, `numberRowXml`), and after each page the writer
+ * waits until the sheet's zip entry and the output stream have room (backpressure from the client).
  */
 export interface WorkbookOptions {
   /** Rows per keyset page (default 1000). */
@@ -210,9 +211,12 @@ export function stockSheetName(code: string, name: string | null): string {
 
 export const ccassSheetName = (code: string) => `CCASS ${code}`;
 
-/** `2026-10-30` → a Date at UTC midnight (Excel serial of that day). */
-function excelDate(iso: string): Date {
-  return new Date(`${iso}T00:00:00Z`);
+/**
+ * `2026-10-30` → that day's Excel serial (days since 1899-12-30), the number exceljs writes for a
+ * Date at UTC midnight: the cell is the same, without parsing a date string per cell.
+ */
+function excelDate(iso: string): number {
+  return Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / 86_400_000 + 25_569;
 }
 
 /** `2026-10-30` → `30/10/2026`, the workbook's date style in text. */
@@ -313,6 +317,34 @@ function workbookZip(wb: ExcelJS.stream.xlsx.WorkbookWriter): EventEmitter {
   const zip = 'zip' in wb ? wb.zip : undefined;
   if (zip instanceof EventEmitter) return zip;
   throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streaming workbook writer has no zip stream');
+}
+
+/** A streamed sheet's own stream: its committed rows' XML is written into it (`numberRowXml`). */
+function sheetStream(sheet: Sheet): { write(xml: string): unknown } {
+  const stream = 'stream' in sheet ? sheet.stream : undefined;
+  if (
+    typeof stream === 'object' &&
+    stream !== null &&
+    'write' in stream &&
+    typeof stream.write === 'function'
+  )
+    return stream as { write(xml: string): unknown };
+  throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streamed worksheet has no stream');
+}
+
+/** The workbook's style ids (exceljs' `styles`; a style gets its id, and its XML, on first use). */
+function styleIds(wb: ExcelJS.stream.xlsx.WorkbookWriter): (s: Style) => number {
+  const styles = 'styles' in wb ? wb.styles : undefined;
+  if (
+    typeof styles === 'object' &&
+    styles !== null &&
+    'addStyleModel' in styles &&
+    typeof styles.addStyleModel === 'function'
+  ) {
+    const { addStyleModel } = styles as { addStyleModel(s: Style): number };
+    return (s) => addStyleModel.call(styles, s);
+  }
+  throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streaming workbook writer has no styles');
 }
 
 /** The stream a streamed sheet's bytes go through on their way into the zip, when there is one. */
@@ -550,21 +582,46 @@ function writeSummary(
   sheet.commit();
 }
 
-function priceCells(row: ExcelJS.Row, r: PriceRow): void {
-  put(row, 1, excelDate(r.date), S.date);
-  put(row, 2, r.open, S.price);
-  put(row, 3, r.high, S.price);
-  put(row, 4, r.low, S.price);
-  put(row, 5, r.close, S.price);
-  put(row, 6, r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct);
-  put(row, 7, r.volume, S.int);
-  put(row, 8, r.turnover, S.int);
-  put(row, 9, r.directedVolume, r.directedVolume !== null && r.directedVolume < 0 ? S.signedRed : S.signed);
-  put(row, 10, r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed);
-  put(row, 11, r.monthHigh, S.price);
-  put(row, 12, r.monthHighDate && excelDate(r.monthHighDate), S.date);
-  put(row, 13, r.monthLow, S.price);
-  put(row, 14, r.monthLowDate && excelDate(r.monthLowDate), S.date);
+/** A price row's cells in column order: value (null: no cell) and style. */
+function priceCells(r: PriceRow): [number | null, Style][] {
+  return [
+    [excelDate(r.date), S.date],
+    [r.open, S.price],
+    [r.high, S.price],
+    [r.low, S.price],
+    [r.close, S.price],
+    [r.changePct, r.changePct !== null && r.changePct < 0 ? S.pctRed : S.pct],
+    [r.volume, S.int],
+    [r.turnover, S.int],
+    [r.directedVolume, r.directedVolume !== null && r.directedVolume < 0 ? S.signedRed : S.signed],
+    [r.dv30, r.dv30 !== null && r.dv30 < 0 ? S.signedRed : S.signed],
+    [r.monthHigh, S.price],
+    [r.monthHighDate === null ? null : excelDate(r.monthHighDate), S.date],
+    [r.monthLow, S.price],
+    [r.monthLowDate === null ? null : excelDate(r.monthLowDate), S.date],
+  ];
+}
+
+const COLUMN_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/**
+ * Row `n` of numeric cells (at most 26 columns), as exceljs renders it for cells written by `put`
+ * and committed (same elements, attributes and order, so the same file): a price sheet's rows are
+ * rendered here because exceljs' per-cell objects and XML building were most of an export's CPU.
+ * `styleId` must be called in cell order, as exceljs does, so styles get the same ids.
+ */
+function numberRowXml(n: number, cells: [number | null, Style][], styleId: (s: Style) => number): string {
+  let xml = '';
+  let min = 0;
+  let max = 0;
+  cells.forEach(([value, s], i) => {
+    if (value === null) return;
+    min ||= i + 1;
+    max = i + 1;
+    const id = styleId(s);
+    xml += `<c r="${COLUMN_LETTERS[i]}${n}"${id ? ` s="${id}"` : ''}><v>${value}</v></c>`;
+  });
+  return `<row r="${n}" spans="${min}:${max}" x14ac:dyDescent="0.25">${xml}</row>`;
 }
 
 async function writePriceSheet(
@@ -582,21 +639,29 @@ async function writePriceSheet(
   setColumns(sheet, priceWidths(stats));
   addTitle(sheet, `${stock.code} ${stock.name ?? ''}: daily prices ${dmy(params.from)} to ${dmy(params.to)}`);
   addHeader(sheet, PRICE_COLUMNS);
-  let after = dayBefore(params.from);
+  // Title (row 1) and header (row 2) are committed, so written: price rows follow them from row 3.
+  const stream = sheetStream(sheet);
+  const styleId = styleIds(wb);
+  let rowNumber = 2;
+  const read = (after: string) => {
+    const page = priceRows(db, stock.code, after, params.to, batchRows);
+    page.catch(() => {}); // awaited below; an export stopped before reading it must not leave it unhandled
+    return page;
+  };
+  let next = read(dayBefore(params.from));
   let total = 0;
   for (;;) {
     pace.signal.throwIfAborted();
-    const page = await priceRows(db, stock.code, after, params.to, batchRows);
-    for (const r of page) {
-      const row = sheet.addRow([]);
-      priceCells(row, r);
-      row.commit();
-    }
+    const page = await next;
+    const more = page.length === batchRows;
+    // The next page is queried before this one is written: Postgres reads while rows are rendered
+    // (two pages in memory at most).
+    if (more) next = read((page[page.length - 1] as PriceRow).date);
+    stream.write(page.map((r) => numberRowXml(++rowNumber, priceCells(r), styleId)).join(''));
     total += page.length;
     if (page.length) onRows?.(page.length);
     await backpressure(sheet, pace);
-    if (page.length < batchRows) break;
-    after = (page[page.length - 1] as PriceRow).date;
+    if (!more) break;
   }
   sheet.commit();
   return total;
