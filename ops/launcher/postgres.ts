@@ -68,6 +68,9 @@ export interface PostgresHandle {
   stop(): Promise<void>;
 }
 
+/** The embedded server's buffer cache (Postgres' own default is 128 MB). */
+export const EMBEDDED_SHARED_BUFFERS = '512MB';
+
 const USER = 'harbour';
 const PASSWORD = 'harbour';
 
@@ -97,7 +100,18 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
     password: PASSWORD,
     persistent: true,
     createPostgresUser: isRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'],
+    // shared_buffers: Postgres' default 128 MB held less than a year's gold tables and indexes;
+    // the transformer's per-stock lookups then slowed as the history grew (scale bench).
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'fsync=on',
+      '-c',
+      `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`,
+    ],
     onLog: () => {},
     onError: (e: unknown) => opts.log?.(`postgres: ${String(e)}`),
   });
