@@ -299,11 +299,12 @@ function put(row: ExcelJS.Row, col: number, value: number | string | Date | null
 }
 
 /*
- * exceljs' streaming writer has, at run time, two members its types do not declare; they are read
- * here, never written: the workbook's `zip` (the archiver stream whose 'error' must fail the export)
- * and a streamed sheet's `stream` (a buffer whose first pipe is the zip entry its bytes go into).
+ * exceljs' streaming writer has, at run time, members its types do not declare; they are read
+ * here, never replaced: the workbook's `zip` (the archiver stream whose 'error' must fail the
+ * export) and `styles` (style ids for the price rows Harbour renders), and a streamed sheet's
+ * `stream` (price rows are written into it; its first pipe is the zip entry its bytes go into).
  * Each is checked at run time rather than cast, so an exceljs that renames one fails the export
- * (the zip) or writes without waiting (the pipe) instead of reading an undefined member.
+ * (zip, styles, stream) or writes without waiting (the pipe) instead of reading an undefined member.
  */
 
 /** A writable stream, as far as backpressure reads it (Node's streams and readable-stream 3 alike). */
@@ -319,32 +320,28 @@ function workbookZip(wb: ExcelJS.stream.xlsx.WorkbookWriter): EventEmitter {
   throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streaming workbook writer has no zip stream');
 }
 
-/** A streamed sheet's own stream: its committed rows' XML is written into it (`numberRowXml`). */
-function sheetStream(sheet: Sheet): { write(xml: string): unknown } {
-  const stream = 'stream' in sheet ? sheet.stream : undefined;
+/** `owner[member]` when it is an object with a method `method`; otherwise the export fails. */
+function memberWith(owner: object, member: string, method: string, what: string): object {
+  const value: unknown = member in owner ? (owner as Record<string, unknown>)[member] : undefined;
   if (
-    typeof stream === 'object' &&
-    stream !== null &&
-    'write' in stream &&
-    typeof stream.write === 'function'
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<string, unknown>)[method] === 'function'
   )
-    return stream as { write(xml: string): unknown };
-  throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streamed worksheet has no stream');
+    return value;
+  throw new HarbourError(ErrorCodes.Unexpected, `exceljs ${what} has no ${member}`);
 }
+
+/** A streamed sheet's own stream: its committed rows' XML is written into it (`numberRowXml`). */
+const sheetStream = (sheet: Sheet) =>
+  memberWith(sheet, 'stream', 'write', 'streamed worksheet') as { write(xml: string): unknown };
 
 /** The workbook's style ids (exceljs' `styles`; a style gets its id, and its XML, on first use). */
 function styleIds(wb: ExcelJS.stream.xlsx.WorkbookWriter): (s: Style) => number {
-  const styles = 'styles' in wb ? wb.styles : undefined;
-  if (
-    typeof styles === 'object' &&
-    styles !== null &&
-    'addStyleModel' in styles &&
-    typeof styles.addStyleModel === 'function'
-  ) {
-    const { addStyleModel } = styles as { addStyleModel(s: Style): number };
-    return (s) => addStyleModel.call(styles, s);
-  }
-  throw new HarbourError(ErrorCodes.Unexpected, 'exceljs streaming workbook writer has no styles');
+  const styles = memberWith(wb, 'styles', 'addStyleModel', 'streaming workbook writer') as {
+    addStyleModel(s: Style): number;
+  };
+  return (s) => styles.addStyleModel(s);
 }
 
 /** The stream a streamed sheet's bytes go through on their way into the zip, when there is one. */
