@@ -52,9 +52,9 @@ export function defaultTimeRange(dashboard: Dashboard, now: Date): TimeRange {
  * Every SQL query of the dashboard (query-backed variables first, then panel targets) on `client`,
  * with the variable values Grafana selects on a first load: a custom variable its `current` value,
  * a query variable the first value its query returns (`__value`, else the first column; a
- * multi-value variable without an "All" option selects just that one too). Each query runs `warmup` times untimed, then `repeat` times
- * timed. A query that fails throws, naming dashboard, panel and target, with the SQL sent; so does
- * a query variable with no value to select.
+ * multi-value variable without an "All" option selects just that one too). Each query runs
+ * `warmup` times untimed, then `repeat` times timed. A query that fails throws, naming dashboard,
+ * panel and target, with the SQL sent; so does a query variable with no value to select.
  */
 export async function runSqlQueries(
   client: SqlClient,

@@ -291,7 +291,7 @@ function addHeader(sheet: Sheet, labels: readonly string[]): void {
 }
 
 /** Writes one cell; text becomes an inline string (`textCell`), null leaves the cell empty. */
-function put(row: ExcelJS.Row, col: number, value: number | string | Date | null, s: Style): void {
+function put(row: ExcelJS.Row, col: number, value: number | string | null, s: Style): void {
   if (value === null) return;
   const cell = row.getCell(col);
   cell.value = typeof value === 'string' ? textCell(value) : value;

@@ -572,12 +572,17 @@ async function runGold(
 export async function refreshCcassDate(
   client: pg.PoolClient,
   lake: CcassLake,
-  opts: BatchOptions & { date: string /** the event's file; null in a rebuild */; own: string | null },
+  opts: Omit<BatchOptions, 'inputs'> & {
+    date: string;
+    /** The event's file; null in a rebuild. */
+    own: string | null;
+  },
 ): Promise<CcassRefresh> {
   const { duck } = lake;
   const { date, batchId } = opts;
   const { rows: silverRows, files } = await buildSilver(client, lake, date, opts.own);
-  opts = { ...opts, inputs: files.map(inputOf) };
+  // The runs' lineage: the files the silver was built from.
+  const batch: BatchOptions = { ...opts, inputs: files.map(inputOf) };
   const hadOld = await loadSilver(client, lake, 's_old', date);
   const diff = await diffSilver(duck);
   if (hadOld && !diff.moved) return { silverRows, files, changedCodes: [], runs: [] };
@@ -602,7 +607,7 @@ export async function refreshCcassDate(
      where n.d is not null order by 1`,
     [diff.codes, date],
   );
-  const runs = await runGold(client, lake, [date, ...next.map((r) => r.d)], date, opts);
+  const runs = await runGold(client, lake, [date, ...next.map((r) => r.d)], date, batch);
   return { silverRows, files, changedCodes: diff.codes, runs };
 }
 

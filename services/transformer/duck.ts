@@ -85,6 +85,8 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
   const keep = opts.keepCopies ?? 48;
   let seq = 0;
 
+  const scratch = (name: string) => join(outRoot, `${++seq}-${name.replace(/[^A-Za-z0-9_.=-]/g, '_')}`);
+
   const evict = async () => {
     while (copies.size > keep) {
       const [key, path] = copies.entries().next().value as [string, string];
@@ -101,7 +103,7 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
       }),
     rows: (sql) => serial(async () => (await conn.runAndReadAll(sql)).getRowObjectsJS()),
     async table(name, columns, rows) {
-      const path = join(outRoot, `${++seq}-${name}.jsonl`);
+      const path = scratch(`${name}.jsonl`);
       await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n'));
       const cols = Object.entries(columns)
         .map(([c, t]) => `${sqlString(c)}: ${sqlString(t)}`)
@@ -131,7 +133,7 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
       await evict();
       return path;
     },
-    scratch: (name) => join(outRoot, `${++seq}-${name.replace(/[^A-Za-z0-9_.=-]/g, '_')}`),
+    scratch,
     async forget(paths) {
       for (const p of paths) {
         for (const [k, v] of copies) if (v === p) copies.delete(k);

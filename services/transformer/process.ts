@@ -206,7 +206,6 @@ async function ccassWork(
     own: now.fileKey,
     batchId,
     trigger: 'event',
-    inputs,
     models: ctx.models,
   });
   const changedKeys = refreshed.changedCodes.length;

@@ -294,13 +294,11 @@ async function reloadCcass(
   let done = o.done;
   for (const [date, of] of dates) {
     o.signal?.throwIfAborted();
-    const inputs = of.map(inputOf);
     const r = await refreshCcassDate(client, lake, {
       date,
       own: null,
       batchId: o.batchId,
       trigger: 'rebuild',
-      inputs,
       models: o.all,
     });
     runs.push(...r.runs);

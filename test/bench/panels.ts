@@ -2,8 +2,8 @@
  * Times every SQL query of the Grafana dashboards (panel targets and query-backed variables) on a
  * Harbour Postgres, as Grafana sends them on load (`grafana/src/run-queries.ts`): variables at their
  * defaults (a custom variable its default, a query variable its first value, a multi-value one
- * too: Grafana selects the first option of a variable without "All"), each dashboard's default time range (`now-180d`, `now-30d`, …) with `now` at the end
- * of the data's last day. Each query runs once untimed, then three times; its time is the best of
+ * too: Grafana selects the first option of a variable without "All"), each dashboard's default time
+ * range (`now-180d`, `now-30d`, …) with `now` at the end of the data's last day. Each query runs once untimed, then three times; its time is the best of
  * the three (client round trip through `pg`, every row fetched). A query that fails throws.
  *
  * The scale benchmark runs it on the year's data and puts the table in its RESULTS.md section;
