@@ -243,8 +243,9 @@ async function main() {
     const result = await rebuild({}, { pool, store, logger: silentLogger(), registry }, (p) => {
       if (p.phase === 'silver' && performance.now() - lastLog > 10_000) {
         lastLog = performance.now();
-        log(`rebuild: silver ${p.done}/${p.total} files`);
+        log(`rebuild: silver ${p.done}/${p.total} files (${p.dataset}) at ${secs(p.elapsedMs)}`);
       }
+      if (p.phase === 'commit') log(`rebuild: commit at ${secs(p.elapsedMs)}`);
       if (p.phase === 'gold' && p.state === 'done')
         log(`rebuild: ${p.model} ${fmt(p.rows ?? 0)} rows at ${secs(p.elapsedMs)}`);
     });
