@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -87,68 +88,134 @@ const SILVER_LINEAGE = ['_seq', '_file_key'];
 const derivedKey = (layer: 'silver' | 'gold', name: string, date: string, batchId: string) =>
   `${layer}/${name}/date=${date}/part-${batchId}.parquet`;
 
-async function derivedFile(
+/** The files in force of (layer, name) for `dates`, in date order. */
+async function derivedFiles(
   db: pg.Pool | pg.PoolClient,
   layer: 'silver' | 'gold',
   name: string,
-  date: string,
-): Promise<DerivedFile | null> {
-  const { rows } = await db.query<DerivedFile>(
-    `select file_key as "fileKey", checksum from lakehouse_files where layer = $1 and name = $2 and partition_date = $3`,
-    [layer, name, date],
+  dates: readonly string[],
+): Promise<(DerivedFile & { date: string })[]> {
+  const { rows } = await db.query<DerivedFile & { date: string }>(
+    `select file_key as "fileKey", checksum, to_char(partition_date, 'YYYY-MM-DD') as date from lakehouse_files
+     where layer = $1 and name = $2 and partition_date = any($3::date[]) order by partition_date`,
+    [layer, name, dates],
   );
-  return rows[0] ?? null;
+  return rows;
 }
 
+/** A DuckDB `in (…)` list of dates. */
+const dateList = (dates: readonly string[]) => `(${dates.map((d) => `date ${sqlString(d)}`).join(', ')})`;
+
+/** Local copies of the silver files in force for `dates`, and the dates that have one. */
+async function silverCopies(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  dates: readonly string[],
+): Promise<{ paths: string[]; dates: Set<string> }> {
+  const files = await derivedFiles(client, 'silver', 'ccass', dates);
+  const paths: string[] = [];
+  for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+  return { paths, dates: new Set(files.map((f) => f.date)) };
+}
+
+/** Uploads at once while publishing derived files (each an fsynced write on the fs store). */
+const UPLOADS_AT_ONCE = 4;
+
 /**
- * Writes `select` to Parquet with DuckDB, uploads it as the layer's file for (name, date) and
- * records it in the caller's transaction (the file it replaces becomes garbage at the commit).
+ * Writes `select` to Parquet with DuckDB, one file per date of `dates` (its `dateColumn`; a date
+ * without rows gets an empty file; rows in no particular order), uploads them as the layer's files
+ * for (name, date) and records them in the caller's transaction (the files they replace become
+ * garbage at the commit).
  */
 async function publishDerived(
   client: pg.PoolClient,
   lake: CcassLake,
-  file: { layer: 'silver' | 'gold'; name: string; date: string; batchId: string; select: string },
-): Promise<number> {
-  const out = lake.duck.scratch(`${file.name}-${file.date}.parquet`);
-  await lake.duck.run(
-    `copy (${file.select}) to ${sqlString(out)} (format parquet, compression zstd, row_group_size 122880)`,
+  file: {
+    layer: 'silver' | 'gold';
+    name: string;
+    dates: readonly string[];
+    dateColumn: string;
+    batchId: string;
+    select: string;
+  },
+): Promise<void> {
+  const { duck } = lake;
+  const dir = duck.scratch(`${file.layer}-${file.name}`);
+  const options = 'format parquet, compression zstd, row_group_size 122880';
+  // One pass writes every date's file (a COPY per date costs ~40 ms of its own).
+  await duck.run(
+    `copy (${file.select}) to ${sqlString(dir)} (${options}, partition_by (${file.dateColumn}), write_partition_columns true)`,
   );
-  const bytes = await readFile(out);
-  const [{ n } = { n: 0 }] = await lake.duck.rows(
-    `select num_rows::double as n from parquet_file_metadata(${sqlString(out)})`,
-  );
-  await lake.duck.forget([out]);
-  const key = derivedKey(file.layer, file.name, file.date, file.batchId);
-  await lake.pool.query(
-    `insert into lakehouse_garbage (file_key, reason) values ($1, 'pending') on conflict (file_key) do nothing`,
-    [key],
-  );
-  await lake.store.put(key, bytes, lake.signal ? { signal: lake.signal } : {});
-  const old = await derivedFile(client, file.layer, file.name, file.date);
-  await client.query(
-    `insert into lakehouse_files (layer, name, partition_date, file_key, rows, bytes, checksum, batch_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8)
-     on conflict (layer, name, partition_date) do update set file_key = excluded.file_key, rows = excluded.rows,
-       bytes = excluded.bytes, checksum = excluded.checksum, batch_id = excluded.batch_id, built_at = clock_timestamp()`,
-    [
-      file.layer,
-      file.name,
-      file.date,
-      key,
-      Number(n),
-      bytes.length,
-      createHash('sha256').update(bytes).digest('hex'),
-      file.batchId,
-    ],
-  );
-  await client.query('delete from lakehouse_garbage where file_key = $1', [key]);
-  if (old && old.fileKey !== key)
-    await client.query(
-      `insert into lakehouse_garbage (file_key, reason) values ($1, 'replaced')
-       on conflict (file_key) do update set reason = 'replaced', since = now()`,
-      [old.fileKey],
+  const out: { date: string; path: string; key: string }[] = [];
+  try {
+    for (const date of file.dates) {
+      const part = join(dir, `${file.dateColumn}=${date}`);
+      const names = await readdir(part).catch(() => [] as string[]);
+      if (names.length > 1) throw new Error(`DuckDB wrote ${names.length} files for ${part}`);
+      let path = join(part, names[0] ?? '');
+      if (!names.length) {
+        path = duck.scratch(`${file.name}-${date}-empty.parquet`);
+        await duck.run(
+          `copy (select * from (${file.select}) where false) to ${sqlString(path)} (${options})`,
+        );
+      }
+      out.push({ date, path, key: derivedKey(file.layer, file.name, date, file.batchId) });
+    }
+    const meta = await duck.rows(
+      `select file_name, num_rows::double as n from parquet_file_metadata([${out.map((o) => sqlString(o.path)).join(', ')}])`,
     );
-  return Number(n);
+    const rowsOf = new Map(meta.map((m) => [String(m['file_name']), Number(m['n'])]));
+    await lake.pool.query(
+      `insert into lakehouse_garbage (file_key, reason) select unnest($1::text[]), 'pending' on conflict (file_key) do nothing`,
+      [out.map((o) => o.key)],
+    );
+    const files: {
+      partition_date: string;
+      file_key: string;
+      rows: number;
+      bytes: number;
+      checksum: string;
+    }[] = [];
+    for (let i = 0; i < out.length; i += UPLOADS_AT_ONCE) {
+      await Promise.all(
+        out.slice(i, i + UPLOADS_AT_ONCE).map(async (o) => {
+          const bytes = await readFile(o.path);
+          await lake.store.put(o.key, bytes, lake.signal ? { signal: lake.signal } : {});
+          files.push({
+            partition_date: o.date,
+            file_key: o.key,
+            rows: rowsOf.get(o.path) ?? 0,
+            bytes: bytes.length,
+            checksum: createHash('sha256').update(bytes).digest('hex'),
+          });
+        }),
+      );
+    }
+    // One statement: `old` sees the files in force before the upsert replaces them.
+    await client.query(
+      `with f as (
+         select * from jsonb_to_recordset($1::jsonb)
+           as x(partition_date date, file_key text, rows bigint, bytes bigint, checksum text)
+       ),
+       old as (
+         select l.file_key from lakehouse_files l join f using (partition_date)
+         where l.layer = $2 and l.name = $3 and l.file_key <> f.file_key
+       ),
+       up as (
+         insert into lakehouse_files (layer, name, partition_date, file_key, rows, bytes, checksum, batch_id)
+         select $2, $3, partition_date, file_key, rows, bytes, checksum, $4 from f
+         on conflict (layer, name, partition_date) do update set file_key = excluded.file_key, rows = excluded.rows,
+           bytes = excluded.bytes, checksum = excluded.checksum, batch_id = excluded.batch_id, built_at = clock_timestamp()
+         returning 1
+       ),
+       uploaded as (delete from lakehouse_garbage where file_key in (select file_key from f) returning 1)
+       insert into lakehouse_garbage (file_key, reason) select file_key, 'replaced' from old
+       on conflict (file_key) do update set reason = 'replaced', since = now()`,
+      [JSON.stringify(files), file.layer, file.name, file.batchId],
+    );
+  } finally {
+    await duck.forget([dir, ...out.map((o) => o.path)]);
+  }
 }
 
 /** Deletes garbage objects (replaced ones at once, pending ones after an hour) and their rows. */
@@ -180,21 +247,17 @@ export async function discardBatchUploads(pool: pg.Pool, store: ObjectStore, bat
   await deleteGarbage(pool, store, rows);
 }
 
-/** DuckDB table `name` = the silver rows of `date` (its file in force), or nothing. */
-async function loadSilver(
+/** DuckDB table `s_old` = the silver in force of `dates`, shaped like `s_new`; returns the dates that had a file. */
+async function loadOldSilver(
   client: pg.PoolClient,
   lake: CcassLake,
-  name: string,
-  date: string,
-): Promise<boolean> {
-  const f = await derivedFile(client, 'silver', 'ccass', date);
-  if (!f) {
-    await lake.duck.run(`create or replace temp table ${name} as select * from s_new where false`);
-    return false;
-  }
-  const path = await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal);
-  await lake.duck.run(`create or replace temp table ${name} as select * from ${parquetFiles([path])}`);
-  return true;
+  dates: readonly string[],
+): Promise<Set<string>> {
+  const old = await silverCopies(client, lake, dates);
+  await lake.duck.run(
+    `create or replace temp table s_old as ${old.paths.length ? `select * from ${parquetFiles(old.paths)}` : 'select * from s_new where false'}`,
+  );
+  return old.dates;
 }
 
 /**
@@ -223,23 +286,38 @@ async function acceptedFiles(
   return active.filter((f) => f.fileKey === own || loaded.has(f.fileKey) || mergedFromLoaded(f));
 }
 
-/** Builds `s_new`: the silver rows of `date` from its accepted bronze files (`acceptedFiles`). */
+/**
+ * Builds `s_new`: the silver rows of `dates` from their partitions' accepted bronze files
+ * (`acceptedFiles`); a file contributes only rows of its own partition's holding date.
+ */
 async function buildSilver(
   client: pg.PoolClient,
   lake: CcassLake,
-  date: string,
+  dates: readonly string[],
   own: string | null,
 ): Promise<{ rows: number; files: CatalogFile[] }> {
-  const files = await acceptedFiles(client, date, own);
-  // Callers hold the lock and saw an active file of the partition: none is a broken catalog.
-  if (!files.length)
-    throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
-      detail: { partitionDate: date },
+  const files: CatalogFile[] = [];
+  for (const date of dates) {
+    const accepted = await acceptedFiles(client, date, own);
+    // Callers hold the lock and saw an active file of the partition: none is a broken catalog.
+    if (!accepted.length)
+      throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
+        detail: { partitionDate: date },
+      });
+    files.push(...accepted);
+  }
+  const src: { path: string; partition_date: string }[] = [];
+  for (const f of files)
+    src.push({
+      path: await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal),
+      partition_date: f.partitionDate,
     });
-  const paths: string[] = [];
-  for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+  await lake.duck.table('src', { path: 'varchar', partition_date: 'date' }, src);
   const prefix = `${lake.duck.lakeRoot}/`;
-  const source = parquetFiles(paths, { filename: true });
+  const source = parquetFiles(
+    src.map((x) => x.path),
+    { filename: true },
+  );
   await lake.duck.run(`
     create or replace temp table s_new as
     with raw as (
@@ -248,72 +326,85 @@ async function buildSilver(
         r.participant_id, r.participant_name, r.address, r.shareholding, r.pct_issued, r.participants,
         r._seq, substr(r.filename, ${prefix.length + 1}) as _file_key, r._fetched_at, r._run_id,
         regexp_replace(r._key, '#[0-9]+/[0-9]+$', '') as fetch_key
-      from ${source} r
-      where r.holding_date = date ${sqlString(date)}
+      from ${source} r join src on src.path = r.filename
+      where r.holding_date = src.partition_date
     ),
     win as (
-      -- the latest fetch of each stock (a struct compares field by field; no column is null)
-      select code, max({'at': _fetched_at, 'run': _run_id, 'key': fetch_key}) as f from raw group by code
+      -- the latest fetch of each set (a struct compares field by field; no column is null)
+      select code, holding_date, max({'at': _fetched_at, 'run': _run_id, 'key': fetch_key}) as f
+      from raw group by code, holding_date
     )
     select raw.code, raw.holding_date, raw.row_type, raw.participant_key, raw.participant_id, raw.participant_name,
       raw.address, raw.shareholding, raw.pct_issued, raw.participants, raw._seq, raw._file_key, raw._fetched_at,
       raw._run_id, raw.fetch_key
-    from raw join win on raw.code = win.code and raw._fetched_at = win.f.at
+    from raw join win on raw.code = win.code and raw.holding_date = win.holding_date and raw._fetched_at = win.f.at
       and raw._run_id = win.f.run and raw.fetch_key = win.f.key
     qualify row_number() over (
-      partition by raw.code, raw.row_type, raw.participant_key order by raw._seq desc, raw.shareholding desc) = 1
-    order by raw.code, raw.row_type, raw.participant_key`);
+      partition by raw.code, raw.holding_date, raw.row_type, raw.participant_key
+      order by raw._seq desc, raw.shareholding desc) = 1`);
   const [{ n } = { n: 0 }] = await lake.duck.rows('select count(*)::double as n from s_new');
   return { rows: Number(n), files };
 }
 
+/** A stock's set: its code and holding date. */
+interface SetKey {
+  code: string;
+  date: string;
+}
+
 /**
- * Stocks whose set differs between `s_old` and `s_new` (values or fetch), and whether lineage moved.
- * Compared per stock by an order-independent digest of its rows (xor of 64-bit row hashes; rows are
- * unique per stock), one pass over each side.
+ * Sets that differ between `s_old` and `s_new` (values or fetch), and the dates whose lineage
+ * moved. Compared per set by an order-independent digest of its rows (xor of 64-bit row hashes;
+ * rows are unique per set), one pass over each side.
  */
-async function diffSilver(duck: Duck): Promise<{ codes: string[]; moved: boolean }> {
-  const digest = (t: string) => `select code, count(*) as n, bit_xor(hash(${SILVER_VALUES.join(', ')})) as hv,
+async function diffSilver(duck: Duck): Promise<{ changed: SetKey[]; moved: Set<string> }> {
+  const digest = (
+    t: string,
+  ) => `select code, holding_date, count(*) as n, bit_xor(hash(${SILVER_VALUES.join(', ')})) as hv,
       bit_xor(hash(${[...SILVER_VALUES, ...SILVER_LINEAGE].join(', ')})) as hl
-    from ${t} group by code`;
+    from ${t} group by code, holding_date`;
   const rows = await duck.rows(`
-    select coalesce(a.code, b.code) as code,
+    select coalesce(a.code, b.code) as code, strftime(coalesce(a.holding_date, b.holding_date), '%Y-%m-%d') as date,
       (a.n is distinct from b.n or a.hv is distinct from b.hv) as changed
-    from (${digest('s_new')}) a full join (${digest('s_old')}) b on a.code = b.code
+    from (${digest('s_new')}) a full join (${digest('s_old')}) b on a.code = b.code and a.holding_date = b.holding_date
     where a.n is distinct from b.n or a.hv is distinct from b.hv or a.hl is distinct from b.hl
-    order by 1`);
+    order by 2, 1`);
   return {
-    codes: rows.filter((r) => r['changed'] === true).map((r) => String(r['code'])),
-    moved: rows.length > 0,
+    changed: rows
+      .filter((r) => r['changed'] === true)
+      .map((r) => ({ code: String(r['code']), date: String(r['date']) })),
+    moved: new Set(rows.map((r) => String(r['date']))),
   };
 }
 
-/** Replaces the Postgres index of the date's silver sets (sets and their lake files) from `s_new`. */
-async function indexSilverSets(client: pg.PoolClient, duck: Duck, date: string): Promise<void> {
+/** Replaces the Postgres index of the silver sets of `dates` (sets and their lake files) from `s_new`. */
+async function indexSilverSets(client: pg.PoolClient, duck: Duck, dates: readonly string[]): Promise<void> {
+  const day = `strftime(holding_date, '%Y-%m-%d') as holding_date`;
   const sets = await duck.rows(`
-    select code, max(_fetched_at) as fetched_at, max(_run_id) as run_id, max(fetch_key) as fetch_key,
+    select code, ${day}, max(_fetched_at) as fetched_at, max(_run_id) as run_id, max(fetch_key) as fetch_key,
       arg_max(_file_key, _seq) as file_key,
       (count(*) filter (where row_type = 'participant'))::double as participant_rows,
       coalesce(sum(participants) filter (where row_type in ('intermediaries', 'consenting')), 0)::double as promised
-    from s_new group by code`);
+    from s_new where holding_date in ${dateList(dates)} group by code, holding_date`);
   const files = await duck.rows(`
-    select code, _file_key as file_key, min(_seq)::double as first_seq, max(_seq)::double as last_seq,
+    select code, ${day}, _file_key as file_key, min(_seq)::double as first_seq, max(_seq)::double as last_seq,
       count(*)::double as rows
-    from s_new group by code, _file_key`);
-  await client.query('delete from silver.ccass_sets where holding_date = $1', [date]);
-  await client.query('delete from silver.ccass_set_files where holding_date = $1', [date]);
+    from s_new where holding_date in ${dateList(dates)} group by code, holding_date, _file_key`);
+  await client.query('delete from silver.ccass_sets where holding_date = any($1::date[])', [dates]);
+  await client.query('delete from silver.ccass_set_files where holding_date = any($1::date[])', [dates]);
   await client.query(
     `insert into silver.ccass_sets (code, holding_date, fetched_at, run_id, fetch_key, _file_key, participant_rows, promised)
-     select code, $2::date, fetched_at, run_id, fetch_key, file_key, participant_rows, promised
-     from jsonb_to_recordset($1::jsonb) as x(code text, fetched_at timestamptz, run_id text, fetch_key text,
-       file_key text, participant_rows integer, promised integer)`,
-    [JSON.stringify(sets), date],
+     select code, holding_date, fetched_at, run_id, fetch_key, file_key, participant_rows, promised
+     from jsonb_to_recordset($1::jsonb) as x(code text, holding_date date, fetched_at timestamptz, run_id text,
+       fetch_key text, file_key text, participant_rows integer, promised integer)`,
+    [JSON.stringify(sets)],
   );
   await client.query(
     `insert into silver.ccass_set_files (code, holding_date, file_key, first_seq, last_seq, rows)
-     select code, $2::date, file_key, first_seq, last_seq, rows
-     from jsonb_to_recordset($1::jsonb) as x(code text, file_key text, first_seq bigint, last_seq bigint, rows bigint)`,
-    [JSON.stringify(files), date],
+     select code, holding_date, file_key, first_seq, last_seq, rows
+     from jsonb_to_recordset($1::jsonb) as x(code text, holding_date date, file_key text, first_seq bigint,
+       last_seq bigint, rows bigint)`,
+    [JSON.stringify(files)],
   );
 }
 
@@ -361,57 +452,65 @@ async function runDuckTests(duck: Duck, model: Model, table: string): Promise<Te
   return results;
 }
 
-/** Loads `cur`, `sets` and `prev` for holding date X (X's silver is `s_new` when X is the refreshed date). */
-async function loadDate(
+/**
+ * Loads `sets` (every stock of the holding dates `xs`), `cur` (their silver) and `prev` (the silver
+ * of each set's previous holding date). The silver of a date in `refreshed` is `s_new`, of any
+ * other its file in force. Returns the codes and the number of sets.
+ */
+async function loadDates(
   client: pg.PoolClient,
   lake: CcassLake,
-  x: string,
-  refreshed: string | null,
-): Promise<string[]> {
+  xs: readonly string[],
+  refreshed: ReadonlySet<string>,
+): Promise<{ codes: string[]; sets: number }> {
   const { duck } = lake;
-  if (x === refreshed) await duck.run('create or replace temp table cur as select * from s_new');
-  else await loadSilver(client, lake, 'cur', x);
-  const { rows: sets } = await client.query<{ code: string; prev: string | null }>(
-    `select x.code, to_char((select max(p.holding_date) from silver.ccass_sets p
-        where p.code = x.code and p.holding_date < x.holding_date), 'YYYY-MM-DD') as prev
-     from silver.ccass_sets x where x.holding_date = $1 order by x.code`,
-    [x],
+  const silverOf = async (dates: readonly string[]): Promise<string[]> => {
+    const fresh = dates.filter((d) => refreshed.has(d));
+    const stored = await silverCopies(
+      client,
+      lake,
+      dates.filter((d) => !refreshed.has(d)),
+    );
+    return [
+      ...(fresh.length ? [`select * from s_new where holding_date in ${dateList(fresh)}`] : []),
+      ...(stored.paths.length ? [`select * from ${parquetFiles(stored.paths)}`] : []),
+    ];
+  };
+  const cur = await silverOf(xs);
+  // Every date recomputed has silver: it is refreshed, or it has sets, which are indexed from a file.
+  if (!cur.length) throw new Error(`no CCASS silver for ${xs.join(', ')}`);
+  await duck.run(`create or replace temp table cur as ${cur.join(' union all ')}`);
+  const { rows: sets } = await client.query<{ code: string; holding_date: string; prev: string | null }>(
+    `select x.code, to_char(x.holding_date, 'YYYY-MM-DD') as holding_date,
+       to_char((select max(p.holding_date) from silver.ccass_sets p
+         where p.code = x.code and p.holding_date < x.holding_date), 'YYYY-MM-DD') as prev
+     from silver.ccass_sets x where x.holding_date = any($1::date[]) order by x.holding_date, x.code`,
+    [xs],
   );
   await duck.table(
     'sets',
     { code: 'varchar', holding_date: 'date', prev_holding_date: 'date' },
-    sets.map((s) => ({ code: s.code, holding_date: x, prev_holding_date: s.prev })),
+    sets.map((s) => ({ code: s.code, holding_date: s.holding_date, prev_holding_date: s.prev })),
   );
   const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
-  const sources: string[] = [];
-  for (const d of prevDates) {
-    if (d === refreshed) {
-      sources.push('select * from s_new');
-      continue;
-    }
-    const f = await derivedFile(client, 'silver', 'ccass', d);
-    if (f)
-      sources.push(
-        `select * from ${parquetFiles([await duck.local(lake.store, f.fileKey, f.checksum, lake.signal)])}`,
-      );
-  }
+  const prev = await silverOf(prevDates);
   await duck.run(
-    `create or replace temp table prev as select p.* from (${sources.length ? sources.join(' union all ') : 'select * from s_new where false'}) p
+    `create or replace temp table prev as select p.* from (${prev.length ? prev.join(' union all ') : 'select * from cur where false'}) p
      join sets s on s.code = p.code and s.prev_holding_date = p.holding_date`,
   );
-  return sets.map((s) => s.code);
+  return { codes: [...new Set(sets.map((s) => s.code))].sort(), sets: sets.length };
 }
 
 /**
- * Serves ccass_changes of date X: the participants it names get their dimension ids, DuckDB folds
- * each stock's rows into the per-set arrays (Postgres array literals, ordered by participant_key;
- * NULL = absent now / before) and they are COPYed in place of the date's sets.
+ * Serves ccass_changes of the dates `xs`: the participants they name get their dimension ids,
+ * DuckDB folds each set's rows into its arrays (Postgres array literals, ordered by
+ * participant_key; NULL = absent now / before) and they are COPYed in place of the dates' sets.
  */
 async function serveChanges(
   client: pg.PoolClient,
   duck: Duck,
   table: string,
-  x: string,
+  xs: readonly string[],
 ): Promise<{ deleted: number; written: number }> {
   const triples = await duck.rows(
     `select distinct participant_key, participant_id, participant_name from ${table}`,
@@ -425,7 +524,7 @@ async function serveChanges(
   // One list per set in participant order (one sort), written as Postgres array literals.
   const arr = (field: string) =>
     `'{' || array_to_string(list_transform(l, p -> coalesce(p.${field}::varchar, 'NULL')), ',') || '}'`;
-  const deleted = await dropServedSets(client, [x]);
+  const deleted = await dropServedSets(client, xs);
   await copyFromDuck(
     client,
     duck,
@@ -439,7 +538,8 @@ async function serveChanges(
        from ${table} g
        join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
          and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
-       left join cur i on i.code = g.code and i.row_type = 'issued_shares' and i.participant_key = ''
+       left join cur i on i.code = g.code and i.holding_date = g.holding_date
+         and i.row_type = 'issued_shares' and i.participant_key = ''
        group by g.code, g.holding_date)`,
     'gold.ccass_change_sets',
     [
@@ -456,16 +556,18 @@ async function serveChanges(
   return { deleted, written: Number(n) };
 }
 
-/** Serves one model's rows of date X into Postgres; returns rows deleted and written. */
+/** Serves one model's rows of the dates `xs` into Postgres; returns rows deleted and written. */
 async function serveModel(
   client: pg.PoolClient,
   duck: Duck,
   model: Model,
   table: string,
-  x: string,
+  xs: readonly string[],
 ): Promise<{ deleted: number; written: number }> {
-  if (model.name === 'ccass_changes') return serveChanges(client, duck, table, x);
-  const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = $1`, [x]);
+  if (model.name === 'ccass_changes') return serveChanges(client, duck, table, xs);
+  const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = any($1::date[])`, [
+    xs,
+  ]);
   const written = await copyFromDuck(
     client,
     duck,
@@ -482,31 +584,35 @@ interface RunAcc {
 }
 
 /**
- * Recomputes the DuckDB models for holding date X (every stock of it), tests them, writes their
- * gold Parquet and serves them. Results accumulate into `acc` (one run per model per batch).
+ * Recomputes the DuckDB models for the holding dates `xs` (every stock of each), tests them, writes
+ * their gold Parquet (one file per model and date) and serves them. Results accumulate into `acc`
+ * (one run per model per batch).
  */
-async function refreshGoldDate(
+async function refreshGold(
   client: pg.PoolClient,
   lake: CcassLake,
   models: Model[],
-  x: string,
-  refreshed: string | null,
+  xs: readonly string[],
+  refreshed: ReadonlySet<string>,
   batchId: string,
   acc: Map<string, RunAcc>,
 ): Promise<void> {
-  const codes = await loadDate(client, lake, x, refreshed);
+  const { codes, sets } = await loadDates(client, lake, xs, refreshed);
   for (const model of models) {
     const run = acc.get(model.name)!;
     const table = `g_${model.name}`;
+    const dateCol = model.scopeDate ?? 'holding_date';
     try {
       await lake.duck.run(`create or replace temp table ${table} as ${model.modelSql}`);
       const tests = await runDuckTests(lake.duck, model, table);
       const r = run.result;
       r.tests = mergeTests(r.tests, tests);
-      r.scopeKeys += codes.length;
+      r.scopeKeys += sets;
       r.codes = [...new Set([...r.codes, ...codes])].sort();
-      r.from = r.from && r.from < x ? r.from : x;
-      r.to = r.to && r.to > x ? r.to : x;
+      const first = xs[0]!;
+      const last = xs.at(-1)!;
+      r.from = r.from && r.from < first ? r.from : first;
+      r.to = r.to && r.to > last ? r.to : last;
       const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
       if (failed.length) {
         r.durationMs = performance.now() - run.t0;
@@ -515,11 +621,12 @@ async function refreshGoldDate(
       await publishDerived(client, lake, {
         layer: 'gold',
         name: model.name,
-        date: x,
+        dates: xs,
+        dateColumn: dateCol,
         batchId,
-        select: `select ${model.columns.join(', ')} from ${table} order by ${model.key.join(', ')}`,
+        select: `select ${model.columns.join(', ')} from ${table}`,
       });
-      const served = await serveModel(client, lake.duck, model, table, x);
+      const served = await serveModel(client, lake.duck, model, table, xs);
       r.rowsDeleted += served.deleted;
       r.rowsWritten += served.written;
       r.publish = r.rowsWritten + r.rowsDeleted > 0;
@@ -537,12 +644,15 @@ function mergeTests(a: TestResult[], b: TestResult[]): TestResult[] {
 
 type BatchOptions = { batchId: string; trigger: 'event' | 'rebuild'; inputs: InputFile[]; models: Model[] };
 
-/** Recomputes the DuckDB models for each date (ascending) and records one run per model. */
+/**
+ * Recomputes the DuckDB models pass by pass (each pass: ascending holding dates, recomputed
+ * together) and records one run per model.
+ */
 async function runGold(
   client: pg.PoolClient,
   lake: CcassLake,
-  dates: readonly string[],
-  refreshed: string | null,
+  passes: readonly (readonly string[])[],
+  refreshed: ReadonlySet<string>,
   opts: BatchOptions,
 ): Promise<ModelRunResult[]> {
   const models = opts.models.filter((m) => m.engine === 'duckdb');
@@ -553,7 +663,10 @@ async function runGold(
       result: emptyRun(runIdOf(opts.batchId, m.name), m.name, new Date()),
     });
   }
-  for (const x of dates) await refreshGoldDate(client, lake, models, x, refreshed, opts.batchId, acc);
+  for (const xs of passes) {
+    lake.signal?.throwIfAborted();
+    await refreshGold(client, lake, models, xs, refreshed, opts.batchId, acc);
+  }
   const runs: ModelRunResult[] = [];
   for (const { result, t0 } of acc.values()) {
     result.durationMs = performance.now() - t0;
@@ -564,73 +677,131 @@ async function runGold(
 }
 
 /**
- * Refreshes CCASS holding date `date` inside the caller's transaction (which holds the transformer
- * lock): rebuilds its silver from the lake, and when a set changed, the DuckDB models' gold for it
- * and for the next holding date of each changed stock; fills the silver.ccass scope table for the
- * Postgres models (createSilverScopes must have run) and records the runs.
+ * Most lake objects one pass reads in one statement: fewer than the copies a Duck keeps (48), or
+ * the pass would evict its own inputs.
  */
-export async function refreshCcassDate(
+const PASS_MAX_OBJECTS = 32;
+
+/**
+ * Groups `items` (in order) into passes of at most `maxRows` rows (an item alone may have more)
+ * and `PASS_MAX_OBJECTS` lake objects.
+ */
+export function ccassPasses<T extends { rows: number; objects: number }>(
+  items: readonly T[],
+  maxRows: number,
+): T[][] {
+  const passes: T[][] = [];
+  let cur: T[] = [];
+  let rows = 0;
+  let objects = 0;
+  for (const it of items) {
+    if (cur.length && (rows + it.rows > maxRows || objects + it.objects > PASS_MAX_OBJECTS)) {
+      passes.push(cur);
+      cur = [];
+      rows = 0;
+      objects = 0;
+    }
+    cur.push(it);
+    rows += it.rows;
+    objects += it.objects;
+  }
+  if (cur.length) passes.push(cur);
+  return passes;
+}
+
+/**
+ * Refreshes CCASS holding dates `dates` (ascending; one DuckDB pass) inside the caller's
+ * transaction, which holds the transformer lock: rebuilds their silver from the lake, and when
+ * sets changed, the DuckDB models' gold for the dates with changed sets and for the next holding
+ * date of each changed stock; fills the silver.ccass scope table for the Postgres models
+ * (createSilverScopes must have run) and records the runs. An event refreshes its own date, a
+ * rebuild a pass of dates: the same SQL either way.
+ */
+export async function refreshCcassDates(
   client: pg.PoolClient,
   lake: CcassLake,
   opts: Omit<BatchOptions, 'inputs'> & {
-    date: string;
+    dates: readonly string[];
     /** The event's file; null in a rebuild. */
     own: string | null;
   },
 ): Promise<CcassRefresh> {
   const { duck } = lake;
-  const { date, batchId } = opts;
-  const { rows: silverRows, files } = await buildSilver(client, lake, date, opts.own);
+  const { dates, batchId } = opts;
+  const { rows: silverRows, files } = await buildSilver(client, lake, dates, opts.own);
   // The runs' lineage: the files the silver was built from.
   const batch: BatchOptions = { ...opts, inputs: files.map(inputOf) };
-  const hadOld = await loadSilver(client, lake, 's_old', date);
+  const hadOld = await loadOldSilver(client, lake, dates);
   const diff = await diffSilver(duck);
-  if (hadOld && !diff.moved) return { silverRows, files, changedCodes: [], runs: [] };
+  const publish = dates.filter((d) => !hadOld.has(d) || diff.moved.has(d));
+  const unchanged = { silverRows, files, changedCodes: [], runs: [] };
+  if (!publish.length) return unchanged;
   await publishDerived(client, lake, {
     layer: 'silver',
     name: 'ccass',
-    date,
+    dates: publish,
+    dateColumn: 'holding_date',
     batchId,
-    select: 'select * from s_new',
+    select: `select * from s_new where holding_date in ${dateList(publish)}`,
   });
-  await indexSilverSets(client, duck, date);
-  if (!diff.codes.length) return { silverRows, files, changedCodes: [], runs: [] };
+  await indexSilverSets(client, duck, publish);
+  if (!diff.changed.length) return unchanged;
 
+  const codes = diff.changed.map((c) => c.code);
+  const days = diff.changed.map((c) => c.date);
   await client.query(
-    `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi) select unnest($1::text[]), $2::date, $2::date`,
-    [diff.codes, date],
+    `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
+     select code, min(d), max(d) from unnest($1::text[], $2::date[]) c(code, d) group by code`,
+    [codes, days],
   );
   const { rows: next } = await client.query<{ d: string }>(
-    `select distinct to_char(n.d, 'YYYY-MM-DD') as d from unnest($1::text[]) c(code)
+    `select distinct to_char(n.d, 'YYYY-MM-DD') as d from unnest($1::text[], $2::date[]) c(code, d)
      cross join lateral (select min(x.holding_date) as d from silver.ccass_sets x
-       where x.code = c.code and x.holding_date > $2::date) n
-     where n.d is not null order by 1`,
-    [diff.codes, date],
+       where x.code = c.code and x.holding_date > c.d) n
+     where n.d is not null`,
+    [codes, days],
   );
-  const runs = await runGold(client, lake, [date, ...next.map((r) => r.d)], date, batch);
-  return { silverRows, files, changedCodes: diff.codes, runs };
+  const gold = [...new Set([...days, ...next.map((r) => r.d)])].sort();
+  const runs = await runGold(client, lake, [gold], new Set(dates), batch);
+  return { silverRows, files, changedCodes: [...new Set(codes)].sort(), runs };
 }
 
-/** Holding dates with CCASS silver (from `from`), ascending. */
-export async function ccassSilverDates(client: pg.PoolClient, from: string | null): Promise<string[]> {
-  const { rows } = await client.query<{ d: string }>(
-    `select to_char(partition_date, 'YYYY-MM-DD') as d from lakehouse_files
+/** Holding dates with CCASS silver (from `from`), ascending, with their silver rows. */
+async function ccassSilverDates(
+  client: pg.PoolClient,
+  from: string | null,
+): Promise<{ date: string; rows: number }[]> {
+  const { rows } = await client.query<{ date: string; rows: number }>(
+    `select to_char(partition_date, 'YYYY-MM-DD') as date, rows::float8 as rows from lakehouse_files
      where layer = 'silver' and name = 'ccass' and ($1::date is null or partition_date >= $1::date) order by 1`,
     [from],
   );
-  return rows.map((r) => r.d);
+  return rows;
 }
 
-/** Rebuild of the DuckDB models alone: their gold for every silver date (from `from`), silver untouched. */
+/**
+ * Rebuild of the DuckDB models alone: their gold for every silver date (from `from`), silver
+ * untouched, in passes of up to `passRows` silver rows.
+ */
 export async function rebuildCcassGold(
   client: pg.PoolClient,
   lake: CcassLake,
   from: string | null,
-  opts: BatchOptions,
+  opts: BatchOptions & { passRows: number },
 ): Promise<ModelRunResult[]> {
   const dates = await ccassSilverDates(client, from);
   if (!dates.length) return [];
-  return runGold(client, lake, dates, null, opts);
+  const passes = ccassPasses(
+    dates.map((d) => ({ ...d, objects: 1 })),
+    opts.passRows,
+  );
+  return runGold(
+    client,
+    lake,
+    passes.map((p) => p.map((d) => d.date)),
+    new Set(),
+    opts,
+  );
 }
 
 /**

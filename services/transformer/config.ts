@@ -50,6 +50,12 @@ export const TransformerConfig = Type.Object(
       default: 2,
       description: 'DuckDB worker threads of the transformer',
     }),
+    rebuildPassRows: Type.Integer({
+      minimum: 1,
+      default: 500_000,
+      description:
+        'CCASS rows a rebuild computes in one DuckDB pass: consecutive holding dates are grouped up to this many bronze rows (a date alone may have more); more per pass is faster and needs more of duckdbMemoryLimit',
+    }),
     duckdbTempDir: Type.String({
       default: '',
       description:

@@ -27,7 +27,7 @@ export interface Duck {
   local(store: ObjectStore, key: string, checksum: string, signal?: AbortSignal): Promise<string>;
   /** A fresh local path for a file DuckDB writes (removed with `forget`). */
   scratch(name: string): string;
-  /** Removes local files: scratch output, and copies of objects no longer wanted. */
+  /** Removes local files and folders: scratch output, and copies of objects no longer wanted. */
   forget(paths: readonly string[]): Promise<void>;
   /** The directory lake copies live under: `<root>/lake/<object key>`. */
   readonly lakeRoot: string;
@@ -137,7 +137,7 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
     async forget(paths) {
       for (const p of paths) {
         for (const [k, v] of copies) if (v === p) copies.delete(k);
-        await rm(p, { force: true });
+        await rm(p, { force: true, recursive: true });
       }
     },
     async close() {

@@ -41,8 +41,11 @@ import {
  * is in it. A fundamentals file rewrites each day's open price, which the rolling volume never reads.
  *
  * `-- engine: duckdb` (the CCASS models): no @scope; @model is DuckDB SQL over the relations the
- * engine provides for one holding date — `cur` (its silver rows), `prev` (the silver rows of each
- * of its stocks' previous holding date) and `sets` (code, holding_date, prev_holding_date).
+ * engine provides for one or more holding dates, recomputed whole — `sets` (code, holding_date,
+ * prev_holding_date: one row per stock and date recomputed), `cur` (their silver rows) and `prev`
+ * (the silver rows of each set's previous holding date, with their own `holding_date`: join them
+ * to `sets` on `prev_holding_date`). A model must key every join and grouping by (code,
+ * holding_date): an event passes one date, a rebuild many, and both must give the same rows.
  *
  * `{{changed:X}}` is the scope table of an upstream X (a silver dataset's changed keys, or the keys an
  * upstream model rewrote in this batch); `{{scope}}` is this model's own scope (k text, lo date, hi
@@ -84,7 +87,7 @@ export interface Model {
   tests: ModelTest[];
   /**
    * Where the model runs: `postgres` (the scoped @scope/@model over silver and gold tables) or
-   * `duckdb` (CCASS: @model over one holding date's silver Parquet, see ccass-lake.ts).
+   * `duckdb` (CCASS: @model over holding dates' silver Parquet, see ccass-lake.ts).
    */
   engine: 'postgres' | 'duckdb';
   scopeSql: string;

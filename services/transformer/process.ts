@@ -12,7 +12,7 @@ import { subjects } from '../../streams/index.ts';
 import { type CatalogFile, catalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
-import { discardBatchUploads, refreshCcassDate, sweepLakehouseGarbage } from './ccass-lake.ts';
+import { discardBatchUploads, refreshCcassDates, sweepLakehouseGarbage } from './ccass-lake.ts';
 import type { Duck } from './duck.ts';
 import { fetchLakeFile, inputOf, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
@@ -201,8 +201,8 @@ async function ccassWork(
   const inputs = [inputOf(now)];
   await createSilverScopes(client, DATASETS);
   const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
-  const refreshed = await refreshCcassDate(client, lake, {
-    date: now.partitionDate,
+  const refreshed = await refreshCcassDates(client, lake, {
+    dates: [now.partitionDate],
     own: now.fileKey,
     batchId,
     trigger: 'event',

@@ -1,4 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { Value } from '@sinclair/typebox/value';
 import type pg from 'pg';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { activeFiles, type CatalogFile } from '../catalog/index.ts';
@@ -7,13 +8,14 @@ import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
 import {
   type CcassLake,
+  ccassPasses,
   clearCcass,
   discardBatchUploads,
   rebuildCcassGold,
-  refreshCcassDate,
+  refreshCcassDates,
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
-import type { TransformerConfig } from './config.ts';
+import { TransformerConfig } from './config.ts';
 import { duckOptionsOf, openDuck } from './duck.ts';
 import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
@@ -120,6 +122,10 @@ export async function rebuild(
   const elapsed = () => performance.now() - t0;
   await migrateTransformer(deps.pool);
   const { all, chosen } = chooseModels(opts);
+  const { rebuildPassRows: passRows } = Value.Default(
+    TransformerConfig,
+    Value.Clone(config),
+  ) as TransformerConfig;
   const from = opts.from ?? null;
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
@@ -162,6 +168,7 @@ export async function rebuild(
       });
       const ccass = await reloadCcass(client, lake, files, {
         batchId,
+        passRows,
         all,
         chosen,
         done: keyed.length,
@@ -176,6 +183,7 @@ export async function rebuild(
       ccassRuns.push(
         ...(await rebuildCcassGold(client, lake, from, {
           batchId,
+          passRows,
           trigger: 'rebuild',
           inputs,
           models: chosen,
@@ -265,9 +273,10 @@ async function afterCommit(deps: RebuildDeps): Promise<void> {
 type KeyedFile = CatalogFile & { dataset: KeyedDataset };
 
 /**
- * CCASS silver and the DuckDB models' gold, holding date by holding date in date order, through
- * the events' own `refreshCcassDate` (so a rebuild equals the incremental path). One `silver`
- * step per date; the DuckDB models' `gold` steps frame the dates.
+ * CCASS silver and the DuckDB models' gold, in date order, through the events' own
+ * `refreshCcassDates` (so a rebuild equals the incremental path), consecutive holding dates
+ * together in passes of up to `passRows` bronze rows. One `silver` step per date; the DuckDB
+ * models' `gold` steps frame the dates.
  */
 async function reloadCcass(
   client: pg.PoolClient,
@@ -275,6 +284,7 @@ async function reloadCcass(
   files: CatalogFile[],
   o: {
     batchId: string;
+    passRows: number;
     all: Model[];
     chosen: Model[];
     done: number;
@@ -283,37 +293,42 @@ async function reloadCcass(
     elapsed: () => number;
   },
 ): Promise<{ runs: ModelRunResult[]; rows: number }> {
-  const dates = new Map<string, CatalogFile[]>();
+  const byDate = new Map<string, CatalogFile[]>();
   for (const f of files.filter((x) => x.dataset === 'ccass'))
-    dates.set(f.partitionDate, [...(dates.get(f.partitionDate) ?? []), f]);
-  const duckModels = dates.size ? o.chosen.filter((m) => m.engine === 'duckdb') : [];
+    byDate.set(f.partitionDate, [...(byDate.get(f.partitionDate) ?? []), f]);
+  const dates = [...byDate]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([date, of]) => ({ date, of, rows: of.reduce((a, f) => a + f.rows, 0), objects: of.length }));
+  const duckModels = dates.length ? o.chosen.filter((m) => m.engine === 'duckdb') : [];
   for (const m of duckModels)
     o.onProgress({ phase: 'gold', model: m.name, state: 'start', elapsedMs: o.elapsed() });
   const runs: ModelRunResult[] = [];
   let rows = 0;
   let done = o.done;
-  for (const [date, of] of dates) {
+  for (const pass of ccassPasses(dates, o.passRows)) {
     o.signal?.throwIfAborted();
-    const r = await refreshCcassDate(client, lake, {
-      date,
+    const r = await refreshCcassDates(client, lake, {
+      dates: pass.map((d) => d.date),
       own: null,
       batchId: o.batchId,
       trigger: 'rebuild',
       models: o.all,
     });
     runs.push(...r.runs);
-    for (const f of of) await markFile(client, f.fileKey, 'loaded', o.batchId, 0);
     rows += r.silverRows;
-    done += of.length;
-    o.onProgress({
-      phase: 'silver',
-      done,
-      total: files.length,
-      file: `silver/ccass/date=${date}`,
-      dataset: 'ccass',
-      rows: r.silverRows,
-      elapsedMs: o.elapsed(),
-    });
+    for (const d of pass) {
+      for (const f of d.of) await markFile(client, f.fileKey, 'loaded', o.batchId, 0);
+      done += d.of.length;
+      o.onProgress({
+        phase: 'silver',
+        done,
+        total: files.length,
+        file: `silver/ccass/date=${d.date}`,
+        dataset: 'ccass',
+        rows: d.rows,
+        elapsedMs: o.elapsed(),
+      });
+    }
   }
   for (const m of duckModels) {
     const written = runs.filter((r) => r.model === m.name).reduce((a, r) => a + r.rowsWritten, 0);

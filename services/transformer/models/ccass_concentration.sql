@@ -19,22 +19,23 @@
 -- test[warn]: range(non_consenting_pct, 0, 100)
 -- @model
 with ranked as (
-  select code, shareholding, row_number() over (partition by code order by shareholding desc) as rn
+  select code, holding_date, shareholding,
+    row_number() over (partition by code, holding_date order by shareholding desc) as rn
   from cur where row_type = 'participant'
 ),
 top as (
-  select code, count(*) as n,
+  select code, holding_date, count(*) as n,
     sum(shareholding) filter (where rn <= 5) as top5,
     sum(shareholding) filter (where rn <= 10) as top10
-  from ranked group by code
+  from ranked group by code, holding_date
 ),
 summary as (
-  select code,
+  select code, holding_date,
     max(shareholding) filter (where row_type = 'issued_shares') as issued,
     max(shareholding) filter (where row_type = 'intermediaries') as intermediaries,
     max(shareholding) filter (where row_type = 'consenting') as consenting,
     max(shareholding) filter (where row_type = 'non_consenting') as non_consenting
-  from cur where row_type <> 'participant' group by code
+  from cur where row_type <> 'participant' group by code, holding_date
 )
 select sets.code, sets.holding_date, sm.issued as issued_shares,
   coalesce(t.n, 0)::integer as participants,
@@ -44,8 +45,8 @@ select sets.code, sets.holding_date, sm.issued as issued_shares,
   case when sm.issued > 0 then 100 * sm.consenting / sm.issued end as consenting_pct,
   case when sm.issued > 0 then 100 * sm.non_consenting / sm.issued end as non_consenting_pct
 from sets
-left join top t using (code)
-left join summary sm using (code)
+left join top t using (code, holding_date)
+left join summary sm using (code, holding_date)
 -- @lineage
 select 'ccass' as dataset, file_key, min(first_seq) as first_seq, max(last_seq) as last_seq, sum(rows) as rows
 from silver.ccass_set_files where code = $1 and holding_date = $2
