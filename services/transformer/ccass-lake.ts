@@ -267,7 +267,7 @@ async function loadOldSilver(
  * model test — thus never holds its partition back: only its own event retries and dead-letters.
  */
 async function acceptedFiles(
-  client: pg.PoolClient,
+  client: pg.Pool | pg.PoolClient,
   date: string,
   own: string | null,
 ): Promise<CatalogFile[]> {
@@ -286,19 +286,57 @@ async function acceptedFiles(
   return active.filter((f) => f.fileKey === own || loaded.has(f.fileKey) || mergedFromLoaded(f));
 }
 
+/** An event's CCASS silver built before it took the transformer lock (`prebuildCcassSilver`). */
+export interface PrebuiltSilver {
+  /** The DuckDB temp table holding it. */
+  table: string;
+  date: string;
+  /** The accepted files it was built from. */
+  fileKeys: string[];
+  rows: number;
+}
+
+let prebuilds = 0;
+
 /**
- * Builds `s_new`: the silver rows of `dates` from their partitions' accepted bronze files
- * (`acceptedFiles`); a file contributes only rows of its own partition's holding date.
+ * Builds an event's silver ahead of the transformer lock, so the DuckDB work overlaps the event
+ * that holds the lock. `refreshCcassDates` takes it when the partition's accepted files are still
+ * the same under the lock (another file of the partition may have been loaded meanwhile), and
+ * builds again otherwise. The caller drops it afterwards (`dropPrebuilt`) in any case.
+ */
+export async function prebuildCcassSilver(
+  lake: CcassLake,
+  date: string,
+  own: string,
+): Promise<PrebuiltSilver> {
+  const table = `s_pre_${++prebuilds}`;
+  const built = await buildSilver(lake.pool, lake, [date], own, table);
+  return { table, date, fileKeys: built.files.map((f) => f.fileKey), rows: built.rows };
+}
+
+export async function dropPrebuilt(duck: Duck, pre: PrebuiltSilver): Promise<void> {
+  await duck.run(`drop table if exists ${pre.table}`);
+}
+
+const sameKeys = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+/**
+ * Builds `target` (`s_new`): the silver rows of `dates` from their partitions' accepted bronze
+ * files (`acceptedFiles`); a file contributes only rows of its own partition's holding date. A
+ * `prebuilt` silver of the same files is taken instead of building again.
  */
 async function buildSilver(
-  client: pg.PoolClient,
+  db: pg.Pool | pg.PoolClient,
   lake: CcassLake,
   dates: readonly string[],
   own: string | null,
+  target = 's_new',
+  prebuilt?: PrebuiltSilver,
 ): Promise<{ rows: number; files: CatalogFile[] }> {
   const files: CatalogFile[] = [];
   for (const date of dates) {
-    const accepted = await acceptedFiles(client, date, own);
+    const accepted = await acceptedFiles(db, date, own);
     // Callers hold the lock and saw an active file of the partition: none is a broken catalog.
     if (!accepted.length)
       throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
@@ -306,27 +344,32 @@ async function buildSilver(
       });
     files.push(...accepted);
   }
+  const keys = files.map((f) => f.fileKey);
+  if (prebuilt && dates.length === 1 && prebuilt.date === dates[0] && sameKeys(prebuilt.fileKeys, keys)) {
+    await lake.duck.run(`drop table if exists ${target}; alter table ${prebuilt.table} rename to ${target}`);
+    return { rows: prebuilt.rows, files };
+  }
   const src: { path: string; partition_date: string }[] = [];
   for (const f of files)
     src.push({
       path: await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal),
       partition_date: f.partitionDate,
     });
-  await lake.duck.table('src', { path: 'varchar', partition_date: 'date' }, src);
+  await lake.duck.table(`${target}_src`, { path: 'varchar', partition_date: 'date' }, src);
   const prefix = `${lake.duck.lakeRoot}/`;
   const source = parquetFiles(
     src.map((x) => x.path),
     { filename: true },
   );
   await lake.duck.run(`
-    create or replace temp table s_new as
+    create or replace temp table ${target} as
     with raw as (
       select r.code, r.holding_date, r.row_type,
         case when r.row_type = 'participant' then coalesce(r.participant_id, r.participant_name, '') else '' end as participant_key,
         r.participant_id, r.participant_name, r.address, r.shareholding, r.pct_issued, r.participants,
         r._seq, substr(r.filename, ${prefix.length + 1}) as _file_key, r._fetched_at, r._run_id,
         regexp_replace(r._key, '#[0-9]+/[0-9]+$', '') as fetch_key
-      from ${source} r join src on src.path = r.filename
+      from ${source} r join ${target}_src src on src.path = r.filename
       where r.holding_date = src.partition_date
     ),
     win as (
@@ -341,8 +384,9 @@ async function buildSilver(
       and raw._run_id = win.f.run and raw.fetch_key = win.f.key
     qualify row_number() over (
       partition by raw.code, raw.holding_date, raw.row_type, raw.participant_key
-      order by raw._seq desc, raw.shareholding desc) = 1`);
-  const [{ n } = { n: 0 }] = await lake.duck.rows('select count(*)::double as n from s_new');
+      order by raw._seq desc, raw.shareholding desc) = 1;
+    drop table ${target}_src`);
+  const [{ n } = { n: 0 }] = await lake.duck.rows(`select count(*)::double as n from ${target}`);
   return { rows: Number(n), files };
 }
 
@@ -724,11 +768,20 @@ export async function refreshCcassDates(
     dates: readonly string[];
     /** The event's file; null in a rebuild. */
     own: string | null;
+    /** The event's silver built ahead of the lock, if any. */
+    prebuilt?: PrebuiltSilver | undefined;
   },
 ): Promise<CcassRefresh> {
   const { duck } = lake;
   const { dates, batchId } = opts;
-  const { rows: silverRows, files } = await buildSilver(client, lake, dates, opts.own);
+  const { rows: silverRows, files } = await buildSilver(
+    client,
+    lake,
+    dates,
+    opts.own,
+    's_new',
+    opts.prebuilt,
+  );
   // The runs' lineage: the files the silver was built from.
   const batch: BatchOptions = { ...opts, inputs: files.map(inputOf) };
   const hadOld = await loadOldSilver(client, lake, dates);

@@ -12,7 +12,15 @@ import { subjects } from '../../streams/index.ts';
 import { type CatalogFile, catalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger } from '../runtime/index.ts';
-import { discardBatchUploads, refreshCcassDates, sweepLakehouseGarbage } from './ccass-lake.ts';
+import {
+  type CcassLake,
+  discardBatchUploads,
+  dropPrebuilt,
+  type PrebuiltSilver,
+  prebuildCcassSilver,
+  refreshCcassDates,
+  sweepLakehouseGarbage,
+} from './ccass-lake.ts';
 import type { Duck } from './duck.ts';
 import { fetchLakeFile, inputOf, lakeRowGroups } from './lake.ts';
 import type { TransformerMetrics } from './metrics.ts';
@@ -121,10 +129,21 @@ export async function processLakeEvent(
       { detail: { fileKey: event.file_key } },
     );
   }
-  if (entry.dataset === 'ccass')
-    return inEventTransaction(ctx, entry, (client, now, batchId) =>
-      ccassWork(ctx, client, now, batchId, signal),
-    );
+  if (entry.dataset === 'ccass') {
+    const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
+    // A failed prebuild fails again under the lock, where the event's error handling takes it.
+    const pre =
+      entry.status === 'active'
+        ? await prebuildCcassSilver(lake, entry.partitionDate, entry.fileKey).catch(() => undefined)
+        : undefined;
+    try {
+      return await inEventTransaction(ctx, entry, (client, now, batchId) =>
+        ccassWork(client, lake, ctx.models, now, batchId, pre),
+      );
+    } finally {
+      if (pre) await dropPrebuilt(ctx.duck, pre);
+    }
+  }
   const dataset = entry.dataset;
   let bytes: Uint8Array | null = null;
   if (entry.status === 'active') bytes = await fetchLakeFile(ctx.store, entry, signal);
@@ -192,28 +211,26 @@ async function inEventTransaction(
  * read CCASS run on the changed stocks.
  */
 async function ccassWork(
-  ctx: TransformContext,
   client: pg.PoolClient,
+  lake: CcassLake,
+  models: Model[],
   now: CatalogFile,
   batchId: string,
-  signal: AbortSignal | undefined,
+  prebuilt: PrebuiltSilver | undefined,
 ): Promise<EventWork> {
   const inputs = [inputOf(now)];
   await createSilverScopes(client, DATASETS);
-  const lake = { pool: ctx.pool, store: ctx.store, duck: ctx.duck, ...(signal ? { signal } : {}) };
   const refreshed = await refreshCcassDates(client, lake, {
     dates: [now.partitionDate],
     own: now.fileKey,
     batchId,
     trigger: 'event',
-    models: ctx.models,
+    models,
+    prebuilt,
   });
   const changedKeys = refreshed.changedCodes.length;
   const runs = changedKeys
-    ? [
-        ...refreshed.runs,
-        ...(await runModels(client, { batchId, trigger: 'event', models: ctx.models, inputs })),
-      ]
+    ? [...refreshed.runs, ...(await runModels(client, { batchId, trigger: 'event', models, inputs }))]
     : [];
   return { silverRows: refreshed.silverRows, changedKeys, runs };
 }

@@ -30,16 +30,20 @@ import { createCalendar } from '../calendar/index.ts';
 import { migrateCatalog } from '../catalog/index.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
+import { duckOptionsOf, openDuck } from './duck.ts';
 import {
   loadModels,
   parseModel,
+  processLakeEvent,
   type RebuildProgress,
   rebuild,
   startTransformer,
   TransformerConfig,
   topoSort,
   traceGoldRow,
+  transformerMetrics,
 } from './index.ts';
+import { TRANSFORMER_LOCK } from './runner.ts';
 
 // Dates as yyyy-mm-dd strings in this test's queries (the transformer itself never reads a date as Date).
 pg.types.setTypeParser(1082, (v: string) => v);
@@ -843,5 +847,57 @@ describe('transformer on Postgres + NATS + object store', () => {
     for (const prefix of ['silver/', 'gold/']) for await (const o of store.list(prefix)) stored.push(o.key);
     expect(stored.sort()).toEqual(inForce.map((r) => r.file_key));
     expect((await db.pool.query('select count(*)::int as n from lakehouse_garbage')).rows[0].n).toBe(0);
+  });
+
+  it('builds a CCASS silver again when another file of its partition was loaded after it was prebuilt', async () => {
+    // Two pages of one holding date in two files; both events build their silver ahead of the lock
+    // (held here), so whichever commits second finds the partition's accepted files changed.
+    const date = CCASS_DATES[6]!;
+    const pages = await Promise.all(
+      ['00006', '00007'].map((code) =>
+        file('ccass', [
+          { key: code, as_of: date, fetched_at: fetchedAt(date, 11), rows: ccassSet(code, date) },
+        ]),
+      ),
+    );
+    const duck = await openDuck(duckOptionsOf({ duckdbTempDir: await testDir('prebuild') }));
+    const ctx = {
+      pool: db.pool,
+      store,
+      duck,
+      logger: deps.logger,
+      models: loadModels(),
+      metrics: transformerMetrics(deps.registry),
+    };
+    const holder = await db.pool.connect();
+    const waiting = async (n: number) =>
+      (
+        await db.pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`,
+        )
+      ).rows[0]?.n === n;
+    try {
+      await holder.query('begin');
+      await holder.query('select pg_advisory_xact_lock(hashtext($1))', [TRANSFORMER_LOCK]);
+      const done: Promise<unknown>[] = [];
+      for (const [i, page] of pages.entries()) {
+        done.push(processLakeEvent(ctx, page.event));
+        await until(() => waiting(i + 1), 30_000, `event ${i + 1} waiting for the lock`);
+      }
+      await holder.query('commit');
+      expect(await Promise.all(done)).toMatchObject([{ kind: 'loaded' }, { kind: 'loaded' }]);
+    } finally {
+      holder.release();
+      await duck.close();
+    }
+    const day = (await silverCcass()).filter((r) => r.holding_date === date);
+    for (const code of ['00006', '00007']) {
+      expect(day.filter((r) => r.code === code)).toHaveLength(ccassSet(code, date).length);
+      expect(
+        await goldRow('ccass_concentration', 'code = $1 and holding_date = $2', [code, date]),
+      ).toMatchObject({
+        participants: ccassSet(code, date).filter((r) => r.row_type === 'participant').length,
+      });
+    }
   });
 });
