@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -142,24 +142,34 @@ async function publishDerived(
   const { duck } = lake;
   const dir = duck.scratch(`${file.layer}-${file.name}`);
   const options = 'format parquet, compression zstd, row_group_size 122880';
-  // One pass writes every date's file (a COPY per date costs ~40 ms of its own).
-  await duck.run(
-    `copy (${file.select}) to ${sqlString(dir)} (${options}, partition_by (${file.dateColumn}), write_partition_columns true)`,
-  );
   const out: { date: string; path: string; key: string }[] = [];
+  const keyOf = (date: string) => derivedKey(file.layer, file.name, date, file.batchId);
   try {
-    for (const date of file.dates) {
-      const part = join(dir, `${file.dateColumn}=${date}`);
-      const names = await readdir(part).catch(() => [] as string[]);
-      if (names.length > 1) throw new Error(`DuckDB wrote ${names.length} files for ${part}`);
-      let path = join(part, names[0] ?? '');
-      if (!names.length) {
-        path = duck.scratch(`${file.name}-${date}-empty.parquet`);
-        await duck.run(
-          `copy (select * from (${file.select}) where false) to ${sqlString(path)} (${options})`,
-        );
+    const [only] = file.dates;
+    if (file.dates.length === 1 && only) {
+      // An event's one date: a plain COPY (a partitioned one costs twice as much for one partition).
+      const path = join(dir, 'part.parquet');
+      await mkdir(dir, { recursive: true });
+      await duck.run(`copy (${file.select}) to ${sqlString(path)} (${options})`);
+      out.push({ date: only, path, key: keyOf(only) });
+    } else {
+      // One pass writes every date's file (a COPY per date costs ~40 ms of its own).
+      await duck.run(
+        `copy (${file.select}) to ${sqlString(dir)} (${options}, partition_by (${file.dateColumn}), write_partition_columns true)`,
+      );
+      for (const date of file.dates) {
+        const part = join(dir, `${file.dateColumn}=${date}`);
+        const names = await readdir(part).catch(() => [] as string[]);
+        if (names.length > 1) throw new Error(`DuckDB wrote ${names.length} files for ${part}`);
+        let path = join(part, names[0] ?? '');
+        if (!names.length) {
+          path = join(dir, `${date}-empty.parquet`);
+          await duck.run(
+            `copy (select * from (${file.select}) where false) to ${sqlString(path)} (${options})`,
+          );
+        }
+        out.push({ date, path, key: keyOf(date) });
       }
-      out.push({ date, path, key: derivedKey(file.layer, file.name, date, file.batchId) });
     }
     const meta = await duck.rows(
       `select file_name, num_rows::double as n from parquet_file_metadata([${out.map((o) => sqlString(o.path)).join(', ')}])`,
@@ -214,7 +224,7 @@ async function publishDerived(
       [JSON.stringify(files), file.layer, file.name, file.batchId],
     );
   } finally {
-    await duck.forget([dir, ...out.map((o) => o.path)]);
+    await duck.forget([dir]);
   }
 }
 
@@ -497,9 +507,10 @@ async function runDuckTests(duck: Duck, model: Model, table: string): Promise<Te
 }
 
 /**
- * Loads `sets` (every stock of the holding dates `xs`), `cur` (their silver) and `prev` (the silver
- * of each set's previous holding date). The silver of a date in `refreshed` is `s_new`, of any
- * other its file in force. Returns the codes and the number of sets.
+ * Loads `sets` (every stock of the holding dates `xs`) and defines the views `cur` (their silver)
+ * and `prev` (the silver of each set's previous holding date): views, so an event's silver is not
+ * copied again. The silver of a date in `refreshed` is `s_new`, of any other its file in force.
+ * Returns the codes and the number of sets.
  */
 async function loadDates(
   client: pg.PoolClient,
@@ -523,7 +534,7 @@ async function loadDates(
   const cur = await silverOf(xs);
   // Every date recomputed has silver: it is refreshed, or it has sets, which are indexed from a file.
   if (!cur.length) throw new Error(`no CCASS silver for ${xs.join(', ')}`);
-  await duck.run(`create or replace temp table cur as ${cur.join(' union all ')}`);
+  await duck.run(`create or replace temp view cur as ${cur.join(' union all ')}`);
   const { rows: sets } = await client.query<{ code: string; holding_date: string; prev: string | null }>(
     `select x.code, to_char(x.holding_date, 'YYYY-MM-DD') as holding_date,
        to_char((select max(p.holding_date) from silver.ccass_sets p
@@ -539,7 +550,7 @@ async function loadDates(
   const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
   const prev = await silverOf(prevDates);
   await duck.run(
-    `create or replace temp table prev as select p.* from (${prev.length ? prev.join(' union all ') : 'select * from cur where false'}) p
+    `create or replace temp view prev as select p.* from (${prev.length ? prev.join(' union all ') : 'select * from cur where false'}) p
      join sets s on s.code = p.code and s.prev_holding_date = p.holding_date`,
   );
   return { codes: [...new Set(sets.map((s) => s.code))].sort(), sets: sets.length };
