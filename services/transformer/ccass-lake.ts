@@ -318,7 +318,7 @@ async function indexSilverSets(client: pg.PoolClient, duck: Duck, date: string):
 }
 
 /** COPYs the rows of a DuckDB query into a Postgres table (CSV: DuckDB writes NULL empty and '' quoted). */
-async function copyFromDuck(
+export async function copyFromDuck(
   client: pg.PoolClient,
   duck: Duck,
   select: string,
