@@ -77,11 +77,15 @@ rows_in_scope as (
   left join days d on s.n > 4 and d.code = f.code and d.trade_date = f.as_of
 ),
 looked_up as (
+  select f.*, f.day_name as px_name, f.day_close as px_close, f.day_currency as px_currency,
+    f.day_avg_turnover as avg_turnover
+  from rows_in_scope f where f.day_quoted
+  union all
   select f.*,
-    case when f.has_day then f.day_name else px.name end as px_name,
-    case when f.has_day then f.day_close else px.close end as px_close,
-    case when f.has_day then f.day_currency else px.currency end as px_currency,
-    case when f.day_quoted then f.day_avg_turnover else tv.avg_turnover end as avg_turnover
+    case when f.has_day then f.day_name else px.name end,
+    case when f.has_day then f.day_close else px.close end,
+    case when f.has_day then f.day_currency else px.currency end,
+    tv.avg_turnover
   from rows_in_scope f
   left join lateral (
     -- the latest daily row on or before as_of
@@ -92,13 +96,17 @@ looked_up as (
   left join lateral (
     select avg(coalesce(x.turnover, 0)) as avg_turnover from (
       select p.turnover from gold.daily_prices p
-      where f.day_quoted is not true and p.code = f.code and p.trade_date <= f.as_of
-        and p.status in ('traded', 'no_trade')
+      where p.code = f.code and p.trade_date <= f.as_of and p.status in ('traded', 'no_trade')
       order by p.trade_date desc limit 20) x
   ) tv on true
+  where f.day_quoted is not true
 )
 select f.code, f.as_of,
-  coalesce(f.px_name, sec.name, f.code) as name,
+  -- the list's name only matters without a daily row (coalesce runs the look-up only then)
+  coalesce(f.px_name, (
+    select l.name from silver.securities l
+    where l.code = f.code and l.as_of <= f.as_of
+    order by l.as_of desc limit 1), f.code) as name,
   coalesce(f.px_close, f.last) as close,
   f.eps,
   coalesce(f.pe, case
@@ -110,12 +118,6 @@ select f.code, f.as_of,
   case when coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) > 0
     then f.avg_turnover / coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) end as turnover_ratio
 from looked_up f
-left join lateral (
-  -- the list's name only matters without a daily row
-  select l.name from silver.securities l
-  where f.px_name is null and l.code = f.code and l.as_of <= f.as_of
-  order by l.as_of desc limit 1
-) sec on true
 -- @lineage
 select 'fundamentals' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.fundamentals where code = $1 and as_of = $2
