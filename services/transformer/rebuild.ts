@@ -357,7 +357,9 @@ async function loadFiles(
     const table = `rebuild_${dataset}`;
     // -0 as 0, as an event's COPY text of it ('0') loads it
     const columns = stageColumns(dataset).map((c) =>
-      c.type === 'double' ? `case when s.${c.name} = 0 then 0 else s.${c.name} end as ${c.name}` : `s.${c.name}`,
+      c.type === 'double'
+        ? `case when s.${c.name} = 0 then 0 else s.${c.name} end as ${c.name}`
+        : `s.${c.name}`,
     );
     for (let i = 0; i < of.length; i += STAGE_FILES) {
       lake.signal?.throwIfAborted();

@@ -25,6 +25,9 @@ import {
  * When asked to, the load also records which keys really changed (new row, or a newer envelope
  * with different values) in the `_scope_silver_<dataset>` temp table (k = code, lo/hi = dates):
  * the models recompute only those. A merged file therefore changes no gold at all.
+ *
+ * A rebuild loads all files of a dataset at once: DuckDB stages them and picks the winners by the
+ * same rules (`rebuildWinnersSql`), which come in through ONE COPY (`loadSilverWinners`).
  */
 
 /** Postgres type of each Parquet column type. */
@@ -270,7 +273,7 @@ export async function loadSilverFile(
 }
 
 /** The silver table of a keyed dataset and its columns (what `rebuildWinnersSql` selects). */
-export function silverTableOf(dataset: KeyedDataset): { table: string; columns: string[] } {
+function silverTableOf(dataset: KeyedDataset): { table: string; columns: string[] } {
   const spec = keyedSpec(dataset);
   return { table: spec.table, columns: selectedColumns(spec, '').map(([t]) => t) };
 }
