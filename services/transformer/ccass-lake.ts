@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { type CatalogFile, listFiles } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
-import { type Duck, parquetFiles, sqlString } from './duck.ts';
+import { type Duck, OBJECTS_AT_ONCE, parquetFiles, sqlString } from './duck.ts';
 import { inputOf } from './lake.ts';
 import type { Model, ModelTest } from './models.ts';
 import {
@@ -463,7 +463,7 @@ async function indexSilverSets(client: pg.PoolClient, duck: Duck, dates: readonl
 }
 
 /** COPYs the rows of a DuckDB query into a Postgres table (CSV: DuckDB writes NULL empty and '' quoted). */
-async function copyFromDuck(
+export async function copyFromDuck(
   client: pg.PoolClient,
   duck: Duck,
   select: string,
@@ -732,14 +732,8 @@ async function runGold(
 }
 
 /**
- * Most lake objects one pass reads in one statement: fewer than the copies a Duck keeps (48), or
- * the pass would evict its own inputs.
- */
-const PASS_MAX_OBJECTS = 32;
-
-/**
  * Groups `items` (in order) into passes of at most `maxRows` rows (an item alone may have more)
- * and `PASS_MAX_OBJECTS` lake objects.
+ * and `OBJECTS_AT_ONCE` lake objects.
  */
 export function ccassPasses<T extends { rows: number; objects: number }>(
   items: readonly T[],
@@ -750,7 +744,7 @@ export function ccassPasses<T extends { rows: number; objects: number }>(
   let rows = 0;
   let objects = 0;
   for (const it of items) {
-    if (cur.length && (rows + it.rows > maxRows || objects + it.objects > PASS_MAX_OBJECTS)) {
+    if (cur.length && (rows + it.rows > maxRows || objects + it.objects > OBJECTS_AT_ONCE)) {
       passes.push(cur);
       cur = [];
       rows = 0;

@@ -39,8 +39,6 @@ export interface DuckOptions {
   threads: number;
   /** "" = <os tmpdir>/harbour-transformer-<pid> */
   tempDir: string;
-  /** Copies of lake objects kept for reuse (the latest silver partitions are read again by the next day). */
-  keepCopies?: number;
 }
 
 /** The transformer config's DuckDB settings (a partial config takes the schema's defaults). */
@@ -49,6 +47,18 @@ export const duckOptionsOf = (c: Partial<TransformerConfig>): DuckOptions => ({
   threads: c.duckdbThreads ?? 2,
   tempDir: c.duckdbTempDir ?? '',
 });
+
+/**
+ * Copies of lake objects a Duck keeps for reuse (the latest silver partitions are read again by
+ * the next day), least recently used dropped first.
+ */
+const KEEP_COPIES = 48;
+
+/**
+ * Most lake objects one statement should read: fewer than the copies a Duck keeps, or fetching
+ * them would evict some of the statement's own inputs.
+ */
+export const OBJECTS_AT_ONCE = 32;
 
 export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
@@ -82,13 +92,12 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
     return next;
   };
   const copies = new Map<string, string>(); // key → local path, least recently used first
-  const keep = opts.keepCopies ?? 48;
   let seq = 0;
 
   const scratch = (name: string) => join(outRoot, `${++seq}-${name.replace(/[^A-Za-z0-9_.=-]/g, '_')}`);
 
   const evict = async () => {
-    while (copies.size > keep) {
+    while (copies.size > KEEP_COPIES) {
       const [key, path] = copies.entries().next().value as [string, string];
       copies.delete(key);
       await rm(path, { force: true });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { CatalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
-import { iterateParquetRowGroups, type ParquetRow, readParquetRows } from '../parquet/index.ts';
+import { iterateParquetRowGroups, type ParquetRow } from '../parquet/index.ts';
 import type { InputFile } from './runner.ts';
 import { stageColumns } from './silver.ts';
 
@@ -37,8 +37,4 @@ export async function fetchLakeFile(
 /** The columns silver loads, one row group at a time. */
 export function lakeRowGroups(dataset: Dataset, bytes: Uint8Array): AsyncIterable<ParquetRow[]> {
   return iterateParquetRowGroups(bytes, { columns: stageColumns(dataset).map((c) => c.name) });
-}
-
-export function readLakeRows(dataset: Dataset, bytes: Uint8Array): Promise<ParquetRow[]> {
-  return readParquetRows(bytes, { columns: stageColumns(dataset).map((c) => c.name) });
 }

@@ -4,26 +4,40 @@ import type pg from 'pg';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { activeFiles, type CatalogFile } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
-import type { ParquetRow } from '../parquet/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
 import {
   type CcassLake,
   ccassPasses,
   clearCcass,
+  copyFromDuck,
   discardBatchUploads,
   rebuildCcassGold,
   refreshCcassDates,
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
 import { TransformerConfig } from './config.ts';
-import { duckOptionsOf, openDuck } from './duck.ts';
-import { fetchLakeFile, inputOf, readLakeRows } from './lake.ts';
+import { duckOptionsOf, OBJECTS_AT_ONCE, openDuck, parquetFiles } from './duck.ts';
+import { inputOf } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';
 import { flushOutbox, markFile, recordFailure, tuneTransaction } from './process.ts';
-import { type InputFile, lockTransformer, type ModelRunResult, newBatchId, runModels } from './runner.ts';
+import {
+  type InputFile,
+  lockTransformer,
+  type ModelRunResult,
+  newBatchId,
+  runModels,
+  withIndexesRebuilt,
+} from './runner.ts';
 import { migrateTransformer, SILVER_TABLES } from './schema.ts';
-import { createSilverScopes, type KeyedDataset, loadSilverFile, seedSilverScope } from './silver.ts';
+import {
+  createSilverScopes,
+  type KeyedDataset,
+  loadSilverWinners,
+  rebuildWinnersSql,
+  seedSilverScope,
+  stageColumns,
+} from './silver.ts';
 
 export interface RebuildOptions {
   /** Rebuild only this gold model (and the models downstream of it) from the current silver. */
@@ -153,16 +167,16 @@ export async function rebuild(
 
     if (reloadSilver) {
       await clearSilver(client, from, all);
-      await loadFiles(client, deps, keyed, batchId, opts.signal, (done, f, rows) => {
-        silverRows += rows;
-        metrics?.silverRows.inc({ dataset: f.dataset }, rows);
+      await loadFiles(client, lake, keyed, from, batchId, (done, f) => {
+        silverRows += f.rows;
+        metrics?.silverRows.inc({ dataset: f.dataset }, f.rows);
         onProgress({
           phase: 'silver',
           done,
           total: files.length,
           file: f.fileKey,
           dataset: f.dataset,
-          rows,
+          rows: f.rows,
           elapsedMs: elapsed(),
         });
       });
@@ -267,9 +281,6 @@ async function afterCommit(deps: RebuildDeps): Promise<void> {
   );
 }
 
-/**
- * Loads files in order; the next file is fetched and decoded while Postgres works on the current one.
- */
 type KeyedFile = CatalogFile & { dataset: KeyedDataset };
 
 /**
@@ -337,25 +348,76 @@ async function reloadCcass(
   return { runs, rows };
 }
 
+/**
+ * Loads the keyed files dataset by dataset: DuckDB reads a dataset's files (local copies,
+ * sha256-checked) into one stage, each row with its file's key and load order, and its winners go
+ * to Postgres in ONE COPY (`loadSilverWinners`): the silver rows loading the files one by one in
+ * this order would leave (`rebuildWinnersSql`). A truncated table is written without its indexes,
+ * built afterwards. DuckDB stages the next dataset while Postgres loads one. `onFile` comes as each
+ * file is staged; the files are marked loaded after their dataset's COPY.
+ */
 async function loadFiles(
   client: pg.PoolClient,
-  deps: RebuildDeps,
+  lake: CcassLake,
   files: KeyedFile[],
+  from: string | null,
   batchId: string,
-  signal: AbortSignal | undefined,
-  onFile: (done: number, f: KeyedFile, rows: number) => void,
+  onFile: (done: number, f: KeyedFile) => void,
 ): Promise<void> {
-  const decode = async (f: KeyedFile): Promise<ParquetRow[]> =>
-    readLakeRows(f.dataset, await fetchLakeFile(deps.store, f, signal));
-  let next: Promise<ParquetRow[]> | null = files[0] ? decode(files[0]) : null;
-  for (let i = 0; i < files.length; i++) {
-    signal?.throwIfAborted();
-    const f = files[i]!;
-    const rows = await next!;
-    next = files[i + 1] ? decode(files[i + 1]!) : null;
-    next?.catch(() => {}); // surfaced when awaited
-    await loadSilverFile(client, f.dataset, f.fileKey, [rows], { detectChanges: false });
-    await markFile(client, f.fileKey, 'loaded', batchId, 0);
-    onFile(i + 1, f, rows.length);
+  let done = 0;
+  const stage = async (dataset: KeyedDataset, of: KeyedFile[]): Promise<string> => {
+    const table = `rebuild_${dataset}`;
+    // -0 as 0, as an event's COPY text of it ('0') loads it
+    const columns = stageColumns(dataset).map((c) =>
+      c.type === 'double'
+        ? `case when s.${c.name} = 0 then 0 else s.${c.name} end as ${c.name}`
+        : `s.${c.name}`,
+    );
+    for (let i = 0; i < of.length; i += OBJECTS_AT_ONCE) {
+      lake.signal?.throwIfAborted();
+      const chunk = of.slice(i, i + OBJECTS_AT_ONCE);
+      const paths: string[] = [];
+      for (const f of chunk)
+        paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+      await lake.duck.table(
+        'rebuild_files',
+        { path: 'VARCHAR', file_key: 'VARCHAR', ord: 'INTEGER' },
+        chunk.map((f, j) => ({ path: paths[j], file_key: f.fileKey, ord: i + j })),
+      );
+      await lake.duck.run(
+        `${i === 0 ? `create or replace temp table ${table} as` : `insert into ${table}`}
+         select ${columns.join(', ')}, f.file_key as _file_key, f.ord as _ord
+         from ${parquetFiles(paths, { filename: true })} s join rebuild_files f on f.path = s.filename`,
+      );
+      await lake.duck.forget(paths);
+      for (const f of chunk) onFile(++done, f);
+    }
+    return table;
+  };
+  const load = async (dataset: KeyedDataset, of: KeyedFile[], staged: string): Promise<void> => {
+    const write = () =>
+      loadSilverWinners(
+        client,
+        dataset,
+        (table, cols) => copyFromDuck(client, lake.duck, rebuildWinnersSql(dataset, staged), table, cols),
+        { empty: from === null },
+      );
+    if (from === null) await withIndexesRebuilt(client, DATE_COLUMN[dataset][0], write);
+    else await write();
+    await lake.duck.run(`drop table ${staged}`);
+    for (const f of of) await markFile(client, f.fileKey, 'loaded', batchId, 0);
+  };
+  let loading: Promise<void> | null = null;
+  try {
+    for (const dataset of Object.keys(DATE_COLUMN) as KeyedDataset[]) {
+      const of = files.filter((f) => f.dataset === dataset);
+      if (!of.length) continue;
+      const staged = await stage(dataset, of);
+      await loading;
+      loading = load(dataset, of, staged);
+    }
+    await loading;
+  } finally {
+    await loading?.catch(() => {}); // a failed stage: the client is free again before the rollback
   }
 }

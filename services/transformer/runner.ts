@@ -202,6 +202,34 @@ export async function analyzeIfGrown(
   return true;
 }
 
+/**
+ * Runs `load` on an empty `table` with its indexes (primary key and unique constraints included)
+ * dropped, then builds them again: one sort per index instead of one index insertion per row, which
+ * is most of the cost of writing a whole table (a full rebuild). A duplicate key fails when its
+ * constraint is built, i.e. inside the caller's transaction as the insert would have. The table
+ * must not be referenced by foreign keys; the caller holds it locked (it was truncated).
+ */
+export async function withIndexesRebuilt<T>(
+  client: pg.PoolClient,
+  table: string,
+  load: () => Promise<T>,
+): Promise<T> {
+  const { rows } = await client.query<{ drop: string; create: string }>(
+    `select case when c.oid is null then format('drop index %s', i.indexrelid::regclass)
+         else format('alter table %s drop constraint %I', i.indrelid::regclass, c.conname) end as drop,
+       case when c.oid is null then pg_get_indexdef(i.indexrelid)
+         else format('alter table %s add constraint %I %s', i.indrelid::regclass, c.conname, pg_get_constraintdef(c.oid)) end as create
+     from pg_index i
+     left join pg_constraint c on c.conindid = i.indexrelid and c.conrelid = i.indrelid and c.contype in ('p', 'u')
+     where i.indrelid = $1::regclass`,
+    [table],
+  );
+  for (const r of rows) await client.query(r.drop);
+  const result = await load();
+  for (const r of rows) await client.query(r.create);
+  return result;
+}
+
 /** Primary-key columns of every gold table (a `unique` test on exactly them is enforced by Postgres). */
 async function goldPrimaryKeys(client: pg.PoolClient): Promise<Map<string, string>> {
   const { rows } = await client.query<{ t: string; cols: string }>(
@@ -340,14 +368,17 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         );
       }
       const cols = model.columns.join(', ');
-      const written = await touched(
-        client,
-        `insert into ${model.table} as g (${cols})
+      const insert = () =>
+        touched(
+          client,
+          `insert into ${model.table} as g (${cols})
            select ${model.columns.map((c) => `m.${c}`).join(', ')}
            from (${substitute(model.modelSql, model, narrowed)}) m
            ${scopeJoin(model, 'm')}
            returning ${ret.join(', ')}`,
-      );
+        );
+      // A truncated table is written whole: its indexes are cheaper built afterwards.
+      const written = opts.truncate ? await withIndexesRebuilt(client, model.table, insert) : await insert();
       if (watchers.length) await narrowChanges(client, model, old, watchers, narrowed);
       // Later models read this table: after a bulk rewrite, give the planner its real size.
       const readLater = opts.models.some(

@@ -25,6 +25,9 @@ import {
  * When asked to, the load also records which keys really changed (new row, or a newer envelope
  * with different values) in the `_scope_silver_<dataset>` temp table (k = code, lo/hi = dates):
  * the models recompute only those. A merged file therefore changes no gold at all.
+ *
+ * A rebuild loads all files of a dataset at once: DuckDB stages them and picks the winners by the
+ * same rules (`rebuildWinnersSql`), which come in through ONE COPY (`loadSilverWinners`).
  */
 
 /** Postgres type of each Parquet column type. */
@@ -169,12 +172,41 @@ function keyedSpec(dataset: KeyedDataset): KeyedSpec {
   }
 }
 
-const LINEAGE: [string, string][] = [
+/** Target column ← source expression over stage row `s`, the file key given as SQL (`$1`, a stage column). */
+const selectedColumns = (spec: KeyedSpec, fileKey: string): [string, string][] => [
+  ...spec.columns,
   ['_seq', 's._seq'],
-  ['_file_key', '$1::text'],
+  ['_file_key', fileKey],
   ['_fetched_at', 's._fetched_at'],
   ['_run_id', 's._run_id'],
 ];
+
+/**
+ * One row per key of stage `s` (SQL Postgres and DuckDB both read): the latest `_seq`, then
+ * `tiebreak` (ordering terms over `s`).
+ */
+function winnersOf(spec: KeyedSpec, stage: string, fileKey: string, tiebreak = ''): string {
+  const cols = selectedColumns(spec, fileKey);
+  return `select distinct on (${spec.key.join(', ')}) ${cols.map(([t, s]) => `${s} as ${t}`).join(', ')}
+    from ${stage} s order by ${spec.key.join(', ')}, s._seq desc${tiebreak ? `, ${tiebreak}` : ''}`;
+}
+
+/**
+ * Inserts the rows of `from` (the silver table's columns) into it by the rules above: a row never
+ * yields to a lower `_seq`; the same `_seq` only moves the lineage to the newer file.
+ */
+function mergeInto(spec: KeyedSpec, from: string): string {
+  const cols = selectedColumns(spec, '').map(([t]) => t);
+  return `insert into ${spec.table} (${cols.join(', ')})
+      select ${cols.join(', ')} from ${from}
+      on conflict (${spec.key.join(', ')}) do update set
+        ${cols
+          .filter((t) => !spec.key.includes(t))
+          .map((t) => `${t} = excluded.${t}`)
+          .join(', ')}
+      where excluded._seq > ${spec.table}._seq
+         or (excluded._seq = ${spec.table}._seq and excluded._file_key <> ${spec.table}._file_key)`;
+}
 
 async function upsertKeyed(
   client: pg.PoolClient,
@@ -184,10 +216,8 @@ async function upsertKeyed(
   detect: boolean,
 ): Promise<number> {
   const spec = keyedSpec(dataset);
-  const cols = [...spec.columns, ...LINEAGE];
   // The stage's own duplicates (several envelopes in one file): latest `_seq` first.
-  const dedup = `select distinct on (${spec.key.join(', ')}) ${cols.map(([t, s]) => `${s} as ${t}`).join(', ')}
-    from ${stage} s order by ${spec.key.join(', ')}, s._seq desc`;
+  const dedup = winnersOf(spec, stage, '$1::text');
   const scope = scopeTable(silverScopeName(dataset));
   const changed = detect
     ? `, ch as (
@@ -202,17 +232,7 @@ async function upsertKeyed(
     : '';
   const sql = `
     with d as (${dedup})${changed}
-    , up as (
-      insert into ${spec.table} (${cols.map(([t]) => t).join(', ')})
-      select ${cols.map(([t]) => t).join(', ')} from d
-      on conflict (${spec.key.join(', ')}) do update set
-        ${cols
-          .filter(([t]) => !spec.key.includes(t))
-          .map(([t]) => `${t} = excluded.${t}`)
-          .join(', ')}
-      where excluded._seq > ${spec.table}._seq
-         or (excluded._seq = ${spec.table}._seq and excluded._file_key <> ${spec.table}._file_key)
-      returning 1)
+    , up as (${mergeInto(spec, 'd')} returning 1)
     select ${detect ? '(select count(*) from ch)' : '0'}::int as changed, (select count(*) from up)::int as written`;
   const { rows } = await client.query<{ changed: number; written: number }>(sql, [fileKey]);
   return rows[0]?.changed ?? 0;
@@ -250,6 +270,45 @@ export async function loadSilverFile(
   const { stage, rows } = await copyIntoStage(client, dataset, batches);
   const changedKeys = await upsertKeyed(client, dataset, stage, fileKey, opts.detectChanges);
   return { rows, changedKeys };
+}
+
+/** The silver table of a keyed dataset and its columns (what `rebuildWinnersSql` selects). */
+function silverTableOf(dataset: KeyedDataset): { table: string; columns: string[] } {
+  const spec = keyedSpec(dataset);
+  return { table: spec.table, columns: selectedColumns(spec, '').map(([t]) => t) };
+}
+
+/**
+ * DuckDB SQL of what a rebuild loads from many lake files of one dataset, staged in the DuckDB
+ * table `stage` (the lake columns, plus `_file_key` and `_ord`, the file's load order): per key the
+ * highest `_seq`, on the same `_seq` the later-loaded file's row, which is what `loadSilverFile` on
+ * each file in that order leaves; the silver table's columns (`silverTableOf`) in key order (the
+ * table's rows then lie in the order the models read them: stock by stock).
+ */
+export function rebuildWinnersSql(dataset: KeyedDataset, stage: string): string {
+  const spec = keyedSpec(dataset);
+  return `select * from (${winnersOf(spec, stage, 's._file_key', 's._ord desc')}) w order by ${spec.key.join(', ')}`;
+}
+
+/**
+ * Writes a rebuild's winners (`rebuildWinnersSql`, delivered by `copy(table, columns)`) into the
+ * dataset's silver table inside the caller's transaction: straight in when the table is empty (a
+ * full rebuild truncated it), else through a stage merged by the rules of `loadSilverFile`.
+ */
+export async function loadSilverWinners(
+  client: pg.PoolClient,
+  dataset: KeyedDataset,
+  copy: (table: string, columns: readonly string[]) => Promise<number>,
+  opts: { empty: boolean },
+): Promise<number> {
+  const { table, columns } = silverTableOf(dataset);
+  if (opts.empty) return copy(table, columns);
+  const stage = `_winners_${dataset}`;
+  await client.query(`drop table if exists ${stage}`);
+  await client.query(`create temp table ${stage} (like ${table}) on commit drop`);
+  const rows = await copy(stage, columns);
+  await client.query(mergeInto(keyedSpec(dataset), stage));
+  return rows;
 }
 
 /**

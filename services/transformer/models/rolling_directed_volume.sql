@@ -29,7 +29,9 @@ left join lateral (
 -- Two ways to the same windows, chosen per stock by how many rows its scope holds. A few rows (a
 -- day's event) read their windows row by row through the traded-rows index: the cost follows the
 -- rows in scope, not the history behind them. Many rows (a rebuild, a late correction) run window
--- functions over the stock's rows once.
+-- functions over the stock's rows once. Directed volumes are whole share counts (far below 10^15),
+-- so a sum is exact whichever way it is taken: row by row newest first, or over numeric in the
+-- windows, where a moving frame adds and removes rows instead of summing its rows again.
 with keys as (
   select s.k, s.lo, s.hi, (
     select count(*) from gold.daily_prices x where x.code = s.k and x.trade_date between s.lo and s.hi) as n
@@ -57,7 +59,7 @@ b as (
 tr as (
   -- windows over the traded rows only
   select code, trade_date,
-    sum(directed_volume) over w as dv,
+    (sum(directed_volume::numeric) over w)::float8 as dv,
     count(*) over w as days
   from b where status = 'traded'
   window w as (partition by code order by trade_date rows between 29 preceding and current row)
@@ -67,8 +69,8 @@ cal as (
   -- group of the last traded row before it, hence its trading window)
   select b.code, b.trade_date, t.dv, t.days,
     count(*) filter (where b.status = 'traded') over (partition by b.code order by b.trade_date) as grp,
-    sum(b.directed_volume) filter (where b.status = 'traded')
-      over (partition by b.code order by b.trade_date range between interval '29 days' preceding and current row) as dv_cal,
+    (sum(b.directed_volume::numeric) filter (where b.status = 'traded')
+      over (partition by b.code order by b.trade_date range between interval '29 days' preceding and current row))::float8 as dv_cal,
     count(*) filter (where b.status = 'traded')
       over (partition by b.code order by b.trade_date range between interval '29 days' preceding and current row) as days_cal
   from b left join tr t on t.code = b.code and t.trade_date = b.trade_date

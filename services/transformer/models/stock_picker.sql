@@ -32,37 +32,92 @@ left join lateral (
 union all
 select k, lo, 'infinity'::date from {{changed:silver.securities}}
 -- @model
+-- Two ways to each row's latest daily row and turnover mean, chosen per stock by how many
+-- fundamentals rows its scope holds. A few (an event: one a stock) look them up row by row through
+-- the indexes: the cost follows the rows in scope, not the history behind them. More (a rebuild)
+-- take both from the daily row of the as-of date when there is one (its mean by a window over the
+-- stock's quoted days, summed newest first like the look-up, so both agree to the last bit), and
+-- look up only the rows without one.
+with keys as (
+  select s.k, s.lo, s.hi, (
+    select count(*) from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi) as n
+  from {{scope}} s
+),
+wide as (select k, lo, hi from keys where n > 4),
+days as (
+  -- the wide stocks' daily rows from what their first scoped row looks back on (the 20th quoted
+  -- day and the last daily row before lo); a quoted day with the mean of its last 20 quoted days
+  select p.code, p.trade_date, p.name, p.close, p.currency, p.quoted,
+    case when p.quoted then avg(coalesce(p.turnover, 0)) over (
+      partition by p.code, p.quoted order by p.trade_date desc rows between current row and 19 following)
+    end as avg_turnover
+  from wide s
+  cross join lateral (
+    select least(
+      (select min(x.trade_date) from (
+        select q.trade_date from gold.daily_prices q
+        where q.code = s.k and q.trade_date < s.lo and q.status in ('traded', 'no_trade')
+        order by q.trade_date desc limit 20) x),
+      (select max(q.trade_date) from gold.daily_prices q where q.code = s.k and q.trade_date < s.lo)) as start
+  ) st
+  cross join lateral (
+    select x.code, x.trade_date, x.name, x.close, x.currency, x.turnover,
+      x.status in ('traded', 'no_trade') as quoted
+    from gold.daily_prices x
+    where x.code = s.k and x.trade_date between coalesce(st.start, s.lo) and s.hi offset 0
+  ) p
+),
+rows_in_scope as (
+  -- each scoped fundamentals row with the daily row of its date (wide stocks; d.code null: none)
+  select f.*, d.code is not null as has_day, d.name as day_name, d.close as day_close,
+    d.currency as day_currency, d.quoted as day_quoted, d.avg_turnover as day_avg_turnover
+  from keys s
+  cross join lateral (
+    select * from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi offset 0) f
+  left join days d on s.n > 4 and d.code = f.code and d.trade_date = f.as_of
+),
+looked_up as (
+  select f.*, f.day_name as px_name, f.day_close as px_close, f.day_currency as px_currency,
+    f.day_avg_turnover as avg_turnover
+  from rows_in_scope f where f.day_quoted
+  union all
+  select f.*,
+    case when f.has_day then f.day_name else px.name end,
+    case when f.has_day then f.day_close else px.close end,
+    case when f.has_day then f.day_currency else px.currency end,
+    tv.avg_turnover
+  from rows_in_scope f
+  left join lateral (
+    -- the latest daily row on or before as_of
+    select p.name, p.close, p.currency from gold.daily_prices p
+    where not f.has_day and p.code = f.code and p.trade_date <= f.as_of
+    order by p.trade_date desc limit 1
+  ) px on true
+  left join lateral (
+    select avg(coalesce(x.turnover, 0)) as avg_turnover from (
+      select p.turnover from gold.daily_prices p
+      where p.code = f.code and p.trade_date <= f.as_of and p.status in ('traded', 'no_trade')
+      order by p.trade_date desc limit 20) x
+  ) tv on true
+  where f.day_quoted is not true
+)
 select f.code, f.as_of,
-  coalesce(px.name, sec.name, f.code) as name,
-  coalesce(px.close, f.last) as close,
+  -- the list's name only matters without a daily row (coalesce runs the look-up only then)
+  coalesce(f.px_name, (
+    select l.name from silver.securities l
+    where l.code = f.code and l.as_of <= f.as_of
+    order by l.as_of desc limit 1), f.code) as name,
+  coalesce(f.px_close, f.last) as close,
   f.eps,
   coalesce(f.pe, case
-    when f.eps > 0 and coalesce(px.close, f.last) is not null and (f.eps_currency is null or f.eps_currency = px.currency)
-    then coalesce(px.close, f.last) / f.eps end) as pe,
+    when f.eps > 0 and coalesce(f.px_close, f.last) is not null and (f.eps_currency is null or f.eps_currency = f.px_currency)
+    then coalesce(f.px_close, f.last) / f.eps end) as pe,
   f.dividend_yield,
-  coalesce(f.market_cap, coalesce(px.close, f.last) * f.issued_shares) as market_cap,
-  tv.avg_turnover as avg_turnover_20d,
-  case when coalesce(f.market_cap, coalesce(px.close, f.last) * f.issued_shares) > 0
-    then tv.avg_turnover / coalesce(f.market_cap, coalesce(px.close, f.last) * f.issued_shares) end as turnover_ratio
-from {{scope}} s
-cross join lateral (
-  select * from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi offset 0) f
-left join lateral (
-  select p.name, p.close, p.currency from gold.daily_prices p
-  where p.code = f.code and p.trade_date <= f.as_of
-  order by p.trade_date desc limit 1
-) px on true
-left join lateral (
-  select avg(coalesce(x.turnover, 0)) as avg_turnover from (
-    select p.turnover from gold.daily_prices p
-    where p.code = f.code and p.trade_date <= f.as_of and p.status in ('traded', 'no_trade')
-    order by p.trade_date desc limit 20) x
-) tv on true
-left join lateral (
-  select l.name from silver.securities l
-  where l.code = f.code and l.as_of <= f.as_of
-  order by l.as_of desc limit 1
-) sec on true
+  coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) as market_cap,
+  f.avg_turnover as avg_turnover_20d,
+  case when coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) > 0
+    then f.avg_turnover / coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) end as turnover_ratio
+from looked_up f
 -- @lineage
 select 'fundamentals' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.fundamentals where code = $1 and as_of = $2
