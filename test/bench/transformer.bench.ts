@@ -369,7 +369,7 @@ async function main() {
       '',
       `Rebuild detail: ${fmt(result.silverRows)} lake rows into silver, then ${runsByModel(result.runs)
         .map((r) => `${r.model} ${fmt(r.rows)} rows ${secs(r.ms)}`)
-        .join(', ')} (CCASS models: summed over their runs, one per pass of holding dates, each including the silver it builds).`,
+        .join(', ')} (CCASS models: summed over their runs, one per pass of holding dates; the two run together, so both show their common time, without the silver).`,
       `Gold rows after the rebuild: ${Object.entries(goldRows)
         .map(([t, n]) => `${t} ${fmt(n)}`)
         .join(', ')}.`,
