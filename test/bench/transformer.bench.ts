@@ -369,7 +369,9 @@ async function main() {
       '',
       `Rebuild detail: ${fmt(result.silverRows)} lake rows into silver, then ${runsByModel(result.runs)
         .map((r) => `${r.model} ${fmt(r.rows)} rows ${secs(r.ms)}`)
-        .join(', ')} (CCASS models: summed over their runs, one per pass of holding dates; the two run together, so both show their common time, without the silver).`,
+        .join(
+          ', ',
+        )} (CCASS models: summed over their runs, one per pass of holding dates; the two run together, so both show their common time, without the silver).`,
       `Gold rows after the rebuild: ${Object.entries(goldRows)
         .map(([t, n]) => `${t} ${fmt(n)}`)
         .join(', ')}.`,
