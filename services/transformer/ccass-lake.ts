@@ -160,7 +160,8 @@ async function publishDerived(
       for (const date of file.dates) {
         const part = join(dir, `${file.dateColumn}=${date}`);
         const names = await readdir(part).catch(() => [] as string[]);
-        if (names.length > 1) throw new Error(`DuckDB wrote ${names.length} files for ${part}`);
+        if (names.length > 1)
+          throw new HarbourError(ErrorCodes.Internal, `DuckDB wrote ${names.length} files for ${part}`);
         let path = join(part, names[0] ?? '');
         if (!names.length) {
           path = join(dir, `${date}-empty.parquet`);
@@ -533,7 +534,10 @@ async function loadDates(
   };
   const cur = await silverOf(xs);
   // Every date recomputed has silver: it is refreshed, or it has sets, which are indexed from a file.
-  if (!cur.length) throw new Error(`no CCASS silver for ${xs.join(', ')}`);
+  if (!cur.length)
+    throw new HarbourError(ErrorCodes.LakeFile, `no CCASS silver for ${xs.join(', ')}`, {
+      detail: { dates: xs },
+    });
   await duck.run(`create or replace temp view cur as ${cur.join(' union all ')}`);
   const { rows: sets } = await client.query<{ code: string; holding_date: string; prev: string | null }>(
     `select x.code, to_char(x.holding_date, 'YYYY-MM-DD') as holding_date,

@@ -136,10 +136,7 @@ export async function rebuild(
   const elapsed = () => performance.now() - t0;
   await migrateTransformer(deps.pool);
   const { all, chosen } = chooseModels(opts);
-  const { rebuildPassRows: passRows } = Value.Default(
-    TransformerConfig,
-    Value.Clone(config),
-  ) as TransformerConfig;
+  const passRows = withDefaults(config).rebuildPassRows;
   const from = opts.from ?? null;
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
@@ -249,6 +246,9 @@ export async function rebuild(
     await duck.close();
   }
 }
+
+const withDefaults = (config: Partial<TransformerConfig>) =>
+  Value.Default(TransformerConfig, Value.Clone(config)) as TransformerConfig;
 
 /** The models a rebuild recomputes: all, or `model` and those downstream of it; checks `from`. */
 function chooseModels(opts: RebuildOptions): { all: Model[]; chosen: Model[] } {
