@@ -348,7 +348,8 @@ async function buildSilver(
   const files: CatalogFile[] = [];
   for (const date of dates) {
     const accepted = await acceptedFiles(db, date, own);
-    // Callers hold the lock and saw an active file of the partition: none is a broken catalog.
+    // Callers saw an active file of the partition (an event's prebuild just now, the rest under the
+    // lock): none is a broken catalog or, for a prebuild, a merge since, which the lock then settles.
     if (!accepted.length)
       throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
         detail: { partitionDate: date },
@@ -510,8 +511,10 @@ async function runDuckTests(duck: Duck, model: Model, table: string): Promise<Te
 /**
  * Loads `sets` (every stock of the holding dates `xs`) and defines the views `cur` (their silver)
  * and `prev` (the silver of each set's previous holding date): views, so an event's silver is not
- * copied again. The silver of a date in `refreshed` is `s_new`, of any other its file in force.
- * Returns the codes and the number of sets.
+ * copied again. The silver of a date in `refreshed` is `s_new`; of any other, its file in force,
+ * read into a table at once (`cur_stored`, `prev_stored`): a view over the local copies could
+ * outlive them, since fetching more copies evicts the oldest. Returns the codes and the number of
+ * sets.
  */
 async function loadDates(
   client: pg.PoolClient,
@@ -520,19 +523,23 @@ async function loadDates(
   refreshed: ReadonlySet<string>,
 ): Promise<{ codes: string[]; sets: number }> {
   const { duck } = lake;
-  const silverOf = async (dates: readonly string[]): Promise<string[]> => {
+  const silverOf = async (name: string, dates: readonly string[]): Promise<string[]> => {
     const fresh = dates.filter((d) => refreshed.has(d));
     const stored = await silverCopies(
       client,
       lake,
       dates.filter((d) => !refreshed.has(d)),
     );
-    return [
-      ...(fresh.length ? [`select * from s_new where holding_date in ${dateList(fresh)}`] : []),
-      ...(stored.paths.length ? [`select * from ${parquetFiles(stored.paths)}`] : []),
-    ];
+    const parts = fresh.length ? [`select * from s_new where holding_date in ${dateList(fresh)}`] : [];
+    if (stored.paths.length) {
+      await duck.run(
+        `create or replace temp table ${name}_stored as select * from ${parquetFiles(stored.paths)}`,
+      );
+      parts.push(`select * from ${name}_stored`);
+    }
+    return parts;
   };
-  const cur = await silverOf(xs);
+  const cur = await silverOf('cur', xs);
   // Every date recomputed has silver: it is refreshed, or it has sets, which are indexed from a file.
   if (!cur.length)
     throw new HarbourError(ErrorCodes.LakeFile, `no CCASS silver for ${xs.join(', ')}`, {
@@ -552,7 +559,7 @@ async function loadDates(
     sets.map((s) => ({ code: s.code, holding_date: s.holding_date, prev_holding_date: s.prev })),
   );
   const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
-  const prev = await silverOf(prevDates);
+  const prev = await silverOf('prev', prevDates);
   await duck.run(
     `create or replace temp view prev as select p.* from (${prev.length ? prev.join(' union all ') : 'select * from cur where false'}) p
      join sets s on s.code = p.code and s.prev_holding_date = p.holding_date`,
@@ -823,8 +830,21 @@ export async function refreshCcassDates(
      where n.d is not null`,
     [codes, days],
   );
+  // The refreshed dates in one pass (the caller sized it); each later date they reach in a pass of
+  // its own, as there is no telling how many there are or how large.
+  const refreshed = new Set(dates);
   const gold = [...new Set([...days, ...next.map((r) => r.d)])].sort();
-  const runs = await runGold(client, lake, [gold], new Set(dates), batch);
+  const passes = [
+    gold.filter((d) => refreshed.has(d)),
+    ...gold.filter((d) => !refreshed.has(d)).map((d) => [d]),
+  ];
+  const runs = await runGold(
+    client,
+    lake,
+    passes.filter((p) => p.length),
+    refreshed,
+    batch,
+  );
   return { silverRows, files, changedCodes: [...new Set(codes)].sort(), runs };
 }
 
