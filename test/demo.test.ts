@@ -1,6 +1,6 @@
 /**
  * The demo, run from a plain clone: the default suite clones the repository's committed HEAD into a
- * temporary folder that holds nothing else (no `../shared` beside it, as a user's clone), and runs
+ * temporary folder that holds nothing else (no reference shelf of the team beside it, as in a user's clone), and runs
  * this same file there (HARBOUR_DEMO_IN_CLONE=1), which runs the demo. So the demo, the fixture
  * site and their samples are proven to come from the repository alone.
  */
