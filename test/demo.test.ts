@@ -1,8 +1,8 @@
 /**
  * The demo, run from a plain clone: the default suite clones the repository's committed HEAD into a
- * temporary folder that holds nothing else (no reference shelf of the team beside it, as in a user's clone), and runs
- * this same file there (HARBOUR_DEMO_IN_CLONE=1), which runs the demo. So the demo, the fixture
- * site and their samples are proven to come from the repository alone.
+ * temporary folder that holds nothing else (no reference shelf of the team beside it, as in a
+ * user's clone), and runs this same file there (HARBOUR_DEMO_IN_CLONE=1), which runs the demo. So
+ * the demo, the fixture site and their samples are proven to come from the repository alone.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
