@@ -35,20 +35,23 @@ export interface NatsServerHandle {
 /** Starts nats-server with JetStream, installing the Debian package when missing and root. */
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
   const bin = await ensureProgram('nats-server', 'nats-server', opts.log);
-  const port = opts.port || (await freePort());
-  const monitorPort = await freePort();
-  const name = opts.name ?? `harbour-${port}`;
+  let port = opts.port || (await freePort());
+  let monitorPort = await freePort();
+  let name = '';
   const storeDir = join(opts.dataDir, 'jetstream');
   await mkdir(storeDir, { recursive: true });
   const confPath = join(opts.dataDir, 'nats-server.conf');
   const cluster = opts.cluster
     ? `cluster {\n  name: ${opts.cluster.name}\n  listen: 127.0.0.1:${opts.cluster.port}\n  routes: [${opts.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}]\n}\n`
     : '';
-  await writeFile(
-    confPath,
-    `server_name: ${JSON.stringify(name)}\nlisten: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\n` +
-      `max_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}\n${cluster}`,
-  );
+  const writeConf = async () => {
+    name = opts.name ?? `harbour-${port}`;
+    await writeFile(
+      confPath,
+      `server_name: ${JSON.stringify(name)}\nlisten: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\n` +
+        `max_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}\n${cluster}`,
+    );
+  };
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
@@ -87,7 +90,20 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     await exited;
   };
 
-  await start();
+  // A port picked here is free only until released: another process may bind it before
+  // nats-server does (tests start servers in parallel). Then pick again; restarts keep the ports.
+  for (let attempt = 1; ; attempt++) {
+    await writeConf();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 5 || !/address already in use/.test((err as Error).message)) throw err;
+      await exited;
+      if (!opts.port) port = await freePort();
+      monitorPort = await freePort();
+    }
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
