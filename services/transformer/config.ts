@@ -59,7 +59,7 @@ export const TransformerConfig = Type.Object(
     duckdbTempDir: Type.String({
       default: '',
       description:
-        'local directory for DuckDB spill files and the transformer\'s working copies of lake files ("" = <os tmpdir>/harbour-transformer-<pid>)',
+        'local directory in which each DuckDB of the transformer makes its working directory (harbour-transformer-<pid>-<n>, removed when it closes) for spill files and working copies of lake files ("" = the OS temp directory)',
     }),
   },
   { default: {} },

@@ -37,7 +37,7 @@ export interface Duck {
 export interface DuckOptions {
   memoryLimit: string;
   threads: number;
-  /** "" = <os tmpdir>/harbour-transformer-<pid> */
+  /** Where the Duck makes its own working directory ("" = the OS temp directory). */
   tempDir: string;
 }
 
@@ -70,8 +70,11 @@ export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 export const parquetFiles = (paths: readonly string[], opts: { filename?: boolean } = {}): string =>
   `read_parquet([${paths.map(sqlString).join(', ')}], hive_partitioning = false${opts.filename ? ', filename = true' : ''})`;
 
+let opened = 0;
+
 export async function openDuck(opts: DuckOptions): Promise<Duck> {
-  const root = opts.tempDir || join(tmpdir(), `harbour-transformer-${process.pid}`);
+  // Its own directory, removed whole on close: never the configured one, which may hold other things.
+  const root = join(opts.tempDir || tmpdir(), `harbour-transformer-${process.pid}-${++opened}`);
   const lakeRoot = join(root, 'lake');
   const outRoot = join(root, 'out');
   await mkdir(join(root, 'spill'), { recursive: true });

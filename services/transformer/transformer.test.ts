@@ -849,6 +849,45 @@ describe('transformer on Postgres + NATS + object store', () => {
     expect((await db.pool.query('select count(*)::int as n from lakehouse_garbage')).rows[0].n).toBe(0);
   });
 
+  it('a rebuild failing on a lake file leaves silver, gold and the lake as they were', async () => {
+    // A CCASS file whose bytes no longer match the catalog: the rebuild has loaded the keyed
+    // datasets and written derived files of earlier holding dates when it reaches it.
+    const { rows } = await db.pool.query<{ file_key: string }>(
+      `select file_key from lake_files where dataset = 'ccass' and status = 'active'
+       order by partition_date desc, file_key limit 1`,
+    );
+    const victim = rows[0]!.file_key;
+    const bytes = await store.getBytes(victim);
+    const lakeBefore: string[] = [];
+    for (const prefix of ['silver/', 'gold/'])
+      for await (const o of store.list(prefix)) lakeBefore.push(o.key);
+    const inForce = async () =>
+      (await db.pool.query('select file_key from lakehouse_files order by file_key')).rows;
+    const filesBefore = await inForce();
+    const silverBefore = await silverCcass();
+    const progress: RebuildProgress[] = [];
+    await store.put(victim, Buffer.concat([Buffer.from(bytes), Buffer.from('x')]));
+    try {
+      // One holding date per pass: the passes before the victim's have uploaded their files.
+      const onePerPass = { ...config(), rebuildPassRows: 1 };
+      await expect(rebuild(onePerPass, deps, (p) => progress.push(p))).rejects.toMatchObject({
+        code: 'HARBOUR_ERR_LAKE_FILE',
+      });
+    } finally {
+      await store.put(victim, bytes);
+    }
+    expect(progress.some((p) => p.phase === 'silver' && p.dataset === 'quotes')).toBe(true);
+    expect(progress.some((p) => p.phase === 'silver' && p.dataset === 'ccass')).toBe(true);
+    expect(progress.some((p) => p.phase === 'commit')).toBe(false);
+    expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
+    expect(await silverCcass()).toEqual(silverBefore);
+    expect(await inForce()).toEqual(filesBefore);
+    const lakeAfter: string[] = [];
+    for (const prefix of ['silver/', 'gold/'])
+      for await (const o of store.list(prefix)) lakeAfter.push(o.key);
+    expect(lakeAfter.sort()).toEqual(lakeBefore.sort());
+  });
+
   it('builds a CCASS silver again when another file of its partition was loaded after it was prebuilt', async () => {
     // Two pages of one holding date in two files; both events build their silver ahead of the lock
     // (held here), so whichever commits second finds the partition's accepted files changed.
