@@ -68,8 +68,20 @@ export interface PostgresHandle {
   stop(): Promise<void>;
 }
 
-/** The embedded server's buffer cache (Postgres' own default is 128 MB). */
-export const EMBEDDED_SHARED_BUFFERS = '512MB';
+/**
+ * What the embedded server sets beyond Postgres' defaults. `shared_buffers` (default 128 MB) held
+ * less than a year's gold tables and indexes: the transformer's per-stock look-ups slowed as the
+ * history grew (scale bench). `max_wal_size` (default 1 GB): a full rebuild writes several GB of
+ * WAL, which forced checkpoints during it; the next events then wrote every page they touched
+ * whole into the WAL (92 MiB for one quotes file, against 4 MiB a day later).
+ */
+export const EMBEDDED_SETTINGS = { shared_buffers: '512MB', max_wal_size: '4GB' } as const;
+
+/** `EMBEDDED_SETTINGS` as benchmarks print them. */
+export const embeddedSettingsText = (): string =>
+  Object.entries(EMBEDDED_SETTINGS)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 
 const USER = 'harbour';
 const PASSWORD = 'harbour';
@@ -100,8 +112,6 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
     password: PASSWORD,
     persistent: true,
     createPostgresUser: isRoot,
-    // shared_buffers: Postgres' default 128 MB held less than a year's gold tables and indexes;
-    // the transformer's per-stock lookups then slowed as the history grew (scale bench).
     postgresFlags: [
       '-c',
       'listen_addresses=127.0.0.1',
@@ -109,8 +119,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
       'unix_socket_directories=',
       '-c',
       'fsync=on',
-      '-c',
-      `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`,
+      ...Object.entries(EMBEDDED_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ],
     onLog: () => {},
     onError: (e: unknown) => opts.log?.(`postgres: ${String(e)}`),

@@ -46,7 +46,7 @@ import {
   type RunCompleted,
   SCHEMA_VERSION,
 } from '../../contracts/index.ts';
-import { EMBEDDED_SHARED_BUFFERS } from '../../ops/launcher/postgres.ts';
+import { embeddedSettingsText } from '../../ops/launcher/postgres.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
 import { migrateCatalog } from '../../services/catalog/index.ts';
 import {
@@ -344,7 +344,7 @@ async function main(): Promise<void> {
       `## Scale: ${DAYS} trading days of ${fmt(STOCKS)} stocks through the pipeline`,
       '',
       `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${machineLine()}; nats-server, embedded Postgres (shared_buffers ${EMBEDDED_SHARED_BUFFERS}, otherwise default settings, fsync on) and the fs lake on one disk. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
+      `- Machine: ${machineLine()}; nats-server, embedded Postgres (${embeddedSettingsText()}, otherwise default settings, fsync on) and the fs lake on one disk. Load average (1 min) at start/end: ${loadStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
       `- Command: \`npx tsx test/bench/scale.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS}\``,
       `- Flow: each of ${DAYS} trading days (${calendar[0]} … ${calendar[DAYS - 1]}) publishes the scrapers' output for ${fmt(STOCKS)} stocks to \`RAW\` (securities list and quotations one envelope each, fundamentals and CCASS one envelope per stock page), then one run-completed event per dataset, then waits for the compactor (own process) to commit it to the lake and for the transformer (own process) to load it into silver and refresh gold, before the next day. Compactor and transformer default config.`,
       `- Published: ${fmt(published.ccass)} CCASS rows, ${fmt(published.quotes)} quotes, ${fmt(published.fundamentals)} fundamentals, ${fmt(published.securities)} securities-list rows; ${gib(publishedBytes)} of JSON; \`RAW\` holds ${fmt(raw.state.messages)} messages, ${gib(raw.state.bytes)}.`,

@@ -35,7 +35,7 @@ import { Value } from '@sinclair/typebox/value';
 import pg from 'pg';
 import type { Dataset, GoldTable, LakeCommitted } from '../../contracts/index.ts';
 import { goldTables } from '../../contracts/index.ts';
-import { EMBEDDED_SHARED_BUFFERS } from '../../ops/launcher/postgres.ts';
+import { embeddedSettingsText } from '../../ops/launcher/postgres.ts';
 import { startStack } from '../../ops/launcher/stack.ts';
 import { migrateCatalog } from '../../services/catalog/index.ts';
 import { FsObjectStore } from '../../services/object-store/index.ts';
@@ -284,6 +284,7 @@ async function main() {
       const day = await writeDay(store, pool, date, di, STOCKS);
       let dayMs = 0;
       for (const ev of day.events) {
+        const lsn0 = (await probe.query('select pg_current_wal_lsn()::text as l')).rows[0].l;
         const committed = Date.now();
         const event = { ...ev, committed_at: new Date(committed).toISOString() };
         await js.publish(subjects.lakeCommitted(ev.dataset), JSON.stringify(event), { msgID: ev.file_key });
@@ -296,7 +297,10 @@ async function main() {
         }
         const ms = Date.now() - committed;
         latencies.push({ dataset: ev.dataset, ms, rows: ev.rows });
-        log(`  ${ev.dataset} ${fmt(ev.rows)} rows: ${secs(ms)}`);
+        const wal = (
+          await probe.query('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 as w', [lsn0])
+        ).rows[0].w;
+        log(`  ${ev.dataset} ${fmt(ev.rows)} rows: ${secs(ms)} WAL ${(wal / 1048576).toFixed(1)} MiB`);
         dayMs += ms;
       }
       // DuckDB: the same gold tables for that day from the files the day needs.
@@ -352,7 +356,7 @@ async function main() {
       '## Transformer (lake files → silver → gold)',
       '',
       `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${machine()}; DuckDB threads: ${threads}; Postgres: the stack's embedded server (shared_buffers ${EMBEDDED_SHARED_BUFFERS}, otherwise default settings, fsync on). Load average (1 min) at start/end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
+      `- Machine: ${machine()}; DuckDB threads: ${threads}; Postgres: the stack's embedded server (${embeddedSettingsText()}, otherwise default settings, fsync on). Load average (1 min) at start/end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
       `- Command: \`npx tsx test/bench/transformer.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS} --ccass-stocks ${CCASS_STOCKS} --refresh-days ${REFRESH_DAYS}\``,
       `- Market: ${fmt(STOCKS)} stocks (seeded PRNG: no-trade days, suspensions, listings during the year), one lake file per dataset and day as the compactor writes them.`,
       `- Year history: ${DAYS} trading days, ${fmt(histFiles)} files: ${fmt(histRows.quotes)} quotes, ${fmt(histRows.fundamentals)} fundamentals, ${fmt(histRows.securities)} securities-list rows, ${fmt(histRows.ccass)} CCASS rows (${CCASS_STOCKS} stocks a day, every stock on the last day; a full market for a year is ~${fmt(STOCKS * PARTICIPANTS * DAYS)} rows: \`--ccass-stocks ${STOCKS}\`).`,
