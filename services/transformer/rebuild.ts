@@ -32,10 +32,12 @@ import {
 import { migrateTransformer, SILVER_TABLES } from './schema.ts';
 import {
   createSilverScopes,
+  KEYED_DATASETS,
   type KeyedDataset,
   loadSilverWinners,
   rebuildWinnersSql,
   seedSilverScope,
+  silverDates,
   stageColumns,
 } from './silver.ts';
 
@@ -86,12 +88,6 @@ export interface RebuildDeps {
   registry?: Registry;
 }
 
-const DATE_COLUMN: Record<KeyedDataset, [table: string, column: string]> = {
-  securities: ['silver.securities', 'as_of'],
-  quotes: ['silver.quotes', 'trade_date'],
-  fundamentals: ['silver.fundamentals', 'as_of'],
-};
-
 /**
  * Empties what a silver reload rewrites: everything (from = null), or the silver rows and loaded-file
  * records from `from` on, after scoping the keys that had rows there (they are recomputed even if
@@ -105,8 +101,10 @@ async function clearSilver(client: pg.PoolClient, from: string | null, models: M
   }
   for (const ds of DATASETS) await seedSilverScope(client, ds, from);
   await clearCcass(client, from, models);
-  for (const [table, col] of Object.values(DATE_COLUMN))
-    await client.query(`delete from ${table} where ${col} >= $1`, [from]);
+  for (const ds of KEYED_DATASETS) {
+    const { table, dateColumn } = silverDates(ds);
+    await client.query(`delete from ${table} where ${dateColumn} >= $1`, [from]);
+  }
   await client.query(
     `delete from transform_files t using lake_files f where f.file_key = t.file_key and f.partition_date >= $1`,
     [from],
@@ -402,14 +400,14 @@ async function loadFiles(
         (table, cols) => copyFromDuck(client, lake.duck, rebuildWinnersSql(dataset, staged), table, cols),
         { empty: from === null },
       );
-    if (from === null) await withIndexesRebuilt(client, DATE_COLUMN[dataset][0], write);
+    if (from === null) await withIndexesRebuilt(client, silverDates(dataset).table, write);
     else await write();
     await lake.duck.run(`drop table ${staged}`);
     for (const f of of) await markFile(client, f.fileKey, 'loaded', batchId, 0);
   };
   let loading: Promise<void> | null = null;
   try {
-    for (const dataset of Object.keys(DATE_COLUMN) as KeyedDataset[]) {
+    for (const dataset of KEYED_DATASETS) {
       const of = files.filter((f) => f.dataset === dataset);
       if (!of.length) continue;
       const staged = await stage(dataset, of);

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Dataset } from '../../contracts/index.ts';
+import { DATASETS, type Dataset } from '../../contracts/index.ts';
 import {
   datasetColumns,
   type ParquetColumn,
@@ -48,6 +48,7 @@ export function stageColumns(dataset: Dataset): ParquetColumn[] {
 
 /** The datasets whose silver is a Postgres table (CCASS silver is in the lake: ccass-lake.ts). */
 export type KeyedDataset = Exclude<Dataset, 'ccass'>;
+export const KEYED_DATASETS = DATASETS.filter((d): d is KeyedDataset => d !== 'ccass');
 
 export const scopeTable = (name: string) => `_scope_${name.replace(/[^a-z0-9_]/g, '_')}`;
 export const silverScopeName = (dataset: Dataset) => `silver.${dataset}`;
@@ -312,6 +313,16 @@ export async function loadSilverWinners(
 }
 
 /**
+ * The Postgres table with a row per silver key of `dataset` and its business-date column (for
+ * CCASS: the index of its sets, whose rows are in the lake).
+ */
+export function silverDates(dataset: Dataset): { table: string; dateColumn: string } {
+  if (dataset === 'ccass') return { table: 'silver.ccass_sets', dateColumn: 'holding_date' };
+  const spec = keyedSpec(dataset);
+  return { table: spec.table, dateColumn: spec.scopeDate };
+}
+
+/**
  * Seeds a dataset's scope table with every code it holds over the given date range (rebuild:
  * from = null → -infinity). The models then recompute everything downstream of it.
  */
@@ -321,13 +332,7 @@ export async function seedSilverScope(
   from: string | null,
 ): Promise<void> {
   const t = scopeTable(silverScopeName(dataset));
-  const source: Record<Dataset, [string, string]> = {
-    securities: ['silver.securities', 'as_of'],
-    quotes: ['silver.quotes', 'trade_date'],
-    fundamentals: ['silver.fundamentals', 'as_of'],
-    ccass: ['silver.ccass_sets', 'holding_date'],
-  };
-  const [table, dateCol] = source[dataset];
+  const { table, dateColumn: dateCol } = silverDates(dataset);
   await client.query(
     `insert into ${t} (k, lo, hi)
      select code, coalesce($1::date, '-infinity'::date), 'infinity'::date from ${table}
