@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
-import { freePort, waitForPort } from './free-port.ts';
+import { freePort } from './free-port.ts';
 import { ensureProgram } from './programs.ts';
 
 export interface NatsServerOptions {
@@ -69,7 +70,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     });
     try {
       await Promise.race([
-        waitForPort(port, opts.startTimeoutMs ?? 15_000),
+        waitForNats(port, name, opts.startTimeoutMs ?? 15_000),
         exited.then(() => {
           throw new HarbourError(ErrorCodes.StartTimeout, `nats-server exited: ${stderr}`);
         }),
@@ -115,4 +116,45 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     stop: () => signalAndWait('SIGTERM'),
     kill: () => signalAndWait('SIGKILL'),
   };
+}
+
+/** The `server_name` of the NATS server answering on `port` (its INFO line), or null when none answers. */
+function natsServerName(port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    let got = '';
+    const done = (name: string | null) => {
+      s.destroy();
+      resolve(name);
+    };
+    s.setTimeout(1_000, () => done(null));
+    s.on('data', (b: Buffer) => {
+      got += b.toString();
+      const end = got.indexOf('\r\n');
+      if (end < 0) return;
+      try {
+        const info = JSON.parse(got.slice(0, end).replace(/^INFO\s+/, '')) as { server_name?: string };
+        done(info.server_name ?? '');
+      } catch {
+        done('');
+      }
+    });
+    s.once('error', () => done(null));
+  });
+}
+
+/**
+ * Resolves once the server answering on `port` is the one named `name`: another process may hold
+ * the port (then ours fails to bind and exits, and its caller picks new ports).
+ */
+async function waitForNats(port: number, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await natsServerName(port)) !== name) {
+    if (Date.now() > deadline)
+      throw new HarbourError(
+        ErrorCodes.StartTimeout,
+        `nats-server ${name} not answering on port ${port} after ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
