@@ -6,12 +6,9 @@ import type { Dashboard, Panel, RowPanel } from '@grafana/schema';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goldTables } from '../contracts/index.ts';
-import {
-  createCcassChangesStage,
-  migrateTransformer,
-  serveCcassChanges,
-} from '../services/transformer/index.ts';
+import { migrateTransformer } from '../services/transformer/index.ts';
 import { latestDay, panelTimingLines, timePanels } from '../test/bench/panels.ts';
+import { createCcassChangesStage, serveCcassStage } from '../test/support/gold.ts';
 import { freshDatabase } from '../test/support/infra.ts';
 import { generatedFiles, staleFiles } from './build.ts';
 import { dashboards, provisionedDatasources, sqlQueries, type TimeRange } from './src/index.ts';
@@ -205,7 +202,7 @@ async function serveChanges(pool: pg.Pool): Promise<void> {
       ('00001', '2026-10-06', '2026-10-05', 'C00019', 'C00019', 'HSBC NOMINEES', 1510000000, 1500000000, 'changed', 3800000000),
       ('00001', '2026-10-06', '2026-10-05', 'B01451', 'B01451', 'GOLDMAN SACHS', 290000000, 300000000, 'changed', 3800000000),
       ('00001', '2026-10-06', '2026-10-05', 'MR CHAN', null, 'MR CHAN', 5000, 0, 'new', 3800000000)`);
-    await serveCcassChanges(client, stage, ['2026-10-05', '2026-10-06']);
+    await serveCcassStage(client, stage, ['2026-10-05', '2026-10-06']);
     await client.query('commit');
   } finally {
     client.release();

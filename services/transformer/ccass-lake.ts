@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import { type CatalogFile, listFiles } from '../catalog/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
-import { type Duck, OBJECTS_AT_ONCE, parquetFiles, sqlString } from './duck.ts';
+import { copyFromDuck, type Duck, OBJECTS_AT_ONCE, parquetFiles, sqlString } from './duck.ts';
 import { inputOf } from './lake.ts';
 import type { Model, ModelTest } from './models.ts';
 import {
@@ -22,7 +19,7 @@ import {
   type TestResult,
   testViolation,
 } from './runner.ts';
-import { clearServedCcassChanges, dropServedSets, participantIds } from './served-ccass.ts';
+import { clearServedCcassChanges, serveCcassChangeSets } from './served-ccass.ts';
 import { scopeTable, silverScopeName } from './silver.ts';
 
 /**
@@ -464,27 +461,6 @@ async function indexSilverSets(client: pg.PoolClient, duck: Duck, dates: readonl
   );
 }
 
-/** COPYs the rows of a DuckDB query into a Postgres table (CSV: DuckDB writes NULL empty and '' quoted). */
-export async function copyFromDuck(
-  client: pg.PoolClient,
-  duck: Duck,
-  select: string,
-  target: string,
-  columns: readonly string[],
-): Promise<number> {
-  const csv = duck.scratch('copy.csv');
-  await duck.run(`copy (${select}) to ${sqlString(csv)} (format csv, header false)`);
-  try {
-    const sink = client.query(
-      copyFrom(`copy ${target} (${columns.join(', ')}) from stdin with (format csv)`),
-    );
-    await pipeline(createReadStream(csv), sink);
-    return sink.rowCount;
-  } finally {
-    await duck.forget([csv]);
-  }
-}
-
 async function runDuckTests(duck: Duck, model: Model, table: string): Promise<TestResult[]> {
   const results: TestResult[] = [];
   const rowTests = model.tests.filter(
@@ -567,61 +543,6 @@ async function loadDates(
   return { codes: [...new Set(sets.map((s) => s.code))].sort(), sets: sets.length };
 }
 
-/**
- * Serves ccass_changes of the dates `xs`: the participants they name get their dimension ids,
- * DuckDB folds each set's rows into its arrays (Postgres array literals, ordered by
- * participant_key; NULL = absent now / before) and they are COPYed in place of the dates' sets.
- */
-async function serveChanges(
-  client: pg.PoolClient,
-  duck: Duck,
-  table: string,
-  xs: readonly string[],
-): Promise<{ deleted: number; written: number }> {
-  const triples = await duck.rows(
-    `select distinct participant_key, participant_id, participant_name from ${table}`,
-  );
-  const ids = await participantIds(client, triples);
-  await duck.table(
-    'dim',
-    { id: 'integer', participant_key: 'varchar', participant_id: 'varchar', participant_name: 'varchar' },
-    ids,
-  );
-  // One list per set in participant order (one sort), written as Postgres array literals.
-  const arr = (field: string) =>
-    `'{' || array_to_string(list_transform(l, p -> coalesce(p.${field}::varchar, 'NULL')), ',') || '}'`;
-  const deleted = await dropServedSets(client, xs);
-  await copyFromDuck(
-    client,
-    duck,
-    `select code, holding_date, prev_holding_date, issued_shares, ${arr('id')}, ${arr('now')}, ${arr('before')}
-     from (
-       select g.code, g.holding_date, max(g.prev_holding_date) as prev_holding_date,
-         max(i.shareholding) as issued_shares,
-         list({'id': d.id,
-               'now': case when g.kind <> 'exited' then g.shareholding end,
-               'before': case when g.kind <> 'new' then g.prev_shareholding end} order by g.participant_key) as l
-       from ${table} g
-       join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
-         and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
-       left join cur i on i.code = g.code and i.holding_date = g.holding_date
-         and i.row_type = 'issued_shares' and i.participant_key = ''
-       group by g.code, g.holding_date)`,
-    'gold.ccass_change_sets',
-    [
-      'code',
-      'holding_date',
-      'prev_holding_date',
-      'issued_shares',
-      'participant',
-      'shareholding',
-      'prev_shareholding',
-    ],
-  );
-  const [{ n } = { n: 0 }] = await duck.rows(`select count(*)::double as n from ${table}`);
-  return { deleted, written: Number(n) };
-}
-
 /** Serves one model's rows of the dates `xs` into Postgres; returns rows deleted and written. */
 async function serveModel(
   client: pg.PoolClient,
@@ -630,7 +551,16 @@ async function serveModel(
   table: string,
   xs: readonly string[],
 ): Promise<{ deleted: number; written: number }> {
-  if (model.name === 'ccass_changes') return serveChanges(client, duck, table, xs);
+  if (model.name === 'ccass_changes')
+    return serveCcassChangeSets(
+      client,
+      duck,
+      // the set's issued shares: its summary row in the silver
+      `(select g.*, i.shareholding as issued_shares from ${table} g
+        left join cur i on i.code = g.code and i.holding_date = g.holding_date
+          and i.row_type = 'issued_shares' and i.participant_key = '')`,
+      xs,
+    );
   const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = any($1::date[])`, [
     xs,
   ]);

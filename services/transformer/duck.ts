@@ -1,7 +1,11 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { TransformerConfig } from './config.ts';
 import { fetchLakeFile } from './lake.ts';
@@ -159,4 +163,25 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** COPYs the rows of a DuckDB query into a Postgres table (CSV: DuckDB writes NULL empty and '' quoted). */
+export async function copyFromDuck(
+  client: pg.PoolClient,
+  duck: Duck,
+  select: string,
+  target: string,
+  columns: readonly string[],
+): Promise<number> {
+  const csv = duck.scratch('copy.csv');
+  await duck.run(`copy (${select}) to ${sqlString(csv)} (format csv, header false)`);
+  try {
+    const sink = client.query(
+      copyFrom(`copy ${target} (${columns.join(', ')}) from stdin with (format csv)`),
+    );
+    await pipeline(createReadStream(csv), sink);
+    return sink.rowCount;
+  } finally {
+    await duck.forget([csv]);
+  }
 }

@@ -35,6 +35,5 @@ export {
   type TestResult,
 } from './runner.ts';
 export { migrateTransformer, transformerMigrations } from './schema.ts';
-export { createCcassChangesStage, serveCcassChanges } from './served-ccass.ts';
 export { transformerService } from './service.ts';
 export { startTransformer } from './transformer.ts';

@@ -9,14 +9,13 @@ import {
   type CcassLake,
   ccassPasses,
   clearCcass,
-  copyFromDuck,
   discardBatchUploads,
   rebuildCcassGold,
   refreshCcassDates,
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
 import { TransformerConfig } from './config.ts';
-import { duckOptionsOf, OBJECTS_AT_ONCE, openDuck, parquetFiles } from './duck.ts';
+import { copyFromDuck, duckOptionsOf, OBJECTS_AT_ONCE, openDuck, parquetFiles } from './duck.ts';
 import { inputOf } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { downstreamOf, loadModels, type Model } from './models.ts';

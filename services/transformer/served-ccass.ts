@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { copyFromDuck, type Duck } from './duck.ts';
 
 /**
  * gold.ccass_changes as Postgres serves it: one row per stock and holding date
@@ -48,61 +49,59 @@ export const servedCcassMigration = `
   cross join lateral unnest(s.participant, s.shareholding, s.prev_shareholding) as u (pid, sh, psh)
   left join gold.ccass_participants p on p.id = u.pid;`;
 
-/** Columns of the stage `serveCcassChanges` reads: the model's rows plus the set's issued shares. */
-export const CCASS_CHANGES_STAGE_COLUMNS = [
-  'code',
-  'holding_date',
-  'prev_holding_date',
-  'participant_key',
-  'participant_id',
-  'participant_name',
-  'shareholding',
-  'prev_shareholding',
-  'kind',
-  'issued_shares',
-] as const;
-
-/** Creates (empty) the temp stage table the caller COPYs the rows into; dropped at commit. */
-export async function createCcassChangesStage(client: pg.PoolClient, name: string): Promise<string> {
-  await client.query(`drop table if exists ${name}`);
-  await client.query(
-    `create temp table ${name} (code text, holding_date date, prev_holding_date date, participant_key text,
-       participant_id text, participant_name text, shareholding double precision,
-       prev_shareholding double precision, kind text, issued_shares double precision) on commit drop`,
-  );
-  return name;
-}
-
 /**
- * Replaces the served sets of `dates` with the stage's rows (every set of those dates must be in
- * the stage), in the caller's transaction. Returns participant rows deleted and written.
+ * Replaces the served sets of the dates `xs` with the rows of `rows`, a DuckDB relation with the
+ * model's columns plus the set's `issued_shares` (every set of those dates must be in it), in the
+ * caller's transaction: the participants get their dimension ids, DuckDB folds each set's rows
+ * into its arrays (Postgres array literals, ordered by participant_key; NULL = absent now /
+ * before) and they are COPYed in. Returns participant rows deleted and written.
  */
-export async function serveCcassChanges(
+export async function serveCcassChangeSets(
   client: pg.PoolClient,
-  stage: string,
-  dates: readonly string[],
-): Promise<{ deleted: number; rows: number }> {
-  const { rows: triples } = await client.query(
-    `select distinct participant_key, participant_id, participant_name from ${stage}`,
+  duck: Duck,
+  rows: string,
+  xs: readonly string[],
+): Promise<{ deleted: number; written: number }> {
+  const triples = await duck.rows(
+    `select distinct participant_key, participant_id, participant_name from ${rows}`,
   );
-  await participantIds(client, triples);
-  const deleted = await dropServedSets(client, dates);
-  const { rows: put } = await client.query<{ n: number }>(
-    `with ins as (
-       insert into gold.ccass_change_sets (code, holding_date, prev_holding_date, issued_shares, participant,
-         shareholding, prev_shareholding)
-       select s.code, s.holding_date, max(s.prev_holding_date), max(s.issued_shares),
-         array_agg(p.id order by s.participant_key),
-         array_agg(case when s.kind = 'exited' then null else s.shareholding end order by s.participant_key),
-         array_agg(case when s.kind = 'new' then null else s.prev_shareholding end order by s.participant_key)
-       from ${stage} s
-       join gold.ccass_participants p on p.participant_key = s.participant_key
-         and coalesce(p.participant_id, '') = coalesce(s.participant_id, '') and p.participant_name = s.participant_name
-       group by s.code, s.holding_date
-       returning participant)
-     select coalesce(sum(cardinality(participant)), 0)::float8 as n from ins`,
+  const ids = await participantIds(client, triples);
+  await duck.table(
+    'dim',
+    { id: 'integer', participant_key: 'varchar', participant_id: 'varchar', participant_name: 'varchar' },
+    ids,
   );
-  return { deleted, rows: put[0]?.n ?? 0 };
+  // One list per set in participant order (one sort), written as Postgres array literals.
+  const arr = (field: string) =>
+    `'{' || array_to_string(list_transform(l, p -> coalesce(p.${field}::varchar, 'NULL')), ',') || '}'`;
+  const deleted = await dropServedSets(client, xs);
+  await copyFromDuck(
+    client,
+    duck,
+    `select code, holding_date, prev_holding_date, issued_shares, ${arr('id')}, ${arr('now')}, ${arr('before')}
+     from (
+       select g.code, g.holding_date, max(g.prev_holding_date) as prev_holding_date,
+         max(g.issued_shares) as issued_shares,
+         list({'id': d.id,
+               'now': case when g.kind <> 'exited' then g.shareholding end,
+               'before': case when g.kind <> 'new' then g.prev_shareholding end} order by g.participant_key) as l
+       from ${rows} g
+       join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
+         and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
+       group by g.code, g.holding_date)`,
+    'gold.ccass_change_sets',
+    [
+      'code',
+      'holding_date',
+      'prev_holding_date',
+      'issued_shares',
+      'participant',
+      'shareholding',
+      'prev_shareholding',
+    ],
+  );
+  const [{ n } = { n: 0 }] = await duck.rows(`select count(*)::double as n from ${rows}`);
+  return { deleted, written: Number(n) };
 }
 
 /** Deletes the served sets of `dates`; returns the participant rows they held. */

@@ -1,11 +1,8 @@
 import type pg from 'pg';
 import { addDays, createCalendar } from '../../services/calendar/index.ts';
-import {
-  createCcassChangesStage,
-  migrateTransformer,
-  serveCcassChanges,
-} from '../../services/transformer/index.ts';
-import { CCASS_CHANGES_STAGE_COLUMNS } from '../../services/transformer/served-ccass.ts';
+import { duckOptionsOf, openDuck } from '../../services/transformer/duck.ts';
+import { migrateTransformer } from '../../services/transformer/index.ts';
+import { serveCcassChangeSets } from '../../services/transformer/served-ccass.ts';
 import { mulberry32 } from './market.ts';
 
 /**
@@ -13,8 +10,8 @@ import { mulberry32 } from './market.ts';
  * migrations: double precision columns, gold.ccass_changes a view over per-set arrays and a
  * participants dimension, served-ccass.ts) and fills it with deterministic, realistic data: HKEX
  * tick sizes and board lots, no opening price except for the last days, a suspension and a
- * no-trade day, negative directed volume, CCASS participants drifting. CCASS changes are written the
- * way the transformer writes them (a stage and `serveCcassChanges`); the other tables by insert.
+ * no-trade day, negative directed volume, CCASS participants drifting. CCASS changes are written
+ * through the transformer's own serving (`serveCcassStage`); the other tables by insert.
  * Not used in production code.
  */
 export async function createGoldTables(pool: pg.Pool): Promise<void> {
@@ -22,10 +19,60 @@ export async function createGoldTables(pool: pg.Pool): Promise<void> {
   await migrateTransformer(pool);
 }
 
+/** The columns of a CCASS changes stage: the model's rows plus the set's issued shares. */
+const STAGE_COLUMNS = {
+  code: 'varchar',
+  holding_date: 'date',
+  prev_holding_date: 'date',
+  participant_key: 'varchar',
+  participant_id: 'varchar',
+  participant_name: 'varchar',
+  shareholding: 'double',
+  prev_shareholding: 'double',
+  kind: 'varchar',
+  issued_shares: 'double',
+} as const;
+
+const PG_TYPES: Record<string, string> = { varchar: 'text', date: 'date', double: 'double precision' };
+
+/** Creates (empty) a Postgres temp stage of CCASS change rows for a test to fill; dropped at commit. */
+export async function createCcassChangesStage(client: pg.PoolClient, name: string): Promise<string> {
+  await client.query(`drop table if exists ${name}`);
+  await client.query(
+    `create temp table ${name} (${Object.entries(STAGE_COLUMNS)
+      .map(([c, t]) => `${c} ${PG_TYPES[t]}`)
+      .join(', ')}) on commit drop`,
+  );
+  return name;
+}
+
+/**
+ * Serves the stage's change sets of `dates` (replacing those dates' sets, so every set of them must
+ * be in the stage) through the transformer's own serving, `serveCcassChangeSets`, in the caller's
+ * transaction.
+ */
+export async function serveCcassStage(
+  client: pg.PoolClient,
+  stage: string,
+  dates: readonly string[],
+): Promise<void> {
+  const cols = Object.entries(STAGE_COLUMNS).map(([c, t]) =>
+    t === 'date' ? `to_char(${c}, 'YYYY-MM-DD') as ${c}` : c,
+  );
+  const { rows } = await client.query(`select ${cols.join(', ')} from ${stage}`);
+  const duck = await openDuck(duckOptionsOf({}));
+  try {
+    await duck.table('stage', STAGE_COLUMNS, rows);
+    await serveCcassChangeSets(client, duck, 'stage', dates);
+  } finally {
+    await duck.close();
+  }
+}
+
 /**
  * Re-serves the CCASS change sets of `dates` the way the transformer does: a stage holding every
- * set of those dates as served now (serveCcassChanges replaces whole dates), changed by `edit`, then
- * served again in one transaction.
+ * set of those dates as served now (serving replaces whole dates), changed by `edit`, then served
+ * again in one transaction.
  */
 export async function reserveCcassChanges(
   pool: pg.Pool,
@@ -34,7 +81,7 @@ export async function reserveCcassChanges(
 ): Promise<void> {
   await inStage(pool, dates, async (client, stage) => {
     await client.query(
-      `insert into ${stage} (${CCASS_CHANGES_STAGE_COLUMNS.join(', ')})
+      `insert into ${stage} (${Object.keys(STAGE_COLUMNS).join(', ')})
        select v.code, v.holding_date, v.prev_holding_date, v.participant_key, v.participant_id, v.participant_name,
          v.shareholding, v.prev_shareholding, v.kind, s.issued_shares
        from gold.ccass_changes v join gold.ccass_change_sets s using (code, holding_date)
@@ -55,7 +102,7 @@ async function inStage(
     await client.query('begin');
     const stage = await createCcassChangesStage(client, '_gold_ccass_stage');
     await fill(client, stage);
-    await serveCcassChanges(client, stage, dates);
+    await serveCcassStage(client, stage, dates);
     await client.query('commit');
   } catch (err) {
     await client.query('rollback').catch(() => {});
