@@ -555,10 +555,10 @@ async function serveModel(
     return serveCcassChangeSets(
       client,
       duck,
+      table,
       // the set's issued shares: its summary row in the silver
-      `(select g.*, i.shareholding as issued_shares from ${table} g
-        left join cur i on i.code = g.code and i.holding_date = g.holding_date
-          and i.row_type = 'issued_shares' and i.participant_key = '')`,
+      `(select code, holding_date, shareholding as issued_shares from cur
+        where row_type = 'issued_shares' and participant_key = '')`,
       xs,
     );
   const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = any($1::date[])`, [

@@ -241,18 +241,24 @@ async function goldPrimaryKeys(client: pg.PoolClient): Promise<Map<string, strin
   return new Map(rows.map((r) => [r.t, r.cols]));
 }
 
+/**
+ * The model's tests over its scoped rows; `whole`: over the whole table, which after a truncate
+ * holds exactly the rows this run wrote (one scan instead of a look-up per scoped key).
+ */
 async function runTests(
   client: pg.PoolClient,
   model: Model,
   pks: Map<string, string>,
+  whole: boolean,
 ): Promise<TestResult[]> {
+  const source = whole ? `${model.table} g` : scopedRows(model, 'g');
   const results: TestResult[] = [];
   const rowTests = model.tests.filter(
     (t): t is Exclude<ModelTest, { kind: 'unique' }> => t.kind !== 'unique',
   );
   if (rowTests.length) {
     const sql = `select ${rowTests.map((t, i) => `count(*) filter (where ${testViolation(t)})::int as t${i}`).join(', ')}
-      from ${scopedRows(model, 'g')}`;
+      from ${source}`;
     const { rows } = await client.query<Record<string, number>>(sql);
     rowTests.forEach((t, i) => {
       results.push({ test: t.label, severity: t.severity, failures: rows[0]?.[`t${i}`] ?? 0 });
@@ -266,7 +272,7 @@ async function runTests(
     }
     const cols = t.columns.map((c) => `g.${c}`).join(', ');
     const { rows } = await client.query<{ n: number }>(
-      `select count(*)::int as n from (select 1 from ${scopedRows(model, 'g')} group by ${cols} having count(*) > 1) y`,
+      `select count(*)::int as n from (select 1 from ${source} group by ${cols} having count(*) > 1) y`,
     );
     results.push({ test: t.label, severity: t.severity, failures: rows[0]?.n ?? 0 });
   }
@@ -288,7 +294,7 @@ async function touched(client: pg.PoolClient, dml: string): Promise<Touched> {
   const { rows } = await client.query<Touched>(
     `with t as (${dml})
      select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
-       array_agg(distinct c) filter (where c is not null) as codes
+       (select array_agg(c) from (select distinct c from t where c is not null) x) as codes
      from t`,
   );
   return rows[0] ?? UNTOUCHED;
@@ -388,7 +394,7 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         if (opts.truncate) await client.query(`analyze ${model.table}`);
         else await analyzeIfGrown(client, model.table, written.n + deleted.n);
       }
-      const tests = await runTests(client, model, pks);
+      const tests = await runTests(client, model, pks, opts.truncate === true);
       const codes = [...new Set([...(written.codes ?? []), ...(deleted.codes ?? [])])].sort();
       const dates = [written.lo, written.hi, deleted.lo, deleted.hi]
         .filter((d): d is string => d !== null)

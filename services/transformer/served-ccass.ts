@@ -50,16 +50,18 @@ export const servedCcassMigration = `
   left join gold.ccass_participants p on p.id = u.pid;`;
 
 /**
- * Replaces the served sets of the dates `xs` with the rows of `rows`, a DuckDB relation with the
- * model's columns plus the set's `issued_shares` (every set of those dates must be in it), in the
- * caller's transaction: the participants get their dimension ids, DuckDB folds each set's rows
- * into its arrays (Postgres array literals, ordered by participant_key; NULL = absent now /
- * before) and they are COPYed in. Returns participant rows deleted and written.
+ * Replaces the served sets of the dates `xs` with the rows of `rows`, a DuckDB table with the
+ * model's columns (every set of those dates must be in it), in the caller's transaction: the
+ * participants get their dimension ids, DuckDB folds each set's rows into its arrays (Postgres
+ * array literals, ordered by participant_key; NULL = absent now / before), each set takes its
+ * issued shares from `issued` (a DuckDB relation of code, holding_date, issued_shares) and they are
+ * COPYed in. Returns participant rows deleted and written.
  */
 export async function serveCcassChangeSets(
   client: pg.PoolClient,
   duck: Duck,
   rows: string,
+  issued: string,
   xs: readonly string[],
 ): Promise<{ deleted: number; written: number }> {
   const triples = await duck.rows(
@@ -81,13 +83,14 @@ export async function serveCcassChangeSets(
     `select code, holding_date, prev_holding_date, issued_shares, ${arr('id')}, ${arr('now')}, ${arr('before')}
      from (
        select g.code, g.holding_date, max(g.prev_holding_date) as prev_holding_date,
-         max(g.issued_shares) as issued_shares,
+         max(i.issued_shares) as issued_shares,
          list({'id': d.id,
                'now': case when g.kind <> 'exited' then g.shareholding end,
                'before': case when g.kind <> 'new' then g.prev_shareholding end} order by g.participant_key) as l
        from ${rows} g
        join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
          and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
+       left join ${issued} i on i.code = g.code and i.holding_date = g.holding_date
        group by g.code, g.holding_date)`,
     'gold.ccass_change_sets',
     [

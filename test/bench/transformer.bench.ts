@@ -4,7 +4,7 @@
  * lake files in the same run; plus event-to-gold latency through the running service.
  *
  *   npx tsx test/bench/transformer.bench.ts [--stocks 2600] [--participants 100] [--days 245]
- *       [--ccass-stocks 200] [--refresh-days 3] [--no-results] [--keep]
+ *       [--ccass-stocks 200] [--refresh-days 3] [--checkpointed-days 1] [--no-results] [--keep]
  *
  * Data: a synthetic market generated with a seeded PRNG (no-trade days, suspensions, new listings,
  * participants coming and going) written as lake files exactly like the compactor writes them and
@@ -19,6 +19,10 @@
  *   running transformer; per event latency = lake commit → gold committed (polled, 5 ms). DuckDB:
  *   the same gold tables for that day from the files that day needs (quotes of the last 120 trading
  *   days, CCASS of the day and the day before, that day's fundamentals and list).
+ * - Then `--checkpointed-days` more days refreshed the same way, with a Postgres CHECKPOINT before
+ *   each event: in production a day's events come hours apart, so a checkpoint (every 5 min by
+ *   default) always falls between them, and an event writes every page it is the first to change
+ *   since then whole into the WAL. Reported on rows of their own; the latency tables leave them out.
  * Both sides are checked against each other (row counts and column sums per table) on the last day.
  *
  * Results go to test/bench/RESULTS.md between the markers of this benchmark.
@@ -60,6 +64,7 @@ const flags = flag.readFlags(
     days: flag.int(245),
     'ccass-stocks': flag.int(200),
     'refresh-days': flag.int(3),
+    'checkpointed-days': flag.int(1, 0),
     'no-results': flag.on(),
     keep: flag.on(),
   },
@@ -68,6 +73,7 @@ const flags = flag.readFlags(
 const { stocks: STOCKS, participants: PARTICIPANTS, days: DAYS } = flags;
 const CCASS_STOCKS = Math.min(STOCKS, flags['ccass-stocks']);
 const REFRESH_DAYS = flags['refresh-days'];
+const CHECKPOINTED_DAYS = flags['checkpointed-days'];
 /** Trading days of quotes DuckDB reads for one day's gold: enough for 30 traded days of illiquid or suspended stocks. */
 const QUOTE_LOOKBACK = 120;
 
@@ -137,6 +143,7 @@ function machine(): string {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
 function pct(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -220,7 +227,7 @@ async function main() {
     await migrateCatalog(pool);
     await migrateTransformer(pool);
     const pathOf = (key: string) => join(store.root, ...key.split('/'));
-    const calendar = tradingDays(DAYS + REFRESH_DAYS);
+    const calendar = tradingDays(DAYS + REFRESH_DAYS + CHECKPOINTED_DAYS);
 
     // ---------------------------------------------------------- history
     const t0 = performance.now();
@@ -274,16 +281,27 @@ async function main() {
     const deps = { nc, js, jsm, pool, store, logger: silentLogger(), registry, health };
     const service = await startTransformer(Value.Default(TransformerConfig, {}) as TransformerConfig, deps);
     const latencies: { dataset: Dataset; ms: number; rows: number }[] = [];
-    const days: { date: string; pgMs: number; duckMs: number; rows: Record<Dataset, number> }[] = [];
+    const days: {
+      date: string;
+      pgMs: number;
+      duckMs: number;
+      rows: Record<Dataset, number>;
+      /** WAL bytes Postgres wrote during the day's events. */
+      wal: number;
+      checkpointed: boolean;
+    }[] = [];
     const probe = new pg.Client({ connectionString: stack.postgres.url });
     probe.on('error', () => {});
     await probe.connect();
-    for (let r = 0; r < REFRESH_DAYS; r++) {
+    for (let r = 0; r < REFRESH_DAYS + CHECKPOINTED_DAYS; r++) {
       const di = DAYS + r;
+      const checkpointed = r >= REFRESH_DAYS;
       const date = calendar[di]!;
       const day = await writeDay(store, pool, date, di, STOCKS);
       let dayMs = 0;
+      let dayWal = 0;
       for (const ev of day.events) {
+        if (checkpointed) await probe.query('checkpoint');
         const lsn0 = (await probe.query('select pg_current_wal_lsn()::text as l')).rows[0].l;
         const committed = Date.now();
         const event = { ...ev, committed_at: new Date(committed).toISOString() };
@@ -296,12 +314,13 @@ async function main() {
           await new Promise((res) => setTimeout(res, 5));
         }
         const ms = Date.now() - committed;
-        latencies.push({ dataset: ev.dataset, ms, rows: ev.rows });
+        if (!checkpointed) latencies.push({ dataset: ev.dataset, ms, rows: ev.rows });
         const wal = (
           await probe.query('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 as w', [lsn0])
         ).rows[0].w;
-        log(`  ${ev.dataset} ${fmt(ev.rows)} rows: ${secs(ms)} WAL ${(wal / 1048576).toFixed(1)} MiB`);
+        log(`  ${ev.dataset} ${fmt(ev.rows)} rows: ${secs(ms)} WAL ${mib(wal)}`);
         dayMs += ms;
+        dayWal += wal;
       }
       // DuckDB: the same gold tables for that day from the files the day needs.
       const need: Record<Dataset, string[]> = { securities: [], quotes: [], fundamentals: [], ccass: [] };
@@ -322,9 +341,9 @@ async function main() {
       for (const sql of referenceSql(need)) await conn.run(sql);
       const duckMs = performance.now() - tdd;
       refreshed.push(day);
-      days.push({ date, pgMs: dayMs, duckMs, rows: day.rows });
+      days.push({ date, pgMs: dayMs, duckMs, rows: day.rows, wal: dayWal, checkpointed });
       log(`refresh ${date}: Postgres ${secs(dayMs)} (events one after another), DuckDB ${secs(duckMs)}`);
-      if (r === REFRESH_DAYS - 1) {
+      if (r === REFRESH_DAYS + CHECKPOINTED_DAYS - 1) {
         const dateCol: Partial<Record<GoldTable, string>> = {
           daily_prices: 'trade_date',
           rolling_directed_volume: 'trade_date',
@@ -344,7 +363,7 @@ async function main() {
        from transform_files t join lake_files f using (file_key) join transform_runs r using (batch_id)
        where t.file_key = any($1) and r.status = 'succeeded'
        group by f.dataset, r.model order by f.dataset, ms desc`,
-      [refreshed.flatMap((d) => d.events.map((e) => e.file_key))],
+      [refreshed.slice(0, REFRESH_DAYS).flatMap((d) => d.events.map((e) => e.file_key))],
     );
     await probe.end();
     await service.close();
@@ -357,7 +376,7 @@ async function main() {
       '',
       `- Date: ${new Date().toISOString()}`,
       `- Machine: ${machine()}; DuckDB threads: ${threads}; Postgres: the stack's embedded server (${embeddedSettingsText()}, otherwise default settings, fsync on). Load average (1 min) at start/end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (a shared machine: times carry noise).`,
-      `- Command: \`npx tsx test/bench/transformer.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS} --ccass-stocks ${CCASS_STOCKS} --refresh-days ${REFRESH_DAYS}\``,
+      `- Command: \`npx tsx test/bench/transformer.bench.ts --stocks ${STOCKS} --participants ${PARTICIPANTS} --days ${DAYS} --ccass-stocks ${CCASS_STOCKS} --refresh-days ${REFRESH_DAYS} --checkpointed-days ${CHECKPOINTED_DAYS}\``,
       `- Market: ${fmt(STOCKS)} stocks (seeded PRNG: no-trade days, suspensions, listings during the year), one lake file per dataset and day as the compactor writes them.`,
       `- Year history: ${DAYS} trading days, ${fmt(histFiles)} files: ${fmt(histRows.quotes)} quotes, ${fmt(histRows.fundamentals)} fundamentals, ${fmt(histRows.securities)} securities-list rows, ${fmt(histRows.ccass)} CCASS rows (${CCASS_STOCKS} stocks a day, every stock on the last day; a full market for a year is ~${fmt(STOCKS * PARTICIPANTS * DAYS)} rows: \`--ccass-stocks ${STOCKS}\`).`,
       `- Daily refresh: each day's 4 files (securities ${fmt(last.rows.securities)}, quotes ${fmt(last.rows.quotes)}, fundamentals ${fmt(last.rows.fundamentals)}, CCASS ${fmt(last.rows.ccass)} rows = every stock × ~${PARTICIPANTS} participants) published one after another to the running service; each waits for the previous to reach gold.`,
@@ -367,9 +386,15 @@ async function main() {
       '| --- | ---: | ---: | ---: |',
       ...days.map(
         (d) =>
-          `| gold refresh, one full-market day (${d.date}) | ${secs(d.pgMs)} | ${secs(d.duckMs)} | ${ratio(d.pgMs, d.duckMs)} |`,
+          `| gold refresh, one full-market day (${d.date}${d.checkpointed ? '), a checkpoint before each event (' : ''}) | ${secs(d.pgMs)} | ${secs(d.duckMs)} | ${ratio(d.pgMs, d.duckMs)} |`,
       ),
       `| full rebuild of the year (silver from ${fmt(histFiles)} files + every gold table) | ${secs(rebuildMs)} | ${secs(duckYearMs)} | ${ratio(rebuildMs, duckYearMs)} |`,
+      '',
+      `WAL Postgres wrote for each refreshed day's events: ${days.map((d) => `${d.date} ${mib(d.wal)}`).join(', ')}.${
+        CHECKPOINTED_DAYS
+          ? ' The days with a checkpoint before each event stand for production, where a day’s events come hours apart and a checkpoint (every 5 min by default) always falls between them: each event then writes every page it is the first to change since the checkpoint whole into the WAL, and an event changes a page in every leaf of each (code, date) index, whose number grows with the history.'
+          : ''
+      }`,
       '',
       `Rebuild detail: ${fmt(result.silverRows)} lake rows into silver, then ${runsByModel(result.runs)
         .map((r) => `${r.model} ${fmt(r.rows)} rows ${secs(r.ms)}`)
@@ -380,7 +405,7 @@ async function main() {
         .map(([t, n]) => `${t} ${fmt(n)}`)
         .join(', ')}.`,
       '',
-      `Event-to-gold latency (lake commit → silver + affected gold committed, through NATS and the service; ${latencies.length} events over ${REFRESH_DAYS} days):`,
+      `Event-to-gold latency (lake commit → silver + affected gold committed, through NATS and the service; ${latencies.length} events over ${REFRESH_DAYS} days, without a checkpoint between them):`,
       '',
       '| dataset | rows per file | p50 | p95 | max |',
       '| --- | ---: | ---: | ---: | ---: |',

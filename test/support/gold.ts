@@ -63,7 +63,13 @@ export async function serveCcassStage(
   const duck = await openDuck(duckOptionsOf({}));
   try {
     await duck.table('stage', STAGE_COLUMNS, rows);
-    await serveCcassChangeSets(client, duck, 'stage', dates);
+    await serveCcassChangeSets(
+      client,
+      duck,
+      'stage',
+      '(select code, holding_date, max(issued_shares) as issued_shares from stage group by code, holding_date)',
+      dates,
+    );
   } finally {
     await duck.close();
   }
