@@ -386,7 +386,7 @@ async function main() {
       '| --- | ---: | ---: | ---: |',
       ...days.map(
         (d) =>
-          `| gold refresh, one full-market day (${d.date}${d.checkpointed ? '), a checkpoint before each event (' : ''}) | ${secs(d.pgMs)} | ${secs(d.duckMs)} | ${ratio(d.pgMs, d.duckMs)} |`,
+          `| gold refresh, one full-market day (${d.date})${d.checkpointed ? ', a checkpoint before each event' : ''} | ${secs(d.pgMs)} | ${secs(d.duckMs)} | ${ratio(d.pgMs, d.duckMs)} |`,
       ),
       `| full rebuild of the year (silver from ${fmt(histFiles)} files + every gold table) | ${secs(rebuildMs)} | ${secs(duckYearMs)} | ${ratio(rebuildMs, duckYearMs)} |`,
       '',
