@@ -108,10 +108,12 @@ async function silverCopies(
   client: pg.PoolClient,
   lake: CcassLake,
   dates: readonly string[],
+  hold = false,
 ): Promise<{ paths: string[]; dates: Set<string> }> {
   const files = await derivedFiles(client, 'silver', 'ccass', dates);
   const paths: string[] = [];
-  for (const f of files) paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+  for (const f of files)
+    paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, { signal: lake.signal, hold }));
   return { paths, dates: new Set(files.map((f) => f.date)) };
 }
 
@@ -361,7 +363,7 @@ async function buildSilver(
   const src: { path: string; partition_date: string }[] = [];
   for (const f of files)
     src.push({
-      path: await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal),
+      path: await lake.duck.local(lake.store, f.fileKey, f.checksum, { signal: lake.signal }),
       partition_date: f.partitionDate,
     });
   await lake.duck.table(`${target}_src`, { path: 'varchar', partition_date: 'date' }, src);
@@ -486,36 +488,33 @@ async function runDuckTests(duck: Duck, model: Model, table: string): Promise<Te
 
 /**
  * Loads `sets` (every stock of the holding dates `xs`) and defines the views `cur` (their silver)
- * and `prev` (the silver of each set's previous holding date): views, so an event's silver is not
- * copied again. The silver of a date in `refreshed` is `s_new`; of any other, its file in force,
- * read into a table at once (`cur_stored`, `prev_stored`): a view over the local copies could
- * outlive them, since fetching more copies evicts the oldest. Returns the codes and the number of
- * sets.
+ * and `prev` (the silver of each set's previous holding date): views, so no silver is copied. The
+ * silver of a date in `refreshed` is `s_new`; of any other, its file in force, whose local copy is
+ * held until the caller releases `held` (the views are read later). Returns the codes and the number
+ * of sets.
  */
 async function loadDates(
   client: pg.PoolClient,
   lake: CcassLake,
   xs: readonly string[],
   refreshed: ReadonlySet<string>,
+  held: string[],
 ): Promise<{ codes: string[]; sets: number }> {
   const { duck } = lake;
-  const silverOf = async (name: string, dates: readonly string[]): Promise<string[]> => {
+  const silverOf = async (dates: readonly string[]): Promise<string[]> => {
     const fresh = dates.filter((d) => refreshed.has(d));
     const stored = await silverCopies(
       client,
       lake,
       dates.filter((d) => !refreshed.has(d)),
+      true,
     );
+    held.push(...stored.paths);
     const parts = fresh.length ? [`select * from s_new where holding_date in ${dateList(fresh)}`] : [];
-    if (stored.paths.length) {
-      await duck.run(
-        `create or replace temp table ${name}_stored as select * from ${parquetFiles(stored.paths)}`,
-      );
-      parts.push(`select * from ${name}_stored`);
-    }
+    if (stored.paths.length) parts.push(`select * from ${parquetFiles(stored.paths)}`);
     return parts;
   };
-  const cur = await silverOf('cur', xs);
+  const cur = await silverOf(xs);
   // Every date recomputed has silver: it is refreshed, or it has sets, which are indexed from a file.
   if (!cur.length)
     throw new HarbourError(ErrorCodes.LakeFile, `no CCASS silver for ${xs.join(', ')}`, {
@@ -535,7 +534,7 @@ async function loadDates(
     sets.map((s) => ({ code: s.code, holding_date: s.holding_date, prev_holding_date: s.prev })),
   );
   const prevDates = [...new Set(sets.map((s) => s.prev).filter((d): d is string => d !== null))].sort();
-  const prev = await silverOf('prev', prevDates);
+  const prev = await silverOf(prevDates);
   await duck.run(
     `create or replace temp view prev as select p.* from (${prev.length ? prev.join(' union all ') : 'select * from cur where false'}) p
      join sets s on s.code = p.code and s.prev_holding_date = p.holding_date`,
@@ -593,43 +592,48 @@ async function refreshGold(
   batchId: string,
   acc: Map<string, RunAcc>,
 ): Promise<void> {
-  const { codes, sets } = await loadDates(client, lake, xs, refreshed);
-  for (const model of models) {
-    const run = acc.get(model.name)!;
-    const table = `g_${model.name}`;
-    const dateCol = model.scopeDate ?? 'holding_date';
-    try {
-      await lake.duck.run(`create or replace temp table ${table} as ${model.modelSql}`);
-      const tests = await runDuckTests(lake.duck, model, table);
-      const r = run.result;
-      r.tests = mergeTests(r.tests, tests);
-      r.scopeKeys += sets;
-      r.codes = [...new Set([...r.codes, ...codes])].sort();
-      const first = xs[0]!;
-      const last = xs.at(-1)!;
-      r.from = r.from && r.from < first ? r.from : first;
-      r.to = r.to && r.to > last ? r.to : last;
-      const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
-      if (failed.length) {
-        r.durationMs = performance.now() - run.t0;
-        throw new ModelTestFailure(r, failed);
+  const held: string[] = [];
+  try {
+    const { codes, sets } = await loadDates(client, lake, xs, refreshed, held);
+    for (const model of models) {
+      const run = acc.get(model.name)!;
+      const table = `g_${model.name}`;
+      const dateCol = model.scopeDate ?? 'holding_date';
+      try {
+        await lake.duck.run(`create or replace temp table ${table} as ${model.modelSql}`);
+        const tests = await runDuckTests(lake.duck, model, table);
+        const r = run.result;
+        r.tests = mergeTests(r.tests, tests);
+        r.scopeKeys += sets;
+        r.codes = [...new Set([...r.codes, ...codes])].sort();
+        const first = xs[0]!;
+        const last = xs.at(-1)!;
+        r.from = r.from && r.from < first ? r.from : first;
+        r.to = r.to && r.to > last ? r.to : last;
+        const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
+        if (failed.length) {
+          r.durationMs = performance.now() - run.t0;
+          throw new ModelTestFailure(r, failed);
+        }
+        await publishDerived(client, lake, {
+          layer: 'gold',
+          name: model.name,
+          dates: xs,
+          dateColumn: dateCol,
+          batchId,
+          select: `select ${model.columns.join(', ')} from ${table}`,
+        });
+        const served = await serveModel(client, lake.duck, model, table, xs);
+        r.rowsDeleted += served.deleted;
+        r.rowsWritten += served.written;
+        r.publish = r.rowsWritten + r.rowsDeleted > 0;
+      } catch (err) {
+        if (err instanceof ModelTestFailure) throw err;
+        throw new ModelRunError(model.name, run.result.runId, run.result.startedAt, err);
       }
-      await publishDerived(client, lake, {
-        layer: 'gold',
-        name: model.name,
-        dates: xs,
-        dateColumn: dateCol,
-        batchId,
-        select: `select ${model.columns.join(', ')} from ${table}`,
-      });
-      const served = await serveModel(client, lake.duck, model, table, xs);
-      r.rowsDeleted += served.deleted;
-      r.rowsWritten += served.written;
-      r.publish = r.rowsWritten + r.rowsDeleted > 0;
-    } catch (err) {
-      if (err instanceof ModelTestFailure) throw err;
-      throw new ModelRunError(model.name, run.result.runId, run.result.startedAt, err);
     }
+  } finally {
+    lake.duck.release(held);
   }
 }
 

@@ -27,8 +27,19 @@ export interface Duck {
    * row costs ~30 µs a row, this a fraction of it.
    */
   table(name: string, columns: Readonly<Record<string, string>>, rows: readonly object[]): Promise<void>;
-  /** Local path of a lake object, downloaded once and checked against its sha256 (objects are immutable). */
-  local(store: ObjectStore, key: string, checksum: string, signal?: AbortSignal): Promise<string>;
+  /**
+   * Local path of a lake object, downloaded once and checked against its sha256 (objects are
+   * immutable). `hold`: the copy stays until `release`d (as often as held), beyond the copies a
+   * Duck keeps: a view over it is read later, and fetching more copies meanwhile would otherwise
+   * evict the oldest.
+   */
+  local(
+    store: ObjectStore,
+    key: string,
+    checksum: string,
+    opts?: { signal?: AbortSignal | undefined; hold?: boolean },
+  ): Promise<string>;
+  release(paths: readonly string[]): void;
   /** A fresh local path for a file DuckDB writes (removed with `forget`). */
   scratch(name: string): string;
   /** Removes local files and folders: scratch output, and copies of objects no longer wanted. */
@@ -99,15 +110,19 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
     return next;
   };
   const copies = new Map<string, string>(); // key → local path, least recently used first
+  const held = new Map<string, number>(); // local path → holds
   let seq = 0;
 
   const scratch = (name: string) => join(outRoot, `${++seq}-${name.replace(/[^A-Za-z0-9_.=-]/g, '_')}`);
 
+  // Held copies stay, even beyond KEEP_COPIES, until released; so does the copy just fetched (the
+  // newest), whose path the caller is about to read.
   const evict = async () => {
     while (copies.size > KEEP_COPIES) {
-      const [key, path] = copies.entries().next().value as [string, string];
-      copies.delete(key);
-      await rm(path, { force: true });
+      const victim = [...copies].slice(0, -1).find(([, path]) => !held.has(path));
+      if (!victim) return;
+      copies.delete(victim[0]);
+      await rm(victim[1], { force: true });
     }
   };
 
@@ -134,20 +149,31 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
         await rm(path, { force: true });
       }
     },
-    async local(store, key, checksum, signal) {
+    async local(store, key, checksum, opts = {}) {
+      const hold = (path: string) => {
+        if (opts.hold) held.set(path, (held.get(path) ?? 0) + 1);
+        return path;
+      };
       const have = copies.get(key);
       if (have) {
         copies.delete(key);
         copies.set(key, have);
-        return have;
+        return hold(have);
       }
-      const bytes = await fetchLakeFile(store, { fileKey: key, checksum }, signal);
+      const bytes = await fetchLakeFile(store, { fileKey: key, checksum }, opts.signal);
       const path = join(lakeRoot, ...key.split('/'));
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, bytes);
-      copies.set(key, path);
+      copies.set(key, hold(path));
       await evict();
       return path;
+    },
+    release(paths) {
+      for (const p of paths) {
+        const n = (held.get(p) ?? 0) - 1;
+        if (n > 0) held.set(p, n);
+        else held.delete(p);
+      }
     },
     scratch,
     async forget(paths) {

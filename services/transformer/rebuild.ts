@@ -375,7 +375,7 @@ async function loadFiles(
       const chunk = of.slice(i, i + OBJECTS_AT_ONCE);
       const paths: string[] = [];
       for (const f of chunk)
-        paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, lake.signal));
+        paths.push(await lake.duck.local(lake.store, f.fileKey, f.checksum, { signal: lake.signal }));
       await lake.duck.table(
         'rebuild_files',
         { path: 'VARCHAR', file_key: 'VARCHAR', ord: 'INTEGER' },

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { testDir } from '../../test/support/infra.ts';
+import { FsObjectStore } from '../object-store/index.ts';
+import { duckOptionsOf, openDuck } from './duck.ts';
+
+describe('Duck local copies', () => {
+  it('evicts the least recently used copies beyond those it keeps, never a held one until released', async () => {
+    const root = await testDir('duck-copies');
+    const store = new FsObjectStore({ root: join(root, 'lake') });
+    const objects: { key: string; checksum: string }[] = [];
+    for (let i = 0; i < 120; i++) {
+      const key = `silver/ccass/date=2026-01-01/part-${i}.parquet`;
+      const bytes = Buffer.from(`object ${i}`);
+      await store.put(key, bytes);
+      objects.push({ key, checksum: createHash('sha256').update(bytes).digest('hex') });
+    }
+    const duck = await openDuck(duckOptionsOf({ duckdbTempDir: join(root, 'duck') }));
+    try {
+      const local = (o: { key: string; checksum: string }, hold = false) =>
+        duck.local(store, o.key, o.checksum, { hold });
+      // 60 held (more than a Duck keeps), then 60 more not held.
+      const held = [];
+      for (const o of objects.slice(0, 60)) held.push(await local(o, true));
+      const loose = [];
+      for (const o of objects.slice(60)) loose.push(await local(o));
+      expect(held.filter((p) => !existsSync(p))).toEqual([]);
+      // Nothing but held copies beyond the kept ones: every loose copy but the newest went.
+      expect(loose.filter((p) => existsSync(p))).toEqual([loose.at(-1)]);
+
+      // Held twice, released once: still there. Released again: evicted by the next fetches.
+      const twice = await local(objects[0]!, true);
+      duck.release(held);
+      expect(existsSync(twice)).toBe(true);
+      for (const o of objects.slice(60, 110)) await local(o);
+      expect(existsSync(twice)).toBe(true);
+      duck.release([twice]);
+      for (const o of objects.slice(60, 110)) await local(o);
+      await local(objects[110]!);
+      expect(existsSync(twice)).toBe(false);
+      expect(held.filter((p) => existsSync(p))).toEqual([]);
+    } finally {
+      await duck.close();
+    }
+  });
+});
