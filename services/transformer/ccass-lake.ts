@@ -523,8 +523,13 @@ async function loadDates(
   await duck.run(`create or replace temp view cur as ${cur.join(' union all ')}`);
   const { rows: sets } = await client.query<{ code: string; holding_date: string; prev: string | null }>(
     `select x.code, to_char(x.holding_date, 'YYYY-MM-DD') as holding_date,
-       to_char((select max(p.holding_date) from silver.ccass_sets p
-         where p.code = x.code and p.holding_date < x.holding_date), 'YYYY-MM-DD') as prev
+       -- the recent weeks first: an unbounded backward scan reads every earlier set of the code on
+       -- its index page, more the longer the history
+       to_char(coalesce(
+         (select max(p.holding_date) from silver.ccass_sets p
+          where p.code = x.code and p.holding_date < x.holding_date and p.holding_date >= x.holding_date - 14),
+         (select max(p.holding_date) from silver.ccass_sets p
+          where p.code = x.code and p.holding_date < x.holding_date - 14)), 'YYYY-MM-DD') as prev
      from silver.ccass_sets x where x.holding_date = any($1::date[]) order by x.holding_date, x.code`,
     [xs],
   );

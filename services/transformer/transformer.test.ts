@@ -939,4 +939,75 @@ describe('transformer on Postgres + NATS + object store', () => {
       });
     }
   });
+
+  it('look-backs past weeks without rows: the picker, the rolling window and the previous CCASS set, as the reference', async () => {
+    // 00009 trades twice in November, then not until the last day; its look-ups from the window's end
+    // find nothing in their recent weeks (14 days for the latest row, 42 for 20 quoted days, 60 for
+    // 30 traded days, 14 for the previous CCASS set) and must read on to the older rows.
+    const [first, last, beforeLast] = [CCASS_DATES[0]!, DAYS.at(-1)!, DAYS.at(-2)!];
+    const traded = (date: string, close: number, prev: number | null): QuoteRow => ({
+      code: '00009',
+      trade_date: date,
+      board: 'main',
+      name: 'IOTA',
+      currency: 'HKD',
+      flags: '',
+      status: 'traded',
+      open: null,
+      ask: null,
+      bid: null,
+      prev_close: prev,
+      high: close + 0.1,
+      low: close - 0.1,
+      close,
+      volume: 4000,
+      turnover: Math.round(4000 * close),
+    });
+    const early = [traded('2025-11-03', 5, null), traded('2025-11-04', 5.5, 5)];
+    const sent = [
+      ...(await Promise.all(
+        early.map((r) =>
+          file('quotes', [
+            { key: '00009', as_of: r.trade_date, fetched_at: fetchedAt(r.trade_date), rows: [r] },
+          ]),
+        ),
+      )),
+      await file('quotes', [
+        { key: '00009', as_of: last, fetched_at: fetchedAt(last), rows: [traded(last, 6, 5.5)] },
+      ]),
+      await file('fundamentals', [
+        {
+          key: '00009',
+          as_of: beforeLast,
+          fetched_at: fetchedAt(beforeLast, 19),
+          rows: [{ ...fundamentals('00009', beforeLast, 1, null), market_cap: null }],
+        },
+      ]),
+      ...(await Promise.all(
+        [first, last].map((date) =>
+          file('ccass', [
+            { key: '00009', as_of: date, fetched_at: fetchedAt(date, 9), rows: ccassSet('00009', date) },
+          ]),
+        ),
+      )),
+    ];
+    service = await startTransformer(config(), deps); // the rebuild tests stopped it
+    await publish(sent.map((f) => f.event));
+    await settled();
+
+    expect(diffGold(await readAllGold(db.pool), await reference(), { relTol: 1e-9 })).toEqual([]);
+    expect(await goldRow('stock_picker', 'code = $1 and as_of = $2', ['00009', beforeLast])).toMatchObject({
+      close: 5.5,
+      avg_turnover_20d: (20_000 + 22_000) / 2,
+      market_cap: 5.5e9,
+    });
+    expect(
+      await goldRow('rolling_directed_volume', 'code = $1 and trade_date = $2', ['00009', last]),
+    ).toMatchObject({ days_30d_trading: 3, dv_30d_trading: 4000 + 4000, days_30d_calendar: 1 });
+    const changes = await db.pool.query(
+      `select distinct prev_holding_date from gold.ccass_changes where code = '00009' and holding_date = $1`,
+      [last],
+    );
+    expect(changes.rows).toEqual([{ prev_holding_date: first }]);
+  });
 });

@@ -91,10 +91,19 @@ cross join lateral (
   select x.code, x.trade_date from gold.daily_prices x
   where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) p
 cross join lateral (
+  -- the recent weeks first, older rows only when they hold fewer than 30 trades (see stock_picker's
+  -- look-ups: an unbounded backward scan costs more the longer the history)
   select sum(t.directed_volume) as dv, count(*) as days from (
-    select q.directed_volume from gold.daily_prices q
-    where q.code = p.code and q.trade_date <= p.trade_date and q.status = 'traded'
-    order by q.trade_date desc limit 30) t
+    select * from (
+      (select q.directed_volume from gold.daily_prices q
+       where q.code = p.code and q.trade_date <= p.trade_date and q.trade_date > p.trade_date - 60
+         and q.status = 'traded'
+       order by q.trade_date desc limit 30)
+      union all
+      (select q.directed_volume from gold.daily_prices q
+       where q.code = p.code and q.trade_date <= p.trade_date - 60 and q.status = 'traded'
+       order by q.trade_date desc limit 30)
+    ) u limit 30) t
 ) tw
 cross join lateral (
   select sum(q.directed_volume) as dv, count(*) as days from gold.daily_prices q

@@ -87,17 +87,34 @@ looked_up as (
     case when f.has_day then f.day_currency else px.currency end,
     tv.avg_turnover
   from rows_in_scope f
+  -- Both look-ups read back from as_of in two steps, the recent weeks first and the rest only
+  -- when those fall short: a backward index scan takes every row of the stock the index page
+  -- holds up to as_of, so an unbounded one costs more the longer the history. Append runs its
+  -- branches in order and the limit stops it, so the rows still come newest first.
   left join lateral (
     -- the latest daily row on or before as_of
-    select p.name, p.close, p.currency from gold.daily_prices p
-    where not f.has_day and p.code = f.code and p.trade_date <= f.as_of
-    order by p.trade_date desc limit 1
+    select * from (
+      (select p.name, p.close, p.currency from gold.daily_prices p
+       where not f.has_day and p.code = f.code and p.trade_date <= f.as_of and p.trade_date > f.as_of - 14
+       order by p.trade_date desc limit 1)
+      union all
+      (select p.name, p.close, p.currency from gold.daily_prices p
+       where not f.has_day and p.code = f.code and p.trade_date <= f.as_of - 14
+       order by p.trade_date desc limit 1)
+    ) u limit 1
   ) px on true
   left join lateral (
     select avg(coalesce(x.turnover, 0)) as avg_turnover from (
-      select p.turnover from gold.daily_prices p
-      where p.code = f.code and p.trade_date <= f.as_of and p.status in ('traded', 'no_trade')
-      order by p.trade_date desc limit 20) x
+      select * from (
+        (select p.turnover from gold.daily_prices p
+         where p.code = f.code and p.trade_date <= f.as_of and p.trade_date > f.as_of - 42
+           and p.status in ('traded', 'no_trade')
+         order by p.trade_date desc limit 20)
+        union all
+        (select p.turnover from gold.daily_prices p
+         where p.code = f.code and p.trade_date <= f.as_of - 42 and p.status in ('traded', 'no_trade')
+         order by p.trade_date desc limit 20)
+      ) u limit 20) x
   ) tv on true
   where f.day_quoted is not true
 )
