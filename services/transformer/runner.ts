@@ -289,15 +289,60 @@ interface Touched {
 
 const UNTOUCHED: Touched = { n: 0, lo: null, hi: null, codes: null };
 
-/** Runs `dml` (a delete or insert `returning d, c`: a row's date and code) and sums up what it touched. */
+/** Sums up the rows `(d, c)` (a row's date and code) of relation `t` as a `Touched`. */
+const summarize = (t: string) =>
+  `select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
+     array_agg(distinct c) filter (where c is not null) as codes
+   from ${t}`;
+
+/** Runs `dml` (a delete or insert `returning d, c`) and sums up what it touched. */
 async function touched(client: pg.PoolClient, dml: string): Promise<Touched> {
-  const { rows } = await client.query<Touched>(
-    `with t as (${dml})
-     select count(*)::int as n, to_char(min(d), 'YYYY-MM-DD') as lo, to_char(max(d), 'YYYY-MM-DD') as hi,
-       (select array_agg(c) from (select distinct c from t where c is not null) x) as codes
-     from t`,
-  );
+  const { rows } = await client.query<Touched>(`with t as (${dml}) ${summarize('t')}`);
   return rows[0] ?? UNTOUCHED;
+}
+
+/**
+ * Writes `rowsSql` (the model's rows for its scope) as changes against `old` (the scoped rows
+ * before, with their `_tid`): deletes the rows the model no longer yields, updates those whose
+ * values changed, inserts new keys, and leaves equal rows alone. A day's second event (a
+ * fundamentals file after the quotes) changes a column or two of rows that already exist, or none
+ * (the month's high and low): rewriting them whole added an entry to every index for every row and
+ * left a dead one behind; an update of columns no index reads is a HOT update on a table with room
+ * on its pages (migration 009). One statement: its parts see the same snapshot and touch disjoint
+ * rows. A key the model yields twice fails the run, as the primary key would on an insert.
+ */
+async function writeChanges(
+  client: pg.PoolClient,
+  model: Model,
+  old: string,
+  rowsSql: string,
+  ret: string,
+): Promise<{ deleted: Touched; written: Touched; duplicates: number }> {
+  const on = (a: string, b: string) => model.key.map((k) => `${a}.${k} = ${b}.${k}`).join(' and ');
+  const values = model.columns.filter((c) => !model.key.includes(c));
+  const row = (a: string) => `(${values.map((c) => `${a}.${c}`).join(', ')})`;
+  const { rows } = await client.query<{ deleted: Touched; written: Touched; duplicates: number }>(
+    `with n as materialized (${rowsSql}),
+     del as (
+       delete from ${model.table} g using ${old} o
+       where g.ctid = o._tid and not exists (select 1 from n where ${on('n', 'o')})
+       returning ${ret}),
+     upd as (
+       update ${model.table} g set ${values.map((c) => `${c} = n.${c}`).join(', ')}
+       from ${old} o join n on ${on('n', 'o')}
+       where g.ctid = o._tid and ${row('o')} is distinct from ${row('n')}
+       returning ${ret}),
+     ins as (
+       insert into ${model.table} as g (${model.columns.join(', ')})
+       select ${model.columns.map((c) => `n.${c}`).join(', ')} from n
+       where not exists (select 1 from ${old} o where ${on('n', 'o')})
+       returning ${ret}),
+     w as (select * from upd union all select * from ins)
+     select (select row_to_json(x) from (${summarize('del')}) x) as deleted,
+       (select row_to_json(x) from (${summarize('w')}) x) as written,
+       (select count(*)::int from n) - (select count(*)::int from (select distinct ${model.key.join(', ')} from n) k) as duplicates`,
+  );
+  return rows[0]!;
 }
 
 export interface RunModelsOptions {
@@ -351,40 +396,38 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         dateCol ? `g.${dateCol} as d` : 'null::date as d',
         codeCol ? `g.${codeCol} as c` : 'null::text as c',
       ];
-      // Later models that read only some columns: keep the scoped rows' before-image to compare.
+      const cols = model.columns.join(', ');
+      const rowsSql = `select ${model.columns.map((c) => `m.${c}`).join(', ')}
+        from (${substitute(model.modelSql, model, narrowed)}) m
+        ${scopeJoin(model, 'm')}`;
+      // The scoped rows before the write (with their ctid): what the write compares with, and what
+      // later models that read only some columns compare with too.
       const watchers = opts.truncate ? [] : opts.models.filter((m) => m.reads[model.name]);
       const old = scopeTable(`${model.name}__before`);
-      if (watchers.length) {
-        await client.query(`drop table if exists ${old}`);
-        await client.query(
-          `create temp table ${old} on commit drop as select g.* from ${scopedRows(model, 'g')}`,
-        );
-      }
       let deleted: Touched;
+      let written: Touched;
       if (opts.truncate) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${model.table}`);
         await client.query(`truncate ${model.table}`);
         deleted = { ...UNTOUCHED, n: rows[0]?.n ?? 0 };
+        // A truncated table is written whole: its indexes are cheaper built afterwards.
+        written = await withIndexesRebuilt(client, model.table, () =>
+          touched(client, `insert into ${model.table} as g (${cols}) ${rowsSql} returning ${ret.join(', ')}`),
+        );
       } else {
-        deleted = await touched(
-          client,
-          `delete from ${model.table} g
-             where g.ctid = any(array(select g.ctid from ${scopedRows(model, 'g', 'g.ctid')}))
-             returning ${ret.join(', ')}`,
+        await client.query(`drop table if exists ${old}`);
+        await client.query(
+          `create temp table ${old} on commit drop as select g.* from ${scopedRows(model, 'g', 'g.ctid as _tid, g.*')}`,
         );
+        const w = await writeChanges(client, model, old, rowsSql, ret.join(', '));
+        if (w.duplicates > 0) {
+          throw new HarbourError(
+            ErrorCodes.ModelFailed,
+            `${w.duplicates} key(s) of (${model.key.join(', ')}) yielded more than once`,
+          );
+        }
+        ({ deleted, written } = w);
       }
-      const cols = model.columns.join(', ');
-      const insert = () =>
-        touched(
-          client,
-          `insert into ${model.table} as g (${cols})
-           select ${model.columns.map((c) => `m.${c}`).join(', ')}
-           from (${substitute(model.modelSql, model, narrowed)}) m
-           ${scopeJoin(model, 'm')}
-           returning ${ret.join(', ')}`,
-        );
-      // A truncated table is written whole: its indexes are cheaper built afterwards.
-      const written = opts.truncate ? await withIndexesRebuilt(client, model.table, insert) : await insert();
       if (watchers.length) await narrowChanges(client, model, old, watchers, narrowed);
       // Later models read this table: after a bulk rewrite, give the planner its real size.
       const readLater = opts.models.some(

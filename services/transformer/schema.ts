@@ -347,6 +347,17 @@ export const transformerMigrations: Migration[] = [
       -- being compressed past 2 kB: serving a full-market day took 40 % longer with compression.
       alter table gold.ccass_change_sets set (toast_tuple_target = 8160);`,
   },
+  {
+    id: '009-gold-room-for-updates',
+    sql: `
+      -- A day's rows are updated in place after they are written (open from the fundamentals file,
+      -- the month's row by every quotes and fundamentals file). Half-empty pages let every row of a
+      -- page take its new version beside it (a HOT update: no index entry) in one statement; full
+      -- pages send each new version to another page, with an entry in every index. Pages written
+      -- before this migration keep their fill until rewritten (a rebuild).
+      alter table gold.daily_prices set (fillfactor = 50);
+      alter table gold.monthly_high_low set (fillfactor = 50);`,
+  },
 ];
 
 export function migrateTransformer(pool: pg.Pool): Promise<string[]> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Value } from '@sinclair/typebox/value';
@@ -5,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CcassRow,
+  DATASETS,
   type Dataset,
   dlqMessageValidator,
   type FundamentalRow,
@@ -33,6 +35,7 @@ import { createLogger, type Service, type ServiceDeps } from '../runtime/index.t
 import { duckOptionsOf, openDuck } from './duck.ts';
 import {
   loadModels,
+  MODELS_DIR,
   parseModel,
   processLakeEvent,
   type RebuildProgress,
@@ -43,7 +46,8 @@ import {
   traceGoldRow,
   transformerMetrics,
 } from './index.ts';
-import { TRANSFORMER_LOCK } from './runner.ts';
+import { runModels, TRANSFORMER_LOCK } from './runner.ts';
+import { createSilverScopes, scopeTable, silverScopeName } from './silver.ts';
 
 // Dates as yyyy-mm-dd strings in this test's queries (the transformer itself never reads a date as Date).
 pg.types.setTypeParser(1082, (v: string) => v);
@@ -1009,5 +1013,100 @@ describe('transformer on Postgres + NATS + object store', () => {
       [last],
     );
     expect(changes.rows).toEqual([{ prev_holding_date: first }]);
+  });
+
+  it('a model run that changes no row writes and publishes nothing; a new open updates its day and month', async () => {
+    // The first trading day of February: its open is the month's open too.
+    const day = DAYS.find((d) => d.startsWith('2026-02'))!;
+    const i = DAYS.indexOf(day);
+    expect(statusOf('00001', i, day)).toBe('traded');
+    const close = quotes.get(day)!.find((q) => q.code === '00001')!.close!;
+    const runsOf = async (f: WrittenFile) => {
+      const { rows } = await db.pool.query(
+        `select r.run_id, r.model, r.rows_written::int, r.rows_deleted::int, r.codes, r.date_from, r.date_to, r.publish,
+           r.published_at
+         from transform_files t join transform_runs r using (batch_id) where t.file_key = $1`,
+        [f.event.file_key],
+      );
+      return new Map(rows.map((r) => [r.model as string, r]));
+    };
+    const send = async (row: FundamentalRow) => {
+      const f = await file('fundamentals', [
+        { key: '00001', as_of: day, fetched_at: fetchedAt(day, 20), rows: [row] },
+      ]);
+      await publish([f.event]);
+      await settled();
+      return runsOf(f);
+    };
+
+    // The day's first snapshot gives its open. A later one changes the EPS only: daily prices run
+    // over its key and find their row as it was; the picker's P/E changes.
+    const row = fundamentals('00001', day, i, close);
+    const first = await send(row);
+    expect(first.get('daily_prices')).toMatchObject({ rows_written: 1, publish: true });
+    const eps = await send({ ...row, eps: row.eps! * 2 });
+    for (const model of ['daily_prices', 'monthly_high_low']) {
+      expect(eps.get(model), model).toMatchObject({ rows_written: 0, rows_deleted: 0, publish: false });
+      expect(eps.get(model)!.published_at, model).toBeNull();
+    }
+    expect(eps.get('stock_picker')).toMatchObject({ rows_written: 1, codes: ['00001'], publish: true });
+
+    const open = fundOpen(close) + 0.5;
+    const moved = await send({ ...row, eps: row.eps! * 2, open });
+    for (const model of ['daily_prices', 'monthly_high_low']) {
+      expect(moved.get(model), model).toMatchObject({
+        rows_written: 1,
+        rows_deleted: 0,
+        codes: ['00001'],
+        publish: true,
+      });
+    }
+    expect(moved.get('daily_prices')).toMatchObject({ date_from: day, date_to: day });
+    expect(moved.get('stock_picker')).toMatchObject({ rows_written: 0 }); // reads the close, not the open
+    expect(await goldRow('daily_prices', 'code = $1 and trade_date = $2', ['00001', day])).toMatchObject({
+      open,
+    });
+    expect(
+      await goldRow('monthly_high_low', 'code = $1 and month = $2', ['00001', '2026-02-01']),
+    ).toMatchObject({
+      open,
+    });
+    await until(
+      async () =>
+        (await db.pool.query('select 1 from transform_runs where publish and published_at is null'))
+          .rowCount === 0,
+    );
+    const msg = await nats.jsm.streams.getMessage(streamNames.events, {
+      last_by_subj: subjects.goldUpdated('monthly_high_low'),
+    });
+    expect(goldUpdatedValidator.parse(msg!.json()).run_id).toBe(moved.get('monthly_high_low')!.run_id);
+    expect(diffGold(await readAllGold(db.pool), await reference(), { relTol: 1e-9 })).toEqual([]);
+  });
+
+  it('a model yielding a key twice fails its run and writes nothing', async () => {
+    const text = readFileSync(join(MODELS_DIR, 'daily_prices.sql'), 'utf8');
+    const doubled = parseModel(
+      'daily_prices.sql',
+      text.replace('\nfrom q\n', '\nfrom q, generate_series(1, 2) twice\n'),
+    );
+    expect(doubled.modelSql).toContain('twice');
+    const day = DAYS.at(-1)!;
+    const before = await readGoldTable(db.pool, 'daily_prices');
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await createSilverScopes(client, DATASETS);
+      await client.query(`insert into ${scopeTable(silverScopeName('quotes'))} values ('00001', $1, $1)`, [
+        day,
+      ]);
+      const run = runModels(client, { batchId: 'twice', trigger: 'event', models: [doubled], inputs: [] });
+      await expect(run).rejects.toThrow(
+        /model daily_prices failed: 1 key\(s\) of \(code, trade_date\) yielded more than once/,
+      );
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+    expect(await readGoldTable(db.pool, 'daily_prices')).toEqual(before);
   });
 });

@@ -38,6 +38,8 @@ export interface StockSim {
   listedFrom: number;
   suspendedAt: number;
   lastClose: number | null;
+  /** The day's open as the quote widget shows it (the report has none): null on a day without trades. */
+  dayOpen: number | null;
   eps: number;
   issued: number;
 }
@@ -73,6 +75,7 @@ export function createMarket(opts: MarketOptions): Market {
     listedFrom: rnd() < 0.02 ? Math.floor(rnd() * opts.days) : 0,
     suspendedAt: rnd() < 0.01 ? Math.floor(rnd() * opts.days) : -1,
     lastClose: null,
+    dayOpen: null,
     eps: (rnd() - 0.2) * 5,
     issued: Math.round((1 + rnd() * 50) * 1e8),
   }));
@@ -81,6 +84,7 @@ export function createMarket(opts: MarketOptions): Market {
   function quotesOf(date: string, di: number): QuoteRow[] {
     const rows: QuoteRow[] = [];
     for (const s of stocks) {
+      s.dayOpen = null;
       if (di < s.listedFrom) continue;
       const base = {
         code: s.code,
@@ -125,6 +129,8 @@ export function createMarket(opts: MarketOptions): Market {
       const high = Math.round(Math.max(close, ref) * (1 + rnd() * s.sigma) * 1000) / 1000;
       const low = Math.round(Math.min(close, ref) * (1 - rnd() * s.sigma) * 1000) / 1000;
       const volume = s.lot * Math.ceil(rnd() * 20_000);
+      // Between the day's low and high, without drawing from the PRNG (the rest of the market stays as it was).
+      s.dayOpen = Math.round((low + ((high - low) * ((Number(s.code) + di) % 10)) / 10) * 1000) / 1000;
       rows.push({
         ...base,
         status: 'traded',
@@ -150,7 +156,7 @@ export function createMarket(opts: MarketOptions): Market {
           as_of: date,
           last,
           prev_close: null,
-          open: null,
+          open: s.dayOpen,
           high: null,
           low: null,
           volume: null,
