@@ -73,7 +73,9 @@ export async function serveCcassChangeSets(
     { id: 'integer', participant_key: 'varchar', participant_id: 'varchar', participant_name: 'varchar' },
     ids,
   );
-  // One list per set in participant order (one sort), written as Postgres array literals.
+  // One list per set in participant order, written as Postgres array literals. The list is sorted
+  // after it is built (structs compare by their first field, the set's unique participant_key): an
+  // ordered aggregate costs twice as much (a full-market day ~170 ms against ~80 ms).
   const arr = (field: string) =>
     `'{' || array_to_string(list_transform(l, p -> coalesce(p.${field}::varchar, 'NULL')), ',') || '}'`;
   const deleted = await dropServedSets(client, xs);
@@ -84,9 +86,9 @@ export async function serveCcassChangeSets(
      from (
        select g.code, g.holding_date, max(g.prev_holding_date) as prev_holding_date,
          max(i.issued_shares) as issued_shares,
-         list({'id': d.id,
+         list_sort(list({'key': g.participant_key, 'id': d.id,
                'now': case when g.kind <> 'exited' then g.shareholding end,
-               'before': case when g.kind <> 'new' then g.prev_shareholding end} order by g.participant_key) as l
+               'before': case when g.kind <> 'new' then g.prev_shareholding end})) as l
        from ${rows} g
        join dim d on d.participant_key = g.participant_key and d.participant_name = g.participant_name
          and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')

@@ -26,23 +26,26 @@ from {{changed:daily_prices}}
 -- "The value on the first / last / extreme day" as min or max of [sort key, value] arrays (arrays
 -- compare element by element, and a stock has one row a day): plain aggregates, where ordered
 -- array_agg sorted each month's rows once per column (a day's event: 2,600 months, ~20 % faster).
-select p.code, date_trunc('month', p.trade_date::timestamp)::date as month,
-  (min(array[p.trade_date - date '2000-01-01', coalesce(p.open, p.close)])
-    filter (where p.status = 'traded'))[2] as open,
-  max(p.high) filter (where p.status = 'traded') as high,
-  date '2000-01-01' - ((max(array[p.high, date '2000-01-01' - p.trade_date])
-    filter (where p.status = 'traded' and p.high is not null))[2])::int as high_date,
-  min(p.low) filter (where p.status = 'traded') as low,
-  date '2000-01-01' + ((min(array[p.low, p.trade_date - date '2000-01-01'])
-    filter (where p.status = 'traded' and p.low is not null))[2])::int as low_date,
-  (max(array[p.trade_date - date '2000-01-01', p.close]) filter (where p.close is not null))[2] as close,
-  coalesce(sum(p.volume) filter (where p.status = 'traded'), 0) as volume,
-  (count(*) filter (where p.status = 'traded'))::int as trading_days
+-- Aggregated per stock inside the lateral (a scope key is one stock): a group of ~20 rows each,
+-- where a group by over all the rows sorted a day's 57,000 by text code first (~30 % of the run).
+select p.*
 from {{scope}} s
 cross join lateral (
-  select x.code, x.trade_date, x.status, x.open, x.high, x.low, x.close, x.volume from gold.daily_prices x
-  where x.code = s.k and x.trade_date between s.lo and s.hi offset 0) p
-group by p.code, date_trunc('month', p.trade_date::timestamp)::date
+  select x.code, date_trunc('month', x.trade_date::timestamp)::date as month,
+    (min(array[x.trade_date - date '2000-01-01', coalesce(x.open, x.close)])
+      filter (where x.status = 'traded'))[2] as open,
+    max(x.high) filter (where x.status = 'traded') as high,
+    date '2000-01-01' - ((max(array[x.high, date '2000-01-01' - x.trade_date])
+      filter (where x.status = 'traded' and x.high is not null))[2])::int as high_date,
+    min(x.low) filter (where x.status = 'traded') as low,
+    date '2000-01-01' + ((min(array[x.low, x.trade_date - date '2000-01-01'])
+      filter (where x.status = 'traded' and x.low is not null))[2])::int as low_date,
+    (max(array[x.trade_date - date '2000-01-01', x.close]) filter (where x.close is not null))[2] as close,
+    coalesce(sum(x.volume) filter (where x.status = 'traded'), 0) as volume,
+    (count(*) filter (where x.status = 'traded'))::int as trading_days
+  from gold.daily_prices x
+  where x.code = s.k and x.trade_date between s.lo and s.hi
+  group by x.code, date_trunc('month', x.trade_date::timestamp)::date) p
 -- @lineage
 select 'quotes' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.quotes
