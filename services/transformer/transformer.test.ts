@@ -10,6 +10,7 @@ import {
   type Dataset,
   dlqMessageValidator,
   type FundamentalRow,
+  type GoldTable,
   goldUpdatedValidator,
   type LakeCommitted,
   type QuoteRow,
@@ -342,6 +343,19 @@ async function reference() {
   } finally {
     conn.closeSync();
   }
+}
+
+/** The last `harbour.gold.updated.<model>` message, once the outbox has published every run. */
+async function lastGoldUpdated(model: GoldTable) {
+  await until(
+    async () =>
+      (await db.pool.query('select 1 from transform_runs where publish and published_at is null'))
+        .rowCount === 0,
+  );
+  const msg = await nats.jsm.streams.getMessage(streamNames.events, {
+    last_by_subj: subjects.goldUpdated(model),
+  });
+  return { msg, ev: goldUpdatedValidator.parse(msg!.json()) };
 }
 
 const goldRow = async (table: string, where: string, params: unknown[]) =>
@@ -688,15 +702,7 @@ describe('transformer on Postgres + NATS + object store', () => {
     );
     expect(runs.length).toBeGreaterThan(40);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
-    await until(
-      async () =>
-        (await db.pool.query('select 1 from transform_runs where publish and published_at is null'))
-          .rowCount === 0,
-    );
-    const msg = await nats.jsm.streams.getMessage(streamNames.events, {
-      last_by_subj: subjects.goldUpdated('daily_prices'),
-    });
-    const ev = goldUpdatedValidator.parse(msg!.json());
+    const { msg, ev } = await lastGoldUpdated('daily_prices');
     expect(msg!.header?.get('Nats-Msg-Id')).toBe(ev.run_id);
     expect(runs.some((r) => r.run_id === ev.run_id)).toBe(true);
 
@@ -1071,15 +1077,7 @@ describe('transformer on Postgres + NATS + object store', () => {
     ).toMatchObject({
       open,
     });
-    await until(
-      async () =>
-        (await db.pool.query('select 1 from transform_runs where publish and published_at is null'))
-          .rowCount === 0,
-    );
-    const msg = await nats.jsm.streams.getMessage(streamNames.events, {
-      last_by_subj: subjects.goldUpdated('monthly_high_low'),
-    });
-    expect(goldUpdatedValidator.parse(msg!.json()).run_id).toBe(moved.get('monthly_high_low')!.run_id);
+    expect((await lastGoldUpdated('monthly_high_low')).ev.run_id).toBe(moved.get('monthly_high_low')!.run_id);
     expect(diffGold(await readAllGold(db.pool), await reference(), { relTol: 1e-9 })).toEqual([]);
   });
 
