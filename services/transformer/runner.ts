@@ -317,7 +317,7 @@ async function writeChanges(
   old: string,
   rowsSql: string,
   ret: string,
-): Promise<{ deleted: Touched; written: Touched; duplicates: number }> {
+): Promise<{ deleted: Touched; written: Touched }> {
   const on = (a: string, b: string) => model.key.map((k) => `${a}.${k} = ${b}.${k}`).join(' and ');
   const values = model.columns.filter((c) => !model.key.includes(c));
   const row = (a: string) => `(${values.map((c) => `${a}.${c}`).join(', ')})`;
@@ -342,7 +342,14 @@ async function writeChanges(
        (select row_to_json(x) from (${summarize('w')}) x) as written,
        (select count(*)::int from n) - (select count(*)::int from (select distinct ${model.key.join(', ')} from n) k) as duplicates`,
   );
-  return rows[0]!;
+  const { deleted, written, duplicates } = rows[0]!;
+  if (duplicates > 0) {
+    throw new HarbourError(
+      ErrorCodes.ModelFailed,
+      `${duplicates} key(s) of (${model.key.join(', ')}) yielded more than once`,
+    );
+  }
+  return { deleted, written };
 }
 
 export interface RunModelsOptions {
@@ -419,14 +426,7 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         await client.query(
           `create temp table ${old} on commit drop as select g.* from ${scopedRows(model, 'g', 'g.ctid as _tid, g.*')}`,
         );
-        const w = await writeChanges(client, model, old, rowsSql, ret.join(', '));
-        if (w.duplicates > 0) {
-          throw new HarbourError(
-            ErrorCodes.ModelFailed,
-            `${w.duplicates} key(s) of (${model.key.join(', ')}) yielded more than once`,
-          );
-        }
-        ({ deleted, written } = w);
+        ({ deleted, written } = await writeChanges(client, model, old, rowsSql, ret.join(', ')));
       }
       if (watchers.length) await narrowChanges(client, model, old, watchers, narrowed);
       // Later models read this table: after a bulk rewrite, give the planner its real size.

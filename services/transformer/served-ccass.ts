@@ -74,8 +74,8 @@ export async function serveCcassChangeSets(
     ids,
   );
   // One list per set in participant order, written as Postgres array literals. The list is sorted
-  // after it is built (structs compare by their first field, the set's unique participant_key): an
-  // ordered aggregate costs twice as much (a full-market day ~170 ms against ~80 ms).
+  // after it is built (structs compare by their first field, the set's unique participant_key): with
+  // an ordered aggregate this step took ~220 ms for a full-market day, sorted after ~135 ms.
   const arr = (field: string) =>
     `'{' || array_to_string(list_transform(l, p -> coalesce(p.${field}::varchar, 'NULL')), ',') || '}'`;
   const deleted = await dropServedSets(client, xs);
