@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
 import type { ObjectStore } from '../object-store/index.ts';
 import type { TransformerConfig } from './config.ts';
 import { fetchLakeFile } from './lake.ts';
@@ -210,4 +211,39 @@ export async function copyFromDuck(
   } finally {
     await duck.forget([csv]);
   }
+}
+
+/** DuckDB types of the Postgres column types silver and gold tables use. */
+const DUCK_TYPES: Readonly<Record<string, string>> = {
+  text: 'VARCHAR',
+  'double precision': 'DOUBLE',
+  bigint: 'BIGINT',
+  integer: 'INTEGER',
+  smallint: 'SMALLINT',
+  boolean: 'BOOLEAN',
+  date: 'DATE',
+  'timestamp with time zone': 'TIMESTAMPTZ',
+};
+
+/**
+ * (Re)creates the empty DuckDB table `table` (`schema.name`, the schema created if missing) with the
+ * columns and types of the Postgres table of that name, so that the same SQL over either reads
+ * values of the same types. Returns the column names.
+ */
+export async function mirrorTable(client: pg.PoolClient, duck: Duck, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string; type: string }>(
+    `select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
+     where attrelid = $1::regclass and attnum > 0 and not attisdropped order by attnum`,
+    [table],
+  );
+  const columns = rows.map((r) => {
+    const type = DUCK_TYPES[r.type];
+    if (!type)
+      throw new HarbourError(ErrorCodes.Internal, `no DuckDB type for ${table}.${r.name} (${r.type})`);
+    return `${r.name} ${type}`;
+  });
+  await duck.run(
+    `create schema if not exists ${table.split('.')[0]}; create or replace table ${table} (${columns.join(', ')})`,
+  );
+  return rows.map((r) => r.name);
 }

@@ -28,6 +28,7 @@ import {
  * -- test: accepted(kind, new|exited|changed|unchanged)
  * -- test: expect(low <= high)            (a SQL condition every row must meet)
  * -- test[warn]: …                          (recorded, does not fail the run)
+ * -- rebuild: duckdb                        (optional: a full rebuild computes it in DuckDB; below)
  * -- @scope
  * select k, lo, hi from {{changed:daily_prices}} …  -- which keys × date ranges to recompute
  * -- @model
@@ -39,6 +40,14 @@ import {
  * `-- reads: X(c1, c2)` narrows `{{changed:X}}` to the keys whose rows of X appeared, disappeared or
  * changed in c1, c2 (or a key or scope date column) in this batch; without it, every key X rewrote
  * is in it. A fundamentals file rewrites each day's open price, which the rolling volume never reads.
+ *
+ * `-- rebuild: duckdb` (a Postgres model): a full rebuild runs the model's SQL, scoped as in Postgres,
+ * in the transformer's DuckDB over the silver the rebuild staged there (and the rows of the models
+ * before it computed there) and COPYs the rows in: Postgres spends seconds a model on one core
+ * where DuckDB takes a fraction on all of them. Only for SQL both engines read alike and whose
+ * values come out bit for bit the same in both (no floating-point sum or average whose order
+ * differs between them, such as a windowed average): the rebuild must equal the incremental path
+ * row for row. It may depend only on silver and on other such models.
  *
  * `-- engine: duckdb` (the CCASS models): no @scope; @model is DuckDB SQL over the relations the
  * engine provides for one or more holding dates, recomputed whole — `sets` (code, holding_date,
@@ -90,6 +99,8 @@ export interface Model {
    * `duckdb` (CCASS: @model over holding dates' silver Parquet, see ccass-lake.ts).
    */
   engine: 'postgres' | 'duckdb';
+  /** Where a full rebuild computes a Postgres model (`-- rebuild: duckdb`; default postgres). */
+  rebuildEngine: 'postgres' | 'duckdb';
   scopeSql: string;
   modelSql: string;
   lineageSql: string;
@@ -203,6 +214,11 @@ export function parseModel(file: string, text: string): Model {
     if (!sections[s]?.join('\n').trim()) fail(file, `section @${s} is missing or empty`);
   }
   if (engine === 'duckdb' && sections['scope']) fail(file, 'a duckdb model has no @scope section');
+  const rebuildEngine = header['rebuild'] ?? 'postgres';
+  if (rebuildEngine !== 'postgres' && rebuildEngine !== 'duckdb')
+    fail(file, `rebuild must be postgres or duckdb, got ${rebuildEngine}`);
+  if (engine === 'duckdb' && rebuildEngine !== 'postgres')
+    fail(file, 'a duckdb model is rebuilt by its own engine: no "-- rebuild:"');
   const key = list(header['key'] ?? '');
   const [scopeKey, scopeDate, ...extra] = list(header['scope'] ?? '');
   if (!key.length) fail(file, 'header lacks "-- key: …"');
@@ -227,6 +243,7 @@ export function parseModel(file: string, text: string): Model {
     columns,
     tests,
     engine,
+    rebuildEngine,
     scopeSql: strip((sections['scope'] ?? []).join('\n')),
     modelSql: strip(sections['model']!.join('\n')),
     lineageSql: strip(sections['lineage']!.join('\n')),
@@ -271,6 +288,11 @@ function checkReferences(m: Model, byName: ReadonlyMap<string, Model>): void {
         fail(m.file, `uses {{changed:${ref[1]}}} but does not declare it in depends`);
     }
   }
+  if (m.rebuildEngine === 'duckdb') {
+    const other = m.depends.filter((d) => !datasetOfSilver(d) && byName.get(d)?.rebuildEngine !== 'duckdb');
+    if (other.length)
+      fail(m.file, `is rebuilt in DuckDB but depends on ${other.join(', ')}, which is not (rebuild: duckdb)`);
+  }
   for (const [up, columns] of Object.entries(m.reads)) {
     const model = byName.get(up);
     if (!model || !m.depends.includes(up))
@@ -306,6 +328,18 @@ export function downstreamOf(models: Model[], name: string): Model[] {
   const keep = new Set([name]);
   for (const m of models) if (m.depends.some((d) => keep.has(d))) keep.add(m.name);
   return models.filter((m) => keep.has(m.name));
+}
+
+/**
+ * The Postgres models of `models` (in dependency order) split by whether they read CCASS, i.e.
+ * depend on silver.ccass or a DuckDB model, directly or through another model: `apart` need only
+ * the other silver, `after` need the CCASS work done.
+ */
+export function splitByCcass(models: Model[]): { apart: Model[]; after: Model[] } {
+  const ccass = new Set(['silver.ccass', ...models.filter((m) => m.engine === 'duckdb').map((m) => m.name)]);
+  for (const m of models) if (m.depends.some((d) => ccass.has(d))) ccass.add(m.name);
+  const pg = models.filter((m) => m.engine === 'postgres');
+  return { apart: pg.filter((m) => !ccass.has(m.name)), after: pg.filter((m) => ccass.has(m.name)) };
 }
 
 export function datasetOfSilver(name: string): Dataset | null {

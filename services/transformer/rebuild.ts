@@ -15,16 +15,18 @@ import {
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
 import { TransformerConfig } from './config.ts';
-import { copyFromDuck, duckOptionsOf, OBJECTS_AT_ONCE, openDuck, parquetFiles } from './duck.ts';
+import { copyFromDuck, duckOptionsOf, mirrorTable, OBJECTS_AT_ONCE, openDuck, parquetFiles } from './duck.ts';
 import { inputOf } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
-import { downstreamOf, loadModels, type Model } from './models.ts';
+import { datasetOfSilver, downstreamOf, loadModels, type Model, splitByCcass } from './models.ts';
 import { flushOutbox, markFile, recordFailure, tuneTransaction } from './process.ts';
 import {
+  computedInDuck,
   type InputFile,
   lockTransformer,
   type ModelRunResult,
   newBatchId,
+  type RunModelsOptions,
   runModels,
   withIndexesRebuilt,
 } from './runner.ts';
@@ -37,6 +39,7 @@ import {
   rebuildWinnersSql,
   seedSilverScope,
   silverDates,
+  silverTableOf,
   stageColumns,
 } from './silver.ts';
 
@@ -59,7 +62,15 @@ export type RebuildProgress =
       rows: number;
       elapsedMs: number;
     }
-  | { phase: 'gold'; model: string; state: 'start' | 'done'; rows?: number; elapsedMs: number }
+  | {
+      phase: 'gold';
+      model: string;
+      state: 'start' | 'done';
+      /** Where the model's rows are computed: its own engine, or DuckDB for a `rebuild: duckdb` model in a full rebuild. */
+      engine: 'postgres' | 'duckdb';
+      rows?: number;
+      elapsedMs: number;
+    }
   | { phase: 'commit'; elapsedMs: number }
   | {
       phase: 'done';
@@ -121,6 +132,10 @@ async function clearSilver(client: pg.PoolClient, from: string | null, models: M
  *   gold recomputed for dates from that day (and what their windows reach);
  * - `model`: silver untouched, that model and those downstream of it recomputed (from `from` if given).
  *
+ * In order: the keyed silver; the Postgres models that read no CCASS (in a full rebuild those marked
+ * `rebuild: duckdb` computed by DuckDB over the silver staged there, then COPYed in); CCASS silver
+ * and its gold; the models that read CCASS.
+ *
  * `onProgress` gets one call per file and per model. A failed model test rolls everything back.
  */
 export async function rebuild(
@@ -143,7 +158,6 @@ export async function rebuild(
   const client = await deps.pool.connect();
   let inputs: InputFile[] = [];
   let silverRows = 0;
-  const ccassRuns: ModelRunResult[] = [];
   try {
     await client.query('begin');
     await tuneTransaction(client, {
@@ -159,9 +173,14 @@ export async function rebuild(
     inputs = sources.map(inputOf);
     onProgress({ phase: 'start', batchId, files: files.length, models: chosen.map((m) => m.name) });
 
+    // A full rebuild computes the `rebuild: duckdb` models in DuckDB, over the silver it stages there.
+    const inDuck = reloadSilver && from === null ? chosen.filter((m) => m.rebuildEngine === 'duckdb') : [];
+    const mirrored = new Set(
+      inDuck.flatMap((m) => m.depends.map(datasetOfSilver)).filter((d): d is KeyedDataset => d !== null),
+    );
     if (reloadSilver) {
       await clearSilver(client, from, all);
-      await loadFiles(client, lake, keyed, from, batchId, (done, f) => {
+      await loadFiles(client, lake, keyed, { from, batchId, mirrored }, (done, f) => {
         silverRows += f.rows;
         metrics?.silverRows.inc({ dataset: f.dataset }, f.rows);
         onProgress({
@@ -174,53 +193,42 @@ export async function rebuild(
           elapsedMs: elapsed(),
         });
       });
-      const ccass = await reloadCcass(client, lake, files, {
-        batchId,
-        passRows,
-        all,
-        chosen,
-        done: keyed.length,
-        signal: opts.signal,
-        onProgress,
-        elapsed,
-      });
-      ccassRuns.push(...ccass.runs);
-      silverRows += ccass.rows;
-      metrics?.silverRows.inc({ dataset: 'ccass' }, ccass.rows);
-    } else if (chosen.some((m) => m.engine === 'duckdb')) {
-      ccassRuns.push(
-        ...(await rebuildCcassGold(client, lake, from, {
-          batchId,
-          passRows,
-          trigger: 'rebuild',
-          inputs,
-          models: chosen,
-        })),
-      );
+      // Fresh statistics: the planner must not plan millions of rows as the empty tables it saw.
+      await client.query(`analyze ${KEYED_SILVER_TABLES.join(', ')}`);
     }
-    // Fresh statistics: the planner must not plan millions of rows as the empty tables it saw.
-    if (reloadSilver) await client.query(`analyze ${SILVER_TABLES.join(', ')}`);
-    for (const ds of DATASETS) await seedSilverScope(client, ds, from);
-
-    const runs = ccassRuns;
-    runs.push(
-      ...(await runModels(client, {
-        batchId,
-        trigger: 'rebuild',
-        models: all,
-        only: new Set(chosen.map((m) => m.name)),
-        truncate: from === null,
-        inputs,
-        onModel: (model, state, r) =>
-          onProgress({
-            phase: 'gold',
-            model,
-            state,
-            ...(r ? { rows: r.rowsWritten } : {}),
-            elapsedMs: elapsed(),
-          }),
-      })),
-    );
+    for (const ds of KEYED_DATASETS) await seedSilverScope(client, ds, from);
+    const gold = goldRunner(client, {
+      batchId,
+      all,
+      chosen,
+      inputs,
+      placement: { truncate: from === null, ...(inDuck.length ? { duck } : {}) },
+      onProgress,
+      elapsed,
+    });
+    // The Postgres models that read no CCASS first (DuckDB then holds only their silver and rows),
+    // then CCASS, then the models that read it.
+    const { apart, after } = splitByCcass(all);
+    const runs = await gold(apart);
+    if (inDuck.length)
+      await duck.run('drop schema if exists silver cascade; drop schema if exists gold cascade');
+    const ccass = await rebuildCcass(client, lake, {
+      files: reloadSilver ? files : null,
+      from,
+      batchId,
+      passRows,
+      all,
+      chosen,
+      inputs,
+      done: keyed.length,
+      onProgress,
+      elapsed,
+    });
+    runs.push(...ccass.runs);
+    silverRows += ccass.rows;
+    metrics?.silverRows.inc({ dataset: 'ccass' }, ccass.rows);
+    await seedSilverScope(client, 'ccass', from);
+    runs.push(...(await gold(after)));
     onProgress({ phase: 'commit', elapsedMs: elapsed() });
     await client.query('commit');
     for (const r of runs) metrics?.observeRun(r, 'rebuild');
@@ -243,6 +251,44 @@ export async function rebuild(
     await duck.close();
   }
 }
+
+/** Runs the chosen ones of the given models on the batch (every model derives its scope). */
+function goldRunner(
+  client: pg.PoolClient,
+  o: {
+    batchId: string;
+    all: Model[];
+    chosen: Model[];
+    inputs: InputFile[];
+    placement: Pick<RunModelsOptions, 'truncate' | 'duck'>;
+    onProgress: (p: RebuildProgress) => void;
+    elapsed: () => number;
+  },
+): (run: readonly Model[]) => Promise<ModelRunResult[]> {
+  return (run) =>
+    runModels(client, {
+      batchId: o.batchId,
+      trigger: 'rebuild',
+      models: o.all,
+      only: new Set(run.filter((m) => o.chosen.includes(m)).map((m) => m.name)),
+      inputs: o.inputs,
+      ...o.placement,
+      onModel: (model, state, r) =>
+        o.onProgress({
+          phase: 'gold',
+          model,
+          state,
+          engine: o.all.some((m) => m.name === model && computedInDuck(m, o.placement))
+            ? 'duckdb'
+            : 'postgres',
+          ...(r ? { rows: r.rowsWritten } : {}),
+          elapsedMs: o.elapsed(),
+        }),
+    });
+}
+
+/** The silver tables of the keyed datasets (the others index CCASS silver, which is in the lake). */
+const KEYED_SILVER_TABLES: readonly string[] = KEYED_DATASETS.map((d) => silverDates(d).table);
 
 const withDefaults = (config: Partial<TransformerConfig>) =>
   Value.Default(TransformerConfig, Value.Clone(config)) as TransformerConfig;
@@ -281,6 +327,44 @@ async function afterCommit(deps: RebuildDeps): Promise<void> {
 type KeyedFile = CatalogFile & { dataset: KeyedDataset };
 
 /**
+ * CCASS in a rebuild: silver and the DuckDB models' gold reloaded from `files` (every active file,
+ * from `from`), or, with `files` null (a model rebuild), the chosen DuckDB models' gold from the
+ * silver in force.
+ */
+async function rebuildCcass(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  o: {
+    files: CatalogFile[] | null;
+    from: string | null;
+    batchId: string;
+    passRows: number;
+    all: Model[];
+    chosen: Model[];
+    inputs: InputFile[];
+    done: number;
+    onProgress: (p: RebuildProgress) => void;
+    elapsed: () => number;
+  },
+): Promise<{ runs: ModelRunResult[]; rows: number }> {
+  const { batchId, passRows, chosen } = o;
+  if (o.files) {
+    const reloaded = await reloadCcass(client, lake, o.files, { ...o, signal: lake.signal });
+    await client.query(`analyze ${SILVER_TABLES.filter((t) => !KEYED_SILVER_TABLES.includes(t)).join(', ')}`);
+    return reloaded;
+  }
+  if (!chosen.some((m) => m.engine === 'duckdb')) return { runs: [], rows: 0 };
+  const runs = await rebuildCcassGold(client, lake, o.from, {
+    batchId,
+    passRows,
+    trigger: 'rebuild',
+    inputs: o.inputs,
+    models: chosen,
+  });
+  return { runs, rows: 0 };
+}
+
+/**
  * CCASS silver and the DuckDB models' gold, in date order, through the events' own
  * `refreshCcassDates` (so a rebuild equals the incremental path), consecutive holding dates
  * together in passes of up to `passRows` bronze rows. One `silver` step per date; the DuckDB
@@ -309,7 +393,7 @@ async function reloadCcass(
     .map(([date, of]) => ({ date, of, rows: of.reduce((a, f) => a + f.rows, 0), objects: of.length }));
   const duckModels = dates.length ? o.chosen.filter((m) => m.engine === 'duckdb') : [];
   for (const m of duckModels)
-    o.onProgress({ phase: 'gold', model: m.name, state: 'start', elapsedMs: o.elapsed() });
+    o.onProgress({ phase: 'gold', model: m.name, state: 'start', engine: 'duckdb', elapsedMs: o.elapsed() });
   const runs: ModelRunResult[] = [];
   let rows = 0;
   let done = o.done;
@@ -340,7 +424,14 @@ async function reloadCcass(
   }
   for (const m of duckModels) {
     const written = runs.filter((r) => r.model === m.name).reduce((a, r) => a + r.rowsWritten, 0);
-    o.onProgress({ phase: 'gold', model: m.name, state: 'done', rows: written, elapsedMs: o.elapsed() });
+    o.onProgress({
+      phase: 'gold',
+      model: m.name,
+      state: 'done',
+      engine: 'duckdb',
+      rows: written,
+      elapsedMs: o.elapsed(),
+    });
   }
   return { runs, rows };
 }
@@ -357,10 +448,10 @@ async function loadFiles(
   client: pg.PoolClient,
   lake: CcassLake,
   files: KeyedFile[],
-  from: string | null,
-  batchId: string,
+  o: { from: string | null; batchId: string; mirrored: ReadonlySet<KeyedDataset> },
   onFile: (done: number, f: KeyedFile) => void,
 ): Promise<void> {
+  const { from, batchId } = o;
   let done = 0;
   const stage = async (dataset: KeyedDataset, of: KeyedFile[]): Promise<string> => {
     const table = `rebuild_${dataset}`;
@@ -396,7 +487,21 @@ async function loadFiles(
       loadSilverWinners(
         client,
         dataset,
-        (table, cols) => copyFromDuck(client, lake.duck, rebuildWinnersSql(dataset, staged), table, cols),
+        async (table, cols) => {
+          if (!o.mirrored.has(dataset))
+            return copyFromDuck(client, lake.duck, rebuildWinnersSql(dataset, staged), table, cols);
+          await mirrorTable(client, lake.duck, table);
+          await lake.duck.run(`insert into ${table} by name ${rebuildWinnersSql(dataset, staged)}`);
+          // in key order, as rebuildWinnersSql gives them (a DuckDB table keeps no order)
+          const order = silverTableOf(dataset).key.join(', ');
+          return copyFromDuck(
+            client,
+            lake.duck,
+            `select ${cols.join(', ')} from ${table} order by ${order}`,
+            table,
+            cols,
+          );
+        },
         { empty: from === null },
       );
     if (from === null) await withIndexesRebuilt(client, silverDates(dataset).table, write);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { DATASETS, type Dataset, ErrorCodes, HarbourError } from '../../contracts/index.ts';
+import { copyFromDuck, type Duck, mirrorTable } from './duck.ts';
 import { datasetOfSilver, type Model, type ModelTest } from './models.ts';
 import { scopeTable, silverScopeName } from './silver.ts';
 
@@ -361,7 +362,49 @@ export interface RunModelsOptions {
   /** Full rebuild of the chosen models: empty their tables instead of a scoped delete. */
   truncate?: boolean;
   inputs: InputFile[];
+  /**
+   * With `truncate`: a DuckDB holding the silver tables the `rebuild: duckdb` models read (and
+   * into which their rows go, for the models after them), mirrored with `mirrorTable`. Those
+   * models are then computed there and COPYed in.
+   */
+  duck?: Duck;
   onModel?: (model: string, phase: 'start' | 'done', result?: ModelRunResult) => void;
+}
+
+/** Whether `runModels` computes `model` in its DuckDB. */
+export const computedInDuck = (model: Model, opts: Pick<RunModelsOptions, 'duck' | 'truncate'>): boolean =>
+  opts.duck !== undefined && opts.truncate === true && model.rebuildEngine === 'duckdb';
+
+/**
+ * Computes a model's rows (`rowsSql`, scoped by the Postgres scope tables it names, copied over) in
+ * `duck` into its mirrored table there and COPYs them into its (empty) Postgres table.
+ */
+async function writeFromDuck(
+  client: pg.PoolClient,
+  duck: Duck,
+  model: Model,
+  rowsSql: string,
+  ret: { d: string; c: string },
+): Promise<Touched> {
+  for (const table of new Set(rowsSql.match(/\b_scope_[a-z0-9_]+/g))) {
+    const { rows } = await client.query(`select k, lo::text as lo, hi::text as hi from ${table}`);
+    await duck.table(table, { k: 'varchar', lo: 'date', hi: 'date' }, rows);
+  }
+  await mirrorTable(client, duck, model.table);
+  const cols = model.columns.join(', ');
+  await duck.run(`insert into ${model.table} (${cols}) ${rowsSql}`);
+  await copyFromDuck(client, duck, `select ${cols} from ${model.table}`, model.table, model.columns);
+  const [r] = await duck.rows(
+    `select count(*)::int as n, strftime(min(d), '%Y-%m-%d') as lo, strftime(max(d), '%Y-%m-%d') as hi,
+       list(distinct c) filter (where c is not null) as codes
+     from (select ${ret.d}, ${ret.c} from ${model.table} g)`,
+  );
+  return {
+    n: Number(r?.['n'] ?? 0),
+    lo: (r?.['lo'] as string | null) ?? null,
+    hi: (r?.['hi'] as string | null) ?? null,
+    codes: (r?.['codes'] as string[] | null) ?? null,
+  };
 }
 
 /**
@@ -399,10 +442,10 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
 
       const dateCol = model.scopeDate;
       const codeCol = model.columns.includes('code') ? 'code' : null;
-      const ret = [
-        dateCol ? `g.${dateCol} as d` : 'null::date as d',
-        codeCol ? `g.${codeCol} as c` : 'null::text as c',
-      ];
+      const ret = {
+        d: dateCol ? `g.${dateCol} as d` : 'null::date as d',
+        c: codeCol ? `g.${codeCol} as c` : 'null::text as c',
+      };
       const cols = model.columns.join(', ');
       const rowsSql = `select ${model.columns.map((c) => `m.${c}`).join(', ')}
         from (${substitute(model.modelSql, model, narrowed)}) m
@@ -418,15 +461,21 @@ export async function runModels(client: pg.PoolClient, opts: RunModelsOptions): 
         await client.query(`truncate ${model.table}`);
         deleted = { ...UNTOUCHED, n: rows[0]?.n ?? 0 };
         // A truncated table is written whole: its indexes are cheaper built afterwards.
+        const duck = computedInDuck(model, opts) ? opts.duck : undefined;
         written = await withIndexesRebuilt(client, model.table, () =>
-          touched(client, `insert into ${model.table} as g (${cols}) ${rowsSql} returning ${ret.join(', ')}`),
+          duck
+            ? writeFromDuck(client, duck, model, rowsSql, ret)
+            : touched(
+                client,
+                `insert into ${model.table} as g (${cols}) ${rowsSql} returning ${ret.d}, ${ret.c}`,
+              ),
         );
       } else {
         await client.query(`drop table if exists ${old}`);
         await client.query(
           `create temp table ${old} on commit drop as select g.* from ${scopedRows(model, 'g', 'g.ctid as _tid, g.*')}`,
         );
-        ({ deleted, written } = await writeChanges(client, model, old, rowsSql, ret.join(', ')));
+        ({ deleted, written } = await writeChanges(client, model, old, rowsSql, `${ret.d}, ${ret.c}`));
       }
       if (watchers.length) await narrowChanges(client, model, old, watchers, narrowed);
       // Later models read this table: after a bulk rewrite, give the planner its real size.

@@ -273,10 +273,10 @@ export async function loadSilverFile(
   return { rows, changedKeys };
 }
 
-/** The silver table of a keyed dataset and its columns (what `rebuildWinnersSql` selects). */
-function silverTableOf(dataset: KeyedDataset): { table: string; columns: string[] } {
+/** The silver table of a keyed dataset, its columns (what `rebuildWinnersSql` selects) and its key. */
+export function silverTableOf(dataset: KeyedDataset): { table: string; columns: string[]; key: string[] } {
   const spec = keyedSpec(dataset);
-  return { table: spec.table, columns: selectedColumns(spec, '').map(([t]) => t) };
+  return { table: spec.table, columns: selectedColumns(spec, '').map(([t]) => t), key: spec.key };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Value } from '@sinclair/typebox/value';
@@ -431,6 +431,31 @@ describe('model files', () => {
       `-- model: monthly_high_low\n-- depends: daily_prices\n-- key: code\n-- scope: code\n${body}`,
     );
     expect(() => topoSort([a, b])).toThrow(/cycle/);
+    expect(() =>
+      parseModel('x.sql', `-- model: daily_prices\n-- key: code\n-- scope: code\n-- rebuild: spark\n${body}`),
+    ).toThrow(/rebuild must be postgres or duckdb/);
+  });
+
+  it('refuses a model rebuilt in DuckDB that reads a model rebuilt in Postgres', async () => {
+    const dir = await testDir('models');
+    const body = '-- @scope\nselect 1\n-- @model\nselect 1\n-- @lineage\nselect 1';
+    writeFileSync(
+      join(dir, 'a.sql'),
+      `-- model: daily_prices\n-- depends: silver.quotes\n-- key: code\n-- scope: code\n${body}`,
+    );
+    writeFileSync(
+      join(dir, 'b.sql'),
+      `-- model: monthly_high_low\n-- depends: daily_prices\n-- key: code\n-- scope: code\n-- rebuild: duckdb\n${body}`,
+    );
+    expect(() => loadModels(dir)).toThrow(/rebuilt in DuckDB but depends on daily_prices/);
+    writeFileSync(
+      join(dir, 'a.sql'),
+      `-- model: daily_prices\n-- depends: silver.quotes\n-- key: code\n-- scope: code\n-- rebuild: duckdb\n${body}`,
+    );
+    expect(loadModels(dir).map((m) => [m.name, m.rebuildEngine])).toEqual([
+      ['daily_prices', 'duckdb'],
+      ['monthly_high_low', 'duckdb'],
+    ]);
   });
 });
 
@@ -833,7 +858,20 @@ describe('transformer on Postgres + NATS + object store', () => {
       full.files - ccassFiles + CCASS_DATES.length,
     );
     expect(progress.filter((p) => p.phase === 'silver').at(-1)).toMatchObject({ done: full.files });
-    expect(progress.filter((p) => p.phase === 'gold' && p.state === 'done')).toHaveLength(8);
+    const goldDone = progress.filter(
+      (p): p is Extract<RebuildProgress, { phase: 'gold' }> => p.phase === 'gold' && p.state === 'done',
+    );
+    // A full rebuild computes the `rebuild: duckdb` models in DuckDB; the rest where they always run.
+    expect(Object.fromEntries(goldDone.map((p) => [p.model, p.engine]))).toEqual({
+      daily_prices: 'duckdb',
+      monthly_high_low: 'duckdb',
+      rolling_directed_volume: 'duckdb',
+      stock_picker: 'postgres',
+      ccass_changes: 'duckdb',
+      ccass_concentration: 'duckdb',
+      dq_freshness: 'postgres',
+      dq_row_counts: 'postgres',
+    });
     expect(progress.at(-1)?.phase).toBe('done');
     expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
     expect(await silverCcass()).toEqual(silverBefore);

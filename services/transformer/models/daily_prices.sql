@@ -10,6 +10,7 @@
 -- depends: silver.quotes, silver.fundamentals
 -- key: code, trade_date
 -- scope: code, trade_date
+-- rebuild: duckdb
 -- test: unique(code, trade_date)
 -- test: not_null(code, trade_date, name, status)
 -- test: accepted(status, traded|no_trade|suspended|halted)

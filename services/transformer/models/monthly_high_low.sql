@@ -8,6 +8,7 @@
 -- depends: daily_prices
 -- key: code, month
 -- scope: code, month
+-- rebuild: duckdb
 -- test: unique(code, month)
 -- test: not_null(code, month, trading_days, volume)
 -- test: range(trading_days, 0, 23)

@@ -7,6 +7,7 @@
 -- reads: daily_prices(status, directed_volume)
 -- key: code, trade_date
 -- scope: code, trade_date
+-- rebuild: duckdb
 -- test: unique(code, trade_date)
 -- test: not_null(code, trade_date, days_30d_trading, days_30d_calendar)
 -- test: range(days_30d_trading, 0, 30)
