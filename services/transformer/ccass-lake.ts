@@ -410,9 +410,17 @@ interface SetKey {
 /**
  * Sets that differ between `s_old` and `s_new` (values or fetch), and the dates whose lineage
  * moved. Compared per set by an order-independent digest of its rows (xor of 64-bit row hashes;
- * rows are unique per set), one pass over each side.
+ * rows are unique per set), one pass over each side. Without old silver (`hadOld` false: a new
+ * holding date, a full rebuild) every set is new and nothing is hashed.
  */
-async function diffSilver(duck: Duck): Promise<{ changed: SetKey[]; moved: Set<string> }> {
+async function diffSilver(duck: Duck, hadOld: boolean): Promise<{ changed: SetKey[]; moved: Set<string> }> {
+  if (!hadOld) {
+    const sets = await duck.rows(
+      `select distinct code, strftime(holding_date, '%Y-%m-%d') as date from s_new order by 2, 1`,
+    );
+    const changed = sets.map((r) => ({ code: String(r['code']), date: String(r['date']) }));
+    return { changed, moved: new Set(changed.map((c) => c.date)) };
+  }
   const digest = (
     t: string,
   ) => `select code, holding_date, count(*) as n, bit_xor(hash(${SILVER_VALUES.join(', ')})) as hv,
@@ -434,32 +442,34 @@ async function diffSilver(duck: Duck): Promise<{ changed: SetKey[]; moved: Set<s
 
 /** Replaces the Postgres index of the silver sets of `dates` (sets and their lake files) from `s_new`. */
 async function indexSilverSets(client: pg.PoolClient, duck: Duck, dates: readonly string[]): Promise<void> {
-  const day = `strftime(holding_date, '%Y-%m-%d') as holding_date`;
-  const sets = await duck.rows(`
-    select code, ${day}, max(_fetched_at) as fetched_at, max(_run_id) as run_id, max(fetch_key) as fetch_key,
-      arg_max(_file_key, _seq) as file_key,
-      (count(*) filter (where row_type = 'participant'))::double as participant_rows,
-      coalesce(sum(participants) filter (where row_type in ('intermediaries', 'consenting')), 0)::double as promised
-    from s_new where holding_date in ${dateList(dates)} group by code, holding_date`);
-  const files = await duck.rows(`
-    select code, ${day}, _file_key as file_key, min(_seq)::double as first_seq, max(_seq)::double as last_seq,
-      count(*)::double as rows
-    from s_new where holding_date in ${dateList(dates)} group by code, holding_date, _file_key`);
+  const of = `from s_new where holding_date in ${dateList(dates)}`;
   await client.query('delete from silver.ccass_sets where holding_date = any($1::date[])', [dates]);
   await client.query('delete from silver.ccass_set_files where holding_date = any($1::date[])', [dates]);
-  await client.query(
-    `insert into silver.ccass_sets (code, holding_date, fetched_at, run_id, fetch_key, _file_key, participant_rows, promised)
-     select code, holding_date, fetched_at, run_id, fetch_key, file_key, participant_rows, promised
-     from jsonb_to_recordset($1::jsonb) as x(code text, holding_date date, fetched_at timestamptz, run_id text,
-       fetch_key text, file_key text, participant_rows integer, promised integer)`,
-    [JSON.stringify(sets)],
+  await copyFromDuck(
+    client,
+    duck,
+    `select code, holding_date, max(_fetched_at), max(_run_id), max(fetch_key), arg_max(_file_key, _seq),
+       count(*) filter (where row_type = 'participant'),
+       coalesce(sum(participants) filter (where row_type in ('intermediaries', 'consenting')), 0)
+     ${of} group by code, holding_date`,
+    'silver.ccass_sets',
+    [
+      'code',
+      'holding_date',
+      'fetched_at',
+      'run_id',
+      'fetch_key',
+      '_file_key',
+      'participant_rows',
+      'promised',
+    ],
   );
-  await client.query(
-    `insert into silver.ccass_set_files (code, holding_date, file_key, first_seq, last_seq, rows)
-     select code, holding_date, file_key, first_seq, last_seq, rows
-     from jsonb_to_recordset($1::jsonb) as x(code text, holding_date date, file_key text, first_seq bigint,
-       last_seq bigint, rows bigint)`,
-    [JSON.stringify(files)],
+  await copyFromDuck(
+    client,
+    duck,
+    `select code, holding_date, _file_key, min(_seq), max(_seq), count(*) ${of} group by code, holding_date, _file_key`,
+    'silver.ccass_set_files',
+    ['code', 'holding_date', 'file_key', 'first_seq', 'last_seq', 'rows'],
   );
 }
 
@@ -740,7 +750,7 @@ export async function refreshCcassDates(
   // The runs' lineage: the files the silver was built from.
   const batch: BatchOptions = { ...opts, inputs: files.map(inputOf) };
   const hadOld = await loadOldSilver(client, lake, dates);
-  const diff = await diffSilver(duck);
+  const diff = await diffSilver(duck, hadOld.size > 0);
   const publish = dates.filter((d) => !hadOld.has(d) || diff.moved.has(d));
   const unchanged = { silverRows, files, changedCodes: [], runs: [] };
   if (!publish.length) return unchanged;
