@@ -192,16 +192,21 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
   };
 }
 
-/** COPYs the rows of a DuckDB query into a Postgres table (CSV: DuckDB writes NULL empty and '' quoted). */
-export async function copyFromDuck(
+/** Writes the rows of a DuckDB query as a CSV file for `copyCsv` (DuckDB writes NULL empty and '' quoted). */
+export async function duckCsv(duck: Duck, select: string): Promise<string> {
+  const csv = duck.scratch('copy.csv');
+  await duck.run(`copy (${select}) to ${sqlString(csv)} (format csv, header false)`);
+  return csv;
+}
+
+/** COPYs a `duckCsv` file into a Postgres table, then removes it; returns the rows. */
+export async function copyCsv(
   client: pg.PoolClient,
   duck: Duck,
-  select: string,
+  csv: string,
   target: string,
   columns: readonly string[],
 ): Promise<number> {
-  const csv = duck.scratch('copy.csv');
-  await duck.run(`copy (${select}) to ${sqlString(csv)} (format csv, header false)`);
   try {
     const sink = client.query(
       copyFrom(`copy ${target} (${columns.join(', ')}) from stdin with (format csv)`),
@@ -211,6 +216,17 @@ export async function copyFromDuck(
   } finally {
     await duck.forget([csv]);
   }
+}
+
+/** COPYs the rows of a DuckDB query into a Postgres table. */
+export async function copyFromDuck(
+  client: pg.PoolClient,
+  duck: Duck,
+  select: string,
+  target: string,
+  columns: readonly string[],
+): Promise<number> {
+  return copyCsv(client, duck, await duckCsv(duck, select), target, columns);
 }
 
 /** DuckDB types of the Postgres column types silver and gold tables use. */

@@ -15,7 +15,15 @@ import {
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
 import { TransformerConfig } from './config.ts';
-import { copyFromDuck, duckOptionsOf, mirrorTable, OBJECTS_AT_ONCE, openDuck, parquetFiles } from './duck.ts';
+import {
+  copyCsv,
+  duckCsv,
+  duckOptionsOf,
+  mirrorTable,
+  OBJECTS_AT_ONCE,
+  openDuck,
+  parquetFiles,
+} from './duck.ts';
 import { inputOf } from './lake.ts';
 import { transformerMetrics } from './metrics.ts';
 import { datasetOfSilver, downstreamOf, loadModels, type Model, splitByCcass } from './models.ts';
@@ -441,8 +449,10 @@ async function reloadCcass(
  * sha256-checked) into one stage, each row with its file's key and load order, and its winners go
  * to Postgres in ONE COPY (`loadSilverWinners`): the silver rows loading the files one by one in
  * this order would leave (`rebuildWinnersSql`). A truncated table is written without its indexes,
- * built afterwards. DuckDB stages the next dataset while Postgres loads one. `onFile` comes as each
- * file is staged; the files are marked loaded after their dataset's COPY.
+ * built afterwards. DuckDB stages the next dataset and writes its winners while Postgres loads one.
+ * The `mirrored` datasets' winners stay in DuckDB as their silver table (`mirrorTable`), for the
+ * models a full rebuild computes there. `onFile` comes as each file is staged; the files are marked
+ * loaded after their dataset's COPY.
  */
 async function loadFiles(
   client: pg.PoolClient,
@@ -482,41 +492,39 @@ async function loadFiles(
     }
     return table;
   };
-  const load = async (dataset: KeyedDataset, of: KeyedFile[], staged: string): Promise<void> => {
+  // DuckDB: the winners as a CSV for Postgres (and, mirrored, kept as the silver table there).
+  const prepare = async (dataset: KeyedDataset, staged: string): Promise<string> => {
+    const { table, columns, key } = silverTableOf(dataset);
+    let select = rebuildWinnersSql(dataset, staged);
+    if (o.mirrored.has(dataset)) {
+      await lake.duck.run(`insert into ${table} by name ${select}`);
+      // in key order, as rebuildWinnersSql gives them (a DuckDB table keeps no order)
+      select = `select ${columns.join(', ')} from ${table} order by ${key.join(', ')}`;
+    }
+    const csv = await duckCsv(lake.duck, select);
+    await lake.duck.run(`drop table ${staged}`);
+    return csv;
+  };
+  // Postgres alone (DuckDB prepares the next dataset meanwhile).
+  const load = async (dataset: KeyedDataset, of: KeyedFile[], csv: string): Promise<void> => {
     const write = () =>
-      loadSilverWinners(
-        client,
-        dataset,
-        async (table, cols) => {
-          if (!o.mirrored.has(dataset))
-            return copyFromDuck(client, lake.duck, rebuildWinnersSql(dataset, staged), table, cols);
-          await mirrorTable(client, lake.duck, table);
-          await lake.duck.run(`insert into ${table} by name ${rebuildWinnersSql(dataset, staged)}`);
-          // in key order, as rebuildWinnersSql gives them (a DuckDB table keeps no order)
-          const order = silverTableOf(dataset).key.join(', ');
-          return copyFromDuck(
-            client,
-            lake.duck,
-            `select ${cols.join(', ')} from ${table} order by ${order}`,
-            table,
-            cols,
-          );
-        },
-        { empty: from === null },
-      );
+      loadSilverWinners(client, dataset, (table, cols) => copyCsv(client, lake.duck, csv, table, cols), {
+        empty: from === null,
+      });
     if (from === null) await withIndexesRebuilt(client, silverDates(dataset).table, write);
     else await write();
-    await lake.duck.run(`drop table ${staged}`);
     for (const f of of) await markFile(client, f.fileKey, 'loaded', batchId, 0);
   };
+  // Mirrored tables are made first: their column types come from Postgres, busy with COPYs later.
+  for (const dataset of o.mirrored) await mirrorTable(client, lake.duck, silverTableOf(dataset).table);
   let loading: Promise<void> | null = null;
   try {
     for (const dataset of KEYED_DATASETS) {
       const of = files.filter((f) => f.dataset === dataset);
       if (!of.length) continue;
-      const staged = await stage(dataset, of);
+      const csv = await prepare(dataset, await stage(dataset, of));
       await loading;
-      loading = load(dataset, of, staged);
+      loading = load(dataset, of, csv);
     }
     await loading;
   } finally {
