@@ -244,9 +244,9 @@ const DUCK_TYPES: Readonly<Record<string, string>> = {
 /**
  * (Re)creates the empty DuckDB table `table` (`schema.name`, the schema created if missing) with the
  * columns and types of the Postgres table of that name, so that the same SQL over either reads
- * values of the same types. Returns the column names.
+ * values of the same types.
  */
-export async function mirrorTable(client: pg.PoolClient, duck: Duck, table: string): Promise<string[]> {
+export async function mirrorTable(client: pg.PoolClient, duck: Duck, table: string): Promise<void> {
   const { rows } = await client.query<{ name: string; type: string }>(
     `select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
      where attrelid = $1::regclass and attnum > 0 and not attisdropped order by attnum`,
@@ -261,5 +261,4 @@ export async function mirrorTable(client: pg.PoolClient, duck: Duck, table: stri
   await duck.run(
     `create schema if not exists ${table.split('.')[0]}; create or replace table ${table} (${columns.join(', ')})`,
   );
-  return rows.map((r) => r.name);
 }
