@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { testDir } from '../../test/support/infra.ts';
+import { freshDatabase, testDir } from '../../test/support/infra.ts';
 import { FsObjectStore } from '../object-store/index.ts';
-import { duckOptionsOf, openDuck } from './duck.ts';
+import { duckOptionsOf, mirrorTable, openDuck } from './duck.ts';
 
 describe('Duck local copies', () => {
   it('evicts the least recently used copies beyond those it keeps, never a held one until released', async () => {
@@ -43,6 +43,41 @@ describe('Duck local copies', () => {
       expect(held.filter((p) => existsSync(p))).toEqual([]);
     } finally {
       await duck.close();
+    }
+  });
+});
+
+describe('mirrorTable', () => {
+  it('makes a DuckDB table of the Postgres column types, and refuses a type it has no match for', async () => {
+    const db = await freshDatabase();
+    const duck = await openDuck(duckOptionsOf({ duckdbTempDir: await testDir('duck-mirror') }));
+    const client = await db.pool.connect();
+    try {
+      await client.query(`create schema s; create table s.t (code text, d date, v double precision, n bigint,
+        i integer, b boolean, at timestamptz)`);
+      await mirrorTable(client, duck, 's.t');
+      const cols = await duck.rows(
+        `select column_name, data_type from information_schema.columns where table_schema = 's' and table_name = 't'
+         order by ordinal_position`,
+      );
+      expect(cols.map((c) => `${c['column_name']} ${c['data_type']}`)).toEqual([
+        'code VARCHAR',
+        'd DATE',
+        'v DOUBLE',
+        'n BIGINT',
+        'i INTEGER',
+        'b BOOLEAN',
+        'at TIMESTAMP WITH TIME ZONE',
+      ]);
+      await client.query('create table s.u (code text, x numeric)');
+      await expect(mirrorTable(client, duck, 's.u')).rejects.toMatchObject({
+        code: 'HARBOUR_ERR_INTERNAL',
+        message: expect.stringMatching(/no DuckDB type for s\.u\.x \(numeric\)/),
+      });
+    } finally {
+      client.release();
+      await duck.close();
+      await db.drop();
     }
   });
 });

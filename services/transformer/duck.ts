@@ -256,7 +256,7 @@ export async function mirrorTable(client: pg.PoolClient, duck: Duck, table: stri
     const type = DUCK_TYPES[r.type];
     if (!type)
       throw new HarbourError(ErrorCodes.Internal, `no DuckDB type for ${table}.${r.name} (${r.type})`);
-    return `${r.name} ${type}`;
+    return `"${r.name.replaceAll('"', '""')}" ${type}`;
   });
   await duck.run(
     `create schema if not exists ${table.split('.')[0]}; create or replace table ${table} (${columns.join(', ')})`,
