@@ -13,6 +13,7 @@ import {
   type FixtureSiteConfig,
   startFixtureSite,
 } from '../../ops/fixture-site/index.ts';
+import { sleep } from '../../services/runtime/index.ts';
 import { ScrapersConfig, tickRunId } from '../../services/scrapers/index.ts';
 import { ensureTopology, msgIds, subjects, TopologyConfig } from '../../streams/index.ts';
 import { freshDatabase, startTestNats } from './infra.ts';
@@ -175,7 +176,7 @@ export async function publishTick(
       return { runId: tickRunId(t.job, t.scheduled_at), seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       if (attempt === 3) throw err;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
