@@ -495,10 +495,12 @@ async function loadFiles(
   // DuckDB: the winners as a CSV for Postgres (and, mirrored, kept as the silver table there).
   const prepare = async (dataset: KeyedDataset, staged: string): Promise<string> => {
     const { table, columns, key } = silverTableOf(dataset);
-    let select = rebuildWinnersSql(dataset, staged);
+    let select = rebuildWinnersSql(dataset, staged, { ordered: true });
     if (o.mirrored.has(dataset)) {
-      await lake.duck.run(`insert into ${table} by name ${select}`);
-      // in key order, as rebuildWinnersSql gives them (a DuckDB table keeps no order)
+      await lake.duck.run(
+        `insert into ${table} by name ${rebuildWinnersSql(dataset, staged, { ordered: false })}`,
+      );
+      // in key order (a DuckDB table keeps none)
       select = `select ${columns.join(', ')} from ${table} order by ${key.join(', ')}`;
     }
     const csv = await duckCsv(lake.duck, select);
