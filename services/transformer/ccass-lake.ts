@@ -120,24 +120,36 @@ async function silverCopies(
 /** Uploads at once while publishing derived files (each an fsynced write on the fs store). */
 const UPLOADS_AT_ONCE = 4;
 
+/** A derived file written and uploaded, not yet recorded. */
+export interface DerivedUpload {
+  date: string;
+  /** Its local copy (under the `dir` of `writeDerived`). */
+  path: string;
+  key: string;
+  rows: number;
+  bytes: number;
+  checksum: string;
+}
+
+export interface DerivedSpec {
+  layer: 'silver' | 'gold';
+  name: string;
+  dates: readonly string[];
+  dateColumn: string;
+  batchId: string;
+  select: string;
+}
+
 /**
  * Writes `select` to Parquet with DuckDB, one file per date of `dates` (its `dateColumn`; a date
- * without rows gets an empty file; rows in no particular order), uploads them as the layer's files
- * for (name, date) and records them in the caller's transaction (the files they replace become
- * garbage at the commit).
+ * without rows gets an empty file; rows in no particular order) and uploads them as the layer's
+ * files for (name, date), each registered as pending garbage first (a rollback or crash leaves them
+ * to be swept). Their local copies stay in `dir` until the caller forgets it.
  */
-async function publishDerived(
-  client: pg.PoolClient,
+export async function writeDerived(
   lake: CcassLake,
-  file: {
-    layer: 'silver' | 'gold';
-    name: string;
-    dates: readonly string[];
-    dateColumn: string;
-    batchId: string;
-    select: string;
-  },
-): Promise<void> {
+  file: DerivedSpec,
+): Promise<{ dir: string; files: DerivedUpload[] }> {
   const { duck } = lake;
   const dir = duck.scratch(`${file.layer}-${file.name}`);
   const options = 'format parquet, compression zstd, row_group_size 122880';
@@ -179,21 +191,14 @@ async function publishDerived(
       `insert into lakehouse_garbage (file_key, reason) select unnest($1::text[]), 'pending' on conflict (file_key) do nothing`,
       [out.map((o) => o.key)],
     );
-    const files: {
-      partition_date: string;
-      file_key: string;
-      rows: number;
-      bytes: number;
-      checksum: string;
-    }[] = [];
+    const files: DerivedUpload[] = [];
     for (let i = 0; i < out.length; i += UPLOADS_AT_ONCE) {
       await Promise.all(
         out.slice(i, i + UPLOADS_AT_ONCE).map(async (o) => {
           const bytes = await readFile(o.path);
           await lake.store.put(o.key, bytes, lake.signal ? { signal: lake.signal } : {});
           files.push({
-            partition_date: o.date,
-            file_key: o.key,
+            ...o,
             rows: rowsOf.get(o.path) ?? 0,
             bytes: bytes.length,
             checksum: createHash('sha256').update(bytes).digest('hex'),
@@ -201,30 +206,66 @@ async function publishDerived(
         }),
       );
     }
-    // One statement: `old` sees the files in force before the upsert replaces them.
-    await client.query(
-      `with f as (
-         select * from jsonb_to_recordset($1::jsonb)
-           as x(partition_date date, file_key text, rows bigint, bytes bigint, checksum text)
-       ),
-       old as (
-         select l.file_key from lakehouse_files l join f using (partition_date)
-         where l.layer = $2 and l.name = $3 and l.file_key <> f.file_key
-       ),
-       up as (
-         insert into lakehouse_files (layer, name, partition_date, file_key, rows, bytes, checksum, batch_id)
-         select $2, $3, partition_date, file_key, rows, bytes, checksum, $4 from f
-         on conflict (layer, name, partition_date) do update set file_key = excluded.file_key, rows = excluded.rows,
-           bytes = excluded.bytes, checksum = excluded.checksum, batch_id = excluded.batch_id, built_at = clock_timestamp()
-         returning 1
-       ),
-       uploaded as (delete from lakehouse_garbage where file_key in (select file_key from f) returning 1)
-       insert into lakehouse_garbage (file_key, reason) select file_key, 'replaced' from old
-       on conflict (file_key) do update set reason = 'replaced', since = now()`,
-      [JSON.stringify(files), file.layer, file.name, file.batchId],
-    );
-  } finally {
+    return { dir, files };
+  } catch (err) {
     await duck.forget([dir]);
+    throw err;
+  }
+}
+
+/**
+ * Records uploaded derived files as the files in force of (layer, name) in the caller's
+ * transaction; the files they replace become garbage at the commit.
+ */
+export async function recordDerived(
+  client: pg.PoolClient,
+  file: Pick<DerivedSpec, 'layer' | 'name' | 'batchId'>,
+  files: readonly DerivedUpload[],
+): Promise<void> {
+  // One statement: `old` sees the files in force before the upsert replaces them.
+  await client.query(
+    `with f as (
+       select * from jsonb_to_recordset($1::jsonb)
+         as x(partition_date date, file_key text, rows bigint, bytes bigint, checksum text)
+     ),
+     old as (
+       select l.file_key from lakehouse_files l join f using (partition_date)
+       where l.layer = $2 and l.name = $3 and l.file_key <> f.file_key
+     ),
+     up as (
+       insert into lakehouse_files (layer, name, partition_date, file_key, rows, bytes, checksum, batch_id)
+       select $2, $3, partition_date, file_key, rows, bytes, checksum, $4 from f
+       on conflict (layer, name, partition_date) do update set file_key = excluded.file_key, rows = excluded.rows,
+         bytes = excluded.bytes, checksum = excluded.checksum, batch_id = excluded.batch_id, built_at = clock_timestamp()
+       returning 1
+     ),
+     uploaded as (delete from lakehouse_garbage where file_key in (select file_key from f) returning 1)
+     insert into lakehouse_garbage (file_key, reason) select file_key, 'replaced' from old
+     on conflict (file_key) do update set reason = 'replaced', since = now()`,
+    [
+      JSON.stringify(
+        files.map((f) => ({
+          partition_date: f.date,
+          file_key: f.key,
+          rows: f.rows,
+          bytes: f.bytes,
+          checksum: f.checksum,
+        })),
+      ),
+      file.layer,
+      file.name,
+      file.batchId,
+    ],
+  );
+}
+
+/** `writeDerived`, then `recordDerived`. */
+async function publishDerived(client: pg.PoolClient, lake: CcassLake, file: DerivedSpec): Promise<void> {
+  const written = await writeDerived(lake, file);
+  try {
+    await recordDerived(client, file, written.files);
+  } finally {
+    await lake.duck.forget([written.dir]);
   }
 }
 
@@ -271,19 +312,17 @@ async function loadOldSilver(
 }
 
 /**
- * The partition's files silver is built from: in a rebuild (`own` null) every active file; for an
- * event, the active files already accepted (loaded by their own events, or merged from files that
- * all were) plus the event's own file. A file whose event failed — unreadable, or rows failing a
+ * The partition's files an event's silver is built from: the active files already accepted (loaded
+ * by their own events, or merged from files that all were) plus the event's own file. A file whose event failed — unreadable, or rows failing a
  * model test — thus never holds its partition back: only its own event retries and dead-letters.
  */
 async function acceptedFiles(
   client: pg.Pool | pg.PoolClient,
   date: string,
-  own: string | null,
+  own: string,
 ): Promise<CatalogFile[]> {
   const all = await listFiles(client, { dataset: 'ccass', partitionDate: date, status: 'all' });
   const active = all.filter((f) => f.status === 'active');
-  if (own === null) return active;
   const { rows } = await client.query<{ file_key: string }>(
     `select file_key from transform_files where outcome = 'loaded' and file_key = any($1)`,
     [all.map((f) => f.fileKey)],
@@ -310,7 +349,7 @@ let prebuilds = 0;
 
 /**
  * Builds an event's silver ahead of the transformer lock, so the DuckDB work overlaps the event
- * that holds the lock. `refreshCcassDates` takes it when the partition's accepted files are still
+ * that holds the lock. `refreshCcassDate` takes it when the partition's accepted files are still
  * the same under the lock (another file of the partition may have been loaded meanwhile), and
  * builds again otherwise. The caller drops it afterwards (`dropPrebuilt`) in any case.
  */
@@ -320,7 +359,7 @@ export async function prebuildCcassSilver(
   own: string,
 ): Promise<PrebuiltSilver> {
   const table = `s_pre_${++prebuilds}`;
-  const built = await buildSilver(lake.pool, lake, [date], own, table);
+  const built = await buildSilver(lake.pool, lake, date, own, table);
   return { table, date, fileKeys: built.files.map((f) => f.fileKey), rows: built.rows };
 }
 
@@ -332,34 +371,42 @@ const sameKeys = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
 /**
- * Builds `target` (`s_new`): the silver rows of `dates` from their partitions' accepted bronze
- * files (`acceptedFiles`); a file contributes only rows of its own partition's holding date. A
- * `prebuilt` silver of the same files is taken instead of building again.
+ * Builds `target` (`s_new`): the silver rows of an event's holding date from its partition's
+ * accepted bronze files (`acceptedFiles`). A `prebuilt` silver of the same files is taken instead
+ * of building again.
  */
 async function buildSilver(
   db: pg.Pool | pg.PoolClient,
   lake: CcassLake,
-  dates: readonly string[],
-  own: string | null,
+  date: string,
+  own: string,
   target = 's_new',
   prebuilt?: PrebuiltSilver,
 ): Promise<{ rows: number; files: CatalogFile[] }> {
-  const files: CatalogFile[] = [];
-  for (const date of dates) {
-    const accepted = await acceptedFiles(db, date, own);
-    // Callers saw an active file of the partition (an event's prebuild just now, the rest under the
-    // lock): none is a broken catalog or, for a prebuild, a merge since, which the lock then settles.
-    if (!accepted.length)
-      throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
-        detail: { partitionDate: date },
-      });
-    files.push(...accepted);
-  }
+  const files = await acceptedFiles(db, date, own);
+  // Callers saw an active file of the partition (an event's prebuild just now, the rest under the
+  // lock): none is a broken catalog or, for a prebuild, a merge since, which the lock then settles.
+  if (!files.length)
+    throw new HarbourError(ErrorCodes.LakeFile, `CCASS partition ${date} has no active lake file`, {
+      detail: { partitionDate: date },
+    });
   const keys = files.map((f) => f.fileKey);
-  if (prebuilt && dates.length === 1 && prebuilt.date === dates[0] && sameKeys(prebuilt.fileKeys, keys)) {
+  if (prebuilt && prebuilt.date === date && sameKeys(prebuilt.fileKeys, keys)) {
     await lake.duck.run(`drop table if exists ${target}; alter table ${prebuilt.table} rename to ${target}`);
     return { rows: prebuilt.rows, files };
   }
+  return { rows: await buildSilverFrom(lake, files, target), files };
+}
+
+/**
+ * Builds DuckDB temp table `target`: the silver rows of the given bronze files (each contributing
+ * only rows of its own partition's holding date). Returns its rows.
+ */
+export async function buildSilverFrom(
+  lake: CcassLake,
+  files: readonly CatalogFile[],
+  target: string,
+): Promise<number> {
   const src: { path: string; partition_date: string }[] = [];
   for (const f of files)
     src.push({
@@ -398,7 +445,7 @@ async function buildSilver(
       order by raw._seq desc, raw.shareholding desc) = 1;
     drop table ${target}_src`);
   const [{ n } = { n: 0 }] = await lake.duck.rows(`select count(*)::double as n from ${target}`);
-  return { rows: Number(n), files };
+  return Number(n);
 }
 
 /** A stock's set: its code and holding date. */
@@ -440,9 +487,17 @@ async function diffSilver(duck: Duck, hadOld: boolean): Promise<{ changed: SetKe
   };
 }
 
-/** Replaces the Postgres index of the silver sets of `dates` (sets and their lake files) from `s_new`. */
-async function indexSilverSets(client: pg.PoolClient, duck: Duck, dates: readonly string[]): Promise<void> {
-  const of = `from s_new where holding_date in ${dateList(dates)}`;
+/**
+ * Replaces the Postgres index of the silver sets of `dates` (sets and their lake files) from
+ * `silver`, a DuckDB relation of silver rows.
+ */
+export async function indexSilverSets(
+  client: pg.PoolClient,
+  duck: Duck,
+  dates: readonly string[],
+  silver = 's_new',
+): Promise<void> {
+  const of = `from ${silver} where holding_date in ${dateList(dates)}`;
   await client.query('delete from silver.ccass_sets where holding_date = any($1::date[])', [dates]);
   await client.query('delete from silver.ccass_set_files where holding_date = any($1::date[])', [dates]);
   await copyFromDuck(
@@ -557,24 +612,24 @@ async function loadDates(
   return { codes: [...new Set(sets.map((s) => s.code))].sort(), sets: sets.length };
 }
 
-/** Serves one model's rows of the dates `xs` into Postgres; returns rows deleted and written. */
-async function serveModel(
+/** The issued shares of each set of DuckDB relation `silver`: its summary row. */
+export const issuedOf = (silver: string) =>
+  `(select code, holding_date, shareholding as issued_shares from ${silver}
+    where row_type = 'issued_shares' and participant_key = '')`;
+
+/**
+ * Serves one model's rows of the dates `xs` (DuckDB relation `table`; `silver`: the relation of
+ * their sets' silver rows) into Postgres; returns rows deleted and written.
+ */
+export async function serveModel(
   client: pg.PoolClient,
   duck: Duck,
   model: Model,
   table: string,
   xs: readonly string[],
+  silver: string,
 ): Promise<{ deleted: number; written: number }> {
-  if (model.name === 'ccass_changes')
-    return serveCcassChangeSets(
-      client,
-      duck,
-      table,
-      // the set's issued shares: its summary row in the silver
-      `(select code, holding_date, shareholding as issued_shares from cur
-        where row_type = 'issued_shares' and participant_key = '')`,
-      xs,
-    );
+  if (model.name === 'ccass_changes') return serveCcassChangeSets(client, duck, table, issuedOf(silver), xs);
   const del = await client.query(`delete from ${model.table} where ${model.scopeDate} = any($1::date[])`, [
     xs,
   ]);
@@ -588,9 +643,52 @@ async function serveModel(
   return { deleted: del.rowCount ?? 0, written };
 }
 
-interface RunAcc {
+export interface RunAcc {
   result: ModelRunResult;
   t0: number;
+}
+
+export const newRunAcc = (batchId: string, model: string): RunAcc => ({
+  t0: performance.now(),
+  result: emptyRun(runIdOf(batchId, model), model, new Date()),
+});
+
+/**
+ * Computes `model` over the views `cur`, `prev` and `sets` (`sets` sets of the dates `xs`, stocks
+ * `codes`) into temp table `g_<model>` and runs its tests, adding to the run; a failed test of
+ * severity error throws `ModelTestFailure`. Returns the table.
+ */
+export async function computeModel(
+  duck: Duck,
+  model: Model,
+  run: RunAcc,
+  scope: { xs: readonly string[]; sets: number; codes: readonly string[] },
+): Promise<string> {
+  const table = `g_${model.name}`;
+  await duck.run(`create or replace temp table ${table} as ${model.modelSql}`);
+  const tests = await runDuckTests(duck, model, table);
+  const r = run.result;
+  r.tests = mergeTests(r.tests, tests);
+  r.scopeKeys += scope.sets;
+  r.codes = [...new Set([...r.codes, ...scope.codes])].sort();
+  const first = scope.xs[0]!;
+  const last = scope.xs.at(-1)!;
+  r.from = r.from && r.from < first ? r.from : first;
+  r.to = r.to && r.to > last ? r.to : last;
+  const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
+  if (failed.length) {
+    r.durationMs = performance.now() - run.t0;
+    throw new ModelTestFailure(r, failed);
+  }
+  return table;
+}
+
+/** Adds what serving wrote to the run. */
+export function addServed(run: RunAcc, served: { deleted: number; written: number }): void {
+  const r = run.result;
+  r.rowsDeleted += served.deleted;
+  r.rowsWritten += served.written;
+  r.publish = r.rowsWritten + r.rowsDeleted > 0;
 }
 
 /**
@@ -612,45 +710,31 @@ async function refreshGold(
     const { codes, sets } = await loadDates(client, lake, xs, refreshed, held);
     for (const model of models) {
       const run = acc.get(model.name)!;
-      const table = `g_${model.name}`;
-      const dateCol = model.scopeDate ?? 'holding_date';
       try {
-        await lake.duck.run(`create or replace temp table ${table} as ${model.modelSql}`);
-        const tests = await runDuckTests(lake.duck, model, table);
-        const r = run.result;
-        r.tests = mergeTests(r.tests, tests);
-        r.scopeKeys += sets;
-        r.codes = [...new Set([...r.codes, ...codes])].sort();
-        const first = xs[0]!;
-        const last = xs.at(-1)!;
-        r.from = r.from && r.from < first ? r.from : first;
-        r.to = r.to && r.to > last ? r.to : last;
-        const failed = tests.filter((t) => t.severity === 'error' && t.failures > 0);
-        if (failed.length) {
-          r.durationMs = performance.now() - run.t0;
-          throw new ModelTestFailure(r, failed);
-        }
+        const table = await computeModel(lake.duck, model, run, { xs, sets, codes });
         await publishDerived(client, lake, {
           layer: 'gold',
           name: model.name,
           dates: xs,
-          dateColumn: dateCol,
+          dateColumn: model.scopeDate ?? 'holding_date',
           batchId,
           select: `select ${model.columns.join(', ')} from ${table}`,
         });
-        const served = await serveModel(client, lake.duck, model, table, xs);
-        r.rowsDeleted += served.deleted;
-        r.rowsWritten += served.written;
-        r.publish = r.rowsWritten + r.rowsDeleted > 0;
+        addServed(run, await serveModel(client, lake.duck, model, table, xs, 'cur'));
       } catch (err) {
-        if (err instanceof ModelTestFailure) throw err;
-        throw new ModelRunError(model.name, run.result.runId, run.result.startedAt, err);
+        throw modelError(model, run, err);
       }
     }
   } finally {
     lake.duck.release(held);
   }
 }
+
+/** A model's failure as the run's error (a failed test as it is). */
+export const modelError = (model: Model, run: RunAcc, err: unknown): Error =>
+  err instanceof ModelTestFailure
+    ? err
+    : new ModelRunError(model.name, run.result.runId, run.result.startedAt, err);
 
 function mergeTests(a: TestResult[], b: TestResult[]): TestResult[] {
   if (!a.length) return b;
@@ -672,12 +756,7 @@ async function runGold(
 ): Promise<ModelRunResult[]> {
   const models = opts.models.filter((m) => m.engine === 'duckdb');
   const acc = new Map<string, RunAcc>();
-  for (const m of models) {
-    acc.set(m.name, {
-      t0: performance.now(),
-      result: emptyRun(runIdOf(opts.batchId, m.name), m.name, new Date()),
-    });
-  }
+  for (const m of models) acc.set(m.name, newRunAcc(opts.batchId, m.name));
   for (const xs of passes) {
     lake.signal?.throwIfAborted();
     await refreshGold(client, lake, models, xs, refreshed, opts.batchId, acc);
@@ -719,30 +798,30 @@ export function ccassPasses<T extends { rows: number; objects: number }>(
 }
 
 /**
- * Refreshes CCASS holding dates `dates` (ascending; one DuckDB pass) inside the caller's
- * transaction, which holds the transformer lock: rebuilds their silver from the lake, and when
- * sets changed, the DuckDB models' gold for the dates with changed sets and for the next holding
- * date of each changed stock; fills the silver.ccass scope table for the Postgres models
- * (createSilverScopes must have run) and records the runs. An event refreshes its own date, a
- * rebuild a pass of dates: the same SQL either way.
+ * Refreshes the CCASS holding date of an event's file inside the caller's transaction, which holds
+ * the transformer lock: rebuilds its silver from the lake, and when sets changed, the DuckDB
+ * models' gold for the date and for the next holding date of each changed stock; fills the
+ * silver.ccass scope table for the Postgres models (createSilverScopes must have run) and records
+ * the runs. A rebuild computes the same with the same SQL (ccass-reload.ts).
  */
-export async function refreshCcassDates(
+export async function refreshCcassDate(
   client: pg.PoolClient,
   lake: CcassLake,
   opts: Omit<BatchOptions, 'inputs'> & {
-    dates: readonly string[];
-    /** The event's file; null in a rebuild. */
-    own: string | null;
+    date: string;
+    /** The event's file. */
+    own: string;
     /** The event's silver built ahead of the lock, if any. */
     prebuilt?: PrebuiltSilver | undefined;
   },
 ): Promise<CcassRefresh> {
   const { duck } = lake;
-  const { dates, batchId } = opts;
+  const { batchId } = opts;
+  const dates = [opts.date];
   const { rows: silverRows, files } = await buildSilver(
     client,
     lake,
-    dates,
+    opts.date,
     opts.own,
     's_new',
     opts.prebuilt,
@@ -779,8 +858,8 @@ export async function refreshCcassDates(
      where n.d is not null`,
     [codes, days],
   );
-  // The refreshed dates in one pass (the caller sized it); each later date they reach in a pass of
-  // its own, as there is no telling how many there are or how large.
+  // The event's date in one pass; each later date it reaches in a pass of its own, as there is no
+  // telling how many there are or how large.
   const refreshed = new Set(dates);
   const gold = [...new Set([...days, ...next.map((r) => r.d)])].sort();
   const passes = [

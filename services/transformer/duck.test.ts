@@ -6,6 +6,34 @@ import { freshDatabase, testDir } from '../../test/support/infra.ts';
 import { FsObjectStore } from '../object-store/index.ts';
 import { duckOptionsOf, mirrorTable, openDuck } from './duck.ts';
 
+describe('Duck fork', () => {
+  it('runs beside its parent on the same database: own temp tables and files, shared tables', async () => {
+    const root = await testDir('duck-fork');
+    const duck = await openDuck(duckOptionsOf({ duckdbTempDir: root }));
+    try {
+      const fork = await duck.fork();
+      await duck.run('create temp table t as select 1 as v; create table shared as select 42 as v');
+      await fork.run('create temp table t as select 2 as v');
+      // Statements of both at once, each on its own connection.
+      const slow = 'select count(*)::double as n from range(30000000) a where a.range % 7 = 0';
+      const [a, b] = await Promise.all([duck.rows(slow), fork.rows(slow)]);
+      expect(a).toEqual(b);
+      expect(await duck.rows('select v from t')).toEqual([{ v: 1 }]);
+      expect(await fork.rows('select v from t')).toEqual([{ v: 2 }]);
+      expect(await fork.rows('select v from shared')).toEqual([{ v: 42 }]);
+      const out = fork.scratch('x.csv');
+      await fork.run(`copy (select 1) to '${out}'`);
+      expect(out.startsWith(root)).toBe(true);
+      await fork.close();
+      // The fork's files went with it; the parent works on.
+      expect(existsSync(out)).toBe(false);
+      expect(await duck.rows('select v from shared')).toEqual([{ v: 42 }]);
+    } finally {
+      await duck.close();
+    }
+  });
+});
+
 describe('Duck local copies', () => {
   it('evicts the least recently used copies beyond those it keeps, never a held one until released', async () => {
     const root = await testDir('duck-copies');

@@ -13,7 +13,7 @@ import { fetchLakeFile } from './lake.ts';
 
 /**
  * The transformer's embedded DuckDB: one in-memory database with the configured memory limit,
- * threads and spill directory, one connection whose statements run one at a time, and a local
+ * threads and spill directory, a connection whose statements run one at a time, and a local
  * working directory holding copies of the lake objects DuckDB reads (it reads local files only:
  * no httpfs offline) and the files it writes before they are uploaded.
  */
@@ -47,6 +47,12 @@ export interface Duck {
   forget(paths: readonly string[]): Promise<void>;
   /** The directory lake copies live under: `<root>/lake/<object key>`. */
   readonly lakeRoot: string;
+  /**
+   * Another Duck on the same database: its own connection (temp tables, statements run beside
+   * this one's) and working directory, the instance's memory and threads shared. Closed on its
+   * own, before this one.
+   */
+  fork(): Promise<Duck>;
   close(): Promise<void>;
 }
 
@@ -91,17 +97,25 @@ let opened = 0;
 export async function openDuck(opts: DuckOptions): Promise<Duck> {
   // Its own directory, removed whole on close: never the configured one, which may hold other things.
   const root = join(opts.tempDir || tmpdir(), `harbour-transformer-${process.pid}-${++opened}`);
-  const lakeRoot = join(root, 'lake');
-  const outRoot = join(root, 'out');
   await mkdir(join(root, 'spill'), { recursive: true });
-  await mkdir(lakeRoot, { recursive: true });
-  await mkdir(outRoot, { recursive: true });
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: opts.memoryLimit,
     threads: String(opts.threads),
     temp_directory: join(root, 'spill'),
     preserve_insertion_order: 'false',
   });
+  return session(instance, root, async () => {
+    instance.closeSync();
+    await rm(root, { recursive: true, force: true });
+  });
+}
+
+/** A Duck on a new connection of `instance`, working under `root`; `closed` runs after its connection closes. */
+async function session(instance: DuckDBInstance, root: string, closed: () => Promise<void>): Promise<Duck> {
+  const lakeRoot = join(root, 'lake');
+  const outRoot = join(root, 'out');
+  await mkdir(lakeRoot, { recursive: true });
+  await mkdir(outRoot, { recursive: true });
   const conn = await instance.connect();
   // DuckDB runs one statement at a time on a connection; callers queue here.
   let queue: Promise<unknown> = Promise.resolve();
@@ -113,6 +127,7 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
   const copies = new Map<string, string>(); // key → local path, least recently used first
   const held = new Map<string, number>(); // local path → holds
   let seq = 0;
+  let forks = 0;
 
   const scratch = (name: string) => join(outRoot, `${++seq}-${name.replace(/[^A-Za-z0-9_.=-]/g, '_')}`);
 
@@ -177,6 +192,10 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
       }
     },
     scratch,
+    fork() {
+      const dir = join(root, `fork-${++forks}`);
+      return session(instance, dir, () => rm(dir, { recursive: true, force: true }));
+    },
     async forget(paths) {
       for (const p of paths) {
         for (const [k, v] of copies) if (v === p) copies.delete(k);
@@ -186,8 +205,7 @@ export async function openDuck(opts: DuckOptions): Promise<Duck> {
     async close() {
       await queue;
       conn.closeSync();
-      instance.closeSync();
-      await rm(root, { recursive: true, force: true });
+      await closed();
     },
   };
 }

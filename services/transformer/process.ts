@@ -18,7 +18,7 @@ import {
   dropPrebuilt,
   type PrebuiltSilver,
   prebuildCcassSilver,
-  refreshCcassDates,
+  refreshCcassDate,
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
 import type { Duck } from './duck.ts';
@@ -220,8 +220,8 @@ async function ccassWork(
 ): Promise<EventWork> {
   const inputs = [inputOf(now)];
   await createSilverScopes(client, DATASETS);
-  const refreshed = await refreshCcassDates(client, lake, {
-    dates: [now.partitionDate],
+  const refreshed = await refreshCcassDate(client, lake, {
+    date: now.partitionDate,
     own: now.fileKey,
     batchId,
     trigger: 'event',

@@ -7,13 +7,12 @@ import type { ObjectStore } from '../object-store/index.ts';
 import type { Logger, Registry } from '../runtime/index.ts';
 import {
   type CcassLake,
-  ccassPasses,
   clearCcass,
   discardBatchUploads,
   rebuildCcassGold,
-  refreshCcassDates,
   sweepLakehouseGarbage,
 } from './ccass-lake.ts';
+import { type CcassReload, startCcassReload } from './ccass-reload.ts';
 import { TransformerConfig } from './config.ts';
 import {
   copyCsv,
@@ -142,9 +141,12 @@ async function clearSilver(client: pg.PoolClient, from: string | null, models: M
  *
  * In order: the keyed silver; the Postgres models that read no CCASS (in a full rebuild those marked
  * `rebuild: duckdb` computed by DuckDB over the silver staged there, then COPYed in); CCASS silver
- * and its gold; the models that read CCASS.
+ * and its gold, served; the models that read CCASS. A silver reload computes CCASS on a DuckDB
+ * connection of its own from the start (ccass-reload.ts), so that only its serving follows the
+ * models.
  *
- * `onProgress` gets one call per file and per model. A failed model test rolls everything back.
+ * `onProgress` gets one call per keyed file, per CCASS holding date and per model. A failed model
+ * test rolls everything back.
  */
 export async function rebuild(
   config: Partial<TransformerConfig>,
@@ -165,7 +167,7 @@ export async function rebuild(
   const lake = { pool: deps.pool, store: deps.store, duck, ...(opts.signal ? { signal: opts.signal } : {}) };
   const client = await deps.pool.connect();
   let inputs: InputFile[] = [];
-  let silverRows = 0;
+  let reload: CcassReload | null = null;
   try {
     await client.query('begin');
     await tuneTransaction(client, {
@@ -175,7 +177,6 @@ export async function rebuild(
     await lockTransformer(client);
     await createSilverScopes(client, DATASETS);
     const files = reloadSilver ? await activeFiles(client, { from }) : [];
-    const keyed = files.filter((f): f is KeyedFile => f.dataset !== 'ccass');
     // Lineage: a gold-only rebuild reads silver, i.e. every active file (from `from`).
     const sources = reloadSilver ? files : await activeFiles(client, { from });
     inputs = sources.map(inputOf);
@@ -186,23 +187,21 @@ export async function rebuild(
     const mirrored = new Set(
       inDuck.flatMap((m) => m.depends.map(datasetOfSilver)).filter((d): d is KeyedDataset => d !== null),
     );
+    const progress = silverProgress(files.length, onProgress, elapsed, metrics);
     if (reloadSilver) {
       await clearSilver(client, from, all);
-      await loadFiles(client, lake, keyed, { from, batchId, mirrored }, (done, f) => {
-        silverRows += f.rows;
-        metrics?.silverRows.inc({ dataset: f.dataset }, f.rows);
-        onProgress({
-          phase: 'silver',
-          done,
-          total: files.length,
-          file: f.fileKey,
-          dataset: f.dataset,
-          rows: f.rows,
-          elapsedMs: elapsed(),
-        });
+      reload = await reloadSilverFiles(client, lake, {
+        files,
+        from,
+        batchId,
+        passRows,
+        all,
+        chosen,
+        mirrored,
+        progress,
+        onProgress,
+        elapsed,
       });
-      // Fresh statistics: the planner must not plan millions of rows as the empty tables it saw.
-      await client.query(`analyze ${KEYED_SILVER_TABLES.join(', ')}`);
     }
     for (const ds of KEYED_DATASETS) await seedSilverScope(client, ds, from);
     const gold = goldRunner(client, {
@@ -220,31 +219,28 @@ export async function rebuild(
     const runs = await gold(apart);
     if (inDuck.length)
       await duck.run('drop schema if exists silver cascade; drop schema if exists gold cascade');
-    const ccass = await rebuildCcass(client, lake, {
-      files: reloadSilver ? files : null,
-      from,
-      batchId,
-      passRows,
-      all,
-      chosen,
-      inputs,
-      done: keyed.length,
-      onProgress,
-      elapsed,
-    });
-    runs.push(...ccass.runs);
-    silverRows += ccass.rows;
-    metrics?.silverRows.inc({ dataset: 'ccass' }, ccass.rows);
+    runs.push(
+      ...(reload
+        ? await serveCcass(client, reload, onProgress, elapsed)
+        : await rebuildCcassGold(client, lake, from, {
+            batchId,
+            passRows,
+            trigger: 'rebuild',
+            inputs,
+            models: chosen,
+          })),
+    );
     await seedSilverScope(client, 'ccass', from);
     runs.push(...(await gold(after)));
     onProgress({ phase: 'commit', elapsedMs: elapsed() });
     await client.query('commit');
     for (const r of runs) metrics?.observeRun(r, 'rebuild');
     await afterCommit(deps);
-    const result = { batchId, files: files.length, silverRows, runs, elapsedMs: elapsed() };
+    const result = { batchId, files: files.length, silverRows: progress.rows(), runs, elapsedMs: elapsed() };
     onProgress({ phase: 'done', ...result });
     return result;
   } catch (err) {
+    await reload?.stop(); // before the batch's uploads are discarded
     await client.query('rollback').catch(() => {});
     await discardBatchUploads(deps.pool, deps.store, batchId).catch(() => {}); // else swept in an hour
     if (metrics)
@@ -255,9 +251,105 @@ export async function rebuild(
       );
     throw err;
   } finally {
+    await reload?.stop();
     client.release();
     await duck.close();
   }
+}
+
+/** Reports silver steps: one per keyed file, one per CCASS holding date (its files at once). */
+function silverProgress(
+  total: number,
+  onProgress: (p: RebuildProgress) => void,
+  elapsed: () => number,
+  metrics: ReturnType<typeof transformerMetrics> | null,
+): { step(file: string, dataset: Dataset, rows: number, files?: number): void; rows(): number } {
+  let done = 0;
+  let silverRows = 0;
+  return {
+    step(file, dataset, rows, files = 1) {
+      silverRows += rows;
+      done += files;
+      metrics?.silverRows.inc({ dataset }, rows);
+      onProgress({ phase: 'silver', done, total, file, dataset, rows, elapsedMs: elapsed() });
+    },
+    rows: () => silverRows,
+  };
+}
+
+/**
+ * Reloads the cleared silver from `files`: starts computing CCASS on a DuckDB connection of its
+ * own (served later through the reload returned), then loads the keyed files.
+ */
+async function reloadSilverFiles(
+  client: pg.PoolClient,
+  lake: CcassLake,
+  o: {
+    files: CatalogFile[];
+    from: string | null;
+    batchId: string;
+    passRows: number;
+    all: Model[];
+    chosen: Model[];
+    mirrored: ReadonlySet<KeyedDataset>;
+    progress: ReturnType<typeof silverProgress>;
+    onProgress: (p: RebuildProgress) => void;
+    elapsed: () => number;
+  },
+): Promise<CcassReload> {
+  const reload = await startCcassReload(client, lake, {
+    files: o.files,
+    batchId: o.batchId,
+    passRows: o.passRows,
+    models: o.all,
+    onDate: (date, of) =>
+      o.progress.step(
+        `silver/ccass/date=${date}`,
+        'ccass',
+        of.reduce((a, f) => a + f.rows, 0),
+        of.length,
+      ),
+  });
+  try {
+    if (o.files.some((f) => f.dataset === 'ccass'))
+      for (const m of o.chosen.filter((x) => x.engine === 'duckdb'))
+        o.onProgress({
+          phase: 'gold',
+          model: m.name,
+          state: 'start',
+          engine: 'duckdb',
+          elapsedMs: o.elapsed(),
+        });
+    const keyed = o.files.filter((f): f is KeyedFile => f.dataset !== 'ccass');
+    await loadFiles(client, lake, keyed, o, (f) => o.progress.step(f.fileKey, f.dataset, f.rows));
+    // Fresh statistics: the planner must not plan millions of rows as the empty tables it saw.
+    await client.query(`analyze ${KEYED_SILVER_TABLES.join(', ')}`);
+    return reload;
+  } catch (err) {
+    await reload.stop();
+    throw err;
+  }
+}
+
+/** Serves the reloaded CCASS into the transaction (`CcassReload.finish`); returns the models' runs. */
+async function serveCcass(
+  client: pg.PoolClient,
+  reload: CcassReload,
+  onProgress: (p: RebuildProgress) => void,
+  elapsed: () => number,
+): Promise<ModelRunResult[]> {
+  const runs = await reload.finish(client);
+  for (const r of runs)
+    onProgress({
+      phase: 'gold',
+      model: r.model,
+      state: 'done',
+      engine: 'duckdb',
+      rows: r.rowsWritten,
+      elapsedMs: elapsed(),
+    });
+  await client.query(`analyze ${SILVER_TABLES.filter((t) => !KEYED_SILVER_TABLES.includes(t)).join(', ')}`);
+  return runs;
 }
 
 /** Runs the chosen ones of the given models on the batch (every model derives its scope). */
@@ -335,116 +427,6 @@ async function afterCommit(deps: RebuildDeps): Promise<void> {
 type KeyedFile = CatalogFile & { dataset: KeyedDataset };
 
 /**
- * CCASS in a rebuild: silver and the DuckDB models' gold reloaded from `files` (every active file,
- * from `from`), or, with `files` null (a model rebuild), the chosen DuckDB models' gold from the
- * silver in force.
- */
-async function rebuildCcass(
-  client: pg.PoolClient,
-  lake: CcassLake,
-  o: {
-    files: CatalogFile[] | null;
-    from: string | null;
-    batchId: string;
-    passRows: number;
-    all: Model[];
-    chosen: Model[];
-    inputs: InputFile[];
-    done: number;
-    onProgress: (p: RebuildProgress) => void;
-    elapsed: () => number;
-  },
-): Promise<{ runs: ModelRunResult[]; rows: number }> {
-  const { batchId, passRows, chosen } = o;
-  if (o.files) {
-    const reloaded = await reloadCcass(client, lake, o.files, { ...o, signal: lake.signal });
-    await client.query(`analyze ${SILVER_TABLES.filter((t) => !KEYED_SILVER_TABLES.includes(t)).join(', ')}`);
-    return reloaded;
-  }
-  if (!chosen.some((m) => m.engine === 'duckdb')) return { runs: [], rows: 0 };
-  const runs = await rebuildCcassGold(client, lake, o.from, {
-    batchId,
-    passRows,
-    trigger: 'rebuild',
-    inputs: o.inputs,
-    models: chosen,
-  });
-  return { runs, rows: 0 };
-}
-
-/**
- * CCASS silver and the DuckDB models' gold, in date order, through the events' own
- * `refreshCcassDates` (so a rebuild equals the incremental path), consecutive holding dates
- * together in passes of up to `passRows` bronze rows. One `silver` step per date; the DuckDB
- * models' `gold` steps frame the dates.
- */
-async function reloadCcass(
-  client: pg.PoolClient,
-  lake: CcassLake,
-  files: CatalogFile[],
-  o: {
-    batchId: string;
-    passRows: number;
-    all: Model[];
-    chosen: Model[];
-    done: number;
-    signal: AbortSignal | undefined;
-    onProgress: (p: RebuildProgress) => void;
-    elapsed: () => number;
-  },
-): Promise<{ runs: ModelRunResult[]; rows: number }> {
-  const byDate = new Map<string, CatalogFile[]>();
-  for (const f of files.filter((x) => x.dataset === 'ccass'))
-    byDate.set(f.partitionDate, [...(byDate.get(f.partitionDate) ?? []), f]);
-  const dates = [...byDate]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([date, of]) => ({ date, of, rows: of.reduce((a, f) => a + f.rows, 0), objects: of.length }));
-  const duckModels = dates.length ? o.chosen.filter((m) => m.engine === 'duckdb') : [];
-  for (const m of duckModels)
-    o.onProgress({ phase: 'gold', model: m.name, state: 'start', engine: 'duckdb', elapsedMs: o.elapsed() });
-  const runs: ModelRunResult[] = [];
-  let rows = 0;
-  let done = o.done;
-  for (const pass of ccassPasses(dates, o.passRows)) {
-    o.signal?.throwIfAborted();
-    const r = await refreshCcassDates(client, lake, {
-      dates: pass.map((d) => d.date),
-      own: null,
-      batchId: o.batchId,
-      trigger: 'rebuild',
-      models: o.all,
-    });
-    runs.push(...r.runs);
-    rows += r.silverRows;
-    for (const d of pass) {
-      for (const f of d.of) await markFile(client, f.fileKey, 'loaded', o.batchId, 0);
-      done += d.of.length;
-      o.onProgress({
-        phase: 'silver',
-        done,
-        total: files.length,
-        file: `silver/ccass/date=${d.date}`,
-        dataset: 'ccass',
-        rows: d.rows,
-        elapsedMs: o.elapsed(),
-      });
-    }
-  }
-  for (const m of duckModels) {
-    const written = runs.filter((r) => r.model === m.name).reduce((a, r) => a + r.rowsWritten, 0);
-    o.onProgress({
-      phase: 'gold',
-      model: m.name,
-      state: 'done',
-      engine: 'duckdb',
-      rows: written,
-      elapsedMs: o.elapsed(),
-    });
-  }
-  return { runs, rows };
-}
-
-/**
  * Loads the keyed files dataset by dataset: DuckDB reads a dataset's files (local copies,
  * sha256-checked) into one stage, each row with its file's key and load order, and its winners go
  * to Postgres in ONE COPY (`loadSilverWinners`): the silver rows loading the files one by one in
@@ -459,10 +441,9 @@ async function loadFiles(
   lake: CcassLake,
   files: KeyedFile[],
   o: { from: string | null; batchId: string; mirrored: ReadonlySet<KeyedDataset> },
-  onFile: (done: number, f: KeyedFile) => void,
+  onFile: (f: KeyedFile) => void,
 ): Promise<void> {
   const { from, batchId } = o;
-  let done = 0;
   const stage = async (dataset: KeyedDataset, of: KeyedFile[]): Promise<string> => {
     const table = `rebuild_${dataset}`;
     // -0 as 0, as an event's COPY text of it ('0') loads it
@@ -488,7 +469,7 @@ async function loadFiles(
          from ${parquetFiles(paths, { filename: true })} s join rebuild_files f on f.path = s.filename`,
       );
       await lake.duck.forget(paths);
-      for (const f of chunk) onFile(++done, f);
+      for (const f of chunk) onFile(f);
     }
     return table;
   };
