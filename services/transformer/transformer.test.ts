@@ -31,7 +31,7 @@ import {
 } from '../../test/support/transformer.ts';
 import { createCalendar } from '../calendar/index.ts';
 import { migrateCatalog } from '../catalog/index.ts';
-import { FsObjectStore } from '../object-store/index.ts';
+import { FsObjectStore, type ObjectStore, type PutBody, type PutOptions } from '../object-store/index.ts';
 import { createLogger, type Service, type ServiceDeps } from '../runtime/index.ts';
 import { duckOptionsOf, openDuck } from './duck.ts';
 import {
@@ -934,6 +934,41 @@ describe('transformer on Postgres + NATS + object store', () => {
     for (const prefix of ['silver/', 'gold/'])
       for await (const o of store.list(prefix)) lakeAfter.push(o.key);
     expect(lakeAfter.sort()).toEqual(lakeBefore.sort());
+  });
+
+  it('an aborted rebuild stops its CCASS computing and leaves silver, gold and the lake as they were', async () => {
+    const lakeNow = async () => {
+      const keys: string[] = [];
+      for (const prefix of ['silver/', 'gold/']) for await (const o of store.list(prefix)) keys.push(o.key);
+      return keys.sort();
+    };
+    const lakeBefore = await lakeNow();
+    const silverBefore = await silverCcass();
+    const controller = new AbortController();
+    const progress: RebuildProgress[] = [];
+    // Aborted once the CCASS computing has uploaded a silver file of its own (one holding date per
+    // pass): what it uploaded must go with the rollback.
+    const uploaded: string[] = [];
+    const watched: ObjectStore = Object.create(store, {
+      put: {
+        value: async (key: string, body: PutBody, opts?: PutOptions) => {
+          const put = await store.put(key, body, opts);
+          uploaded.push(key);
+          if (key.startsWith('silver/')) controller.abort();
+          return put;
+        },
+      },
+    });
+    const onePerPass = { ...config(), rebuildPassRows: 1 };
+    await expect(
+      rebuild(onePerPass, { ...deps, store: watched }, (p) => progress.push(p), { signal: controller.signal }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    expect(uploaded.filter((k) => k.startsWith('silver/ccass/')).length).toBeGreaterThan(0);
+    expect(progress.some((p) => p.phase === 'commit')).toBe(false);
+    expect(diffGold(await readAllGold(db.pool), incremental)).toEqual([]);
+    expect(await silverCcass()).toEqual(silverBefore);
+    expect(await lakeNow()).toEqual(lakeBefore);
+    expect((await db.pool.query('select count(*)::int as n from lakehouse_garbage')).rows[0].n).toBe(0);
   });
 
   it('builds a CCASS silver again when another file of its partition was loaded after it was prebuilt', async () => {

@@ -247,7 +247,10 @@ async function main() {
     const registry = createRegistry({ defaultMetrics: false });
     let lastLog = 0;
     const tr = performance.now();
+    // When the CCASS holding dates were served (computed beside the rest from the start).
+    const ccassServed: number[] = [];
     const result = await rebuild({}, { pool, store, logger: silentLogger(), registry }, (p) => {
+      if (p.phase === 'silver' && p.dataset === 'ccass') ccassServed.push(p.elapsedMs);
       if (p.phase === 'silver' && performance.now() - lastLog > 10_000) {
         lastLog = performance.now();
         log(`rebuild: silver ${p.done}/${p.total} files (${p.dataset}) at ${secs(p.elapsedMs)}`);
@@ -400,7 +403,7 @@ async function main() {
         .map((r) => `${r.model} ${fmt(r.rows)} rows ${secs(r.ms)}`)
         .join(
           ', ',
-        )} (CCASS models: summed over their runs, one per pass of holding dates; the two run together, so both show their common time, without the silver).`,
+        )} (each with its COPY, index builds and tests; the CCASS models, one run each, are computed on a DuckDB connection of their own from the start of the rebuild, beside the rest, and served from ${secs(ccassServed[0] ?? 0)} to ${secs(ccassServed.at(-1) ?? 0)}: their time runs from the start to the last date served, their silver included).`,
       `Gold rows after the rebuild: ${Object.entries(goldRows)
         .map(([t, n]) => `${t} ${fmt(n)}`)
         .join(', ')}.`,
