@@ -961,7 +961,9 @@ describe('transformer on Postgres + NATS + object store', () => {
     });
     const onePerPass = { ...config(), rebuildPassRows: 1 };
     await expect(
-      rebuild(onePerPass, { ...deps, store: watched }, (p) => progress.push(p), { signal: controller.signal }),
+      rebuild(onePerPass, { ...deps, store: watched }, (p) => progress.push(p), {
+        signal: controller.signal,
+      }),
     ).rejects.toMatchObject({ name: 'AbortError' });
     expect(uploaded.filter((k) => k.startsWith('silver/ccass/')).length).toBeGreaterThan(0);
     expect(progress.some((p) => p.phase === 'commit')).toBe(false);
