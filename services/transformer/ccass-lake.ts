@@ -279,10 +279,15 @@ export async function sweepLakehouseGarbage(pool: pg.Pool, store: ObjectStore): 
   return rows.length;
 }
 
+/** Objects deleted at once by a sweep; their rows go in one statement after them. */
+const DELETES_AT_ONCE = 16;
+
+/** Deletes the objects, then their rows (a crash in between leaves rows whose objects are gone: deleted again, idempotently). */
 async function deleteGarbage(pool: pg.Pool, store: ObjectStore, rows: { file_key: string }[]): Promise<void> {
-  for (const r of rows) {
-    await store.delete(r.file_key);
-    await pool.query('delete from lakehouse_garbage where file_key = $1', [r.file_key]);
+  for (let i = 0; i < rows.length; i += DELETES_AT_ONCE) {
+    const keys = rows.slice(i, i + DELETES_AT_ONCE).map((r) => r.file_key);
+    await Promise.all(keys.map((k) => store.delete(k)));
+    await pool.query('delete from lakehouse_garbage where file_key = any($1)', [keys]);
   }
 }
 
