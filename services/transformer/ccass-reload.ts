@@ -67,6 +67,8 @@ export interface CcassReloadOptions {
   files: CatalogFile[];
   batchId: string;
   passRows: number;
+  /** Passes computed and not yet served, at most (`rebuildPassesAhead`). */
+  passesAhead: number;
   /** Every model (the DuckDB ones are computed). */
   models: Model[];
   /** After each holding date is served, with its files. */
@@ -110,7 +112,9 @@ export async function startCcassReload(
   const own: CcassLake = { ...lake, duck, signal };
   const acc = new Map(models.map((m) => [m.name, newRunAcc(o.batchId, m.name)]));
   const queue: Pass[] = [];
+  // The serving waits on `wake` for a pass; the computing, `passesAhead` passes ahead, on `room`.
   let wake = () => {};
+  let room = () => {};
   let failure: { err: unknown } | null = null;
   let ended = false;
   const computing = (async () => {
@@ -119,6 +123,10 @@ export async function startCcassReload(
       const silverFiles = new Map(kept.map((k) => [k.date, k]));
       let lastDates: string[] = [];
       for (const pass of ccassPasses(dates, o.passRows)) {
+        while (queue.length >= o.passesAhead && !signal.aborted)
+          await new Promise<void>((resolve) => {
+            room = resolve;
+          });
         signal.throwIfAborted();
         const computed = await computePass(own, pass, {
           models,
@@ -143,12 +151,14 @@ export async function startCcassReload(
   return {
     async stop() {
       abort.abort();
+      room();
       await computing;
       await close();
     },
     async finish(db) {
       for (;;) {
         const pass = queue.shift();
+        room();
         if (pass) {
           await servePass(db, lake, pass, { models, acc, batchId: o.batchId });
           for (const d of pass.dates) o.onDate(d, byDate.get(d) ?? []);

@@ -56,6 +56,12 @@ export const TransformerConfig = Type.Object(
       description:
         'CCASS rows a rebuild computes in one DuckDB pass: consecutive holding dates are grouped up to this many bronze rows (a date alone may have more); more per pass is faster and needs more of duckdbMemoryLimit',
     }),
+    rebuildPassesAhead: Type.Integer({
+      minimum: 1,
+      default: 16,
+      description:
+        'CCASS passes a rebuild computes ahead of serving them into Postgres: their silver and gold Parquet wait in duckdbTempDir meanwhile (~20 MB a pass of 500,000 rows)',
+    }),
     duckdbTempDir: Type.String({
       default: '',
       description:

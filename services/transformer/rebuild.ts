@@ -158,7 +158,7 @@ export async function rebuild(
   const elapsed = () => performance.now() - t0;
   await migrateTransformer(deps.pool);
   const { all, chosen } = chooseModels(opts);
-  const passRows = withDefaults(config).rebuildPassRows;
+  const { rebuildPassRows: passRows, rebuildPassesAhead: passesAhead } = withDefaults(config);
   const from = opts.from ?? null;
   const reloadSilver = !opts.model;
   const metrics = deps.registry ? transformerMetrics(deps.registry) : null;
@@ -195,6 +195,7 @@ export async function rebuild(
         from,
         batchId,
         passRows,
+        passesAhead,
         all,
         chosen,
         mirrored,
@@ -289,6 +290,7 @@ async function reloadSilverFiles(
     from: string | null;
     batchId: string;
     passRows: number;
+    passesAhead: number;
     all: Model[];
     chosen: Model[];
     mirrored: ReadonlySet<KeyedDataset>;
@@ -301,6 +303,7 @@ async function reloadSilverFiles(
     files: o.files,
     batchId: o.batchId,
     passRows: o.passRows,
+    passesAhead: o.passesAhead,
     models: o.all,
     onDate: (date, of) =>
       o.progress.step(
