@@ -101,7 +101,8 @@ async function derivedFiles(
 }
 
 /** A DuckDB `in (…)` list of dates. */
-const dateList = (dates: readonly string[]) => `(${dates.map((d) => `date ${sqlString(d)}`).join(', ')})`;
+export const dateList = (dates: readonly string[]) =>
+  `(${dates.map((d) => `date ${sqlString(d)}`).join(', ')})`;
 
 /** Local copies of the silver files in force for `dates`, and the dates that have one. */
 async function silverCopies(

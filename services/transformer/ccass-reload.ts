@@ -7,6 +7,7 @@ import {
   ccassPasses,
   computeModel,
   type DerivedUpload,
+  dateList,
   indexSilverSets,
   modelError,
   newRunAcc,
@@ -15,7 +16,7 @@ import {
   serveModel,
   writeDerived,
 } from './ccass-lake.ts';
-import { parquetFiles, sqlString } from './duck.ts';
+import { parquetFiles } from './duck.ts';
 import { inputOf } from './lake.ts';
 import type { Model } from './models.ts';
 import { markFile } from './process.ts';
@@ -182,8 +183,6 @@ export async function startCcassReload(
     },
   };
 }
-
-const dateList = (dates: readonly string[]) => `(${dates.map((d) => `date ${sqlString(d)}`).join(', ')})`;
 
 /**
  * One pass on the computing connection: silver `s_new` built, written, uploaded; `sets` with each
