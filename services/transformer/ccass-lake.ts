@@ -19,7 +19,7 @@ import {
   type TestResult,
   testViolation,
 } from './runner.ts';
-import { clearServedCcassChanges, serveCcassChangeSets } from './served-ccass.ts';
+import { SERVED_CCASS_CHANGES, serveCcassChangeSets } from './served-ccass.ts';
 import { scopeTable, silverScopeName } from './silver.ts';
 
 /**
@@ -921,17 +921,23 @@ export async function rebuildCcassGold(
 }
 
 /**
- * Forgets CCASS silver and the DuckDB models' gold from `from` (all when null), in the caller's
+ * Forgets CCASS silver and the DuckDB models' gold from `from` (all when null: truncated, as a
+ * full rebuild truncates the keyed silver; readers wait for its commit), in the caller's
  * transaction: the index rows, the served rows, the derived files in force (garbage at the commit).
  * A rebuild then refreshes every partition again in date order.
  */
 export async function clearCcass(client: pg.PoolClient, from: string | null, models: Model[]): Promise<void> {
   const cond = (col: string) => `($1::date is null or ${col} >= $1::date)`;
-  await client.query(`delete from silver.ccass_sets where ${cond('holding_date')}`, [from]);
-  await client.query(`delete from silver.ccass_set_files where ${cond('holding_date')}`, [from]);
+  const clear = (table: string, col: string) =>
+    from === null
+      ? client.query(`truncate ${table}`)
+      : client.query(`delete from ${table} where ${cond(col)}`, [from]);
+  await clear('silver.ccass_sets', 'holding_date');
+  await clear('silver.ccass_set_files', 'holding_date');
   for (const m of models.filter((x) => x.engine === 'duckdb')) {
-    if (m.name === 'ccass_changes') await clearServedCcassChanges(client, from);
-    else await client.query(`delete from ${m.table} where ${cond(m.scopeDate ?? 'holding_date')}`, [from]);
+    // ccass_changes is served as its sets (`gold.ccass_changes` is a view over them)
+    const table = m.name === 'ccass_changes' ? SERVED_CCASS_CHANGES : m.table;
+    await clear(table, m.scopeDate ?? 'holding_date');
   }
   await client.query(
     `with gone as (

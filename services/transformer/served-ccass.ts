@@ -151,10 +151,5 @@ export async function participantIds(
   return rows;
 }
 
-/** Empties the served sets from `from` (all when null); the dimension stays (ids are stable). */
-export async function clearServedCcassChanges(client: pg.PoolClient, from: string | null): Promise<void> {
-  await client.query(
-    'delete from gold.ccass_change_sets where $1::date is null or holding_date >= $1::date',
-    [from],
-  );
-}
+/** The table gold.ccass_changes is served from (one row per set, holding_date its date). */
+export const SERVED_CCASS_CHANGES = 'gold.ccass_change_sets';
