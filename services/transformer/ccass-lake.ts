@@ -619,7 +619,7 @@ async function loadDates(
 }
 
 /** The issued shares of each set of DuckDB relation `silver`: its summary row. */
-export const issuedOf = (silver: string) =>
+const issuedOf = (silver: string) =>
   `(select code, holding_date, shareholding as issued_shares from ${silver}
     where row_type = 'issued_shares' and participant_key = '')`;
 
@@ -804,6 +804,22 @@ export function ccassPasses<T extends { rows: number; objects: number }>(
 }
 
 /**
+ * Adds the sets (`codes[i]`, `days[i]`) to the silver.ccass scope table the Postgres models read
+ * (createSilverScopes must have run): per stock, the span of its dates.
+ */
+export async function addCcassScope(
+  client: pg.PoolClient,
+  codes: readonly string[],
+  days: readonly string[],
+): Promise<void> {
+  await client.query(
+    `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
+     select code, min(d), max(d) from unnest($1::text[], $2::date[]) c(code, d) group by code`,
+    [codes, days],
+  );
+}
+
+/**
  * Refreshes the CCASS holding date of an event's file inside the caller's transaction, which holds
  * the transformer lock: rebuilds its silver from the lake, and when sets changed, the DuckDB
  * models' gold for the date and for the next holding date of each changed stock; fills the
@@ -852,11 +868,7 @@ export async function refreshCcassDate(
 
   const codes = diff.changed.map((c) => c.code);
   const days = diff.changed.map((c) => c.date);
-  await client.query(
-    `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
-     select code, min(d), max(d) from unnest($1::text[], $2::date[]) c(code, d) group by code`,
-    [codes, days],
-  );
+  await addCcassScope(client, codes, days);
   const { rows: next } = await client.query<{ d: string }>(
     `select distinct to_char(n.d, 'YYYY-MM-DD') as d from unnest($1::text[], $2::date[]) c(code, d)
      cross join lateral (select min(x.holding_date) as d from silver.ccass_sets x

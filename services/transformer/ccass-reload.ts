@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { CatalogFile } from '../catalog/index.ts';
 import {
+  addCcassScope,
   addServed,
   buildSilverFrom,
   type CcassLake,
@@ -21,7 +22,6 @@ import { inputOf } from './lake.ts';
 import type { Model } from './models.ts';
 import { markFile } from './process.ts';
 import { type ModelRunResult, recordRun } from './runner.ts';
-import { scopeTable, silverScopeName } from './silver.ts';
 
 /**
  * CCASS in a silver reload (a full rebuild, or one from a date): the silver of every holding date
@@ -323,11 +323,7 @@ async function servePass(
     await recordDerived(client, { layer: 'silver', name: 'ccass', batchId: o.batchId }, pass.silver.files);
     const silver = parquetFiles(pass.silver.files.map((f) => f.path));
     await indexSilverSets(client, duck, pass.dates, silver);
-    await client.query(
-      `insert into ${scopeTable(silverScopeName('ccass'))} (k, lo, hi)
-       select code, min(d), max(d) from unnest($1::text[], $2::date[]) c(code, d) group by code`,
-      [pass.sets.codes, pass.sets.days],
-    );
+    await addCcassScope(client, pass.sets.codes, pass.sets.days);
     for (const model of o.models) {
       const gold = pass.gold.get(model.name);
       if (!gold) continue;

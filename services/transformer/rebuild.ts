@@ -252,7 +252,6 @@ export async function rebuild(
       );
     throw err;
   } finally {
-    await reload?.stop();
     client.release();
     await duck.close();
   }

@@ -14,6 +14,9 @@ import { copyFromDuck, type Duck } from './duck.ts';
  * change_pct_issued (with the set's issued shares) and kind the way the model does, so it returns
  * the model's rows value for value.
  */
+/** The table gold.ccass_changes is served from (one row per set, holding_date its date). */
+export const SERVED_CCASS_CHANGES = 'gold.ccass_change_sets';
+
 export const servedCcassMigration = `
   drop table gold.ccass_changes;
   create table gold.ccass_participants (
@@ -94,7 +97,7 @@ export async function serveCcassChangeSets(
          and coalesce(d.participant_id, '') = coalesce(g.participant_id, '')
        left join ${issued} i on i.code = g.code and i.holding_date = g.holding_date
        group by g.code, g.holding_date)`,
-    'gold.ccass_change_sets',
+    SERVED_CCASS_CHANGES,
     [
       'code',
       'holding_date',
@@ -112,7 +115,7 @@ export async function serveCcassChangeSets(
 /** Deletes the served sets of `dates`; returns the participant rows they held. */
 export async function dropServedSets(client: pg.PoolClient, dates: readonly string[]): Promise<number> {
   const { rows } = await client.query<{ n: number }>(
-    `with d as (delete from gold.ccass_change_sets where holding_date = any($1::date[]) returning participant)
+    `with d as (delete from ${SERVED_CCASS_CHANGES} where holding_date = any($1::date[]) returning participant)
      select coalesce(sum(cardinality(participant)), 0)::float8 as n from d`,
     [dates],
   );
@@ -150,6 +153,3 @@ export async function participantIds(
   );
   return rows;
 }
-
-/** The table gold.ccass_changes is served from (one row per set, holding_date its date). */
-export const SERVED_CCASS_CHANGES = 'gold.ccass_change_sets';

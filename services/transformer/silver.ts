@@ -182,10 +182,15 @@ const selectedColumns = (spec: KeyedSpec, fileKey: string): [string, string][] =
   ['_run_id', 's._run_id'],
 ];
 
+/** `selectedColumns` as a SELECT list (`expression as column`). */
+const selectList = (spec: KeyedSpec, fileKey: string): string =>
+  selectedColumns(spec, fileKey)
+    .map(([t, x]) => `${x} as ${t}`)
+    .join(', ');
+
 /** One row per key of Postgres stage `s`: the latest `_seq`. */
 function winnersOf(spec: KeyedSpec, stage: string, fileKey: string): string {
-  const cols = selectedColumns(spec, fileKey);
-  return `select distinct on (${spec.key.join(', ')}) ${cols.map(([t, s]) => `${s} as ${t}`).join(', ')}
+  return `select distinct on (${spec.key.join(', ')}) ${selectList(spec, fileKey)}
     from ${stage} s order by ${spec.key.join(', ')}, s._seq desc`;
 }
 
@@ -287,9 +292,7 @@ export function silverTableOf(dataset: KeyedDataset): { table: string; columns: 
 export function rebuildWinnersSql(dataset: KeyedDataset, stage: string, opts: { ordered: boolean }): string {
   const spec = keyedSpec(dataset);
   const key = spec.key.join(', ');
-  return `select ${selectedColumns(spec, 's._file_key')
-    .map(([t, x]) => `${x} as ${t}`)
-    .join(', ')}
+  return `select ${selectList(spec, 's._file_key')}
     from ${stage} s qualify row_number() over (partition by ${key} order by s._seq desc, s._ord desc) = 1${
       opts.ordered ? ` order by ${key}` : ''
     }`;
