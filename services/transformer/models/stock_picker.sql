@@ -11,6 +11,7 @@
 -- reads: daily_prices(name, currency, close, turnover, status)
 -- key: code, as_of
 -- scope: code, as_of
+-- rebuild: duckdb
 -- test: unique(code, as_of)
 -- test: not_null(code, as_of, name)
 -- test: range(avg_turnover_20d, 0, )
@@ -32,26 +33,48 @@ left join lateral (
 union all
 select k, lo, 'infinity'::date from {{changed:silver.securities}}
 -- @model
--- Two ways to each row's latest daily row and turnover mean, chosen per stock by how many
--- fundamentals rows its scope holds. A few (an event: one a stock) look them up row by row through
--- the indexes: the cost follows the rows in scope, not the history behind them. More (a rebuild)
--- take both from the daily row of the as-of date when there is one (its mean by a window over the
--- stock's quoted days, summed newest first like the look-up, so both agree to the last bit), and
--- look up only the rows without one.
+-- Two ways to each row's latest daily row and turnover mean, chosen per stock. A stock with a few
+-- fundamentals rows in scope (an event: one a stock) looks them up row by row through the indexes:
+-- the cost follows the rows in scope, not the history behind them. A stock with more, and every
+-- stock of a full rebuild (its scope starts at -infinity), reads its daily rows once: a row's latest
+-- daily row and latest quoted day are found by a running max over the stock's daily and
+-- fundamentals rows in date order, and a quoted day's mean is its last 20 quoted days added newest
+-- first, term by term, as the look-up's avg adds them. So both ways agree to the last bit, and the
+-- second gives the same bits in DuckDB, where a full rebuild computes this model (a window
+-- aggregate would sum in another order there: its segment tree).
 with keys as (
-  select s.k, s.lo, s.hi, (
-    select count(*) from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi) as n
+  select s.k, s.lo, s.hi, s.lo = '-infinity' or (
+    select count(*) from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi) > 4 as wide
   from {{scope}} s
 ),
-wide as (select k, lo, hi from keys where n > 4),
 days as (
   -- the wide stocks' daily rows from what their first scoped row looks back on (the 20th quoted
   -- day and the last daily row before lo); a quoted day with the mean of its last 20 quoted days
   select p.code, p.trade_date, p.name, p.close, p.currency, p.quoted,
-    case when p.quoted then avg(coalesce(p.turnover, 0)) over (
-      partition by p.code, p.quoted order by p.trade_date desc rows between current row and 19 following)
+    case when p.quoted then (0::float8 + p.t
+      + lead(p.t, 1, 0::float8) over w
+      + lead(p.t, 2, 0::float8) over w
+      + lead(p.t, 3, 0::float8) over w
+      + lead(p.t, 4, 0::float8) over w
+      + lead(p.t, 5, 0::float8) over w
+      + lead(p.t, 6, 0::float8) over w
+      + lead(p.t, 7, 0::float8) over w
+      + lead(p.t, 8, 0::float8) over w
+      + lead(p.t, 9, 0::float8) over w
+      + lead(p.t, 10, 0::float8) over w
+      + lead(p.t, 11, 0::float8) over w
+      + lead(p.t, 12, 0::float8) over w
+      + lead(p.t, 13, 0::float8) over w
+      + lead(p.t, 14, 0::float8) over w
+      + lead(p.t, 15, 0::float8) over w
+      + lead(p.t, 16, 0::float8) over w
+      + lead(p.t, 17, 0::float8) over w
+      + lead(p.t, 18, 0::float8) over w
+      + lead(p.t, 19, 0::float8) over w)
+      / count(*) over (
+        partition by p.code, p.quoted order by p.trade_date desc rows between current row and 19 following)
     end as avg_turnover
-  from wide s
+  from keys s
   cross join lateral (
     select least(
       (select min(x.trade_date) from (
@@ -61,31 +84,43 @@ days as (
       (select max(q.trade_date) from gold.daily_prices q where q.code = s.k and q.trade_date < s.lo)) as start
   ) st
   cross join lateral (
-    select x.code, x.trade_date, x.name, x.close, x.currency, x.turnover,
+    select x.code, x.trade_date, x.name, x.close, x.currency, coalesce(x.turnover, 0) as t,
       x.status in ('traded', 'no_trade') as quoted
     from gold.daily_prices x
     where x.code = s.k and x.trade_date between coalesce(st.start, s.lo) and s.hi offset 0
   ) p
+  where s.wide
+  window w as (partition by p.code, p.quoted order by p.trade_date desc)
 ),
 rows_in_scope as (
-  -- each scoped fundamentals row with the daily row of its date (wide stocks; d.code null: none)
-  select f.*, d.code is not null as has_day, d.name as day_name, d.close as day_close,
-    d.currency as day_currency, d.quoted as day_quoted, d.avg_turnover as day_avg_turnover
+  select f.*, s.wide
   from keys s
   cross join lateral (
     select * from silver.fundamentals x where x.code = s.k and x.as_of between s.lo and s.hi offset 0) f
-  left join days d on s.n > 4 and d.code = f.code and d.trade_date = f.as_of
+),
+marks as (
+  -- each wide row with the dates of its latest daily row and latest quoted day on or before as_of
+  select code, d as as_of, day_on, quoted_on from (
+    select code, d, is_row,
+      max(case when not is_row then d end) over m as day_on,
+      max(case when quoted then d end) over m as quoted_on
+    from (
+      select code, trade_date as d, false as is_row, quoted from days
+      union all
+      select code, as_of, true, false from rows_in_scope where wide
+    ) u
+    window m as (partition by code order by d, is_row rows unbounded preceding)
+  ) x
+  where is_row
 ),
 looked_up as (
-  select f.*, f.day_name as px_name, f.day_close as px_close, f.day_currency as px_currency,
-    f.day_avg_turnover as avg_turnover
-  from rows_in_scope f where f.day_quoted
+  select f.*, px.name as px_name, px.close as px_close, px.currency as px_currency, tv.avg_turnover
+  from rows_in_scope f
+  join marks k on k.code = f.code and k.as_of = f.as_of
+  left join days px on px.code = f.code and px.trade_date = k.day_on
+  left join days tv on tv.code = f.code and tv.trade_date = k.quoted_on
   union all
-  select f.*,
-    case when f.has_day then f.day_name else px.name end,
-    case when f.has_day then f.day_close else px.close end,
-    case when f.has_day then f.day_currency else px.currency end,
-    tv.avg_turnover
+  select f.*, px.name, px.close, px.currency, tv.avg_turnover
   from rows_in_scope f
   -- Both look-ups read back from as_of in two steps, the recent weeks first and the rest only
   -- when those fall short: a backward index scan takes every row of the stock the index page
@@ -95,11 +130,11 @@ looked_up as (
     -- the latest daily row on or before as_of
     select * from (
       (select p.name, p.close, p.currency from gold.daily_prices p
-       where not f.has_day and p.code = f.code and p.trade_date <= f.as_of and p.trade_date > f.as_of - 14
+       where p.code = f.code and p.trade_date <= f.as_of and p.trade_date > f.as_of - 14
        order by p.trade_date desc limit 1)
       union all
       (select p.name, p.close, p.currency from gold.daily_prices p
-       where not f.has_day and p.code = f.code and p.trade_date <= f.as_of - 14
+       where p.code = f.code and p.trade_date <= f.as_of - 14
        order by p.trade_date desc limit 1)
     ) u limit 1
   ) px on true
@@ -116,14 +151,19 @@ looked_up as (
          order by p.trade_date desc limit 20)
       ) u limit 20) x
   ) tv on true
-  where f.day_quoted is not true
-)
-select f.code, f.as_of,
-  -- the list's name only matters without a daily row (coalesce runs the look-up only then)
-  coalesce(f.px_name, (
+  where not f.wide
+),
+unnamed as (
+  -- a row without a daily row on or before as_of takes the name of the latest securities list
+  select f.code, f.as_of, (
     select l.name from silver.securities l
     where l.code = f.code and l.as_of <= f.as_of
-    order by l.as_of desc limit 1), f.code) as name,
+    order by l.as_of desc limit 1) as name
+  from looked_up f
+  where f.px_name is null
+)
+select f.code, f.as_of,
+  coalesce(f.px_name, u.name, f.code) as name,
   coalesce(f.px_close, f.last) as close,
   f.eps,
   coalesce(f.pe, case
@@ -135,6 +175,7 @@ select f.code, f.as_of,
   case when coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) > 0
     then f.avg_turnover / coalesce(f.market_cap, coalesce(f.px_close, f.last) * f.issued_shares) end as turnover_ratio
 from looked_up f
+left join unnamed u on u.code = f.code and u.as_of = f.as_of
 -- @lineage
 select 'fundamentals' as dataset, _file_key as file_key, min(_seq) as first_seq, max(_seq) as last_seq, count(*) as rows
 from silver.fundamentals where code = $1 and as_of = $2
