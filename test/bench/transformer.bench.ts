@@ -49,6 +49,7 @@ import { migrateCatalog } from '../../services/catalog/index.ts';
 import { FsObjectStore } from '../../services/object-store/index.ts';
 import { createHealthRegistry, createRegistry, silentLogger } from '../../services/runtime/index.ts';
 import {
+  loadModels,
   migrateTransformer,
   type RebuildResult,
   rebuild,
@@ -493,7 +494,12 @@ async function main() {
           } |`,
       ),
       '',
-      'Reading the ratios: the reference computes each answer from the Parquet files in memory and keeps nothing. Harbour keeps what it computes: CCASS silver and its gold as Parquet in the lake (DuckDB, the event’s holding date, the models’ tests, then served into Postgres); quotes, fundamentals and the securities list in indexed, deduplicated Postgres tables (COPY + one upsert per file) with the affected keys recomputed by the Postgres models; lineage for every run; all in one transaction the exporter and Grafana read from. The rebuild computes CCASS with the events’ SQL, consecutive holding dates together in DuckDB passes (`rebuildPassRows`), on a DuckDB connection of its own beside the rest, and serves it once Postgres is free; it computes the models marked `rebuild: duckdb` (daily_prices, monthly_high_low, rolling_directed_volume) in DuckDB over the silver it staged, COPYing their rows into Postgres.',
+      'Reading the ratios: the reference computes each answer from the Parquet files in memory and keeps nothing. Harbour keeps what it computes: CCASS silver and its gold as Parquet in the lake (DuckDB, the event’s holding date, the models’ tests, then served into Postgres); quotes, fundamentals and the securities list in indexed, deduplicated Postgres tables (COPY + one upsert per file) with the affected keys recomputed by the Postgres models; lineage for every run; all in one transaction the exporter and Grafana read from. The rebuild computes CCASS with the events’ SQL, consecutive holding dates together in DuckDB passes (`rebuildPassRows`), on a DuckDB connection of its own beside the rest, and serves it once Postgres is free; it computes the models marked `rebuild: duckdb` (' +
+        loadModels()
+          .filter((m) => m.rebuildEngine === 'duckdb')
+          .map((m) => m.name)
+          .join(', ') +
+        ') in DuckDB over the silver it staged, COPYing their rows into Postgres.',
     ];
     const text = lines.join('\n');
     console.log(`\n${text}\n`);
