@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { ErrorCodes, HarbourError } from '../../contracts/index.ts';
@@ -157,32 +157,17 @@ export async function writeDerived(
   const out: { date: string; path: string; key: string }[] = [];
   const keyOf = (date: string) => derivedKey(file.layer, file.name, date, file.batchId);
   try {
-    const [only] = file.dates;
-    if (file.dates.length === 1 && only) {
-      // An event's one date: a plain COPY (a partitioned one costs twice as much for one partition).
-      const path = join(dir, 'part.parquet');
-      await mkdir(dir, { recursive: true });
-      await duck.run(`copy (${file.select}) to ${sqlString(path)} (${options})`);
-      out.push({ date: only, path, key: keyOf(only) });
-    } else {
-      // One pass writes every date's file (a COPY per date costs ~40 ms of its own).
+    await mkdir(dir, { recursive: true });
+    // A COPY per date, not one partitioned COPY: the rows come clustered by date (a set's rows from
+    // its files, the models' from them), so each COPY's scan skips most row groups, and DuckDB's
+    // partitioned write cost about twice the CPU (0.45 against 0.85–1.3 s for a pass of 460 k
+    // silver rows over 23 dates). A date without rows gets an empty file.
+    for (const date of file.dates) {
+      const path = join(dir, `${date}.parquet`);
       await duck.run(
-        `copy (${file.select}) to ${sqlString(dir)} (${options}, partition_by (${file.dateColumn}), write_partition_columns true)`,
+        `copy (select * from (${file.select}) where ${file.dateColumn} = date ${sqlString(date)}) to ${sqlString(path)} (${options})`,
       );
-      for (const date of file.dates) {
-        const part = join(dir, `${file.dateColumn}=${date}`);
-        const names = await readdir(part).catch(() => [] as string[]);
-        if (names.length > 1)
-          throw new HarbourError(ErrorCodes.Internal, `DuckDB wrote ${names.length} files for ${part}`);
-        let path = join(part, names[0] ?? '');
-        if (!names.length) {
-          path = join(dir, `${date}-empty.parquet`);
-          await duck.run(
-            `copy (select * from (${file.select}) where false) to ${sqlString(path)} (${options})`,
-          );
-        }
-        out.push({ date, path, key: keyOf(date) });
-      }
+      out.push({ date, path, key: keyOf(date) });
     }
     const meta = await duck.rows(
       `select file_name, num_rows::double as n from parquet_file_metadata([${out.map((o) => sqlString(o.path)).join(', ')}])`,
@@ -445,11 +430,21 @@ export async function buildSilverFrom(
       raw.address, raw.shareholding, raw.pct_issued, raw.participants, raw._seq, raw._file_key, raw._fetched_at,
       raw._run_id, raw.fetch_key
     from raw join win on raw.code = win.code and raw.holding_date = win.holding_date and raw._fetched_at = win.f.at
-      and raw._run_id = win.f.run and raw.fetch_key = win.f.key
-    qualify row_number() over (
-      partition by raw.code, raw.holding_date, raw.row_type, raw.participant_key
-      order by raw._seq desc, raw.shareholding desc) = 1;
+      and raw._run_id = win.f.run and raw.fetch_key = win.f.key;
     drop table ${target}_src`);
+  // A key twice in its set's fetch (a row repeated across a page's parts) keeps its latest row. Rare:
+  // the window that picks it costs more than building the set (~1 of 1.6 CPU s for 460 k rows), so
+  // it runs only when a count finds a repeat.
+  const key = 'code, holding_date, row_type, participant_key';
+  const [{ repeated } = { repeated: 0 }] = await lake.duck.rows(
+    `select count(*)::double as repeated from (select ${key} from ${target} group by ${key} having count(*) > 1)`,
+  );
+  if (Number(repeated) > 0)
+    await lake.duck.run(`
+      create or replace temp table ${target}_once as select * from ${target}
+      qualify row_number() over (partition by ${key} order by _seq desc, shareholding desc) = 1;
+      drop table ${target};
+      alter table ${target}_once rename to ${target}`);
   const [{ n } = { n: 0 }] = await lake.duck.rows(`select count(*)::double as n from ${target}`);
   return Number(n);
 }

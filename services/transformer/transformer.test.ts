@@ -538,15 +538,19 @@ describe('transformer on Postgres + NATS + object store', () => {
       ],
       { writer: 'rescrape' },
     );
-    // A page split over two envelopes of one fetch, landing in two files.
+    // A page split over two envelopes of one fetch, landing in two files; the second repeats the
+    // first's last row, one share more: the later row is the set's.
     const split = ccassSet('00002', CCASS_DATES[4]!);
+    const repeated = { ...split[5]!, shareholding: split[5]!.shareholding! + 1 };
     const splitEnv = {
       as_of: CCASS_DATES[4]!,
       fetched_at: fetchedAt(CCASS_DATES[4]!, 9, 45),
       run_id: 'split-run',
     };
     await file('ccass', [{ ...splitEnv, key: '00002#1/2', rows: split.slice(0, 6) }], { writer: 'p1' });
-    await file('ccass', [{ ...splitEnv, key: '00002#2/2', rows: split.slice(6) }], { writer: 'p2' });
+    await file('ccass', [{ ...splitEnv, key: '00002#2/2', rows: [repeated, ...split.slice(6)] }], {
+      writer: 'p2',
+    });
     // An older fetch of (00002, date 3) whose event comes last: it must not replace the newer set.
     const stale = await writeLakeFile(
       store,
@@ -693,8 +697,16 @@ describe('transformer on Postgres + NATS + object store', () => {
       '00002',
       CCASS_DATES[4],
     ]);
-    const splitSet = ccassSet('00002', CCASS_DATES[4]!).filter((r) => r.row_type === 'participant');
+    const splitSet = ccassSet('00002', CCASS_DATES[4]!)
+      .filter((r) => r.row_type === 'participant')
+      .map((r) => (r.participant_id === 'C00006' ? { ...r, shareholding: r.shareholding! + 1 } : r));
     expect(conc.participants).toBe(splitSet.length);
+    const twice = (await silverCcass()).filter(
+      (r) => r.code === '00002' && r.holding_date === CCASS_DATES[4] && r.participant_id === 'C00006',
+    );
+    expect(twice.map((r) => r.shareholding)).toEqual([
+      splitSet.find((r) => r.participant_id === 'C00006')!.shareholding,
+    ]);
     const top10 = splitSet
       .map((r) => r.shareholding)
       .sort((a, b) => b - a)
