@@ -301,8 +301,8 @@ export function rebuildWinnersSql(dataset: KeyedDataset, stage: string, opts: { 
     union all (
       select * exclude (_ord) from w semi join twice using (${key})
       qualify row_number() over (partition by ${key} order by _seq desc, _ord desc) = 1)${
-      opts.ordered ? ` order by ${key}` : ''
-    }`;
+        opts.ordered ? ` order by ${key}` : ''
+      }`;
 }
 
 /**
